@@ -1,0 +1,110 @@
+//! Typed errors of the model crate. Only the CLI turns them into text and exit codes.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::market::Role;
+
+/// Why a market was refused: one line naming the input, the JSON path or id, and the rule.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MarketError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The text is not JSON of the market's shape (syntax, type, missing or unknown field).
+    #[error("{origin}: {}: {message}", if path.is_empty() || path == "." { "(top level)" } else { path.as_str() })]
+    Parse {
+        /// The input's name (file name).
+        origin: String,
+        /// JSON path of the offending value, e.g. `users[0].demand`.
+        path: String,
+        /// The parser's description, with line and column.
+        message: String,
+    },
+    /// The JSON has the right shape but breaks a rule of DESIGN §3.
+    #[error("{origin}: {at}: {rule}")]
+    Invalid {
+        /// The input's name (file name).
+        origin: String,
+        /// JSON path of the offender, with its id where it has one.
+        at: String,
+        /// The rule broken.
+        rule: Rule,
+    },
+}
+
+impl MarketError {
+    /// The rule broken, for an [`MarketError::Invalid`] refusal.
+    pub fn rule(&self) -> Option<&Rule> {
+        match self {
+            MarketError::Invalid { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+}
+
+/// A rule of the market file format (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Ids must be unique across users, brokers and providers.
+    #[error("id '{0}' is used more than once (ids are unique across all roles)")]
+    DuplicateId(String),
+    /// Ids must be non-empty and must not use the reserved spellings.
+    #[error("id '{0}' is not allowed: ids are non-empty, contain no '->' (reserved for bandwidth nodes) and are not 'sink' (reserved for collection points)")]
+    ReservedId(String),
+    /// A reference to an id that no participant has.
+    #[error("unknown id '{0}'")]
+    UnknownId(String),
+    /// A link between roles that cannot be linked.
+    #[error("a link from a {from} to a {to} is not allowed (allowed: user->broker, broker->broker, broker->provider)")]
+    WrongRolePair {
+        /// Role of the sender.
+        from: Role,
+        /// Role of the receiver.
+        to: Role,
+    },
+    /// A link from a node to itself.
+    #[error("self-loop: a link from '{0}' to itself")]
+    SelfLoop(String),
+    /// Two links with the same endpoints.
+    #[error("duplicate link {0}->{1} (each ordered pair may be linked once)")]
+    DuplicateLink(String, String),
+    /// A number that must be ≥ 0 is negative.
+    #[error("{field} is {value}, must not be negative")]
+    Negative {
+        /// Field name.
+        field: &'static str,
+        /// The value found.
+        value: f64,
+    },
+    /// A number that is NaN or infinite.
+    #[error("{field} is not a finite number")]
+    NonFinite {
+        /// Field name.
+        field: &'static str,
+    },
+    /// A requirement r_k must be > 0.
+    #[error("requirement is {0}, must be positive")]
+    RequirementNotPositive(f64),
+    /// A price or eligibility entry names an id of the wrong role.
+    #[error("'{id}' is a {found}, but a {expected} is required here")]
+    WrongRole {
+        /// The id.
+        id: String,
+        /// Its role.
+        found: Role,
+        /// The role required.
+        expected: Role,
+    },
+    /// An eligibility list names the same provider twice.
+    #[error("provider '{0}' is listed twice")]
+    DuplicateEligible(String),
+}

@@ -1,0 +1,298 @@
+//! The expanded graph G′ (seed 003 §4.1.5, DESIGN §2): the one structure the LP
+//! baselines, the distributed engine and settlement all consume.
+//!
+//! Every finite link (u, v) becomes u → n_uv → v through a bandwidth node named
+//! `u->v` with capacity B_uv; an unlimited link stays a direct edge. Each commodity k
+//! gets a collection point t_k, reached by a direct, unlimited edge from every
+//! provider eligible for k. Then every node n has exactly one resource constraint
+//! Σ_k r^k_n · (flow of k out of n) ≤ R_n.
+
+use std::collections::HashMap;
+
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+use crate::market::Market;
+
+/// What a node of G′ stands for; the index points into the market's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// User k = source s_k (index into `Market::users` and into the commodities).
+    User(usize),
+    /// Broker (index into `Market::brokers`).
+    Broker(usize),
+    /// Provider (index into `Market::providers`).
+    Provider(usize),
+    /// Bandwidth node n_uv of a finite link (index into `Market::links`).
+    Bandwidth(usize),
+    /// Collection point t_k of commodity k.
+    Collection(usize),
+}
+
+/// A node of G′ with its single resource constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The participant's id, `u->v` for a bandwidth node, `t(k)` for a collection point.
+    pub name: String,
+    /// What it stands for.
+    pub kind: NodeKind,
+    /// R_n, `None` when unlimited (users, collection points, unlimited brokers/providers).
+    pub capacity: Option<f64>,
+    /// Cost per unit of resource used: c_b per job at brokers, c_p per resource unit at providers, 0 elsewhere.
+    pub cost: f64,
+}
+
+/// An edge of G′.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    /// The market link this edge belongs to; `None` for provider → t_k edges.
+    pub link: Option<usize>,
+    /// Link cost c_uv per job, carried by the link's first edge (u → n_uv or u → v) only.
+    pub cost: f64,
+}
+
+/// Commodity k: user k's job stream from s_k to t_k, with the edges it can use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commodity {
+    /// Index of the user in `Market::users`.
+    pub user: usize,
+    /// The user's id.
+    pub id: String,
+    /// s_k.
+    pub source: NodeIndex,
+    /// t_k.
+    pub sink: NodeIndex,
+    /// d_k.
+    pub demand: f64,
+    /// r_k.
+    pub requirement: f64,
+    /// v_k.
+    pub valuation: f64,
+    /// The edges on some s_k → t_k path through nodes of positive capacity, sorted.
+    /// Empty exactly when the user is stranded.
+    pub usable: Vec<EdgeIndex>,
+}
+
+impl Commodity {
+    /// A user is *stranded* when it reaches no eligible provider through links and
+    /// nodes of positive capacity (DESIGN §4); it is reported and left out.
+    pub fn is_stranded(&self) -> bool {
+        self.usable.is_empty()
+    }
+
+    /// Whether commodity k may use edge `e`.
+    pub fn can_use(&self, e: EdgeIndex) -> bool {
+        self.usable.binary_search(&e).is_ok()
+    }
+}
+
+/// G′ for one market (DESIGN §2). Node and edge order are deterministic: users,
+/// brokers, providers, bandwidth nodes (link order), collection points; link edges in
+/// link order, then provider → t_k edges by provider, then commodity.
+#[derive(Debug, Clone)]
+pub struct ExpandedGraph {
+    /// The directed graph.
+    pub graph: DiGraph<Node, Edge>,
+    /// One commodity per user, in the market's user order.
+    pub commodities: Vec<Commodity>,
+    /// For every market link, the G′ edges it became: (first, second) where second is
+    /// `Some` (n_uv → v) for a finite link.
+    pub link_edges: Vec<(EdgeIndex, Option<EdgeIndex>)>,
+    by_name: HashMap<String, NodeIndex>,
+}
+
+impl ExpandedGraph {
+    /// Expands a (validated) market into G′ and prunes each commodity's usable edges.
+    pub fn new(market: &Market) -> ExpandedGraph {
+        let mut graph = DiGraph::new();
+        let mut by_name = HashMap::new();
+        let mut add = |graph: &mut DiGraph<Node, Edge>, node: Node| {
+            let name = node.name.clone();
+            let ix = graph.add_node(node);
+            by_name.insert(name, ix);
+            ix
+        };
+        for (i, u) in market.users.iter().enumerate() {
+            add(&mut graph, node(&u.id, NodeKind::User(i), None, 0.0));
+        }
+        for (i, b) in market.brokers.iter().enumerate() {
+            add(&mut graph, node(&b.id, NodeKind::Broker(i), b.capacity, b.cost));
+        }
+        for (i, p) in market.providers.iter().enumerate() {
+            add(&mut graph, node(&p.id, NodeKind::Provider(i), p.capacity, p.cost));
+        }
+        let mut link_edges = Vec::with_capacity(market.links.len());
+        // Bandwidth nodes first (so node order does not interleave with edges).
+        let bandwidth_nodes: Vec<Option<NodeIndex>> = market
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.bandwidth.map(|bw| {
+                    let name = format!("{}->{}", l.from, l.to);
+                    add(&mut graph, node(&name, NodeKind::Bandwidth(i), Some(bw), 0.0))
+                })
+            })
+            .collect();
+        let sinks: Vec<NodeIndex> = market
+            .users
+            .iter()
+            .enumerate()
+            .map(|(k, u)| {
+                let name = format!("t({})", u.id);
+                add(&mut graph, node(&name, NodeKind::Collection(k), None, 0.0))
+            })
+            .collect();
+        for (i, l) in market.links.iter().enumerate() {
+            let from = by_name[&l.from];
+            let to = by_name[&l.to];
+            let first_cost = Edge {
+                link: Some(i),
+                cost: l.cost,
+            };
+            match bandwidth_nodes[i] {
+                Some(n) => {
+                    let a = graph.add_edge(from, n, first_cost);
+                    let b = graph.add_edge(
+                        n,
+                        to,
+                        Edge {
+                            link: Some(i),
+                            cost: 0.0,
+                        },
+                    );
+                    link_edges.push((a, Some(b)));
+                }
+                None => link_edges.push((graph.add_edge(from, to, first_cost), None)),
+            }
+        }
+        for p in &market.providers {
+            let pn = by_name[&p.id];
+            for (k, u) in market.users.iter().enumerate() {
+                if Market::is_eligible(u, &p.id) {
+                    graph.add_edge(
+                        pn,
+                        sinks[k],
+                        Edge {
+                            link: None,
+                            cost: 0.0,
+                        },
+                    );
+                }
+            }
+        }
+        let mut g = ExpandedGraph {
+            graph,
+            commodities: Vec::new(),
+            link_edges,
+            by_name,
+        };
+        g.commodities = market
+            .users
+            .iter()
+            .enumerate()
+            .map(|(k, u)| {
+                let source = g.by_name[&u.id];
+                let sink = sinks[k];
+                Commodity {
+                    user: k,
+                    id: u.id.clone(),
+                    source,
+                    sink,
+                    demand: u.demand,
+                    requirement: u.requirement,
+                    valuation: u.valuation,
+                    usable: g.usable_edges(source, sink),
+                }
+            })
+            .collect();
+        g
+    }
+
+    /// The node named `name` (a participant id, `u->v`, or `t(k)`).
+    pub fn node_named(&self, name: &str) -> Option<NodeIndex> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The node's data.
+    pub fn node(&self, n: NodeIndex) -> &Node {
+        &self.graph[n]
+    }
+
+    /// r^k_n: resource units one job of commodity k uses at node n (1 at brokers and
+    /// bandwidth nodes, r_k at providers, 0 where there is no limit).
+    pub fn resource_use(&self, n: NodeIndex, k: usize) -> f64 {
+        match self.graph[n].kind {
+            NodeKind::Broker(_) | NodeKind::Bandwidth(_) => 1.0,
+            NodeKind::Provider(_) => self.commodities[k].requirement,
+            NodeKind::User(_) | NodeKind::Collection(_) => 0.0,
+        }
+    }
+
+    /// Money spent moving one job of commodity k over edge e: the link's cost (on its
+    /// first edge) plus the sender's own cost per job (c_b at a broker, c_p·r_k at a
+    /// provider). Summed over all flow this is exactly DESIGN §2's cost term of W.
+    pub fn unit_cost(&self, e: EdgeIndex, k: usize) -> f64 {
+        let (tail, _) = self.graph.edge_endpoints(e).expect("edge of this graph");
+        self.graph[e].cost + self.graph[tail].cost * self.resource_use(tail, k)
+    }
+
+    /// Σ_k |usable_k|: the number of (edge, commodity) pairs the LP has variables for.
+    pub fn usable_pairs(&self) -> usize {
+        self.commodities.iter().map(|c| c.usable.len()).sum()
+    }
+
+    /// Whether G′ has a directed cycle (possible only through broker→broker links).
+    pub fn is_cyclic(&self) -> bool {
+        petgraph::algo::is_cyclic_directed(&self.graph)
+    }
+
+    /// The commodities whose user is stranded (DESIGN §4).
+    pub fn stranded(&self) -> impl Iterator<Item = &Commodity> {
+        self.commodities.iter().filter(|c| c.is_stranded())
+    }
+
+    fn can_carry(&self, n: NodeIndex) -> bool {
+        self.graph[n].capacity.is_none_or(|c| c > 0.0)
+    }
+
+    /// Edges on some source → sink path whose inner nodes all have positive capacity.
+    fn usable_edges(&self, source: NodeIndex, sink: NodeIndex) -> Vec<EdgeIndex> {
+        let forward = self.reach(source, Direction::Outgoing);
+        let backward = self.reach(sink, Direction::Incoming);
+        let mut usable: Vec<EdgeIndex> = self
+            .graph
+            .edge_references()
+            .filter(|e| forward[e.source().index()] && backward[e.target().index()])
+            .map(|e| e.id())
+            .collect();
+        usable.sort_unstable();
+        usable
+    }
+
+    /// Nodes reachable from `start` along `dir`, entering only nodes that can carry flow.
+    fn reach(&self, start: NodeIndex, dir: Direction) -> Vec<bool> {
+        let mut seen = vec![false; self.graph.node_count()];
+        seen[start.index()] = true;
+        let mut stack = vec![start];
+        while let Some(n) = stack.pop() {
+            for m in self.graph.neighbors_directed(n, dir) {
+                if !seen[m.index()] && self.can_carry(m) {
+                    seen[m.index()] = true;
+                    stack.push(m);
+                }
+            }
+        }
+        seen
+    }
+}
+
+fn node(name: &str, kind: NodeKind, capacity: Option<f64>, cost: f64) -> Node {
+    Node {
+        name: name.to_string(),
+        kind,
+        capacity,
+        cost,
+    }
+}

@@ -1,0 +1,3 @@
+//! File formats besides the market JSON (which is [`crate::Market`]'s serde form).
+
+pub mod dot;

@@ -1,0 +1,205 @@
+//! The market as a user writes it (DESIGN §2–§3, seed 003 §4.1): users, brokers,
+//! providers, links and optional posted prices.
+//!
+//! These types mirror the JSON file one to one. A [`Market`] obtained through
+//! [`Market::from_json_str`] or [`Market::load`] has passed every rule of DESIGN §3;
+//! one built by hand can be checked with [`Market::validate`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::MarketError;
+
+/// A linked grid market: the input of every brokerflow computation (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Market {
+    /// A human name for the market, printed in reports.
+    pub name: String,
+    /// Users, one commodity (job stream) each.
+    pub users: Vec<User>,
+    /// Brokers: forward jobs from users (or linked brokers) to providers.
+    pub brokers: Vec<Broker>,
+    /// Providers: run jobs, each needing the user's requirement in resource units.
+    pub providers: Vec<Provider>,
+    /// Directed links user→broker, broker→broker or broker→provider.
+    pub links: Vec<Link>,
+    /// Posted prices per job, charged by brokers and providers (seed 003 §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
+    /// Free-form provenance (generator, seed, version, hand-derived optima).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// User k: the source s_k of one commodity (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Unique id across all roles.
+    pub id: String,
+    /// d_k: jobs per time unit the user wants run.
+    pub demand: f64,
+    /// r_k: resource units one job needs at a provider (positive).
+    pub requirement: f64,
+    /// v_k: the user's value (its bid) per job processed.
+    pub valuation: f64,
+    /// The only providers able to run this user's jobs; `None` means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible: Option<Vec<String>>,
+}
+
+/// Broker b: forwards jobs; every job through it uses one unit of R_b (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Broker {
+    /// Unique id across all roles.
+    pub id: String,
+    /// R_b in jobs per time unit; `None` is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// c_b per job forwarded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost: f64,
+}
+
+/// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// Unique id across all roles.
+    pub id: String,
+    /// R_p in resource units per time unit; `None` is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// c_p per resource unit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost: f64,
+}
+
+/// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Sending endpoint u.
+    pub from: String,
+    /// Receiving endpoint v.
+    pub to: String,
+    /// B_uv in jobs per time unit; `None` is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<f64>,
+    /// c_uv per job sent, paid by the sender.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost: f64,
+}
+
+/// Posted prices π^k_n per job: `broker[b][k]` and `provider[p][k]` (seed 003 §4.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    /// Broker id → user id → price per job.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub broker: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Provider id → user id → price per job.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// The role of a market participant (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A user (job source).
+    User,
+    /// A broker.
+    Broker,
+    /// A provider.
+    Provider,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::User => "user",
+            Role::Broker => "broker",
+            Role::Provider => "provider",
+        })
+    }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+impl Market {
+    /// Parses and validates a market from JSON text. `origin` names the input in
+    /// error messages (usually the file name).
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Market, MarketError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let market: Market =
+            serde_path_to_error::deserialize(&mut *de).map_err(|e| MarketError::Parse {
+                origin: origin.to_string(),
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        // Trailing text after the object is an error too, not silently ignored.
+        de.end().map_err(|e| MarketError::Parse {
+            origin: origin.to_string(),
+            path: String::new(),
+            message: format!("unexpected text after the market object: {e}"),
+        })?;
+        market.validate_as(origin)?;
+        Ok(market)
+    }
+
+    /// Reads, parses and validates a market file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Market, MarketError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| MarketError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Market::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// Checks every rule of DESIGN §3; the error names the offender and the rule.
+    pub fn validate(&self) -> Result<(), MarketError> {
+        self.validate_as("<market>")
+    }
+
+    /// Like [`Market::validate`], naming the input `origin` in the error.
+    pub fn validate_as(&self, origin: &str) -> Result<(), MarketError> {
+        crate::validate::validate(self, origin)
+    }
+
+    /// The market as pretty-printed JSON, in the file format it was read from.
+    pub fn to_json_pretty(&self) -> String {
+        // Serialising plain structs of strings and finite floats cannot fail.
+        let mut s = serde_json::to_string_pretty(self).expect("market serialises");
+        s.push('\n');
+        s
+    }
+
+    /// The role of the participant with this id, if any.
+    pub fn role_of(&self, id: &str) -> Option<Role> {
+        if self.users.iter().any(|u| u.id == id) {
+            Some(Role::User)
+        } else if self.brokers.iter().any(|b| b.id == id) {
+            Some(Role::Broker)
+        } else if self.providers.iter().any(|p| p.id == id) {
+            Some(Role::Provider)
+        } else {
+            None
+        }
+    }
+
+    /// Whether provider `provider` may run jobs of `user` (its `eligible` list).
+    pub fn is_eligible(user: &User, provider: &str) -> bool {
+        match &user.eligible {
+            None => true,
+            Some(list) => list.iter().any(|p| p == provider),
+        }
+    }
+}

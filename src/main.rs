@@ -1,0 +1,40 @@
+//! The `brokerflow` command line: argument parsing, file IO and printing over the
+//! `brokerflow-graphs` and `brokerflow-solvers` libraries. Every mode is one function
+//! in `cmd/`; library errors become messages and exit codes only here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Plan job routing in linked grid markets.
+///
+/// A market (users → brokers → providers, with capacities, bandwidths, costs and
+/// valuations) is read from a JSON file, expanded into a multi-commodity flow graph,
+/// and analysed. Start with `brokerflow inspect graphs/markets/tiny.json`.
+#[derive(Debug, Parser)]
+#[command(name = "brokerflow", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Inspect(cmd::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brokerflow: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
