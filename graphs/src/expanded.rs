@@ -117,10 +117,16 @@ impl ExpandedGraph {
             add(&mut graph, node(&u.id, NodeKind::User(i), None, 0.0));
         }
         for (i, b) in market.brokers.iter().enumerate() {
-            add(&mut graph, node(&b.id, NodeKind::Broker(i), b.capacity, b.cost));
+            add(
+                &mut graph,
+                node(&b.id, NodeKind::Broker(i), b.capacity, b.cost),
+            );
         }
         for (i, p) in market.providers.iter().enumerate() {
-            add(&mut graph, node(&p.id, NodeKind::Provider(i), p.capacity, p.cost));
+            add(
+                &mut graph,
+                node(&p.id, NodeKind::Provider(i), p.capacity, p.cost),
+            );
         }
         let mut link_edges = Vec::with_capacity(market.links.len());
         // Bandwidth nodes first (so node order does not interleave with edges).
@@ -131,7 +137,10 @@ impl ExpandedGraph {
             .map(|(i, l)| {
                 l.bandwidth.map(|bw| {
                     let name = format!("{}->{}", l.from, l.to);
-                    add(&mut graph, node(&name, NodeKind::Bandwidth(i), Some(bw), 0.0))
+                    add(
+                        &mut graph,
+                        node(&name, NodeKind::Bandwidth(i), Some(bw), 0.0),
+                    )
                 })
             })
             .collect();

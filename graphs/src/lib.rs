@@ -23,13 +23,16 @@
 
 pub mod error;
 pub mod expanded;
+pub mod flow;
 pub mod formats;
+pub mod generate;
 pub mod market;
 pub mod summary;
 mod validate;
 
 pub use error::{MarketError, Rule};
 pub use expanded::{Commodity, Edge, ExpandedGraph, Node, NodeKind};
+pub use flow::Flow;
 pub use market::{Broker, Link, Market, Prices, Provider, Role, User};
 pub use summary::Summary;
 

@@ -53,7 +53,12 @@ impl Summary {
     pub fn new(market: &Market, g: &ExpandedGraph) -> Summary {
         // `+ 0.0` turns the empty sum's -0.0 into 0.
         let jobs: f64 = market.users.iter().map(|u| u.demand).sum::<f64>() + 0.0;
-        let units: f64 = market.users.iter().map(|u| u.demand * u.requirement).sum::<f64>() + 0.0;
+        let units: f64 = market
+            .users
+            .iter()
+            .map(|u| u.demand * u.requirement)
+            .sum::<f64>()
+            + 0.0;
         let total = |caps: Vec<Option<f64>>| -> (usize, Option<f64>) {
             let n = caps.len();
             (n, caps.into_iter().sum::<Option<f64>>().map(|c| c + 0.0))
@@ -78,15 +83,30 @@ impl Summary {
             capacity,
         };
         let layers = vec![
-            layer("user->broker links", "jobs", jobs, links(Role::User, Role::Broker)),
+            layer(
+                "user->broker links",
+                "jobs",
+                jobs,
+                links(Role::User, Role::Broker),
+            ),
             layer(
                 "brokers",
                 "jobs",
                 jobs,
                 total(market.brokers.iter().map(|b| b.capacity).collect()),
             ),
-            layer("broker->broker links", "jobs", jobs, links(Role::Broker, Role::Broker)),
-            layer("broker->provider links", "jobs", jobs, links(Role::Broker, Role::Provider)),
+            layer(
+                "broker->broker links",
+                "jobs",
+                jobs,
+                links(Role::Broker, Role::Broker),
+            ),
+            layer(
+                "broker->provider links",
+                "jobs",
+                jobs,
+                links(Role::Broker, Role::Provider),
+            ),
             layer(
                 "providers",
                 "resource units",

@@ -89,7 +89,9 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
         }
         let allowed = matches!(
             (from, to),
-            (Role::User, Role::Broker) | (Role::Broker, Role::Broker) | (Role::Broker, Role::Provider)
+            (Role::User, Role::Broker)
+                | (Role::Broker, Role::Broker)
+                | (Role::Broker, Role::Provider)
         );
         if !allowed {
             return Err(fail(at, Rule::WrongRolePair { from, to }));

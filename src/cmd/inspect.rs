@@ -51,7 +51,11 @@ fn render(s: &Summary) -> String {
         s.graph_nodes,
         s.graph_edges,
         s.usable_pairs,
-        if s.cyclic { ", has cycles" } else { ", acyclic" }
+        if s.cyclic {
+            ", has cycles"
+        } else {
+            ", acyclic"
+        }
     );
     let _ = writeln!(out, "  demand vs capacity per layer (per time unit):");
     for l in &s.layers {

@@ -12,9 +12,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("not a file path"))?;
-    let tmp = dir
-        .unwrap_or(Path::new("."))
-        .join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.unwrap_or(Path::new(".")).join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

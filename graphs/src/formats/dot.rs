@@ -46,7 +46,13 @@ pub fn to_dot(market: &Market) -> String {
         if l.cost != 0.0 {
             let _ = write!(label, " c={}", l.cost);
         }
-        let _ = writeln!(s, "  {} -> {} [label={}];", q(&esc(&l.from)), q(&esc(&l.to)), q(&label));
+        let _ = writeln!(
+            s,
+            "  {} -> {} [label={}];",
+            q(&esc(&l.from)),
+            q(&esc(&l.to)),
+            q(&label)
+        );
     }
     s.push_str("}\n");
     s

@@ -1,0 +1,84 @@
+//! A multi-commodity flow on G′ and its welfare (DESIGN §2): what every solver
+//! returns and every checker, writer and measure reads.
+
+use petgraph::graph::EdgeIndex;
+
+use crate::expanded::ExpandedGraph;
+
+/// x^k_e for every commodity k and every edge e that k can use.
+///
+/// `x[k][i]` is the flow of commodity k on edge `g.commodities[k].usable[i]`; edges a
+/// commodity cannot use carry none of it by construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    /// Per commodity, aligned with that commodity's `usable` edges.
+    pub x: Vec<Vec<f64>>,
+}
+
+impl Flow {
+    /// The zero flow on `g`.
+    pub fn zero(g: &ExpandedGraph) -> Flow {
+        Flow {
+            x: g.commodities
+                .iter()
+                .map(|c| vec![0.0; c.usable.len()])
+                .collect(),
+        }
+    }
+
+    /// x^k_e; 0 for an edge commodity k cannot use.
+    pub fn get(&self, g: &ExpandedGraph, k: usize, e: EdgeIndex) -> f64 {
+        g.commodities[k]
+            .usable
+            .binary_search(&e)
+            .map_or(0.0, |i| self.x[k][i])
+    }
+
+    /// Commodity k's (edge, flow) pairs in edge order.
+    pub fn edges<'a>(
+        &'a self,
+        g: &'a ExpandedGraph,
+        k: usize,
+    ) -> impl Iterator<Item = (EdgeIndex, f64)> + 'a {
+        g.commodities[k]
+            .usable
+            .iter()
+            .copied()
+            .zip(self.x[k].iter().copied())
+    }
+
+    /// f_k: what commodity k delivers to its collection point t_k.
+    pub fn served(&self, g: &ExpandedGraph, k: usize) -> f64 {
+        let sink = g.commodities[k].sink;
+        self.edges(g, k)
+            .filter(|&(e, _)| g.graph.edge_endpoints(e).is_some_and(|(_, h)| h == sink))
+            .map(|(_, x)| x)
+            .sum::<f64>()
+            + 0.0
+    }
+
+    /// Money spent moving the flow: Σ_k Σ_e unit_cost(e, k)·x^k_e (provider, broker and
+    /// link costs of DESIGN §2).
+    pub fn cost(&self, g: &ExpandedGraph) -> f64 {
+        (0..g.commodities.len())
+            .map(|k| {
+                self.edges(g, k)
+                    .map(|(e, x)| g.unit_cost(e, k) * x)
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            + 0.0
+    }
+
+    /// Welfare W = Σ_k v_k f_k − costs (DESIGN §2): the one definition every solver,
+    /// checker and measure uses.
+    pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
+        let value: f64 = g
+            .commodities
+            .iter()
+            .enumerate()
+            .map(|(k, c)| c.valuation * self.served(g, k))
+            .sum();
+        value - self.cost(g)
+    }
+}

@@ -1,0 +1,1 @@
+//! The flows CSV `commodity,from,to,flow` (to be written).
