@@ -23,12 +23,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Inspect(cmd::inspect::Args),
+    Solve(cmd::solve::Args),
+    Evaluate(cmd::evaluate::Args),
+    Bench(cmd::bench::Args),
+    Import(cmd::import::Args),
+    Generate(cmd::generate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Solve(args) => cmd::solve::run(args),
+        Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Import(args) => cmd::import::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use crate::market::Role;
 #[non_exhaustive]
 pub enum MarketError {
     /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}", one_line(&format!("{}: cannot read: {}", .path.display(), .source)))]
     Io {
         /// The file.
         path: PathBuf,
@@ -19,7 +19,7 @@ pub enum MarketError {
         source: std::io::Error,
     },
     /// The text is not JSON of the market's shape (syntax, type, missing or unknown field).
-    #[error("{origin}: {}: {message}", if path.is_empty() || path == "." { "(top level)" } else { path.as_str() })]
+    #[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
     Parse {
         /// The input's name (file name).
         origin: String,
@@ -29,7 +29,7 @@ pub enum MarketError {
         message: String,
     },
     /// The JSON has the right shape but breaks a rule of DESIGN §3.
-    #[error("{origin}: {at}: {rule}")]
+    #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
         /// The input's name (file name).
         origin: String,
@@ -50,6 +50,20 @@ impl MarketError {
     }
 }
 
+/// Keeps a message on one line whatever the input held: ids, keys and file names may
+/// contain line breaks or other control characters, which are shown escaped (`\n`).
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A rule of the market file format (DESIGN §3).
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
@@ -58,7 +72,7 @@ pub enum Rule {
     #[error("id '{0}' is used more than once (ids are unique across all roles)")]
     DuplicateId(String),
     /// Ids must be non-empty and must not use the reserved spellings.
-    #[error("id '{0}' is not allowed: ids are non-empty, contain no '->' (reserved for bandwidth nodes) and are not 'sink' (reserved for collection points)")]
+    #[error("id '{0}' is not allowed: ids are non-empty, contain no '->' (reserved for bandwidth nodes), and are neither 'sink' nor of the form 't(…)' (reserved for collection points)")]
     ReservedId(String),
     /// A reference to an id that no participant has.
     #[error("unknown id '{0}'")]

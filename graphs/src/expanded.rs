@@ -176,18 +176,19 @@ impl ExpandedGraph {
                 None => link_edges.push((graph.add_edge(from, to, first_cost), None)),
             }
         }
+        let mut sink_edges: Vec<Vec<EdgeIndex>> = vec![Vec::new(); market.users.len()];
         for p in &market.providers {
             let pn = by_name[&p.id];
             for (k, u) in market.users.iter().enumerate() {
                 if Market::is_eligible(u, &p.id) {
-                    graph.add_edge(
+                    sink_edges[k].push(graph.add_edge(
                         pn,
                         sinks[k],
                         Edge {
                             link: None,
                             cost: 0.0,
                         },
-                    );
+                    ));
                 }
             }
         }
@@ -197,6 +198,7 @@ impl ExpandedGraph {
             link_edges,
             by_name,
         };
+        let mut scratch = Reach::new(g.graph.node_count());
         g.commodities = market
             .users
             .iter()
@@ -204,6 +206,7 @@ impl ExpandedGraph {
             .map(|(k, u)| {
                 let source = g.by_name[&u.id];
                 let sink = sinks[k];
+                let usable = g.usable_edges(source, &sink_edges[k], &mut scratch);
                 Commodity {
                     user: k,
                     id: u.id.clone(),
@@ -212,7 +215,7 @@ impl ExpandedGraph {
                     demand: u.demand,
                     requirement: u.requirement,
                     valuation: u.valuation,
-                    usable: g.usable_edges(source, sink),
+                    usable,
                 }
             })
             .collect();
@@ -266,34 +269,107 @@ impl ExpandedGraph {
         self.graph[n].capacity.is_none_or(|c| c > 0.0)
     }
 
-    /// Edges on some source → sink path whose inner nodes all have positive capacity.
-    fn usable_edges(&self, source: NodeIndex, sink: NodeIndex) -> Vec<EdgeIndex> {
-        let forward = self.reach(source, Direction::Outgoing);
-        let backward = self.reach(sink, Direction::Incoming);
-        let mut usable: Vec<EdgeIndex> = self
-            .graph
-            .edge_references()
-            .filter(|e| forward[e.source().index()] && backward[e.target().index()])
-            .map(|e| e.id())
-            .collect();
-        usable.sort_unstable();
-        usable
-    }
-
-    /// Nodes reachable from `start` along `dir`, entering only nodes that can carry flow.
-    fn reach(&self, start: NodeIndex, dir: Direction) -> Vec<bool> {
-        let mut seen = vec![false; self.graph.node_count()];
-        seen[start.index()] = true;
-        let mut stack = vec![start];
-        while let Some(n) = stack.pop() {
-            for m in self.graph.neighbors_directed(n, dir) {
-                if !seen[m.index()] && self.can_carry(m) {
-                    seen[m.index()] = true;
-                    stack.push(m);
+    /// Edges on some s_k → t_k path whose inner nodes all have positive capacity.
+    ///
+    /// Forward from s_k over market links (never through another commodity's
+    /// collection point), then backward from t_k's eligible providers within that
+    /// forward set: the work is proportional to the part of G′ the commodity can
+    /// reach, not to all of G′, which matters with thousands of users.
+    fn usable_edges(
+        &self,
+        source: NodeIndex,
+        sink_edges: &[EdgeIndex],
+        scratch: &mut Reach,
+    ) -> Vec<EdgeIndex> {
+        let forward = scratch.next_stamp();
+        let mut order = vec![source];
+        scratch.mark(source, forward);
+        let mut i = 0;
+        while i < order.len() {
+            let n = order[i];
+            i += 1;
+            for m in self.graph.neighbors_directed(n, Direction::Outgoing) {
+                let market_node = !matches!(self.graph[m].kind, NodeKind::Collection(_));
+                if market_node && !scratch.is(m, forward) && self.can_carry(m) {
+                    scratch.mark(m, forward);
+                    order.push(m);
                 }
             }
         }
-        seen
+        let mut usable: Vec<EdgeIndex> = sink_edges
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let (p, _) = self.graph.edge_endpoints(e).expect("edge of G'");
+                scratch.is(p, forward)
+            })
+            .collect();
+        let backward = scratch.next_stamp();
+        let mut stack: Vec<NodeIndex> = Vec::new();
+        for &e in &usable {
+            let (p, _) = self.graph.edge_endpoints(e).expect("edge of G'");
+            if !scratch.is(p, backward) {
+                scratch.mark(p, backward);
+                stack.push(p);
+            }
+        }
+        while let Some(n) = stack.pop() {
+            for e in self.graph.edges_directed(n, Direction::Incoming) {
+                let m = e.source();
+                // Only nodes reached forward can lie on an s_k → t_k path.
+                if scratch.was(m, forward) {
+                    usable.push(e.id());
+                    if !scratch.is(m, backward) {
+                        scratch.mark(m, backward);
+                        stack.push(m);
+                    }
+                }
+            }
+        }
+        usable.sort_unstable();
+        usable
+    }
+}
+
+/// Reusable visit marks for the per-commodity searches: stamping instead of clearing
+/// keeps each search proportional to what it visits.
+struct Reach {
+    stamp: Vec<u32>,
+    previous: Vec<u32>,
+    current: u32,
+}
+
+impl Reach {
+    fn new(nodes: usize) -> Reach {
+        Reach {
+            stamp: vec![0; nodes],
+            previous: vec![0; nodes],
+            current: 0,
+        }
+    }
+
+    /// Starts a new search; the previous search's marks stay readable via `was`.
+    fn next_stamp(&mut self) -> u32 {
+        self.current += 1;
+        self.current
+    }
+
+    fn mark(&mut self, n: NodeIndex, stamp: u32) {
+        let i = n.index();
+        if self.stamp[i] != stamp {
+            self.previous[i] = self.stamp[i];
+            self.stamp[i] = stamp;
+        }
+    }
+
+    fn is(&self, n: NodeIndex, stamp: u32) -> bool {
+        self.stamp[n.index()] == stamp
+    }
+
+    /// Whether n was marked by search `stamp`, even if a later search re-marked it.
+    fn was(&self, n: NodeIndex, stamp: u32) -> bool {
+        let i = n.index();
+        self.stamp[i] == stamp || (self.stamp[i] == stamp + 1 && self.previous[i] == stamp)
     }
 }
 

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod error;
+pub mod examples;
 pub mod expanded;
 pub mod flow;
 pub mod formats;

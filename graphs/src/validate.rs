@@ -13,7 +13,9 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
     };
     let mut roles: HashMap<&'m str, Role> = HashMap::new();
     let mut declare = |id: &'m str, role: Role, at: String| -> Result<(), MarketError> {
-        if id.is_empty() || id.contains("->") || id == "sink" {
+        // `t(k)` is how G′ names collection points: a participant so named would alias one.
+        let collection_name = id.starts_with("t(") && id.ends_with(')');
+        if id.is_empty() || id.contains("->") || id == "sink" || collection_name {
             return Err(fail(at, Rule::ReservedId(id.to_string())));
         }
         if roles.insert(id, role).is_some() {

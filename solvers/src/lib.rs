@@ -4,3 +4,9 @@
 //! (DESIGN §4), the distributed potential-balancing engine (DESIGN §5) and
 //! settlement mechanisms (DESIGN §6). Each is a free function over
 //! [`brokerflow_graphs::ExpandedGraph`].
+
+pub mod cycles;
+pub mod lp;
+pub mod measures;
+
+pub mod check;

@@ -1,6 +1,11 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub mod bench;
+pub mod evaluate;
+pub mod generate;
+pub mod import;
 pub mod inspect;
+pub mod solve;
 
 use std::io::Write;
 use std::path::Path;
@@ -27,4 +32,49 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A market file as read: the validated market, its G′, and the hash of its bytes.
+pub struct LoadedMarket {
+    /// Where it was read from.
+    pub path: std::path::PathBuf,
+    /// The validated market.
+    pub market: brokerflow_graphs::Market,
+    /// Its expanded graph G′.
+    pub graph: brokerflow_graphs::ExpandedGraph,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+impl LoadedMarket {
+    /// Reads, validates and expands a market file.
+    pub fn load(path: &Path) -> anyhow::Result<LoadedMarket> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+        let market = brokerflow_graphs::Market::from_json_str(&text, &path.display().to_string())?;
+        let graph = brokerflow_graphs::ExpandedGraph::new(&market);
+        Ok(LoadedMarket {
+            path: path.to_path_buf(),
+            sha256: brokerflow_graphs::input_hash(text.as_bytes()),
+            market,
+            graph,
+        })
+    }
+}
+
+/// What made an output (DESIGN §8): version, backend, tolerances, input hash.
+pub fn provenance(
+    loaded: &LoadedMarket,
+    backend: brokerflow_solvers::lp::Backend,
+) -> serde_json::Value {
+    serde_json::json!({
+        "brokerflow": env!("CARGO_PKG_VERSION"),
+        "market": loaded.path.display().to_string(),
+        "market_sha256": loaded.sha256,
+        "lp_backend": backend.name(),
+        "solver_tolerance": backend.tolerance(),
+        "check_tolerance": brokerflow_solvers::lp::CHECK_TOLERANCE,
+    })
 }

@@ -1,0 +1,49 @@
+//! The bundled example markets (`graphs/markets/*.json`), compiled into the crate so
+//! doc-tests, unit tests and other crates' tests can use them without touching the
+//! file system.
+//!
+//! - [`tiny`]: 3 users, 2 brokers, 2 providers; every LP optimum of DESIGN §4 (δ*,
+//!   P2, P2⁻, P3 with its prices) is worked out by hand in `graphs/markets/tiny.md`
+//!   and recorded in the file's `meta.hand_optima`.
+//! - [`figure3`]: 5 users, 5 brokers, 5 providers, shaped like seed 003's Figure 3.
+//! - [`linked`]: two broker markets linked both ways, so G′ has a directed cycle.
+//!
+//! ```
+//! use brokerflow_graphs::{examples, ExpandedGraph};
+//! let g = ExpandedGraph::new(&examples::tiny());
+//! // 3 users + 2 brokers + 2 providers + 3 bandwidth nodes + 3 collection points
+//! assert_eq!(g.graph.node_count(), 13);
+//! assert!(!g.is_cyclic());
+//! assert!(ExpandedGraph::new(&examples::linked()).is_cyclic());
+//! ```
+
+use crate::market::Market;
+
+/// The JSON text of `graphs/markets/tiny.json`.
+pub const TINY_JSON: &str = include_str!("../markets/tiny.json");
+/// The JSON text of `graphs/markets/figure3.json`.
+pub const FIGURE3_JSON: &str = include_str!("../markets/figure3.json");
+/// The JSON text of `graphs/markets/linked.json`.
+pub const LINKED_JSON: &str = include_str!("../markets/linked.json");
+
+/// Parses one bundled file. These files ship with the crate and are checked by its
+/// tests, so failing here is a build defect, not an input error.
+fn bundled(text: &str, origin: &str) -> Market {
+    Market::from_json_str(text, origin)
+        .unwrap_or_else(|e| panic!("bundled example market {origin} is invalid: {e}"))
+}
+
+/// `tiny`: the hand-solved market (see `graphs/markets/tiny.md`).
+pub fn tiny() -> Market {
+    bundled(TINY_JSON, "graphs/markets/tiny.json")
+}
+
+/// `figure3`: 5 users, 5 brokers, 5 providers in the shape of seed 003 Figure 3.
+pub fn figure3() -> Market {
+    bundled(FIGURE3_JSON, "graphs/markets/figure3.json")
+}
+
+/// `linked`: two broker markets linked both ways by broker→broker links.
+pub fn linked() -> Market {
+    bundled(LINKED_JSON, "graphs/markets/linked.json")
+}

@@ -1,0 +1,871 @@
+//! The independent check every solution must pass before it is reported (DESIGN §4).
+//!
+//! "Each solution is checked independently of the solver before it is reported:
+//! conservation and capacity residuals from the sparse node–edge incidence matrix,
+//! built from the market and G′ — not from the LP builder, so the two cannot share a
+//! bug — and a corrupted solution must be rejected."
+//!
+//! This module shares no code with the LP formulation: it reads only the graph of G′
+//! (edge endpoints, node capacities, r^k_n) and the flow's numbers.
+//!
+//! # Matrices and sign convention
+//!
+//! * **A**, the node–edge incidence matrix of G′ (`nodes × edges`, CSC): column e of
+//!   edge u → v holds **+1 at its tail u** and **−1 at its head v**. So (A·x_k)\[n\] is the
+//!   *net outflow* of commodity k at node n (outflow − inflow).
+//! * **T**, A restricted to its tail entries (`nodes × edges`, CSC, +1 at the tail):
+//!   (T·x_k)\[n\] is the *outflow* of k at n.
+//! * **X** (`edges × commodities`, CSC): column k is x_k, nonzero only on the usable
+//!   edges of k, so the two products A·X and T·X cost time linear in the number of
+//!   (edge, commodity) pairs — the check runs on every solve, also on LPs with
+//!   millions of variables.
+//!
+//! With f_k = −(A·x_k)\[t_k\] (what reaches t_k) and the supply vector b_k = +f_k at s_k,
+//! −f_k at t_k, 0 elsewhere, conservation is A·x_k = b_k. The resource use of node n
+//! is Σ_k r^k_n·(T·x_k)\[n\] and must stay ≤ R_n.
+//!
+//! # Tolerance semantics
+//!
+//! One relative tolerance `tol` ([`Tolerance::rel`]), scaled by the size of the
+//! quantity it guards, never below an absolute `tol`:
+//!
+//! | check | violated when |
+//! |---|---|
+//! | conservation of k at node n | \|(A·x_k − b_k)\[n\]\| > tol·max(1, d_k, f_k) |
+//! | non-negativity of x^k_e | x^k_e < −tol·max(1, d_k, f_k) |
+//! | capacity of node n | Σ_k r^k_n·out^k_n − R_n > tol·max(1, R_n) |
+//! | demand of k | f_k − L_k > tol·max(1, L_k), L_k = d_k by default ([`DemandLimit`]) |
+//! | acyclicity of k | the edges with x^k_e > 0 (strictly) contain a directed cycle |
+//! | finiteness | any x^k_e is NaN or infinite |
+//!
+//! The `max_*` fields of [`CheckReport`] are the raw (absolute) residuals, whatever
+//! the tolerance.
+
+use std::fmt;
+
+use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind};
+use nalgebra_sparse::CscMatrix;
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use thiserror::Error;
+
+/// At most this many violations are listed in a [`CheckReport`]; the rest are counted
+/// in [`CheckReport::omitted`].
+pub const MAX_LISTED_VIOLATIONS: usize = 1000;
+
+/// The relative tolerance of the independent check (DESIGN §4); see the module docs
+/// for how each residual is scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// The relative tolerance. A negative or non-finite value counts as 0 (the
+    /// strictest check), so a bad tolerance can never let a corrupted solution pass.
+    pub rel: f64,
+}
+
+impl Tolerance {
+    /// The default relative tolerance, 1e-6: loose enough for the primal feasibility
+    /// tolerances of the LP backends (≈ 1e-7 to 1e-9), tight enough that any real
+    /// corruption is caught.
+    pub const DEFAULT_REL: f64 = 1e-6;
+
+    /// No tolerance at all: residuals must be exactly 0 (hand-built flows, tests).
+    pub const EXACT: Tolerance = Tolerance { rel: 0.0 };
+
+    /// A tolerance with relative value `rel`.
+    pub fn new(rel: f64) -> Tolerance {
+        Tolerance { rel }
+    }
+
+    /// The allowed absolute residual for a quantity of size `scale`:
+    /// rel·max(1, |scale|).
+    pub fn allowed(self, scale: f64) -> f64 {
+        let rel = if self.rel.is_finite() && self.rel > 0.0 {
+            self.rel
+        } else {
+            0.0
+        };
+        rel * scale.abs().max(1.0)
+    }
+}
+
+impl Default for Tolerance {
+    fn default() -> Tolerance {
+        Tolerance::new(Tolerance::DEFAULT_REL)
+    }
+}
+
+/// The upper bound L_k the check applies to f_k (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum DemandLimit {
+    /// f_k ≤ d_k: P2, P2⁻, P3 and the distributed engine.
+    #[default]
+    Demand,
+    /// f_k ≤ factor·d_k: P1's maximum concurrent flow, where f_k = δ·d_k and δ may
+    /// exceed 1. A NaN factor counts as 1.
+    Scaled(f64),
+    /// No upper bound on f_k.
+    Unbounded,
+}
+
+/// What a node of G′ stands for, as the check's messages name it (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeRole {
+    /// A user (source s_k).
+    User,
+    /// A broker.
+    Broker,
+    /// A provider.
+    Provider,
+    /// The bandwidth node n_uv of a finite link u → v.
+    Link,
+    /// A collection point t_k.
+    Collection,
+}
+
+impl NodeRole {
+    fn of(kind: NodeKind) -> NodeRole {
+        match kind {
+            NodeKind::User(_) => NodeRole::User,
+            NodeKind::Broker(_) => NodeRole::Broker,
+            NodeKind::Provider(_) => NodeRole::Provider,
+            NodeKind::Bandwidth(_) => NodeRole::Link,
+            NodeKind::Collection(_) => NodeRole::Collection,
+        }
+    }
+}
+
+impl fmt::Display for NodeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeRole::User => "user",
+            NodeRole::Broker => "broker",
+            NodeRole::Provider => "provider",
+            NodeRole::Link => "link",
+            NodeRole::Collection => "collection point",
+        })
+    }
+}
+
+/// One way a flow breaks the rules of DESIGN §2/§4, named in the market's ids: users
+/// (commodities), brokers, providers, links `u->v` and collection points `t(k)`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// The flow does not have one number per usable (edge, commodity) pair of G′, or
+    /// G′'s usable edge lists are malformed; the affected commodity is not checked.
+    Shape {
+        /// What does not match.
+        detail: String,
+    },
+    /// x^k_e is NaN or infinite (it counts as 0 in the other checks).
+    NonFinite {
+        /// The commodity's (user's) id.
+        commodity: String,
+        /// The G′ edge, described in the market's ids.
+        edge: String,
+        /// The value.
+        value: f64,
+    },
+    /// x^k_e < 0 beyond the tolerance.
+    Negative {
+        /// The commodity's (user's) id.
+        commodity: String,
+        /// The G′ edge, described in the market's ids.
+        edge: String,
+        /// The value.
+        flow: f64,
+    },
+    /// (A·x_k)\[n\] ≠ b_k\[n\] beyond the tolerance: flow of k is created or lost at n.
+    Conservation {
+        /// The commodity's (user's) id.
+        commodity: String,
+        /// The node's G′ name (market id, `u->v` or `t(k)`).
+        node: String,
+        /// What the node stands for.
+        role: NodeRole,
+        /// Flow of k into n.
+        inflow: f64,
+        /// Flow of k out of n.
+        outflow: f64,
+        /// b_k\[n\]: f_k at s_k, −f_k at t_k, 0 elsewhere.
+        supply: f64,
+    },
+    /// Σ_k r^k_n·(outflow of k at n) > R_n beyond the tolerance.
+    Capacity {
+        /// The node's G′ name (market id or `u->v`).
+        node: String,
+        /// What the node stands for.
+        role: NodeRole,
+        /// Resource units used.
+        used: f64,
+        /// R_n.
+        capacity: f64,
+    },
+    /// f_k > L_k beyond the tolerance.
+    Demand {
+        /// The commodity's (user's) id.
+        commodity: String,
+        /// f_k, what reaches t_k.
+        served: f64,
+        /// L_k (d_k unless a [`DemandLimit`] says otherwise).
+        limit: f64,
+    },
+    /// Commodity k's positive flow circulates (DESIGN §2: reported flows are acyclic).
+    Cycle {
+        /// The commodity's (user's) id.
+        commodity: String,
+        /// The cycle's nodes (G′ names) in flow order; the last node links back to the first.
+        nodes: Vec<String>,
+    },
+}
+
+impl Violation {
+    /// For a conservation violation, (A·x_k − b_k)\[n\]; 0 for other kinds.
+    pub fn residual(&self) -> f64 {
+        match self {
+            Violation::Conservation {
+                inflow,
+                outflow,
+                supply,
+                ..
+            } => outflow - inflow - supply,
+            _ => 0.0,
+        }
+    }
+
+    /// The commodity (user id) the violation concerns, if it concerns one.
+    pub fn commodity(&self) -> Option<&str> {
+        match self {
+            Violation::NonFinite { commodity, .. }
+            | Violation::Negative { commodity, .. }
+            | Violation::Conservation { commodity, .. }
+            | Violation::Demand { commodity, .. }
+            | Violation::Cycle { commodity, .. } => Some(commodity),
+            Violation::Shape { .. } | Violation::Capacity { .. } => None,
+        }
+    }
+
+    /// The G′ node (market id, `u->v` or `t(k)`) the violation concerns, if it is one node.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Violation::Conservation { node, .. } | Violation::Capacity { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Shape { detail } => write!(f, "malformed flow: {detail}"),
+            Violation::NonFinite {
+                commodity,
+                edge,
+                value,
+            } => write!(f, "commodity {commodity} on {edge}: flow {value} is not finite"),
+            Violation::Negative {
+                commodity,
+                edge,
+                flow,
+            } => write!(f, "commodity {commodity} on {edge}: negative flow {flow}"),
+            Violation::Conservation {
+                commodity,
+                node,
+                role,
+                inflow,
+                outflow,
+                supply,
+            } => match role {
+                NodeRole::User => write!(
+                    f,
+                    "commodity {commodity} at its source {node}: sends {} net but {supply} reaches its collection point",
+                    outflow - inflow
+                ),
+                NodeRole::Collection => write!(
+                    f,
+                    "commodity {commodity} at {node}: receives {inflow} net but sends {outflow}"
+                ),
+                _ => write!(
+                    f,
+                    "commodity {commodity} at node {node}: inflow {inflow} ≠ outflow {outflow}"
+                ),
+            },
+            Violation::Capacity {
+                node,
+                role,
+                used,
+                capacity,
+            } => write!(f, "{role} {node}: uses {used} of capacity {capacity}"),
+            Violation::Demand {
+                commodity,
+                served,
+                limit,
+            } => write!(
+                f,
+                "commodity {commodity}: {served} reaches its collection point, more than its bound {limit}"
+            ),
+            Violation::Cycle { commodity, nodes } => {
+                write!(f, "commodity {commodity} circulates: ")?;
+                for n in nodes {
+                    write!(f, "{n} → ")?;
+                }
+                match nodes.first() {
+                    Some(n) => write!(f, "{n}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// The outcome of the independent check (DESIGN §4): raw residuals and the violations
+/// beyond tolerance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    /// max over nodes n and commodities k of |(A·x_k − b_k)\[n\]| (absolute).
+    pub max_conservation_residual: f64,
+    /// max(0, max over nodes of Σ_k r^k_n·out^k_n − R_n) (absolute).
+    pub max_capacity_violation: f64,
+    /// max(0, max over commodities of f_k − L_k) (absolute).
+    pub max_demand_violation: f64,
+    /// The smallest x^k_e over usable pairs (0 when there are none; non-finite values
+    /// are left out and reported as violations).
+    pub min_flow: f64,
+    /// f_k per commodity as the incidence matrix sees it: −(A·x_k)\[t_k\].
+    pub served: Vec<f64>,
+    /// The commodities (indices) whose positive flow has a directed cycle.
+    pub cyclic: Vec<usize>,
+    /// Everything beyond tolerance, in the order found (at most
+    /// [`MAX_LISTED_VIOLATIONS`]).
+    pub violations: Vec<Violation>,
+    /// How many further violations were found but not listed.
+    pub omitted: usize,
+}
+
+impl CheckReport {
+    /// Whether the flow passed: no violation beyond tolerance.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty() && self.omitted == 0
+    }
+
+    /// The number of violations found (listed and omitted).
+    pub fn violation_count(&self) -> usize {
+        self.violations.len() + self.omitted
+    }
+
+    /// One line: "ok", or the count and the first few violations.
+    pub fn summary(&self) -> String {
+        if self.ok() {
+            return "ok".to_string();
+        }
+        let shown: Vec<String> = self
+            .violations
+            .iter()
+            .take(3)
+            .map(|v| v.to_string())
+            .collect();
+        let more = self.violation_count() - shown.len();
+        let mut s = format!(
+            "{} violation(s): {}",
+            self.violation_count(),
+            shown.join("; ")
+        );
+        if more > 0 {
+            s.push_str(&format!("; and {more} more"));
+        }
+        s
+    }
+
+    fn push(&mut self, v: Violation) {
+        if self.violations.len() < MAX_LISTED_VIOLATIONS {
+            self.violations.push(v);
+        } else {
+            self.omitted += 1;
+        }
+    }
+}
+
+/// A solution refused by the independent check (DESIGN §4).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// Some residual exceeds the tolerance; the full report is attached.
+    #[error("solution rejected by the independent check (DESIGN §4): {}", .0.summary())]
+    Rejected(Box<CheckReport>),
+}
+
+impl CheckError {
+    /// The report of the rejected solution.
+    pub fn report(&self) -> &CheckReport {
+        match self {
+            CheckError::Rejected(r) => r,
+        }
+    }
+}
+
+/// Checks `flow` on G′ (DESIGN §4): conservation (A·x_k = b_k), x ≥ 0, f_k ≤ d_k,
+/// node resource constraints and per-commodity acyclicity, with the tolerance
+/// semantics of the module docs. Never panics; a flow of the wrong shape is reported
+/// as a [`Violation::Shape`].
+pub fn check_flow(g: &ExpandedGraph, flow: &Flow, tol: Tolerance) -> CheckReport {
+    check_flow_with(g, flow, tol, DemandLimit::Demand)
+}
+
+/// [`check_flow`] with an explicit bound on f_k (P1's flows exceed d_k when δ > 1).
+pub fn check_flow_with(
+    g: &ExpandedGraph,
+    flow: &Flow,
+    tol: Tolerance,
+    limit: DemandLimit,
+) -> CheckReport {
+    Checker::new(g).run(flow, tol, limit)
+}
+
+/// [`check_flow`], failing when any residual exceeds the tolerance: the gate every
+/// solution passes before it is printed (DESIGN §4).
+pub fn verify(g: &ExpandedGraph, flow: &Flow, tol: Tolerance) -> Result<CheckReport, CheckError> {
+    verify_with(g, flow, tol, DemandLimit::Demand)
+}
+
+/// [`verify`] with an explicit bound on f_k (see [`check_flow_with`]).
+pub fn verify_with(
+    g: &ExpandedGraph,
+    flow: &Flow,
+    tol: Tolerance,
+    limit: DemandLimit,
+) -> Result<CheckReport, CheckError> {
+    let report = check_flow_with(g, flow, tol, limit);
+    if report.ok() {
+        Ok(report)
+    } else {
+        Err(CheckError::Rejected(Box::new(report)))
+    }
+}
+
+/// Whether commodity k's positive-flow subgraph (edges with x^k_e > 0) has no directed
+/// cycle (DESIGN §2: reported flows never circulate). An out-of-range k has no flow
+/// and is acyclic. Linear in k's usable edges (after O(nodes + edges) setup).
+pub fn is_acyclic(g: &ExpandedGraph, flow: &Flow, k: usize) -> bool {
+    find_cycle(g, flow, k).is_none()
+}
+
+/// A directed cycle of commodity k's positive flow, as G′ nodes in flow order (the
+/// last links back to the first), or `None` when k's flow is acyclic (DESIGN §2).
+pub fn find_cycle(g: &ExpandedGraph, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
+    let (c, x) = (g.commodities.get(k)?, flow.x.get(k)?);
+    let ends = Endpoints::new(g);
+    CycleFinder::new(g.graph.node_count()).find(&ends, &c.usable, x)
+}
+
+/// Edge endpoints of G′ as plain indices, read once from the graph.
+struct Endpoints {
+    tail: Vec<usize>,
+    head: Vec<usize>,
+}
+
+impl Endpoints {
+    fn new(g: &ExpandedGraph) -> Endpoints {
+        let edges = g.graph.raw_edges();
+        Endpoints {
+            tail: edges.iter().map(|e| e.source().index()).collect(),
+            head: edges.iter().map(|e| e.target().index()).collect(),
+        }
+    }
+
+    fn get(&self, e: EdgeIndex) -> Option<(usize, usize)> {
+        Some((*self.tail.get(e.index())?, *self.head.get(e.index())?))
+    }
+}
+
+/// Reusable scratch for cycle detection: local numbering of the nodes a commodity's
+/// positive flow touches, so each commodity costs time linear in its usable edges.
+struct CycleFinder {
+    local: Vec<usize>,
+}
+
+const UNSEEN: usize = usize::MAX;
+
+impl CycleFinder {
+    fn new(nodes: usize) -> CycleFinder {
+        CycleFinder {
+            local: vec![UNSEEN; nodes],
+        }
+    }
+
+    fn find(
+        &mut self,
+        ends: &Endpoints,
+        usable: &[EdgeIndex],
+        x: &[f64],
+    ) -> Option<Vec<NodeIndex>> {
+        // Positive edges as local (tail, head) pairs.
+        let mut nodes: Vec<usize> = Vec::new();
+        let mut arcs: Vec<(usize, usize)> = Vec::new();
+        for (&e, &v) in usable.iter().zip(x) {
+            if v > 0.0 {
+                if let Some((t, h)) = ends.get(e) {
+                    let (Some(lt), Some(lh)) =
+                        (self.number(t, &mut nodes), self.number(h, &mut nodes))
+                    else {
+                        continue;
+                    };
+                    arcs.push((lt, lh));
+                }
+            }
+        }
+        let cycle = cycle_in(nodes.len(), &arcs)
+            .map(|c| c.into_iter().map(|l| NodeIndex::new(nodes[l])).collect());
+        for &n in &nodes {
+            self.local[n] = UNSEEN;
+        }
+        cycle
+    }
+
+    fn number(&mut self, n: usize, nodes: &mut Vec<usize>) -> Option<usize> {
+        let slot = self.local.get_mut(n)?;
+        if *slot == UNSEEN {
+            *slot = nodes.len();
+            nodes.push(n);
+        }
+        Some(*slot)
+    }
+}
+
+/// A directed cycle among `arcs` on nodes 0..m (Kahn's algorithm, then a walk back
+/// along predecessors inside what Kahn could not remove), in forward order.
+fn cycle_in(m: usize, arcs: &[(usize, usize)]) -> Option<Vec<usize>> {
+    let mut offsets = vec![0usize; m + 1];
+    let mut indeg = vec![0usize; m];
+    for &(t, h) in arcs {
+        offsets[t + 1] += 1;
+        indeg[h] += 1;
+    }
+    for i in 0..m {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut succ = vec![0usize; arcs.len()];
+    for &(t, h) in arcs {
+        succ[fill[t]] = h;
+        fill[t] += 1;
+    }
+    let mut queue: Vec<usize> = (0..m).filter(|&n| indeg[n] == 0).collect();
+    let mut removed = 0;
+    while let Some(n) = queue.pop() {
+        removed += 1;
+        for &h in &succ[offsets[n]..offsets[n + 1]] {
+            indeg[h] -= 1;
+            if indeg[h] == 0 {
+                queue.push(h);
+            }
+        }
+    }
+    if removed == m {
+        return None;
+    }
+    // Every node left has a predecessor that is left too: walk back until a repeat.
+    let mut pred = vec![UNSEEN; m];
+    for &(t, h) in arcs {
+        if indeg[t] > 0 && indeg[h] > 0 {
+            pred[h] = t;
+        }
+    }
+    let start = (0..m).find(|&n| indeg[n] > 0)?;
+    let mut step = vec![UNSEEN; m];
+    let mut path = Vec::new();
+    let mut n = start;
+    while step[n] == UNSEEN {
+        step[n] = path.len();
+        path.push(n);
+        n = pred[n];
+        if n == UNSEEN {
+            return None;
+        }
+    }
+    let mut cycle = path.split_off(step[n]);
+    cycle.reverse();
+    // Start the cycle at its smallest node, so the answer does not depend on the walk.
+    if let Some(pos) = (0..cycle.len()).min_by_key(|&i| cycle[i]) {
+        cycle.rotate_left(pos);
+    }
+    Some(cycle)
+}
+
+/// The check's state: G′'s incidence matrices and per-node scratch.
+struct Checker<'g> {
+    g: &'g ExpandedGraph,
+    ends: Endpoints,
+}
+
+impl<'g> Checker<'g> {
+    fn new(g: &'g ExpandedGraph) -> Checker<'g> {
+        Checker {
+            g,
+            ends: Endpoints::new(g),
+        }
+    }
+
+    /// A (±1) and T (+1 at tails), both nodes × edges in CSC form.
+    fn incidence(&self) -> Result<(CscMatrix<f64>, CscMatrix<f64>), String> {
+        let (n, m) = (self.g.graph.node_count(), self.ends.tail.len());
+        let mut a_rows = Vec::with_capacity(2 * m);
+        let mut a_vals = Vec::with_capacity(2 * m);
+        for (&t, &h) in self.ends.tail.iter().zip(&self.ends.head) {
+            // Row indices sorted within the column; G′ has no self-loops.
+            if t < h {
+                a_rows.extend([t, h]);
+                a_vals.extend([1.0, -1.0]);
+            } else {
+                a_rows.extend([h, t]);
+                a_vals.extend([-1.0, 1.0]);
+            }
+        }
+        let a =
+            CscMatrix::try_from_csc_data(n, m, (0..=m).map(|j| 2 * j).collect(), a_rows, a_vals)
+                .map_err(|e| format!("incidence matrix of G′: {e}"))?;
+        let t = CscMatrix::try_from_csc_data(
+            n,
+            m,
+            (0..=m).collect(),
+            self.ends.tail.clone(),
+            vec![1.0; m],
+        )
+        .map_err(|e| format!("tail matrix of G′: {e}"))?;
+        Ok((a, t))
+    }
+
+    fn describe_edge(&self, e: EdgeIndex) -> String {
+        let g = self.g;
+        let Some((t, h)) = self.ends.get(e) else {
+            return format!("edge {} (not in G′)", e.index());
+        };
+        let name = |n: usize| g.graph[NodeIndex::new(n)].name.as_str();
+        match g.graph[e].link {
+            Some(i) => match g.link_edges.get(i) {
+                Some(&(first, Some(_))) if first == e => {
+                    format!("link {} (into its bandwidth node)", name(h))
+                }
+                Some(&(_, Some(second))) if second == e => {
+                    format!("link {} (out of its bandwidth node)", name(t))
+                }
+                _ => format!("link {}->{}", name(t), name(h)),
+            },
+            None => format!("delivery {}->{}", name(t), name(h)),
+        }
+    }
+
+    fn run(&self, flow: &Flow, tol: Tolerance, limit: DemandLimit) -> CheckReport {
+        let g = self.g;
+        let nodes = g.graph.node_count();
+        let edges = self.ends.tail.len();
+        let kc = g.commodities.len();
+        let mut report = CheckReport {
+            max_conservation_residual: 0.0,
+            max_capacity_violation: 0.0,
+            max_demand_violation: 0.0,
+            min_flow: f64::INFINITY,
+            served: vec![0.0; kc],
+            cyclic: Vec::new(),
+            violations: Vec::new(),
+            omitted: 0,
+        };
+        if flow.x.len() != kc {
+            report.push(Violation::Shape {
+                detail: format!("the flow has {} commodities, G′ has {kc}", flow.x.len()),
+            });
+        }
+
+        // X: edges × commodities; a commodity of the wrong shape gets an empty column.
+        let mut col_offsets = Vec::with_capacity(kc + 1);
+        let mut rows = Vec::with_capacity(g.usable_pairs());
+        let mut vals = Vec::with_capacity(g.usable_pairs());
+        let mut checked = vec![false; kc];
+        col_offsets.push(0);
+        for (k, c) in g.commodities.iter().enumerate() {
+            let Some(x) = flow.x.get(k) else {
+                col_offsets.push(rows.len());
+                continue;
+            };
+            if x.len() != c.usable.len() {
+                report.push(Violation::Shape {
+                    detail: format!(
+                        "commodity {} has {} flow values for {} usable edges",
+                        c.id,
+                        x.len(),
+                        c.usable.len()
+                    ),
+                });
+            } else if !c.usable.windows(2).all(|w| w[0] < w[1])
+                || c.usable.last().is_some_and(|e| e.index() >= edges)
+            {
+                report.push(Violation::Shape {
+                    detail: format!(
+                        "commodity {}: its usable edges are not sorted, distinct edges of G′",
+                        c.id
+                    ),
+                });
+            } else {
+                checked[k] = true;
+                for (&e, &v) in c.usable.iter().zip(x) {
+                    let v = if v.is_finite() {
+                        v
+                    } else {
+                        report.push(Violation::NonFinite {
+                            commodity: c.id.clone(),
+                            edge: self.describe_edge(e),
+                            value: v,
+                        });
+                        0.0
+                    };
+                    rows.push(e.index());
+                    vals.push(v);
+                }
+            }
+            col_offsets.push(rows.len());
+        }
+
+        let matrices = self.incidence().and_then(|(a, t)| {
+            let x = CscMatrix::try_from_csc_data(edges, kc, col_offsets, rows, vals)
+                .map_err(|e| format!("flow matrix: {e}"))?;
+            // A·X: net outflow per (node, commodity); T·X: outflow.
+            Ok((&a * &x, &t * &x, x))
+        });
+        let (net, out, x) = match matrices {
+            Ok(m) => m,
+            Err(detail) => {
+                report.push(Violation::Shape { detail });
+                report.min_flow = 0.0;
+                return report;
+            }
+        };
+
+        let mut usage = vec![0.0f64; nodes];
+        let mut outflow = vec![0.0f64; nodes];
+        let mut finder = CycleFinder::new(nodes);
+        for (k, c) in g.commodities.iter().enumerate() {
+            if !checked[k] {
+                continue;
+            }
+            let (net_k, out_k, x_k) = (net.col(k), out.col(k), x.col(k));
+            let (source, sink) = (c.source.index(), c.sink.index());
+            let served = net_k
+                .row_indices()
+                .binary_search(&sink)
+                .map_or(0.0, |i| -net_k.values()[i])
+                + 0.0;
+            report.served[k] = served;
+            let bound = match limit {
+                DemandLimit::Demand => c.demand,
+                DemandLimit::Scaled(f) if f.is_nan() => c.demand,
+                DemandLimit::Scaled(f) => f * c.demand,
+                DemandLimit::Unbounded => f64::INFINITY,
+            };
+            let scale = c.demand.max(served);
+            let allowed = tol.allowed(scale);
+
+            // x ≥ 0.
+            for (&e, &v) in x_k.row_indices().iter().zip(x_k.values()) {
+                report.min_flow = report.min_flow.min(v);
+                if v < -allowed {
+                    report.push(Violation::Negative {
+                        commodity: c.id.clone(),
+                        edge: self.describe_edge(EdgeIndex::new(e)),
+                        flow: v,
+                    });
+                }
+            }
+
+            // Conservation: A·x_k = b_k.
+            for (&n, &o) in out_k.row_indices().iter().zip(out_k.values()) {
+                outflow[n] = o;
+                usage[n] += g.resource_use(NodeIndex::new(n), k) * o;
+            }
+            let mut source_seen = false;
+            for (&n, &y) in net_k.row_indices().iter().zip(net_k.values()) {
+                let supply = if n == source {
+                    source_seen = true;
+                    served
+                } else if n == sink {
+                    -served
+                } else {
+                    0.0
+                };
+                let residual = (y - supply).abs();
+                report.max_conservation_residual = report.max_conservation_residual.max(residual);
+                if residual > allowed {
+                    let node = &g.graph[NodeIndex::new(n)];
+                    report.push(Violation::Conservation {
+                        commodity: c.id.clone(),
+                        node: node.name.clone(),
+                        role: NodeRole::of(node.kind),
+                        inflow: outflow[n] - y,
+                        outflow: outflow[n],
+                        supply,
+                    });
+                }
+            }
+            if !source_seen && served.abs() > 0.0 {
+                report.max_conservation_residual =
+                    report.max_conservation_residual.max(served.abs());
+                if served.abs() > allowed {
+                    report.push(Violation::Conservation {
+                        commodity: c.id.clone(),
+                        node: g.graph[c.source].name.clone(),
+                        role: NodeRole::User,
+                        inflow: 0.0,
+                        outflow: 0.0,
+                        supply: served,
+                    });
+                }
+            }
+            for &n in out_k.row_indices() {
+                outflow[n] = 0.0;
+            }
+
+            // f_k ≤ L_k.
+            let excess = served - bound;
+            if excess > 0.0 {
+                report.max_demand_violation = report.max_demand_violation.max(excess);
+                if excess > tol.allowed(bound) {
+                    report.push(Violation::Demand {
+                        commodity: c.id.clone(),
+                        served,
+                        limit: bound,
+                    });
+                }
+            }
+
+            // Acyclicity of the positive flow.
+            if let Some(cycle) = finder.find(&self.ends, &c.usable, &flow.x[k]) {
+                report.cyclic.push(k);
+                report.push(Violation::Cycle {
+                    commodity: c.id.clone(),
+                    nodes: cycle.into_iter().map(|n| g.graph[n].name.clone()).collect(),
+                });
+            }
+        }
+
+        // Node resource constraints: Σ_k r^k_n · out^k_n ≤ R_n.
+        for (n, &used) in usage.iter().enumerate() {
+            let node = &g.graph[NodeIndex::new(n)];
+            let Some(capacity) = node.capacity else {
+                continue;
+            };
+            let excess = used - capacity;
+            if excess > 0.0 {
+                report.max_capacity_violation = report.max_capacity_violation.max(excess);
+                if excess > tol.allowed(capacity) {
+                    report.push(Violation::Capacity {
+                        node: node.name.clone(),
+                        role: NodeRole::of(node.kind),
+                        used,
+                        capacity,
+                    });
+                }
+            }
+        }
+        if report.min_flow == f64::INFINITY {
+            report.min_flow = 0.0;
+        }
+        report
+    }
+}

@@ -1,0 +1,165 @@
+//! The constraint families of DESIGN §4 on G′ with per-commodity pruning: variables
+//! x^k_e exist only for edges commodity k can use, and only for commodities that are
+//! served at all (positive demand, not stranded).
+
+use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind};
+use petgraph::graph::NodeIndex;
+
+use super::program::{Cmp, Domain, LinearProgram, Sense};
+
+/// An LP over G′ together with the map from its variables back to a [`Flow`].
+#[derive(Debug, Clone)]
+pub struct Formulation {
+    /// The LP.
+    pub lp: LinearProgram,
+    /// `offsets[k]`: index of x^k on `usable[0]`; `None` for commodities left out.
+    pub offsets: Vec<Option<usize>>,
+    /// Index of each finite-capacity node's resource row, by node index.
+    pub capacity_rows: Vec<Option<usize>>,
+}
+
+/// How a commodity's source row reads (the only difference between P1, P2 and P3).
+#[derive(Debug, Clone, Copy)]
+pub enum Supply {
+    /// P1: out of s_k = δ·d_k, with δ the given variable.
+    Concurrent {
+        /// Index of δ.
+        delta: usize,
+    },
+    /// P2 / P2⁻: out of s_k = the given amount of every commodity (per k).
+    Fixed,
+    /// P3: out of s_k ≤ d_k.
+    UpToDemand,
+}
+
+impl Formulation {
+    /// Adds x^k_e ≥ 0 for every commodity in `active` and every usable edge, with
+    /// objective coefficient `objective(k, e)`.
+    pub fn new(
+        g: &ExpandedGraph,
+        sense: Sense,
+        active: &[bool],
+        objective: impl Fn(usize, petgraph::graph::EdgeIndex) -> f64,
+    ) -> Formulation {
+        let mut lp = LinearProgram::new(sense);
+        let offsets = g
+            .commodities
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                active[k].then(|| {
+                    let first = lp.variables();
+                    for &e in &c.usable {
+                        lp.add_variable(
+                            format!("x_{k}_{}", e.index()),
+                            Domain::NonNegative,
+                            objective(k, e),
+                        );
+                    }
+                    first
+                })
+            })
+            .collect();
+        Formulation {
+            lp,
+            offsets,
+            capacity_rows: vec![None; g.graph.node_count()],
+        }
+    }
+
+    /// Flow conservation per commodity and node (seed 003 §4.2): inflow = outflow at
+    /// every node but s_k and t_k, and the source row given by `supply`
+    /// (`amounts[k]` for [`Supply::Fixed`]).
+    pub fn add_conservation(&mut self, g: &ExpandedGraph, supply: Supply, amounts: &[f64]) {
+        // Scratch per node: the terms of the node's row for the current commodity.
+        let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
+        let mut touched: Vec<NodeIndex> = Vec::new();
+        for (k, c) in g.commodities.iter().enumerate() {
+            let Some(offset) = self.offsets[k] else {
+                continue;
+            };
+            for (i, &e) in c.usable.iter().enumerate() {
+                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
+                for (n, a) in [(tail, 1.0), (head, -1.0)] {
+                    if terms[n.index()].is_empty() {
+                        touched.push(n);
+                    }
+                    terms[n.index()].push((offset + i, a));
+                }
+            }
+            touched.sort_unstable();
+            for &n in &touched {
+                let row = std::mem::take(&mut terms[n.index()]);
+                if n == c.sink {
+                    continue;
+                }
+                let name = format!("flow_{k}_{}", n.index());
+                if n == c.source {
+                    match supply {
+                        Supply::Concurrent { delta } => {
+                            let mut row = row;
+                            row.push((delta, -c.demand));
+                            self.lp.add_row(name, row, Cmp::Eq, 0.0);
+                        }
+                        Supply::Fixed => {
+                            self.lp.add_row(name, row, Cmp::Eq, amounts[k]);
+                        }
+                        Supply::UpToDemand => {
+                            self.lp.add_row(name, row, Cmp::Le, c.demand);
+                        }
+                    }
+                } else {
+                    self.lp.add_row(name, row, Cmp::Eq, 0.0);
+                }
+            }
+            touched.clear();
+        }
+    }
+
+    /// The single resource constraint per node (DESIGN §2):
+    /// Σ_k r^k_n · (flow of k out of n) ≤ R_n, for every node of finite capacity that
+    /// some included commodity can use.
+    pub fn add_capacity(&mut self, g: &ExpandedGraph) {
+        let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
+        for (k, c) in g.commodities.iter().enumerate() {
+            let Some(offset) = self.offsets[k] else {
+                continue;
+            };
+            for (i, &e) in c.usable.iter().enumerate() {
+                let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
+                if g.node(tail).capacity.is_some() {
+                    terms[tail.index()].push((offset + i, g.resource_use(tail, k)));
+                }
+            }
+        }
+        for (n, row) in terms.into_iter().enumerate() {
+            let node = g.node(NodeIndex::new(n));
+            if let (Some(cap), false) = (node.capacity, row.is_empty()) {
+                let name = format!("cap_{}_{}", kind_tag(node.kind), n);
+                self.capacity_rows[n] = Some(self.lp.add_row(name, row, Cmp::Le, cap));
+            }
+        }
+    }
+
+    /// Reads x back into a [`Flow`] (commodities left out carry none).
+    pub fn flow(&self, g: &ExpandedGraph, x: &[f64]) -> Flow {
+        let mut flow = Flow::zero(g);
+        for (k, offset) in self.offsets.iter().enumerate() {
+            if let Some(offset) = offset {
+                let n = flow.x[k].len();
+                flow.x[k].copy_from_slice(&x[*offset..offset + n]);
+            }
+        }
+        flow
+    }
+}
+
+fn kind_tag(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::User(_) => "user",
+        NodeKind::Broker(_) => "broker",
+        NodeKind::Provider(_) => "provider",
+        NodeKind::Bandwidth(_) => "link",
+        NodeKind::Collection(_) => "sink",
+    }
+}

@@ -1,0 +1,544 @@
+//! The LP baselines of DESIGN §4 (seed 003 §4.2), the analyst's yardstick:
+//!
+//! | objective | function | what it answers |
+//! |---|---|---|
+//! | P1 maximum concurrent flow | [`max_concurrent_flow`] | the largest δ with every user served δ·d_k |
+//! | P2 maximum-utility flow | [`max_utility_flow`] | the best routing of the amounts min(δ*,1)·d_k |
+//! | P2⁻ minimum-utility flow | [`min_utility_flow`] | the worst routing of the same amounts |
+//! | P3 maximum welfare | [`max_welfare`] | which demands to serve, 0 ≤ f_k ≤ d_k, for the most welfare; its duals are prices |
+//!
+//! All four are built on G′ with per-commodity pruning ([`Formulation`]), solved by a
+//! [`Backend`], cleaned of cycles, and checked by [`crate::check`] independently of
+//! the builder before they are returned.
+
+mod backend;
+mod formulation;
+mod program;
+
+use brokerflow_graphs::{ExpandedGraph, Flow};
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+use thiserror::Error;
+
+pub use backend::{solve_lp, Backend};
+pub use formulation::{Formulation, Supply};
+pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
+
+use crate::cycles::cancel_cycles;
+
+/// Which LP of DESIGN §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// P1 maximum concurrent flow.
+    Concurrent,
+    /// P2 maximum-utility flow at the amounts min(δ*,1)·d_k.
+    Utility,
+    /// P2⁻ minimum-utility flow at the same amounts (acyclic G′ only).
+    WorstUtility,
+    /// P3 maximum welfare, 0 ≤ f_k ≤ d_k.
+    Welfare,
+}
+
+impl Objective {
+    /// The name used on the command line and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Concurrent => "concurrent",
+            Objective::Utility => "utility",
+            Objective::WorstUtility => "worst-utility",
+            Objective::Welfare => "welfare",
+        }
+    }
+}
+
+/// Whether the LP had a finite optimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LpStatus {
+    /// Solved to optimality.
+    Optimal,
+    /// P1 only: nothing limits δ (every served user has a path of unlimited capacity).
+    Unbounded,
+}
+
+/// Why an LP could not be solved.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LpError {
+    /// P2⁻ on a market whose G′ has a directed cycle (DESIGN §4).
+    #[error("the worst-utility LP (P2-) is undefined on a market with a directed cycle (broker->broker links both ways): minimising welfare would just circulate jobs around it")]
+    CyclicWorstCase,
+    /// The backend reports no feasible point (after the documented back-off for P2).
+    #[error("{backend}: the LP is infeasible")]
+    Infeasible {
+        /// The backend.
+        backend: Backend,
+    },
+    /// The backend reports an unbounded objective where brokerflow expected a bound.
+    #[error("{backend}: the LP is unbounded")]
+    Unbounded {
+        /// The backend.
+        backend: Backend,
+    },
+    /// The backend panicked (microlp warns it may on hard inputs); caught.
+    #[error("{backend}: the solver failed internally on this LP; try `--backend clarabel`")]
+    BackendPanicked {
+        /// The backend.
+        backend: Backend,
+    },
+    /// A backend that is not compiled in.
+    #[error("the {0} backend is not enabled in this build (rebuild with `--features highs`)")]
+    NotEnabled(Backend),
+    /// Any other backend failure.
+    #[error("{backend}: {message}")]
+    Backend {
+        /// The backend.
+        backend: Backend,
+        /// Its message.
+        message: String,
+    },
+    /// The solution failed the independent check (DESIGN §4).
+    #[error("the {backend} solution failed the independent check: {report}")]
+    CheckFailed {
+        /// The backend.
+        backend: Backend,
+        /// The first violations, named.
+        report: String,
+    },
+}
+
+/// Options shared by every LP.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LpOptions {
+    /// Which solver.
+    pub backend: Backend,
+    /// Also compute the resource prices (duals of the capacity rows) — P3 only.
+    pub prices: bool,
+}
+
+impl Default for LpOptions {
+    fn default() -> Self {
+        LpOptions {
+            backend: Backend::DEFAULT,
+            prices: false,
+        }
+    }
+}
+
+/// Relative back-offs tried, in order, when P2/P2⁻ at the amounts min(δ*,1)·d_k is
+/// infeasible by round-off of the floating-point δ* (DESIGN §4). The one used is
+/// reported as [`LpSolution::amount_backoff`].
+pub const AMOUNT_BACKOFFS: [f64; 4] = [0.0, 1e-9, 1e-7, 1e-6];
+
+/// Relative tolerance of the independent check every solution passes (DESIGN §4):
+/// residuals are compared with this times max(1, the constraint's scale).
+pub const CHECK_TOLERANCE: f64 = 1e-6;
+
+/// A solved LP baseline.
+#[derive(Debug, Clone)]
+pub struct LpSolution {
+    /// Which LP.
+    pub objective: Objective,
+    /// Optimal, or (P1 only) unbounded.
+    pub status: LpStatus,
+    /// P1's δ* (for P1, P2 and P2⁻); `None` when unbounded or for P3.
+    pub delta: Option<f64>,
+    /// The flow (acyclic per commodity); `None` when unbounded. For P1, scaled to
+    /// serve min(δ*,1)·d_k.
+    pub flow: Option<Flow>,
+    /// Commodities left out because they are stranded (DESIGN §4).
+    pub stranded: Vec<usize>,
+    /// Relative back-off of the P2/P2⁻ amounts that made the LP feasible (0 = none).
+    pub amount_backoff: f64,
+    /// Per node index: the P3 dual price of its resource (0 for slack or unlimited
+    /// nodes); `None` unless asked for.
+    pub prices: Option<Vec<f64>>,
+    /// |primal − dual| objective of the explicit dual solve, when prices were computed.
+    pub duality_gap: Option<f64>,
+    /// LP size: variables.
+    pub variables: usize,
+    /// LP size: constraint rows.
+    pub constraints: usize,
+    /// The backend used.
+    pub backend: Backend,
+    /// The independent check's largest conservation residual.
+    pub max_conservation_residual: f64,
+    /// The independent check's largest capacity violation.
+    pub max_capacity_violation: f64,
+}
+
+impl LpSolution {
+    /// W of the flow (DESIGN §2), `None` when unbounded.
+    pub fn welfare(&self, g: &ExpandedGraph) -> Option<f64> {
+        self.flow.as_ref().map(|f| f.welfare(g))
+    }
+
+    /// f_k per commodity (0 for stranded), `None` when unbounded.
+    pub fn served(&self, g: &ExpandedGraph) -> Option<Vec<f64>> {
+        self.flow
+            .as_ref()
+            .map(|f| (0..g.commodities.len()).map(|k| f.served(g, k)).collect())
+    }
+
+    /// Nodes whose resource is used to its capacity (within the check tolerance),
+    /// with the amount used.
+    pub fn binding(&self, g: &ExpandedGraph) -> Vec<(NodeIndex, f64)> {
+        let Some(flow) = &self.flow else {
+            return Vec::new();
+        };
+        resource_use(g, flow)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(n, used)| {
+                let cap = g.graph[NodeIndex::new(n)].capacity?;
+                (used > 0.0 && used >= cap - CHECK_TOLERANCE * cap.max(1.0))
+                    .then_some((NodeIndex::new(n), used))
+            })
+            .collect()
+    }
+}
+
+/// Σ_k r^k_n · (flow of k out of n), per node index.
+pub fn resource_use(g: &ExpandedGraph, flow: &Flow) -> Vec<f64> {
+    let mut used = vec![0.0; g.graph.node_count()];
+    for k in 0..g.commodities.len() {
+        for (e, x) in flow.edges(g, k) {
+            let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
+            used[tail.index()] += g.resource_use(tail, k) * x;
+        }
+    }
+    used
+}
+
+/// Solves the LP `objective` on G′.
+pub fn solve(
+    g: &ExpandedGraph,
+    objective: Objective,
+    options: &LpOptions,
+) -> Result<LpSolution, LpError> {
+    match objective {
+        Objective::Concurrent => max_concurrent_flow(g, options),
+        Objective::Utility => max_utility_flow(g, options),
+        Objective::WorstUtility => min_utility_flow(g, options),
+        Objective::Welfare => max_welfare(g, options),
+    }
+}
+
+/// Commodities that get LP variables: positive demand and not stranded.
+fn active(g: &ExpandedGraph) -> Vec<bool> {
+    g.commodities
+        .iter()
+        .map(|c| c.demand > 0.0 && !c.is_stranded())
+        .collect()
+}
+
+fn stranded(g: &ExpandedGraph) -> Vec<usize> {
+    (0..g.commodities.len())
+        .filter(|&k| g.commodities[k].is_stranded())
+        .collect()
+}
+
+/// P1 is unbounded when every served commodity has an s_k → t_k path through
+/// unlimited nodes only: then all of them can grow without touching any capacity.
+fn concurrent_is_unbounded(g: &ExpandedGraph, active: &[bool]) -> bool {
+    g.commodities.iter().enumerate().all(|(k, c)| {
+        if !active[k] {
+            return true;
+        }
+        let mut seen = vec![false; g.graph.node_count()];
+        let mut stack = vec![c.source];
+        seen[c.source.index()] = true;
+        while let Some(n) = stack.pop() {
+            if n == c.sink {
+                return true;
+            }
+            for &e in &c.usable {
+                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
+                if tail == n && !seen[head.index()] && g.node(head).capacity.is_none() {
+                    seen[head.index()] = true;
+                    stack.push(head);
+                }
+            }
+        }
+        false
+    })
+}
+
+/// The P1 LP itself (for export): max δ s.t. out of s_k = δ·d_k, conservation, capacity.
+pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
+    let active = active(g);
+    let mut f = Formulation::new(g, Sense::Maximise, &active, |_, _| 0.0);
+    let delta =
+        f.lp.add_variable("delta".to_string(), Domain::NonNegative, 1.0);
+    f.add_conservation(g, Supply::Concurrent { delta }, &[]);
+    f.add_capacity(g);
+    f
+}
+
+/// P1 maximum concurrent flow (seed 003 §4.2.1, DESIGN §4): the largest δ such that
+/// every non-stranded user with d_k > 0 gets δ·d_k through G′. δ ≥ 1 means every
+/// demand fits. Unbounded when nothing limits δ.
+///
+/// The returned flow is one δ*-optimal flow scaled by min(δ*,1)/δ*, so it serves
+/// exactly min(δ*,1)·d_k and is feasible for P2.
+pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    let active = active(g);
+    let f = concurrent_formulation(g);
+    if concurrent_is_unbounded(g, &active) {
+        return Ok(LpSolution {
+            objective: Objective::Concurrent,
+            status: LpStatus::Unbounded,
+            delta: None,
+            flow: None,
+            stranded: stranded(g),
+            amount_backoff: 0.0,
+            prices: None,
+            duality_gap: None,
+            variables: f.lp.variables(),
+            constraints: f.lp.rows.len(),
+            backend: options.backend.resolve(f.lp.variables()),
+            max_conservation_residual: 0.0,
+            max_capacity_violation: 0.0,
+        });
+    }
+    let x = run(&f.lp, options.backend)?;
+    let delta = x[f.lp.variables() - 1].max(0.0);
+    let mut flow = f.flow(g, &x);
+    if delta > 1.0 {
+        for xs in &mut flow.x {
+            xs.iter_mut().for_each(|v| *v /= delta);
+        }
+    }
+    let amounts: Vec<f64> = g
+        .commodities
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            if active[k] {
+                delta.min(1.0) * c.demand
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    finish(
+        g,
+        Objective::Concurrent,
+        Some(delta),
+        flow,
+        &f,
+        options,
+        Some(&amounts),
+    )
+}
+
+/// The P2/P2⁻ LP at given amounts (for export and for [`max_utility_flow`]).
+pub fn utility_formulation(g: &ExpandedGraph, sense: Sense, amounts: &[f64]) -> Formulation {
+    let active: Vec<bool> = active(g)
+        .into_iter()
+        .zip(amounts)
+        .map(|(a, &x)| a && x > 0.0)
+        .collect();
+    let mut f = Formulation::new(g, sense, &active, |k, e| -g.unit_cost(e, k));
+    f.lp.constant = g
+        .commodities
+        .iter()
+        .zip(amounts)
+        .enumerate()
+        .filter(|(k, _)| active[*k])
+        .map(|(_, (c, a))| c.valuation * a)
+        .sum();
+    f.add_conservation(g, Supply::Fixed, amounts);
+    f.add_capacity(g);
+    f
+}
+
+/// The amounts P2 fixes: min(δ*,1)·d_k for served users (d_k if δ is unbounded).
+pub fn utility_amounts(g: &ExpandedGraph, delta: Option<f64>) -> Vec<f64> {
+    let scale = delta.map_or(1.0, |d| d.min(1.0));
+    let active = active(g);
+    g.commodities
+        .iter()
+        .enumerate()
+        .map(|(k, c)| if active[k] { scale * c.demand } else { 0.0 })
+        .collect()
+}
+
+/// P2 maximum-utility feasible flow (seed 003 §4.2.2, DESIGN §4): solves P1, fixes
+/// f_k = min(δ*,1)·d_k and maximises welfare W — the best routing of those amounts.
+/// If round-off in δ* makes that infeasible, the amounts are backed off by the first
+/// of [`AMOUNT_BACKOFFS`] that works, reported in the solution.
+pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    utility_flow(g, Sense::Maximise, options)
+}
+
+/// P2⁻ minimum-utility flow (DESIGN §4): the same amounts as P2, routed for the least
+/// welfare — the worst routing, the lower end of `gap_closed` (DESIGN §8). Refused on
+/// markets whose G′ has a directed cycle.
+pub fn min_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    if g.is_cyclic() {
+        return Err(LpError::CyclicWorstCase);
+    }
+    utility_flow(g, Sense::Minimise, options)
+}
+
+fn utility_flow(
+    g: &ExpandedGraph,
+    sense: Sense,
+    options: &LpOptions,
+) -> Result<LpSolution, LpError> {
+    let p1 = max_concurrent_flow(g, options)?;
+    let objective = match sense {
+        Sense::Maximise => Objective::Utility,
+        Sense::Minimise => Objective::WorstUtility,
+    };
+    utility_flow_at(g, objective, p1.delta, options)
+}
+
+/// P2 or P2⁻ at a known δ* (`None` = unbounded), so callers that already solved P1
+/// do not solve it again.
+pub fn utility_flow_at(
+    g: &ExpandedGraph,
+    objective: Objective,
+    delta: Option<f64>,
+    options: &LpOptions,
+) -> Result<LpSolution, LpError> {
+    let sense = match objective {
+        Objective::WorstUtility => {
+            if g.is_cyclic() {
+                return Err(LpError::CyclicWorstCase);
+            }
+            Sense::Minimise
+        }
+        _ => Sense::Maximise,
+    };
+    let exact = utility_amounts(g, delta);
+    let mut last = None;
+    for backoff in AMOUNT_BACKOFFS {
+        let amounts: Vec<f64> = exact.iter().map(|a| a * (1.0 - backoff)).collect();
+        let f = utility_formulation(g, sense, &amounts);
+        match run(&f.lp, options.backend) {
+            Ok(x) => {
+                let flow = f.flow(g, &x);
+                let mut s = finish(g, objective, delta, flow, &f, options, Some(&amounts))?;
+                s.amount_backoff = backoff;
+                return Ok(s);
+            }
+            Err(e @ LpError::Infeasible { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(LpError::Infeasible {
+        backend: options.backend,
+    }))
+}
+
+/// The P3 LP (for export and [`max_welfare`]).
+pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
+    let active = active(g);
+    let mut f = Formulation::new(g, Sense::Maximise, &active, |k, e| {
+        let c = &g.commodities[k];
+        let (_, head) = g.graph.edge_endpoints(e).expect("edge of G'");
+        let value = if head == c.sink { c.valuation } else { 0.0 };
+        value - g.unit_cost(e, k)
+    });
+    f.add_conservation(g, Supply::UpToDemand, &[]);
+    f.add_capacity(g);
+    f
+}
+
+/// P3 maximum welfare / market clearing (DESIGN §4): 0 ≤ f_k ≤ d_k, maximise W.
+/// With `options.prices`, the duals of the resource rows are computed exactly by
+/// solving the explicit dual LP ([`LinearProgram::dual`]) with the same backend; they
+/// are competitive per-unit prices. Where the optimum is degenerate the prices are one
+/// optimal dual vertex among several.
+pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    let f = welfare_formulation(g);
+    let x = run(&f.lp, options.backend)?;
+    let flow = f.flow(g, &x);
+    let mut s = finish(g, Objective::Welfare, None, flow, &f, options, None)?;
+    if options.prices {
+        let dual = f.lp.dual();
+        let y = run(&dual, options.backend)?;
+        let row_prices = f.lp.dual_values(&y);
+        let prices = f
+            .capacity_rows
+            .iter()
+            .map(|r| r.map_or(0.0, |r| row_prices[r].max(0.0)))
+            .collect();
+        s.duality_gap = Some((dual.objective_value(&y) - f.lp.objective_value(&x)).abs());
+        s.prices = Some(prices);
+    }
+    Ok(s)
+}
+
+fn run(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpError> {
+    let backend = backend.resolve(lp.variables());
+    if backend == Backend::Highs && !cfg!(feature = "highs") {
+        return Err(LpError::NotEnabled(backend));
+    }
+    let x = solve_lp(lp, backend)?;
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(LpError::Backend {
+            backend,
+            message: "the solver returned non-finite values".to_string(),
+        });
+    }
+    Ok(x)
+}
+
+/// Cleans round-off, cancels cycles and runs the independent check.
+fn finish(
+    g: &ExpandedGraph,
+    objective: Objective,
+    delta: Option<f64>,
+    mut flow: Flow,
+    f: &Formulation,
+    options: &LpOptions,
+    amounts: Option<&[f64]>,
+) -> Result<LpSolution, LpError> {
+    let backend = options.backend.resolve(f.lp.variables());
+    // Round-off below the solver's tolerance is not flow: it would only add noise rows.
+    let zero = backend.tolerance();
+    for (k, xs) in flow.x.iter_mut().enumerate() {
+        let scale = g.commodities[k].demand.max(1.0);
+        xs.iter_mut().for_each(|v| {
+            if *v < zero * scale {
+                *v = 0.0;
+            }
+        });
+    }
+    cancel_cycles(g, &mut flow);
+    let report = crate::check::check_flow(g, &flow, crate::check::Tolerance::new(CHECK_TOLERANCE));
+    let fixed_ok = amounts.is_none_or(|a| {
+        (0..g.commodities.len()).all(|k| {
+            (flow.served(g, k) - a[k]).abs() <= CHECK_TOLERANCE * g.commodities[k].demand.max(1.0)
+        })
+    });
+    if !report.ok() || !fixed_ok {
+        let mut text = report.summary();
+        if !fixed_ok {
+            text.push_str("; served amounts differ from the fixed amounts");
+        }
+        return Err(LpError::CheckFailed {
+            backend,
+            report: text,
+        });
+    }
+    Ok(LpSolution {
+        objective,
+        status: LpStatus::Optimal,
+        delta,
+        flow: Some(flow),
+        stranded: stranded(g),
+        amount_backoff: 0.0,
+        prices: None,
+        duality_gap: None,
+        variables: f.lp.variables(),
+        constraints: f.lp.rows.len(),
+        backend,
+        max_conservation_residual: report.max_conservation_residual,
+        max_capacity_violation: report.max_capacity_violation,
+    })
+}

@@ -1,0 +1,73 @@
+//! The measures of DESIGN §8, defined once and used everywhere: CLI, experiments,
+//! benchmarks.
+
+use brokerflow_graphs::{ExpandedGraph, Flow};
+use serde::Serialize;
+
+/// W* at or below this (money per time unit) makes a ratio against it meaningless:
+/// `percent_of_optimum` and `gap_closed` are then `None`, with a reason.
+pub const OPTIMUM_TOLERANCE: f64 = 1e-6;
+
+/// A measure that may be undefined, with the reason when it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measure {
+    /// The value, `None` where undefined.
+    pub value: Option<f64>,
+    /// Why it is undefined, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl Measure {
+    fn some(value: f64) -> Measure {
+        Measure {
+            value: Some(value),
+            reason: None,
+        }
+    }
+
+    fn none(reason: &'static str) -> Measure {
+        Measure {
+            value: None,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// percent_of_optimum = 100 · W / W* (DESIGN §8); undefined when W* ≤
+/// [`OPTIMUM_TOLERANCE`].
+pub fn percent_of_optimum(welfare: f64, optimum: f64) -> Measure {
+    if optimum <= OPTIMUM_TOLERANCE {
+        Measure::none("the optimum welfare is zero or negative (at most 1e-6)")
+    } else {
+        Measure::some(100.0 * welfare / optimum)
+    }
+}
+
+/// gap_closed = (W − W⁻) / (W* − W⁻) (DESIGN §8): where between the worst (P2⁻) and
+/// best (P2) routing of the same amounts a flow's welfare lies. Undefined when the
+/// two ends are within [`OPTIMUM_TOLERANCE`] or P2⁻ is undefined (`worst = None`,
+/// cyclic market).
+pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
+    match worst {
+        None => Measure::none("the worst routing (P2-) is undefined on a cyclic market"),
+        Some(w) if optimum - w <= OPTIMUM_TOLERANCE => {
+            Measure::none("every routing of these amounts has the same welfare")
+        }
+        Some(w) => Measure::some((welfare - w) / (optimum - w)),
+    }
+}
+
+/// served_fraction = Σ f_k / Σ d_k over non-stranded users (DESIGN §8); `None` when
+/// they have no demand at all.
+pub fn served_fraction(g: &ExpandedGraph, flow: &Flow) -> Option<f64> {
+    let (served, demand) = g
+        .commodities
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_stranded())
+        .fold((0.0, 0.0), |(s, d), (k, c)| {
+            (s + flow.served(g, k), d + c.demand)
+        });
+    (demand > 0.0).then(|| served / demand)
+}

@@ -1,0 +1,278 @@
+//! `brokerflow bench lp`: LP build and solve times per backend on generated markets
+//! of growing size and on the imported planar30 benchmark (DESIGN §4).
+//!
+//! Each measurement runs in a child process (`brokerflow bench lp-one …`, hidden), so
+//! one that exceeds the time limit is killed cleanly and larger sizes for that
+//! backend are skipped.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use brokerflow_graphs::formats::mcf::parse_mcf;
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
+use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
+use serde::{Deserialize, Serialize};
+
+use crate::cmd::solve::ObjectiveArg;
+
+/// The sizes (users, brokers, providers) of the LP benchmark (issue 3).
+const SIZES: [(usize, usize, usize); 4] =
+    [(20, 5, 5), (200, 20, 20), (1000, 50, 50), (5000, 100, 100)];
+
+const PLANAR30: &str = include_str!("../../graphs/markets/mcf/planar30.txt");
+
+/// Benchmarks: LP build and solve time per backend and market size.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub what: What,
+}
+
+/// What to benchmark.
+#[derive(Debug, clap::Subcommand)]
+pub enum What {
+    /// LP build and solve time for generated markets of (users, brokers, providers) =
+    /// (20,5,5), (200,20,20), (1000,50,50), (5000,100,100) and the imported planar30
+    /// benchmark, for every LP backend in this build, side by side. A measurement
+    /// over the time limit is stopped and larger sizes for that backend skipped.
+    Lp(LpArgs),
+    /// One measurement (used by `bench lp`; prints one JSON line).
+    #[command(hide = true)]
+    LpOne(OneArgs),
+}
+
+/// Options of `bench lp`.
+#[derive(Debug, clap::Args)]
+pub struct LpArgs {
+    /// Which LP to time.
+    #[arg(long, value_enum, default_value = "welfare")]
+    pub objective: ObjectiveArg,
+    /// Seconds allowed per measurement.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Generator seed of the benchmark markets.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the rows as JSON lines instead of a Markdown table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of one measurement.
+#[derive(Debug, clap::Args)]
+pub struct OneArgs {
+    #[arg(long, value_enum)]
+    pub objective: ObjectiveArg,
+    #[arg(long)]
+    pub backend: Backend,
+    /// `planar30` or `K,B,P`.
+    #[arg(long)]
+    pub market: String,
+    #[arg(long)]
+    pub seed: u64,
+}
+
+/// One row of the benchmark table.
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    market: String,
+    backend: String,
+    variables: usize,
+    constraints: usize,
+    usable_pairs: usize,
+    build_seconds: f64,
+    solve_seconds: f64,
+    objective_value: Option<f64>,
+}
+
+/// Runs `bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        What::Lp(a) => run_lp(a),
+        What::LpOne(a) => {
+            let row = measure(&a)?;
+            println!("{}", serde_json::to_string(&row)?);
+            Ok(())
+        }
+    }
+}
+
+fn bench_market(name: &str, seed: u64) -> anyhow::Result<Market> {
+    if name == "planar30" {
+        return Ok(parse_mcf(PLANAR30, "planar30.txt")?);
+    }
+    let sizes: Vec<usize> = name
+        .split(',')
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad market size '{name}'"))?;
+    let [users, brokers, providers] = sizes[..] else {
+        anyhow::bail!("bad market size '{name}': expected K,B,P");
+    };
+    let config = GeneratorConfig {
+        users,
+        brokers,
+        providers,
+        ..GeneratorConfig::default()
+    };
+    Ok(generate(&config, seed)?)
+}
+
+fn measure(a: &OneArgs) -> anyhow::Result<Row> {
+    let market = bench_market(&a.market, a.seed)?;
+    let objective = Objective::from(a.objective);
+    let start = Instant::now();
+    let g = ExpandedGraph::new(&market);
+    let f = match objective {
+        Objective::Concurrent => lp::concurrent_formulation(&g),
+        Objective::Utility | Objective::WorstUtility => {
+            lp::utility_formulation(&g, lp::Sense::Maximise, &lp::utility_amounts(&g, Some(1.0)))
+        }
+        Objective::Welfare => lp::welfare_formulation(&g),
+    };
+    let build_seconds = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let solution = lp::solve(
+        &g,
+        objective,
+        &LpOptions {
+            backend: a.backend,
+            prices: false,
+        },
+    )?;
+    let solve_seconds = start.elapsed().as_secs_f64();
+    let objective_value = match objective {
+        Objective::Concurrent => solution.delta,
+        _ => solution.welfare(&g),
+    };
+    Ok(Row {
+        market: a.market.clone(),
+        backend: a.backend.name().to_string(),
+        variables: f.lp.variables(),
+        constraints: f.lp.rows.len(),
+        usable_pairs: g.usable_pairs(),
+        build_seconds,
+        solve_seconds,
+        objective_value,
+    })
+}
+
+fn run_lp(a: LpArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the brokerflow executable")?;
+    let mut markets: Vec<String> = SIZES
+        .iter()
+        .map(|(k, b, p)| format!("{k},{b},{p}"))
+        .collect();
+    markets.push("planar30".to_string());
+    let objective = a.objective;
+    if !a.json {
+        println!(
+            "LP benchmark: {} LP, seed {}, limit {} s per measurement; brokerflow {} on {}",
+            Objective::from(objective).name(),
+            a.seed,
+            a.time_limit,
+            env!("CARGO_PKG_VERSION"),
+            machine()
+        );
+        println!();
+        println!("| market (K,B,P) | backend | variables | constraints | build s | solve s | objective |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+    }
+    for backend in Backend::available() {
+        let mut timed_out = false;
+        for m in &markets {
+            // planar30 is small; it is always tried.
+            if timed_out && m != "planar30" {
+                print_skip(&a, m, backend, "skipped: a smaller size exceeded the limit");
+                continue;
+            }
+            let mut child = Command::new(&exe)
+                .args(["bench", "lp-one", "--objective"])
+                .arg(Objective::from(objective).name())
+                .args(["--backend", backend.name(), "--market", m, "--seed"])
+                .arg(a.seed.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting a measurement")?;
+            let start = Instant::now();
+            let status = loop {
+                if let Some(s) = child.try_wait()? {
+                    break Some(s);
+                }
+                if start.elapsed() > Duration::from_secs_f64(a.time_limit) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut out = String::new();
+            let mut err = String::new();
+            if let Some(mut s) = child.stdout.take() {
+                s.read_to_string(&mut out)?;
+            }
+            if let Some(mut s) = child.stderr.take() {
+                s.read_to_string(&mut err)?;
+            }
+            match status {
+                None => {
+                    timed_out = true;
+                    print_skip(&a, m, backend, &format!("over {} s", a.time_limit));
+                }
+                Some(s) if !s.success() => {
+                    print_skip(&a, m, backend, &format!("failed: {}", err.trim()));
+                }
+                Some(_) => {
+                    let row: Row = serde_json::from_str(out.trim())
+                        .with_context(|| format!("reading a measurement: {out}"))?;
+                    if a.json {
+                        println!("{}", serde_json::to_string(&row)?);
+                    } else {
+                        println!(
+                            "| {} | {} | {} | {} | {:.3} | {:.3} | {} |",
+                            row.market,
+                            row.backend,
+                            row.variables,
+                            row.constraints,
+                            row.build_seconds,
+                            row.solve_seconds,
+                            row.objective_value
+                                .map_or("-".to_string(), |v| format!("{v:.6}"))
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_skip(a: &LpArgs, market: &str, backend: Backend, why: &str) {
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"market": market, "backend": backend.name(), "skipped": why})
+        );
+    } else {
+        println!("| {market} | {backend} | | | | | {why} |");
+    }
+}
+
+/// CPU model and core count, for the table's caption.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}

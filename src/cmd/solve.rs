@@ -1,0 +1,328 @@
+//! `brokerflow solve`: the LP baselines P1, P2, P2⁻ and P3 on one market.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use brokerflow_graphs::formats::flows_csv;
+use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_solvers::lp::{self, Backend, LpOptions, LpSolution, LpStatus, Objective};
+use serde_json::json;
+
+use crate::cmd::{provenance, write_atomically, LoadedMarket};
+
+/// Which LP to solve (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    /// P1 maximum concurrent flow: the largest fraction δ of every user's demand that
+    /// can be served at once (δ ≥ 1: everything fits).
+    Concurrent,
+    /// P2: serve min(δ,1) of every demand, routed for the most welfare (best routing).
+    Utility,
+    /// P2⁻: the same amounts routed for the least welfare (worst routing); only on
+    /// markets without broker→broker cycles.
+    WorstUtility,
+    /// P3 maximum welfare / market clearing: serve any amount up to each demand, for
+    /// the most welfare (values minus costs); its dual prices clear the market.
+    Welfare,
+}
+
+impl From<ObjectiveArg> for Objective {
+    fn from(o: ObjectiveArg) -> Objective {
+        match o {
+            ObjectiveArg::Concurrent => Objective::Concurrent,
+            ObjectiveArg::Utility => Objective::Utility,
+            ObjectiveArg::WorstUtility => Objective::WorstUtility,
+            ObjectiveArg::Welfare => Objective::Welfare,
+        }
+    }
+}
+
+/// Solve an LP baseline on a market: how much of each demand can be served (P1),
+/// the best and worst routing of those amounts (P2, P2⁻), or the welfare optimum (P3).
+///
+/// Every solution is checked independently of the solver (flow conservation and
+/// capacities from the graph's incidence matrix) before it is printed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Market file (JSON).
+    pub market: PathBuf,
+    /// Which LPs, comma-separated, solved and printed in turn. `--json` with several
+    /// prints an array; `--flows`, `--export-lp` and `--prices` need exactly one.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "concurrent,welfare")]
+    pub objective: Vec<ObjectiveArg>,
+    /// LP solver: auto (microlp up to 10 000 variables, clarabel above), microlp (pure
+    /// Rust simplex, exact vertices), clarabel (pure Rust interior point, to ~1e-8),
+    /// highs (only in builds with `--features highs`).
+    #[arg(long, default_value = "auto")]
+    pub backend: Backend,
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the flow as CSV `commodity,from,to,flow` (to = `sink` for provider →
+    /// collection rows; zero rows omitted).
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// Write the exact LP in CPLEX LP format, to re-solve it in any LP solver.
+    #[arg(long, value_name = "FILE")]
+    pub export_lp: Option<PathBuf>,
+    /// With `--objective welfare`: write the dual price of every resource as CSV
+    /// `node,price` (bandwidth nodes named `u->v`).
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+}
+
+/// Runs `solve`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let objectives: Vec<Objective> = args.objective.iter().map(|&o| o.into()).collect();
+    let single = objectives.len() == 1;
+    if !single && (args.flows.is_some() || args.export_lp.is_some() || args.prices.is_some()) {
+        anyhow::bail!("--flows, --export-lp and --prices write one LP's result: give exactly one --objective");
+    }
+    if args.prices.is_some() && objectives != [Objective::Welfare] {
+        anyhow::bail!("--prices needs --objective welfare: only P3's duals are market prices");
+    }
+    let loaded = LoadedMarket::load(&args.market)?;
+    let mut json_out = Vec::new();
+    for (i, &objective) in objectives.iter().enumerate() {
+        let options = LpOptions {
+            backend: args.backend,
+            prices: objective == Objective::Welfare,
+        };
+        let start = Instant::now();
+        let solution = lp::solve(&loaded.graph, objective, &options)?;
+        let seconds = start.elapsed().as_secs_f64();
+        if single {
+            write_files(&args, &loaded, &solution)?;
+        }
+        if args.json {
+            json_out.push(to_json(&loaded, &solution, seconds));
+        } else {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", render(&loaded.market, &loaded.graph, &solution, seconds));
+        }
+    }
+    if args.json {
+        let value = if single {
+            json_out.remove(0)
+        } else {
+            serde_json::Value::Array(json_out)
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    Ok(())
+}
+
+/// Writes `--export-lp`, `--flows` and `--prices` for one solved LP.
+fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> anyhow::Result<()> {
+    let (market, g) = (&loaded.market, &loaded.graph);
+    let objective = solution.objective;
+    if let Some(path) = &args.export_lp {
+        let f = match objective {
+            Objective::Concurrent => lp::concurrent_formulation(g),
+            Objective::Utility | Objective::WorstUtility => {
+                let sense = if objective == Objective::Utility {
+                    lp::Sense::Maximise
+                } else {
+                    lp::Sense::Minimise
+                };
+                // Exactly the amounts solved, including any round-off back-off.
+                let amounts: Vec<f64> = lp::utility_amounts(g, solution.delta)
+                    .iter()
+                    .map(|a| a * (1.0 - solution.amount_backoff))
+                    .collect();
+                lp::utility_formulation(g, sense, &amounts)
+            }
+            Objective::Welfare => lp::welfare_formulation(g),
+        };
+        let comment = format!(
+            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'",
+            objective.name(),
+            describe(objective),
+            market.name,
+            provenance(loaded, solution.backend)
+        );
+        write_atomically(path, f.lp.to_cplex_lp(&comment).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), Some(flow)) = (&args.flows, &solution.flow) {
+        write_atomically(path, flows_csv::write_flows(market, g, flow).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), Some(prices)) = (&args.prices, &solution.prices) {
+        let mut csv = String::from("node,price\n");
+        for n in g.graph.node_indices() {
+            let node = g.node(n);
+            if node.capacity.is_some() {
+                csv.push_str(&format!("{},{}\n", node.name, prices[n.index()]));
+            }
+        }
+        write_atomically(path, csv.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn describe(o: Objective) -> &'static str {
+    match o {
+        Objective::Concurrent => "P1 maximum concurrent flow",
+        Objective::Utility => "P2 maximum-utility flow at min(delta*,1)*d_k",
+        Objective::WorstUtility => "P2- minimum-utility flow at min(delta*,1)*d_k",
+        Objective::Welfare => "P3 maximum welfare",
+    }
+}
+
+fn to_json(loaded: &LoadedMarket, s: &LpSolution, seconds: f64) -> serde_json::Value {
+    let g = &loaded.graph;
+    let served = s.served(g).map(|served| {
+        g.commodities
+            .iter()
+            .zip(served)
+            .map(|(c, f)| (c.id.clone(), json!(f)))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    let welfare = match s.objective {
+        // P1's flow is only one of many δ*-optimal flows: its welfare means nothing.
+        Objective::Concurrent => None,
+        _ => s.welfare(g),
+    };
+    let binding: Vec<_> = s
+        .binding(g)
+        .into_iter()
+        .map(|(n, used)| {
+            json!({"node": g.node(n).name, "used": used, "capacity": g.node(n).capacity,
+                   "price": s.prices.as_ref().map(|p| p[n.index()])})
+        })
+        .collect();
+    json!({
+        "objective": s.objective,
+        "status": s.status,
+        "delta": s.delta,
+        "welfare": welfare,
+        "served": served,
+        "stranded": s.stranded.iter().map(|&k| g.commodities[k].id.clone()).collect::<Vec<_>>(),
+        "binding": binding,
+        "backend": s.backend,
+        "tolerance": lp::CHECK_TOLERANCE,
+        "solver_tolerance": s.backend.tolerance(),
+        "amount_backoff": s.amount_backoff,
+        "duality_gap": s.duality_gap,
+        "variables": s.variables,
+        "constraints": s.constraints,
+        "max_conservation_residual": s.max_conservation_residual,
+        "max_capacity_violation": s.max_capacity_violation,
+        "seconds": seconds,
+        "provenance": provenance(loaded, s.backend),
+    })
+}
+
+fn render(market: &Market, g: &ExpandedGraph, s: &LpSolution, seconds: f64) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} on market '{}'", describe(s.objective), market.name);
+    let _ = writeln!(
+        out,
+        "  backend {} (check tolerance {:e}), LP {} variables x {} constraints, {:.3} s",
+        s.backend,
+        lp::CHECK_TOLERANCE,
+        s.variables,
+        s.constraints,
+        seconds
+    );
+    if s.status == LpStatus::Unbounded {
+        let _ = writeln!(
+            out,
+            "  status: unbounded — every served user has a path of unlimited capacity, so nothing limits delta"
+        );
+        return out;
+    }
+    if let Some(d) = s.delta {
+        let fits = if d >= 1.0 {
+            "every demand fits"
+        } else {
+            "not every demand fits"
+        };
+        let _ = writeln!(out, "  delta* (P1) = {d:.6}  ({fits})");
+    }
+    if s.amount_backoff > 0.0 {
+        let _ = writeln!(
+            out,
+            "  note: amounts backed off by a relative {:e} to stay feasible under round-off of delta*",
+            s.amount_backoff
+        );
+    }
+    if s.objective != Objective::Concurrent {
+        if let Some(w) = s.welfare(g) {
+            let _ = writeln!(out, "  welfare W = {w:.6}");
+        }
+    }
+    if let Some(served) = s.served(g) {
+        let _ = writeln!(out, "  served / demand per user:");
+        let width = g.commodities.iter().map(|c| c.id.len()).max().unwrap_or(0);
+        for (c, f) in g.commodities.iter().zip(served) {
+            let pct = if c.demand > 0.0 {
+                format!("{:5.1}%", 100.0 * f / c.demand)
+            } else {
+                "   -  ".to_string()
+            };
+            let _ = writeln!(
+                out,
+                "    {:<width$}  {:>12.6} / {:<10} {pct}{}",
+                c.id,
+                f,
+                c.demand,
+                if c.is_stranded() { "  stranded" } else { "" }
+            );
+        }
+    }
+    let binding = s.binding(g);
+    // Only P3's prices say which resources bind in every optimum; for the others the
+    // list belongs to this one optimal flow.
+    let which = if s.objective == Objective::Welfare {
+        "binding resources"
+    } else {
+        "resources at capacity in this optimal flow (optima need not be unique)"
+    };
+    if binding.is_empty() {
+        let _ = writeln!(out, "  {which}: none");
+    } else {
+        let _ = writeln!(out, "  {which}:");
+        for (n, used) in binding {
+            let node = g.node(n);
+            let price = s
+                .prices
+                .as_ref()
+                .map_or(String::new(), |p| format!(", price {:.6}", p[n.index()]));
+            let _ = writeln!(
+                out,
+                "    {} uses {:.6} of {}{}",
+                node.name,
+                used,
+                node.capacity.unwrap_or(f64::INFINITY),
+                price
+            );
+        }
+    }
+    let stranded: Vec<&str> = s
+        .stranded
+        .iter()
+        .map(|&k| g.commodities[k].id.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "  stranded users: {}",
+        if stranded.is_empty() {
+            "none".to_string()
+        } else {
+            stranded.join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  independent check: conservation residual {:.1e}, capacity violation {:.1e}",
+        s.max_conservation_residual, s.max_capacity_violation
+    );
+    out
+}
