@@ -2,7 +2,7 @@
 //! (DESIGN §4). Every test runs under every backend compiled into this build.
 
 use brokerflow_graphs::{ExpandedGraph, Market};
-use brokerflow_solvers::cycles::is_acyclic;
+use brokerflow_solvers::check::is_acyclic;
 use brokerflow_solvers::lp::{self, Backend, LpError, LpOptions, LpStatus, Objective};
 
 /// Runs the body once per available backend, with `$backend` bound.
@@ -275,4 +275,76 @@ fn explicit_dual_closes_the_gap() {
             );
         });
     }
+}
+
+/// The bundled `tiny` market against every optimum worked out by hand in
+/// graphs/markets/tiny.md: δ* = 0.5 (the u1→b1 link of 5 against u1's demand of 10),
+/// P2 = 130, P2⁻ = 122, P3 = 141 serving u1 5, u2 13, u3 0, with P3 prices u1->b1 16,
+/// p1 3, b1->b2 2 and 0 elsewhere.
+#[test]
+fn tiny_matches_the_hand_worked_optima() {
+    let g = ExpandedGraph::new(&brokerflow_graphs::examples::tiny());
+    each_backend!(backend, {
+        let p1 = lp::solve(&g, Objective::Concurrent, &opts(backend)).unwrap();
+        close(p1.delta.unwrap(), 0.5, "delta", backend);
+        let p2 = lp::solve(&g, Objective::Utility, &opts(backend)).unwrap();
+        close(p2.welfare(&g).unwrap(), 130.0, "P2", backend);
+        for (id, f) in [("u1", 5.0), ("u2", 10.0), ("u3", 5.0)] {
+            close(served(&g, &p2, id), f, "P2 served", backend);
+        }
+        let p2m = lp::solve(&g, Objective::WorstUtility, &opts(backend)).unwrap();
+        close(p2m.welfare(&g).unwrap(), 122.0, "P2-", backend);
+        let p3 = lp::solve(&g, Objective::Welfare, &opts(backend)).unwrap();
+        close(p3.welfare(&g).unwrap(), 141.0, "P3", backend);
+        for (id, f) in [("u1", 5.0), ("u2", 13.0), ("u3", 0.0)] {
+            close(served(&g, &p3, id), f, "P3 served", backend);
+        }
+        for (node, p) in [
+            ("u1->b1", 16.0),
+            ("p1", 3.0),
+            ("b1->b2", 2.0),
+            ("b1", 0.0),
+            ("b2", 0.0),
+            ("p2", 0.0),
+            ("b2->p2", 0.0),
+        ] {
+            close(price(&g, &p3, node), p, node, backend);
+        }
+    });
+}
+
+/// A flow with a circulation b1 → b2 → b1 of 3 on top of 5 jobs u → b1 → b2 → p:
+/// cancelling leaves 5 on b1 → b2 and 0 on b2 → b1, keeps conservation and served
+/// amounts, and raises welfare by the cycle's cost (b2's cost 1 × 3 jobs).
+#[test]
+fn cycles_are_cancelled() {
+    use brokerflow_graphs::formats::flows_csv::read_flows;
+    use brokerflow_solvers::check::{check_flow, Tolerance};
+    let m = Market::from_json_str(CYCLE, "cycle").unwrap();
+    let g = ExpandedGraph::new(&m);
+    let csv = "commodity,from,to,flow\nu,u,b1,5\nu,b1,b2,8\nu,b2,b1,3\nu,b2,p,5\nu,p,sink,5\n";
+    let (mut flow, issues) = read_flows(&m, &g, csv, "cycle.csv").unwrap();
+    assert!(issues.is_empty());
+    assert!(!is_acyclic(&g, &flow, 0));
+    let before = flow.welfare(&g);
+    brokerflow_solvers::cycles::cancel_cycles(&g, &mut flow);
+    assert!(is_acyclic(&g, &flow, 0));
+    assert!(check_flow(&g, &flow, Tolerance::new(1e-12)).ok());
+    assert_eq!(flow.served(&g, 0), 5.0);
+    assert_eq!(flow.welfare(&g), before + 3.0);
+}
+
+/// The independent check catches a corrupted LP solution: one more job on one edge
+/// breaks conservation at both its ends.
+#[test]
+fn a_corrupted_solution_is_caught() {
+    use brokerflow_solvers::check::{check_flow, Tolerance};
+    let g = ExpandedGraph::new(&brokerflow_graphs::examples::tiny());
+    let p3 = lp::max_welfare(&g, &LpOptions::default()).unwrap();
+    let mut flow = p3.flow.unwrap();
+    assert!(check_flow(&g, &flow, Tolerance::new(1e-6)).ok());
+    flow.x[1][0] += 1.0;
+    let report = check_flow(&g, &flow, Tolerance::new(1e-6));
+    assert!(!report.ok());
+    assert!(report.summary().contains("u2"), "{}", report.summary());
 }

@@ -47,9 +47,10 @@ pub enum What {
 /// Options of `bench lp`.
 #[derive(Debug, clap::Args)]
 pub struct LpArgs {
-    /// Which LP to time.
-    #[arg(long, value_enum, default_value = "welfare")]
-    pub objective: ObjectiveArg,
+    /// Which LPs to time, comma-separated. On planar30 (valuations 0, so P3 serves
+    /// nothing) `welfare` is replaced by `utility`, its min-cost flow.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "concurrent,welfare")]
+    pub objective: Vec<ObjectiveArg>,
     /// Seconds allowed per measurement.
     #[arg(long, default_value_t = 60.0)]
     pub time_limit: f64,
@@ -79,6 +80,7 @@ pub struct OneArgs {
 #[derive(Debug, Serialize, Deserialize)]
 struct Row {
     market: String,
+    objective: String,
     backend: String,
     variables: usize,
     constraints: usize,
@@ -150,6 +152,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
     };
     Ok(Row {
         market: a.market.clone(),
+        objective: objective.name().to_string(),
         backend: a.backend.name().to_string(),
         variables: f.lp.variables(),
         constraints: f.lp.rows.len(),
@@ -167,82 +170,49 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
         .map(|(k, b, p)| format!("{k},{b},{p}"))
         .collect();
     markets.push("planar30".to_string());
-    let objective = a.objective;
     if !a.json {
         println!(
-            "LP benchmark: {} LP, seed {}, limit {} s per measurement; brokerflow {} on {}",
-            Objective::from(objective).name(),
+            "LP benchmark: seed {}, limit {} s per measurement; brokerflow {} on {}",
             a.seed,
             a.time_limit,
             env!("CARGO_PKG_VERSION"),
             machine()
         );
         println!();
-        println!("| market (K,B,P) | backend | variables | constraints | build s | solve s | objective |");
-        println!("|---|---|---:|---:|---:|---:|---:|");
+        println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | objective |");
+        println!("|---|---|---|---:|---:|---:|---:|---:|");
     }
-    for backend in Backend::available() {
-        let mut timed_out = false;
-        for m in &markets {
-            // planar30 is small; it is always tried.
-            if timed_out && m != "planar30" {
-                print_skip(&a, m, backend, "skipped: a smaller size exceeded the limit");
-                continue;
-            }
-            let mut child = Command::new(&exe)
-                .args(["bench", "lp-one", "--objective"])
-                .arg(Objective::from(objective).name())
-                .args(["--backend", backend.name(), "--market", m, "--seed"])
-                .arg(a.seed.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("starting a measurement")?;
-            let start = Instant::now();
-            let status = loop {
-                if let Some(s) = child.try_wait()? {
-                    break Some(s);
+    for &objective in &a.objective {
+        for backend in Backend::available() {
+            let mut timed_out = false;
+            for m in &markets {
+                let objective = match (m.as_str(), objective) {
+                    ("planar30", ObjectiveArg::Welfare) => ObjectiveArg::Utility,
+                    (_, o) => o,
+                };
+                let lp_name = Objective::from(objective).name();
+                // planar30 is small; it is always tried.
+                if timed_out && m != "planar30" {
+                    print_skip(&a, m, lp_name, backend, "skipped: a smaller size exceeded the limit");
+                    continue;
                 }
-                if start.elapsed() > Duration::from_secs_f64(a.time_limit) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            let mut out = String::new();
-            let mut err = String::new();
-            if let Some(mut s) = child.stdout.take() {
-                s.read_to_string(&mut out)?;
-            }
-            if let Some(mut s) = child.stderr.take() {
-                s.read_to_string(&mut err)?;
-            }
-            match status {
-                None => {
-                    timed_out = true;
-                    print_skip(&a, m, backend, &format!("over {} s", a.time_limit));
-                }
-                Some(s) if !s.success() => {
-                    print_skip(&a, m, backend, &format!("failed: {}", err.trim()));
-                }
-                Some(_) => {
-                    let row: Row = serde_json::from_str(out.trim())
-                        .with_context(|| format!("reading a measurement: {out}"))?;
-                    if a.json {
-                        println!("{}", serde_json::to_string(&row)?);
-                    } else {
-                        println!(
-                            "| {} | {} | {} | {} | {:.3} | {:.3} | {} |",
-                            row.market,
-                            row.backend,
-                            row.variables,
-                            row.constraints,
-                            row.build_seconds,
-                            row.solve_seconds,
-                            row.objective_value
-                                .map_or("-".to_string(), |v| format!("{v:.6}"))
-                        );
+                match measure_in_child(&exe, m, objective, backend, a.seed, a.time_limit)? {
+                    Ok(row) if a.json => println!("{}", serde_json::to_string(&row)?),
+                    Ok(row) => println!(
+                        "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {} |",
+                        row.market,
+                        row.objective,
+                        row.backend,
+                        row.variables,
+                        row.constraints,
+                        row.build_seconds,
+                        row.solve_seconds,
+                        row.objective_value
+                            .map_or("unbounded".to_string(), |v| format!("{v:.6}"))
+                    ),
+                    Err(why) => {
+                        timed_out |= why.starts_with("over");
+                        print_skip(&a, m, lp_name, backend, &why);
                     }
                 }
             }
@@ -251,14 +221,60 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_skip(a: &LpArgs, market: &str, backend: Backend, why: &str) {
+/// Runs one measurement in a child process; `Err(reason)` when it failed or ran over.
+fn measure_in_child(
+    exe: &std::path::Path,
+    market: &str,
+    objective: ObjectiveArg,
+    backend: Backend,
+    seed: u64,
+    limit: f64,
+) -> anyhow::Result<Result<Row, String>> {
+    let mut child = Command::new(exe)
+        .args(["bench", "lp-one", "--objective"])
+        .arg(Objective::from(objective).name())
+        .args(["--backend", backend.name(), "--market", market, "--seed"])
+        .arg(seed.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting a measurement")?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs_f64(limit) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        s.read_to_string(&mut out)?;
+    }
+    if let Some(mut s) = child.stderr.take() {
+        s.read_to_string(&mut err)?;
+    }
+    Ok(match status {
+        None => Err(format!("over {limit} s")),
+        Some(s) if !s.success() => Err(format!("failed: {}", err.trim())),
+        Some(_) => Ok(serde_json::from_str(out.trim())
+            .with_context(|| format!("reading a measurement: {out}"))?),
+    })
+}
+
+fn print_skip(a: &LpArgs, market: &str, lp: &str, backend: Backend, why: &str) {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"market": market, "backend": backend.name(), "skipped": why})
+            serde_json::json!({"market": market, "objective": lp, "backend": backend.name(), "skipped": why})
         );
     } else {
-        println!("| {market} | {backend} | | | | | {why} |");
+        println!("| {market} | {lp} | {backend} | | | | | {why} |");
     }
 }
 
