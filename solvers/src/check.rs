@@ -450,10 +450,34 @@ pub fn is_acyclic(g: &ExpandedGraph, flow: &Flow, k: usize) -> bool {
 
 /// A directed cycle of commodity k's positive flow, as G′ nodes in flow order (the
 /// last links back to the first), or `None` when k's flow is acyclic (DESIGN §2).
+/// For many searches on one graph use [`CycleSearch`], which sets up once.
 pub fn find_cycle(g: &ExpandedGraph, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
-    let (c, x) = (g.commodities.get(k)?, flow.x.get(k)?);
-    let ends = Endpoints::new(g);
-    CycleFinder::new(g.graph.node_count()).find(&ends, &c.usable, x)
+    CycleSearch::new(g).find(flow, k)
+}
+
+/// Repeated cycle searches on one G′: O(nodes + edges) setup once, then each search is
+/// linear in the commodity's usable edges (cycle cancelling searches once per cycle).
+pub struct CycleSearch<'g> {
+    g: &'g ExpandedGraph,
+    ends: Endpoints,
+    finder: CycleFinder,
+}
+
+impl<'g> CycleSearch<'g> {
+    /// Prepares searches on `g`.
+    pub fn new(g: &'g ExpandedGraph) -> CycleSearch<'g> {
+        CycleSearch {
+            g,
+            ends: Endpoints::new(g),
+            finder: CycleFinder::new(g.graph.node_count()),
+        }
+    }
+
+    /// As [`find_cycle`].
+    pub fn find(&mut self, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
+        let (c, x) = (self.g.commodities.get(k)?, flow.x.get(k)?);
+        self.finder.find(&self.ends, &c.usable, x)
+    }
 }
 
 /// Edge endpoints of G′ as plain indices, read once from the graph.

@@ -6,14 +6,15 @@ use std::collections::HashMap;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
 
-use crate::check::find_cycle;
+use crate::check::CycleSearch;
 
 /// Cancels every directed cycle of positive flow, commodity by commodity, so each
 /// commodity's flow is acyclic (as [`crate::check::is_acyclic`] sees it).
 /// Deterministic: cycles are found in edge order.
 pub fn cancel_cycles(g: &ExpandedGraph, flow: &mut Flow) {
+    let mut search = CycleSearch::new(g);
     for k in 0..g.commodities.len() {
-        let Some(mut cycle) = find_cycle(g, flow, k) else {
+        let Some(mut cycle) = search.find(flow, k) else {
             continue;
         };
         // G′ has at most one edge per ordered node pair, so a cycle's nodes name its edges.
@@ -35,7 +36,7 @@ pub fn cancel_cycles(g: &ExpandedGraph, flow: &mut Flow) {
             for &i in &edges {
                 flow.x[k][i] = (flow.x[k][i] - m).max(0.0);
             }
-            match find_cycle(g, flow, k) {
+            match search.find(flow, k) {
                 Some(next) => cycle = next,
                 None => break,
             }

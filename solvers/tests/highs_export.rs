@@ -17,9 +17,15 @@ fn highs_objective(path: &std::path::Path) -> f64 {
     unsafe {
         let h = highs_sys::Highs_create();
         highs_sys::Highs_setBoolOptionValue(h, quiet.as_ptr(), 0);
-        assert_eq!(highs_sys::Highs_readModel(h, file.as_ptr()), highs_sys::STATUS_OK);
+        assert_eq!(
+            highs_sys::Highs_readModel(h, file.as_ptr()),
+            highs_sys::STATUS_OK
+        );
         assert_eq!(highs_sys::Highs_run(h), highs_sys::STATUS_OK);
-        assert_eq!(highs_sys::Highs_getModelStatus(h), highs_sys::MODEL_STATUS_OPTIMAL);
+        assert_eq!(
+            highs_sys::Highs_getModelStatus(h),
+            highs_sys::MODEL_STATUS_OPTIMAL
+        );
         let objective = highs_sys::Highs_getObjectiveValue(h);
         highs_sys::Highs_destroy(h);
         objective
@@ -31,7 +37,11 @@ fn check_market(name: &str, m: &Market) {
     let dir = std::env::temp_dir().join(format!("brokerflow-highs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let options = LpOptions::default();
-    let mut objectives = vec![Objective::Concurrent, Objective::Utility, Objective::Welfare];
+    let mut objectives = vec![
+        Objective::Concurrent,
+        Objective::Utility,
+        Objective::Welfare,
+    ];
     if !g.is_cyclic() {
         objectives.push(Objective::WorstUtility);
     }
@@ -81,7 +91,10 @@ fn exported_lp_resolves_to_the_same_optimum() {
             eligibility: 0.3,
             ..GeneratorConfig::default()
         };
-        check_market(&format!("generated{seed}"), &generate(&config, seed).unwrap());
+        check_market(
+            &format!("generated{seed}"),
+            &generate(&config, seed).unwrap(),
+        );
     }
 }
 

@@ -49,7 +49,12 @@ pub enum What {
 pub struct LpArgs {
     /// Which LPs to time, comma-separated. On planar30 (valuations 0, so P3 serves
     /// nothing) `welfare` is replaced by `utility`, its min-cost flow.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "concurrent,welfare")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "concurrent,welfare"
+    )]
     pub objective: Vec<ObjectiveArg>,
     /// Seconds allowed per measurement.
     #[arg(long, default_value_t = 60.0)]
@@ -193,7 +198,13 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                 let lp_name = Objective::from(objective).name();
                 // planar30 is small; it is always tried.
                 if timed_out && m != "planar30" {
-                    print_skip(&a, m, lp_name, backend, "skipped: a smaller size exceeded the limit");
+                    print_skip(
+                        &a,
+                        m,
+                        lp_name,
+                        backend,
+                        "skipped: a smaller size exceeded the limit",
+                    );
                     continue;
                 }
                 match measure_in_child(&exe, m, objective, backend, a.seed, a.time_limit)? {

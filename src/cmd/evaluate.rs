@@ -59,7 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let optimum = p3.welfare(g).expect("P3 is always bounded");
     let pct = percent_of_optimum(welfare, optimum);
-    let served: Vec<f64> = (0..g.commodities.len()).map(|k| flow.served(g, k)).collect();
+    let served: Vec<f64> = (0..g.commodities.len())
+        .map(|k| flow.served(g, k))
+        .collect();
     if args.json {
         let value = json!({
             "feasible": feasible,

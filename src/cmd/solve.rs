@@ -49,9 +49,14 @@ pub struct Args {
     pub market: PathBuf,
     /// Which LPs, comma-separated, solved and printed in turn. `--json` with several
     /// prints an array; `--flows`, `--export-lp` and `--prices` need exactly one.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "concurrent,welfare")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "concurrent,welfare"
+    )]
     pub objective: Vec<ObjectiveArg>,
-    /// LP solver: auto (microlp up to 10 000 variables, clarabel above), microlp (pure
+    /// LP solver: auto (microlp up to 2 000 variables, clarabel above), microlp (pure
     /// Rust simplex, exact vertices), clarabel (pure Rust interior point, to ~1e-8),
     /// highs (only in builds with `--features highs`).
     #[arg(long, default_value = "auto")]
@@ -77,7 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let objectives: Vec<Objective> = args.objective.iter().map(|&o| o.into()).collect();
     let single = objectives.len() == 1;
     if !single && (args.flows.is_some() || args.export_lp.is_some() || args.prices.is_some()) {
-        anyhow::bail!("--flows, --export-lp and --prices write one LP's result: give exactly one --objective");
+        anyhow::bail!(
+            "--flows, --export-lp and --prices write one LP's result: give exactly one --objective"
+        );
     }
     if args.prices.is_some() && objectives != [Objective::Welfare] {
         anyhow::bail!("--prices needs --objective welfare: only P3's duals are market prices");
@@ -101,7 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if i > 0 {
                 println!();
             }
-            print!("{}", render(&loaded.market, &loaded.graph, &solution, seconds));
+            print!(
+                "{}",
+                render(&loaded.market, &loaded.graph, &solution, seconds)
+            );
         }
     }
     if args.json {

@@ -24,7 +24,7 @@ use super::LpError;
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The default: microlp up to [`Backend::AUTO_THRESHOLD`] variables, clarabel above
-    /// (where microlp is measured 15–250× slower; README "LP benchmarks"). Outputs
+    /// (where microlp is measured up to 15× slower, more on P1; README "LP benchmarks"). Outputs
     /// record the backend actually used.
     Auto,
     /// microlp: pure-Rust simplex; exact vertex solutions.
@@ -40,7 +40,7 @@ impl Backend {
     pub const DEFAULT: Backend = Backend::Auto;
 
     /// LP size (variables) above which `auto` switches from microlp to clarabel.
-    pub const AUTO_THRESHOLD: usize = 10_000;
+    pub const AUTO_THRESHOLD: usize = 2_000;
 
     /// The concrete backend `self` means for an LP with `variables` variables.
     pub fn resolve(self, variables: usize) -> Backend {
