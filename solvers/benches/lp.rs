@@ -3,6 +3,9 @@
 //! sizes and planar30 are in `brokerflow bench lp`, which runs each measurement in its
 //! own process under a time limit.
 
+// criterion's macros define undocumented items.
+#![allow(missing_docs)]
+
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
