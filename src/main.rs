@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     Inspect(cmd::inspect::Args),
     Solve(cmd::solve::Args),
+    Run(cmd::run::Args),
+    Compare(cmd::compare::Args),
     Evaluate(cmd::evaluate::Args),
     Bench(cmd::bench::Args),
     Import(cmd::import::Args),
@@ -35,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Solve(args) => cmd::solve::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
         Command::Evaluate(args) => cmd::evaluate::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Import(args) => cmd::import::run(args),

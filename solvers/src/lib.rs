@@ -6,6 +6,7 @@
 //! [`brokerflow_graphs::ExpandedGraph`].
 
 pub mod cycles;
+pub mod engine;
 pub mod lp;
 pub mod measures;
 

@@ -1,10 +1,12 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub mod bench;
+pub mod compare;
 pub mod evaluate;
 pub mod generate;
 pub mod import;
 pub mod inspect;
+pub mod run;
 pub mod solve;
 
 use std::io::Write;

@@ -1,0 +1,265 @@
+//! The per-node resource allocation of seed 003 §5.1 phase 3 (DESIGN §5 step 3):
+//! reverse water-filling.
+
+use serde::{Deserialize, Serialize};
+
+/// The potential Φ of a queue of normalised height y (seed 003 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Potential {
+    /// Φ(y) = y²/2, the paper's choice: pushes solve in closed form.
+    #[default]
+    Quadratic,
+    /// Φ(y) = e^y: steeper for high queues, which pushes harder out of congestion;
+    /// the multiplier is then found by bisection.
+    Exponential,
+}
+
+/// One term of a node's push problem: a (commodity, out-edge) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Term {
+    /// q̄_t: the height of the edge's tail queue here.
+    pub tail: f64,
+    /// q̄_h: the height of the head queue at n′; `None` when n′ is the collection point.
+    pub head: Option<f64>,
+    /// w^k_{n,n′} > 0.
+    pub weight: f64,
+    /// d_k·r^k_n: resource used per unit of x̄.
+    pub usage: f64,
+}
+
+/// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] subject to Σ_i usage_i·x̄_i ≤ R
+/// and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k); returns x̄.
+///
+/// For the quadratic Φ, with multiplier λ ≥ 0:
+/// x̄_i(λ) = clamp(((q̄_t − q̄_h) − λ·usage/w) / 2, 0, q̄_t), or clamp(q̄_t − λ·usage/w,
+/// 0, q̄_t) into t_k. λ = 0 if that fits in R; otherwise the one λ where it fills R
+/// exactly, found by sorting the breakpoints and walking them: O(m log m).
+///
+/// Paper: seed 003 §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
+pub fn reverse_water_fill(terms: &[Term], capacity: Option<f64>, potential: Potential) -> Vec<f64> {
+    let at =
+        |lambda: f64| -> Vec<f64> { terms.iter().map(|t| push(t, lambda, potential)).collect() };
+    let free = at(0.0);
+    let Some(capacity) = capacity else {
+        return free;
+    };
+    let used = |x: &[f64]| -> f64 { terms.iter().zip(x).map(|(t, x)| t.usage * x).sum() };
+    if used(&free) <= capacity {
+        return free;
+    }
+    let lambda = match potential {
+        Potential::Quadratic => quadratic_lambda(terms, capacity),
+        Potential::Exponential => bisect_lambda(terms, capacity, |l| used(&at(l))),
+    };
+    let mut x = at(lambda);
+    // Round-off must never let a node exceed its capacity.
+    let total = used(&x);
+    if total > capacity && total > 0.0 {
+        let scale = capacity / total;
+        x.iter_mut().for_each(|v| *v *= scale);
+    }
+    x
+}
+
+/// x̄ of one term at multiplier λ.
+fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
+    if t.tail <= 0.0 || t.weight <= 0.0 {
+        return 0.0;
+    }
+    let price = lambda * t.usage / t.weight;
+    let x = match (potential, t.head) {
+        (Potential::Quadratic, Some(h)) => ((t.tail - h) - price) / 2.0,
+        (Potential::Quadratic, None) => t.tail - price,
+        // d/dx [e^(q_t−x) + e^(q_h+x)] + price = 0 ⇒ B·u² + price·u − A = 0, u = e^x.
+        (Potential::Exponential, Some(h)) => {
+            let (a, b) = (t.tail.exp(), h.exp());
+            let u = (-price + (price * price + 4.0 * a * b).sqrt()) / (2.0 * b);
+            u.ln()
+        }
+        // −e^(q_t−x) + price = 0 ⇒ x = q_t − ln(price).
+        (Potential::Exponential, None) => {
+            if price <= 0.0 {
+                t.tail
+            } else {
+                t.tail - price.ln()
+            }
+        }
+    };
+    x.clamp(0.0, t.tail)
+}
+
+/// The λ > 0 at which the quadratic pushes use exactly `capacity`: each term is
+/// x̄(λ) = clamp((a − λ·c)/β, 0, u), piecewise linear, so Σ usage·x̄ is piecewise linear
+/// and non-increasing in λ; walk its breakpoints in order.
+fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
+    // Per active term: a, c, β, u and the usage s.
+    struct Piece {
+        a: f64,
+        c: f64,
+        beta: f64,
+        upper: f64,
+        usage: f64,
+    }
+    let pieces: Vec<Piece> = terms
+        .iter()
+        .filter(|t| t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0)
+        .map(|t| {
+            let (a, beta) = match t.head {
+                Some(h) => (t.tail - h, 2.0),
+                None => (t.tail, 1.0),
+            };
+            Piece {
+                a,
+                c: t.usage / t.weight,
+                beta,
+                upper: t.tail,
+                usage: t.usage,
+            }
+        })
+        .filter(|p| p.a > 0.0)
+        .collect();
+    // Breakpoints: λ_hi where a term leaves its upper bound, λ_lo where it reaches 0.
+    let mut events: Vec<(f64, usize, bool)> = Vec::with_capacity(2 * pieces.len());
+    let mut value = 0.0; // Σ usage·x̄ at λ = 0
+    let mut slope = 0.0; // d/dλ of it, ≤ 0
+    for (i, p) in pieces.iter().enumerate() {
+        let hi = (p.a - p.beta * p.upper) / p.c;
+        let lo = p.a / p.c;
+        if hi > 0.0 {
+            value += p.usage * p.upper;
+            events.push((hi, i, true));
+        } else {
+            value += p.usage * (p.a / p.beta);
+            slope -= p.usage * p.c / p.beta;
+        }
+        events.push((lo, i, false));
+    }
+    events.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut lambda = 0.0;
+    for (at, i, leaves_upper) in events {
+        let reached = value + slope * (at - lambda);
+        if reached <= capacity {
+            break;
+        }
+        value = reached;
+        lambda = at;
+        let p = &pieces[i];
+        if leaves_upper {
+            slope -= p.usage * p.c / p.beta;
+        } else {
+            slope += p.usage * p.c / p.beta;
+        }
+    }
+    if slope < 0.0 {
+        lambda + (value - capacity) / -slope
+    } else {
+        lambda
+    }
+}
+
+/// λ with `used(λ) = capacity` for a non-increasing `used`, by bisection; returns the
+/// upper end, which never uses more than the capacity.
+fn bisect_lambda(terms: &[Term], capacity: f64, used: impl Fn(f64) -> f64) -> f64 {
+    // At this λ every term pushes nothing.
+    let mut hi = terms
+        .iter()
+        .filter(|t| t.usage > 0.0)
+        .map(|t| {
+            let a = t.tail.exp();
+            let b = t.head.map_or(0.0, f64::exp);
+            (a - b).max(a).max(1.0) * t.weight / t.usage
+        })
+        .fold(1.0, f64::max);
+    while used(hi) > capacity {
+        hi *= 2.0;
+    }
+    let mut lo = 0.0;
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if used(mid) > capacity {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(tail: f64, head: Option<f64>, weight: f64, usage: f64) -> Term {
+        Term {
+            tail,
+            head,
+            weight,
+            usage,
+        }
+    }
+
+    /// Unconstrained: half the height difference, or everything into the sink.
+    #[test]
+    fn free_push_is_half_the_gradient() {
+        let x = reverse_water_fill(
+            &[term(0.6, Some(0.2), 1.0, 1.0), term(0.5, None, 1.0, 1.0)],
+            None,
+            Potential::Quadratic,
+        );
+        assert!((x[0] - 0.2).abs() < 1e-15 && (x[1] - 0.5).abs() < 1e-15);
+    }
+
+    /// Two equal terms, gradient 1 each, free pushes 0.5 each (usage 1), capacity 0.6:
+    /// by symmetry each gets 0.3; λ solves (1 − λ)/2 = 0.3, λ = 0.4.
+    #[test]
+    fn capacity_is_shared_by_the_multiplier() {
+        let t = [
+            term(1.0, Some(0.0), 1.0, 1.0),
+            term(1.0, Some(0.0), 1.0, 1.0),
+        ];
+        let x = reverse_water_fill(&t, Some(0.6), Potential::Quadratic);
+        assert!(
+            (x[0] - 0.3).abs() < 1e-12 && (x[1] - 0.3).abs() < 1e-12,
+            "{x:?}"
+        );
+    }
+
+    /// Weights set priority: w = 3 vs 1, same gradient 1, capacity 0.5.
+    /// x_i = (1 − λ/w_i)/2; Σ = 1 − λ(1/3 + 1)/2 = 0.5 ⇒ λ = 0.75,
+    /// x = (1 − 0.25)/2 = 0.375 and (1 − 0.75)/2 = 0.125.
+    #[test]
+    fn heavier_weight_gets_more() {
+        let t = [
+            term(1.0, Some(0.0), 3.0, 1.0),
+            term(1.0, Some(0.0), 1.0, 1.0),
+        ];
+        let x = reverse_water_fill(&t, Some(0.5), Potential::Quadratic);
+        assert!(
+            (x[0] - 0.375).abs() < 1e-12 && (x[1] - 0.125).abs() < 1e-12,
+            "{x:?}"
+        );
+    }
+
+    /// Walking past a breakpoint: a sink term x = clamp(0.2 − λ, 0, 0.2) and a term
+    /// x = (2 − λ)/2. Total 1.2 − 1.5λ reaches 0.9 at λ = 0.2, where the sink term hits 0,
+    /// still above the capacity 0.7; then (2 − λ)/2 = 0.7 gives λ = 0.6, x = (0, 0.7).
+    #[test]
+    fn walks_past_breakpoints() {
+        let t = [term(0.2, None, 1.0, 1.0), term(2.0, Some(0.0), 1.0, 1.0)];
+        let x = reverse_water_fill(&t, Some(0.7), Potential::Quadratic);
+        assert!(x[0].abs() < 1e-12 && (x[1] - 0.7).abs() < 1e-12, "{x:?}");
+    }
+
+    /// The exponential potential also fills the capacity exactly, never more.
+    #[test]
+    fn exponential_respects_capacity() {
+        let t = [term(1.0, Some(0.0), 1.0, 2.0), term(0.5, None, 2.0, 1.0)];
+        let x = reverse_water_fill(&t, Some(0.4), Potential::Exponential);
+        let used = 2.0 * x[0] + x[1];
+        assert!(used <= 0.4 + 1e-12 && used > 0.4 - 1e-9, "{x:?}");
+    }
+}

@@ -1,0 +1,279 @@
+//! `brokerflow run`: the distributed potential-balancing algorithm on one market.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use brokerflow_graphs::formats::flows_csv;
+use brokerflow_solvers::engine::{self, EngineOptions, EngineRun, Injection, Potential, Variant};
+use brokerflow_solvers::lp::{self, Backend, LpOptions};
+use serde_json::json;
+
+use crate::cmd::{provenance, write_atomically, LoadedMarket};
+
+/// Push weights (see `brokerflow run --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VariantArg {
+    /// Every edge weighs the same: the paper's standard flow balancing.
+    Fair,
+    /// Each move weighs the utility it makes for its sender (value or price minus
+    /// costs), so contended resources favour valuable jobs.
+    UtilityAware,
+}
+
+impl From<VariantArg> for Variant {
+    fn from(v: VariantArg) -> Variant {
+        match v {
+            VariantArg::Fair => Variant::Fair,
+            VariantArg::UtilityAware => Variant::UtilityAware,
+        }
+    }
+}
+
+/// What sources inject each round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InjectArg {
+    /// (1 − η)·min(δ*,1)·d_k, where δ* comes from the LP P1 (the paper's runs).
+    Feasible,
+    /// The full demand d_k; no LP needed; sources discard what exceeds a queue ceiling.
+    Demand,
+}
+
+/// The potential of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PotentialArg {
+    /// Φ(y) = y²/2 (the paper's).
+    Quadratic,
+    /// Φ(y) = e^y.
+    Exponential,
+}
+
+/// Engine settings shared by `run` and `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Round limit.
+    #[arg(long, default_value_t = 20_000)]
+    pub rounds: usize,
+    /// ε: convergence tolerance (feasible mode: absorb ≥ (1 − ε) of the injection over
+    /// the window; demand mode: admitted − absorbed ≤ ε·d_k per round).
+    #[arg(long, default_value_t = 0.03)]
+    pub epsilon: f64,
+    /// η: feasible mode injects (1 − η)·min(δ*,1)·d_k (headroom for convergence).
+    #[arg(long, default_value_t = 0.02)]
+    pub eta: f64,
+    /// Rounds of the sliding window for convergence and for the reported averages.
+    #[arg(long, default_value_t = 200)]
+    pub window: usize,
+    /// Demand mode: a source holds at most this many times its demand; more is
+    /// discarded (counted as unserved). Higher serves more over long paths but
+    /// converges slower.
+    #[arg(long, default_value_t = 20.0)]
+    pub ceiling: f64,
+    /// Queue potential.
+    #[arg(long, value_enum, default_value = "quadratic")]
+    pub potential: PotentialArg,
+    /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
+    #[arg(long, default_value = "auto")]
+    pub backend: Backend,
+}
+
+impl EngineArgs {
+    /// The engine options for a variant and injection mode (solving P1 for δ* when
+    /// feasible injection needs it).
+    pub fn options(
+        &self,
+        loaded: &LoadedMarket,
+        variant: Variant,
+        inject: InjectArg,
+        trace: bool,
+    ) -> anyhow::Result<EngineOptions> {
+        let injection = match inject {
+            InjectArg::Demand => Injection::Demand,
+            InjectArg::Feasible => {
+                let p1 = lp::max_concurrent_flow(
+                    &loaded.graph,
+                    &LpOptions {
+                        backend: self.backend,
+                        prices: false,
+                    },
+                )?;
+                Injection::Feasible { delta: p1.delta }
+            }
+        };
+        let mut o = EngineOptions::new(variant, injection);
+        o.max_rounds = self.rounds;
+        o.epsilon = self.epsilon;
+        o.eta = self.eta;
+        o.window = self.window;
+        o.ceiling = self.ceiling;
+        o.potential = match self.potential {
+            PotentialArg::Quadratic => Potential::Quadratic,
+            PotentialArg::Exponential => Potential::Exponential,
+        };
+        o.trace = trace;
+        Ok(o)
+    }
+}
+
+/// Run the distributed algorithm: every user, broker, provider and link decides each
+/// round from its own queues and its neighbours' messages (seed 003 §5). Reports
+/// whether it converged, the steady served rate per user, welfare, and optionally the
+/// per-round trace, the window-averaged flows and every broker's routing table.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Market file (JSON).
+    pub market: PathBuf,
+    /// Push weights.
+    #[arg(long, value_enum, default_value = "utility-aware")]
+    pub variant: VariantArg,
+    /// What sources inject.
+    #[arg(long, value_enum, default_value = "demand")]
+    pub inject: InjectArg,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Write the trace CSV: one row per (round, commodity) with injected, absorbed,
+    /// queued, discarded.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the window-averaged flow as CSV `commodity,from,to,flow` (as `solve`).
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// Write every broker's routing table as CSV `broker,commodity,next_hop,fraction`.
+    #[arg(long, value_name = "FILE")]
+    pub routing: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `run`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let loaded = LoadedMarket::load(&args.market)?;
+    let g = &loaded.graph;
+    let options = args.engine.options(
+        &loaded,
+        args.variant.into(),
+        args.inject,
+        args.trace.is_some(),
+    )?;
+    let start = Instant::now();
+    let result = engine::run(&loaded.market, g, &options)?;
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.trace {
+        write_atomically(path, trace_csv(&loaded, &result).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.flows {
+        write_atomically(
+            path,
+            flows_csv::write_flows(&loaded.market, g, &result.flow).as_bytes(),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.routing {
+        let mut csv = String::from("broker,commodity,next_hop,fraction\n");
+        for r in engine::routing_table(g, &result.flow) {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                r.broker, r.commodity, r.next_hop, r.fraction
+            ));
+        }
+        write_atomically(path, csv.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&loaded, &result, seconds))?
+        );
+    } else {
+        print!("{}", render(&loaded, &result, seconds));
+    }
+    Ok(())
+}
+
+fn trace_csv(loaded: &LoadedMarket, r: &EngineRun) -> String {
+    let mut s = String::from("round,commodity,injected,absorbed,queued,discarded\n");
+    for row in &r.trace {
+        s.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            row.round,
+            loaded.graph.commodities[row.commodity].id,
+            row.injected,
+            row.absorbed,
+            row.queued,
+            row.discarded
+        ));
+    }
+    s
+}
+
+/// The run as JSON (also used by `compare`).
+pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json::Value {
+    let g = &loaded.graph;
+    json!({
+        "variant": r.options.variant,
+        "injection": r.options.injection.name(),
+        "converged": r.converged,
+        "stop": r.stop,
+        "rounds": r.rounds,
+        "served": g.commodities.iter().enumerate()
+            .map(|(k, c)| (c.id.clone(), json!(r.served(g, k))))
+            .collect::<serde_json::Map<_, _>>(),
+        "welfare": r.welfare(g),
+        "stranded": g.stranded().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        "settings": {
+            "eta": r.options.eta, "epsilon": r.options.epsilon, "window": r.options.window,
+            "max_rounds": r.options.max_rounds, "ceiling": r.options.ceiling,
+            "potential": r.options.potential,
+        },
+        "approximate": "served and welfare are averages over the last window of rounds",
+        "max_ledger_residual": r.max_ledger_residual,
+        "max_capacity_violation": r.max_capacity_violation,
+        "seconds": seconds,
+        "provenance": provenance(loaded, Backend::DEFAULT),
+    })
+}
+
+fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
+    use std::fmt::Write;
+    let g = &loaded.graph;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} variant, {} injection on market '{}'",
+        r.options.variant.name(),
+        r.options.injection.name(),
+        loaded.market.name
+    );
+    let _ = writeln!(
+        out,
+        "  {} after {} rounds ({:.3} s); averages over the last {} rounds",
+        match r.stop {
+            engine::Stop::Converged => "converged",
+            engine::Stop::RoundLimit => "NOT converged: round limit reached",
+            engine::Stop::NothingToRoute => "nothing to route",
+        },
+        r.rounds,
+        seconds,
+        r.options.window.min(r.rounds)
+    );
+    let _ = writeln!(out, "  welfare W = {:.6}", r.welfare(g));
+    let _ = writeln!(out, "  served (steady rate) / demand per user:");
+    for (k, c) in g.commodities.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    {}  {:.6} / {}{}",
+            c.id,
+            r.served(g, k),
+            c.demand,
+            if c.is_stranded() { "  stranded" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  ledger residual {:.1e}, capacity violation {:.1e}",
+        r.max_ledger_residual, r.max_capacity_violation
+    );
+    out
+}
