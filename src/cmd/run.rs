@@ -221,6 +221,7 @@ pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json
             .map(|(k, c)| (c.id.clone(), json!(r.served(g, k))))
             .collect::<serde_json::Map<_, _>>(),
         "welfare": r.welfare(g),
+        "circulation_cost": r.circulation_cost(g),
         "stranded": g.stranded().map(|c| c.id.clone()).collect::<Vec<_>>(),
         "settings": {
             "eta": r.options.eta, "epsilon": r.options.epsilon, "window": r.options.window,

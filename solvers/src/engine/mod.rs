@@ -7,7 +7,8 @@
 //! over nodes with rayon and bit-identical for any thread count (every sum is taken in
 //! a fixed order). It keeps a job ledger per commodity (injected = absorbed + queued +
 //! discarded), checks every node's capacity every round, and stops when every
-//! commodity is satisfied over a sliding window or at the round limit.
+//! commodity has been satisfied over the sliding window for a whole window of rounds,
+//! or at the round limit.
 //!
 //! Variants differ only in the push weights ([`Variant`]); injection modes in what the
 //! sources inject ([`Injection`]).
@@ -182,8 +183,12 @@ pub struct EngineRun {
     pub rounds: usize,
     /// Why it stopped.
     pub stop: Stop,
-    /// Window-averaged flow per (edge, commodity): the routing in steady state.
+    /// Window-averaged flow per (edge, commodity) with circulation cancelled: the
+    /// routing in steady state, acyclic per commodity as every reported flow (DESIGN §2).
     pub flow: Flow,
+    /// Window-averaged jobs moved per (edge, commodity), circulation included: what
+    /// the engine's costs are counted on.
+    pub moved: Flow,
     /// Per commodity, window-averaged jobs injected per round.
     pub injected: Vec<f64>,
     /// Per commodity, window-averaged jobs discarded per round.
@@ -206,9 +211,16 @@ impl EngineRun {
     }
 
     /// DESIGN §2's engine welfare on window-averaged rates: values count absorbed jobs,
-    /// costs every job moved.
+    /// costs every job moved (also jobs that circulated, which the reported `flow` no
+    /// longer shows; see [`EngineRun::circulation_cost`]).
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
-        self.flow.welfare(g)
+        self.flow.welfare(g) - self.circulation_cost(g)
+    }
+
+    /// Cost per round of jobs that moved in circles (broker→broker links both ways)
+    /// during the window: the welfare of the reported flow minus the engine's welfare.
+    pub fn circulation_cost(&self, g: &ExpandedGraph) -> f64 {
+        (self.moved.cost(g) - self.flow.cost(g)).max(0.0)
     }
 }
 
@@ -257,6 +269,8 @@ pub struct Engine<'g> {
     max_ledger_residual: f64,
     max_capacity_violation: f64,
     rounds: usize,
+    /// Consecutive rounds in which every commodity passed the window test.
+    satisfied_for: usize,
     stop: Option<Stop>,
 }
 
@@ -314,6 +328,7 @@ impl<'g> Engine<'g> {
             max_ledger_residual: 0.0,
             max_capacity_violation: 0.0,
             rounds: 0,
+            satisfied_for: 0,
             stop,
         })
     }
@@ -423,7 +438,14 @@ impl<'g> Engine<'g> {
             }
         }
         self.window.push(moved, this);
+        // Converged once the window test has held for a whole window of rounds, so
+        // the reported averages cover a steady state, not the ramp-up.
         if self.window.full() && satisfied(self.g, &self.options, &self.injection, &self.window) {
+            self.satisfied_for += 1;
+        } else {
+            self.satisfied_for = 0;
+        }
+        if self.satisfied_for >= self.options.window {
             self.stop = Some(Stop::Converged);
         }
     }
@@ -431,12 +453,16 @@ impl<'g> Engine<'g> {
     /// The outcome: window-averaged flows and rates, ledger and capacity checks.
     pub fn finish(self) -> EngineRun {
         let stop = self.stop.unwrap_or(Stop::RoundLimit);
+        let moved = self.window.average_flow(self.g, &self.offsets);
+        let mut flow = moved.clone();
+        crate::cycles::cancel_cycles(self.g, &mut flow);
         EngineRun {
             options: self.options,
             converged: stop == Stop::Converged,
             rounds: self.rounds,
             stop,
-            flow: self.window.average_flow(self.g, &self.offsets),
+            flow,
+            moved,
             injected: self.window.average(|l| &l.injected),
             discarded: self.window.average(|l| &l.discarded),
             injection: self.injection,
@@ -457,6 +483,9 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     }
     if o.window == 0 {
         return bad("window", 0.0, "at least 1 round");
+    }
+    if o.max_rounds == 0 {
+        return bad("rounds", 0.0, "at least 1 round");
     }
     if !(o.ceiling.is_finite() && o.ceiling > 0.0) {
         return bad("ceiling", o.ceiling, "a positive multiple of demand");

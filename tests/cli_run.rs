@@ -1,0 +1,398 @@
+//! `brokerflow run` end to end, through the built binary (issue 4 item 4): the JSON
+//! fields, the trace CSV and its ledger, the flows CSV read back by `brokerflow
+//! evaluate`, the routing table against the flows, and clear errors for bad options.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+}
+
+fn market(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("graphs/markets/{name}.json"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn scratch(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("brokerflow-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_str().unwrap().to_string()
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = bin().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&ok(args).stdout).unwrap()
+}
+
+/// The market's users: id → demand, read from the file itself.
+fn demands(path: &str) -> Vec<(String, f64)> {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    m["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_string(),
+                u["demand"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A CSV without quoted fields (ids here have no commas), header included.
+fn csv(path: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn run_json_has_the_documented_fields() {
+    let t = market("tiny");
+    let users = demands(&t);
+    for inject in ["feasible", "demand"] {
+        for variant in ["fair", "utility-aware"] {
+            let v = json(&[
+                "run",
+                &t,
+                "--variant",
+                variant,
+                "--inject",
+                inject,
+                "--json",
+            ]);
+            let what = format!("{variant} {inject}");
+            assert!(
+                v["converged"].is_boolean(),
+                "{what}: converged {}",
+                v["converged"]
+            );
+            assert!(
+                v["converged"].as_bool().unwrap(),
+                "{what}: tiny converges at the defaults"
+            );
+            let rounds = v["rounds"].as_u64().unwrap();
+            assert!(
+                rounds >= 200,
+                "{what}: {rounds} rounds, fewer than the default window"
+            );
+            assert!(
+                v["welfare"].as_f64().unwrap().is_finite(),
+                "{what}: welfare"
+            );
+            assert_eq!(
+                v["stranded"],
+                serde_json::json!([]),
+                "{what}: nobody is stranded in tiny"
+            );
+            assert!(v["seconds"].as_f64().unwrap() >= 0.0, "{what}: seconds");
+            let served = v["served"].as_object().unwrap();
+            assert_eq!(
+                served.len(),
+                users.len(),
+                "{what}: one served rate per user"
+            );
+            for (id, d) in &users {
+                let s = served[id].as_f64().unwrap();
+                // Never more than the demand (up to ε of queue drain in the window).
+                assert!(
+                    (0.0..=1.03 * d).contains(&s),
+                    "{what}: {id} served {s} of {d}"
+                );
+                if inject == "feasible" {
+                    // tiny.md: δ* = 0.5; feasible mode serves ≥ (1 − η − ε)·δ*·d.
+                    assert!(s >= 0.95 * 0.5 * d - 1e-9, "{what}: {id} served {s}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn run_json_names_stranded_users() {
+    // u2's only broker is down: it is stranded and served nothing.
+    let path = scratch("stranded.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "stranded",
+            "users": [{"id": "u1", "demand": 4, "requirement": 1, "valuation": 5},
+                      {"id": "u2", "demand": 3, "requirement": 1, "valuation": 5}],
+            "brokers": [{"id": "b1", "capacity": 10}, {"id": "b2", "capacity": 0}],
+            "providers": [{"id": "p1", "capacity": 2}],
+            "links": [{"from": "u1", "to": "b1"}, {"from": "u2", "to": "b2"},
+                      {"from": "b1", "to": "p1"}, {"from": "b2", "to": "p1"}]}"#,
+    )
+    .unwrap();
+    for inject in ["feasible", "demand"] {
+        let v = json(&["run", &path, "--inject", inject, "--json"]);
+        assert_eq!(v["stranded"], serde_json::json!(["u2"]), "{inject}");
+        assert_eq!(v["served"]["u2"].as_f64(), Some(0.0), "{inject}");
+        // u1 alone: the provider's 2 units are the bottleneck (demand mode serves 2).
+        let s = v["served"]["u1"].as_f64().unwrap();
+        assert!(s > 1.85 && s <= 2.0 + 1e-9, "{inject}: u1 served {s}");
+    }
+}
+
+#[test]
+fn trace_has_one_balanced_row_per_round_and_commodity() {
+    for name in ["tiny", "linked"] {
+        let m = market(name);
+        let users = demands(&m);
+        for inject in ["feasible", "demand"] {
+            let trace = scratch(&format!("{name}-{inject}-trace.csv"));
+            // A low ceiling in demand mode, so that the discard column is exercised.
+            let v = json(&[
+                "run",
+                &m,
+                "--inject",
+                inject,
+                "--ceiling",
+                "2",
+                "--trace",
+                &trace,
+                "--json",
+            ]);
+            let rounds = v["rounds"].as_u64().unwrap() as usize;
+            let rows = csv(&trace);
+            assert_eq!(
+                rows[0].join(","),
+                "round,commodity,injected,absorbed,queued,discarded"
+            );
+            assert_eq!(
+                rows.len() - 1,
+                rounds * users.len(),
+                "{name} {inject}: rows"
+            );
+            let mut total: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
+            let mut discarded_any = false;
+            for (i, row) in rows[1..].iter().enumerate() {
+                assert_eq!(row.len(), 6);
+                assert_eq!(
+                    row[0].parse::<usize>().unwrap(),
+                    i / users.len() + 1,
+                    "{name}: round column"
+                );
+                let (id, d) = &users[i % users.len()];
+                assert_eq!(&row[1], id, "{name}: commodity column in user order");
+                let x: Vec<f64> = row[2..].iter().map(|f| f.parse().unwrap()).collect();
+                let expected = if inject == "demand" {
+                    *d
+                } else {
+                    0.98 * v_delta(name) * d
+                };
+                assert!(
+                    (x[0] - expected).abs() <= 1e-9 * d,
+                    "{name} {inject}: injected {} ≠ {expected}",
+                    x[0]
+                );
+                discarded_any |= x[3] > 0.0;
+                let t = total.entry(id.as_str()).or_default();
+                t.0 += x[0];
+                t.1 += x[1];
+                t.2 += x[3];
+                let balance = t.0 - t.1 - x[2] - t.2;
+                assert!(
+                    balance.abs() <= 1e-9 * t.0,
+                    "{name} {inject}, row {}: ledger off by {balance}",
+                    i + 1
+                );
+            }
+            assert_eq!(
+                discarded_any,
+                inject == "demand",
+                "{name} {inject}: discards"
+            );
+        }
+    }
+}
+
+/// min(δ*, 1) of the bundled markets: tiny.md (0.5), linked.json's meta (δ* ≈ 1.057).
+fn v_delta(name: &str) -> f64 {
+    match name {
+        "tiny" => 0.5,
+        "linked" => 1.0,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn flows_are_read_by_evaluate_with_the_same_welfare_and_routing_matches_them() {
+    for name in ["tiny", "linked", "figure3"] {
+        let m = market(name);
+        for inject in ["feasible", "demand"] {
+            let flows = scratch(&format!("{name}-{inject}-flows.csv"));
+            let routing = scratch(&format!("{name}-{inject}-routing.csv"));
+            let what = format!("{name} {inject}");
+            let run = json(&[
+                "run",
+                &m,
+                "--inject",
+                inject,
+                "--flows",
+                &flows,
+                "--routing",
+                &routing,
+                "--json",
+            ]);
+            let eval = json(&["evaluate", &m, "--flows", &flows, "--json"]);
+            // The flows file has circulation cancelled; the engine's welfare counts the
+            // circulating jobs' costs too (DESIGN §2), reported as circulation_cost.
+            let (w_run, w_eval) = (
+                run["welfare"].as_f64().unwrap() + run["circulation_cost"].as_f64().unwrap(),
+                eval["welfare"].as_f64().unwrap(),
+            );
+            assert!(
+                (w_run - w_eval).abs() <= 1e-9 * w_run.abs().max(1.0),
+                "{what}: run says W = {w_run}, evaluate of its flows {w_eval}"
+            );
+            for (id, s) in run["served"].as_object().unwrap() {
+                let e = eval["served"][id].as_f64().unwrap();
+                assert!(
+                    (s.as_f64().unwrap() - e).abs() <= 1e-9 * e.max(1.0),
+                    "{what}: {id} served"
+                );
+            }
+            check_routing(&m, &flows, &routing, &what);
+        }
+    }
+}
+
+/// Fractions sum to 1 per (broker, commodity), name real next hops (a market link from
+/// the broker), and equal the broker's share of its outflow in the flows file.
+fn check_routing(market_path: &str, flows: &str, routing: &str, what: &str) {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(market_path).unwrap()).unwrap();
+    let ids = |role: &str| -> Vec<String> {
+        m[role]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (brokers, users) = (ids("brokers"), ids("users"));
+    let links: Vec<(String, String)> = m["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["from"].as_str().unwrap().to_string(),
+                l["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Broker outflows per (broker, commodity, next hop), from the flows file.
+    let mut out: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
+    let rows = csv(flows);
+    assert_eq!(rows[0].join(","), "commodity,from,to,flow");
+    for row in &rows[1..] {
+        if brokers.contains(&row[1]) {
+            *out.entry((row[1].clone(), row[0].clone()))
+                .or_default()
+                .entry(row[2].clone())
+                .or_default() += row[3].parse::<f64>().unwrap();
+        }
+    }
+    let rows = csv(routing);
+    assert_eq!(rows[0].join(","), "broker,commodity,next_hop,fraction");
+    assert!(rows.len() > 1, "{what}: empty routing table");
+    let mut sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for row in &rows[1..] {
+        let (broker, k, hop) = (&row[0], &row[1], &row[2]);
+        let fraction: f64 = row[3].parse().unwrap();
+        assert!(brokers.contains(broker), "{what}: {broker} is not a broker");
+        assert!(users.contains(k), "{what}: {k} is not a user");
+        assert!(
+            links.contains(&(broker.clone(), hop.clone())),
+            "{what}: {broker} has no link to next hop {hop}"
+        );
+        assert!(
+            fraction > 0.0 && fraction <= 1.0 + 1e-12,
+            "{what}: fraction {fraction}"
+        );
+        let hops = &out[&(broker.clone(), k.clone())];
+        let expected = hops[hop] / hops.values().sum::<f64>();
+        assert!(
+            (fraction - expected).abs() <= 1e-9,
+            "{what}: {broker} {k} → {hop}: {fraction} vs flows {expected}"
+        );
+        *sums.entry((broker.clone(), k.clone())).or_default() += fraction;
+    }
+    for ((broker, k), sum) in &sums {
+        assert!(
+            (sum - 1.0).abs() <= 1e-9,
+            "{what}: {broker}'s fractions of {k} sum to {sum}"
+        );
+    }
+    // Every broker that forwards a commodity has a table entry for it.
+    for ((broker, k), hops) in &out {
+        if hops.values().any(|&x| x > 0.0) {
+            assert!(
+                sums.contains_key(&(broker.clone(), k.clone())),
+                "{what}: no routes of {broker} for {k}"
+            );
+        }
+    }
+}
+
+fn refused(args: &[&str], names: &str) {
+    let out = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: the error does not name {names}: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+}
+
+#[test]
+fn bad_options_are_refused_clearly() {
+    let t = market("tiny");
+    refused(&["run", &t, "--epsilon", "0"], "epsilon");
+    refused(&["run", &t, "--epsilon=-0.1"], "epsilon");
+    refused(&["run", &t, "--epsilon", "1"], "epsilon");
+    refused(&["run", &t, "--epsilon", "NaN"], "epsilon");
+    refused(&["run", &t, "--window", "0"], "window");
+    refused(&["run", &t, "--eta", "1"], "eta");
+    refused(&["run", &t, "--eta=-0.01"], "eta");
+    refused(&["run", &t, "--ceiling", "0"], "ceiling");
+    refused(&["run", &t, "--ceiling", "inf"], "ceiling");
+    refused(&["run", &t, "--variant", "greedy"], "greedy");
+    refused(&["run", &t, "--inject", "all"], "all");
+    refused(&["run", &t, "--rounds", "many"], "rounds");
+    refused(
+        &["run", "/nonexistent/market.json"],
+        "/nonexistent/market.json",
+    );
+    let bad = scratch("bad.json");
+    std::fs::write(&bad, r#"{"name": "bad", "users": [], "brokers": [], "providers": [], "links": [{"from": "x", "to": "y"}]}"#).unwrap();
+    refused(&["run", &bad], "bad.json");
+}
+
+/// Issue 4: "Bad options (negative ε, zero rounds, …) get clear errors."
+#[test]
+fn zero_rounds_is_refused() {
+    let t = market("tiny");
+    refused(&["run", &t, "--rounds", "0"], "rounds");
+}
