@@ -9,5 +9,6 @@ pub mod cycles;
 pub mod engine;
 pub mod lp;
 pub mod measures;
+pub mod settle;
 
 pub mod check;

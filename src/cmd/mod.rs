@@ -7,6 +7,7 @@ pub mod generate;
 pub mod import;
 pub mod inspect;
 pub mod run;
+pub mod settle;
 pub mod solve;
 
 use std::io::Write;

@@ -1,0 +1,254 @@
+//! `brokerflow settle`: who pays whom for an allocation (DESIGN §6).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use brokerflow_solvers::engine::{self, EngineOptions, Injection, Variant};
+use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::settle::{
+    self, Allocation, AllocationSource, Bids, Mechanism, SettleOptions, Statement,
+};
+use serde_json::json;
+
+use crate::cmd::{provenance, write_atomically, LoadedMarket};
+
+/// Which allocation to settle (DESIGN §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AllocationArg {
+    /// P3's welfare-maximising allocation at the declared bids.
+    Lp,
+    /// The distributed engine's fair variant in demand mode (not in this build yet).
+    Fair,
+    /// The distributed engine's utility-aware variant in demand mode (not in this
+    /// build yet).
+    UtilityAware,
+}
+
+/// Which settlement mechanism (DESIGN §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MechanismArg {
+    /// The market file's posted prices: budget-balanced, neither IR nor truthful.
+    Posted,
+    /// Competitive prices from P3's exact duals: IR and surplus ≥ 0 at `lp`, not
+    /// truthful.
+    LpPrices,
+    /// Vickrey–Clarke–Groves over P3: efficient, truthful, IR; may run a deficit;
+    /// `lp` only.
+    Vcg,
+    /// McAfee's trade-reduction double auction per broker market: truthful (for a
+    /// fixed allocation), IR, surplus ≥ 0; drops trades.
+    Mcafee,
+    /// NOMAD's second-price procurement per lot with entirety bids: IR, balanced,
+    /// truthful for providers per lot.
+    Vickrey,
+}
+
+impl From<MechanismArg> for Mechanism {
+    fn from(m: MechanismArg) -> Mechanism {
+        match m {
+            MechanismArg::Posted => Mechanism::Posted,
+            MechanismArg::LpPrices => Mechanism::LpPrices,
+            MechanismArg::Vcg => Mechanism::Vcg,
+            MechanismArg::Mcafee => Mechanism::Mcafee,
+            MechanismArg::Vickrey => Mechanism::Vickrey,
+        }
+    }
+}
+
+/// Settle an allocation: a statement of who pays whom, per participant (volume,
+/// pays, receives, utility = true value minus payments) and in total (welfare,
+/// market surplus or deficit).
+///
+/// The mechanism runs on the declared bids: the market file's valuations and costs,
+/// overridden by `--bids`. Utilities and welfare are at the market file's (true)
+/// values, so `--bids` shows what a misreport would do to its author.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Market file (JSON).
+    pub market: PathBuf,
+    /// Allocation to settle: lp (P3's welfare optimum at the declared bids), or the
+    /// distributed engine's fair or utility-aware variant run in demand mode at the
+    /// declared bids (its steady, window-averaged flow).
+    #[arg(long, value_enum, default_value = "lp")]
+    pub allocation: AllocationArg,
+    /// Settlement mechanism.
+    #[arg(long, value_enum)]
+    pub mechanism: MechanismArg,
+    /// Declared bids overriding the market file: JSON
+    /// {"valuations": {"<user>": v}, "costs": {"<broker or provider>": c}}.
+    #[arg(long, value_name = "FILE")]
+    pub bids: Option<PathBuf>,
+    /// Write the statement as CSV `id,role,volume,pays,receives,utility`; totals and
+    /// provenance go to FILE.json beside it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object instead of the readable statement.
+    #[arg(long)]
+    pub json: bool,
+    /// LP solver for P3, its duals and VCG's re-solves (see `solve --help`).
+    #[arg(long, default_value = "auto")]
+    pub backend: Backend,
+}
+
+/// Runs `settle`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let loaded = LoadedMarket::load(&args.market)?;
+    let bids = match &args.bids {
+        None => Bids::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            Bids::from_json_str(&text, &path.display().to_string())?
+        }
+    };
+    let declared = bids
+        .apply(&loaded.market)
+        .with_context(|| match &args.bids {
+            Some(p) => format!("{}", p.display()),
+            None => "bids".to_string(),
+        })?;
+    let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
+    let allocation = match args.allocation {
+        AllocationArg::Lp => Allocation::lp(&declared_graph, args.backend)?,
+        AllocationArg::Fair | AllocationArg::UtilityAware => {
+            // DESIGN §6: an engine variant run in demand mode, at the declared bids, with
+            // the engine's default settings; its window-averaged, cycle-free flow.
+            let variant = if args.allocation == AllocationArg::Fair {
+                Variant::Fair
+            } else {
+                Variant::UtilityAware
+            };
+            let run = engine::run(
+                &declared,
+                &declared_graph,
+                &EngineOptions::new(variant, Injection::Demand),
+            )?;
+            if !run.converged {
+                eprintln!(
+                    "brokerflow: note: the {} run stopped at its round limit without converging; settling its last window",
+                    variant.name()
+                );
+            }
+            Allocation {
+                flow: run.flow,
+                source: AllocationSource::Engine(variant.name().to_string()),
+            }
+        }
+    };
+    let mechanism: Mechanism = args.mechanism.into();
+    let statement = settle::settle(
+        &loaded.market,
+        &declared,
+        &allocation,
+        mechanism,
+        &SettleOptions {
+            backend: args.backend,
+        },
+    )?;
+    let backend = args.backend.resolve(loaded.graph.usable_pairs());
+    let totals = to_json(&loaded, &statement, &args, backend);
+    if let Some(path) = &args.out {
+        write_atomically(path, to_csv(&statement).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        let mut side = path.clone().into_os_string();
+        side.push(".json");
+        let side = PathBuf::from(side);
+        let mut text = serde_json::to_string_pretty(&totals)?;
+        text.push('\n');
+        write_atomically(&side, text.as_bytes())
+            .with_context(|| format!("writing {}", side.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&totals)?);
+    } else {
+        print!("{}", render(&loaded, &statement));
+    }
+    Ok(())
+}
+
+fn to_json(
+    loaded: &LoadedMarket,
+    s: &Statement,
+    args: &Args,
+    backend: Backend,
+) -> serde_json::Value {
+    json!({
+        "mechanism": s.mechanism,
+        "allocation": s.allocation.name(),
+        "participants": s.participants,
+        "welfare": s.welfare,
+        "declared_welfare": s.declared_welfare,
+        "surplus": s.surplus,
+        "notes": s.notes,
+        "bids": args.bids.as_ref().map(|p| p.display().to_string()),
+        "provenance": provenance(loaded, backend),
+    })
+}
+
+/// The statement CSV: header, then one row per participant in market order.
+fn to_csv(s: &Statement) -> String {
+    let mut out = String::from("id,role,volume,pays,receives,utility\n");
+    for l in &s.participants {
+        let id = if l.id.contains([',', '"', '\n']) {
+            format!("\"{}\"", l.id.replace('"', "\"\""))
+        } else {
+            l.id.clone()
+        };
+        out.push_str(&format!(
+            "{id},{},{},{},{},{}\n",
+            l.role, l.volume, l.pays, l.receives, l.utility
+        ));
+    }
+    out
+}
+
+fn render(loaded: &LoadedMarket, s: &Statement) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "settlement of market '{}': mechanism {}, allocation {}",
+        loaded.market.name,
+        s.mechanism,
+        s.allocation.name()
+    );
+    let width = s
+        .participants
+        .iter()
+        .map(|l| l.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<8} {:>12} {:>12} {:>12} {:>12}",
+        "id", "role", "volume", "pays", "receives", "utility"
+    );
+    for l in &s.participants {
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<8} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+            l.id,
+            l.role.to_string(),
+            l.volume,
+            l.pays,
+            l.receives,
+            l.utility
+        );
+    }
+    let _ = writeln!(out, "  welfare (true values) W = {:.6}", s.welfare);
+    let what = if s.surplus >= 0.0 {
+        "surplus"
+    } else {
+        "deficit"
+    };
+    let _ = writeln!(
+        out,
+        "  market {what} = {:.6} (sum paid - sum received)",
+        s.surplus.abs()
+    );
+    for n in &s.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
