@@ -31,6 +31,7 @@ enum Command {
     Bench(cmd::bench::Args),
     Import(cmd::import::Args),
     Generate(cmd::generate::Args),
+    Experiment(cmd::experiment::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,3 +12,5 @@ pub mod measures;
 pub mod settle;
 
 pub mod check;
+pub mod compare;
+pub mod stats;

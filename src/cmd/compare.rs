@@ -2,11 +2,10 @@
 //! side by side, in the measures of DESIGN §8.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use brokerflow_solvers::engine::{self, Variant};
-use brokerflow_solvers::lp::{self, LpError, LpOptions, Objective};
-use brokerflow_solvers::measures::{gap_closed, percent_of_optimum, served_fraction, Measure};
+use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
+use brokerflow_solvers::engine::Variant;
+use brokerflow_solvers::lp::{LpOptions, Objective};
 use serde::Serialize;
 use serde_json::json;
 
@@ -53,155 +52,41 @@ struct Row {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
-    let options = LpOptions {
-        backend: args.engine.backend,
-        prices: false,
-    };
-    let timed = |f: &dyn Fn() -> Result<lp::LpSolution, LpError>| {
-        let start = Instant::now();
-        let r = f();
-        (r, start.elapsed().as_secs_f64())
-    };
-    let (p1, p1_s) = timed(&|| lp::max_concurrent_flow(g, &options));
-    let p1 = p1?;
-    let (p2, p2_s) = timed(&|| lp::utility_flow_at(g, Objective::Utility, p1.delta, &options));
-    let p2 = p2?;
-    let (p2m, p2m_s) =
-        timed(&|| lp::utility_flow_at(g, Objective::WorstUtility, p1.delta, &options));
-    let p2m = match p2m {
-        Ok(s) => Some(s),
-        Err(LpError::CyclicWorstCase) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let (p3, p3_s) = timed(&|| lp::max_welfare(g, &options));
-    let p3 = p3?;
-    let w = |s: &lp::LpSolution| s.welfare(g).expect("bounded");
-    let (w2, w3) = (w(&p2), w(&p3));
-    let w2m = p2m.as_ref().map(w);
-    let value = |m: Measure| m.value;
-    let mut rows = vec![
-        Row {
-            method: "lp",
-            mode: "concurrent",
-            welfare: None,
-            optimum: None,
-            percent_of_optimum: None,
-            gap_closed: None,
-            served_fraction: p1.flow.as_ref().and_then(|f| served_fraction(g, f)),
-            rounds: None,
-            converged: None,
-            seconds: p1_s,
-            notes: vec![match p1.delta {
-                Some(d) => format!("delta* = {d:.6}"),
-                None => "delta* unbounded".to_string(),
-            }],
+    let options = CompareOptions {
+        methods: Method::ALL.to_vec(),
+        lp: LpOptions {
+            backend: args.engine.backend,
+            prices: false,
         },
-        Row {
-            method: "lp",
-            mode: "utility",
-            welfare: Some(w2),
-            optimum: Some(w2),
-            percent_of_optimum: value(percent_of_optimum(w2, w2)),
-            gap_closed: value(gap_closed(w2, w2, w2m)),
-            served_fraction: p2.flow.as_ref().and_then(|f| served_fraction(g, f)),
-            rounds: None,
-            converged: None,
-            seconds: p2_s,
-            notes: Vec::new(),
-        },
-    ];
-    rows.push(match (&p2m, w2m) {
-        (Some(s), Some(wm)) => Row {
-            method: "lp",
-            mode: "worst-utility",
-            welfare: Some(wm),
-            optimum: Some(w2),
-            percent_of_optimum: value(percent_of_optimum(wm, w2)),
-            gap_closed: value(gap_closed(wm, w2, Some(wm))),
-            served_fraction: s.flow.as_ref().and_then(|f| served_fraction(g, f)),
-            rounds: None,
-            converged: None,
-            seconds: p2m_s,
-            notes: Vec::new(),
-        },
-        _ => Row {
-            method: "lp",
-            mode: "worst-utility",
-            welfare: None,
-            optimum: None,
-            percent_of_optimum: None,
-            gap_closed: None,
-            served_fraction: None,
-            rounds: None,
-            converged: None,
-            seconds: p2m_s,
-            notes: vec!["undefined: the market has a broker->broker cycle".to_string()],
-        },
-    });
-    rows.push(Row {
-        method: "lp",
-        mode: "welfare",
-        welfare: Some(w3),
-        optimum: Some(w3),
-        percent_of_optimum: value(percent_of_optimum(w3, w3)),
-        gap_closed: None,
-        served_fraction: p3.flow.as_ref().and_then(|f| served_fraction(g, f)),
-        rounds: None,
-        converged: None,
-        seconds: p3_s,
-        notes: Vec::new(),
-    });
-    // The feasible-mode yardsticks: P2 and P2⁻ at what the engine injects,
-    // (1 − η)·min(δ*,1)·d_k, i.e. P2 at δ' = (1 − η)·min(δ*,1).
-    let scaled = Some((1.0 - args.engine.eta) * p1.delta.map_or(1.0, |d| d.min(1.0)));
-    let best = w(&lp::utility_flow_at(
-        g,
-        Objective::Utility,
-        scaled,
-        &options,
-    )?);
-    let worst = match lp::utility_flow_at(g, Objective::WorstUtility, scaled, &options) {
-        Ok(s) => Some(w(&s)),
-        Err(LpError::CyclicWorstCase) => None,
-        Err(e) => return Err(e.into()),
+        engine: args
+            .engine
+            .options(&loaded, Variant::Fair, InjectArg::Demand, false)?,
     };
-    for inject in [InjectArg::Feasible, InjectArg::Demand] {
-        for variant in [Variant::Fair, Variant::UtilityAware] {
-            let mut o = args.engine.options(&loaded, variant, inject, false)?;
-            if let engine::Injection::Feasible { delta } = &mut o.injection {
-                *delta = p1.delta;
-            }
-            let start = Instant::now();
-            let r = engine::run(&loaded.market, g, &o)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let welfare = r.welfare(g);
-            let (optimum, gap) = match inject {
-                InjectArg::Feasible => (best, value(gap_closed(welfare, best, worst))),
-                InjectArg::Demand => (w3, None),
-            };
-            let pct = percent_of_optimum(welfare, optimum);
-            let mut notes = Vec::new();
-            if let Some(reason) = pct.reason {
-                notes.push(reason.to_string());
-            }
-            if !r.converged {
-                notes.push(format!("stopped at the round limit ({})", o.max_rounds));
-            }
-            rows.push(Row {
-                method: variant.name(),
-                mode: o.injection.name(),
-                welfare: Some(welfare),
-                optimum: Some(optimum),
-                percent_of_optimum: pct.value,
-                gap_closed: gap,
-                served_fraction: served_fraction(g, &r.flow),
-                rounds: Some(r.rounds),
-                converged: Some(r.converged),
-                seconds,
-                notes,
-            });
-        }
+    let computed = compare_market(&loaded.market, g, &options);
+    if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
+        anyhow::bail!("{e}");
     }
+    let backend = computed
+        .iter()
+        .find(|r| r.method == Method::Lp(Objective::Welfare))
+        .and_then(|r| r.backend)
+        .unwrap_or(args.engine.backend);
+    let rows: Vec<Row> = computed
+        .into_iter()
+        .map(|r| Row {
+            method: r.method.name(),
+            mode: r.method.mode(),
+            welfare: r.welfare,
+            optimum: r.optimum,
+            percent_of_optimum: r.percent_of_optimum,
+            gap_closed: r.gap_closed,
+            served_fraction: r.served_fraction,
+            rounds: r.rounds,
+            converged: r.converged,
+            seconds: r.seconds,
+            notes: r.notes,
+        })
+        .collect();
     if args.json {
         let value = json!({
             "market": {
@@ -211,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             "rows": rows,
             "approximate": "engine rows are averages over the last window of rounds; LP rows are exact to the solver tolerance",
-            "provenance": provenance(&loaded, p3.backend),
+            "provenance": provenance(&loaded, backend),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod compare;
 pub mod evaluate;
+pub mod experiment;
 pub mod generate;
 pub mod import;
 pub mod inspect;

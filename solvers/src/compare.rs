@@ -1,0 +1,541 @@
+//! One market, every method, DESIGN §8's measures: the per-method rows that
+//! `brokerflow compare` prints and that every scenario of an experiment records.
+//!
+//! The LP rows are the analyst's yardsticks (DESIGN §4): P1 (maximum concurrent flow),
+//! P2 and P2⁻ (best and worst routing of the amounts min(δ*,1)·d_k) and P3 (maximum
+//! welfare). Each engine row (DESIGN §5) is measured against the matching optimum:
+//! in *feasible* mode P2 at the amounts the engine injects, (1 − η)·min(δ*,1)·d_k,
+//! with P2⁻ at the same amounts as the worst end of `gap_closed`; in *demand* mode P3.
+//!
+//! Every LP is solved at most once per market, and only if a requested method needs
+//! it. A failure (an LP error, an engine setting out of range) is recorded in the
+//! rows that depend on it — never a panic, never an aborted batch.
+
+use std::time::Instant;
+
+use brokerflow_graphs::{ExpandedGraph, Market};
+use serde::Serialize;
+
+use crate::engine::{self, EngineOptions, Injection, TraceRow, Variant};
+use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
+use crate::measures::{gap_closed, percent_of_optimum, served_fraction};
+
+/// The two injection modes of the engine (DESIGN §5 step 1), without P1's δ* (which
+/// [`compare_market`] solves for itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InjectionMode {
+    /// a_k = (1 − η)·min(δ*,1)·d_k: the paper's runs.
+    Feasible,
+    /// a_k = d_k: no LP needed.
+    Demand,
+}
+
+impl InjectionMode {
+    /// `feasible` or `demand`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InjectionMode::Feasible => "feasible",
+            InjectionMode::Demand => "demand",
+        }
+    }
+}
+
+/// One method of a comparison: an LP objective or an engine variant in an injection
+/// mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// An LP baseline of DESIGN §4.
+    Lp(Objective),
+    /// The distributed engine of DESIGN §5.
+    Engine {
+        /// Push weights.
+        variant: Variant,
+        /// What the sources inject.
+        mode: InjectionMode,
+    },
+}
+
+impl Method {
+    /// Every method, in `brokerflow compare`'s order: P1, P2, P2⁻, P3, then fair and
+    /// utility-aware in feasible mode, then both in demand mode.
+    pub const ALL: [Method; 8] = [
+        Method::Lp(Objective::Concurrent),
+        Method::Lp(Objective::Utility),
+        Method::Lp(Objective::WorstUtility),
+        Method::Lp(Objective::Welfare),
+        Method::Engine {
+            variant: Variant::Fair,
+            mode: InjectionMode::Feasible,
+        },
+        Method::Engine {
+            variant: Variant::UtilityAware,
+            mode: InjectionMode::Feasible,
+        },
+        Method::Engine {
+            variant: Variant::Fair,
+            mode: InjectionMode::Demand,
+        },
+        Method::Engine {
+            variant: Variant::UtilityAware,
+            mode: InjectionMode::Demand,
+        },
+    ];
+
+    /// `lp`, `fair` or `utility-aware`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Lp(_) => "lp",
+            Method::Engine { variant, .. } => variant.name(),
+        }
+    }
+
+    /// The LP objective's name (`concurrent`, `utility`, `worst-utility`, `welfare`)
+    /// or the injection mode's (`feasible`, `demand`).
+    pub fn mode(self) -> &'static str {
+        match self {
+            Method::Lp(o) => o.name(),
+            Method::Engine { mode, .. } => mode.name(),
+        }
+    }
+
+    /// `name/mode`, e.g. `lp/welfare` or `utility-aware/feasible`: the method's label
+    /// in experiment files.
+    pub fn label(self) -> String {
+        format!("{}/{}", self.name(), self.mode())
+    }
+
+    /// Parses a [`label`](Self::label).
+    pub fn from_label(label: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.label() == label)
+    }
+}
+
+/// How to compare: which methods, LP options, and the engine settings every engine
+/// row uses (its `variant` and `injection` are set per row).
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// The methods, in output order.
+    pub methods: Vec<Method>,
+    /// LP backend (prices are never needed here).
+    pub lp: LpOptions,
+    /// Engine settings (η, ε, window, round limit, ceiling, potential, weight floor,
+    /// trace); `variant` and `injection` are overridden per row.
+    pub engine: EngineOptions,
+}
+
+impl CompareOptions {
+    /// Every method ([`Method::ALL`]), the default LP backend and the engine defaults.
+    pub fn new() -> CompareOptions {
+        CompareOptions {
+            methods: Method::ALL.to_vec(),
+            lp: LpOptions::default(),
+            engine: EngineOptions::new(Variant::Fair, Injection::Demand),
+        }
+    }
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions::new()
+    }
+}
+
+/// One method's result on one market, in DESIGN §8's measures (`None` where a
+/// measure does not apply or is undefined; the reason is in `notes`).
+#[derive(Debug, Clone)]
+pub struct MethodRow {
+    /// The method.
+    pub method: Method,
+    /// W of its flow (DESIGN §2); for engine rows on window-averaged rates. `None`
+    /// for P1, whose flow is one of many δ*-optimal flows.
+    pub welfare: Option<f64>,
+    /// W* of the matching optimum (P2 for P2-type rows, P3 for P3 and demand mode,
+    /// P2 at the injected amounts for feasible mode).
+    pub optimum: Option<f64>,
+    /// 100 · W / W* (DESIGN §8).
+    pub percent_of_optimum: Option<f64>,
+    /// (W − W⁻) / (W* − W⁻) (DESIGN §8); P2-type and feasible-mode rows only.
+    pub gap_closed: Option<f64>,
+    /// Σ f_k / Σ d_k over non-stranded users (DESIGN §8).
+    pub served_fraction: Option<f64>,
+    /// Engine rows: rounds run.
+    pub rounds: Option<usize>,
+    /// Engine rows: whether every commodity was satisfied over the window.
+    pub converged: Option<bool>,
+    /// P1's δ* where the row needed it (`None` also when δ* is unbounded).
+    pub delta: Option<f64>,
+    /// The concrete LP backend of the row's LP (engine rows: of its yardstick).
+    pub backend: Option<Backend>,
+    /// Wall-clock seconds of this row's own solve or run (not reproducible).
+    pub seconds: f64,
+    /// Remarks: δ*, why a measure is undefined, a round-limit stop.
+    pub notes: Vec<String>,
+    /// Why the row has no result, if it failed (an LP or engine error, with its
+    /// causes); the measures are then `None`.
+    pub error: Option<String>,
+    /// Engine rows with `engine.trace` set: the per-(round, commodity) trace.
+    pub trace: Vec<TraceRow>,
+}
+
+impl MethodRow {
+    fn empty(method: Method) -> MethodRow {
+        MethodRow {
+            method,
+            welfare: None,
+            optimum: None,
+            percent_of_optimum: None,
+            gap_closed: None,
+            served_fraction: None,
+            rounds: None,
+            converged: None,
+            delta: None,
+            backend: None,
+            seconds: 0.0,
+            notes: Vec::new(),
+            error: None,
+            trace: Vec::new(),
+        }
+    }
+
+    fn failed(method: Method, error: String) -> MethodRow {
+        MethodRow {
+            error: Some(error),
+            ..MethodRow::empty(method)
+        }
+    }
+}
+
+/// An error with its chain of causes, `outer: inner: …`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// An LP solved on demand, once: its result (errors as text, shared by every row
+/// that needs it) and its solve time.
+type Solved = Option<(Result<LpSolution, String>, f64)>;
+
+fn solve_once(
+    slot: &mut Solved,
+    f: impl FnOnce() -> Result<LpSolution, LpError>,
+) -> &(Result<LpSolution, String>, f64) {
+    slot.get_or_insert_with(|| {
+        let start = Instant::now();
+        let r = f().map_err(|e| chain(&e));
+        (r, start.elapsed().as_secs_f64())
+    })
+}
+
+/// The LP solves one market's rows share, each done at most once.
+struct Yardsticks<'a> {
+    g: &'a ExpandedGraph,
+    options: LpOptions,
+    eta: f64,
+    p1: Solved,
+    p2: Solved,
+    p2_worst: Solved,
+    p3: Solved,
+    scaled_best: Solved,
+    scaled_worst: Solved,
+}
+
+impl<'a> Yardsticks<'a> {
+    fn delta(&mut self) -> Result<Option<f64>, String> {
+        let (g, o) = (self.g, self.options);
+        let (r, _) = solve_once(&mut self.p1, || lp::max_concurrent_flow(g, &o));
+        r.as_ref().map(|s| s.delta).map_err(Clone::clone)
+    }
+
+    fn p2(&mut self, objective: Objective) -> Result<&(Result<LpSolution, String>, f64), String> {
+        let delta = self.delta()?;
+        let (g, o) = (self.g, self.options);
+        let slot = match objective {
+            Objective::WorstUtility => &mut self.p2_worst,
+            _ => &mut self.p2,
+        };
+        Ok(solve_once(slot, || {
+            lp::utility_flow_at(g, objective, delta, &o)
+        }))
+    }
+
+    fn p3(&mut self) -> &(Result<LpSolution, String>, f64) {
+        let (g, o) = (self.g, self.options);
+        solve_once(&mut self.p3, || lp::max_welfare(g, &o))
+    }
+
+    /// P2 or P2⁻ at the feasible-mode injection (1 − η)·min(δ*,1)·d_k.
+    fn scaled(
+        &mut self,
+        objective: Objective,
+    ) -> Result<&(Result<LpSolution, String>, f64), String> {
+        let delta = self.delta()?;
+        let scaled = Some((1.0 - self.eta) * delta.map_or(1.0, |d| d.min(1.0)));
+        let (g, o) = (self.g, self.options);
+        let slot = match objective {
+            Objective::WorstUtility => &mut self.scaled_worst,
+            _ => &mut self.scaled_best,
+        };
+        Ok(solve_once(slot, || {
+            lp::utility_flow_at(g, objective, scaled, &o)
+        }))
+    }
+}
+
+/// Compares every requested method on one market (DESIGN §8): one [`MethodRow`] per
+/// method, in the order of `options.methods`.
+///
+/// Arguments: the validated market, its G′, and the options. Returns the rows; a
+/// method that cannot be computed gets a row with `error` set (and so do the methods
+/// whose yardstick it is: a failed P1 fails P2, P2⁻ and the feasible-mode rows).
+///
+/// Complexity: at most six LPs (P1, P2, P2⁻, P3, and P2, P2⁻ at the feasible-mode
+/// amounts), only those the methods need, plus one engine run per engine method.
+///
+/// Paper: seed 003 §6 (the experiments compare exactly these).
+///
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
+/// use brokerflow_solvers::lp::Objective;
+/// let market = examples::tiny();
+/// let g = ExpandedGraph::new(&market);
+/// let mut options = CompareOptions::new();
+/// options.methods = vec![Method::Lp(Objective::Welfare)];
+/// let rows = compare_market(&market, &g, &options);
+/// assert_eq!(rows[0].percent_of_optimum, Some(100.0));
+/// ```
+pub fn compare_market(
+    market: &Market,
+    g: &ExpandedGraph,
+    options: &CompareOptions,
+) -> Vec<MethodRow> {
+    let mut y = Yardsticks {
+        g,
+        options: options.lp,
+        eta: options.engine.eta,
+        p1: None,
+        p2: None,
+        p2_worst: None,
+        p3: None,
+        scaled_best: None,
+        scaled_worst: None,
+    };
+    options
+        .methods
+        .iter()
+        .map(|&m| {
+            let row = match m {
+                Method::Lp(o) => lp_row(&mut y, o),
+                Method::Engine { variant, mode } => {
+                    engine_row(market, &mut y, &options.engine, variant, mode)
+                }
+            };
+            row.unwrap_or_else(|e| MethodRow::failed(m, e))
+        })
+        .collect()
+}
+
+/// What a row needs of a solved LP.
+#[derive(Clone, Copy)]
+struct Solution {
+    welfare: Option<f64>,
+    served_fraction: Option<f64>,
+    backend: Backend,
+}
+
+/// The solution's welfare, served fraction and backend, or its error; and its time.
+fn summarise(
+    g: &ExpandedGraph,
+    solved: &(Result<LpSolution, String>, f64),
+) -> (Result<Solution, String>, f64) {
+    let r = solved.0.as_ref().map_err(Clone::clone).map(|s| Solution {
+        welfare: s.welfare(g),
+        served_fraction: s.flow.as_ref().and_then(|f| served_fraction(g, f)),
+        backend: s.backend,
+    });
+    (r, solved.1)
+}
+
+fn bounded(objective: Objective, s: &Solution) -> Result<f64, String> {
+    s.welfare
+        .ok_or_else(|| format!("the {} LP has no bounded flow", objective.name()))
+}
+
+fn lp_row(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, String> {
+    let g = y.g;
+    let mut row = MethodRow::empty(Method::Lp(objective));
+    if objective == Objective::Welfare {
+        let (r, seconds) = summarise(g, y.p3());
+        let p3 = r?;
+        let w = bounded(objective, &p3)?;
+        row.welfare = Some(w);
+        row.optimum = Some(w);
+        row.percent_of_optimum = percent_of_optimum(w, w).value;
+        row.served_fraction = p3.served_fraction;
+        row.backend = Some(p3.backend);
+        row.seconds = seconds;
+        return Ok(row);
+    }
+    let delta = y.delta()?;
+    row.delta = delta;
+    if objective == Objective::Concurrent {
+        let (r, seconds) = summarise(g, y.p1.as_ref().expect("solved by delta()"));
+        let p1 = r?;
+        row.served_fraction = p1.served_fraction;
+        row.backend = Some(p1.backend);
+        row.seconds = seconds;
+        row.notes.push(match delta {
+            Some(d) => format!("delta* = {d:.6}"),
+            None => "delta* unbounded".to_string(),
+        });
+        return Ok(row);
+    }
+    // P2 and P2⁻ at min(δ*,1)·d_k: P2 is the optimum of both rows, P2⁻ the worst end
+    // of gap_closed, undefined (not an error) on a cyclic market.
+    let (best, best_s) = summarise(g, y.p2(Objective::Utility)?);
+    let (worst, worst_s) = summarise(g, y.p2(Objective::WorstUtility)?);
+    let worst = match worst {
+        Ok(s) => Some((bounded(Objective::WorstUtility, &s)?, s)),
+        Err(_) if g.is_cyclic() => None,
+        Err(e) => return Err(e),
+    };
+    let (sol, seconds) = match (objective, &worst) {
+        (Objective::WorstUtility, None) => {
+            row.seconds = worst_s;
+            row.notes
+                .push("undefined: the market has a broker->broker cycle".to_string());
+            return Ok(row);
+        }
+        (Objective::WorstUtility, Some((_, s))) => (*s, worst_s),
+        _ => (best.clone()?, best_s),
+    };
+    let optimum = bounded(Objective::Utility, &best?)?;
+    let w = bounded(objective, &sol)?;
+    row.welfare = Some(w);
+    row.optimum = Some(optimum);
+    row.percent_of_optimum = percent_of_optimum(w, optimum).value;
+    row.gap_closed = gap_closed(w, optimum, worst.map(|(w, _)| w)).value;
+    row.served_fraction = sol.served_fraction;
+    row.backend = Some(sol.backend);
+    row.seconds = seconds;
+    Ok(row)
+}
+
+fn engine_row(
+    market: &Market,
+    y: &mut Yardsticks,
+    template: &EngineOptions,
+    variant: Variant,
+    mode: InjectionMode,
+) -> Result<MethodRow, String> {
+    let g = y.g;
+    let mut row = MethodRow::empty(Method::Engine { variant, mode });
+    let mut o = *template;
+    o.variant = variant;
+    let (optimum, worst, backend) = match mode {
+        InjectionMode::Feasible => {
+            let delta = y.delta()?;
+            row.delta = delta;
+            o.injection = Injection::Feasible { delta };
+            let best = summarise(g, y.scaled(Objective::Utility)?).0?;
+            let worst = match summarise(g, y.scaled(Objective::WorstUtility)?).0 {
+                Ok(s) => Some(bounded(Objective::WorstUtility, &s)?),
+                Err(_) if g.is_cyclic() => None,
+                Err(e) => return Err(e),
+            };
+            (bounded(Objective::Utility, &best)?, worst, best.backend)
+        }
+        InjectionMode::Demand => {
+            o.injection = Injection::Demand;
+            let p3 = summarise(g, y.p3()).0?;
+            (bounded(Objective::Welfare, &p3)?, None, p3.backend)
+        }
+    };
+    let start = Instant::now();
+    let r = engine::run(market, g, &o).map_err(|e| chain(&e))?;
+    row.seconds = start.elapsed().as_secs_f64();
+    let welfare = r.welfare(g);
+    let pct = percent_of_optimum(welfare, optimum);
+    if let Some(reason) = pct.reason {
+        row.notes.push(reason.to_string());
+    }
+    if !r.converged {
+        row.notes
+            .push(format!("stopped at the round limit ({})", o.max_rounds));
+    }
+    row.welfare = Some(welfare);
+    row.optimum = Some(optimum);
+    row.percent_of_optimum = pct.value;
+    row.gap_closed = match mode {
+        InjectionMode::Feasible => gap_closed(welfare, optimum, worst).value,
+        InjectionMode::Demand => None,
+    };
+    row.served_fraction = served_fraction(g, &r.flow);
+    row.rounds = Some(r.rounds);
+    row.converged = Some(r.converged);
+    row.backend = Some(backend);
+    row.trace = r.trace;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokerflow_graphs::examples;
+
+    #[test]
+    fn labels_round_trip_and_are_unique() {
+        for m in Method::ALL {
+            assert_eq!(Method::from_label(&m.label()), Some(m));
+        }
+        assert_eq!(Method::from_label("lp/nothing"), None);
+    }
+
+    #[test]
+    fn lp_rows_measure_against_their_own_optimum() {
+        let market = examples::tiny();
+        let g = ExpandedGraph::new(&market);
+        let mut o = CompareOptions::new();
+        o.methods = vec![
+            Method::Lp(Objective::Utility),
+            Method::Lp(Objective::WorstUtility),
+            Method::Lp(Objective::Welfare),
+        ];
+        let rows = compare_market(&market, &g, &o);
+        assert!(rows.iter().all(|r| r.error.is_none()), "{rows:?}");
+        let p2 = rows[0].welfare.unwrap();
+        let p2m = rows[1].welfare.unwrap();
+        let p3 = rows[2].welfare.unwrap();
+        assert!(p2m <= p2 + 1e-9 && p2 <= p3 + 1e-9);
+        assert_eq!(rows[1].optimum, Some(p2));
+        // P2⁻ closes none of the gap, P2 all of it (when the ends differ).
+        if p2 - p2m > 1e-6 {
+            assert_eq!(rows[0].gap_closed, Some(1.0));
+            assert_eq!(rows[1].gap_closed, Some(0.0));
+        }
+    }
+
+    #[test]
+    fn a_bad_engine_setting_fails_only_the_engine_rows() {
+        let market = examples::tiny();
+        let g = ExpandedGraph::new(&market);
+        let mut o = CompareOptions::new();
+        o.engine.epsilon = -1.0;
+        let rows = compare_market(&market, &g, &o);
+        for r in &rows {
+            match r.method {
+                Method::Lp(_) => assert!(r.error.is_none(), "{r:?}"),
+                Method::Engine { .. } => {
+                    assert!(r.error.as_deref().unwrap().contains("epsilon"), "{r:?}")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `brokerflow experiment`: batch runs over random topologies and market files
+//! (DESIGN §7), reproducible from one spec file, with CSV results, aggregates and SVG
+//! figures (seed 003 Table 1 and Figs. 4–6).
+
+pub mod figures;
+pub mod runner;
+pub mod spec;
+pub mod summary;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
+use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
+
+use crate::cmd::write_atomically;
+use runner::{csv_line, out_dir, run_batch, scenario_market, Batch, COLUMNS, JOURNAL};
+use spec::Spec;
+
+/// Run an experiment spec: every (configuration, scenario, method) in parallel, then
+/// write into the output folder `scenarios.csv` (one row per configuration, scenario
+/// and method, failures included), `timings.csv` (wall clock), `summary.csv` and
+/// `summary.md` (means with 95 % Student-t intervals, paired utility-aware − fair
+/// differences, seed 003 Table 1 beside the paper's numbers) and SVG figures.
+///
+/// `scenarios.csv` and `summary.csv` are byte-identical for any `--jobs`. Spec
+/// format: experiments/README.md.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Experiment spec (TOML), e.g. experiments/table1.toml.
+    pub spec: PathBuf,
+    /// Output folder (default: <spec folder>/<spec name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep the rows a previous, interrupted run of the same spec finished; run the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Instead of running: write the market of scenario (CONFIG, SEED) — SEED is the
+    /// seed of a generated configuration or the file of a given one — to `-o FILE`.
+    #[arg(long, num_args = 2, value_names = ["CONFIG", "SEED"])]
+    pub emit: Option<Vec<String>>,
+    /// With --emit: where to write the market (JSON).
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "emit")]
+    pub output: Option<PathBuf>,
+    /// Testing: stop after this many scenarios, as an interruption would.
+    #[arg(long, hide = true)]
+    pub stop_after: Option<usize>,
+}
+
+/// Runs `experiment`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec)?;
+    if let Some(emit) = &args.emit {
+        return emit_market(&spec, &emit[0], &emit[1], args.output.as_ref());
+    }
+    let out = out_dir(&spec, args.out.as_ref());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let batch = run_batch(&spec, &out, jobs, args.resume, args.stop_after)?;
+    if batch.interrupted {
+        anyhow::bail!(
+            "stopped after {} scenarios (--stop-after); rerun with --resume to finish",
+            batch.ran
+        );
+    }
+    let provenance = provenance(&spec);
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    write("scenarios.csv", &scenarios_csv(&spec, &batch, &provenance))?;
+    write(
+        "timings.csv",
+        &timings_csv(&spec, &batch, jobs, &provenance),
+    )?;
+    write(
+        "summary.csv",
+        &summary::summary_csv(&spec, &batch.records, &provenance),
+    )?;
+    write(
+        "summary.md",
+        &summary::summary_md(&spec, &batch.records, &provenance),
+    )?;
+    if spec.figures {
+        for (name, svg) in figures::draw_all(&spec, &batch.records, &provenance)? {
+            write(&name, &svg)?;
+        }
+    }
+    let _ = std::fs::remove_file(out.join(JOURNAL));
+    let failed = batch.records.iter().filter(|r| !r.ok).count();
+    eprintln!(
+        "experiment '{}': {} scenarios run, {} resumed, {} rows ({} failed) in {:.1} s on {} threads -> {}",
+        spec.name,
+        batch.ran,
+        batch.resumed,
+        batch.records.len(),
+        failed,
+        batch.seconds,
+        jobs,
+        out.display()
+    );
+    Ok(())
+}
+
+/// The provenance lines every output starts with (DESIGN §8): version, spec and its
+/// hash, LP backend and tolerances, engine settings. No wall clock.
+pub fn provenance(spec: &Spec) -> String {
+    let e = &spec.engine;
+    let backend = match spec.backend {
+        Backend::Auto => format!(
+            "auto (microlp up to {} variables, clarabel above)",
+            Backend::AUTO_THRESHOLD
+        ),
+        b => b.name().to_string(),
+    };
+    let tolerances: Vec<String> = match spec.backend {
+        Backend::Auto => vec![Backend::Microlp, Backend::Clarabel],
+        b => vec![b],
+    }
+    .into_iter()
+    .map(|b| format!("{} {}", b.name(), b.tolerance()))
+    .collect();
+    format!(
+        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}\n",
+        env!("CARGO_PKG_VERSION"),
+        spec.name,
+        spec.path.file_name().map_or(String::new(), |f| f.to_string_lossy().to_string()),
+        spec.sha256,
+        backend,
+        tolerances.join(", "),
+        CHECK_TOLERANCE,
+        OPTIMUM_TOLERANCE,
+        e.eta,
+        e.epsilon,
+        e.window,
+        e.max_rounds,
+        e.ceiling,
+        e.potential,
+        e.weight_floor
+            .map_or("smallest valuation".to_string(), |f| f.to_string()),
+    )
+}
+
+fn scenarios_csv(spec: &Spec, batch: &Batch, provenance: &str) -> String {
+    let mut s = provenance.to_string();
+    let head: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    s.push_str(&csv_line(&head));
+    for r in &batch.records {
+        s.push_str(&csv_line(&r.fields(spec)));
+    }
+    s
+}
+
+fn timings_csv(spec: &Spec, batch: &Batch, jobs: usize, provenance: &str) -> String {
+    let mut s = provenance.to_string();
+    s.push_str(&format!(
+        "# wall clock of this invocation: {:.3} s on {} threads ({} scenarios run, {} resumed)\n",
+        batch.seconds, jobs, batch.ran, batch.resumed
+    ));
+    s.push_str("configuration,scenario,method,seconds\n");
+    for r in &batch.records {
+        let f = r.fields(spec);
+        s.push_str(&csv_line(&[
+            f[0].clone(),
+            f[1].clone(),
+            f[2].clone(),
+            r.seconds.to_string(),
+        ]));
+    }
+    s
+}
+
+fn emit_market(
+    spec: &Spec,
+    config: &str,
+    scenario: &str,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<()> {
+    let file = spec.path.display();
+    let c = spec
+        .configurations
+        .iter()
+        .find(|c| c.name == config)
+        .ok_or_else(|| anyhow::anyhow!("{file}: no configuration is named '{config}'"))?;
+    let i = c.scenario_index(scenario).ok_or_else(|| {
+        anyhow::anyhow!("{file}: configuration '{config}' has no scenario '{scenario}'")
+    })?;
+    let market = scenario_market(c, i).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = market.to_json_pretty();
+    match output {
+        Some(path) => write_atomically(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Aggregates of a batch (DESIGN §8): per configuration and method the mean of each
+//! measure with its 95 % Student-t interval and worst decile; paired utility-aware −
+//! fair differences per injection mode; and, for configurations that carry the
+//! paper's numbers, the Table 1 comparison.
+
+use std::fmt::Write;
+
+use brokerflow_solvers::compare::{InjectionMode, Method};
+use brokerflow_solvers::engine::Variant;
+use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
+use brokerflow_solvers::stats::{mean_ci, paired_differences, percentile, Estimate};
+
+use super::runner::{csv_line, Record};
+use super::spec::{Source, Spec};
+
+/// How to read one measure off a record.
+pub type Read = fn(&Record) -> Option<f64>;
+
+/// The measures aggregated per (configuration, method), with how to read them.
+pub const MEASURES: [(&str, Read); 8] = [
+    ("welfare", |r| r.welfare),
+    ("optimum", |r| r.optimum),
+    ("percent_of_optimum", |r| r.percent_of_optimum),
+    ("gap_closed", |r| r.gap_closed),
+    ("served_fraction", |r| r.served_fraction),
+    ("rounds", |r| r.rounds.map(|x| x as f64)),
+    ("converged", |r| r.converged.map(|c| f64::from(u8::from(c)))),
+    ("failed", |r| Some(f64::from(u8::from(!r.ok)))),
+];
+
+/// The paired measures (utility-aware − fair on the same scenario).
+const PAIRED: [(&str, Read); 4] = [
+    ("welfare", |r| r.welfare),
+    ("percent_of_optimum", |r| r.percent_of_optimum),
+    ("gap_closed", |r| r.gap_closed),
+    ("served_fraction", |r| r.served_fraction),
+];
+
+/// One aggregate: a measure's estimate and worst decile.
+pub struct Aggregate {
+    /// Mean and CI over the defined values.
+    pub estimate: Option<Estimate>,
+    /// 10th percentile by nearest rank.
+    pub p10: Option<f64>,
+}
+
+fn aggregate(values: &[f64]) -> Aggregate {
+    Aggregate {
+        estimate: mean_ci(values),
+        p10: percentile(values, 10.0),
+    }
+}
+
+/// Records of one (configuration, method), one per scenario, in scenario order
+/// (`None` where missing).
+pub fn column(spec: &Spec, records: &[Record], ci: usize, mi: usize) -> Vec<Option<Record>> {
+    let n = spec.configurations[ci].scenarios();
+    let mut out = vec![None; n];
+    for r in records.iter().filter(|r| r.config == ci && r.method == mi) {
+        out[r.scenario] = Some(r.clone());
+    }
+    out
+}
+
+fn values(col: &[Option<Record>], f: fn(&Record) -> Option<f64>) -> Vec<Option<f64>> {
+    col.iter().map(|r| r.as_ref().and_then(f)).collect()
+}
+
+fn defined(v: &[Option<f64>]) -> Vec<f64> {
+    v.iter().flatten().copied().collect()
+}
+
+fn method_index(spec: &Spec, ci: usize, m: Method) -> Option<usize> {
+    spec.configurations[ci].methods.iter().position(|&x| x == m)
+}
+
+/// The paired comparison of one configuration and mode: per-scenario utility-aware
+/// and fair records.
+struct Pair {
+    mode: InjectionMode,
+    fair: Vec<Option<Record>>,
+    aware: Vec<Option<Record>>,
+}
+
+fn pairs(spec: &Spec, records: &[Record], ci: usize) -> Vec<Pair> {
+    [InjectionMode::Feasible, InjectionMode::Demand]
+        .into_iter()
+        .filter_map(|mode| {
+            let f = method_index(
+                spec,
+                ci,
+                Method::Engine {
+                    variant: Variant::Fair,
+                    mode,
+                },
+            )?;
+            let a = method_index(
+                spec,
+                ci,
+                Method::Engine {
+                    variant: Variant::UtilityAware,
+                    mode,
+                },
+            )?;
+            Some(Pair {
+                mode,
+                fair: column(spec, records, ci, f),
+                aware: column(spec, records, ci, a),
+            })
+        })
+        .collect()
+}
+
+/// The gain of utility-aware over fair as a percentage of fair's welfare: the mean
+/// paired welfare difference over the mean fair welfare on the same scenarios, with
+/// the paired CI scaled alike. `None` when fair's mean welfare is not positive.
+fn relative_gain(p: &Pair) -> Option<(Estimate, f64)> {
+    let a = values(&p.aware, |r| r.welfare);
+    let f = values(&p.fair, |r| r.welfare);
+    let d = paired_differences(&a, &f);
+    let base: Vec<f64> = a.iter().zip(&f).filter_map(|(x, y)| x.and(*y)).collect();
+    let base = brokerflow_solvers::stats::mean(&base)?;
+    if base <= OPTIMUM_TOLERANCE {
+        return None;
+    }
+    let e = mean_ci(&d)?;
+    Some((
+        Estimate {
+            n: e.n,
+            mean: 100.0 * e.mean / base,
+            half_width: e.half_width.map(|h| 100.0 * h / base),
+        },
+        base,
+    ))
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or(String::new(), |x| x.to_string())
+}
+
+/// `summary.csv`: provenance comment lines, then one row per (configuration, method,
+/// measure): `n, mean, half_width, ci_low, ci_high, p10`. Paired rows have method
+/// `utility-aware-minus-fair/<mode>`; measure `relative_gain_percent` is the gain
+/// over fair as a percentage of fair's mean welfare.
+pub fn summary_csv(spec: &Spec, records: &[Record], provenance: &str) -> String {
+    let mut s = provenance.to_string();
+    let head: Vec<String> = [
+        "configuration",
+        "method",
+        "measure",
+        "n",
+        "mean",
+        "half_width",
+        "ci_low",
+        "ci_high",
+        "p10",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    s.push_str(&csv_line(&head));
+    let mut row = |c: &str, m: &str, measure: &str, a: &Aggregate| {
+        let e = a.estimate;
+        s.push_str(&csv_line(&[
+            c.to_string(),
+            m.to_string(),
+            measure.to_string(),
+            e.map_or("0".into(), |e| e.n.to_string()),
+            num(e.map(|e| e.mean)),
+            num(e.and_then(|e| e.half_width)),
+            num(e.and_then(|e| e.low())),
+            num(e.and_then(|e| e.high())),
+            num(a.p10),
+        ]));
+    };
+    for (ci, c) in spec.configurations.iter().enumerate() {
+        for (mi, m) in c.methods.iter().enumerate() {
+            let col = column(spec, records, ci, mi);
+            for (name, f) in MEASURES {
+                row(
+                    &c.name,
+                    &m.label(),
+                    name,
+                    &aggregate(&defined(&values(&col, f))),
+                );
+            }
+        }
+        for p in pairs(spec, records, ci) {
+            let label = format!("utility-aware-minus-fair/{}", p.mode.name());
+            for (name, f) in PAIRED {
+                let d = paired_differences(&values(&p.aware, f), &values(&p.fair, f));
+                row(&c.name, &label, name, &aggregate(&d));
+            }
+            let g = relative_gain(&p).map(|(e, _)| e);
+            row(
+                &c.name,
+                &label,
+                "relative_gain_percent",
+                &Aggregate {
+                    estimate: g,
+                    p10: None,
+                },
+            );
+        }
+    }
+    s
+}
+
+fn pm(e: Option<Estimate>, digits: usize) -> String {
+    match e {
+        None => "–".into(),
+        Some(e) => match e.half_width {
+            Some(h) => format!("{:.digits$} ± {:.digits$}", e.mean, h),
+            None => format!("{:.digits$}", e.mean),
+        },
+    }
+}
+
+fn describe(c: &super::spec::Configuration) -> String {
+    match &c.source {
+        Source::Generated { config, seeds } => format!(
+            "generated: {} users, {} brokers, {} providers, contention {}, provider cost {}, broker cost {}, link cost {}; seeds {}–{}",
+            config.users,
+            config.brokers,
+            config.providers,
+            config.contention,
+            config.provider_cost,
+            config.broker_cost,
+            config.link_cost,
+            seeds.first().copied().unwrap_or(0),
+            seeds.last().copied().unwrap_or(0)
+        ),
+        Source::Given(files) => format!("{} market files", files.len()),
+    }
+}
+
+/// `summary.md`: the same aggregates as readable tables, with the Table 1 comparison
+/// first when the spec carries the paper's numbers.
+pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Experiment `{}`\n", spec.name);
+    if let Some(d) = &spec.description {
+        let _ = writeln!(s, "{}\n", d.trim());
+    }
+    let _ = writeln!(
+        s,
+        "Generated by `brokerflow experiment` — do not edit. Means ± half-width of the 95 % Student-t interval (n − 1 d.o.f.) over the scenarios where the measure is defined; p10 = worst decile (10th percentile, nearest rank). Welfare in money per time unit; % of optimum and gap closed as DESIGN §8 defines them (feasible mode: against P2 and P2⁻ at the injected amounts; demand mode: against P3).\n"
+    );
+    let _ = writeln!(s, "```text\n{}```\n", provenance.replace("# ", ""));
+
+    if spec.configurations.iter().any(|c| c.paper.is_some()) {
+        let _ = writeln!(s, "## Seed 003 Table 1 beside brokerflow\n");
+        let _ = writeln!(
+            s,
+            "Gain = mean paired difference of welfare (utility-aware − fair) as a percentage of fair's mean welfare, with its paired 95 % CI; `–` where fair's mean welfare is not positive. Δ % opt = mean paired difference of percent_of_optimum, in percentage points.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| configuration | mode | n | fair % of optimum | utility-aware % of optimum | gain % | Δ % opt (points) | paper gain % | paper % of optimum |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (ci, c) in spec.configurations.iter().enumerate() {
+            let Some(paper) = c.paper else { continue };
+            for p in pairs(spec, records, ci) {
+                let pct = |col: &[Option<Record>]| {
+                    mean_ci(&defined(&values(col, |r| r.percent_of_optimum)))
+                };
+                let d = paired_differences(
+                    &values(&p.aware, |r| r.percent_of_optimum),
+                    &values(&p.fair, |r| r.percent_of_optimum),
+                );
+                let n = p.fair.iter().zip(&p.aware).filter(|(a, b)| {
+                    a.as_ref().is_some_and(|r| r.ok) && b.as_ref().is_some_and(|r| r.ok)
+                });
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    c.name,
+                    p.mode.name(),
+                    n.count(),
+                    pm(pct(&p.fair), 1),
+                    pm(pct(&p.aware), 1),
+                    pm(relative_gain(&p).map(|(e, _)| e), 1),
+                    pm(mean_ci(&d), 2),
+                    paper.gain_percent,
+                    paper.percent_of_optimum
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Per configuration and method\n");
+    for (ci, c) in spec.configurations.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "### {} ({} scenarios; {})\n",
+            c.name,
+            c.scenarios(),
+            describe(c)
+        );
+        let _ = writeln!(
+            s,
+            "| method | ok | failed | welfare | optimum | % of optimum | p10 % | gap closed | served fraction | rounds | converged |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (mi, m) in c.methods.iter().enumerate() {
+            let col = column(spec, records, ci, mi);
+            let get = |f| aggregate(&defined(&values(&col, f)));
+            let ok = col.iter().flatten().filter(|r| r.ok).count();
+            let failed = col.iter().flatten().filter(|r| !r.ok).count();
+            let pct = get(MEASURES[2].1);
+            let conv = defined(&values(&col, MEASURES[6].1));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                m.label(),
+                ok,
+                failed,
+                pm(get(MEASURES[0].1).estimate, 2),
+                pm(get(MEASURES[1].1).estimate, 2),
+                pm(pct.estimate, 1),
+                pct.p10.map_or("–".into(), |x| format!("{x:.1}")),
+                pm(get(MEASURES[3].1).estimate, 3),
+                pm(get(MEASURES[4].1).estimate, 3),
+                pm(get(MEASURES[5].1).estimate, 0),
+                if conv.is_empty() {
+                    "–".to_string()
+                } else {
+                    format!(
+                        "{}/{}",
+                        conv.iter().filter(|&&x| x > 0.5).count(),
+                        conv.len()
+                    )
+                },
+            );
+        }
+        let ps = pairs(spec, records, ci);
+        if !ps.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nPaired differences, utility-aware − fair on the same scenarios:\n"
+            );
+            let _ = writeln!(
+                s,
+                "| mode | n | Δ welfare | Δ % of optimum | Δ gap closed | Δ served fraction | gain % of fair welfare |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+            for p in &ps {
+                let d = |f| {
+                    mean_ci(&paired_differences(
+                        &values(&p.aware, f),
+                        &values(&p.fair, f),
+                    ))
+                };
+                let w = d(PAIRED[0].1);
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    p.mode.name(),
+                    w.map_or(0, |e| e.n),
+                    pm(w, 3),
+                    pm(d(PAIRED[1].1), 2),
+                    pm(d(PAIRED[2].1), 4),
+                    pm(d(PAIRED[3].1), 4),
+                    pm(relative_gain(p).map(|(e, _)| e), 1),
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+    s
+}

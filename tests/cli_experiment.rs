@@ -1,0 +1,344 @@
+//! `brokerflow experiment` end to end on a tiny spec (2 configurations × 3 seeds):
+//! columns and row counts, byte-identical reruns for any --jobs, --resume after an
+//! interruption, failed scenarios as rows, spec errors, and --emit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn brokerflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+        .args(args)
+        .output()
+        .expect("run brokerflow")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerflow-cli-experiment-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const METHODS: usize = 8;
+
+const SPEC: &str = r#"
+name = "tiny"
+methods = ["lp/concurrent", "lp/utility", "lp/worst-utility", "lp/welfare",
+           "fair/feasible", "utility-aware/feasible", "fair/demand", "utility-aware/demand"]
+[engine]
+rounds = 3000
+[outputs]
+trace = { configuration = "K4", scenario = "2" }
+[[configuration]]
+name = "K4"
+seeds = 3
+paper = { gain_percent = 16.2, percent_of_optimum = 62 }
+[configuration.generator]
+users = 4
+brokers = 2
+providers = 2
+[[configuration]]
+name = "K6-free"
+seeds = 3
+first_seed = 10
+[configuration.generator]
+users = 6
+brokers = 3
+providers = 2
+contention = 0.5
+provider_cost = [0, 0]
+broker_cost = [0, 0]
+link_cost = [0, 0]
+"#;
+
+fn write_spec(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = brokerflow(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Data lines of a CSV (comment lines dropped), split naively (no quoted commas in
+/// the columns checked here).
+fn data(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
+    let dir = temp_dir("determinism");
+    let spec = write_spec(&dir, SPEC);
+    let spec = spec.to_str().unwrap();
+    let (a, b, c) = (dir.join("jobs1"), dir.join("jobs2"), dir.join("resumed"));
+    run_ok(&[
+        "experiment",
+        spec,
+        "--out",
+        a.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ]);
+    run_ok(&[
+        "experiment",
+        spec,
+        "--out",
+        b.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ]);
+
+    // Columns and row counts: one row per (configuration, scenario, method).
+    let scenarios = read(&a, "scenarios.csv");
+    assert!(scenarios.starts_with("# brokerflow "), "provenance first");
+    assert!(scenarios.contains("# spec_sha256: "));
+    let rows = data(&scenarios);
+    assert_eq!(
+        rows[0].join(","),
+        "configuration,scenario,method,status,served_fraction,welfare,optimum,percent_of_optimum,gap_closed,rounds,converged,delta,notes,error"
+    );
+    assert_eq!(rows.len() - 1, 2 * 3 * METHODS);
+    assert!(rows[1..].iter().all(|r| r[3] == "ok"), "{scenarios}");
+    let seeds: Vec<&str> = rows[1..]
+        .iter()
+        .step_by(METHODS)
+        .map(|r| r[1].as_str())
+        .collect();
+    assert_eq!(seeds, ["1", "2", "3", "10", "11", "12"]);
+    // Engine rows carry rounds and convergence; LP rows do not.
+    for r in &rows[1..] {
+        let engine = !r[2].starts_with("lp/");
+        assert_eq!(!r[9].is_empty(), engine, "{r:?}");
+        assert_eq!(!r[10].is_empty(), engine, "{r:?}");
+    }
+
+    // Byte-identical reproducible files for --jobs 1 and 2; timings differ in kind.
+    for name in ["scenarios.csv", "summary.csv"] {
+        assert_eq!(read(&a, name), read(&b, name), "{name}");
+    }
+    let timings = data(&read(&a, "timings.csv"));
+    assert_eq!(
+        timings[0].join(","),
+        "configuration,scenario,method,seconds"
+    );
+    assert_eq!(timings.len() - 1, 2 * 3 * METHODS);
+
+    // summary.csv: (configuration, method, measure) rows plus paired rows.
+    let summary = data(&read(&a, "summary.csv"));
+    assert_eq!(
+        summary[0].join(","),
+        "configuration,method,measure,n,mean,half_width,ci_low,ci_high,p10"
+    );
+    let welfare_p3: Vec<&Vec<String>> = summary
+        .iter()
+        .filter(|r| r[1] == "lp/welfare" && r[2] == "percent_of_optimum")
+        .collect();
+    assert_eq!(welfare_p3.len(), 2);
+    for r in welfare_p3 {
+        // n counts the scenarios where P3 > 0 (percent_of_optimum defined), each 100.
+        let defined = rows[1..]
+            .iter()
+            .filter(|x| x[0] == r[0] && x[2] == "lp/welfare" && !x[7].is_empty())
+            .count();
+        assert!(defined >= 1);
+        assert_eq!(
+            (r[3].clone(), r[4].as_str()),
+            (defined.to_string(), "100"),
+            "{r:?}"
+        );
+    }
+    assert!(summary
+        .iter()
+        .any(|r| r[1] == "utility-aware-minus-fair/demand" && r[2] == "welfare" && r[3] == "3"));
+    let md = read(&a, "summary.md");
+    assert!(md.contains("## Seed 003 Table 1 beside brokerflow"));
+    assert!(md.contains("| K4 | feasible | 3 |"), "{md}");
+    for fig in [
+        "fig4_5_trace_feasible.svg",
+        "fig4_5_trace_demand.svg",
+        "fig6_welfare.svg",
+        "hist_percent_of_optimum.svg",
+    ] {
+        let svg = read(&a, fig);
+        assert!(svg.contains("<svg") && svg.contains("spec_sha256"), "{fig}");
+    }
+    assert!(
+        !a.join(".journal.csv").exists(),
+        "the journal goes once complete"
+    );
+
+    // Interrupted after 2 scenarios, then resumed: the same files.
+    let out = brokerflow(&[
+        "experiment",
+        spec,
+        "--out",
+        c.to_str().unwrap(),
+        "--stop-after",
+        "2",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    assert!(!c.join("scenarios.csv").exists());
+    let journal = read(&c, ".journal.csv");
+    assert_eq!(data(&journal).len() - 1, 2 * METHODS);
+    let log = run_ok(&[
+        "experiment",
+        spec,
+        "--out",
+        c.to_str().unwrap(),
+        "--resume",
+        "--jobs",
+        "2",
+    ]);
+    assert!(log.contains("4 scenarios run, 2 resumed"), "{log}");
+    for name in ["scenarios.csv", "summary.csv"] {
+        assert_eq!(read(&a, name), read(&c, name), "{name}");
+    }
+    // Resuming a complete run runs nothing and changes nothing.
+    let log = run_ok(&["experiment", spec, "--out", c.to_str().unwrap(), "--resume"]);
+    assert!(log.contains("0 scenarios run, 6 resumed"), "{log}");
+    assert_eq!(read(&a, "scenarios.csv"), read(&c, "scenarios.csv"));
+
+    // A different spec refuses to resume from these files.
+    let other = write_spec(&dir, &SPEC.replace("rounds = 3000", "rounds = 3001"));
+    let out = brokerflow(&[
+        "experiment",
+        other.to_str().unwrap(),
+        "--out",
+        c.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another spec"));
+}
+
+#[test]
+fn a_failing_scenario_is_a_row_not_an_aborted_batch() {
+    let dir = temp_dir("failing");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/graphs/markets/tiny.json"),
+        dir.join("a-good.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("b-bad.json"), r#"{"name": "bad", "users": []"#).unwrap();
+    let spec = write_spec(
+        &dir,
+        r#"
+name = "files"
+methods = ["lp/welfare", "utility-aware/demand"]
+[outputs]
+figures = false
+[[configuration]]
+name = "given"
+markets = ["*.json"]
+"#,
+    );
+    let out = dir.join("out");
+    run_ok(&[
+        "experiment",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = read(&out, "scenarios.csv");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(
+        rows[0].starts_with("given,a-good.json,lp/welfare,ok,"),
+        "{text}"
+    );
+    assert!(rows[1].starts_with("given,a-good.json,utility-aware/demand,ok,"));
+    for r in &rows[2..] {
+        assert!(
+            r.starts_with("given,b-bad.json,") && r.contains(",error,"),
+            "{r}"
+        );
+        assert!(r.contains("b-bad.json"), "the error names the file: {r}");
+    }
+    let md = read(&out, "summary.md");
+    assert!(md.contains("| lp/welfare | 1 | 1 |"), "{md}");
+}
+
+#[test]
+fn spec_errors_are_one_line_naming_file_and_field() {
+    let dir = temp_dir("errors");
+    for (edit, field) in [
+        (("fair/demand", "fair/nope"), "methods"),
+        (
+            ("seeds = 3\npaper", "seeds = 0\npaper"),
+            "configuration[0].seeds",
+        ),
+        (
+            ("users = 4", "users = \"four\""),
+            "configuration[0].generator.users",
+        ),
+    ] {
+        let spec = write_spec(&dir, &SPEC.replace(edit.0, edit.1));
+        let out = brokerflow(&["experiment", spec.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("spec.toml") && err.contains(field),
+            "{field}: {err}"
+        );
+    }
+    let out = brokerflow(&["experiment", dir.join("missing.toml").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml: cannot read"));
+}
+
+#[test]
+fn emit_writes_the_scenario_that_generate_makes() {
+    let dir = temp_dir("emit");
+    let spec = write_spec(&dir, SPEC);
+    let emitted = dir.join("k4-2.json");
+    run_ok(&[
+        "experiment",
+        spec.to_str().unwrap(),
+        "--emit",
+        "K4",
+        "2",
+        "-o",
+        emitted.to_str().unwrap(),
+    ]);
+    // The same configuration through `generate`'s own flags: the same bytes.
+    let generated = dir.join("gen.json");
+    run_ok(&[
+        "generate",
+        "--users",
+        "4",
+        "--brokers",
+        "2",
+        "--providers",
+        "2",
+        "--seed",
+        "2",
+        "-o",
+        generated.to_str().unwrap(),
+    ]);
+    assert_eq!(read(&dir, "k4-2.json"), read(&dir, "gen.json"));
+    let out = brokerflow(&["experiment", spec.to_str().unwrap(), "--emit", "K4", "99"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no scenario '99'"));
+}
