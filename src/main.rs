@@ -12,7 +12,7 @@ mod cmd;
 ///
 /// A market (users → brokers → providers, with capacities, bandwidths, costs and
 /// valuations) is read from a JSON file, expanded into a multi-commodity flow graph,
-/// and analysed. Start with `brokerflow inspect graphs/markets/tiny.json`.
+/// and analysed. Start with `brokerflow compare graphs/markets/tiny.json`.
 #[derive(Debug, Parser)]
 #[command(name = "brokerflow", version, about, long_about)]
 struct Cli {

@@ -1,16 +1,22 @@
 //! # brokerflow-solvers
 //!
-//! Algorithms over the expanded graph G′ of `brokerflow-graphs`: the LP baselines
-//! (DESIGN §4), the distributed potential-balancing engine (DESIGN §5) and
-//! settlement mechanisms (DESIGN §6). Each is a free function over
-//! [`brokerflow_graphs::ExpandedGraph`].
+//! Algorithms over the expanded graph G′ of `brokerflow-graphs`, each a free function
+//! over [`brokerflow_graphs::ExpandedGraph`]:
+//!
+//! - [`lp`]: the LP baselines P1, P2, P2⁻, P3 (DESIGN §4), every solution passed
+//!   through [`check`] (independent of the LP builder) and [`cycles`] before it is
+//!   returned;
+//! - [`engine`]: the distributed potential-balancing algorithm (DESIGN §5), run
+//!   through the public per-node step of [`engine::node`];
+//! - [`settle`]: settlement mechanisms on top of an allocation (DESIGN §6);
+//! - [`measures`], [`stats`] and [`compare`]: DESIGN §8's measures, their aggregates,
+//!   and the per-market comparison rows that `compare` and `experiment` print.
 
+pub mod check;
+pub mod compare;
 pub mod cycles;
 pub mod engine;
 pub mod lp;
 pub mod measures;
 pub mod settle;
-
-pub mod check;
-pub mod compare;
 pub mod stats;
