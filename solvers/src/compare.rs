@@ -59,7 +59,7 @@ pub enum Method {
 impl Method {
     /// Every method, in `brokerflow compare`'s order: P1, P2, P2⁻, P3, then fair and
     /// utility-aware in feasible mode, then both in demand mode.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 10] = [
         Method::Lp(Objective::Concurrent),
         Method::Lp(Objective::Utility),
         Method::Lp(Objective::WorstUtility),
@@ -78,6 +78,14 @@ impl Method {
         },
         Method::Engine {
             variant: Variant::UtilityAware,
+            mode: InjectionMode::Demand,
+        },
+        Method::Engine {
+            variant: Variant::WelfareSeeking,
+            mode: InjectionMode::Feasible,
+        },
+        Method::Engine {
+            variant: Variant::WelfareSeeking,
             mode: InjectionMode::Demand,
         },
     ];

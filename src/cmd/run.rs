@@ -19,6 +19,9 @@ pub enum VariantArg {
     /// Each move weighs the utility it makes for its sender (value or price minus
     /// costs), so contended resources favour valuable jobs.
     UtilityAware,
+    /// Drift-plus-penalty: pushes pay V × the move's cost, sources admit jobs only
+    /// while their value covers the queue height (issue 7 exploration).
+    WelfareSeeking,
 }
 
 impl From<VariantArg> for Variant {
@@ -26,6 +29,7 @@ impl From<VariantArg> for Variant {
         match v {
             VariantArg::Fair => Variant::Fair,
             VariantArg::UtilityAware => Variant::UtilityAware,
+            VariantArg::WelfareSeeking => Variant::WelfareSeeking,
         }
     }
 }

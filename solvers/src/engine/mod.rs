@@ -41,6 +41,11 @@ pub enum Variant {
     /// w = d_k × the utility moving one job of k over the edge generates for its
     /// sender, floored at a positive value (seed 003 §6 "utility-aware").
     UtilityAware,
+    /// Drift-plus-penalty (issue 7): w = d_k, every push also pays V·d_k·(the move's
+    /// unit cost) per unit of x̄, and in demand mode a source admits jobs of k only
+    /// while its queue height is below V·v_k. V = `welfare_scale` / the median
+    /// valuation of the users with demand (jobs per money unit, set by the market).
+    WelfareSeeking,
 }
 
 impl Variant {
@@ -49,6 +54,7 @@ impl Variant {
         match self {
             Variant::Fair => "fair",
             Variant::UtilityAware => "utility-aware",
+            Variant::WelfareSeeking => "welfare-seeking",
         }
     }
 }
@@ -105,6 +111,10 @@ pub struct EngineOptions {
     /// smallest valuation of any user with demand (DESIGN §5: a floor of that order
     /// converges, 1e-3 often does not).
     pub weight_floor: Option<f64>,
+    /// Welfare-seeking variant: the dimensionless c of V = c / median valuation
+    /// (feasible mode) or V_k = c / (v_k − C^k_s) (demand mode); error shrinks like
+    /// 1/c, rounds grow like c. `None` = 20 in demand mode, 5 in feasible mode.
+    pub welfare_scale: Option<f64>,
     /// Keep the per-(round, commodity) trace.
     pub trace: bool,
 }
@@ -122,6 +132,7 @@ impl EngineOptions {
             max_rounds: 20_000,
             ceiling: 20.0,
             weight_floor: None,
+            welfare_scale: default_welfare_scale(),
             trace: false,
         }
     }
@@ -348,6 +359,13 @@ impl<'g> Engine<'g> {
         self.rounds
     }
 
+    /// DESIGN §2's engine welfare of the current window (values of absorbed jobs,
+    /// costs of every job moved): what [`EngineRun::welfare`] would report if the run
+    /// stopped now. O(window × usable pairs); for traces, not for every round.
+    pub fn window_welfare(&self) -> f64 {
+        self.window.average_flow(self.g, &self.offsets).welfare(self.g)
+    }
+
     /// Runs one round; returns whether the run goes on (not converged, under the limit).
     pub fn next_round(&mut self) -> bool {
         if self.stop.is_some() {
@@ -473,6 +491,76 @@ impl<'g> Engine<'g> {
     }
 }
 
+/// Default welfare scale: `None` = per injection mode (demand 20 with per-user V_k,
+/// feasible 5); `BROKERFLOW_WELFARE_SCALE` overrides it (exploration only).
+fn default_welfare_scale() -> Option<f64> {
+    std::env::var("BROKERFLOW_WELFARE_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+}
+
+fn welfare_scale(o: &EngineOptions) -> f64 {
+    o.welfare_scale.unwrap_or(match o.injection {
+        Injection::Demand => 20.0,
+        Injection::Feasible { .. } => 5.0,
+    })
+}
+
+/// Whether the welfare-seeking variant shapes its penalties by the cost to go
+/// (default on; `BROKERFLOW_WELFARE_SHAPING=0` turns it off, exploration only).
+fn welfare_shaping() -> bool {
+    std::env::var("BROKERFLOW_WELFARE_SHAPING").map_or(true, |v| v != "0")
+}
+
+/// Per-user V_k in demand mode (default on; `BROKERFLOW_WELFARE_PER_USER=0` uses the
+/// market-wide V; exploration only).
+fn welfare_per_user() -> bool {
+    std::env::var("BROKERFLOW_WELFARE_PER_USER").map_or(true, |v| v != "0")
+}
+
+/// C^k_n: the cheapest unit cost from node n to t_k over k's usable edges (Bellman–Ford;
+/// costs are non-negative). In a deployment each node learns it from its
+/// out-neighbours by a distance-vector exchange before (or while) routing.
+fn cost_to_go(g: &ExpandedGraph, k: usize) -> Vec<f64> {
+    let c = &g.commodities[k];
+    let mut d = vec![f64::INFINITY; g.graph.node_count()];
+    d[c.sink.index()] = 0.0;
+    for _ in 0..g.graph.node_count() {
+        let mut changed = false;
+        for &e in &c.usable {
+            let (t, h) = g.graph.edge_endpoints(e).expect("edge of G'");
+            let via = d[h.index()] + g.unit_cost(e, k);
+            if via < d[t.index()] {
+                d[t.index()] = via;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    d.iter_mut().filter(|x| !x.is_finite()).for_each(|x| *x = 0.0);
+    d
+}
+
+/// V of the welfare-seeking variant: welfare_scale / median valuation of the users
+/// with demand (1 / money unit, so heights V·v are dimensionless like q̄).
+pub fn welfare_v(g: &ExpandedGraph, o: &EngineOptions) -> f64 {
+    let mut v: Vec<f64> = g
+        .commodities
+        .iter()
+        .filter(|c| c.demand > 0.0 && !c.is_stranded() && c.valuation > 0.0)
+        .map(|c| c.valuation)
+        .collect();
+    if v.is_empty() {
+        return welfare_scale(o);
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len();
+    let median = if m % 2 == 1 { v[m / 2] } else { 0.5 * (v[m / 2 - 1] + v[m / 2]) };
+    welfare_scale(o) / median
+}
+
 fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     let bad = |name, value: f64, rule| Err(EngineError::Setting { name, value, rule });
     if !(0.0..1.0).contains(&o.eta) {
@@ -533,6 +621,7 @@ fn node_configs(
             .min(1.0e300)
     });
     let floor = if floor.is_finite() { floor } else { 1.0 };
+    let v_scale = welfare_v(g, o);
     let mut configs: Vec<NodeConfig> = g
         .graph
         .node_indices()
@@ -560,12 +649,44 @@ fn node_configs(
             },
             out: Vec::new(),
         };
+        // Welfare-seeking: each node's cheapest cost to t_k (what a distance-vector
+        // exchange of unit costs with its out-neighbours converges to), for potential
+        // shaping; all zeros when shaping is off.
+        let to_go = if o.variant == Variant::WelfareSeeking && welfare_shaping() {
+            cost_to_go(g, k)
+        } else {
+            vec![0.0; g.graph.node_count()]
+        };
+        // V_k: the market-wide V, or (per-user mode, demand injection only) the user's
+        // own V_k = welfare_scale / (v_k − C^k_s): every gate at height welfare_scale,
+        // weights d_k / V_k keep contention in money units.
+        let per_user = welfare_per_user() && matches!(o.injection, Injection::Demand);
+        let vk = if per_user {
+            let surplus = c.valuation - to_go[c.source.index()];
+            if surplus > 0.0 {
+                welfare_scale(o) / surplus
+            } else {
+                v_scale
+            }
+        } else {
+            v_scale
+        };
         let mut local: std::collections::BTreeMap<usize, LocalCommodity> = Default::default();
         for &e in &c.usable {
             let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
             let weight = match o.variant {
                 Variant::Fair => 1.0,
                 Variant::UtilityAware => c.demand * utility_of_move(market, g, e, k).max(floor),
+                Variant::WelfareSeeking => c.demand / vk,
+            };
+            let penalty = match o.variant {
+                Variant::WelfareSeeking => {
+                    // Reduced cost: c_e + C_head − C_tail ≥ 0, zero on cheapest paths.
+                    let reduced = g.unit_cost(e, k) + to_go[head.index()] - to_go[tail.index()];
+                    // With w = d_k / V_k: penalty / w = V_k · reduced cost.
+                    c.demand * reduced.max(0.0)
+                }
+                _ => 0.0,
             };
             let t = local.entry(tail.index()).or_insert_with(|| fresh(tail));
             t.queues += 1;
@@ -574,13 +695,22 @@ fn node_configs(
                 to: head.index(),
                 weight,
                 into_sink: head == c.sink,
+                penalty,
             });
             local
                 .entry(head.index())
                 .or_insert_with(|| fresh(head))
                 .queues += 1;
         }
-        for (n, lc) in local {
+        for (n, mut lc) in local {
+            // Value-gated admission: the source holds at most height V·v_k.
+            if o.variant == Variant::WelfareSeeking
+                && matches!(o.injection, Injection::Demand)
+                && n == c.source.index()
+            {
+                let surplus = (c.valuation - to_go[n]).max(0.0);
+                lc.ceiling = Some(vk * surplus * lc.queues as f64 * c.demand);
+            }
             configs[n].commodities.push(lc);
         }
     }

@@ -57,6 +57,10 @@ pub struct OutEdge {
     pub weight: f64,
     /// Whether n′ is k's collection point (its head queue is always empty).
     pub into_sink: bool,
+    /// Linear penalty per unit of x̄ in the push objective (welfare-seeking variant:
+    /// V·d_k·the move's unit cost); 0 otherwise.
+    #[serde(default)]
+    pub penalty: f64,
 }
 
 /// A node's changing state: how many jobs of each commodity it holds, and its ledger.
@@ -161,8 +165,8 @@ fn height(c: &LocalCommodity, held: f64) -> f64 {
 /// let config = NodeConfig { node: 3, capacity: Some(4.0), collection: false,
 ///     commodities: vec![LocalCommodity { k: 0, demand: 10.0, resource: 1.0, queues: 3,
 ///         injection: 0.0, ceiling: None,
-///         out: vec![OutEdge { edge: 7, to: 5, weight: 1.0, into_sink: false },
-///                   OutEdge { edge: 8, to: 6, weight: 1.0, into_sink: false }] }] };
+///         out: vec![OutEdge { edge: 7, to: 5, weight: 1.0, into_sink: false, penalty: 0.0 },
+///                   OutEdge { edge: 8, to: 6, weight: 1.0, into_sink: false, penalty: 0.0 }] }] };
 /// let state = NodeState { held: vec![6.0], injected: vec![0.0], discarded: vec![0.0],
 ///     absorbed: vec![0.0] };
 /// // The providers announce empty queues.
@@ -222,6 +226,7 @@ pub fn node_step(
                 weight: e.weight,
                 // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
                 usage: c.demand * c.resource,
+                penalty: e.penalty,
             });
             owner.push((i, j));
         }

@@ -26,14 +26,17 @@ pub struct Term {
     pub weight: f64,
     /// d_k·r^k_n: resource used per unit of x̄.
     pub usage: f64,
+    /// A linear cost per unit of x̄ added to the push objective (drift-plus-penalty:
+    /// V·unit cost·d_k); 0 in the fair and utility-aware variants.
+    pub penalty: f64,
 }
 
-/// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] subject to Σ_i usage_i·x̄_i ≤ R
+/// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] + penalty_i·x̄_i subject to Σ_i usage_i·x̄_i ≤ R
 /// and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k); returns x̄.
 ///
 /// For the quadratic Φ, with multiplier λ ≥ 0:
-/// x̄_i(λ) = clamp(((q̄_t − q̄_h) − λ·usage/w) / 2, 0, q̄_t), or clamp(q̄_t − λ·usage/w,
-/// 0, q̄_t) into t_k. λ = 0 if that fits in R; otherwise the one λ where it fills R
+/// x̄_i(λ) = clamp(((q̄_t − q̄_h) − (λ·usage + penalty)/w) / 2, 0, q̄_t), or
+/// clamp(q̄_t − (λ·usage + penalty)/w, 0, q̄_t) into t_k. λ = 0 if that fits in R; otherwise the one λ where it fills R
 /// exactly, found by sorting the breakpoints and walking them: O(m log m).
 ///
 /// Paper: seed 003 §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
@@ -67,7 +70,7 @@ fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
     if t.tail <= 0.0 || t.weight <= 0.0 {
         return 0.0;
     }
-    let price = lambda * t.usage / t.weight;
+    let price = (lambda * t.usage + t.penalty) / t.weight;
     let x = match (potential, t.head) {
         (Potential::Quadratic, Some(h)) => ((t.tail - h) - price) / 2.0,
         (Potential::Quadratic, None) => t.tail - price,
@@ -105,9 +108,10 @@ fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
         .iter()
         .filter(|t| t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0)
         .map(|t| {
+            let offset = t.penalty / t.weight;
             let (a, beta) = match t.head {
-                Some(h) => (t.tail - h, 2.0),
-                None => (t.tail, 1.0),
+                Some(h) => (t.tail - h - offset, 2.0),
+                None => (t.tail - offset, 1.0),
             };
             Piece {
                 a,
@@ -199,6 +203,7 @@ mod tests {
             head,
             weight,
             usage,
+            penalty: 0.0,
         }
     }
 

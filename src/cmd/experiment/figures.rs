@@ -124,6 +124,7 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
                     Method::Engine { variant, .. } => match variant {
                         Variant::Fair => "fair (Fig. 4)",
                         Variant::UtilityAware => "utility-aware (Fig. 5)",
+                        Variant::WelfareSeeking => "welfare-seeking",
                     },
                     Method::Lp(_) => "lp",
                 };
