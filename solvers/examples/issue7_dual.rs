@@ -37,7 +37,9 @@ fn main() {
         let vbar = vals[vals.len() / 2];
         let tau = tau_rel * vbar;
         let nn = g.graph.node_count();
-        let cap: Vec<Option<f64>> = (0..nn).map(|n| g.node(NodeIndex::new(n)).capacity).collect();
+        let cap: Vec<Option<f64>> = (0..nn)
+            .map(|n| g.node(NodeIndex::new(n)).capacity)
+            .collect();
         let mut mu = vec![0.0; nn];
         // Per commodity: P per node.
         let mut pk: Vec<Vec<f64>> = g.commodities.iter().map(|_| vec![0.0; nn]).collect();
@@ -71,7 +73,11 @@ fn main() {
                     let w: Vec<f64> = outs[n].iter().map(|o| (-(o.2 - m) / tau).exp()).collect();
                     let s: f64 = w.iter().sum();
                     newp[n] = m - tau * s.ln();
-                    split[n] = outs[n].iter().zip(&w).map(|(o, w)| (o.0, o.1, w / s)).collect();
+                    split[n] = outs[n]
+                        .iter()
+                        .zip(&w)
+                        .map(|(o, w)| (o.0, o.1, w / s))
+                        .collect();
                 }
                 pk[k] = newp;
                 let s = c.source.index();

@@ -89,7 +89,11 @@ fn one_and_two_threads_give_bit_identical_runs() {
         let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
             .unwrap()
             .delta;
-        for variant in [Variant::Fair, Variant::UtilityAware] {
+        for variant in [
+            Variant::Fair,
+            Variant::UtilityAware,
+            Variant::WelfareSeeking,
+        ] {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let mut o = EngineOptions::new(variant, injection);
                 o.trace = true;
@@ -118,5 +122,6 @@ fn one_and_two_threads_give_bit_identical_runs() {
             }
         }
     }
-    assert_eq!(compared, 8);
+    // 2 markets × 3 variants × 2 injection modes.
+    assert_eq!(compared, 12);
 }

@@ -159,7 +159,11 @@ fn nodes_stepping_alone_over_json_match_the_engine_byte_for_byte() {
         let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
             .unwrap()
             .delta;
-        for variant in [Variant::Fair, Variant::UtilityAware] {
+        for variant in [
+            Variant::Fair,
+            Variant::UtilityAware,
+            Variant::WelfareSeeking,
+        ] {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let mut o = EngineOptions::new(variant, injection);
                 // Never converge within the run: the window is longer than the run.
@@ -173,7 +177,8 @@ fn nodes_stepping_alone_over_json_match_the_engine_byte_for_byte() {
             }
         }
     }
-    assert_eq!(compared, 20);
+    // 5 markets × 3 variants × 2 injection modes.
+    assert_eq!(compared, 30);
     // Not vacuous: the discard branch of the node step was exercised.
     assert!(discarded > 0.0, "no source discarded anything");
 }

@@ -104,9 +104,13 @@ fn resource_of(market: &Market, g: &ExpandedGraph, n: NodeIndex, k: usize) -> f6
 fn settings(g: &ExpandedGraph, delta: Option<f64>, index: usize) -> Vec<EngineOptions> {
     let _ = g;
     let mut all = Vec::new();
-    for (v, variant) in [Variant::Fair, Variant::UtilityAware]
-        .into_iter()
-        .enumerate()
+    for (v, variant) in [
+        Variant::Fair,
+        Variant::UtilityAware,
+        Variant::WelfareSeeking,
+    ]
+    .into_iter()
+    .enumerate()
     {
         for (j, injection) in [Injection::Feasible { delta }, Injection::Demand]
             .into_iter()
@@ -231,7 +235,8 @@ fn trace_ledger_balances_every_round_and_capacity_holds() {
             discarding_runs += usize::from(any_discard);
         }
     }
-    assert_eq!(runs, 4 * (MARKETS as usize + 4));
+    // 3 variants × 2 injection modes per market.
+    assert_eq!(runs, 6 * (MARKETS as usize + 4));
     // Not vacuous: the discard branch of the ledger is exercised.
     assert!(
         discarding_runs >= 10,

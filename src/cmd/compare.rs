@@ -118,7 +118,7 @@ fn render(loaded: &LoadedMarket, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         out,
-        "  {:<14} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>5} {:>8}",
+        "  {:<15} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>5} {:>8}",
         "method",
         "mode",
         "welfare",
@@ -133,7 +133,7 @@ fn render(loaded: &LoadedMarket, rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "  {:<14} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>5} {:>8.3}{}",
+            "  {:<15} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>5} {:>8.3}{}",
             r.method,
             r.mode,
             num(r.welfare, 3),

@@ -76,6 +76,10 @@ pub struct EngineArgs {
     /// Queue potential.
     #[arg(long, value_enum, default_value = "quadratic")]
     pub potential: PotentialArg,
+    /// welfare-seeking variant: the dimensionless scale c of V (error shrinks like 1/c,
+    /// rounds grow like c); default 20 in demand mode, 5 in feasible mode.
+    #[arg(long)]
+    pub welfare_scale: Option<f64>,
     /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
@@ -114,6 +118,7 @@ impl EngineArgs {
             PotentialArg::Quadratic => Potential::Quadratic,
             PotentialArg::Exponential => Potential::Exponential,
         };
+        o.welfare_scale = self.welfare_scale;
         o.trace = trace;
         Ok(o)
     }

@@ -41,10 +41,15 @@ pub enum Variant {
     /// w = d_k × the utility moving one job of k over the edge generates for its
     /// sender, floored at a positive value (seed 003 §6 "utility-aware").
     UtilityAware,
-    /// Drift-plus-penalty (issue 7): w = d_k, every push also pays V·d_k·(the move's
-    /// unit cost) per unit of x̄, and in demand mode a source admits jobs of k only
-    /// while its queue height is below V·v_k. V = `welfare_scale` / the median
-    /// valuation of the users with demand (jobs per money unit, set by the market).
+    /// Drift-plus-penalty (issue 7, experimental): w = d_k / V, and every push also
+    /// pays d_k × the move's cost relative to the cheapest path (c_e + C_head − C_tail,
+    /// C = cheapest cost to t_k; the sum along a path is its cost minus C at the
+    /// source), so at a full node λ is a price per resource unit. In demand mode a
+    /// source admits jobs of k only while its queue height is below V_k·(v_k − C_s):
+    /// users whose value does not cover the cheapest path admit nothing.
+    /// V_k = `welfare_scale` / (v_k − C_s) in demand mode, V = `welfare_scale` / the
+    /// median valuation in feasible mode (jobs per money unit, set by the market).
+    /// C is computed centrally for now (Bellman–Ford), not yet by message exchange.
     WelfareSeeking,
 }
 
@@ -132,7 +137,7 @@ impl EngineOptions {
             max_rounds: 20_000,
             ceiling: 20.0,
             weight_floor: None,
-            welfare_scale: default_welfare_scale(),
+            welfare_scale: None,
             trace: false,
         }
     }
@@ -363,7 +368,9 @@ impl<'g> Engine<'g> {
     /// costs of every job moved): what [`EngineRun::welfare`] would report if the run
     /// stopped now. O(window × usable pairs); for traces, not for every round.
     pub fn window_welfare(&self) -> f64 {
-        self.window.average_flow(self.g, &self.offsets).welfare(self.g)
+        self.window
+            .average_flow(self.g, &self.offsets)
+            .welfare(self.g)
     }
 
     /// Runs one round; returns whether the run goes on (not converged, under the limit).
@@ -491,31 +498,11 @@ impl<'g> Engine<'g> {
     }
 }
 
-/// Default welfare scale: `None` = per injection mode (demand 20 with per-user V_k,
-/// feasible 5); `BROKERFLOW_WELFARE_SCALE` overrides it (exploration only).
-fn default_welfare_scale() -> Option<f64> {
-    std::env::var("BROKERFLOW_WELFARE_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-}
-
 fn welfare_scale(o: &EngineOptions) -> f64 {
     o.welfare_scale.unwrap_or(match o.injection {
         Injection::Demand => 20.0,
         Injection::Feasible { .. } => 5.0,
     })
-}
-
-/// Whether the welfare-seeking variant shapes its penalties by the cost to go
-/// (default on; `BROKERFLOW_WELFARE_SHAPING=0` turns it off, exploration only).
-fn welfare_shaping() -> bool {
-    std::env::var("BROKERFLOW_WELFARE_SHAPING").map_or(true, |v| v != "0")
-}
-
-/// Per-user V_k in demand mode (default on; `BROKERFLOW_WELFARE_PER_USER=0` uses the
-/// market-wide V; exploration only).
-fn welfare_per_user() -> bool {
-    std::env::var("BROKERFLOW_WELFARE_PER_USER").map_or(true, |v| v != "0")
 }
 
 /// C^k_n: the cheapest unit cost from node n to t_k over k's usable edges (Bellman–Ford;
@@ -539,7 +526,9 @@ fn cost_to_go(g: &ExpandedGraph, k: usize) -> Vec<f64> {
             break;
         }
     }
-    d.iter_mut().filter(|x| !x.is_finite()).for_each(|x| *x = 0.0);
+    d.iter_mut()
+        .filter(|x| !x.is_finite())
+        .for_each(|x| *x = 0.0);
     d
 }
 
@@ -557,7 +546,11 @@ pub fn welfare_v(g: &ExpandedGraph, o: &EngineOptions) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len();
-    let median = if m % 2 == 1 { v[m / 2] } else { 0.5 * (v[m / 2 - 1] + v[m / 2]) };
+    let median = if m % 2 == 1 {
+        v[m / 2]
+    } else {
+        0.5 * (v[m / 2 - 1] + v[m / 2])
+    };
     welfare_scale(o) / median
 }
 
@@ -577,6 +570,11 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     }
     if !(o.ceiling.is_finite() && o.ceiling > 0.0) {
         return bad("ceiling", o.ceiling, "a positive multiple of demand");
+    }
+    if let Some(c) = o.welfare_scale {
+        if !(c.is_finite() && c > 0.0) {
+            return bad("welfare_scale", c, "positive");
+        }
     }
     if let Some(f) = o.weight_floor {
         if !(f.is_finite() && f > 0.0) {
@@ -652,7 +650,7 @@ fn node_configs(
         // Welfare-seeking: each node's cheapest cost to t_k (what a distance-vector
         // exchange of unit costs with its out-neighbours converges to), for potential
         // shaping; all zeros when shaping is off.
-        let to_go = if o.variant == Variant::WelfareSeeking && welfare_shaping() {
+        let to_go = if o.variant == Variant::WelfareSeeking {
             cost_to_go(g, k)
         } else {
             vec![0.0; g.graph.node_count()]
@@ -660,7 +658,7 @@ fn node_configs(
         // V_k: the market-wide V, or (per-user mode, demand injection only) the user's
         // own V_k = welfare_scale / (v_k − C^k_s): every gate at height welfare_scale,
         // weights d_k / V_k keep contention in money units.
-        let per_user = welfare_per_user() && matches!(o.injection, Injection::Demand);
+        let per_user = matches!(o.injection, Injection::Demand);
         let vk = if per_user {
             let surplus = c.valuation - to_go[c.source.index()];
             if surplus > 0.0 {
