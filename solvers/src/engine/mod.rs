@@ -649,7 +649,7 @@ fn node_configs(
         };
         // Welfare-seeking: each node's cheapest cost to t_k (what a distance-vector
         // exchange of unit costs with its out-neighbours converges to), for potential
-        // shaping; all zeros when shaping is off.
+        // shaping; unused (zeros) by the other variants.
         let to_go = if o.variant == Variant::WelfareSeeking {
             cost_to_go(g, k)
         } else {

@@ -169,6 +169,33 @@ pub struct LpSolution {
 }
 
 impl LpSolution {
+    /// A solution of `f` before the independent check fills in its residuals.
+    fn unchecked(
+        g: &ExpandedGraph,
+        objective: Objective,
+        status: LpStatus,
+        delta: Option<f64>,
+        flow: Option<Flow>,
+        f: &Formulation,
+        backend: Backend,
+    ) -> LpSolution {
+        LpSolution {
+            objective,
+            status,
+            delta,
+            flow,
+            stranded: stranded(g),
+            amount_backoff: 0.0,
+            prices: None,
+            duality_gap: None,
+            variables: f.lp.variables(),
+            constraints: f.lp.rows.len(),
+            backend: backend.resolve(f.lp.variables()),
+            max_conservation_residual: 0.0,
+            max_capacity_violation: 0.0,
+        }
+    }
+
     /// W of the flow (DESIGN §2), `None` when unbounded.
     pub fn welfare(&self, g: &ExpandedGraph) -> Option<f64> {
         self.flow.as_ref().map(|f| f.welfare(g))
@@ -286,21 +313,15 @@ pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpS
     let active = active(g);
     let f = concurrent_formulation(g);
     if concurrent_is_unbounded(g, &active) {
-        return Ok(LpSolution {
-            objective: Objective::Concurrent,
-            status: LpStatus::Unbounded,
-            delta: None,
-            flow: None,
-            stranded: stranded(g),
-            amount_backoff: 0.0,
-            prices: None,
-            duality_gap: None,
-            variables: f.lp.variables(),
-            constraints: f.lp.rows.len(),
-            backend: options.backend.resolve(f.lp.variables()),
-            max_conservation_residual: 0.0,
-            max_capacity_violation: 0.0,
-        });
+        return Ok(LpSolution::unchecked(
+            g,
+            Objective::Concurrent,
+            LpStatus::Unbounded,
+            None,
+            None,
+            &f,
+            options.backend,
+        ));
     }
     let x = run(&f.lp, options.backend)?;
     let delta = x[f.lp.variables() - 1].max(0.0);
@@ -526,19 +547,16 @@ fn finish(
             report: text,
         });
     }
-    Ok(LpSolution {
+    let mut s = LpSolution::unchecked(
+        g,
         objective,
-        status: LpStatus::Optimal,
+        LpStatus::Optimal,
         delta,
-        flow: Some(flow),
-        stranded: stranded(g),
-        amount_backoff: 0.0,
-        prices: None,
-        duality_gap: None,
-        variables: f.lp.variables(),
-        constraints: f.lp.rows.len(),
-        backend,
-        max_conservation_residual: report.max_conservation_residual,
-        max_capacity_violation: report.max_capacity_violation,
-    })
+        Some(flow),
+        f,
+        options.backend,
+    );
+    s.max_conservation_residual = report.max_conservation_residual;
+    s.max_capacity_violation = report.max_capacity_violation;
+    Ok(s)
 }
