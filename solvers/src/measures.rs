@@ -58,6 +58,27 @@ pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
     }
 }
 
+/// price_error = max_n |λ_n − y_n| / max_n y_n over the capacity-limited nodes of G′:
+/// how far an engine run's node prices λ (the welfare-seeking variant's window-averaged
+/// multipliers, [`crate::engine::EngineRun::prices`]) lie from P3's exact dual prices y,
+/// relative to the largest dual price. Not one of DESIGN §8's measures: defined here
+/// for issue 7 ("its prices … are compared with the exact LP duals of P3"). Undefined
+/// when no dual price exceeds [`OPTIMUM_TOLERANCE`] (nothing is scarce). Duals of a
+/// degenerate P3 are one optimal vertex among several, so a large value can also mean
+/// the engine found another optimal price vector.
+pub fn price_error(prices: &[Option<f64>], duals: &[f64]) -> Measure {
+    let largest = duals.iter().cloned().fold(0.0, f64::max);
+    if largest <= OPTIMUM_TOLERANCE {
+        return Measure::none("no resource has a positive P3 price");
+    }
+    let worst = prices
+        .iter()
+        .zip(duals)
+        .filter_map(|(p, y)| Some((p.as_ref()? - y).abs()))
+        .fold(0.0, f64::max);
+    Measure::some(worst / largest)
+}
+
 /// served_fraction = Σ f_k / Σ d_k over non-stranded users (DESIGN §8); `None` when
 /// they have no demand at all.
 pub fn served_fraction(g: &ExpandedGraph, flow: &Flow) -> Option<f64> {

@@ -7,6 +7,7 @@ use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::engine::{self, EngineOptions, EngineRun, Injection, Potential, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
+use brokerflow_solvers::measures;
 use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
@@ -150,6 +151,11 @@ pub struct Args {
     /// Write every broker's routing table as CSV `broker,commodity,next_hop,fraction`.
     #[arg(long, value_name = "FILE")]
     pub routing: Option<PathBuf>,
+    /// welfare-seeking only: write the engine's node prices (window-averaged λ, money
+    /// per resource unit) beside P3's exact dual prices as CSV
+    /// `node,engine_price,p3_price`, and report the price_error measure.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -159,6 +165,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
+    if args.prices.is_some() && args.variant != VariantArg::WelfareSeeking {
+        anyhow::bail!(
+            "--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit"
+        );
+    }
     let options = args.engine.options(
         &loaded,
         args.variant.into(),
@@ -190,15 +201,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_atomically(path, csv.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let mut price_error = None;
+    if let Some(path) = &args.prices {
+        let p3 = lp::max_welfare(
+            g,
+            &LpOptions {
+                backend: args.engine.backend,
+                prices: true,
+            },
+        )?;
+        let duals = p3
+            .prices
+            .context("P3 gave no dual prices (no flow is possible)")?;
+        let mut csv = String::from("node,engine_price,p3_price\n");
+        for n in g.graph.node_indices() {
+            if let Some(price) = result.prices[n.index()] {
+                csv.push_str(&format!(
+                    "{},{},{}\n",
+                    g.node(n).name,
+                    price,
+                    duals[n.index()]
+                ));
+            }
+        }
+        write_atomically(path, csv.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        price_error = Some(measures::price_error(&result.prices, &duals));
+    }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&loaded, &result, seconds))?
-        );
+        let mut value = to_json(&loaded, &result, seconds);
+        if let Some(e) = &price_error {
+            value["price_error"] = serde_json::to_value(e)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&loaded, &result, seconds));
+        if let Some(e) = &price_error {
+            match e.value {
+                Some(v) => println!(
+                    "  price_error {v:.4}: largest |engine - P3 dual| / largest P3 price (the engine's prices approach the duals like 1/welfare_scale)"
+                ),
+                None => println!("  price_error undefined: {}", e.reason.unwrap_or("")),
+            }
+        }
     }
     Ok(())
+}
+
+/// Node prices of a welfare-seeking run by node name (capacity-limited nodes only).
+fn named_prices(
+    loaded: &LoadedMarket,
+    r: &EngineRun,
+) -> serde_json::Map<String, serde_json::Value> {
+    let g = &loaded.graph;
+    g.graph
+        .node_indices()
+        .filter_map(|n| Some((g.node(n).name.clone(), json!(r.prices[n.index()]?))))
+        .collect()
 }
 
 fn trace_csv(loaded: &LoadedMarket, r: &EngineRun) -> String {
@@ -235,11 +294,14 @@ pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json
         "settings": {
             "eta": r.options.eta, "epsilon": r.options.epsilon, "window": r.options.window,
             "max_rounds": r.options.max_rounds, "ceiling": r.options.ceiling,
-            "potential": r.options.potential,
+            "potential": r.options.potential, "welfare_scale": (r.options.variant == Variant::WelfareSeeking).then(|| r.options.effective_welfare_scale()),
         },
         "approximate": "served and welfare are averages over the last window of rounds",
         "max_ledger_residual": r.max_ledger_residual,
         "max_capacity_violation": r.max_capacity_violation,
+        "prices": (r.options.variant == Variant::WelfareSeeking).then(|| named_prices(loaded, r)),
+        "prices_approximate": (r.options.variant == Variant::WelfareSeeking).then_some(
+            "window-averaged multipliers λ per resource unit; they approach P3's dual prices like 1/welfare_scale"),
         "seconds": seconds,
         "provenance": provenance(loaded, Backend::DEFAULT),
     })
@@ -285,5 +347,17 @@ fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
         "  ledger residual {:.1e}, capacity violation {:.1e}",
         r.max_ledger_residual, r.max_capacity_violation
     );
+    if r.options.variant == Variant::WelfareSeeking {
+        let scarce: Vec<String> = named_prices(loaded, r)
+            .into_iter()
+            .filter(|(_, p)| p.as_f64().is_some_and(|p| p > 0.0))
+            .map(|(n, p)| format!("{n} {:.4}", p.as_f64().unwrap_or(0.0)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  node prices (money per resource unit, window-averaged; approximate, like 1/welfare_scale): {}",
+            if scarce.is_empty() { "none positive".to_string() } else { scarce.join(", ") }
+        );
+    }
     out
 }

@@ -25,11 +25,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use water_fill::{reverse_water_fill, Potential, Term};
+pub use water_fill::{reverse_water_fill, Potential, Term, WaterFill};
 
 use node::{
     announce, deliver, node_step, Heights, Jobs, LocalCommodity, NodeConfig, NodeState, OutEdge,
-    StepParams,
+    Shaping, StepParams,
 };
 
 /// The push weights w^k_{n,n′} (DESIGN §5).
@@ -48,8 +48,9 @@ pub enum Variant {
     /// source admits jobs of k only while its queue height is below V_k·(v_k − C_s):
     /// users whose value does not cover the cheapest path admit nothing.
     /// V_k = `welfare_scale` / (v_k − C_s) in demand mode, V = `welfare_scale` / the
-    /// median valuation in feasible mode (jobs per money unit, set by the market).
-    /// C is computed centrally for now (Bellman–Ford), not yet by message exchange.
+    /// median valuation in feasible mode (jobs per money unit, set by the market and
+    /// announced with δ*). Every node learns C by a distance-vector exchange with its
+    /// out-neighbours (in the height announcements) and V_k from its user's jobs.
     WelfareSeeking,
 }
 
@@ -125,6 +126,15 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
+    /// The welfare-seeking variant's c in effect: `welfare_scale`, or its default (20 in
+    /// demand mode, 5 in feasible mode).
+    pub fn effective_welfare_scale(&self) -> f64 {
+        self.welfare_scale.unwrap_or(match self.injection {
+            Injection::Demand => 20.0,
+            Injection::Feasible { .. } => 5.0,
+        })
+    }
+
     /// The defaults for a variant and injection mode.
     pub fn new(variant: Variant, injection: Injection) -> EngineOptions {
         EngineOptions {
@@ -216,6 +226,12 @@ pub struct EngineRun {
     pub max_ledger_residual: f64,
     /// Largest relative excess of any node's use over its capacity in any round.
     pub max_capacity_violation: f64,
+    /// Per G′ node, the window-averaged multiplier λ of its capacity in the push
+    /// problem (`None` for nodes of unlimited capacity). In the welfare-seeking variant
+    /// this is the node's own price in money per resource unit — a decentralised
+    /// counterpart of P3's dual price of the node (DESIGN §4); in the fair and
+    /// utility-aware variants it is in weight units and not a price.
+    pub prices: Vec<Option<f64>>,
     /// The trace, if asked for.
     pub trace: Vec<TraceRow>,
 }
@@ -426,6 +442,11 @@ impl<'g> Engine<'g> {
             .collect();
         drop(inbox);
         self.states = delivered;
+        let lambda = self.states.iter().map(|s| s.lambda).collect();
+        self.window.lambdas.push_back(lambda);
+        if self.window.lambdas.len() > self.window.size {
+            self.window.lambdas.pop_front();
+        }
         self.account(moved);
         true
     }
@@ -493,43 +514,15 @@ impl<'g> Engine<'g> {
             injection: self.injection,
             max_ledger_residual: self.max_ledger_residual,
             max_capacity_violation: self.max_capacity_violation,
+            prices: self
+                .configs
+                .iter()
+                .enumerate()
+                .map(|(n, c)| c.capacity.map(|_| self.window.average_lambda(n)))
+                .collect(),
             trace: self.trace,
         }
     }
-}
-
-fn welfare_scale(o: &EngineOptions) -> f64 {
-    o.welfare_scale.unwrap_or(match o.injection {
-        Injection::Demand => 20.0,
-        Injection::Feasible { .. } => 5.0,
-    })
-}
-
-/// C^k_n: the cheapest unit cost from node n to t_k over k's usable edges (Bellman–Ford;
-/// costs are non-negative). In a deployment each node learns it from its
-/// out-neighbours by a distance-vector exchange before (or while) routing.
-fn cost_to_go(g: &ExpandedGraph, k: usize) -> Vec<f64> {
-    let c = &g.commodities[k];
-    let mut d = vec![f64::INFINITY; g.graph.node_count()];
-    d[c.sink.index()] = 0.0;
-    for _ in 0..g.graph.node_count() {
-        let mut changed = false;
-        for &e in &c.usable {
-            let (t, h) = g.graph.edge_endpoints(e).expect("edge of G'");
-            let via = d[h.index()] + g.unit_cost(e, k);
-            if via < d[t.index()] {
-                d[t.index()] = via;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    d.iter_mut()
-        .filter(|x| !x.is_finite())
-        .for_each(|x| *x = 0.0);
-    d
 }
 
 /// V of the welfare-seeking variant: welfare_scale / median valuation of the users
@@ -542,7 +535,7 @@ pub fn welfare_v(g: &ExpandedGraph, o: &EngineOptions) -> f64 {
         .map(|c| c.valuation)
         .collect();
     if v.is_empty() {
-        return welfare_scale(o);
+        return o.effective_welfare_scale();
     }
     v.sort_by(f64::total_cmp);
     let m = v.len();
@@ -551,7 +544,7 @@ pub fn welfare_v(g: &ExpandedGraph, o: &EngineOptions) -> f64 {
     } else {
         0.5 * (v[m / 2 - 1] + v[m / 2])
     };
-    welfare_scale(o) / median
+    o.effective_welfare_scale() / median
 }
 
 fn validate(o: &EngineOptions) -> Result<(), EngineError> {
@@ -634,6 +627,17 @@ fn node_configs(
         if injection[k] <= 0.0 {
             continue;
         }
+        // Welfare-seeking: the node learns its cost to go and the user's V_k from
+        // messages (node::node_step); it is configured with the move costs, c and,
+        // in feasible mode, the market-wide V announced with δ*.
+        let shaping = (o.variant == Variant::WelfareSeeking).then(|| Shaping {
+            scale: o.effective_welfare_scale(),
+            market_v: match o.injection {
+                Injection::Feasible { .. } => Some(v_scale),
+                Injection::Demand => None,
+            },
+            valuation: c.valuation,
+        });
         // Queues per node: usable in-edges plus out-edges of k.
         let fresh = |n: NodeIndex| LocalCommodity {
             k,
@@ -641,33 +645,15 @@ fn node_configs(
             resource: g.resource_use(n, k),
             queues: 0,
             injection: if n == c.source { injection[k] } else { 0.0 },
-            ceiling: match (o.injection, n == c.source) {
-                (Injection::Demand, true) => Some(o.ceiling * c.demand),
+            // The welfare-seeking source gates by value instead (node::node_step).
+            ceiling: match (o.injection, n == c.source, o.variant) {
+                (Injection::Demand, true, Variant::Fair | Variant::UtilityAware) => {
+                    Some(o.ceiling * c.demand)
+                }
                 _ => None,
             },
             out: Vec::new(),
-        };
-        // Welfare-seeking: each node's cheapest cost to t_k (what a distance-vector
-        // exchange of unit costs with its out-neighbours converges to), for potential
-        // shaping; unused (zeros) by the other variants.
-        let to_go = if o.variant == Variant::WelfareSeeking {
-            cost_to_go(g, k)
-        } else {
-            vec![0.0; g.graph.node_count()]
-        };
-        // V_k: the market-wide V, or (per-user mode, demand injection only) the user's
-        // own V_k = welfare_scale / (v_k − C^k_s): every gate at height welfare_scale,
-        // weights d_k / V_k keep contention in money units.
-        let per_user = matches!(o.injection, Injection::Demand);
-        let vk = if per_user {
-            let surplus = c.valuation - to_go[c.source.index()];
-            if surplus > 0.0 {
-                welfare_scale(o) / surplus
-            } else {
-                v_scale
-            }
-        } else {
-            v_scale
+            shaping,
         };
         let mut local: std::collections::BTreeMap<usize, LocalCommodity> = Default::default();
         for &e in &c.usable {
@@ -675,16 +661,8 @@ fn node_configs(
             let weight = match o.variant {
                 Variant::Fair => 1.0,
                 Variant::UtilityAware => c.demand * utility_of_move(market, g, e, k).max(floor),
-                Variant::WelfareSeeking => c.demand / vk,
-            };
-            let penalty = match o.variant {
-                Variant::WelfareSeeking => {
-                    // Reduced cost: c_e + C_head − C_tail ≥ 0, zero on cheapest paths.
-                    let reduced = g.unit_cost(e, k) + to_go[head.index()] - to_go[tail.index()];
-                    // With w = d_k / V_k: penalty / w = V_k · reduced cost.
-                    c.demand * reduced.max(0.0)
-                }
-                _ => 0.0,
+                // Divided by V_k at the node, once V_k is known.
+                Variant::WelfareSeeking => c.demand,
             };
             let t = local.entry(tail.index()).or_insert_with(|| fresh(tail));
             t.queues += 1;
@@ -693,22 +671,14 @@ fn node_configs(
                 to: head.index(),
                 weight,
                 into_sink: head == c.sink,
-                penalty,
+                cost: g.unit_cost(e, k),
             });
             local
                 .entry(head.index())
                 .or_insert_with(|| fresh(head))
                 .queues += 1;
         }
-        for (n, mut lc) in local {
-            // Value-gated admission: the source holds at most height V·v_k.
-            if o.variant == Variant::WelfareSeeking
-                && matches!(o.injection, Injection::Demand)
-                && n == c.source.index()
-            {
-                let surplus = (c.valuation - to_go[n]).max(0.0);
-                lc.ceiling = Some(vk * surplus * lc.queues as f64 * c.demand);
-            }
+        for (n, lc) in local {
             configs[n].commodities.push(lc);
         }
     }
@@ -825,6 +795,8 @@ struct Window {
     moved: VecDeque<Vec<f64>>,
     ledgers: VecDeque<Ledger>,
     sum: Ledger,
+    /// λ of every node, per round.
+    lambdas: VecDeque<Vec<f64>>,
 }
 
 impl Window {
@@ -834,6 +806,7 @@ impl Window {
             moved: VecDeque::with_capacity(size + 1),
             ledgers: VecDeque::with_capacity(size + 1),
             sum: Ledger::new(commodities),
+            lambdas: VecDeque::with_capacity(size + 1),
         }
     }
 
@@ -860,6 +833,11 @@ impl Window {
     fn average(&self, field: impl Fn(&Ledger) -> &Vec<f64>) -> Vec<f64> {
         let n = self.len().max(1) as f64;
         field(&self.sum).iter().map(|x| x / n).collect()
+    }
+
+    fn average_lambda(&self, n: usize) -> f64 {
+        let total: f64 = self.lambdas.iter().map(|l| l[n]).sum();
+        total / self.lambdas.len().max(1) as f64
     }
 
     fn average_flow(&self, g: &ExpandedGraph, offsets: &[usize]) -> Flow {

@@ -44,6 +44,26 @@ pub struct LocalCommodity {
     pub ceiling: Option<f64>,
     /// The usable out-edges of k here.
     pub out: Vec<OutEdge>,
+    /// Welfare-seeking variant only: how moves of k are priced by their cost.
+    #[serde(default)]
+    pub shaping: Option<Shaping>,
+}
+
+/// What a node needs to run the welfare-seeking (drift-plus-penalty) push for one
+/// commodity k (issue 7; DESIGN §5's candidate). Everything else it learns from its
+/// neighbours' messages: its cheapest cost to t_k C^k_n by a distance-vector exchange
+/// ([`Heights::to_go`]), and the user's scale V_k from the jobs themselves
+/// ([`Jobs::scale`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Shaping {
+    /// c, dimensionless: V_k = c / (v_k − C^k_s) in demand mode, and the height of the
+    /// source's admission gate.
+    pub scale: f64,
+    /// Feasible mode: the market-wide V (jobs per money unit), announced with δ*;
+    /// `None` in demand mode, where k's source sets V_k and stamps it on its jobs.
+    pub market_v: Option<f64>,
+    /// v_k, the user's bid (it travels with its jobs, DESIGN §5); the source's gate.
+    pub valuation: f64,
 }
 
 /// A usable out-edge of a commodity at a node.
@@ -53,14 +73,15 @@ pub struct OutEdge {
     pub edge: usize,
     /// The head node n′.
     pub to: usize,
-    /// Weight w^k_{n,n′} of the push objective (1 in the fair variant).
+    /// Weight w^k_{n,n′} of the push objective (1 in the fair variant); the
+    /// welfare-seeking variant uses weight / V_k (weight = d_k there).
     pub weight: f64,
     /// Whether n′ is k's collection point (its head queue is always empty).
     pub into_sink: bool,
-    /// Linear penalty per unit of x̄ in the push objective (welfare-seeking variant:
-    /// V·d_k·the move's unit cost); 0 otherwise.
+    /// c_e: the unit cost of moving one job of k over this edge (its sender's cost and
+    /// the link's), known locally; priced by the welfare-seeking variant only.
     #[serde(default)]
-    pub penalty: f64,
+    pub cost: f64,
 }
 
 /// A node's changing state: how many jobs of each commodity it holds, and its ledger.
@@ -74,17 +95,37 @@ pub struct NodeState {
     pub discarded: Vec<f64>,
     /// Jobs absorbed this round, per local commodity (collection points only).
     pub absorbed: Vec<f64>,
+    /// Welfare-seeking: C^k_n, this node's cheapest unit cost to t_k as learned so far
+    /// from its out-neighbours (`None` = no route known yet; 0 at a collection point).
+    #[serde(default)]
+    pub to_go: Vec<Option<f64>>,
+    /// Welfare-seeking: V_k, the user's scale, as set by k's source (or announced
+    /// market-wide in feasible mode); `None` until known.
+    #[serde(default)]
+    pub scale: Vec<Option<f64>>,
+    /// λ of this node's last push (the capacity's multiplier, 0 when it did not bind);
+    /// with the welfare-seeking weights a price in money per resource unit.
+    #[serde(default)]
+    pub lambda: f64,
 }
 
 impl NodeState {
-    /// An empty node.
+    /// An empty node; a collection point knows its own cost to go (0).
     pub fn new(config: &NodeConfig) -> NodeState {
         let n = config.commodities.len();
+        let known = |c: &LocalCommodity| (c.shaping.is_some() && config.collection).then_some(0.0);
         NodeState {
             held: vec![0.0; n],
             injected: vec![0.0; n],
             discarded: vec![0.0; n],
             absorbed: vec![0.0; n],
+            to_go: config.commodities.iter().map(known).collect(),
+            scale: config
+                .commodities
+                .iter()
+                .map(|c| c.shaping.and_then(|s| s.market_v))
+                .collect(),
+            lambda: 0.0,
         }
     }
 }
@@ -97,6 +138,11 @@ pub struct Heights {
     pub from: usize,
     /// (commodity k, q̄) sorted by k.
     pub heights: Vec<(usize, f64)>,
+    /// Welfare-seeking: (commodity k, C^k) sorted by k, for every k whose cost to go
+    /// the node knows — the distance-vector exchange (static unit costs, so it settles
+    /// after as many rounds as the longest cheapest path has hops).
+    #[serde(default)]
+    pub to_go: Vec<(usize, f64)>,
 }
 
 impl Heights {
@@ -105,6 +151,14 @@ impl Heights {
         self.heights
             .binary_search_by_key(&k, |&(c, _)| c)
             .map_or(0.0, |i| self.heights[i].1)
+    }
+
+    /// The announced cost to go of commodity k, if the node knows one.
+    pub fn to_go_of(&self, k: usize) -> Option<f64> {
+        self.to_go
+            .binary_search_by_key(&k, |&(c, _)| c)
+            .ok()
+            .map(|i| self.to_go[i].1)
     }
 }
 
@@ -119,6 +173,10 @@ pub struct Jobs {
     pub k: usize,
     /// How many jobs.
     pub amount: f64,
+    /// Welfare-seeking: the user's V_k, stamped by its source and carried with its
+    /// jobs (like the bid in seed 003 §6); `None` for the other variants.
+    #[serde(default)]
+    pub scale: Option<f64>,
 }
 
 /// Parameters every node uses the same way.
@@ -138,6 +196,12 @@ pub fn announce(config: &NodeConfig, state: &NodeState) -> Heights {
             .iter()
             .zip(&state.held)
             .map(|(c, &held)| (c.k, height(c, held)))
+            .collect(),
+        to_go: config
+            .commodities
+            .iter()
+            .zip(&state.to_go)
+            .filter_map(|(c, to_go)| Some((c.k, (*to_go)?)))
             .collect(),
     }
 }
@@ -164,13 +228,13 @@ fn height(c: &LocalCommodity, held: f64) -> f64 {
 /// // in-queue and out-edges to two providers.
 /// let config = NodeConfig { node: 3, capacity: Some(4.0), collection: false,
 ///     commodities: vec![LocalCommodity { k: 0, demand: 10.0, resource: 1.0, queues: 3,
-///         injection: 0.0, ceiling: None,
-///         out: vec![OutEdge { edge: 7, to: 5, weight: 1.0, into_sink: false, penalty: 0.0 },
-///                   OutEdge { edge: 8, to: 6, weight: 1.0, into_sink: false, penalty: 0.0 }] }] };
-/// let state = NodeState { held: vec![6.0], injected: vec![0.0], discarded: vec![0.0],
-///     absorbed: vec![0.0] };
+///         injection: 0.0, ceiling: None, shaping: None,
+///         out: vec![OutEdge { edge: 7, to: 5, weight: 1.0, into_sink: false, cost: 0.0 },
+///                   OutEdge { edge: 8, to: 6, weight: 1.0, into_sink: false, cost: 0.0 }] }] };
+/// let state = NodeState { held: vec![6.0], ..NodeState::new(&config) };
 /// // The providers announce empty queues.
-/// let heard = [Heights { from: 5, heights: vec![] }, Heights { from: 6, heights: vec![] }];
+/// let heard = [Heights { from: 5, heights: vec![], to_go: vec![] },
+///              Heights { from: 6, heights: vec![], to_go: vec![] }];
 /// let params = StepParams { potential: Potential::Quadratic };
 /// let (next, sent) = node_step(&config, &state, &heard.iter().collect::<Vec<_>>(), &params);
 /// // Each tail queue holds 2 jobs (q̄ = 0.2); pushing half the height difference to
@@ -187,12 +251,59 @@ pub fn node_step(
     let mut next = state.clone();
     next.injected.iter_mut().for_each(|x| *x = 0.0);
     next.discarded.iter_mut().for_each(|x| *x = 0.0);
-    // 1. Inject, with the demand-mode ceiling at the source.
+    let mut by_sender: Vec<&Heights> = neighbours.to_vec();
+    by_sender.sort_by_key(|h| h.from);
+    let announced = |to: usize| -> Option<&Heights> {
+        by_sender
+            .binary_search_by_key(&to, |h| h.from)
+            .ok()
+            .map(|i| by_sender[i])
+    };
+    // The head's cost to go over an out-edge: 0 at the collection point, else what the
+    // head announced (`None`: it knows no route to t_k yet).
+    let head_to_go = |e: &OutEdge, k: usize| -> Option<f64> {
+        if e.into_sink {
+            Some(0.0)
+        } else {
+            announced(e.to)?.to_go_of(k)
+        }
+    };
+    // 0. Welfare-seeking: one distance-vector step, C^k_n = min over out-edges of
+    //    c_e + C^k_head; a source also sets its user's scale V_k = c / (v_k − C^k_s).
+    for (i, c) in config.commodities.iter().enumerate() {
+        let Some(shaping) = c.shaping else {
+            continue;
+        };
+        if !c.out.is_empty() {
+            next.to_go[i] = c
+                .out
+                .iter()
+                .filter_map(|e| Some(e.cost + head_to_go(e, c.k)?))
+                .min_by(f64::total_cmp);
+        }
+        if c.injection > 0.0 && shaping.market_v.is_none() {
+            next.scale[i] = next.to_go[i]
+                .map(|to_go| shaping.valuation - to_go)
+                .filter(|&surplus| surplus > 0.0)
+                .map(|surplus| shaping.scale / surplus);
+        }
+    }
+    // 1. Inject, with the demand-mode ceiling at the source. Welfare-seeking in demand
+    //    mode: the ceiling is the value gate, height V_k·(v_k − C^k_s) = c, and nothing
+    //    is admitted while the user's value does not cover its cheapest route (or no
+    //    route is known yet).
     for (i, c) in config.commodities.iter().enumerate() {
         if c.injection > 0.0 {
             next.held[i] += c.injection;
             next.injected[i] = c.injection;
-            if let Some(ceiling) = c.ceiling {
+            let gate = match c.shaping {
+                Some(s) if s.market_v.is_none() => Some(match next.scale[i] {
+                    Some(_) => s.scale * c.queues as f64 * c.demand,
+                    None => 0.0,
+                }),
+                _ => c.ceiling,
+            };
+            if let Some(ceiling) = gate {
                 if next.held[i] > ceiling {
                     next.discarded[i] = next.held[i] - ceiling;
                     next.held[i] = ceiling;
@@ -201,39 +312,54 @@ pub fn node_step(
         }
     }
     // 2–3. Balance (implicit: one total per commodity) and push.
-    let mut by_sender: Vec<&Heights> = neighbours.to_vec();
-    by_sender.sort_by_key(|h| h.from);
-    let heard = |to: usize, k: usize| -> f64 {
-        by_sender
-            .binary_search_by_key(&to, |h| h.from)
-            .map_or(0.0, |i| by_sender[i].of(k))
-    };
     let mut terms = Vec::new();
     let mut owner = Vec::new();
     for (i, c) in config.commodities.iter().enumerate() {
         if next.held[i] <= 0.0 || c.out.is_empty() {
             continue;
         }
+        // Welfare-seeking: weight d_k / V_k and penalty d_k × the reduced cost
+        // c_e + C_head − C_n ≥ 0 (zero on cheapest routes; along a path they sum to its
+        // cost minus C at the source), so penalty / w = V_k × reduced cost and λ is a
+        // price per resource unit in money. Without V_k or C_n the node holds its jobs.
+        let shaped = match c.shaping {
+            Some(_) => match (next.scale[i], next.to_go[i]) {
+                (Some(v), Some(to_go)) => Some((v, to_go)),
+                _ => continue,
+            },
+            None => None,
+        };
         let tail = height(c, next.held[i]);
         for (j, e) in c.out.iter().enumerate() {
+            let (weight, penalty) = match shaped {
+                Some((v, to_go)) => {
+                    // An out-edge whose head knows no route to t_k yet gets nothing.
+                    let Some(head) = head_to_go(e, c.k) else {
+                        continue;
+                    };
+                    (e.weight / v, c.demand * (e.cost + head - to_go).max(0.0))
+                }
+                None => (e.weight, 0.0),
+            };
             terms.push(Term {
                 tail,
                 head: if e.into_sink {
                     None
                 } else {
-                    Some(heard(e.to, c.k))
+                    Some(announced(e.to).map_or(0.0, |h| h.of(c.k)))
                 },
-                weight: e.weight,
+                weight,
                 // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
                 usage: c.demand * c.resource,
-                penalty: e.penalty,
+                penalty,
             });
             owner.push((i, j));
         }
     }
-    let xbar = reverse_water_fill(&terms, config.capacity, params.potential);
+    let fill = reverse_water_fill(&terms, config.capacity, params.potential);
+    next.lambda = fill.lambda;
     let mut sent = Vec::with_capacity(terms.len());
-    for ((i, j), x) in owner.into_iter().zip(xbar) {
+    for ((i, j), x) in owner.into_iter().zip(fill.x) {
         let c = &config.commodities[i];
         let amount = (x * c.demand).min(next.held[i]);
         if amount > 0.0 {
@@ -244,6 +370,7 @@ pub fn node_step(
                 to: e.to,
                 k: c.k,
                 amount,
+                scale: c.shaping.and(next.scale[i]),
             });
         }
     }
@@ -251,7 +378,8 @@ pub fn node_step(
 }
 
 /// Phase 3: the node takes delivery of `arrivals` (in the order given, which the
-/// engine fixes so sums are bit-identical); a collection point absorbs them.
+/// engine fixes so sums are bit-identical); a collection point absorbs them. A
+/// welfare-seeking node learns its users' V_k from the jobs' stamps.
 pub fn deliver(config: &NodeConfig, state: &NodeState, arrivals: &[&Jobs]) -> NodeState {
     let mut next = state.clone();
     next.absorbed.iter_mut().for_each(|x| *x = 0.0);
@@ -263,6 +391,9 @@ pub fn deliver(config: &NodeConfig, state: &NodeState, arrivals: &[&Jobs]) -> No
             next.absorbed[i] += job.amount;
         } else {
             next.held[i] += job.amount;
+        }
+        if let (Some(v), Some(slot)) = (job.scale, next.scale.get_mut(i)) {
+            *slot = Some(v);
         }
     }
     next

@@ -31,24 +31,44 @@ pub struct Term {
     pub penalty: f64,
 }
 
-/// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] + penalty_i·x̄_i subject to Σ_i usage_i·x̄_i ≤ R
-/// and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k); returns x̄.
+/// The solution of one node's push problem: the pushes and the capacity's multiplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaterFill {
+    /// x̄ per term, in the order of the terms.
+    pub x: Vec<f64>,
+    /// λ ≥ 0, the multiplier of the capacity constraint (0 when it does not bind). With
+    /// the welfare-seeking weights (w = d_k / V_k, penalty = d_k × reduced cost) it is a
+    /// price in money per resource unit, the same for every commodity.
+    pub lambda: f64,
+}
+
+/// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] + penalty_i·x̄_i subject to
+/// Σ_i usage_i·x̄_i ≤ R and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k);
+/// returns x̄ and the multiplier λ.
 ///
 /// For the quadratic Φ, with multiplier λ ≥ 0:
 /// x̄_i(λ) = clamp(((q̄_t − q̄_h) − (λ·usage + penalty)/w) / 2, 0, q̄_t), or
-/// clamp(q̄_t − (λ·usage + penalty)/w, 0, q̄_t) into t_k. λ = 0 if that fits in R; otherwise the one λ where it fills R
-/// exactly, found by sorting the breakpoints and walking them: O(m log m).
+/// clamp(q̄_t − (λ·usage + penalty)/w, 0, q̄_t) into t_k. λ = 0 if that fits in R;
+/// otherwise the one λ where it fills R exactly, found by sorting the breakpoints and
+/// walking them: O(m log m).
 ///
 /// Paper: seed 003 §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
-pub fn reverse_water_fill(terms: &[Term], capacity: Option<f64>, potential: Potential) -> Vec<f64> {
+pub fn reverse_water_fill(
+    terms: &[Term],
+    capacity: Option<f64>,
+    potential: Potential,
+) -> WaterFill {
     let at =
         |lambda: f64| -> Vec<f64> { terms.iter().map(|t| push(t, lambda, potential)).collect() };
-    let free = at(0.0);
+    let free = WaterFill {
+        x: at(0.0),
+        lambda: 0.0,
+    };
     let Some(capacity) = capacity else {
         return free;
     };
     let used = |x: &[f64]| -> f64 { terms.iter().zip(x).map(|(t, x)| t.usage * x).sum() };
-    if used(&free) <= capacity {
+    if used(&free.x) <= capacity {
         return free;
     }
     let lambda = match potential {
@@ -62,7 +82,7 @@ pub fn reverse_water_fill(terms: &[Term], capacity: Option<f64>, potential: Pote
         let scale = capacity / total;
         x.iter_mut().for_each(|v| *v *= scale);
     }
-    x
+    WaterFill { x, lambda }
 }
 
 /// x̄ of one term at multiplier λ.
@@ -215,6 +235,8 @@ mod tests {
             None,
             Potential::Quadratic,
         );
+        assert_eq!(x.lambda, 0.0);
+        let x = x.x;
         assert!((x[0] - 0.2).abs() < 1e-15 && (x[1] - 0.5).abs() < 1e-15);
     }
 
@@ -226,7 +248,9 @@ mod tests {
             term(1.0, Some(0.0), 1.0, 1.0),
             term(1.0, Some(0.0), 1.0, 1.0),
         ];
-        let x = reverse_water_fill(&t, Some(0.6), Potential::Quadratic);
+        let fill = reverse_water_fill(&t, Some(0.6), Potential::Quadratic);
+        assert!((fill.lambda - 0.4).abs() < 1e-12, "{fill:?}");
+        let x = fill.x;
         assert!(
             (x[0] - 0.3).abs() < 1e-12 && (x[1] - 0.3).abs() < 1e-12,
             "{x:?}"
@@ -242,7 +266,9 @@ mod tests {
             term(1.0, Some(0.0), 3.0, 1.0),
             term(1.0, Some(0.0), 1.0, 1.0),
         ];
-        let x = reverse_water_fill(&t, Some(0.5), Potential::Quadratic);
+        let fill = reverse_water_fill(&t, Some(0.5), Potential::Quadratic);
+        assert!((fill.lambda - 0.75).abs() < 1e-12, "{fill:?}");
+        let x = fill.x;
         assert!(
             (x[0] - 0.375).abs() < 1e-12 && (x[1] - 0.125).abs() < 1e-12,
             "{x:?}"
@@ -255,7 +281,9 @@ mod tests {
     #[test]
     fn walks_past_breakpoints() {
         let t = [term(0.2, None, 1.0, 1.0), term(2.0, Some(0.0), 1.0, 1.0)];
-        let x = reverse_water_fill(&t, Some(0.7), Potential::Quadratic);
+        let fill = reverse_water_fill(&t, Some(0.7), Potential::Quadratic);
+        assert!((fill.lambda - 0.6).abs() < 1e-12, "{fill:?}");
+        let x = fill.x;
         assert!(x[0].abs() < 1e-12 && (x[1] - 0.7).abs() < 1e-12, "{x:?}");
     }
 
@@ -263,8 +291,24 @@ mod tests {
     #[test]
     fn exponential_respects_capacity() {
         let t = [term(1.0, Some(0.0), 1.0, 2.0), term(0.5, None, 2.0, 1.0)];
-        let x = reverse_water_fill(&t, Some(0.4), Potential::Exponential);
+        let x = reverse_water_fill(&t, Some(0.4), Potential::Exponential).x;
         let used = 2.0 * x[0] + x[1];
         assert!(used <= 0.4 + 1e-12 && used > 0.4 - 1e-9, "{x:?}");
+    }
+
+    /// A penalty shifts a term's push like a price of its own (welfare-seeking): two
+    /// terms of gradient 1 and weight 1, penalties 0 and 0.2, capacity 0.5.
+    /// x_i = (1 − λ − p_i)/2; Σ = (2 − 2λ − 0.2)/2 = 0.5 ⇒ λ = 0.4, x = (0.3, 0.2).
+    #[test]
+    fn penalty_is_paid_before_the_price() {
+        let mut dear = term(1.0, Some(0.0), 1.0, 1.0);
+        dear.penalty = 0.2;
+        let fill = reverse_water_fill(
+            &[term(1.0, Some(0.0), 1.0, 1.0), dear],
+            Some(0.5),
+            Potential::Quadratic,
+        );
+        assert!((fill.lambda - 0.4).abs() < 1e-12, "{fill:?}");
+        assert!((fill.x[0] - 0.3).abs() < 1e-12 && (fill.x[1] - 0.2).abs() < 1e-12);
     }
 }
