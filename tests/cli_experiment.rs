@@ -30,6 +30,7 @@ methods = ["lp/concurrent", "lp/utility", "lp/worst-utility", "lp/welfare",
            "fair/feasible", "utility-aware/feasible", "fair/demand", "utility-aware/demand"]
 [engine]
 rounds = 3000
+welfare_scale = 12.5
 [outputs]
 trace = { configuration = "K4", scenario = "2" }
 [[configuration]]
@@ -113,7 +114,11 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
     let rows = data(&scenarios);
     assert_eq!(
         rows[0].join(","),
-        "configuration,scenario,method,status,served_fraction,welfare,optimum,percent_of_optimum,gap_closed,rounds,converged,delta,notes,error"
+        "configuration,scenario,method,status,served_fraction,welfare,optimum,percent_of_optimum,gap_closed,rounds,converged,rounds_to_95,gap_closed_served,price_error,delta,notes,error"
+    );
+    assert!(
+        scenarios.contains(", welfare scale 12.5\n"),
+        "the spec's welfare_scale is in the provenance: {scenarios}"
     );
     assert_eq!(rows.len() - 1, 2 * 3 * METHODS);
     assert!(rows[1..].iter().all(|r| r[3] == "ok"), "{scenarios}");
@@ -123,12 +128,30 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
         .map(|r| r[1].as_str())
         .collect();
     assert_eq!(seeds, ["1", "2", "3", "10", "11", "12"]);
-    // Engine rows carry rounds and convergence; LP rows do not.
+    // Engine rows carry rounds and convergence; LP rows do not. rounds_to_95 is a
+    // checkpoint (a multiple of 50, or the last round) of an engine row with a
+    // positive optimum, and there when the run ends at ≥ 95 % of it (the last
+    // checkpoint is the reported welfare), absent when it ends below.
+    let mut reached = 0;
     for r in &rows[1..] {
         let engine = !r[2].starts_with("lp/");
         assert_eq!(!r[9].is_empty(), engine, "{r:?}");
         assert_eq!(!r[10].is_empty(), engine, "{r:?}");
+        if !engine || r[7].is_empty() {
+            assert!(r[11].is_empty(), "{r:?}");
+            continue;
+        }
+        let pct: f64 = r[7].parse().unwrap();
+        if r[11].is_empty() {
+            assert!(pct < 95.0 + 1e-6, "{r:?}");
+        } else {
+            reached += 1;
+            let (to, rounds): (usize, usize) = (r[11].parse().unwrap(), r[9].parse().unwrap());
+            assert!(to <= rounds && (to % 50 == 0 || to == rounds), "{r:?}");
+            assert!(pct > 95.0 - 1e-6, "{r:?}");
+        }
     }
+    assert!(reached > 0, "some engine row reaches 95 %: {scenarios}");
 
     // Byte-identical reproducible files for --jobs 1 and 2; timings differ in kind.
     for name in ["scenarios.csv", "summary.csv"] {
@@ -145,8 +168,26 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
     let summary = data(&read(&a, "summary.csv"));
     assert_eq!(
         summary[0].join(","),
-        "configuration,method,measure,n,mean,half_width,ci_low,ci_high,p10"
+        "configuration,method,measure,n,mean,half_width,ci_low,ci_high,p10,median,p90"
     );
+    // rounds_to_95's median and p90 (nearest rank) over the rows where it is defined,
+    // recomputed here from scenarios.csv.
+    for r in summary.iter().filter(|r| r[2] == "rounds_to_95") {
+        let mut v: Vec<usize> = rows[1..]
+            .iter()
+            .filter(|x| x[0] == r[0] && x[2] == r[1] && !x[11].is_empty())
+            .map(|x| x[11].parse().unwrap())
+            .collect();
+        v.sort_unstable();
+        assert_eq!(r[3], v.len().to_string(), "{r:?}");
+        if v.is_empty() {
+            assert!(r[9].is_empty() && r[10].is_empty(), "{r:?}");
+        } else {
+            let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).max(1) - 1];
+            assert_eq!(r[9], rank(0.5).to_string(), "{r:?}");
+            assert_eq!(r[10], rank(0.9).to_string(), "{r:?}");
+        }
+    }
     let welfare_p3: Vec<&Vec<String>> = summary
         .iter()
         .filter(|r| r[1] == "lp/welfare" && r[2] == "percent_of_optimum")
@@ -170,6 +211,12 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
         .any(|r| r[1] == "utility-aware-minus-fair/demand" && r[2] == "welfare" && r[3] == "3"));
     let md = read(&a, "summary.md");
     assert!(md.contains("## Seed 003 Table 1 beside brokerflow"));
+    assert!(
+        md.contains(
+            "| rounds | rounds median | rounds p90 | converged | rounds to 95 % median | to 95 % p90 | to 95 % n |"
+        ),
+        "{md}"
+    );
     assert!(md.contains("| K4 | feasible | 3 |"), "{md}");
     for fig in [
         "fig4_5_trace_feasible.svg",

@@ -396,3 +396,150 @@ fn zero_rounds_is_refused() {
     let t = market("tiny");
     refused(&["run", &t, "--rounds", "0"], "rounds");
 }
+
+/// `compare --json` reports `rounds_to_95` (issue 7's target; defined in
+/// `brokerflow_solvers::compare::run_with_checkpoints`): null on LP rows; on engine
+/// rows a checkpoint (a multiple of 50 or the last round) when the run ends at
+/// ≥ 95 % of the optimum, null when it ends below.
+#[test]
+fn compare_json_reports_rounds_to_95() {
+    let v = json(&["compare", &market("tiny"), "--json"]);
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["method"] == "welfare-seeking"));
+    for r in rows {
+        assert!(r.get("rounds_to_95").is_some(), "{r}");
+        let to = r["rounds_to_95"].as_u64();
+        if r["method"] == "lp" {
+            assert!(to.is_none(), "{r}");
+            continue;
+        }
+        let pct = r["percent_of_optimum"].as_f64().unwrap();
+        let rounds = r["rounds"].as_u64().unwrap();
+        match to {
+            Some(to) => assert!(
+                pct > 95.0 - 1e-6 && to <= rounds && (to % 50 == 0 || to == rounds),
+                "{r}"
+            ),
+            None => assert!(pct < 95.0 + 1e-6, "{r}"),
+        }
+    }
+}
+
+/// `bench engine` runs on tiny sizes and prints its columns: one row per (size,
+/// variant), the rounds asked for, and the usable pairs that `inspect` counts on the
+/// same generated market. Timings are not checked.
+#[test]
+fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
+    let text =
+        String::from_utf8(ok(&["bench", "engine", "--sizes", "5,10", "--rounds", "5"]).stdout)
+            .unwrap();
+    assert!(
+        text.contains("| users | brokers | providers | variant | usable pairs | rounds | ns per round | ns per round per pair |"),
+        "{text}"
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("| 5 |") || l.starts_with("| 10 |"))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(
+        ok(&[
+            "bench", "engine", "--sizes", "5,10", "--rounds", "5", "--json",
+        ])
+        .stdout,
+    )
+    .unwrap()
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    assert_eq!(lines.len(), 6);
+    for (users, chunk) in [(5, &lines[..3]), (10, &lines[3..])] {
+        // The market `generate` makes with the same sizes and seed.
+        let file = scratch(&format!("bench-{users}.json"));
+        let u = users.to_string();
+        ok(&[
+            "generate",
+            "--users",
+            &u,
+            "--brokers",
+            "5",
+            "--providers",
+            "5",
+            "--seed",
+            "1",
+            "-o",
+            &file,
+        ]);
+        let pairs = json(&["inspect", &file, "--json"])["usable_pairs"]
+            .as_u64()
+            .unwrap();
+        let variants: Vec<&str> = chunk
+            .iter()
+            .map(|r| r["variant"].as_str().unwrap())
+            .collect();
+        assert_eq!(variants, ["fair", "utility-aware", "welfare-seeking"]);
+        for r in chunk {
+            assert_eq!(r["users"], users);
+            assert_eq!(
+                (r["brokers"].as_u64(), r["providers"].as_u64()),
+                (Some(5), Some(5))
+            );
+            assert_eq!(r["usable_pairs"].as_u64(), Some(pairs), "{r}");
+            assert_eq!(r["rounds"], 5, "{r}");
+            assert!(r["ns_per_round"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(r["ns_per_round_per_pair"].as_f64().unwrap() > 0.0, "{r}");
+        }
+        for row in rows.iter().filter(|r| r[0] == u) {
+            assert_eq!(row[4], pairs.to_string(), "{row:?}");
+            assert_eq!(row[5], "5", "{row:?}");
+        }
+    }
+    refused(&["bench", "engine", "--sizes", "0,5"], "--sizes");
+    refused(&["bench", "engine", "--rounds", "0"], "--rounds");
+}
+
+/// `run --prices` (issue 7): the welfare-seeking run's node prices beside P3's exact
+/// duals, one row per capacity-limited node of G′ (tiny.md §2: b1, b2, p1, p2 and the
+/// three bandwidth nodes), the duals being tiny.md §6's hand prices (u1->b1 16, p1 3,
+/// b1->b2 2, the rest 0), and `price_error` in the JSON; other variants are refused.
+#[test]
+fn run_prices_sit_beside_the_hand_duals() {
+    let t = market("tiny");
+    let path = scratch("prices.csv");
+    let v = json(&[
+        "run",
+        &t,
+        "--variant",
+        "welfare-seeking",
+        "--prices",
+        &path,
+        "--json",
+    ]);
+    let rows = csv(&path);
+    assert_eq!(rows[0], ["node", "engine_price", "p3_price"]);
+    let hand: BTreeMap<&str, f64> = [
+        ("b1", 0.0),
+        ("b2", 0.0),
+        ("p1", 3.0),
+        ("p2", 0.0),
+        ("u1->b1", 16.0),
+        ("b1->b2", 2.0),
+        ("b2->p2", 0.0),
+    ]
+    .into();
+    assert_eq!(rows.len() - 1, hand.len());
+    let mut worst: f64 = 0.0;
+    for r in &rows[1..] {
+        let want = hand[r[0].as_str()];
+        let dual: f64 = r[2].parse().unwrap();
+        let engine: f64 = r[1].parse().unwrap();
+        assert!((dual - want).abs() < 1e-6, "{r:?}");
+        assert!(engine >= 0.0, "{r:?}");
+        worst = worst.max((engine - dual).abs());
+    }
+    let e = v["price_error"]["value"].as_f64().unwrap();
+    assert!((e - worst / 16.0).abs() < 1e-9, "{e} vs {worst}/16");
+    assert!(v["prices"]["u1->b1"].as_f64().unwrap() > 0.0);
+    refused(&["run", &t, "--prices", &path], "welfare-seeking");
+}

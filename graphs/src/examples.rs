@@ -7,6 +7,9 @@
 //!   and recorded in the file's `meta.hand_optima`.
 //! - [`figure3`]: 5 users, 5 brokers, 5 providers, shaped like seed 003's Figure 3.
 //! - [`linked`]: two broker markets linked both ways, so G′ has a directed cycle.
+//! - [`posted`]: 2 users, 1 broker, 2 providers with a posted-price table (seed 003
+//!   §4.1), so `settle --mechanism posted` has an example; its statement is worked
+//!   out by hand in `solvers/tests/settle_hand.rs`.
 //!
 //! ```
 //! use brokerflow_graphs::{examples, ExpandedGraph};
@@ -25,6 +28,8 @@ pub const TINY_JSON: &str = include_str!("../markets/tiny.json");
 pub const FIGURE3_JSON: &str = include_str!("../markets/figure3.json");
 /// The JSON text of `graphs/markets/linked.json`.
 pub const LINKED_JSON: &str = include_str!("../markets/linked.json");
+/// The JSON text of `graphs/markets/posted.json`.
+pub const POSTED_JSON: &str = include_str!("../markets/posted.json");
 
 /// Parses one bundled file. These files ship with the crate and are checked by its
 /// tests, so failing here is a build defect, not an input error.
@@ -46,4 +51,10 @@ pub fn figure3() -> Market {
 /// `linked`: two broker markets linked both ways by broker→broker links.
 pub fn linked() -> Market {
     bundled(LINKED_JSON, "graphs/markets/linked.json")
+}
+
+/// `posted`: a one-broker market with posted prices per job (seed 003 §4.1, DESIGN
+/// §2), the bundled example for `settle --mechanism posted`.
+pub fn posted() -> Market {
+    bundled(POSTED_JSON, "graphs/markets/posted.json")
 }

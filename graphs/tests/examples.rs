@@ -4,7 +4,7 @@
 //! For `tiny`, the hand-derived optimal routings of tiny.md are rebuilt as flows and
 //! their welfare is checked against the hand numbers.
 
-use brokerflow_graphs::examples::{self, FIGURE3_JSON, LINKED_JSON, TINY_JSON};
+use brokerflow_graphs::examples::{self, FIGURE3_JSON, LINKED_JSON, POSTED_JSON, TINY_JSON};
 use brokerflow_graphs::{ExpandedGraph, Flow, Market, NodeKind};
 use petgraph::visit::EdgeRef;
 
@@ -58,6 +58,7 @@ fn every_example_loads_and_matches_its_file() {
         (examples::tiny(), TINY_JSON, "tiny.json", "tiny"),
         (examples::figure3(), FIGURE3_JSON, "figure3.json", "figure3"),
         (examples::linked(), LINKED_JSON, "linked.json", "linked"),
+        (examples::posted(), POSTED_JSON, "posted.json", "posted"),
     ] {
         assert_eq!(bundled.name, name);
         let from_disk = Market::load(format!("{dir}/{file}")).expect("example file loads");
@@ -86,6 +87,7 @@ fn example_sizes_are_as_described() {
     assert_eq!(sizes(&examples::tiny()), (3, 2, 2, 6));
     assert_eq!(sizes(&examples::figure3()), (5, 5, 5, 15));
     assert_eq!(sizes(&examples::linked()), (4, 4, 4, 14));
+    assert_eq!(sizes(&examples::posted()), (2, 1, 2, 4));
 }
 
 #[test]

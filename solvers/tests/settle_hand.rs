@@ -10,7 +10,7 @@ use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
     mcafee::{clear, Entry},
     settle,
-    vickrey::second_price,
+    vickrey::{second_price, Auction, Cover, Lot},
     Allocation, AllocationSource, Bids, Mechanism, SettleError, SettleOptions, Statement,
 };
 
@@ -423,6 +423,184 @@ fn vickrey_reserve_caps_the_price() {
     assert_eq!(second_price(&[(0, 5.0)], 4.0), None);
 }
 
+/// One user u (d = 10, r = 1, v = 10) reaching two broker markets over links of
+/// bandwidth 5 each, so P3 splits it into two lots (seed 001 §2.2): lot A = 5 jobs
+/// at b1, lot B = 5 jobs at b2. p1 (cost 2) is linked from b1 only, p2 (cost 3) from
+/// b2 only, p3 (cost 4, capacity as given) from both, b2→p3 costing 0.2 per job.
+/// P3 per-job net values: via p1 10 − 2 = 8, via p2 7, via p3 6 or 5.8: A → p1,
+/// B → p2, all 10 served. No upstream costs, so the reserves are A = B = 10·5 = 50.
+/// Single-lot scores: A: p1 2·5 = 10, p3 4·5 = 20; B: p2 3·5 = 15, p3 20 + 5·0.2 = 21.
+/// Best single-lot cover: A → p1, B → p2, surplus (50 − 10) + (50 − 15) = 75.
+fn two_lots(p3_capacity: Option<f64>) -> Market {
+    let cap = p3_capacity.map_or(String::new(), |c| format!(r#", "capacity": {c}"#));
+    market(&format!(
+        r#"{{"name": "two-lots",
+  "users": [{{"id": "u", "demand": 10, "requirement": 1, "valuation": 10}}],
+  "brokers": [{{"id": "b1"}}, {{"id": "b2"}}],
+  "providers": [{{"id": "p1", "cost": 2}}, {{"id": "p2", "cost": 3}}, {{"id": "p3", "cost": 4{cap}}}],
+  "links": [{{"from": "u", "to": "b1", "bandwidth": 5}}, {{"from": "u", "to": "b2", "bandwidth": 5}},
+            {{"from": "b1", "to": "p1"}}, {{"from": "b2", "to": "p2"}},
+            {{"from": "b1", "to": "p3"}}, {{"from": "b2", "to": "p3", "cost": 0.2}}]}}"#
+    ))
+}
+
+fn entirety(provider: &str, user: &str, ask: f64) -> Bids {
+    Bids {
+        entirety: [(
+            provider.to_string(),
+            [(user.to_string(), ask)].into_iter().collect(),
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn vickrey_entirety_bid_below_the_best_single_lots_wins_and_is_paid_by_gva() {
+    // p3 declares an entirety ask of 20 for both lots (its single asks stay 20 + 20:
+    // it claims a saving from combining). Entirety score = 20 + transport 5·0.2 = 21;
+    // surplus 100 − 21 = 79 > 75, so p3 takes both lots (no other provider reaches
+    // both markets, so there is no other entirety bid).
+    // GVA: without p3 the best cover is A → p1, B → p2, surplus 75, so p3 is paid
+    // 21 + (79 − 75) = 25 = the cost of the best cover without it, minus its
+    // transport 1: receives 24. The user pays p3 24 and b2 the link cost 1: 25;
+    // utility 100 − 25 = 75. b2 receives 1 and bears the link cost 1: utility 0.
+    // p3's true cost is linear, 4·10 = 40: utility 24 − 40 = −16 (the saving it
+    // declared does not exist in the market file). W = 100 − 40 − 1 = 59, surplus 0.
+    let s = run(
+        &two_lots(None),
+        &entirety("p3", "u", 20.0),
+        Mechanism::Vickrey,
+    )
+    .unwrap();
+    expect(
+        &s,
+        &[
+            ("u", 10.0, 25.0, 0.0, 75.0),
+            ("b1", 5.0, 0.0, 0.0, 0.0),
+            ("b2", 5.0, 0.0, 1.0, 0.0),
+            ("p1", 0.0, 0.0, 0.0, 0.0),
+            ("p2", 0.0, 0.0, 0.0, 0.0),
+            ("p3", 10.0, 0.0, 24.0, -16.0),
+        ],
+        59.0,
+        0.0,
+    );
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("1 auctions won by an entirety bid")),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn vickrey_entirety_bid_that_loses_still_sets_the_single_lot_prices() {
+    // Truthful (no entirety entries): p3's entirety ask defaults to 4·10 = 40, score
+    // 41, surplus 59 < 75: the single lots win, A → p1, B → p2, surplus 75.
+    //   Without p1: singles A → p3 (30) + B → p2 (35) = 65; entirety 59 → 65:
+    //   p1 paid 10 + 75 − 65 = 20 = the second price on A.
+    //   Without p2: singles A → p1 (40) + B → p3 (29) = 69; entirety 59 → 69:
+    //   p2 paid 15 + 75 − 69 = 21 = the second price on B.
+    // u pays 41, utility 100 − 41 = 59; p1 20 − 10 = 10; p2 21 − 15 = 6. W = 75.
+    let truth = two_lots(None);
+    let s = truthful(&truth, Mechanism::Vickrey);
+    expect(
+        &s,
+        &[
+            ("u", 10.0, 41.0, 0.0, 59.0),
+            ("p1", 5.0, 0.0, 20.0, 10.0),
+            ("p2", 5.0, 0.0, 21.0, 6.0),
+            ("p3", 0.0, 0.0, 0.0, 0.0),
+        ],
+        75.0,
+        0.0,
+    );
+    // p3 declares 30: score 31, surplus 69 < 75: it loses, but it is now the
+    // alternative without p1: max(65, 69) = 69, so p1 is paid 10 + 75 − 69 = 16
+    // (utility 6); without p2: max(69, 69) = 69, p2 paid 15 + 6 = 21 (utility 6).
+    // u pays 37, utility 63; p3 0. W = 75.
+    let s = run(&truth, &entirety("p3", "u", 30.0), Mechanism::Vickrey).unwrap();
+    expect(
+        &s,
+        &[
+            ("u", 10.0, 37.0, 0.0, 63.0),
+            ("p1", 5.0, 0.0, 16.0, 6.0),
+            ("p2", 5.0, 0.0, 21.0, 6.0),
+            ("p3", 0.0, 0.0, 0.0, 0.0),
+        ],
+        75.0,
+        0.0,
+    );
+}
+
+#[test]
+fn vickrey_entirety_bidder_that_cannot_take_every_lot_is_not_eligible() {
+    // p3 with capacity 7 can take either lot (5 units) but not both (10): its
+    // entirety ask of 20, which would win with unlimited capacity, makes no bid. p1
+    // asks 1 for the entirety but b2 does not link to it: no bid either. So the
+    // statement is the truthful one of the previous test (p1 paid the second price
+    // 20, p2 21), and a note names both ignored asks.
+    let mut bids = entirety("p3", "u", 20.0);
+    bids.entirety
+        .insert("p1".to_string(), [("u".to_string(), 1.0)].into());
+    let s = run(&two_lots(Some(7.0)), &bids, Mechanism::Vickrey).unwrap();
+    expect(
+        &s,
+        &[
+            ("u", 10.0, 41.0, 0.0, 59.0),
+            ("p1", 5.0, 0.0, 20.0, 10.0),
+            ("p2", 5.0, 0.0, 21.0, 6.0),
+            ("p3", 0.0, 0.0, 0.0, 0.0),
+        ],
+        75.0,
+        0.0,
+    );
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("entirety asks without a bid")
+                && n.contains("p1 for u")
+                && n.contains("p3 for u")),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn vickrey_cover_search_respects_capacity_inside_one_auction() {
+    // Two lots of 1 unit, reserves 10. Bidder 0 asks 1 for A and 2 for B but has
+    // capacity for one lot; bidder 1 asks 3 and 6 (unlimited).
+    //   Covers: A→0, B→1: surplus 9 + 4 = 13; A→1, B→0: 7 + 8 = 15 (best; taking
+    //   lots greedily in order would have stopped at 13).
+    //   Without 0: A→1, B→1: 7 + 4 = 11, so 0 is paid 2 + 15 − 11 = 6.
+    //   Without 1: 0 takes its better lot, A: 9, so 1 is paid 3 + 15 − 9 = 9.
+    let auction = Auction {
+        lots: vec![
+            Lot {
+                reserve: 10.0,
+                size: 1.0,
+                bids: vec![(0, 1.0), (1, 3.0)],
+            },
+            Lot {
+                reserve: 10.0,
+                size: 1.0,
+                bids: vec![(0, 2.0), (1, 6.0)],
+            },
+        ],
+        entirety: Vec::new(),
+        capacity: [(0, 1.0)].into(),
+    };
+    let out = auction.run();
+    assert_eq!(out.cover, Cover::Lots(vec![Some(1), Some(0)]));
+    close(out.surplus, 15.0, "surplus");
+    close(out.paid[&0], 6.0, "bidder 0 paid");
+    close(out.paid[&1], 9.0, "bidder 1 paid");
+    assert!(out.exact);
+}
+
 /// One user through one broker to one provider of 6 units, with posted prices
 /// b: 5, p: 3 per job. Per-job costs: link u→b 0.1, broker 0.5, provider 2.
 fn posted_market(v: f64) -> Market {
@@ -480,6 +658,34 @@ fn posted_prices_by_hand_and_a_profitable_misreport() {
 }
 
 #[test]
+fn posted_example_by_hand() {
+    // graphs/markets/posted.json: u1 (d 4, v 10, only p1), u2 (d 4, v 6), broker b
+    // (0.5 per job), p1 (6 units at 1), p2 (10 units at 2), r = 1, links free.
+    // P3 per-job net values: u1 via p1 10 − 0.5 − 1 = 8.5 (p2 not eligible); u2 via
+    // p1 4.5, via p2 3.5. p1's 6 units go to u1's 4 jobs first (u1 has no
+    // alternative), then 2 of u2's; u2's other 2 go to p2:
+    // W = 4·8.5 + 2·4.5 + 2·3.5 = 50.
+    // Posted prices per job: b charges u1 3, u2 2; p1 charges u1 2, u2 1.5; p2
+    // charges u2 2.5.
+    //   u1 pays b 3·4 = 12, utility 40 − 12 = 28; u2 pays b 2·4 = 8, utility 24 − 8 = 16.
+    //   b receives 20, pays p1 2·4 + 1.5·2 = 11 and p2 2.5·2 = 5 (16), costs
+    //   0.5·8 = 4: utility 0. p1: 11 − 6 = 5. p2: 5 − 4 = 1. Surplus 0; Σ = 50 = W.
+    let s = truthful(&brokerflow_graphs::examples::posted(), Mechanism::Posted);
+    expect(
+        &s,
+        &[
+            ("u1", 4.0, 12.0, 0.0, 28.0),
+            ("u2", 4.0, 8.0, 0.0, 16.0),
+            ("b", 8.0, 16.0, 20.0, 0.0),
+            ("p1", 6.0, 0.0, 11.0, 5.0),
+            ("p2", 2.0, 0.0, 5.0, 1.0),
+        ],
+        50.0,
+        0.0,
+    );
+}
+
+#[test]
 fn refusals_are_typed_and_clear() {
     let a = market(MARKET_A);
     // No posted prices.
@@ -491,6 +697,17 @@ fn refusals_are_typed_and_clear() {
         (r#"{"valuations": {"p1": 1}}"#, "is a provider"),
         (r#"{"costs": {"u1": 1}}"#, "is a user"),
         (r#"{"costs": {"p1": -1}}"#, "finite and >= 0"),
+        (r#"{"entirety": {"zz": {"u1": 1}}}"#, "unknown participant"),
+        (
+            r#"{"entirety": {"u1": {"u2": 1}}}"#,
+            "only providers make entirety bids",
+        ),
+        (r#"{"entirety": {"p1": {"zz": 1}}}"#, "no user has this id"),
+        (
+            r#"{"entirety": {"p1": {"p2": 1}}}"#,
+            "entirety asks are per user",
+        ),
+        (r#"{"entirety": {"p1": {"u1": -1}}}"#, "finite and >= 0"),
     ] {
         let bids = Bids::from_json_str(text, "bids.json").unwrap();
         let e = bids.apply(&a).unwrap_err();
@@ -498,6 +715,15 @@ fn refusals_are_typed_and_clear() {
     }
     let e = Bids::from_json_str(r#"{"valuation": {}}"#, "bids.json").unwrap_err();
     assert!(e.to_string().contains("bids.json"), "{e}");
+    // Entirety asks: a number where a per-user map belongs, an unknown field.
+    for text in [
+        r#"{"entirety": {"p1": 3}}"#,
+        r#"{"entirety": {"p1": {"u1": 3}}, "bundles": {}}"#,
+    ] {
+        let e = Bids::from_json_str(text, "bids.json").unwrap_err();
+        assert!(matches!(e, SettleError::Bids { .. }), "{text}: {e}");
+        assert!(e.to_string().contains("entirety"), "{text}: {e}");
+    }
     // VCG refuses an allocation that is not P3's.
     let g = ExpandedGraph::new(&a);
     let mut alloc = Allocation::lp(&g, Backend::DEFAULT).unwrap();

@@ -7,7 +7,8 @@
 //! misreports each (2 000 misreports per mechanism), seeds 0..200 of the
 //! configuration in [`config`]. A misreport changes one participant's bid: a user's
 //! valuation or a broker's or provider's cost, to a random multiple in [0, 3) of the
-//! truth, to 0, or (for costs) to truth + U[0, 2). The misreporter's *true* utility
+//! truth, to 0, or (for costs) to truth + U[0, 2); for `vickrey` also a provider's
+//! entirety ask for one user (see [`entirety_lie`]). The misreporter's *true* utility
 //! under the misreport is compared with its truthful utility; a gain above
 //! [`TOL`]·max(1, |W|) is a profitable misreport. Run with `--nocapture` to see the
 //! rates printed.
@@ -15,8 +16,12 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
 use brokerflow_graphs::{ExpandedGraph, Market, Role};
 use brokerflow_solvers::lp::Backend;
+use std::collections::BTreeMap;
+
 use brokerflow_solvers::settle::{
-    settle, Allocation, Bids, Mechanism, Participants, SettleOptions, Statement,
+    settle,
+    vickrey::{second_price, Auction, Cover, Lot},
+    Allocation, Bids, Mechanism, Participants, SettleOptions, Statement,
 };
 
 const MARKETS: u64 = 200;
@@ -97,6 +102,14 @@ fn statement(truth: &Market, bids: &Bids, mechanism: Mechanism, alloc: Alloc) ->
     .unwrap_or_else(|e| panic!("{} on {}: {e}", mechanism, truth.name))
 }
 
+/// A misreport generator: (who lies, the bids it declares).
+type Lie<'a> = &'a dyn Fn(&Market, &mut Stream) -> (String, Bids);
+
+/// Misreports of a valuation or cost by participants of `roles` ([`misreport`]).
+fn by(roles: &'static [Role]) -> impl Fn(&Market, &mut Stream) -> (String, Bids) {
+    move |m, rng| misreport(m, roles, rng)
+}
+
 /// One random misreport by a participant of one of `roles`.
 fn misreport(truth: &Market, roles: &[Role], rng: &mut Stream) -> (String, Bids) {
     let who = Participants::of(truth);
@@ -136,17 +149,19 @@ struct Tally {
     deficits: usize,
     /// Misreports that gained more than the tolerance.
     profitable: usize,
+    /// Misreports that changed the misreporter's line at all (else the lie was void).
+    changed: usize,
     largest_gain: f64,
     example: Option<String>,
 }
 
-/// Runs the harness: `MARKETS` markets, `MISREPORTS` misreports each by participants
-/// of `roles`. `prepare` may adjust each generated market.
+/// Runs the harness: `MARKETS` markets, `MISREPORTS` misreports each drawn by `lie`
+/// (e.g. [`by`] roles). `prepare` may adjust each generated market.
 fn harness(
     config: &GeneratorConfig,
     mechanism: Mechanism,
     alloc: Alloc,
-    roles: &[Role],
+    lie: Lie<'_>,
     prepare: impl Fn(&mut Market),
 ) -> Tally {
     let mut t = Tally::default();
@@ -173,11 +188,14 @@ fn harness(
         }
         let mut rng = Stream(seed.wrapping_mul(7919) ^ 0x005e_771e);
         for _ in 0..MISREPORTS {
-            let (id, bids) = misreport(&truth, roles, &mut rng);
+            let (id, bids) = lie(&truth, &mut rng);
             let lied = statement(&truth, &bids, mechanism, alloc);
             let before = honest.line(&id).expect("line").utility;
             let after = lied.line(&id).expect("line").utility;
             t.misreports += 1;
+            if honest.line(&id) != lied.line(&id) {
+                t.changed += 1;
+            }
             let gain = after - before;
             if gain > tol {
                 t.profitable += 1;
@@ -192,7 +210,7 @@ fn harness(
         }
     }
     println!(
-        "{mechanism} ({}): {} markets ({} with trades), {} misreports: {} IR violations, {} deficits, {} profitable misreports ({:.1} %), largest gain {:.6}{}",
+        "{mechanism} ({}): {} markets ({} with trades), {} misreports ({} changed the liar's line): {} IR violations, {} deficits, {} profitable misreports ({:.1} %), largest gain {:.6}{}",
         match alloc {
             Alloc::Declared => "allocation P3 at declared bids",
             Alloc::Fixed => "allocation P3 at true bids, held fixed",
@@ -200,6 +218,7 @@ fn harness(
         t.markets,
         t.trading,
         t.misreports,
+        t.changed,
         t.ir_violations,
         t.deficits,
         t.profitable,
@@ -210,11 +229,13 @@ fn harness(
     t
 }
 
-const ALL: [Role; 3] = [Role::User, Role::Broker, Role::Provider];
+const ALL: &[Role] = &[Role::User, Role::Broker, Role::Provider];
+const PROVIDERS: &[Role] = &[Role::Provider];
+const USERS_AND_PROVIDERS: &[Role] = &[Role::User, Role::Provider];
 
 #[test]
 fn vcg_is_truthful_and_individually_rational() {
-    let t = harness(&config(), Mechanism::Vcg, Alloc::Declared, &ALL, |_| {});
+    let t = harness(&config(), Mechanism::Vcg, Alloc::Declared, &by(ALL), |_| {});
     assert_eq!(t.misreports, 2000);
     assert!(
         t.trading >= 100,
@@ -232,7 +253,7 @@ fn mcafee_is_truthful_rational_and_budget_balanced_for_a_fixed_allocation() {
         &books_config(),
         Mechanism::Mcafee,
         Alloc::Fixed,
-        &[Role::User, Role::Provider],
+        &by(USERS_AND_PROVIDERS),
         |_| {},
     );
     assert_eq!(t.misreports, 2000);
@@ -253,7 +274,7 @@ fn mcafee_with_the_allocation_re_solved_from_the_bids_is_reported() {
         &books_config(),
         Mechanism::Mcafee,
         Alloc::Declared,
-        &[Role::User, Role::Provider],
+        &by(USERS_AND_PROVIDERS),
         |_| {},
     );
     assert_eq!(t.ir_violations, 0, "{t:?}");
@@ -280,7 +301,7 @@ fn vickrey_is_truthful_for_providers_when_capacity_does_not_couple_lots() {
         &config(),
         Mechanism::Vickrey,
         Alloc::Fixed,
-        &[Role::Provider],
+        &by(PROVIDERS),
         uncoupled,
     );
     assert_eq!(t.misreports, 2000);
@@ -302,7 +323,7 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
         &config(),
         Mechanism::Vickrey,
         Alloc::Fixed,
-        &[Role::Provider],
+        &by(PROVIDERS),
         |_| {},
     );
     assert_eq!(t.ir_violations, 0, "{t:?}");
@@ -311,7 +332,7 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
         &config(),
         Mechanism::Vickrey,
         Alloc::Fixed,
-        &[Role::User],
+        &by(&[Role::User]),
         uncoupled,
     );
     assert!(
@@ -320,9 +341,179 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
     );
 }
 
+/// A provider misreports its entirety ask for one user (seed 001 §2.2): to 0, to a
+/// random multiple in [0, 1.5) of c_p·r_k·d_k (its truthful ask if the user's whole
+/// demand is allocated; the truthful ask is c_p·r_k times the jobs allocated), or to
+/// that + U[0, 2); half of the time it misreports its cost (its single-lot asks) too.
+fn entirety_lie(truth: &Market, rng: &mut Stream) -> (String, Bids) {
+    let p = &truth.providers[rng.below(truth.providers.len())];
+    let u = &truth.users[rng.below(truth.users.len())];
+    let whole = p.cost * u.requirement * u.demand;
+    let ask = match rng.below(4) {
+        0 => 0.0,
+        1 | 2 => whole * 1.5 * rng.unit(),
+        _ => whole + 2.0 * rng.unit(),
+    };
+    let mut bids = Bids::default();
+    bids.entirety
+        .entry(p.id.clone())
+        .or_default()
+        .insert(u.id.clone(), ask);
+    if rng.below(2) == 0 {
+        bids.costs.insert(p.id.clone(), p.cost * 3.0 * rng.unit());
+    }
+    (p.id.clone(), bids)
+}
+
+#[test]
+fn vickrey_entirety_misreports_never_pay_when_capacity_does_not_couple_auctions() {
+    // Within one user's auction the generalised Vickrey rule is truthful for any bid
+    // language it optimises over exactly; with unlimited providers and sell links no
+    // capacity couples the users' auctions, so no lie may gain.
+    let t = harness(
+        &config(),
+        Mechanism::Vickrey,
+        Alloc::Fixed,
+        &entirety_lie,
+        uncoupled,
+    );
+    assert_eq!(t.misreports, 2000);
+    assert!(
+        t.trading >= 100,
+        "too few markets trade to test anything: {t:?}"
+    );
+    assert!(t.changed >= 200, "the lies must change outcomes: {t:?}");
+    assert_eq!(t.ir_violations, 0, "{t:?}");
+    assert_eq!(t.deficits, 0, "{t:?}");
+    assert_eq!(t.profitable, 0, "{t:?}");
+}
+
+#[test]
+fn vickrey_entirety_misreports_where_capacity_couples_auctions_are_reported() {
+    // Not promised across auctions coupled by capacity: the rate is printed. IR and
+    // budget balance hold for the truthful statements regardless.
+    let t = harness(
+        &config(),
+        Mechanism::Vickrey,
+        Alloc::Fixed,
+        &entirety_lie,
+        |_| {},
+    );
+    assert_eq!(t.misreports, 2000);
+    assert_eq!(t.ir_violations, 0, "{t:?}");
+    assert_eq!(t.deficits, 0, "{t:?}");
+}
+
+#[test]
+fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
+    // (a) The auction core on 500 random auctions of 1–4 lots and up to 5 bidders
+    // without entirety bids or capacity limits: every lot is exactly a separate
+    // second-price auction (same winners, each winner paid the sum of its lots'
+    // min(second score, reserve)).
+    let mut rng = Stream(2001);
+    for case in 0..500 {
+        let mut lots = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let reserve = 12.0 * rng.unit();
+            let mut bids = Vec::new();
+            for b in 0..5 {
+                if rng.below(10) < 7 {
+                    bids.push((b, 10.0 * rng.unit()));
+                }
+            }
+            lots.push(Lot {
+                reserve,
+                size: 1.0,
+                bids,
+            });
+        }
+        let auction = Auction {
+            lots,
+            ..Auction::default()
+        };
+        let out = auction.run();
+        let mut winners = Vec::new();
+        let mut paid: BTreeMap<usize, f64> = BTreeMap::new();
+        for lot in &auction.lots {
+            let r = second_price(&lot.bids, lot.reserve);
+            winners.push(r.map(|(w, _)| w));
+            if let Some((w, p)) = r {
+                *paid.entry(w).or_default() += p;
+            }
+        }
+        assert_eq!(out.cover, Cover::Lots(winners), "case {case}: {auction:?}");
+        assert!(out.exact);
+        assert_eq!(
+            out.paid.keys().collect::<Vec<_>>(),
+            paid.keys().collect::<Vec<_>>(),
+            "case {case}"
+        );
+        for (w, p) in &paid {
+            assert!(
+                (out.paid[w] - p).abs() < 1e-9,
+                "case {case}: bidder {w} paid {} vs {p}",
+                out.paid[w]
+            );
+        }
+    }
+    // (b) On the 200 uncoupled random markets: a bids file whose entirety entries
+    // declare every provider's truthful entirety ask (c_p·r_k·jobs allocated to k)
+    // settles exactly like one without entirety entries, i.e. like single-lot bids
+    // only.
+    let mut with_lots = 0;
+    for seed in 0..MARKETS {
+        let mut truth = generate(&config(), seed).expect("valid configuration");
+        uncoupled(&mut truth);
+        let g = ExpandedGraph::new(&truth);
+        let allocation = Allocation::lp(&g, Backend::DEFAULT).expect("P3");
+        let mut bids = Bids::default();
+        for p in &truth.providers {
+            for (k, u) in truth.users.iter().enumerate() {
+                let jobs = allocation.flow.served(&g, k);
+                if jobs > 0.0 {
+                    with_lots += 1;
+                    bids.entirety
+                        .entry(p.id.clone())
+                        .or_default()
+                        .insert(u.id.clone(), p.cost * u.requirement * jobs);
+                }
+            }
+        }
+        let plain = statement(&truth, &Bids::default(), Mechanism::Vickrey, Alloc::Fixed);
+        let explicit = statement(&truth, &bids, Mechanism::Vickrey, Alloc::Fixed);
+        let tol = 1e-9 * plain.welfare.abs().max(1.0);
+        assert!(
+            (plain.welfare - explicit.welfare).abs() <= tol,
+            "seed {seed}"
+        );
+        for (a, b) in plain.participants.iter().zip(&explicit.participants) {
+            assert_eq!(a.id, b.id);
+            for (x, y, what) in [
+                (a.volume, b.volume, "volume"),
+                (a.pays, b.pays, "pays"),
+                (a.receives, b.receives, "receives"),
+                (a.utility, b.utility, "utility"),
+            ] {
+                assert!(
+                    (x - y).abs() <= tol,
+                    "seed {seed}: {} {what} {x} vs {y}",
+                    a.id
+                );
+            }
+        }
+    }
+    assert!(with_lots >= 200, "{with_lots} explicit entirety entries");
+}
+
 #[test]
 fn posted_prices_are_balanced_but_the_harness_finds_profitable_misreports() {
-    let t = harness(&config(), Mechanism::Posted, Alloc::Declared, &ALL, |_| {});
+    let t = harness(
+        &config(),
+        Mechanism::Posted,
+        Alloc::Declared,
+        &by(ALL),
+        |_| {},
+    );
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.deficits, 0, "posted prices are pure transfers: {t:?}");
     assert!(t.profitable > 0, "{t:?}");
@@ -334,7 +525,7 @@ fn lp_prices_are_rational_but_the_harness_finds_profitable_misreports() {
         &config(),
         Mechanism::LpPrices,
         Alloc::Declared,
-        &ALL,
+        &by(ALL),
         |_| {},
     );
     assert_eq!(t.misreports, 2000);

@@ -4,6 +4,11 @@
 //! Each measurement runs in a child process (`brokerflow bench lp-one …`, hidden), so
 //! one that exceeds the time limit is killed cleanly and larger sizes for that
 //! backend are skipped.
+//!
+//! `brokerflow bench engine`: the distributed engine's cost per round against the
+//! usable (edge, commodity) pairs of G′ (DESIGN §5; issue 7: "per-round cost stays
+//! linear in the usable (edge, commodity) pairs"), per variant, on generated markets
+//! of growing size, in one process.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -13,6 +18,7 @@ use anyhow::Context;
 use brokerflow_graphs::formats::mcf::parse_mcf;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +45,12 @@ pub enum What {
     /// benchmark, for every LP backend in this build, side by side. A measurement
     /// over the time limit is stopped and larger sizes for that backend skipped.
     Lp(LpArgs),
+    /// Engine cost per round: for generated markets of growing size (default
+    /// economics; brokers and providers scaled with the users as in
+    /// experiments/scale.toml), every variant in demand mode runs a fixed number of
+    /// rounds; prints the usable (edge, commodity) pairs, ns per round and ns per
+    /// round per pair, so linearity in the pairs can be read off one run.
+    Engine(EngineBenchArgs),
     /// One measurement (used by `bench lp`; prints one JSON line).
     #[command(hide = true)]
     LpOne(OneArgs),
@@ -59,6 +71,27 @@ pub struct LpArgs {
     /// Seconds allowed per measurement.
     #[arg(long, default_value_t = 60.0)]
     pub time_limit: f64,
+    /// Generator seed of the benchmark markets.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the rows as JSON lines instead of a Markdown table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `bench engine`.
+#[derive(Debug, clap::Args)]
+pub struct EngineBenchArgs {
+    /// Users of each market, comma-separated, each ≥ 1; brokers = max(5, users/40)
+    /// and providers = max(5, users/20) (experiments/scale.toml: 2 000 / 50 / 100).
+    #[arg(long, value_delimiter = ',', default_value = "20,100,500,2000")]
+    pub sizes: Vec<usize>,
+    /// Rounds timed per (market, variant), after the engine is set up (and after an
+    /// untimed warm-up of up to 20 fair rounds per market); a run that
+    /// converges earlier is timed over the rounds it ran (the default window of 200
+    /// rounds needs at least 400 to converge).
+    #[arg(long, default_value_t = 200)]
+    pub rounds: usize,
     /// Generator seed of the benchmark markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -99,6 +132,7 @@ struct Row {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.what {
         What::Lp(a) => run_lp(a),
+        What::Engine(a) => run_engine(a),
         What::LpOne(a) => {
             let row = measure(&a)?;
             println!("{}", serde_json::to_string(&row)?);
@@ -302,4 +336,115 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cpu}, {cores} cores")
+}
+
+/// Brokers and providers for a benchmark market of `users` users, scaled as in
+/// experiments/scale.toml (2 000 users, 50 brokers, 100 providers), at least 5 each
+/// (Table 1's 5 brokers and 5 providers).
+fn engine_bench_size(users: usize) -> (usize, usize, usize) {
+    (users, (users / 40).max(5), (users / 20).max(5))
+}
+
+/// One row of `bench engine`.
+#[derive(Debug, Serialize)]
+struct EngineRow {
+    users: usize,
+    brokers: usize,
+    providers: usize,
+    variant: &'static str,
+    usable_pairs: usize,
+    rounds: usize,
+    ns_per_round: Option<f64>,
+    ns_per_round_per_pair: Option<f64>,
+}
+
+fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
+    if a.sizes.is_empty() || a.sizes.contains(&0) {
+        anyhow::bail!(
+            "--sizes: every market needs at least 1 user (got {:?})",
+            a.sizes
+        );
+    }
+    if a.rounds == 0 {
+        anyhow::bail!("--rounds must be at least 1");
+    }
+    // Start rayon's pool before any timing, so the first row does not pay for it.
+    let threads = rayon::current_num_threads();
+    if !a.json {
+        println!(
+            "Engine benchmark: demand mode, {} rounds per run, seed {}, default engine settings; brokerflow {} on {}, {} rayon threads",
+            a.rounds,
+            a.seed,
+            env!("CARGO_PKG_VERSION"),
+            machine(),
+            threads
+        );
+        println!();
+        println!("| users | brokers | providers | variant | usable pairs | rounds | ns per round | ns per round per pair |");
+        println!("|---:|---:|---:|---|---:|---:|---:|---:|");
+    }
+    for &users in &a.sizes {
+        let (users, brokers, providers) = engine_bench_size(users);
+        let config = GeneratorConfig {
+            users,
+            brokers,
+            providers,
+            ..GeneratorConfig::default()
+        };
+        let market = generate(&config, a.seed)
+            .with_context(|| format!("generating {users},{brokers},{providers}"))?;
+        let g = ExpandedGraph::new(&market);
+        // Warm-up, untimed: a few rounds on this market (allocator, caches).
+        let mut warm = EngineOptions::new(Variant::Fair, Injection::Demand);
+        warm.max_rounds = a.rounds.min(20);
+        let mut engine = Engine::new(&market, &g, &warm)?;
+        while engine.next_round() {}
+        for variant in [
+            Variant::Fair,
+            Variant::UtilityAware,
+            Variant::WelfareSeeking,
+        ] {
+            let mut o = EngineOptions::new(variant, Injection::Demand);
+            o.max_rounds = a.rounds;
+            let mut engine = Engine::new(&market, &g, &o)?;
+            let start = Instant::now();
+            while engine.next_round() {}
+            let ns = start.elapsed().as_nanos() as f64;
+            let rounds = engine.rounds();
+            let pairs = g.usable_pairs();
+            let per_round = (rounds > 0).then(|| ns / rounds as f64);
+            let row = EngineRow {
+                users,
+                brokers,
+                providers,
+                variant: variant.name(),
+                usable_pairs: pairs,
+                rounds,
+                ns_per_round: per_round,
+                ns_per_round_per_pair: per_round.filter(|_| pairs > 0).map(|x| x / pairs as f64),
+            };
+            if a.json {
+                println!("{}", serde_json::to_string(&row)?);
+            } else {
+                let num =
+                    |x: Option<f64>, d: usize| x.map_or("-".to_string(), |x| format!("{x:.d$}"));
+                println!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    row.users,
+                    row.brokers,
+                    row.providers,
+                    row.variant,
+                    row.usable_pairs,
+                    row.rounds,
+                    num(row.ns_per_round, 0),
+                    num(row.ns_per_round_per_pair, 1)
+                );
+            }
+        }
+    }
+    if !a.json {
+        println!();
+        println!("ns per round = wall clock of the rounds (Engine::next_round) / rounds, set-up excluded; linear cost shows as a flat last column. Timings vary from run to run.");
+    }
+    Ok(())
 }

@@ -20,8 +20,10 @@ use spec::Spec;
 /// Run an experiment spec: every (configuration, scenario, method) in parallel, then
 /// write into the output folder `scenarios.csv` (one row per configuration, scenario
 /// and method, failures included), `timings.csv` (wall clock), `summary.csv` and
-/// `summary.md` (means with 95 % Student-t intervals, paired utility-aware − fair
-/// differences, seed 003 Table 1 beside the paper's numbers) and SVG figures.
+/// `summary.md` (means with 95 % Student-t intervals, medians and 90th percentiles,
+/// rounds to converge and rounds to reach and keep 95 % of the optimum, paired
+/// utility-aware − fair differences, seed 003 Table 1 beside the paper's numbers) and
+/// SVG figures.
 ///
 /// `scenarios.csv` and `summary.csv` are byte-identical for any `--jobs`. Spec
 /// format: experiments/README.md.
@@ -129,7 +131,7 @@ pub fn provenance(spec: &Spec) -> String {
     .map(|b| format!("{} {}", b.name(), b.tolerance()))
     .collect();
     format!(
-        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}\n",
+        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}, welfare scale {}\n",
         env!("CARGO_PKG_VERSION"),
         spec.name,
         spec.path.file_name().map_or(String::new(), |f| f.to_string_lossy().to_string()),
@@ -146,6 +148,8 @@ pub fn provenance(spec: &Spec) -> String {
         e.potential,
         e.weight_floor
             .map_or("smallest valuation".to_string(), |f| f.to_string()),
+        e.welfare_scale
+            .map_or("engine default".to_string(), |c| c.to_string()),
     )
 }
 

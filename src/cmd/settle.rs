@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use brokerflow_solvers::engine::{self, EngineOptions, Injection, Variant};
+use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::Backend;
-use brokerflow_solvers::settle::{
-    self, Allocation, AllocationSource, Bids, Mechanism, SettleOptions, Statement,
-};
+use brokerflow_solvers::settle::{self, Allocation, Bids, Mechanism, SettleOptions, Statement};
 use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
@@ -17,11 +15,25 @@ use crate::cmd::{provenance, write_atomically, LoadedMarket};
 pub enum AllocationArg {
     /// P3's welfare-maximising allocation at the declared bids.
     Lp,
-    /// The distributed engine's fair variant in demand mode (not in this build yet).
+    /// The distributed engine's fair variant in demand mode.
     Fair,
-    /// The distributed engine's utility-aware variant in demand mode (not in this
-    /// build yet).
+    /// The distributed engine's utility-aware variant in demand mode.
     UtilityAware,
+    /// The distributed engine's experimental welfare-seeking (drift-plus-penalty)
+    /// variant in demand mode, at the engine's default welfare scale.
+    WelfareSeeking,
+}
+
+impl AllocationArg {
+    /// The engine variant this allocation runs; `None` for `lp`.
+    pub fn variant(self) -> Option<Variant> {
+        match self {
+            AllocationArg::Lp => None,
+            AllocationArg::Fair => Some(Variant::Fair),
+            AllocationArg::UtilityAware => Some(Variant::UtilityAware),
+            AllocationArg::WelfareSeeking => Some(Variant::WelfareSeeking),
+        }
+    }
 }
 
 /// Which settlement mechanism (DESIGN §6).
@@ -38,9 +50,13 @@ pub enum MechanismArg {
     /// McAfee's trade-reduction double auction per broker market: truthful (for a
     /// fixed allocation), IR, surplus ≥ 0; drops trades.
     Mcafee,
-    /// NOMAD's second-price procurement per lot with entirety bids: IR, balanced,
-    /// truthful for providers per lot.
+    /// NOMAD's second-price procurement, one auction per user over its lots, with
+    /// single-lot and entirety bids: IR, balanced, truthful for providers within each
+    /// user's auction.
     Vickrey,
+    /// The welfare-seeking engine's own node prices (no LP): surplus ≥ 0, IR only
+    /// approximately; `--allocation welfare-seeking` only.
+    EnginePrices,
 }
 
 impl From<MechanismArg> for Mechanism {
@@ -51,6 +67,7 @@ impl From<MechanismArg> for Mechanism {
             MechanismArg::Vcg => Mechanism::Vcg,
             MechanismArg::Mcafee => Mechanism::Mcafee,
             MechanismArg::Vickrey => Mechanism::Vickrey,
+            MechanismArg::EnginePrices => Mechanism::EnginePrices,
         }
     }
 }
@@ -67,15 +84,17 @@ pub struct Args {
     /// Market file (JSON).
     pub market: PathBuf,
     /// Allocation to settle: lp (P3's welfare optimum at the declared bids), or the
-    /// distributed engine's fair or utility-aware variant run in demand mode at the
-    /// declared bids (its steady, window-averaged flow).
+    /// distributed engine's fair, utility-aware or welfare-seeking variant run in
+    /// demand mode at the declared bids (its steady, window-averaged flow).
     #[arg(long, value_enum, default_value = "lp")]
     pub allocation: AllocationArg,
     /// Settlement mechanism.
     #[arg(long, value_enum)]
     pub mechanism: MechanismArg,
     /// Declared bids overriding the market file: JSON
-    /// {"valuations": {"<user>": v}, "costs": {"<broker or provider>": c}}.
+    /// {"valuations": {"<user>": v}, "costs": {"<broker or provider>": c},
+    /// "entirety": {"<provider>": {"<user>": total ask for all of that user's lots}}}
+    /// (every part optional; entirety asks are used by vickrey).
     #[arg(long, value_name = "FILE")]
     pub bids: Option<PathBuf>,
     /// Write the statement as CSV `id,role,volume,pays,receives,utility`; totals and
@@ -108,31 +127,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => "bids".to_string(),
         })?;
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
-    let allocation = match args.allocation {
-        AllocationArg::Lp => Allocation::lp(&declared_graph, args.backend)?,
-        AllocationArg::Fair | AllocationArg::UtilityAware => {
+    let allocation = match args.allocation.variant() {
+        None => Allocation::lp(&declared_graph, args.backend)?,
+        Some(variant) => {
             // DESIGN §6: an engine variant run in demand mode, at the declared bids, with
             // the engine's default settings; its window-averaged, cycle-free flow.
-            let variant = if args.allocation == AllocationArg::Fair {
-                Variant::Fair
-            } else {
-                Variant::UtilityAware
-            };
-            let run = engine::run(
-                &declared,
-                &declared_graph,
-                &EngineOptions::new(variant, Injection::Demand),
-            )?;
-            if !run.converged {
+            let (allocation, converged) = Allocation::engine(&declared, &declared_graph, variant)?;
+            if !converged {
                 eprintln!(
                     "brokerflow: note: the {} run stopped at its round limit without converging; settling its last window",
                     variant.name()
                 );
             }
-            Allocation {
-                flow: run.flow,
-                source: AllocationSource::Engine(variant.name().to_string()),
-            }
+            allocation
         }
     };
     let mechanism: Mechanism = args.mechanism.into();

@@ -425,6 +425,19 @@ pub fn utility_flow_at(
     delta: Option<f64>,
     options: &LpOptions,
 ) -> Result<LpSolution, LpError> {
+    utility_flow_for(g, objective, delta, &utility_amounts(g, delta), options)
+}
+
+/// P2 or P2⁻ (DESIGN §4) at given amounts f_k per commodity — e.g. what an engine run
+/// actually served — backing off by [`AMOUNT_BACKOFFS`] if round-off makes them
+/// infeasible. `delta` is only recorded in the solution.
+pub fn utility_flow_for(
+    g: &ExpandedGraph,
+    objective: Objective,
+    delta: Option<f64>,
+    exact: &[f64],
+    options: &LpOptions,
+) -> Result<LpSolution, LpError> {
     let sense = match objective {
         Objective::WorstUtility => {
             if g.is_cyclic() {
@@ -434,7 +447,6 @@ pub fn utility_flow_at(
         }
         _ => Sense::Maximise,
     };
-    let exact = utility_amounts(g, delta);
     let mut last = None;
     for backoff in AMOUNT_BACKOFFS {
         let amounts: Vec<f64> = exact.iter().map(|a| a * (1.0 - backoff)).collect();

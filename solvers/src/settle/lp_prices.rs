@@ -106,7 +106,42 @@ pub fn lp_prices(
         source,
     })?;
     let y = sol.prices.clone().ok_or(SettleError::NoFlow)?;
-    let pi = job_prices(g, &y);
+    let mut notes = Vec::new();
+    if allocation.source != AllocationSource::Lp {
+        notes.push(format!(
+            "these are P3's competitive prices; they do not clear the '{}' allocation (it is not P3's optimum), so participants may lose money at them",
+            allocation.source.name()
+        ));
+    }
+    if let Some(gap) = sol.duality_gap {
+        notes.push(format!(
+            "P3 dual solved exactly by {}: |primal - dual| = {gap:.3e}",
+            sol.backend
+        ));
+    }
+    Ok(settle_at_prices(
+        s,
+        allocation,
+        &y,
+        Mechanism::LpPrices,
+        notes,
+    ))
+}
+
+/// Settles `allocation` at node prices `y` (money per resource unit, by G′ node
+/// index): each job of k handed to node n is paid π^k_n ([`job_prices`]), and a
+/// bandwidth node's rent y_n·(jobs on the link) is paid by the link's sender to the
+/// market. The one price rule shared by `lp-prices` (y = P3's duals) and
+/// `engine-prices` (y = the welfare-seeking engine's own prices).
+pub fn settle_at_prices(
+    s: &Setting<'_>,
+    allocation: &super::Allocation,
+    y: &[f64],
+    mechanism: Mechanism,
+    notes: Vec<String>,
+) -> Statement {
+    let g = &s.g_declared;
+    let pi = job_prices(g, y);
     let mut t = Transfers::zero(s.who.len());
     for (k, pi_k) in pi.iter().enumerate() {
         for &(first, second) in &g.link_edges {
@@ -130,24 +165,11 @@ pub fn lp_prices(
             }
         }
     }
-    let mut notes = Vec::new();
-    if allocation.source != AllocationSource::Lp {
-        notes.push(format!(
-            "these are P3's competitive prices; they do not clear the '{}' allocation (it is not P3's optimum), so participants may lose money at them",
-            allocation.source.name()
-        ));
-    }
-    if let Some(gap) = sol.duality_gap {
-        notes.push(format!(
-            "P3 dual solved exactly by {}: |primal - dual| = {gap:.3e}",
-            sol.backend
-        ));
-    }
-    Ok(s.statement(
-        Mechanism::LpPrices,
+    s.statement(
+        mechanism,
         &allocation.source,
         allocation.flow.clone(),
         &t,
         notes,
-    ))
+    )
 }

@@ -21,7 +21,8 @@
 //! | [`lp-prices`](lp_prices::lp_prices) | any (clears only `lp`) | yes at `lp` | surplus ≥ 0 at `lp` | no | competitive prices that clear P3 |
 //! | [`vcg`](vcg::vcg) | `lp` only | yes | deficit possible | yes, everyone | efficiency and truth matter, someone funds the deficit |
 //! | [`mcafee`](mcafee::mcafee) | any, as possible trades | yes | surplus ≥ 0 | users and providers, for a fixed trade set | the market must never run a deficit |
-//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per lot | users procure from competing providers (NOMAD, seed 001) |
+//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids (NOMAD, seed 001) |
+//! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market (issue 7) |
 //!
 //! "Allocation as possible trades" (DESIGN §6): mcafee and vickrey keep a subset of
 //! the allocation's trades (and may move a lot to another provider of the same broker
@@ -29,6 +30,7 @@
 //! `--allocation lp` that set is P3 at the declared bids, so a bid that changes P3's
 //! allocation also changes the set; the property tests report how often that pays.
 
+pub mod engine_prices;
 pub mod lp_prices;
 pub mod mcafee;
 pub mod posted;
@@ -42,6 +44,7 @@ use petgraph::graph::{EdgeIndex, NodeIndex};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::engine::{self, EngineOptions, Injection, Variant};
 use crate::lp::{self, Backend, LpError, LpOptions};
 
 /// Relative tolerance of settlement's own checks (IR, budget, round-off clamps):
@@ -76,6 +79,11 @@ pub struct Allocation {
     pub flow: Flow,
     /// What produced it.
     pub source: AllocationSource,
+    /// Node prices that came with it, per G′ node (money per resource unit; `None` for
+    /// nodes of unlimited capacity): the welfare-seeking engine's own window-averaged
+    /// multipliers ([`crate::engine::EngineRun::prices`]), used by `engine-prices`.
+    /// `None` for the LP's allocation and the other engine variants.
+    pub prices: Option<Vec<Option<f64>>>,
 }
 
 impl Allocation {
@@ -92,7 +100,29 @@ impl Allocation {
         Ok(Allocation {
             flow,
             source: AllocationSource::Lp,
+            prices: None,
         })
+    }
+
+    /// An engine run in demand mode on the declared market (DESIGN §6): its
+    /// window-averaged, cycle-free flow, and for the welfare-seeking variant its node
+    /// prices. Also returns whether the run converged (a caller should say so if not).
+    pub fn engine(
+        declared: &Market,
+        declared_graph: &ExpandedGraph,
+        variant: Variant,
+    ) -> Result<(Allocation, bool), SettleError> {
+        let run = engine::run(
+            declared,
+            declared_graph,
+            &EngineOptions::new(variant, Injection::Demand),
+        )?;
+        let allocation = Allocation {
+            flow: run.flow,
+            source: AllocationSource::Engine(variant.name().to_string()),
+            prices: (variant == Variant::WelfareSeeking).then_some(run.prices),
+        };
+        Ok((allocation, run.converged))
     }
 }
 
@@ -108,18 +138,22 @@ pub enum Mechanism {
     Vcg,
     /// McAfee's trade-reduction double auction per broker market ([`mcafee::mcafee`]).
     Mcafee,
-    /// NOMAD's second-price procurement per lot ([`vickrey::vickrey`]).
+    /// NOMAD's sealed-bid procurement per user, single-lot and entirety bids
+    /// ([`vickrey::vickrey`]).
     Vickrey,
+    /// The welfare-seeking engine's own node prices ([`engine_prices::engine_prices`]).
+    EnginePrices,
 }
 
 impl Mechanism {
     /// Every mechanism, in documentation order.
-    pub const ALL: [Mechanism; 5] = [
+    pub const ALL: [Mechanism; 6] = [
         Mechanism::Posted,
         Mechanism::LpPrices,
         Mechanism::Vcg,
         Mechanism::Mcafee,
         Mechanism::Vickrey,
+        Mechanism::EnginePrices,
     ];
 
     /// The name used on the command line and in outputs.
@@ -130,6 +164,7 @@ impl Mechanism {
             Mechanism::Vcg => "vcg",
             Mechanism::Mcafee => "mcafee",
             Mechanism::Vickrey => "vickrey",
+            Mechanism::EnginePrices => "engine-prices",
         }
     }
 }
@@ -155,13 +190,21 @@ impl std::str::FromStr for Mechanism {
 /// Declared bids that override the market file's values (DESIGN §6): what a user
 /// runs to see what a misreport would do.
 ///
-/// JSON, both maps optional, unknown fields refused:
+/// JSON, every map optional, unknown fields refused:
 /// ```json
-/// {"valuations": {"u1": 12}, "costs": {"p1": 0.5, "b1": 0}}
+/// {"valuations": {"u1": 12}, "costs": {"p1": 0.5, "b1": 0},
+///  "entirety": {"p1": {"u1": 12.5}}}
 /// ```
 /// `valuations` names users (v_k per job); `costs` names brokers (c_b per job) or
-/// providers (c_p per resource unit). Link costs, capacities, demands and
-/// requirements are not bids. Amounts must be finite and ≥ 0.
+/// providers (c_p per resource unit). `entirety` names providers, then users: the
+/// provider's *entirety ask* in [`vickrey`](vickrey::vickrey), the money it asks in
+/// total for running all of that user's lots (seed 001 §2.2: "an entirety bid is a
+/// bid for all the lots in the RDG"). Without an entry the entirety ask is the sum
+/// of the provider's single-lot asks, which is also its truthful value: costs are
+/// linear (DESIGN §2), so combining lots saves nothing in the market model. Only
+/// `vickrey` reads entirety asks; the other mechanisms ignore them. Link costs,
+/// capacities, demands and requirements are not bids. Amounts must be finite and
+/// ≥ 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bids {
@@ -171,6 +214,82 @@ pub struct Bids {
     /// Broker or provider id → declared cost.
     #[serde(default)]
     pub costs: BTreeMap<String, f64>,
+    /// Provider id → user id → declared entirety ask (money per time unit for all
+    /// of the user's lots, transport excluded; seed 001 §2.2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entirety: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Key under which [`Bids::apply`] records the entirety asks in the declared
+/// market's `meta`, where [`vickrey`](vickrey::vickrey) reads them (the declared
+/// market is everything that was declared; the market file format has no field for
+/// bundle asks). `apply` always replaces this key, so a market file cannot smuggle
+/// entirety asks in; the value has the shape of [`Bids::entirety`].
+pub const ENTIRETY_META_KEY: &str = "declared_entirety_asks";
+
+/// Declared entirety asks by (provider index, user index) in market order (seed 001
+/// §2.2), as recorded in `declared`'s meta by [`Bids::apply`]. Empty when none were
+/// declared; an unreadable record or an unknown id is a typed error.
+pub fn declared_entirety(declared: &Market) -> Result<BTreeMap<(usize, usize), f64>, SettleError> {
+    let mut out = BTreeMap::new();
+    let Some(value) = declared
+        .meta
+        .as_ref()
+        .and_then(|m| m.get(ENTIRETY_META_KEY))
+    else {
+        return Ok(out);
+    };
+    let asks: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_value(value.clone())
+        .map_err(|e| SettleError::Bids {
+            origin: format!("the declared market's meta.{ENTIRETY_META_KEY}"),
+            message: e.to_string(),
+        })?;
+    for (pid, per_user) in &asks {
+        let p = entirety_provider(declared, pid)?;
+        for (uid, &ask) in per_user {
+            let k = entirety_user(declared, pid, uid, ask)?;
+            out.insert((p, k), ask);
+        }
+    }
+    Ok(out)
+}
+
+/// The index of the provider `pid` of an entirety ask, or why it cannot bid.
+fn entirety_provider(m: &Market, pid: &str) -> Result<usize, SettleError> {
+    m.providers
+        .iter()
+        .position(|p| p.id == pid)
+        .ok_or_else(|| SettleError::BadBid {
+            id: pid.to_string(),
+            message: match m.role_of(pid) {
+                Some(r) => format!(
+                    "is a {r}: only providers make entirety bids (\"entirety\": {{\"<provider>\": {{\"<user>\": ask}}}})"
+                ),
+                None => "unknown participant: no provider has this id (in \"entirety\")".to_string(),
+            },
+        })
+}
+
+/// The index of the user `uid` in provider `pid`'s entirety asks, with the ask checked.
+fn entirety_user(m: &Market, pid: &str, uid: &str, ask: f64) -> Result<usize, SettleError> {
+    let bad = |message: String| SettleError::BadBid {
+        id: pid.to_string(),
+        message,
+    };
+    let k = m.users.iter().position(|u| u.id == uid).ok_or_else(|| {
+        bad(match m.role_of(uid) {
+            Some(r) => format!(
+                "entirety ask for '{uid}', which is a {r}: entirety asks are per user (the auctioneer)"
+            ),
+            None => format!("entirety ask for '{uid}': unknown participant, no user has this id"),
+        })
+    })?;
+    if !ask.is_finite() || ask < 0.0 {
+        return Err(bad(format!(
+            "entirety ask {ask} for '{uid}' must be finite and >= 0"
+        )));
+    }
+    Ok(k)
 }
 
 impl Bids {
@@ -185,8 +304,10 @@ impl Bids {
     }
 
     /// The market as declared: `truth` with these bids applied. Refuses an unknown
-    /// id, a wrong role (a valuation for a provider, a cost for a user) and amounts
-    /// that are negative or not finite, naming the entry.
+    /// id, a wrong role (a valuation for a provider, a cost for a user, an entirety
+    /// ask by a non-provider or for a non-user) and amounts that are negative or not
+    /// finite, naming the entry. Entirety asks are recorded in the declared market's
+    /// `meta` under [`ENTIRETY_META_KEY`] (replacing whatever `truth` had there).
     pub fn apply(&self, truth: &Market) -> Result<Market, SettleError> {
         let mut m = truth.clone();
         let bad = |id: &str, message: String| SettleError::BadBid {
@@ -232,6 +353,24 @@ impl Bids {
                 ));
             }
         }
+        for (pid, per_user) in &self.entirety {
+            entirety_provider(truth, pid)?;
+            for (uid, &ask) in per_user {
+                entirety_user(truth, pid, uid, ask)?;
+            }
+        }
+        if let Some(meta) = &mut m.meta {
+            meta.remove(ENTIRETY_META_KEY);
+        }
+        if !self.entirety.is_empty() {
+            let value = serde_json::to_value(&self.entirety).map_err(|e| SettleError::Bids {
+                origin: "entirety".to_string(),
+                message: e.to_string(),
+            })?;
+            m.meta
+                .get_or_insert_with(Default::default)
+                .insert(ENTIRETY_META_KEY.to_string(), value);
+        }
         Ok(m)
     }
 }
@@ -251,7 +390,7 @@ fn parse_bids(
 #[non_exhaustive]
 pub enum SettleError {
     /// The bids file is not valid JSON of the documented shape.
-    #[error("{origin}: {message} (expected {{\"valuations\": {{\"<user>\": number}}, \"costs\": {{\"<broker or provider>\": number}}}})")]
+    #[error("{origin}: {message} (expected {{\"valuations\": {{\"<user>\": number}}, \"costs\": {{\"<broker or provider>\": number}}, \"entirety\": {{\"<provider>\": {{\"<user>\": number}}}}}})")]
     Bids {
         /// The file.
         origin: String,
@@ -309,6 +448,12 @@ pub enum SettleError {
     /// The allocation does not fit this market's G′.
     #[error("the allocation does not fit the market: {0}")]
     AllocationShape(String),
+    /// `engine-prices` on an allocation that came without engine prices.
+    #[error("engine-prices settles at the welfare-seeking engine's own node prices, and the '{0}' allocation has none (use --allocation welfare-seeking)")]
+    NoEnginePrices(String),
+    /// The engine refused its settings (cannot happen with the defaults).
+    #[error("engine: {0}")]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 impl From<LpError> for SettleError {
@@ -623,6 +768,7 @@ pub fn settle(
         Mechanism::Vcg => vcg::vcg(&s, allocation, options),
         Mechanism::Mcafee => mcafee::mcafee(&s, allocation, options),
         Mechanism::Vickrey => vickrey::vickrey(&s, allocation),
+        Mechanism::EnginePrices => engine_prices::engine_prices(&s, allocation),
     }
 }
 

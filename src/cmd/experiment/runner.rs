@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::spec::{Configuration, Source, Spec};
 
 /// The columns of `scenarios.csv`, in order.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 17] = [
     "configuration",
     "scenario",
     "method",
@@ -35,6 +35,9 @@ pub const COLUMNS: [&str; 14] = [
     "gap_closed",
     "rounds",
     "converged",
+    "rounds_to_95",
+    "gap_closed_served",
+    "price_error",
     "delta",
     "notes",
     "error",
@@ -65,6 +68,16 @@ pub struct Record {
     pub rounds: Option<usize>,
     /// Engine convergence.
     pub converged: Option<bool>,
+    /// Engine rows: the first checkpoint round from which the window welfare stays
+    /// ≥ 95 % of the optimum (`brokerflow_solvers::compare::run_with_checkpoints`;
+    /// defined there; DESIGN §8 has no such measure; issue 7's target).
+    pub rounds_to_95: Option<usize>,
+    /// Feasible-mode engine rows: gap_closed at the served amounts
+    /// (`brokerflow_solvers::compare::MethodRow::gap_closed_served`; issue 7).
+    pub gap_closed_served: Option<f64>,
+    /// Welfare-seeking demand rows: the node prices' error against P3's duals
+    /// (`brokerflow_solvers::measures::price_error`; issue 7).
+    pub price_error: Option<f64>,
     /// P1's δ* where the method needed it.
     pub delta: Option<f64>,
     /// Remarks, `; `-separated.
@@ -89,6 +102,9 @@ impl Record {
             gap_closed: r.gap_closed,
             rounds: r.rounds,
             converged: r.converged,
+            rounds_to_95: r.rounds_to_95,
+            gap_closed_served: r.gap_closed_served,
+            price_error: r.price_error,
             delta: r.delta,
             notes: r.notes.join("; "),
             error: r.error.clone().unwrap_or_default(),
@@ -109,6 +125,9 @@ impl Record {
             gap_closed: None,
             rounds: None,
             converged: None,
+            rounds_to_95: None,
+            gap_closed_served: None,
+            price_error: None,
             delta: None,
             notes: String::new(),
             error: error.to_string(),
@@ -133,6 +152,9 @@ impl Record {
             num(self.gap_closed),
             self.rounds.map_or(String::new(), |r| r.to_string()),
             self.converged.map_or(String::new(), |c| c.to_string()),
+            self.rounds_to_95.map_or(String::new(), |r| r.to_string()),
+            num(self.gap_closed_served),
+            num(self.price_error),
             num(self.delta),
             self.notes.clone(),
             self.error.clone(),
@@ -180,9 +202,16 @@ impl Record {
             } else {
                 Some(f[10].parse().ok()?)
             },
-            delta: num(&f[11])?,
-            notes: f[12].clone(),
-            error: f[13].clone(),
+            rounds_to_95: if f[11].is_empty() {
+                None
+            } else {
+                Some(f[11].parse().ok()?)
+            },
+            gap_closed_served: num(&f[12])?,
+            price_error: num(&f[13])?,
+            delta: num(&f[14])?,
+            notes: f[15].clone(),
+            error: f[16].clone(),
             seconds,
         })
     }

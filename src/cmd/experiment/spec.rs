@@ -13,6 +13,7 @@
 //! ceiling = 20
 //! potential = "quadratic"              # or "exponential"
 //! weight_floor = 1.0                   # default: the smallest valuation
+//! welfare_scale = 20                   # welfare-seeking c; default: the engine's
 //! backend = "auto"                     # LP backend
 //!
 //! [outputs]                            # optional
@@ -104,6 +105,7 @@ struct RawEngine {
     ceiling: Option<f64>,
     potential: Option<String>,
     weight_floor: Option<f64>,
+    welfare_scale: Option<f64>,
     backend: Option<String>,
 }
 
@@ -444,6 +446,15 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
         o.ceiling = x;
     }
     o.weight_floor = raw.weight_floor;
+    if let Some(c) = raw.welfare_scale {
+        if !(c.is_finite() && c > 0.0) {
+            return Err((
+                "engine.welfare_scale",
+                format!("{c} is out of range: a positive, finite number (the welfare-seeking variant's scale c of V)"),
+            ));
+        }
+    }
+    o.welfare_scale = raw.welfare_scale;
     if let Some(p) = &raw.potential {
         o.potential = match p.as_str() {
             "quadratic" => Potential::Quadratic,
@@ -605,6 +616,25 @@ providers = 2
         let e = error_of(&format!("{GOOD}[engine]\nepsilon = -1\n"));
         assert!(e.starts_with("x/spec.toml: engine: epsilon"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn welfare_scale_is_read_and_must_be_positive_and_finite() {
+        assert_eq!(parse(GOOD).unwrap().engine.welfare_scale, None);
+        let s = parse(&format!("{GOOD}[engine]\nwelfare_scale = 7.5\n")).unwrap();
+        assert_eq!(s.engine.welfare_scale, Some(7.5));
+        let s = parse(&format!("{GOOD}[engine]\nwelfare_scale = 40\n")).unwrap();
+        assert_eq!(s.engine.welfare_scale, Some(40.0));
+        for bad in ["0", "-3", "nan", "inf", "-inf"] {
+            let e = error_of(&format!("{GOOD}[engine]\nwelfare_scale = {bad}\n"));
+            assert!(
+                e.starts_with("x/spec.toml: engine.welfare_scale: ")
+                    && e.contains("positive, finite"),
+                "{bad}: {e}"
+            );
+        }
+        let e = error_of(&format!("{GOOD}[engine]\nwelfare_scale = \"big\"\n"));
+        assert!(e.contains("engine.welfare_scale"), "{e}");
     }
 
     #[test]

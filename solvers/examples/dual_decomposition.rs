@@ -9,22 +9,38 @@
 //! Reports, per market, P3, the window-averaged (200 rounds) welfare as % of P3, the
 //! largest relative capacity violation of that averaged flow, and the first round from
 //! which the welfare stays ≥ 95 % of P3 with every capacity violated by at most 1 %.
-//! Usage: issue7_dual ALPHA TAU ROUNDS market.json…
+//! Usage: dual_decomposition ALPHA TAU ROUNDS market.json…
 use brokerflow_graphs::{ExpandedGraph, Flow, Market};
 use brokerflow_solvers::lp::{self, LpOptions, Objective};
 use petgraph::graph::NodeIndex;
 use std::collections::VecDeque;
 
+const USAGE: &str = "usage: dual_decomposition ALPHA TAU ROUNDS market.json…";
+
 fn main() {
+    if let Err(e) = prototype() {
+        eprintln!("dual_decomposition: {e}\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
+fn prototype() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let alpha: f64 = args.next().unwrap().parse().unwrap();
-    let tau_rel: f64 = args.next().unwrap().parse().unwrap();
-    let max_rounds: usize = args.next().unwrap().parse().unwrap();
+    let mut number = |name: &str| -> Result<f64, String> {
+        let text = args.next().ok_or(format!("missing {name}"))?;
+        text.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or(format!("{name} must be a positive number, got '{text}'"))
+    };
+    let alpha = number("ALPHA")?;
+    let tau_rel = number("TAU")?;
+    let max_rounds = number("ROUNDS")? as usize;
     for path in args {
-        let market = Market::load(&path).expect("market");
+        let market = Market::load(&path).map_err(|e| e.to_string())?;
         let g = ExpandedGraph::new(&market);
         let p3 = lp::solve(&g, Objective::Welfare, &LpOptions::default())
-            .expect("P3")
+            .map_err(|e| format!("{path}: P3: {e}"))?
             .welfare(&g)
             .unwrap_or(0.0);
         let mut vals: Vec<f64> = g
@@ -34,7 +50,10 @@ fn main() {
             .map(|c| c.valuation)
             .collect();
         vals.sort_by(f64::total_cmp);
-        let vbar = vals[vals.len() / 2];
+        let Some(&vbar) = vals.get(vals.len() / 2) else {
+            println!("{path}: no user with demand");
+            continue;
+        };
         let tau = tau_rel * vbar;
         let nn = g.graph.node_count();
         let cap: Vec<Option<f64>> = (0..nn)
@@ -159,4 +178,5 @@ fn main() {
             stays.map_or("never".into(), |r: usize| r.to_string())
         );
     }
+    Ok(())
 }
