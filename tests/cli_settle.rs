@@ -37,6 +37,25 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// DESIGN §2: payments are transfers, so Σ utility = W − surplus. Returns (W, surplus).
+fn utilities_add_up(v: &serde_json::Value, what: &str) -> (f64, f64) {
+    let total: f64 = v["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["utility"].as_f64().unwrap())
+        .sum();
+    let (w, s) = (
+        v["welfare"].as_f64().unwrap(),
+        v["surplus"].as_f64().unwrap(),
+    );
+    assert!(
+        (total - (w - s)).abs() < 1e-6 * w.abs().max(1.0),
+        "{what}: {total} vs {w} - {s}"
+    );
+    (w, s)
+}
+
 #[test]
 fn json_has_the_documented_fields_and_hand_numbers() {
     let t = example("tiny.json");
@@ -71,19 +90,7 @@ fn every_example_settles_with_every_mechanism_or_refuses_clearly() {
             }
             assert!(out.status.success(), "{market} {mechanism}: {stderr}");
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            // Σ utility = W − surplus (DESIGN §2: payments are transfers).
-            let total: f64 = v["participants"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["utility"].as_f64().unwrap())
-                .sum();
-            let w = v["welfare"].as_f64().unwrap();
-            let s = v["surplus"].as_f64().unwrap();
-            assert!(
-                (total - (w - s)).abs() < 1e-6 * w.abs().max(1.0),
-                "{market} {mechanism}: {total} vs {w} - {s}"
-            );
+            utilities_add_up(&v, &format!("{market} {mechanism}"));
         }
     }
 }
@@ -106,20 +113,7 @@ fn engine_allocations_settle_and_vcg_refuses_them() {
                     mechanism,
                     "--json",
                 ]);
-                let total: f64 = v["participants"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["utility"].as_f64().unwrap())
-                    .sum();
-                let (w, s) = (
-                    v["welfare"].as_f64().unwrap(),
-                    v["surplus"].as_f64().unwrap(),
-                );
-                assert!(
-                    (total - (w - s)).abs() < 1e-6 * w.abs().max(1.0),
-                    "{market} {a} {mechanism}: {total} vs {w} - {s}"
-                );
+                utilities_add_up(&v, &format!("{market} {a} {mechanism}"));
             }
             let out = run(&["settle", &t, "--allocation", a, "--mechanism", "vcg"]);
             assert!(!out.status.success());
@@ -231,15 +225,7 @@ fn welfare_seeking_allocation_settles_and_vcg_refuses_it() {
                 .map(|p| p["utility"].as_f64().unwrap())
                 .collect();
             assert!(utilities.iter().all(|&u| u >= -1e-9), "{what}: {v}");
-            let (w, s) = (
-                v["welfare"].as_f64().unwrap(),
-                v["surplus"].as_f64().unwrap(),
-            );
-            let total: f64 = utilities.iter().sum();
-            assert!(
-                (total - (w - s)).abs() < 1e-6 * w.abs().max(1.0),
-                "{what}: {total} vs {w} - {s}"
-            );
+            let (w, _) = utilities_add_up(&v, &what);
             if market == "tiny.json" {
                 assert!(w <= 141.0 + 1e-6, "{what}: {w}");
             }
@@ -381,20 +367,7 @@ fn engine_prices_settle_the_welfare_seeking_allocation_only() {
             "engine-prices",
             "--json",
         ]);
-        let total: f64 = v["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["utility"].as_f64().unwrap())
-            .sum();
-        let (w, s) = (
-            v["welfare"].as_f64().unwrap(),
-            v["surplus"].as_f64().unwrap(),
-        );
-        assert!(
-            (total - (w - s)).abs() < 1e-6 * w.abs().max(1.0),
-            "{market}"
-        );
+        let (w, s) = utilities_add_up(&v, market);
         assert!(s >= -1e-9 * w.abs().max(1.0), "{market}: deficit {s}");
         for a in ["lp", "fair", "utility-aware"] {
             let out = run(&[

@@ -723,11 +723,7 @@ mod tests {
             let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
                 .unwrap()
                 .delta;
-            for variant in [
-                Variant::Fair,
-                Variant::UtilityAware,
-                Variant::WelfareSeeking,
-            ] {
+            for variant in Variant::ALL {
                 for injection in [Injection::Demand, Injection::Feasible { delta }] {
                     let mut o = EngineOptions::new(variant, injection);
                     o.trace = true;

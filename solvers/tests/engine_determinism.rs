@@ -89,11 +89,7 @@ fn one_and_two_threads_give_bit_identical_runs() {
         let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
             .unwrap()
             .delta;
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let mut o = EngineOptions::new(variant, injection);
                 o.trace = true;

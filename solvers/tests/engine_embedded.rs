@@ -159,11 +159,7 @@ fn nodes_stepping_alone_over_json_match_the_engine_byte_for_byte() {
         let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
             .unwrap()
             .delta;
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let mut o = EngineOptions::new(variant, injection);
                 // Never converge within the run: the window is longer than the run.

@@ -157,11 +157,7 @@ fn feasible_mode_serves_its_share_and_welfare_lies_between_the_lp_bounds() {
         let g = ExpandedGraph::new(&market);
         let delta = lp::max_concurrent_flow(&g, &options).unwrap().delta;
         let scale = delta.map_or(1.0, |d| d.min(1.0));
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             let o = EngineOptions::new(variant, Injection::Feasible { delta });
             let r = run(&market, &g, &o).unwrap();
             stats.add(&r);
@@ -260,11 +256,7 @@ fn demand_mode_stays_below_p3_and_serves_at_most_the_demand() {
     for (name, market) in markets() {
         let g = ExpandedGraph::new(&market);
         let p3 = lp::max_welfare(&g, &options).unwrap().welfare(&g).unwrap();
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             let mut o = EngineOptions::new(variant, Injection::Demand);
             o.trace = true;
             let r = run(&market, &g, &o).unwrap();
@@ -370,11 +362,7 @@ fn single_path_closed_forms() {
             (delta - bottleneck / 10.0).abs() < 1e-9,
             "case {case}: δ* = {delta}"
         );
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             // Demand mode: the bottleneck rate.
             let r = run(&market, &g, &EngineOptions::new(variant, Injection::Demand)).unwrap();
             let what = format!("case {case}, {} demand", variant.name());
@@ -493,11 +481,7 @@ fn reported_engine_flows_never_circulate() {
         let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
             .unwrap()
             .delta;
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let r = run(&market, &g, &EngineOptions::new(variant, injection)).unwrap();
                 let cycles = circulating(&g, &r.flow);

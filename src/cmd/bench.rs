@@ -399,11 +399,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
         warm.max_rounds = a.rounds.min(20);
         let mut engine = Engine::new(&market, &g, &warm)?;
         while engine.next_round() {}
-        for variant in [
-            Variant::Fair,
-            Variant::UtilityAware,
-            Variant::WelfareSeeking,
-        ] {
+        for variant in Variant::ALL {
             let mut o = EngineOptions::new(variant, Injection::Demand);
             o.max_rounds = a.rounds;
             let mut engine = Engine::new(&market, &g, &o)?;

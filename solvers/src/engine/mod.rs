@@ -55,6 +55,13 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Every variant, in documentation order.
+    pub const ALL: [Variant; 3] = [
+        Variant::Fair,
+        Variant::UtilityAware,
+        Variant::WelfareSeeking,
+    ];
+
     /// The name used on the command line and in outputs.
     pub fn name(self) -> &'static str {
         match self {
