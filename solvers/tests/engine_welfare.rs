@@ -1,7 +1,8 @@
 //! The welfare-seeking variant's local knowledge and its prices (issue 7, DESIGN §5):
 //!
 //! * every node learns its cheapest cost to t_k by the distance-vector exchange in its
-//!   announcements, and every source its user's scale V_k = c / (v_k − C_s): checked
+//!   announcements, and every source its user's scale V_k (c / (v_k − C_s) in demand
+//!   mode, c / C_s in feasible mode): checked
 //!   against an independent Dijkstra over k's usable edges of G′;
 //! * the window-averaged multipliers λ are prices per resource unit that converge to
 //!   P3's exact dual prices like 1/c: on `tiny` against the prices worked out by hand
@@ -52,8 +53,9 @@ fn generated(seed: u64) -> Market {
 }
 
 /// After a few rounds (more than the longest path has hops) every node's learned C^k_n
-/// is the cheapest cost to t_k, and every source's V_k is c / (v_k − C^k_s) exactly
-/// when the user's value covers its cheapest route (otherwise it admits nothing).
+/// is the cheapest cost to t_k, and every source's V_k is, in demand mode,
+/// c / (v_k − C^k_s) exactly when the user's value covers its cheapest route
+/// (otherwise none: it admits nothing), and in feasible mode c / C^k_s.
 #[test]
 fn nodes_learn_cheapest_costs_and_scales_by_messages() {
     let mut markets = vec![examples::tiny(), examples::figure3(), examples::linked()];
@@ -82,9 +84,18 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
                     );
                     checked += 1;
                     let shaping = lc.shaping.expect("welfare-seeking configures shaping");
-                    if lc.injection > 0.0 && injection == Injection::Demand {
-                        let surplus = shaping.valuation - want.unwrap();
-                        let scale = (surplus > 0.0).then(|| shaping.scale / surplus);
+                    if lc.injection > 0.0 {
+                        let (c, cheapest) = (shaping.scale, want.unwrap());
+                        let scale = if injection == Injection::Demand {
+                            let surplus = shaping.valuation - cheapest;
+                            (surplus > 0.0).then(|| c / surplus)
+                        } else if cheapest > 0.0 {
+                            Some(c / cheapest)
+                        } else if shaping.valuation > 0.0 {
+                            Some(c / shaping.valuation)
+                        } else {
+                            Some(c)
+                        };
                         assert_eq!(state.scale[j], scale, "market {i}, source of {}", lc.k);
                     }
                 }

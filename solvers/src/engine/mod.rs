@@ -41,16 +41,17 @@ pub enum Variant {
     /// w = d_k × the utility moving one job of k over the edge generates for its
     /// sender, floored at a positive value (seed 003 §6 "utility-aware").
     UtilityAware,
-    /// Drift-plus-penalty (issue 7, experimental): w = d_k / V, and every push also
+    /// Drift-plus-penalty (issue 7): w = d_k / V_k, and every push also
     /// pays d_k × the move's cost relative to the cheapest path (c_e + C_head − C_tail,
     /// C = cheapest cost to t_k; the sum along a path is its cost minus C at the
     /// source), so at a full node λ is a price per resource unit. In demand mode a
     /// source admits jobs of k only while its queue height is below V_k·(v_k − C_s):
     /// users whose value does not cover the cheapest path admit nothing.
-    /// V_k = `welfare_scale` / (v_k − C_s) in demand mode, V = `welfare_scale` / the
-    /// median valuation in feasible mode (jobs per money unit, set by the market and
-    /// announced with δ*). Every node learns C by a distance-vector exchange with its
-    /// out-neighbours (in the height announcements) and V_k from its user's jobs.
+    /// V_k = `welfare_scale` / (v_k − C_s) in demand mode, `welfare_scale` / C_s in
+    /// feasible mode (jobs per money unit: the user's own surplus or route cost sets
+    /// the units). Every node learns C by a distance-vector exchange with its
+    /// out-neighbours (in the height announcements) and V_k from its user's jobs
+    /// ([`node::Shaping`]).
     WelfareSeeking,
 }
 
@@ -124,8 +125,8 @@ pub struct EngineOptions {
     /// smallest valuation of any user with demand (DESIGN §5: a floor of that order
     /// converges, 1e-3 often does not).
     pub weight_floor: Option<f64>,
-    /// Welfare-seeking variant: the dimensionless c of V = c / median valuation
-    /// (feasible mode) or V_k = c / (v_k − C^k_s) (demand mode); error shrinks like
+    /// Welfare-seeking variant: the dimensionless c of V_k = c / C^k_s (feasible mode)
+    /// or V_k = c / (v_k − C^k_s) (demand mode); error shrinks like
     /// 1/c, rounds grow like c. `None` = 20 in demand mode, 5 in feasible mode.
     pub welfare_scale: Option<f64>,
     /// Keep the per-(round, commodity) trace.
@@ -532,28 +533,6 @@ impl<'g> Engine<'g> {
     }
 }
 
-/// V of the welfare-seeking variant: welfare_scale / median valuation of the users
-/// with demand (1 / money unit, so heights V·v are dimensionless like q̄).
-pub fn welfare_v(g: &ExpandedGraph, o: &EngineOptions) -> f64 {
-    let mut v: Vec<f64> = g
-        .commodities
-        .iter()
-        .filter(|c| c.demand > 0.0 && !c.is_stranded() && c.valuation > 0.0)
-        .map(|c| c.valuation)
-        .collect();
-    if v.is_empty() {
-        return o.effective_welfare_scale();
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len();
-    let median = if m % 2 == 1 {
-        v[m / 2]
-    } else {
-        0.5 * (v[m / 2 - 1] + v[m / 2])
-    };
-    o.effective_welfare_scale() / median
-}
-
 fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     let bad = |name, value: f64, rule| Err(EngineError::Setting { name, value, rule });
     if !(0.0..1.0).contains(&o.eta) {
@@ -619,7 +598,6 @@ fn node_configs(
             .min(1.0e300)
     });
     let floor = if floor.is_finite() { floor } else { 1.0 };
-    let v_scale = welfare_v(g, o);
     let mut configs: Vec<NodeConfig> = g
         .graph
         .node_indices()
@@ -635,14 +613,10 @@ fn node_configs(
             continue;
         }
         // Welfare-seeking: the node learns its cost to go and the user's V_k from
-        // messages (node::node_step); it is configured with the move costs, c and,
-        // in feasible mode, the market-wide V announced with δ*.
+        // messages (node::node_step); it is configured with the move costs and c.
         let shaping = (o.variant == Variant::WelfareSeeking).then(|| Shaping {
             scale: o.effective_welfare_scale(),
-            market_v: match o.injection {
-                Injection::Feasible { .. } => Some(v_scale),
-                Injection::Demand => None,
-            },
+            gate: matches!(o.injection, Injection::Demand),
             valuation: c.valuation,
         });
         // Queues per node: usable in-edges plus out-edges of k.

@@ -56,14 +56,34 @@ pub struct LocalCommodity {
 /// ([`Jobs::scale`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Shaping {
-    /// c, dimensionless: V_k = c / (v_k − C^k_s) in demand mode, and the height of the
-    /// source's admission gate.
+    /// c, dimensionless: the source sets V_k = c / (v_k − C^k_s) in demand mode (and
+    /// its admission gate at height c), V_k = c / C^k_s in feasible mode, and stamps
+    /// V_k on its jobs.
     pub scale: f64,
-    /// Feasible mode: the market-wide V (jobs per money unit), announced with δ*;
-    /// `None` in demand mode, where k's source sets V_k and stamps it on its jobs.
-    pub market_v: Option<f64>,
-    /// v_k, the user's bid (it travels with its jobs, DESIGN §5); the source's gate.
+    /// Demand mode: the source admits jobs only while its value covers its cheapest
+    /// route, up to height c (value-gated admission); feasible mode: no gate.
+    pub gate: bool,
+    /// v_k, the user's bid (it travels with its jobs, DESIGN §5).
     pub valuation: f64,
+}
+
+impl Shaping {
+    /// V_k (jobs per money unit) as k's source sets it from its learned cheapest cost
+    /// to go C^k_s: demand mode c / (v_k − C^k_s), `None` while the value does not
+    /// cover it; feasible mode (amounts fixed, so only costs matter) c / C^k_s, or
+    /// c / v_k (then c) where every route is free.
+    pub fn source_scale(&self, to_go: f64) -> Option<f64> {
+        if self.gate {
+            let surplus = self.valuation - to_go;
+            (surplus > 0.0).then(|| self.scale / surplus)
+        } else if to_go > 0.0 {
+            Some(self.scale / to_go)
+        } else if self.valuation > 0.0 {
+            Some(self.scale / self.valuation)
+        } else {
+            Some(self.scale)
+        }
+    }
 }
 
 /// A usable out-edge of a commodity at a node.
@@ -99,8 +119,8 @@ pub struct NodeState {
     /// from its out-neighbours (`None` = no route known yet; 0 at a collection point).
     #[serde(default)]
     pub to_go: Vec<Option<f64>>,
-    /// Welfare-seeking: V_k, the user's scale, as set by k's source (or announced
-    /// market-wide in feasible mode); `None` until known.
+    /// Welfare-seeking: V_k, the user's scale, as set by k's source and learned from
+    /// its jobs; `None` until known.
     #[serde(default)]
     pub scale: Vec<Option<f64>>,
     /// λ of this node's last push (the capacity's multiplier, 0 when it did not bind);
@@ -120,11 +140,7 @@ impl NodeState {
             discarded: vec![0.0; n],
             absorbed: vec![0.0; n],
             to_go: config.commodities.iter().map(known).collect(),
-            scale: config
-                .commodities
-                .iter()
-                .map(|c| c.shaping.and_then(|s| s.market_v))
-                .collect(),
+            scale: vec![None; n],
             lambda: 0.0,
         }
     }
@@ -281,11 +297,8 @@ pub fn node_step(
                 .filter_map(|e| Some(e.cost + head_to_go(e, c.k)?))
                 .min_by(f64::total_cmp);
         }
-        if c.injection > 0.0 && shaping.market_v.is_none() {
-            next.scale[i] = next.to_go[i]
-                .map(|to_go| shaping.valuation - to_go)
-                .filter(|&surplus| surplus > 0.0)
-                .map(|surplus| shaping.scale / surplus);
+        if c.injection > 0.0 {
+            next.scale[i] = next.to_go[i].and_then(|to_go| shaping.source_scale(to_go));
         }
     }
     // 1. Inject, with the demand-mode ceiling at the source. Welfare-seeking in demand
@@ -297,7 +310,7 @@ pub fn node_step(
             next.held[i] += c.injection;
             next.injected[i] = c.injection;
             let gate = match c.shaping {
-                Some(s) if s.market_v.is_none() => Some(match next.scale[i] {
+                Some(s) if s.gate => Some(match next.scale[i] {
                     Some(_) => s.scale * c.queues as f64 * c.demand,
                     None => 0.0,
                 }),
