@@ -280,8 +280,9 @@ struct Yardsticks<'a> {
     p2: Solved,
     p2_worst: Solved,
     p3: Solved,
-    /// P3 solved with its explicit dual (exact prices).
-    p3_prices: Solved,
+    /// Whether P3 is solved with its explicit dual too (exact prices), because a
+    /// welfare-seeking demand row compares its prices with them: one solve serves both.
+    p3_prices: bool,
     scaled_best: Solved,
     scaled_worst: Solved,
 }
@@ -306,18 +307,12 @@ impl<'a> Yardsticks<'a> {
     }
 
     fn p3(&mut self) -> &(Result<LpSolution, String>, f64) {
-        let (g, o) = (self.g, self.options);
-        solve_once(&mut self.p3, || lp::max_welfare(g, &o))
-    }
-
-    /// P3 with exact dual prices (DESIGN §4).
-    fn p3_prices(&mut self) -> &(Result<LpSolution, String>, f64) {
         let g = self.g;
         let o = LpOptions {
-            prices: true,
+            prices: self.options.prices || self.p3_prices,
             ..self.options
         };
-        solve_once(&mut self.p3_prices, || lp::max_welfare(g, &o))
+        solve_once(&mut self.p3, || lp::max_welfare(g, &o))
     }
 
     /// P2 or P2⁻ at the feasible-mode injection (1 − η)·min(δ*,1)·d_k.
@@ -376,7 +371,10 @@ pub fn compare_market(
         p2: None,
         p2_worst: None,
         p3: None,
-        p3_prices: None,
+        p3_prices: options.methods.contains(&Method::Engine {
+            variant: Variant::WelfareSeeking,
+            mode: InjectionMode::Demand,
+        }),
         scaled_best: None,
         scaled_worst: None,
     };
@@ -543,7 +541,7 @@ fn engine_row(
         };
     }
     if mode == InjectionMode::Demand && variant == Variant::WelfareSeeking {
-        let duals = match &y.p3_prices().0 {
+        let duals = match &y.p3().0 {
             Ok(s) => s.prices.clone(),
             Err(e) => return Err(format!("P3 dual prices: {e}")),
         };

@@ -248,15 +248,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Node prices of a welfare-seeking run by node name (capacity-limited nodes only).
-fn named_prices(
-    loaded: &LoadedMarket,
-    r: &EngineRun,
-) -> serde_json::Map<String, serde_json::Value> {
+/// Node prices of a run by node name, in G′ node order (capacity-limited nodes only).
+fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f64)> {
     let g = &loaded.graph;
     g.graph
         .node_indices()
-        .filter_map(|n| Some((g.node(n).name.clone(), json!(r.prices[n.index()]?))))
+        .filter_map(|n| Some((g.node(n).name.as_str(), r.prices[n.index()]?)))
         .collect()
 }
 
@@ -299,7 +296,12 @@ pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json
         "approximate": "served and welfare are averages over the last window of rounds",
         "max_ledger_residual": r.max_ledger_residual,
         "max_capacity_violation": r.max_capacity_violation,
-        "prices": (r.options.variant == Variant::WelfareSeeking).then(|| named_prices(loaded, r)),
+        "prices": (r.options.variant == Variant::WelfareSeeking).then(|| {
+            named_prices(loaded, r)
+                .into_iter()
+                .map(|(n, p)| (n.to_string(), json!(p)))
+                .collect::<serde_json::Map<_, _>>()
+        }),
         "prices_approximate": (r.options.variant == Variant::WelfareSeeking).then_some(
             "window-averaged multipliers λ per resource unit; they approach P3's dual prices like 1/welfare_scale"),
         "seconds": seconds,
@@ -350,8 +352,8 @@ fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
     if r.options.variant == Variant::WelfareSeeking {
         let scarce: Vec<String> = named_prices(loaded, r)
             .into_iter()
-            .filter(|(_, p)| p.as_f64().is_some_and(|p| p > 0.0))
-            .map(|(n, p)| format!("{n} {:.4}", p.as_f64().unwrap_or(0.0)))
+            .filter(|&(_, p)| p > 0.0)
+            .map(|(n, p)| format!("{n} {p:.4}"))
             .collect();
         let _ = writeln!(
             out,
