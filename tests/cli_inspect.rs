@@ -50,8 +50,9 @@ const MARKET: &str = r#"{
 // G′ of MARKET, by hand (DESIGN §2):
 // nodes: 6 participants + 3 bandwidth nodes (u1->b1, b1->b2, b1->p1) + 2 collection
 //        points t(u1), t(u2) = 11.
-// edges: 3 finite links × 2 = 6, 3 unlimited links × 1 = 3, provider → t_k edges:
-//        p1 → t(u1) (u2 may not use p1), p2 → t(u1), p2 → t(u2) = 3; total 12.
+// edges: 3 finite links × 2 = 6, 3 unlimited links × 1 = 3, provider → t_k edges
+//        where k is eligible and reaches the provider: p1 → t(u1) only (u2 may not
+//        use p1; nobody reaches p2) = 1; total 10.
 // usable (edge, commodity) pairs: u1 uses u1→[u1->b1], [u1->b1]→b1, b1→[b1->b2],
 //        [b1->b2]→b2, b2→b1, b1→[b1->p1], [b1->p1]→p1, b2→p1, p1→t(u1) = 9 (p2 is
 //        never reached); u2 reaches no p2, so 0. Total 9.
@@ -59,7 +60,7 @@ const MARKET: &str = r#"{
 // providers layer: demand Σ d_k·r_k = 10·1 + 4·2 = 18 resource units, capacity
 //        20 + 5 = 25, i.e. 25/18 = 139 %.
 const NODES: u64 = 11;
-const EDGES: u64 = 12;
+const EDGES: u64 = 10;
 const USABLE: u64 = 9;
 
 #[test]

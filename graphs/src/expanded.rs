@@ -4,7 +4,9 @@
 //! Every finite link (u, v) becomes u → n_uv → v through a bandwidth node named
 //! `u->v` with capacity B_uv; an unlimited link stays a direct edge. Each commodity k
 //! gets a collection point t_k, reached by a direct, unlimited edge from every
-//! provider eligible for k. Then every node n has exactly one resource constraint
+//! provider eligible for k that s_k reaches through nodes of positive capacity (an
+//! edge no path can use is never built, so G′ grows with the links and the usable
+//! (edge, commodity) pairs, not with users × providers). Then every node n has exactly one resource constraint
 //! Σ_k r^k_n · (flow of k out of n) ≤ R_n.
 
 use std::collections::HashMap;
@@ -14,6 +16,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
 use crate::market::Market;
+use crate::pairs::UsablePairs;
 
 /// What a node of G′ stands for; the index points into the market's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +84,8 @@ impl Commodity {
         self.usable.is_empty()
     }
 
-    /// Whether commodity k may use edge `e`.
+    /// Whether commodity k may use edge `e` (O(log |usable|); in loops over a node's
+    /// edges prefer [`UsablePairs::leaving`]).
     pub fn can_use(&self, e: EdgeIndex) -> bool {
         self.usable.binary_search(&e).is_ok()
     }
@@ -89,7 +93,8 @@ impl Commodity {
 
 /// G′ for one market (DESIGN §2). Node and edge order are deterministic: users,
 /// brokers, providers, bandwidth nodes (link order), collection points; link edges in
-/// link order, then provider → t_k edges by provider, then commodity.
+/// link order, then provider → t_k edges by provider, then commodity (only where the
+/// provider is eligible for k and reached from s_k).
 #[derive(Debug, Clone)]
 pub struct ExpandedGraph {
     /// The directed graph.
@@ -100,6 +105,7 @@ pub struct ExpandedGraph {
     /// `Some` (n_uv → v) for a finite link.
     pub link_edges: Vec<(EdgeIndex, Option<EdgeIndex>)>,
     by_name: HashMap<String, NodeIndex>,
+    pairs: UsablePairs,
 }
 
 impl ExpandedGraph {
@@ -176,29 +182,43 @@ impl ExpandedGraph {
                 None => link_edges.push((graph.add_edge(from, to, first_cost), None)),
             }
         }
-        let mut sink_edges: Vec<Vec<EdgeIndex>> = vec![Vec::new(); market.users.len()];
-        for p in &market.providers {
-            let pn = by_name[&p.id];
-            for (k, u) in market.users.iter().enumerate() {
-                if Market::is_eligible(u, &p.id) {
-                    sink_edges[k].push(graph.add_edge(
-                        pn,
-                        sinks[k],
-                        Edge {
-                            link: None,
-                            cost: 0.0,
-                        },
-                    ));
+        // Sparse G′ (DESIGN §12): a provider → t_k edge only where commodity k can use
+        // it, i.e. the provider is eligible for k and reached from s_k through nodes of
+        // positive capacity. Sizes stay O(links + usable pairs), never users × providers.
+        // Edges keep the order "by provider, then commodity".
+        let mut scratch = Reach::new(graph.node_count());
+        let mut reached = Vec::new();
+        let mut sink_pairs: Vec<(usize, usize)> = Vec::new();
+        for (k, u) in market.users.iter().enumerate() {
+            forward_reach(&graph, by_name[&u.id], &mut scratch, &mut reached);
+            for &n in &reached {
+                if let NodeKind::Provider(p) = graph[n].kind {
+                    if Market::is_eligible(u, &market.providers[p].id) {
+                        sink_pairs.push((p, k));
+                    }
                 }
             }
+        }
+        sink_pairs.sort_unstable();
+        let mut sink_edges: Vec<Vec<EdgeIndex>> = vec![Vec::new(); market.users.len()];
+        for (p, k) in sink_pairs {
+            let pn = by_name[&market.providers[p].id];
+            sink_edges[k].push(graph.add_edge(
+                pn,
+                sinks[k],
+                Edge {
+                    link: None,
+                    cost: 0.0,
+                },
+            ));
         }
         let mut g = ExpandedGraph {
             graph,
             commodities: Vec::new(),
             link_edges,
             by_name,
+            pairs: UsablePairs::default(),
         };
-        let mut scratch = Reach::new(g.graph.node_count());
         g.commodities = market
             .users
             .iter()
@@ -219,7 +239,18 @@ impl ExpandedGraph {
                 }
             })
             .collect();
+        let usable: Vec<&[EdgeIndex]> = g.commodities.iter().map(|c| &c.usable[..]).collect();
+        let pairs = UsablePairs::new(g.graph.node_count(), &usable, |e| {
+            g.graph.edge_endpoints(e).expect("edge of G'")
+        });
+        g.pairs = pairs;
         g
+    }
+
+    /// The shared CSR index of the usable (edge, commodity) pairs: pair ids by
+    /// commodity, and per node the pairs leaving and entering it.
+    pub fn pairs(&self) -> &UsablePairs {
+        &self.pairs
     }
 
     /// The node named `name` (a participant id, `u->v`, or `t(k)`).
@@ -252,7 +283,7 @@ impl ExpandedGraph {
 
     /// Σ_k |usable_k|: the number of (edge, commodity) pairs the LP has variables for.
     pub fn usable_pairs(&self) -> usize {
-        self.commodities.iter().map(|c| c.usable.len()).sum()
+        self.pairs.len()
     }
 
     /// Whether G′ has a directed cycle (possible only through broker→broker links).
@@ -263,10 +294,6 @@ impl ExpandedGraph {
     /// The commodities whose user is stranded (DESIGN §4).
     pub fn stranded(&self) -> impl Iterator<Item = &Commodity> {
         self.commodities.iter().filter(|c| c.is_stranded())
-    }
-
-    fn can_carry(&self, n: NodeIndex) -> bool {
-        self.graph[n].capacity.is_none_or(|c| c > 0.0)
     }
 
     /// Edges on some s_k → t_k path whose inner nodes all have positive capacity.
@@ -281,21 +308,8 @@ impl ExpandedGraph {
         sink_edges: &[EdgeIndex],
         scratch: &mut Reach,
     ) -> Vec<EdgeIndex> {
-        let forward = scratch.next_stamp();
-        let mut order = vec![source];
-        scratch.mark(source, forward);
-        let mut i = 0;
-        while i < order.len() {
-            let n = order[i];
-            i += 1;
-            for m in self.graph.neighbors_directed(n, Direction::Outgoing) {
-                let market_node = !matches!(self.graph[m].kind, NodeKind::Collection(_));
-                if market_node && !scratch.is(m, forward) && self.can_carry(m) {
-                    scratch.mark(m, forward);
-                    order.push(m);
-                }
-            }
-        }
+        let mut reached = Vec::new();
+        let forward = forward_reach(&self.graph, source, scratch, &mut reached);
         let mut usable: Vec<EdgeIndex> = sink_edges
             .iter()
             .copied()
@@ -329,6 +343,35 @@ impl ExpandedGraph {
         usable.sort_unstable();
         usable
     }
+}
+
+/// Marks (with a fresh stamp, returned) and lists in `reached` every market node that
+/// s_k reaches over market links through nodes of positive capacity; collection points
+/// are never entered, so the search stays within the market's own graph.
+fn forward_reach(
+    graph: &DiGraph<Node, Edge>,
+    source: NodeIndex,
+    scratch: &mut Reach,
+    reached: &mut Vec<NodeIndex>,
+) -> u32 {
+    let forward = scratch.next_stamp();
+    reached.clear();
+    reached.push(source);
+    scratch.mark(source, forward);
+    let mut i = 0;
+    while i < reached.len() {
+        let n = reached[i];
+        i += 1;
+        for m in graph.neighbors_directed(n, Direction::Outgoing) {
+            let market_node = !matches!(graph[m].kind, NodeKind::Collection(_));
+            let can_carry = graph[m].capacity.is_none_or(|c| c > 0.0);
+            if market_node && can_carry && !scratch.is(m, forward) {
+                scratch.mark(m, forward);
+                reached.push(m);
+            }
+        }
+    }
+    forward
 }
 
 /// Reusable visit marks for the per-commodity searches: stamping instead of clearing

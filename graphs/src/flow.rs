@@ -28,10 +28,10 @@ impl Flow {
 
     /// x^k_e; 0 for an edge commodity k cannot use.
     pub fn get(&self, g: &ExpandedGraph, k: usize, e: EdgeIndex) -> f64 {
-        g.commodities[k]
-            .usable
-            .binary_search(&e)
-            .map_or(0.0, |i| self.x[k][i])
+        let pairs = g.pairs();
+        pairs
+            .find(k, e)
+            .map_or(0.0, |p| self.x[k][p - pairs.range(k).start])
     }
 
     /// Commodity k's (edge, flow) pairs in edge order.
@@ -50,9 +50,14 @@ impl Flow {
     /// f_k: what commodity k delivers to its collection point t_k.
     pub fn served(&self, g: &ExpandedGraph, k: usize) -> f64 {
         let sink = g.commodities[k].sink;
-        self.edges(g, k)
-            .filter(|&(e, _)| g.graph.edge_endpoints(e).is_some_and(|(_, h)| h == sink))
-            .map(|(_, x)| x)
+        let pairs = g.pairs();
+        let start = pairs.range(k).start;
+        // t_k's incoming pairs of commodity k are exactly its provider → t_k edges.
+        pairs
+            .entering(sink)
+            .iter()
+            .filter(|&&p| pairs.commodity(p) == k)
+            .map(|&p| self.x[k][p - start])
             .sum::<f64>()
             + 0.0
     }

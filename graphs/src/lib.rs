@@ -28,6 +28,7 @@ pub mod flow;
 pub mod formats;
 pub mod generate;
 pub mod market;
+pub mod pairs;
 pub mod summary;
 mod validate;
 
@@ -35,6 +36,7 @@ pub use error::{MarketError, Rule};
 pub use expanded::{Commodity, Edge, ExpandedGraph, Node, NodeKind};
 pub use flow::Flow;
 pub use market::{Broker, Link, Market, Prices, Provider, Role, User};
+pub use pairs::UsablePairs;
 pub use summary::Summary;
 
 /// This crate's version, recorded in every output's provenance (DESIGN §8).

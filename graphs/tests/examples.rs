@@ -97,9 +97,10 @@ fn tiny_expanded_graph_counted_by_hand() {
     // b2->p2: the finite links) + 3 collection points = 13.
     assert_eq!(g.graph.node_count(), 13);
     // Edges: 3 finite links × 2 + 3 unlimited links × 1 = 9 link edges, plus
-    // provider → t(k): p1 to t(u1), t(u2), t(u3) and p2 to t(u2), t(u3) (u1 may use p1
-    // only) = 5. 9 + 5 = 14.
-    assert_eq!(g.graph.edge_count(), 14);
+    // provider → t(k) where k is eligible and reaches the provider: p1 to t(u1), t(u2)
+    // and p2 to t(u2), t(u3) (u1 may use p1 only; u3 reaches b2 and p2 only) = 4.
+    // 9 + 4 = 13.
+    assert_eq!(g.graph.edge_count(), 13);
     // Usable pairs: u1 4 (u1 → u1->b1 → b1 → p1 → t(u1)); u2 8 (u2 → b1, then p1 →
     // t(u2), or b1 → b1->b2 → b2 → b2->p2 → p2 → t(u2)); u3 4 (u3 → b2 → b2->p2 → p2 →
     // t(u3)). 4 + 8 + 4 = 16.
@@ -126,12 +127,34 @@ fn tiny_expanded_graph_counted_by_hand() {
         usable_names(&g, 2),
         sorted(&["u3 => b2", "b2 => b2->p2", "b2->p2 => p2", "p2 => t(u3)"])
     );
-    // p1 → t(u3) exists but u3 cannot reach p1 (no link b2 → b1): nobody uses it.
-    let e = g
+    // u3 cannot reach p1 (no link b2 → b1), so sparse G′ has no p1 → t(u3) at all.
+    assert!(g
         .graph
         .find_edge(node(&g, "p1"), node(&g, "t(u3)"))
-        .expect("p1 -> t(u3) exists");
-    assert!(g.commodities.iter().all(|c| !c.can_use(e)));
+        .is_none());
+    // The shared pair index agrees with the per-commodity lists, and per node it lists
+    // exactly the pairs whose edge leaves or enters that node.
+    let pairs = g.pairs();
+    assert_eq!(pairs.len(), 16);
+    for (k, c) in g.commodities.iter().enumerate() {
+        assert_eq!(pairs.edges_of(k), &c.usable[..]);
+    }
+    for n in g.graph.node_indices() {
+        for &p in pairs.leaving(n) {
+            assert_eq!(g.graph.edge_endpoints(pairs.edge(p)).unwrap().0, n);
+        }
+        for &p in pairs.entering(n) {
+            assert_eq!(g.graph.edge_endpoints(pairs.edge(p)).unwrap().1, n);
+        }
+    }
+    let leaving: usize = g.graph.node_indices().map(|n| pairs.leaving(n).len()).sum();
+    assert_eq!(leaving, 16);
+    // b1 sends u1 to p1 and u2 to p1 or b1->b2: three pairs, by commodity.
+    let b1 = pairs.leaving(node(&g, "b1"));
+    assert_eq!(b1.len(), 3);
+    assert!(b1
+        .windows(2)
+        .all(|w| pairs.commodity(w[0]) <= pairs.commodity(w[1])));
 }
 
 #[test]
@@ -140,9 +163,10 @@ fn figure3_expanded_graph_counted_by_hand() {
     // Nodes: 5 users + 5 brokers + 5 providers + 15 bandwidth nodes (all 15 links are
     // finite) + 5 collection points = 35.
     assert_eq!(g.graph.node_count(), 35);
-    // Edges: 15 finite links × 2 = 30, plus 5 providers × 5 users (no eligibility
-    // lists) = 25 provider → t(k) edges. 30 + 25 = 55.
-    assert_eq!(g.graph.edge_count(), 55);
+    // Edges: 15 finite links × 2 = 30, plus one provider → t(k) edge per provider
+    // that user k reaches (no eligibility lists): u1 p1; u2 p2, p3; u3 p2, p3, p4;
+    // u4 p3, p4; u5 p4, p5 = 10. 30 + 10 = 40.
+    assert_eq!(g.graph.edge_count(), 40);
     // Usable pairs (every link is two edges, each provider one edge to t(k)):
     //   u1: u1→b1→p1 and u1→b3→p1: 4 links × 2 + p1→t = 9
     //   u2: u2→b2, b2→p2, b2→p3: 3 × 2 + 2 sink edges = 8
@@ -162,8 +186,10 @@ fn linked_expanded_graph_counted_by_hand() {
     // Nodes: 4 users + 4 brokers + 4 providers + 8 bandwidth nodes + 4 collection
     // points = 24.
     assert_eq!(g.graph.node_count(), 24);
-    // Edges: 8 × 2 + 6 × 1 = 22 link edges, plus 4 providers × 4 users = 16. 38.
-    assert_eq!(g.graph.edge_count(), 38);
+    // Edges: 8 × 2 + 6 × 1 = 22 link edges, plus one provider → t(k) edge per
+    // provider k reaches: ua1 (ba1, bb1) pa1, pb1, pb2; ua2 (ba1, ba2, bb1, bb2) all 4;
+    // ub1 (bb1, ba1) pa1, pb1, pb2; ub2 (bb2) pb2 = 3 + 4 + 3 + 1 = 11. 22 + 11 = 33.
+    assert_eq!(g.graph.edge_count(), 33);
     // Usable pairs. ba1 and bb1 form a strongly connected block C through ba1->bb1
     // and bb1->ba1; C's 8 edges (ba1→pa1; ba1→ba1->bb1→bb1; bb1→bb1->ba1→ba1;
     // bb1→pb1; bb1→bb1->pb2→pb2) are usable by every commodity that enters C, with
@@ -211,15 +237,17 @@ fn only_linked_is_cyclic() {
 fn tiny_eligibility_removes_exactly_p2_to_t_u1() {
     let market = examples::tiny();
     let g = ExpandedGraph::new(&market);
-    // 2 providers × 3 users = 6 possible edges, minus p2 → t(u1).
-    assert_eq!(provider_to_collection_edges(&g), 5);
+    // 2 providers × 3 users = 6 possible edges, minus p2 → t(u1) (not eligible) and
+    // p1 → t(u3) (u3 cannot reach p1: sparse G′ builds only edges a path can use).
+    assert_eq!(provider_to_collection_edges(&g), 4);
     for p in ["p1", "p2"] {
         for u in ["u1", "u2", "u3"] {
             let present = g
                 .graph
                 .find_edge(node(&g, p), node(&g, &format!("t({u})")))
                 .is_some();
-            assert_eq!(present, (p, u) != ("p2", "u1"), "{p} -> t({u})");
+            let expected = (p, u) != ("p2", "u1") && (p, u) != ("p1", "u3");
+            assert_eq!(present, expected, "{p} -> t({u})");
         }
     }
     // Without the restriction the edge comes back, and u1 can use the detour to p2:
@@ -227,21 +255,22 @@ fn tiny_eligibility_removes_exactly_p2_to_t_u1() {
     let mut open = market.clone();
     open.users[0].eligible = None;
     let g = ExpandedGraph::new(&open);
-    assert_eq!(provider_to_collection_edges(&g), 6);
-    assert_eq!(g.graph.edge_count(), 15);
+    assert_eq!(provider_to_collection_edges(&g), 5);
+    assert_eq!(g.graph.edge_count(), 14);
     assert_eq!(per_commodity(&g), vec![9, 8, 4]);
 }
 
 #[test]
 fn figure3_and_linked_have_no_eligibility_restriction() {
-    // figure3: 5 providers × 5 users; linked: 4 × 4.
+    // No eligibility lists: one edge per provider a user reaches (counted in the
+    // hand counts above): figure3 10 of 5 × 5, linked 11 of 4 × 4.
     assert_eq!(
         provider_to_collection_edges(&ExpandedGraph::new(&examples::figure3())),
-        25
+        10
     );
     assert_eq!(
         provider_to_collection_edges(&ExpandedGraph::new(&examples::linked())),
-        16
+        11
     );
 }
 
@@ -363,6 +392,6 @@ fn tiny_meta_records_the_hand_optima() {
                            "u1->b1": 16, "b1->b2": 2, "b2->p2": 0})
     );
     assert_eq!(h["graph_nodes"], 13);
-    assert_eq!(h["graph_edges"], 14);
+    assert_eq!(h["graph_edges"], 13);
     assert_eq!(h["usable_pairs"], 16);
 }

@@ -522,16 +522,40 @@ fn check(text: &str, outcomes: &Outcomes) -> Result<(), TestCaseError> {
 
     // G′ as DESIGN §2 defines it: participants, one bandwidth node per finite link,
     // one collection point per user; a finite link is two edges, an unlimited one is
-    // one, plus one provider → t_k edge per eligible (provider, user) pair.
+    // one, plus one provider → t_k edge per (provider, user) pair where the provider is
+    // eligible and the user reaches it over links and nodes of positive capacity
+    // (searched here on the market itself, not on G′).
     let (nu, nb, np) = (m.users.len(), m.brokers.len(), m.providers.len());
     let finite = m.links.iter().filter(|l| l.bandwidth.is_some()).count();
+    let positive = |id: &str| -> bool {
+        let cap = m
+            .brokers
+            .iter()
+            .find(|b| b.id == id)
+            .map(|b| b.capacity)
+            .or_else(|| m.providers.iter().find(|p| p.id == id).map(|p| p.capacity))
+            .flatten();
+        cap.is_none_or(|c| c > 0.0)
+    };
     let eligible_pairs: usize = m
-        .providers
+        .users
         .iter()
-        .map(|p| {
-            m.users
+        .map(|u| {
+            let mut seen = vec![u.id.clone()];
+            let mut i = 0;
+            while i < seen.len() {
+                let at = seen[i].clone();
+                i += 1;
+                for l in m.links.iter().filter(|l| l.from == at) {
+                    let open = l.bandwidth.is_none_or(|b| b > 0.0) && positive(&l.to);
+                    if open && !seen.contains(&l.to) {
+                        seen.push(l.to.clone());
+                    }
+                }
+            }
+            m.providers
                 .iter()
-                .filter(|u| Market::is_eligible(u, &p.id))
+                .filter(|p| seen.contains(&p.id) && Market::is_eligible(u, &p.id))
                 .count()
         })
         .sum();
