@@ -310,33 +310,49 @@ impl ExpandedGraph {
     ) -> Vec<EdgeIndex> {
         let mut reached = Vec::new();
         let forward = forward_reach(&self.graph, source, scratch, &mut reached);
-        let mut usable: Vec<EdgeIndex> = sink_edges
-            .iter()
-            .copied()
-            .filter(|&e| {
-                let (p, _) = self.graph.edge_endpoints(e).expect("edge of G'");
-                scratch.is(p, forward)
-            })
-            .collect();
-        let backward = scratch.next_stamp();
-        let mut stack: Vec<NodeIndex> = Vec::new();
-        for &e in &usable {
-            let (p, _) = self.graph.edge_endpoints(e).expect("edge of G'");
-            if !scratch.is(p, backward) {
-                scratch.mark(p, backward);
-                stack.push(p);
+        for (i, n) in reached.iter().enumerate() {
+            scratch.slot[n.index()] = i as u32;
+        }
+        // The edges among the reached nodes, grouped by head (a local reverse CSR):
+        // the backward search then visits only what s_k reaches, never a broker's
+        // whole in-list of other users' links.
+        let mut local: Vec<(u32, u32, EdgeIndex)> = Vec::new();
+        for (i, &n) in reached.iter().enumerate() {
+            for e in self.graph.edges_directed(n, Direction::Outgoing) {
+                if scratch.is(e.target(), forward) {
+                    local.push((scratch.slot[e.target().index()], i as u32, e.id()));
+                }
             }
         }
-        while let Some(n) = stack.pop() {
-            for e in self.graph.edges_directed(n, Direction::Incoming) {
-                let m = e.source();
-                // Only nodes reached forward can lie on an s_k → t_k path.
-                if scratch.was(m, forward) {
-                    usable.push(e.id());
-                    if !scratch.is(m, backward) {
-                        scratch.mark(m, backward);
-                        stack.push(m);
-                    }
+        local.sort_unstable_by_key(|&(head, _, _)| head);
+        let mut start = vec![0usize; reached.len() + 1];
+        for &(head, _, _) in &local {
+            start[head as usize + 1] += 1;
+        }
+        for i in 0..reached.len() {
+            start[i + 1] += start[i];
+        }
+        // Backward from the reached providers' sink edges, within the reached nodes.
+        let mut good = vec![false; reached.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        let mut usable: Vec<EdgeIndex> = Vec::new();
+        for &e in sink_edges {
+            let (p, _) = self.graph.edge_endpoints(e).expect("edge of G'");
+            if scratch.is(p, forward) {
+                usable.push(e);
+                let v = scratch.slot[p.index()] as usize;
+                if !good[v] {
+                    good[v] = true;
+                    stack.push(v);
+                }
+            }
+        }
+        while let Some(v) = stack.pop() {
+            for &(_, tail, e) in &local[start[v]..start[v + 1]] {
+                usable.push(e);
+                if !good[tail as usize] {
+                    good[tail as usize] = true;
+                    stack.push(tail as usize);
                 }
             }
         }
@@ -375,10 +391,11 @@ fn forward_reach(
 }
 
 /// Reusable visit marks for the per-commodity searches: stamping instead of clearing
-/// keeps each search proportional to what it visits.
+/// keeps each search proportional to what it visits; `slot` numbers the nodes of the
+/// current search.
 struct Reach {
     stamp: Vec<u32>,
-    previous: Vec<u32>,
+    slot: Vec<u32>,
     current: u32,
 }
 
@@ -386,33 +403,23 @@ impl Reach {
     fn new(nodes: usize) -> Reach {
         Reach {
             stamp: vec![0; nodes],
-            previous: vec![0; nodes],
+            slot: vec![0; nodes],
             current: 0,
         }
     }
 
-    /// Starts a new search; the previous search's marks stay readable via `was`.
+    /// Starts a new search.
     fn next_stamp(&mut self) -> u32 {
         self.current += 1;
         self.current
     }
 
     fn mark(&mut self, n: NodeIndex, stamp: u32) {
-        let i = n.index();
-        if self.stamp[i] != stamp {
-            self.previous[i] = self.stamp[i];
-            self.stamp[i] = stamp;
-        }
+        self.stamp[n.index()] = stamp;
     }
 
     fn is(&self, n: NodeIndex, stamp: u32) -> bool {
         self.stamp[n.index()] == stamp
-    }
-
-    /// Whether n was marked by search `stamp`, even if a later search re-marked it.
-    fn was(&self, n: NodeIndex, stamp: u32) -> bool {
-        let i = n.index();
-        self.stamp[i] == stamp || (self.stamp[i] == stamp + 1 && self.previous[i] == stamp)
     }
 }
 
