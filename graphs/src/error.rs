@@ -28,7 +28,7 @@ pub enum MarketError {
         /// The parser's description, with line and column.
         message: String,
     },
-    /// The JSON has the right shape but breaks a rule of DESIGN §3.
+    /// The JSON has the right shape but breaks a rule of design §3.
     #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
         /// The input's name (file name).
@@ -64,7 +64,7 @@ fn one_line(s: &str) -> String {
     out
 }
 
-/// A rule of the market file format (DESIGN §3).
+/// A rule of the market file format (design §3).
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum Rule {

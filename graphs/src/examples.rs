@@ -2,12 +2,12 @@
 //! doc-tests, unit tests and other crates' tests can use them without touching the
 //! file system.
 //!
-//! - [`tiny`]: 3 users, 2 brokers, 2 providers; every LP optimum of DESIGN §4 (δ*,
+//! - [`tiny`]: 3 users, 2 brokers, 2 providers; every LP optimum of design §4 (δ*,
 //!   P2, P2⁻, P3 with its prices) is worked out by hand in `graphs/markets/tiny.md`
 //!   and recorded in the file's `meta.hand_optima`.
-//! - [`figure3`]: 5 users, 5 brokers, 5 providers, shaped like seed 003's Figure 3.
+//! - [`figure3`]: 5 users, 5 brokers, 5 providers, shaped like [MCF-Grid]'s Figure 3.
 //! - [`linked`]: two broker markets linked both ways, so G′ has a directed cycle.
-//! - [`posted`]: 2 users, 1 broker, 2 providers with a posted-price table (seed 003
+//! - [`posted`]: 2 users, 1 broker, 2 providers with a posted-price table ([MCF-Grid]
 //!   §4.1), so `settle --mechanism posted` has an example; its statement is worked
 //!   out by hand in `solvers/tests/settle_hand.rs`.
 //!
@@ -43,7 +43,7 @@ pub fn tiny() -> Market {
     bundled(TINY_JSON, "graphs/markets/tiny.json")
 }
 
-/// `figure3`: 5 users, 5 brokers, 5 providers in the shape of seed 003 Figure 3.
+/// `figure3`: 5 users, 5 brokers, 5 providers in the shape of [MCF-Grid] Figure 3.
 pub fn figure3() -> Market {
     bundled(FIGURE3_JSON, "graphs/markets/figure3.json")
 }
@@ -53,7 +53,7 @@ pub fn linked() -> Market {
     bundled(LINKED_JSON, "graphs/markets/linked.json")
 }
 
-/// `posted`: a one-broker market with posted prices per job (seed 003 §4.1, DESIGN
+/// `posted`: a one-broker market with posted prices per job ([MCF-Grid] §4.1, design
 /// §2), the bundled example for `settle --mechanism posted`.
 pub fn posted() -> Market {
     bundled(POSTED_JSON, "graphs/markets/posted.json")

@@ -1,4 +1,4 @@
-//! The expanded graph G′ (seed 003 §4.1.5, DESIGN §2): the one structure the LP
+//! The expanded graph G′ ([MCF-Grid] §4.1.5, design §2): the one structure the LP
 //! baselines, the distributed engine and settlement all consume.
 //!
 //! Every finite link (u, v) becomes u → n_uv → v through a bandwidth node named
@@ -79,7 +79,7 @@ pub struct Commodity {
 
 impl Commodity {
     /// A user is *stranded* when it reaches no eligible provider through links and
-    /// nodes of positive capacity (DESIGN §4); it is reported and left out.
+    /// nodes of positive capacity (design §4); it is reported and left out.
     pub fn is_stranded(&self) -> bool {
         self.usable.is_empty()
     }
@@ -91,7 +91,7 @@ impl Commodity {
     }
 }
 
-/// G′ for one market (DESIGN §2). Node and edge order are deterministic: users,
+/// G′ for one market (design §2). Node and edge order are deterministic: users,
 /// brokers, providers, bandwidth nodes (link order), collection points; link edges in
 /// link order, then provider → t_k edges by provider, then commodity (only where the
 /// provider is eligible for k and reached from s_k).
@@ -182,7 +182,7 @@ impl ExpandedGraph {
                 None => link_edges.push((graph.add_edge(from, to, first_cost), None)),
             }
         }
-        // Sparse G′ (DESIGN §12): a provider → t_k edge only where commodity k can use
+        // Sparse G′ (design §12): a provider → t_k edge only where commodity k can use
         // it, i.e. the provider is eligible for k and reached from s_k through nodes of
         // positive capacity. Sizes stay O(links + usable pairs), never users × providers.
         // Edges keep the order "by provider, then commodity".
@@ -275,7 +275,7 @@ impl ExpandedGraph {
 
     /// Money spent moving one job of commodity k over edge e: the link's cost (on its
     /// first edge) plus the sender's own cost per job (c_b at a broker, c_p·r_k at a
-    /// provider). Summed over all flow this is exactly DESIGN §2's cost term of W.
+    /// provider). Summed over all flow this is exactly design §2's cost term of W.
     pub fn unit_cost(&self, e: EdgeIndex, k: usize) -> f64 {
         let (tail, _) = self.graph.edge_endpoints(e).expect("edge of this graph");
         self.graph[e].cost + self.graph[tail].cost * self.resource_use(tail, k)
@@ -291,7 +291,7 @@ impl ExpandedGraph {
         petgraph::algo::is_cyclic_directed(&self.graph)
     }
 
-    /// The commodities whose user is stranded (DESIGN §4).
+    /// The commodities whose user is stranded (design §4).
     pub fn stranded(&self) -> impl Iterator<Item = &Commodity> {
         self.commodities.iter().filter(|c| c.is_stranded())
     }

@@ -1,4 +1,4 @@
-//! A multi-commodity flow on G′ and its welfare (DESIGN §2): what every solver
+//! A multi-commodity flow on G′ and its welfare (design §2): what every solver
 //! returns and every checker, writer and measure reads.
 
 use petgraph::graph::EdgeIndex;
@@ -63,7 +63,7 @@ impl Flow {
     }
 
     /// Money spent moving the flow: Σ_k Σ_e unit_cost(e, k)·x^k_e (provider, broker and
-    /// link costs of DESIGN §2).
+    /// link costs of design §2).
     pub fn cost(&self, g: &ExpandedGraph) -> f64 {
         (0..g.commodities.len())
             .map(|k| {
@@ -75,7 +75,7 @@ impl Flow {
             + 0.0
     }
 
-    /// Welfare W = Σ_k v_k f_k − costs (DESIGN §2): the one definition every solver,
+    /// Welfare W = Σ_k v_k f_k − costs (design §2): the one definition every solver,
     /// checker and measure uses.
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
         let value: f64 = g

@@ -1,16 +1,16 @@
-//! Random markets as in seed 003 §6 and DESIGN §7: the scenarios of brokerflow's
+//! Random markets as in [MCF-Grid] §6 and design §7: the scenarios of brokerflow's
 //! experiments.
 //!
 //! [`generate`] turns a [`GeneratorConfig`] and a seed into a [`Market`]:
 //!
-//! * **Topology** (seed 003 §6). K users, B brokers, P providers; every user→broker and
+//! * **Topology** ([MCF-Grid] §6). K users, B brokers, P providers; every user→broker and
 //!   every broker→provider pair is linked with probability ln(n)/n, n = K + B + P
 //!   (or [`GeneratorConfig::link_probability`]). A user that drew no broker gets one
 //!   uniformly random broker, a broker that drew no provider one uniformly random
 //!   provider, so every user reaches a broker and every broker a provider. Optionally
 //!   each ordered broker pair gets a broker→broker link (linked markets; both
 //!   directions may occur, so the market may have cycles).
-//! * **Economics** (DESIGN §7). Demands, requirements, costs uniform on their ranges;
+//! * **Economics** (design §7). Demands, requirements, costs uniform on their ranges;
 //!   valuations [`BoundedPareto`] on [1, 1000] with α = 1. Capacity is scarce: per
 //!   layer, raw capacities drawn uniform on [`GeneratorConfig::capacity_spread`] are
 //!   scaled so that the layer's total is its demand divided by
@@ -24,11 +24,11 @@
 //!   get [`GeneratorConfig::broker_link_bandwidth`] × the mean broker capacity
 //!   (Σ_k d_k / contention / B), so a linked market can take a sizeable share of a
 //!   broker's load but not all of it. Every link has a finite bandwidth and a cost.
-//! * **Eligibility** (DESIGN §3). A fraction of users carry an `eligible` list: one
+//! * **Eligibility** (design §3). A fraction of users carry an `eligible` list: one
 //!   provider drawn uniformly from those the user can reach through its brokers (so
 //!   restricting a user never strands it), plus a uniformly random set of the others,
 //!   the list's size uniform on 1..=P.
-//! * **Posted prices** (seed 003 §4.1), see [`GeneratorConfig::posted_prices`].
+//! * **Posted prices** ([MCF-Grid] §4.1), see [`GeneratorConfig::posted_prices`].
 //!
 //! Every generated number is rounded to 3 decimals, so files read well; posted
 //! prices are rounded *up*, so a price never falls below what it must cover.
@@ -75,10 +75,10 @@ pub const MAX_PARTICIPANTS: u128 = 10_000_000;
 pub const MAX_CANDIDATE_LINKS: u128 = 500_000_000;
 
 /// Smallest lower bound of [`GeneratorConfig::requirement`]: a requirement below it
-/// would round to 0, and DESIGN §3 requires r_k > 0.
+/// would round to 0, and design §3 requires r_k > 0.
 pub const MIN_REQUIREMENT: f64 = 0.001;
 
-/// A closed interval [min, max] from which a quantity is drawn uniformly (DESIGN §7).
+/// A closed interval [min, max] from which a quantity is drawn uniformly (design §7).
 ///
 /// In JSON it is the pair `[min, max]`; on the command line `min,max` (or a single
 /// number for a fixed value). `min == max` draws that value every time.
@@ -144,11 +144,11 @@ impl FromStr for Range {
     }
 }
 
-/// The parameters of a random market (seed 003 §6, DESIGN §7). All rates are per
+/// The parameters of a random market ([MCF-Grid] §6, design §7). All rates are per
 /// time unit; money is in the same (arbitrary) currency as valuations.
 ///
 /// `Default` gives the documented defaults: 20 users, 5 brokers and 5 providers (the
-/// largest of seed 003's Table 1 scenarios) and economics under which routing
+/// largest of [MCF-Grid]'s Table 1 scenarios) and economics under which routing
 /// matters. In JSON every field is optional (missing fields take their default),
 /// unknown fields are refused, and ranges are written `[min, max]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,7 +161,7 @@ pub struct GeneratorConfig {
     /// P, the number of providers. Must be ≥ 1 when B > 0; default 5.
     pub providers: usize,
     /// Probability that a given user→broker or broker→provider pair is linked, in
-    /// [0, 1]. `None` (the default) is seed 003 §6's ln(n)/n with n = K + B + P.
+    /// [0, 1]. `None` (the default) is [MCF-Grid] §6's ln(n)/n with n = K + B + P.
     /// Whatever it is, every user gets at least one broker and every broker at least
     /// one provider.
     pub link_probability: Option<f64>,
@@ -169,11 +169,11 @@ pub struct GeneratorConfig {
     /// link a→b (linked markets), in [0, 1]; default 0 (no broker→broker links).
     /// Both a→b and b→a may be drawn, which makes G′ cyclic.
     pub broker_link_probability: f64,
-    /// Fraction of users, in [0, 1], that carry an `eligible` provider list (DESIGN
+    /// Fraction of users, in [0, 1], that carry an `eligible` provider list (design
     /// §3); round(fraction·K) users, chosen uniformly. Default 0 (every provider can
     /// run every job).
     pub eligibility: f64,
-    /// Whether to write a posted-price table (seed 003 §4.1); default false.
+    /// Whether to write a posted-price table ([MCF-Grid] §4.1); default false.
     ///
     /// The rule, with m drawn uniformly from [`price_margin`](Self::price_margin) for
     /// each (seller, user) pair and ⌈·⌉ rounding up to 3 decimals:
@@ -202,16 +202,16 @@ pub struct GeneratorConfig {
     /// bound must be ≥ 0.001 (requirements are positive). Default [0.5, 2].
     pub requirement: Range,
     /// Bounds [L, H] of the Bounded Pareto distribution of valuations v_k (money per
-    /// job processed, the user's bid); 0 < L ≤ H. Default [1, 1000] (seed 003 §6:
+    /// job processed, the user's bid); 0 < L ≤ H. Default [1, 1000] ([MCF-Grid] §6:
     /// three orders of magnitude).
     pub valuation: Range,
-    /// Shape α > 0 of the Bounded Pareto valuations; default 1 (seed 003 §6). Smaller
+    /// Shape α > 0 of the Bounded Pareto valuations; default 1 ([MCF-Grid] §6). Smaller
     /// α puts more weight on high valuations. With the defaults the median is ≈ 2 and
     /// the mean ≈ 6.91.
     pub valuation_alpha: f64,
     /// c_p, each provider's cost in money per resource unit, uniform; ≥ 0. Default
     /// [0.1, 5]: a job (r_k ∈ [0.5, 2]) costs from well below the smallest valuation
-    /// to a few times the median one (DESIGN §7).
+    /// to a few times the median one (design §7).
     pub provider_cost: Range,
     /// c_b, each broker's cost in money per job forwarded, uniform; ≥ 0. Default
     /// [0, 0.5].
@@ -478,7 +478,7 @@ impl GeneratorConfig {
     }
 
     /// The probability of a user→broker or broker→provider link: the configured one,
-    /// or seed 003 §6's ln(n)/n with n = K + B + P (0 when n ≤ 1).
+    /// or [MCF-Grid] §6's ln(n)/n with n = K + B + P (0 when n ≤ 1).
     pub fn effective_link_probability(&self) -> f64 {
         match self.link_probability {
             Some(q) => q,
@@ -496,7 +496,7 @@ impl GeneratorConfig {
 
 /// The 32-byte ChaCha8 seed of scenario (config, seed): SHA-256 of the tag
 /// `brokerflow generate\0`, the configuration's [canonical JSON](GeneratorConfig::canonical_json),
-/// a zero byte and the seed as 8 little-endian bytes (DESIGN §7: a scenario is named
+/// a zero byte and the seed as 8 little-endian bytes (design §7: a scenario is named
 /// by its configuration and seed, and editing the configuration changes it).
 pub fn rng_seed(config: &GeneratorConfig, seed: u64) -> Result<[u8; 32], GenerateError> {
     let mut h = Sha256::new();
@@ -508,7 +508,7 @@ pub fn rng_seed(config: &GeneratorConfig, seed: u64) -> Result<[u8; 32], Generat
     Ok(h.finalize().into())
 }
 
-/// The Bounded Pareto distribution BP(L, H, α) of seed 003 §6, used for valuations:
+/// The Bounded Pareto distribution BP(L, H, α) of [MCF-Grid] §6, used for valuations:
 /// density f(x) = α·L^α·x^(−α−1) / (1 − (L/H)^α) on [L, H].
 ///
 /// Sampling is by the inverse CDF ([`quantile`](Self::quantile) of a uniform draw).
@@ -645,8 +645,8 @@ enum Hop {
     Provider(usize),
 }
 
-/// Generates the random market of scenario (config, seed) as in seed 003 §6 and
-/// DESIGN §7 (see the module documentation for every rule). The result passes
+/// Generates the random market of scenario (config, seed) as in [MCF-Grid] §6 and
+/// design §7 (see the module documentation for every rule). The result passes
 /// [`Market::validate`]; the same arguments always give the same market.
 pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<Market, GenerateError> {
     config.validate()?;

@@ -1,8 +1,8 @@
 //! # brokerflow-graphs
 //!
-//! The market model of brokerflow (DESIGN §2–§3, seed 003 §4.1): the market file and
+//! The market model of brokerflow (design §2–§3, [MCF-Grid] §4.1): the market file and
 //! its validation, the expanded multi-commodity flow graph G′ that every solver
-//! consumes, random market generation (DESIGN §7), and file formats.
+//! consumes, random market generation (design §7), and file formats.
 //!
 //! Data flows one way: file → [`Market`] → [`ExpandedGraph`] → solver. This crate
 //! knows no solver.
@@ -39,7 +39,7 @@ pub use market::{Broker, Link, Market, Prices, Provider, Role, User};
 pub use pairs::UsablePairs;
 pub use summary::Summary;
 
-/// This crate's version, recorded in every output's provenance (DESIGN §8).
+/// This crate's version, recorded in every output's provenance (design §8).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// SHA-256 of an input's bytes as lowercase hex: the input hash in provenance records.

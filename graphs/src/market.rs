@@ -1,8 +1,8 @@
-//! The market as a user writes it (DESIGN §2–§3, seed 003 §4.1): users, brokers,
+//! The market as a user writes it (design §2–§3, [MCF-Grid] §4.1): users, brokers,
 //! providers, links and optional posted prices.
 //!
 //! These types mirror the JSON file one to one. A [`Market`] obtained through
-//! [`Market::from_json_str`] or [`Market::load`] has passed every rule of DESIGN §3;
+//! [`Market::from_json_str`] or [`Market::load`] has passed every rule of design §3;
 //! one built by hand can be checked with [`Market::validate`].
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::MarketError;
 
-/// A linked grid market: the input of every brokerflow computation (DESIGN §3).
+/// A linked grid market: the input of every brokerflow computation (design §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Market {
@@ -26,7 +26,7 @@ pub struct Market {
     pub providers: Vec<Provider>,
     /// Directed links user→broker, broker→broker or broker→provider.
     pub links: Vec<Link>,
-    /// Posted prices per job, charged by brokers and providers (seed 003 §4.1).
+    /// Posted prices per job, charged by brokers and providers ([MCF-Grid] §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<Prices>,
     /// Free-form provenance (generator, seed, version, hand-derived optima).
@@ -34,7 +34,7 @@ pub struct Market {
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// User k: the source s_k of one commodity (DESIGN §2).
+/// User k: the source s_k of one commodity (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
@@ -51,7 +51,7 @@ pub struct User {
     pub eligible: Option<Vec<String>>,
 }
 
-/// Broker b: forwards jobs; every job through it uses one unit of R_b (DESIGN §2).
+/// Broker b: forwards jobs; every job through it uses one unit of R_b (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Broker {
@@ -65,7 +65,7 @@ pub struct Broker {
     pub cost: f64,
 }
 
-/// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k (DESIGN §2).
+/// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
@@ -79,7 +79,7 @@ pub struct Provider {
     pub cost: f64,
 }
 
-/// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job (DESIGN §2).
+/// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
@@ -95,7 +95,7 @@ pub struct Link {
     pub cost: f64,
 }
 
-/// Posted prices π^k_n per job: `broker[b][k]` and `provider[p][k]` (seed 003 §4.1).
+/// Posted prices π^k_n per job: `broker[b][k]` and `provider[p][k]` ([MCF-Grid] §4.1).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prices {
@@ -107,7 +107,7 @@ pub struct Prices {
     pub provider: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
-/// The role of a market participant (DESIGN §2).
+/// The role of a market participant (design §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -164,7 +164,7 @@ impl Market {
         Market::from_json_str(&text, &path.display().to_string())
     }
 
-    /// Checks every rule of DESIGN §3; the error names the offender and the rule.
+    /// Checks every rule of design §3; the error names the offender and the rule.
     pub fn validate(&self) -> Result<(), MarketError> {
         self.validate_as("<market>")
     }

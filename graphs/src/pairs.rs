@@ -3,7 +3,7 @@
 //! distributed engine share, instead of each re-deriving it.
 //!
 //! A *pair* is an edge e of G′ that commodity k can use (it lies on some s_k → t_k
-//! path through nodes of positive capacity; DESIGN §4's pruning). Pairs are numbered
+//! path through nodes of positive capacity; design §4's pruning). Pairs are numbered
 //! commodity-major: commodity k's pairs are `range(k)`, in increasing edge order,
 //! which is exactly the order of `Commodity::usable`. Per node, the index lists the
 //! pairs leaving it and the pairs entering it, sorted by (commodity, edge), so a node's

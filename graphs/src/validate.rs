@@ -1,4 +1,4 @@
-//! The rules of DESIGN §3, checked in file order so the first offender is reported.
+//! The rules of design §3, checked in file order so the first offender is reported.
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! The flows CSV (DESIGN §4, §8): exact text for a small market, exact round trips,
+//! The flows CSV (design §4, §8): exact text for a small market, exact round trips,
 //! line-numbered errors, and unusable rows reported as issues rather than dropped.
 
 use brokerflow_graphs::formats::flows_csv::{

@@ -1,4 +1,4 @@
-//! Tests of the random market generator (DESIGN §7, seed 003 §6) and its Bounded
+//! Tests of the random market generator (design §7, [MCF-Grid] §6) and its Bounded
 //! Pareto sampler. Expected values come from closed forms or from properties the
 //! generator promises, never from its own output.
 
@@ -741,7 +741,7 @@ fn zero_demand_and_empty_markets_are_fine() {
     assert!(empty.users.is_empty() && empty.links.is_empty());
 }
 
-// ---- Bounded Pareto (seed 003 §6) ----
+// ---- Bounded Pareto ([MCF-Grid] §6) ----
 
 /// F(x) written out independently of the library: (1 − (L/x)^α) / (1 − (L/H)^α).
 fn cdf(l: f64, h: f64, a: f64, x: f64) -> f64 {
@@ -758,7 +758,7 @@ fn bounded_pareto_closed_forms() {
         let want = 1.0 / (1.0 - 0.999 * p);
         assert!((d.quantile(p) - want).abs() <= 1e-12 * want, "Q({p})");
     }
-    // Median ≈ 2 (DESIGN §7): 1 / (1 − 0.4995) = 1.998.
+    // Median ≈ 2 (design §7): 1 / (1 − 0.4995) = 1.998.
     assert!((d.quantile(0.5) - 1.998_001_998).abs() < 1e-6);
     // Mean (H·L/(H−L))·ln(H/L) = (1000/999)·ln 1000 ≈ 6.914670.
     assert!((d.mean() - 6.914_670).abs() < 1e-5, "{}", d.mean());

@@ -1,4 +1,4 @@
-//! Import of the multicommodity-flow benchmark format (DESIGN §4): the Larsson–Yuan
+//! Import of the multicommodity-flow benchmark format (design §4): the Larsson–Yuan
 //! instances map onto markets of the right size and shape, the mapping round-trips,
 //! every malformed input is refused with its line, and no input panics.
 

@@ -1,7 +1,7 @@
-//! Nothing panics on any input (DESIGN §3): arbitrary mutations of a valid market file,
+//! Nothing panics on any input (design §3): arbitrary mutations of a valid market file,
 //! at the level of its bytes and of its JSON structure, are either accepted or refused
 //! with a one-line message; whatever is accepted expands into G′, is summarised and
-//! re-validates, and G′ has the shape DESIGN §2 prescribes.
+//! re-validates, and G′ has the shape design §2 prescribes.
 //!
 //! Cases: `STRUCTURAL_CASES` + `BYTE_CASES` (8000 + 8000) random cases per run; the
 //! whole file takes about a second in the (optimised) test profile.
@@ -520,7 +520,7 @@ fn check(text: &str, outcomes: &Outcomes) -> Result<(), TestCaseError> {
     let s = Summary::new(&m, &g);
     prop_assert!(dot::to_dot(&m).starts_with("digraph"));
 
-    // G′ as DESIGN §2 defines it: participants, one bandwidth node per finite link,
+    // G′ as design §2 defines it: participants, one bandwidth node per finite link,
     // one collection point per user; a finite link is two edges, an unlimited one is
     // one, plus one provider → t_k edge per (provider, user) pair where the provider is
     // eligible and the user reaches it over links and nodes of positive capacity

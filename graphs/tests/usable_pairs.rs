@@ -1,7 +1,7 @@
 //! G′'s usable pairs against a brute-force definition, on random markets with linked
 //! brokers (cycles), eligibility lists and resources that are down (capacity 0):
 //! edge e = (u, v) is usable by k exactly when u is reached from s_k and t_k is reached
-//! from v, through market nodes of positive capacity (DESIGN §4). The brute force
+//! from v, through market nodes of positive capacity (design §4). The brute force
 //! searches an adjacency list made from G′'s edge list, not the builder's own search;
 //! it also checks that G′ is sparse (every provider → t_k edge is usable by k) and that
 //! the shared pair index lists each pair once at its tail and once at its head.

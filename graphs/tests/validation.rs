@@ -1,4 +1,4 @@
-//! Every rule of DESIGN §3 and every `Rule` variant, one bad input each: the market is
+//! Every rule of design §3 and every `Rule` variant, one bad input each: the market is
 //! refused with the expected rule, and the one-line message names the input (origin),
 //! the culprit (id or JSON path) and the rule. Valid edge cases are accepted.
 //!

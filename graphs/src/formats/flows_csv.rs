@@ -1,4 +1,4 @@
-//! The flows CSV `commodity,from,to,flow` (DESIGN §4, §8): a multi-commodity flow on
+//! The flows CSV `commodity,from,to,flow` (design §4, §8): a multi-commodity flow on
 //! G′ written over the market's own links, readable back exactly.
 //!
 //! ```text
@@ -96,7 +96,7 @@ fn quote(field: &str) -> String {
 
 /// Why a row names something commodity k cannot carry flow on. Not an error: the row
 /// is read, its amount is not placed in the [`Flow`], and evaluation reports the
-/// input as infeasible (DESIGN §4).
+/// input as infeasible (design §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum IssueKind {
@@ -110,7 +110,7 @@ pub enum IssueKind {
 }
 
 /// A row of positive flow on a real link or provider → sink pair that the commodity
-/// cannot use (DESIGN §4): reported, never silently dropped.
+/// cannot use (design §4): reported, never silently dropped.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error("{origin}: line {line}: commodity {commodity} cannot use {from}->{to} (flow {flow} not placed): {kind}")]
 pub struct FlowIssue {

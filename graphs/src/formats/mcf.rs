@@ -1,6 +1,6 @@
 //! The classic multicommodity-flow benchmark format (`p mcf n m k`), as used for the
 //! Larsson–Yuan grid and planar instances, read into a [`Market`] and written back
-//! (DESIGN §4).
+//! (design §4).
 //!
 //! # The format
 //! Line-oriented text, fields separated by white space, in any order after the `p` line:
@@ -30,7 +30,7 @@
 //! - every distinct destination `t` becomes a provider `d{t}` (unlimited, cost 0),
 //!   linked from broker `n{t}` by an unlimited, free link.
 //!
-//! With valuations 0 the welfare W of DESIGN §2 is minus the total arc cost, so the
+//! With valuations 0 the welfare W of design §2 is minus the total arc cost, so the
 //! instance's whole demand is routable exactly when P1 gives δ* ≥ 1 (or unbounded),
 //! and then P2 has welfare W = −(the instance's minimum cost).
 //!
@@ -75,7 +75,7 @@ pub enum McfError {
         /// What is wrong there.
         problem: Problem,
     },
-    /// The imported market breaks a rule of DESIGN §3. The mapping is built so that
+    /// The imported market breaks a rule of design §3. The mapping is built so that
     /// this cannot happen; if it does, it is a bug in the importer.
     #[error("the imported market is invalid (a bug in the mcf importer): {0}")]
     Invalid(MarketError),
