@@ -227,8 +227,8 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
     });
     write("summary.json", serde_json::to_string_pretty(&summary)? + "\n")?;
     for (name, role, title) in [
-        ("supplier_utility.svg", "supplier", "Cumulative supplier utility per group P(s) (mean of the group)"),
-        ("customer_utility.svg", "customer", "Cumulative customer utility per group P(c) (mean of the group)"),
+        ("supplier_utility.svg", "supplier", "Cumulative supplier utility vs allocations completed, per group P(s) (group mean)"),
+        ("customer_utility.svg", "customer", "Cumulative customer utility vs allocations completed, per group P(c) (group mean)"),
     ] {
         let svg = cumulative_figure(&spec, &result, role, title)
             .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
@@ -264,10 +264,10 @@ fn with_provenance(svg: String, provenance: &str) -> String {
 
 fn participants_csv(r: &SimulationResult, prov: &str) -> String {
     let mut s = prov.to_string();
-    s.push_str("id,role,group,contracts,fined,money,costs,benefit,utility\n");
+    s.push_str("id,role,group,contracts,fined,money,costs,benefit,utility,utility_per_contract\n");
     for p in &r.participants {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             p.id,
             p.role,
             p.group.map(|g| g.to_string()).unwrap_or_default(),
@@ -276,7 +276,8 @@ fn participants_csv(r: &SimulationResult, prov: &str) -> String {
             p.money,
             p.costs,
             p.benefit,
-            p.utility
+            p.utility,
+            if p.contracts > 0 { p.utility_per_contract.to_string() } else { String::new() }
         ));
     }
     s
@@ -310,16 +311,17 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 fn groups_csv(spec: &SimulationSpec, r: &SimulationResult, prov: &str) -> String {
     let mut s = prov.to_string();
-    s.push_str("role,group,participants,mean_utility,min_utility,max_utility,mean_contracts,mean_fined\n");
+    s.push_str("role,group,participants,mean_utility,min_utility,max_utility,mean_utility_per_contract,mean_contracts,mean_fined\n");
     for role in ["supplier", "customer"] {
         for (g, idx) in group_members(spec, r, role) {
             let u = || idx.iter().map(|&i| r.participants[i].utility);
             s.push_str(&format!(
-                "{role},{g},{},{},{},{},{},{}\n",
+                "{role},{g},{},{},{},{},{},{},{}\n",
                 idx.len(),
                 mean(u()),
                 u().fold(f64::INFINITY, f64::min),
                 u().fold(f64::NEG_INFINITY, f64::max),
+                mean(idx.iter().map(|&i| r.participants[i].utility_per_contract)),
                 mean(idx.iter().map(|&i| r.participants[i].contracts as f64)),
                 mean(idx.iter().map(|&i| r.participants[i].fined as f64)),
             ));
@@ -327,7 +329,7 @@ fn groups_csv(spec: &SimulationSpec, r: &SimulationResult, prov: &str) -> String
     }
     for p in r.participants.iter().filter(|p| p.group.is_none()) {
         s.push_str(&format!(
-            "{},,1,{},{},{},{},{}\n",
+            "{},,1,{},{},{},,{},{}\n",
             p.role, p.utility, p.utility, p.utility, p.contracts, p.fined
         ));
     }
@@ -353,7 +355,7 @@ fn cumulative_csv(spec: &SimulationSpec, r: &SimulationResult, prov: &str) -> St
 
 fn sweep_csv(r: &SimulationResult, prov: &str) -> String {
     let mut s = prov.to_string();
-    s.push_str("supplier_probability,verifying_customer_utility,non_verifying_customer_utility\n");
+    s.push_str("supplier_probability,verifying_customer_utility_per_contract,non_verifying_customer_utility_per_contract\n");
     for p in &r.sweep {
         s.push_str(&format!(
             "{},{},{}\n",
@@ -388,17 +390,25 @@ fn cumulative_figure(
     let series: Vec<(f64, Vec<(f64, f64)>)> = groups
         .iter()
         .map(|(g, idx)| {
-            let pts = (0..spec.rounds)
+            // Up to the contract count every member of the group reached.
+            let len = idx.iter().map(|&i| r.by_contract[i].len()).min().unwrap_or(0);
+            let pts = (0..len)
                 .map(|t| {
                     (
                         (t + 1) as f64,
-                        mean(idx.iter().map(|&i| r.cumulative[i][t])),
+                        mean(idx.iter().map(|&i| r.by_contract[i][t])),
                     )
                 })
                 .collect();
             (*g, pts)
         })
         .collect();
+    let xmax = series
+        .iter()
+        .map(|(_, p)| p.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for (_, pts) in &series {
         for &(_, y) in pts {
@@ -418,10 +428,10 @@ fn cumulative_figure(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d(0f64..spec.rounds as f64, (lo - pad)..(hi + pad))?;
+            .build_cartesian_2d(0f64..xmax, (lo - pad)..(hi + pad))?;
         chart
             .configure_mesh()
-            .x_desc("round (one offer per participant per round)")
+            .x_desc("allocations completed by the participant")
             .y_desc("cumulative utility (money)")
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
@@ -470,7 +480,7 @@ fn sweep_figure(r: &SimulationResult) -> DrawResult<String> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "Final customer utility vs every supplier's P(s): verifying (P(c) = 100 %) vs not (0 %)",
+                "Customer utility per allocation vs every supplier's P(s): verifying (P(c) = 100 %) vs not (0 %)",
                 (FONT, 17),
             )
             .margin(12)
@@ -480,7 +490,7 @@ fn sweep_figure(r: &SimulationResult) -> DrawResult<String> {
         chart
             .configure_mesh()
             .x_desc("P(s) of every supplier (%)")
-            .y_desc("final customer utility (money)")
+            .y_desc("mean customer utility per allocation (money)")
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .light_line_style(RGBColor(235, 235, 235))

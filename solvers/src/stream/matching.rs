@@ -20,9 +20,9 @@
 //! allocation that lasts δ_min needs the intersection to hold it.
 //!
 //! **Each slot's market.** Suppliers available for the slot become providers with
-//! capacity = their MIPS not yet reserved in the chunk's slots and cost
-//! c_p = π_xmin; the customers due become users with demand r·λ (r replicas, each
-//! the whole stream), requirement I_c and valuation π_xmax·I_c per input, eligible
+//! capacity = their MIPS not yet reserved in the chunk's slots, rounded down to whole
+//! streams of the largest customer that may use them, and cost c_p = π_xmin; the
+//! customers due become users with demand r·λ (r replicas, each the whole stream), requirement I_c and valuation π_xmax·I_c per input, eligible
 //! exactly for the suppliers meeting the matching conditions; one broker (the
 //! allocator) links every user to every provider, all unlimited. So one unit of the
 //! provider's resource is one million instructions and every price is per million
@@ -557,9 +557,27 @@ fn solve_slot(
                     .iter()
                     .map(|c| c.0)
                     .fold(0.0, f64::max);
+                // Whole streams only: capacity in multiples of the largest stream
+                // that may use it, so P3's relaxation promises less that rounding
+                // cannot keep (with equal streams P3 is then a transportation
+                // problem with integral data, whose optimal vertices are integral).
+                let stream = due
+                    .iter()
+                    .filter(|d| d.eligible.contains(&si))
+                    .map(|d| {
+                        let c = &offers.customers[d.customer];
+                        c.mi_per_input * c.rate
+                    })
+                    .fold(0.0, f64::max);
+                let free = (s.mips - reserved).max(0.0);
+                let whole = if stream > 0.0 {
+                    (free / stream).floor() * stream
+                } else {
+                    free
+                };
                 Provider {
                     id: name_p(j),
-                    capacity: Some((s.mips - reserved).max(0.0)),
+                    capacity: Some(whole),
                     cost: s.min_price,
                 }
             })

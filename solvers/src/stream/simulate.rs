@@ -137,6 +137,8 @@ pub struct ParticipantResult {
     pub benefit: f64,
     /// benefit + money − costs.
     pub utility: f64,
+    /// utility / contracts (`NaN` without contracts).
+    pub utility_per_contract: f64,
 }
 
 /// One point of the Fig. 6-shaped sweep.
@@ -144,9 +146,9 @@ pub struct ParticipantResult {
 pub struct SweepPoint {
     /// Every supplier's P(s).
     pub supplier_probability: f64,
-    /// Mean final utility of the customers with P(c) = 1.
+    /// Mean utility per contract of the customers with P(c) = 1.
     pub verifying: f64,
-    /// Mean final utility of the customers with P(c) = 0.
+    /// Mean utility per contract of the customers with P(c) = 0.
     pub not_verifying: f64,
 }
 
@@ -157,6 +159,9 @@ pub struct SimulationResult {
     pub participants: Vec<ParticipantResult>,
     /// Per participant (same order), the cumulative utility after each round.
     pub cumulative: Vec<Vec<f64>>,
+    /// Per participant (same order), the cumulative utility after each of its
+    /// contracts ([Stream-Market] Fig. 5's x-axis).
+    pub by_contract: Vec<Vec<f64>>,
     /// Contracts played.
     pub contracts: usize,
     /// Contracts that went to mediation.
@@ -343,7 +348,7 @@ pub fn simulate(spec: &SimulationSpec, origin: &str) -> Result<SimulationResult,
         let mean = |want: f64| {
             let v: Vec<f64> = (0..n_c)
                 .filter(|&c| p_c[c] == want)
-                .map(|c| run.participants[n_s + c].utility)
+                .map(|c| run.participants[n_s + c].utility_per_contract)
                 .collect();
             if v.is_empty() {
                 f64::NAN
@@ -366,6 +371,7 @@ pub fn simulate(spec: &SimulationSpec, origin: &str) -> Result<SimulationResult,
     Ok(SimulationResult {
         participants: main.participants,
         cumulative: main.cumulative,
+        by_contract: main.by_contract,
         contracts: main.contracts,
         mediations: main.mediations,
         void: reasons
@@ -380,6 +386,7 @@ pub fn simulate(spec: &SimulationSpec, origin: &str) -> Result<SimulationResult,
 struct Played {
     participants: Vec<ParticipantResult>,
     cumulative: Vec<Vec<f64>>,
+    by_contract: Vec<Vec<f64>>,
     contracts: usize,
     mediations: usize,
     ledger_total: i128,
@@ -442,6 +449,7 @@ fn play_rounds(
     let mut tally = vec![Tally::default(); n_s + n_c + 2];
     let mediator = n_s + n_c + 1;
     let mut cumulative = vec![Vec::with_capacity(rounds.len()); n_s + n_c + 2];
+    let mut by_contract: Vec<Vec<f64>> = vec![Vec::new(); n_s + n_c + 2];
     let index_s = |id: &str| supplier_ids.iter().position(|s| s == id);
     let index_c = |id: &str| customer_ids.iter().position(|s| s == id);
     let mut contracts = 0usize;
@@ -544,6 +552,11 @@ fn play_rounds(
                     + c.mediation_post_cost;
                 k.mediate(&mut ledger, &truth, &outputs)?;
             }
+            for i in sj.iter().copied().chain([n_s + ci]) {
+                let acc = account(i, supplier_ids, customer_ids);
+                let t = &tally[i];
+                by_contract[i].push(t.benefit + ledger.balance(&acc) as f64 * unit - t.costs);
+            }
             if let Some(closing) = k.closing() {
                 if closing.customer_fine > 0 {
                     tally[n_s + ci].fined += 1;
@@ -586,12 +599,14 @@ fn play_rounds(
                 costs: t.costs,
                 benefit: t.benefit,
                 utility: t.benefit + money - t.costs,
+                utility_per_contract: (t.benefit + money - t.costs) / t.contracts as f64,
             }
         })
         .collect();
     Ok(Played {
         participants,
         cumulative,
+        by_contract,
         contracts,
         mediations,
         ledger_total: ledger.total(),
