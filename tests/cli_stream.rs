@@ -26,10 +26,19 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn match_json_has_exactly_the_documented_keys() {
     let out = bin()
-        .args(["stream", "match", &path("experiments/stream/offers.json"), "--json"])
+        .args([
+            "stream",
+            "match",
+            &path("experiments/stream/offers.json"),
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let allocations = v["allocations"].as_array().unwrap();
     assert_eq!(allocations.len(), 6);
@@ -57,18 +66,33 @@ fn match_json_has_exactly_the_documented_keys() {
 fn match_out_writes_csv_with_provenance() {
     let csv = scratch("allocations.csv");
     let out = bin()
-        .args(["stream", "match", &path("experiments/stream/offers.json"), "--out"])
+        .args([
+            "stream",
+            "match",
+            &path("experiments/stream/offers.json"),
+            "--out",
+        ])
         .arg(&csv)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("# brokerflow "));
     assert!(text.contains("offers_sha256"));
     let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(rows[0], "kind,customer,suppliers,start,end,price,supplier_price,slot,reason");
+    assert_eq!(
+        rows[0],
+        "kind,customer,suppliers,start,end,price,supplier_price,slot,reason"
+    );
     assert_eq!(rows[1], "allocation,c1,s1,0,600,3,3,0,");
-    assert_eq!(rows.iter().filter(|r| r.starts_with("allocation,")).count(), 6);
+    assert_eq!(
+        rows.iter().filter(|r| r.starts_with("allocation,")).count(),
+        6
+    );
     assert_eq!(rows.iter().filter(|r| r.starts_with("void,c2,")).count(), 6);
 }
 
@@ -82,7 +106,10 @@ fn a_bad_offer_is_refused_with_file_offer_and_rule() {
     let out = bin().args(["stream", "match"]).arg(&bad).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json: customers[0] (id 'c1').rate: rate is -1, must be positive"), "{err}");
+    assert!(
+        err.contains("bad.json: customers[0] (id 'c1').rate: rate is -1, must be positive"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,7 +130,11 @@ fn simulate_writes_the_same_bytes_twice() {
             .arg(dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for name in [
         "participants.csv",
@@ -122,7 +153,10 @@ fn simulate_writes_the_same_bytes_twice() {
     let participants = std::fs::read_to_string(a.join("participants.csv")).unwrap();
     assert!(participants.contains("# spec_sha256: "));
     assert_eq!(
-        participants.lines().filter(|l| l.starts_with("s0") || l.starts_with("c0")).count(),
+        participants
+            .lines()
+            .filter(|l| l.starts_with("s0") || l.starts_with("c0"))
+            .count(),
         12
     );
 }

@@ -26,9 +26,15 @@ fn replica_count_is_the_least_r_with_pf_to_the_r_at_most_one_minus_pb() {
         for &pb in &[0.5, 0.9, 0.95, 0.99, 0.999, 0.999_999] {
             let r = replica_count(p_f, pb).unwrap() as i32;
             let slack = 1e-12;
-            assert!(p_f.powi(r) <= 1.0 - pb + slack, "p_f {p_f}, P(b) {pb}, r {r}");
+            assert!(
+                p_f.powi(r) <= 1.0 - pb + slack,
+                "p_f {p_f}, P(b) {pb}, r {r}"
+            );
             if r > 1 {
-                assert!(p_f.powi(r - 1) > 1.0 - pb - slack, "p_f {p_f}, P(b) {pb}, r {r}");
+                assert!(
+                    p_f.powi(r - 1) > 1.0 - pb - slack,
+                    "p_f {p_f}, P(b) {pb}, r {r}"
+                );
             }
         }
     }
@@ -136,7 +142,10 @@ fn commitments_are_sha256_as_in_eq7() {
     let big: [u8; 32] = Sha256::digest(g).into();
     assert_eq!(commitment(&outputs), big);
     assert!(verifies(&big, &g));
-    assert_eq!(alpha(&outputs)[1], <[u8; 32]>::from(Sha256::digest(b"output two")));
+    assert_eq!(
+        alpha(&outputs)[1],
+        <[u8; 32]>::from(Sha256::digest(b"output two"))
+    );
     // The supplier finds O_v among its outputs by α, in α's order; a wrong output on a
     // tested input is missing, so γ(O_v) fails.
     let mine = vec![b"other".to_vec(), b"output two".to_vec(), b"o1".to_vec()];
@@ -144,5 +153,8 @@ fn commitments_are_sha256_as_in_eq7() {
     assert_eq!(found, outputs);
     assert!(verifies(&big, &gamma(&found)));
     let skipped = vec![b"other".to_vec(), b"o1".to_vec()];
-    assert!(!verifies(&big, &gamma(&tested_outputs(&alpha(&outputs), &skipped))));
+    assert!(!verifies(
+        &big,
+        &gamma(&tested_outputs(&alpha(&outputs), &skipped))
+    ));
 }

@@ -26,11 +26,15 @@ fn terms() -> Terms {
 }
 
 fn truth() -> Vec<Vec<u8>> {
-    (0..12).map(|i| format!("true output {i}").into_bytes()).collect()
+    (0..12)
+        .map(|i| format!("true output {i}").into_bytes())
+        .collect()
 }
 
 fn wrong() -> Vec<Vec<u8>> {
-    (0..12).map(|i| format!("made-up output {i}").into_bytes()).collect()
+    (0..12)
+        .map(|i| format!("made-up output {i}").into_bytes())
+        .collect()
 }
 
 /// Signs with the customer committing to `committed`; returns the running contract.
@@ -77,12 +81,22 @@ fn clean_close() {
     let a = alpha(&truth());
     k.reveal(a.clone()).unwrap();
     for j in 0..2 {
-        k.post_output(j, gamma(&tested_outputs(&a, &truth()))).unwrap();
+        k.post_output(j, gamma(&tested_outputs(&a, &truth())))
+            .unwrap();
     }
     k.verify(&mut l).unwrap();
     // c: −1208 + 1000; s_j: −1005 + 80 + 1000; allocator 15 + 2·20; mediator 3.
     assert_eq!(balances(&l), [-208, 75, 75, 55, 3]);
-    closed(&k, &l, &[State::Allocated, State::Signing, State::Running, State::Closed]);
+    closed(
+        &k,
+        &l,
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Closed,
+        ],
+    );
     // The exact transfers of the close, in order.
     let close: Vec<(Account, Account, i64)> = l
         .transfers()
@@ -115,8 +129,10 @@ fn mediation_with_a_supplier_wrong() {
     // s2 skipped test input 5.
     let mut skipped = truth();
     skipped[5] = b"nothing".to_vec();
-    k.post_output(0, gamma(&tested_outputs(&a, &truth()))).unwrap();
-    k.post_output(1, gamma(&tested_outputs(&a, &skipped))).unwrap();
+    k.post_output(0, gamma(&tested_outputs(&a, &truth())))
+        .unwrap();
+    k.post_output(1, gamma(&tested_outputs(&a, &skipped)))
+        .unwrap();
     k.verify(&mut l).unwrap();
     assert_eq!(k.state(), State::Mediation);
     k.mediate(&mut l, &truth(), &[truth(), skipped]).unwrap();
@@ -126,7 +142,13 @@ fn mediation_with_a_supplier_wrong() {
     closed(
         &k,
         &l,
-        &[State::Allocated, State::Signing, State::Running, State::Mediation, State::Closed],
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Mediation,
+            State::Closed,
+        ],
     );
     let closing = k.closing().unwrap();
     assert!(closing.mediated);
@@ -143,7 +165,8 @@ fn mediation_with_the_customer_wrong() {
     k.reveal(a.clone()).unwrap();
     // Honest suppliers find none of α among their outputs: O_v is empty.
     for j in 0..2 {
-        k.post_output(j, gamma(&tested_outputs(&a, &truth()))).unwrap();
+        k.post_output(j, gamma(&tested_outputs(&a, &truth())))
+            .unwrap();
     }
     k.verify(&mut l).unwrap();
     assert_eq!(k.state(), State::Mediation);
@@ -153,7 +176,13 @@ fn mediation_with_the_customer_wrong() {
     closed(
         &k,
         &l,
-        &[State::Allocated, State::Signing, State::Running, State::Mediation, State::Closed],
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Mediation,
+            State::Closed,
+        ],
     );
     assert_eq!(k.closing().unwrap().customer_fine, 1000);
 }
@@ -180,7 +209,16 @@ fn cleanup_timeout_with_the_customer_silent() {
     // which goes to the allocator; the suppliers are paid.
     k.cleanup_timeout(&mut l).unwrap();
     assert_eq!(balances(&l), [-708, 75, 75, 555, 3]);
-    closed(&k, &l, &[State::Allocated, State::Signing, State::Running, State::Closed]);
+    closed(
+        &k,
+        &l,
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Closed,
+        ],
+    );
 }
 
 #[test]
@@ -189,7 +227,8 @@ fn cleanup_timeout_with_a_supplier_silent() {
     let mut k = running(&mut l, &truth());
     let a = alpha(&truth());
     k.reveal(a.clone()).unwrap();
-    k.post_output(0, gamma(&tested_outputs(&a, &truth()))).unwrap();
+    k.post_output(0, gamma(&tested_outputs(&a, &truth())))
+        .unwrap();
     assert_eq!(
         k.verify(&mut l),
         Err(ContractError::NotAllPosted { contract: 7 })
@@ -197,7 +236,16 @@ fn cleanup_timeout_with_a_supplier_silent() {
     // s2 never posts: it forfeits 500 and its payment (100) goes to the allocator.
     k.cleanup_timeout(&mut l).unwrap();
     assert_eq!(balances(&l), [-208, 75, -505, 635, 3]);
-    closed(&k, &l, &[State::Allocated, State::Signing, State::Running, State::Closed]);
+    closed(
+        &k,
+        &l,
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Closed,
+        ],
+    );
 }
 
 #[test]
@@ -206,7 +254,8 @@ fn mediation_timeout_fines_everyone_the_timeout_fine() {
     let mut k = running(&mut l, &truth());
     let a = alpha(&truth());
     k.reveal(a.clone()).unwrap();
-    k.post_output(0, gamma(&tested_outputs(&a, &truth()))).unwrap();
+    k.post_output(0, gamma(&tested_outputs(&a, &truth())))
+        .unwrap();
     k.post_output(1, gamma(&[])).unwrap();
     k.verify(&mut l).unwrap();
     assert_eq!(k.state(), State::Mediation);
@@ -218,7 +267,13 @@ fn mediation_timeout_fines_everyone_the_timeout_fine() {
     closed(
         &k,
         &l,
-        &[State::Allocated, State::Signing, State::Running, State::Mediation, State::Closed],
+        &[
+            State::Allocated,
+            State::Signing,
+            State::Running,
+            State::Mediation,
+            State::Closed,
+        ],
     );
 }
 
@@ -228,9 +283,15 @@ fn events_out_of_order_are_refused_and_move_nothing() {
     let mut k = Contract::new(3, terms()).unwrap();
     assert!(matches!(
         k.customer_sign(&mut l, [0; 32]),
-        Err(ContractError::WrongState { state: State::Allocated, .. })
+        Err(ContractError::WrongState {
+            state: State::Allocated,
+            ..
+        })
     ));
-    assert!(matches!(k.verify(&mut l), Err(ContractError::WrongState { .. })));
+    assert!(matches!(
+        k.verify(&mut l),
+        Err(ContractError::WrongState { .. })
+    ));
     k.add_suppliers().unwrap();
     assert!(k.add_suppliers().is_err());
     k.supplier_sign(&mut l, 0).unwrap();
@@ -242,7 +303,10 @@ fn events_out_of_order_are_refused_and_move_nothing() {
         k.supplier_sign(&mut l, 2),
         Err(ContractError::UnknownReplica { replica: 2, .. })
     ));
-    assert!(matches!(k.mediate(&mut l, &truth(), &[]), Err(ContractError::WrongState { .. })));
+    assert!(matches!(
+        k.mediate(&mut l, &truth(), &[]),
+        Err(ContractError::WrongState { .. })
+    ));
     assert_eq!(l.balance(&Account::Escrow), 1005);
     assert_eq!(l.total(), 0);
 }
@@ -269,11 +333,20 @@ fn the_escrow_never_pays_more_than_it_holds() {
 fn terms_that_cannot_be_honoured_are_refused() {
     let mut t = terms();
     t.supplier_payment = 101;
-    assert!(matches!(Contract::new(0, t), Err(ContractError::BadTerms(_))));
+    assert!(matches!(
+        Contract::new(0, t),
+        Err(ContractError::BadTerms(_))
+    ));
     let mut t = terms();
     t.suppliers = vec!["s1".into(), "s1".into()];
-    assert!(matches!(Contract::new(0, t), Err(ContractError::BadTerms(_))));
+    assert!(matches!(
+        Contract::new(0, t),
+        Err(ContractError::BadTerms(_))
+    ));
     let mut t = terms();
     t.timeout_fine = 1001;
-    assert!(matches!(Contract::new(0, t), Err(ContractError::BadTerms(_))));
+    assert!(matches!(
+        Contract::new(0, t),
+        Err(ContractError::BadTerms(_))
+    ));
 }

@@ -49,7 +49,11 @@ fn parameters() -> Parameters {
     }
 }
 
-fn run(suppliers: Vec<SupplierOffer>, customers: Vec<CustomerOffer>, p: Parameters) -> brokerflow_solvers::stream::MatchOutcome {
+fn run(
+    suppliers: Vec<SupplierOffer>,
+    customers: Vec<CustomerOffer>,
+    p: Parameters,
+) -> brokerflow_solvers::stream::MatchOutcome {
     let offers = Offers {
         suppliers,
         customers,
@@ -216,7 +220,10 @@ fn trade_reduction_drops_the_lowest_buyer_and_highest_seller() {
     );
     assert_eq!(out.allocations.len(), 1);
     let a = &out.allocations[0];
-    assert_eq!((a.customer.as_str(), a.suppliers.clone()), ("c1", vec!["s1".to_string()]));
+    assert_eq!(
+        (a.customer.as_str(), a.suppliers.clone()),
+        ("c1", vec!["s1".to_string()])
+    );
     assert_eq!((a.price, a.supplier_price), (3.0, 2.0));
     assert_eq!(out.void.len(), 1);
     assert_eq!(out.void[0].customer, "c2");
@@ -294,28 +301,57 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
             r#"{{"id": "c1", "mi_per_input": 10, "memory": 128, "start": 0, "end": 3600, "max_price": 2, "rate": 20{extra}}}"#
         )
     };
-    let file = |sup: &str, cus: &str| format!(r#"{{"suppliers": [{sup}], "customers": [{cus}], {PARAMS}}}"#);
+    let file = |sup: &str, cus: &str| {
+        format!(r#"{{"suppliers": [{sup}], "customers": [{cus}], {PARAMS}}}"#)
+    };
     let ok = file(s, &c(r#", "replicas": 1"#));
     assert!(Offers::from_json_str(&ok, "offers.json").is_ok());
-    let m = refusal(&file(s, &c(r#", "replicas": 1, "success_probability": 0.9"#)));
+    let m = refusal(&file(
+        s,
+        &c(r#", "replicas": 1, "success_probability": 0.9"#),
+    ));
     assert!(m.starts_with("offers.json: customers[0] (id 'c1')"), "{m}");
-    assert!(m.contains("exactly one of replicas and success_probability"), "{m}");
+    assert!(
+        m.contains("exactly one of replicas and success_probability"),
+        "{m}"
+    );
     let m = refusal(&file(s, &c("")));
     assert!(m.contains("exactly one"), "{m}");
     let m = refusal(&file(s, &c(r#", "success_probability": 1.0"#)));
-    assert!(m.contains("success_probability is 1") && m.contains("[0, 1)"), "{m}");
-    let m = refusal(&file(&s.replace("\"mips\": 200", "\"mips\": -5"), &c(r#", "replicas": 1"#)));
-    assert!(m.contains("suppliers[0] (id 's1').mips") && m.contains("must be positive"), "{m}");
-    let m = refusal(&file(&s.replace("\"end\": 3600", "\"end\": 0"), &c(r#", "replicas": 1"#)));
-    assert!(m.contains("suppliers[0] (id 's1').end") && m.contains("empty"), "{m}");
+    assert!(
+        m.contains("success_probability is 1") && m.contains("[0, 1)"),
+        "{m}"
+    );
+    let m = refusal(&file(
+        &s.replace("\"mips\": 200", "\"mips\": -5"),
+        &c(r#", "replicas": 1"#),
+    ));
+    assert!(
+        m.contains("suppliers[0] (id 's1').mips") && m.contains("must be positive"),
+        "{m}"
+    );
+    let m = refusal(&file(
+        &s.replace("\"end\": 3600", "\"end\": 0"),
+        &c(r#", "replicas": 1"#),
+    ));
+    assert!(
+        m.contains("suppliers[0] (id 's1').end") && m.contains("empty"),
+        "{m}"
+    );
     let m = refusal(&file(s, &c(r#", "replicas": 1"#).replace("c1", "s1")));
     assert!(m.contains("'s1' is used more than once"), "{m}");
     let m = refusal(&file(s, &c(r#", "replicas": 0"#)));
     assert!(m.contains("replicas is 0"), "{m}");
     let m = refusal(&file(s, &c(r#", "replicas": 1, "colour": "red""#)));
-    assert!(m.starts_with("offers.json: customers[0]") && m.contains("unknown field"), "{m}");
+    assert!(
+        m.starts_with("offers.json: customers[0]") && m.contains("unknown field"),
+        "{m}"
+    );
     let m = refusal(&ok.replace("\"slot\": 600", "\"slot\": 0"));
-    assert!(m.contains("parameters.slot") && m.contains("must be positive"), "{m}");
+    assert!(
+        m.contains("parameters.slot") && m.contains("must be positive"),
+        "{m}"
+    );
     let m = refusal(&ok.replace("\"test_inputs\": 12", "\"test_inputs\": 0"));
     assert!(m.contains("parameters.test_inputs"), "{m}");
     let m = refusal(&ok.replace("\"rate\": 20", "\"rate\": 0"));

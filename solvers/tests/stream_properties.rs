@@ -59,17 +59,19 @@ fn offers() -> impl Strategy<Value = Offers> {
             customers: cs
                 .into_iter()
                 .enumerate()
-                .map(|(i, (mi, rate, memory, a, len, max_price, r))| CustomerOffer {
-                    id: format!("c{i}"),
-                    mi_per_input: mi,
-                    memory,
-                    start: f64::from(a) * 300.0,
-                    end: f64::from(a + len) * 300.0,
-                    max_price,
-                    rate,
-                    replicas: r,
-                    success_probability: if r.is_none() { Some(0.99) } else { None },
-                })
+                .map(
+                    |(i, (mi, rate, memory, a, len, max_price, r))| CustomerOffer {
+                        id: format!("c{i}"),
+                        mi_per_input: mi,
+                        memory,
+                        start: f64::from(a) * 300.0,
+                        end: f64::from(a + len) * 300.0,
+                        max_price,
+                        rate,
+                        replicas: r,
+                        success_probability: if r.is_none() { Some(0.99) } else { None },
+                    },
+                )
                 .collect(),
             parameters: Parameters {
                 delta_min,
@@ -174,7 +176,10 @@ fn script() -> impl Strategy<Value = Script> {
         (
             (0i64..1000, 0i64..1000, 0i64..5000),
             (0i64..50, 0i64..50, 0i64..200, 0i64..=1000),
-            (prop::bool::weighted(0.9), prop::collection::vec(prop::bool::weighted(0.9), r)),
+            (
+                prop::bool::weighted(0.9),
+                prop::collection::vec(prop::bool::weighted(0.9), r),
+            ),
             (any::<bool>(), prop::bool::weighted(0.9)),
             (
                 prop::collection::vec(prop::bool::weighted(0.9), r),
@@ -224,7 +229,12 @@ fn conserved(l: &Ledger, held_elsewhere: i64, k: &Contract) -> Result<(), TestCa
     Ok(())
 }
 
-fn play(l: &mut Ledger, id: usize, sc: &Script, held_elsewhere: i64) -> Result<Contract, TestCaseError> {
+fn play(
+    l: &mut Ledger,
+    id: usize,
+    sc: &Script,
+    held_elsewhere: i64,
+) -> Result<Contract, TestCaseError> {
     let truth: Vec<Vec<u8>> = (0..4).map(|i| format!("o{id}.{i}").into_bytes()).collect();
     let made_up: Vec<Vec<u8>> = (0..4).map(|i| format!("x{id}.{i}").into_bytes()).collect();
     let terms = Terms {
@@ -258,14 +268,20 @@ fn play(l: &mut Ledger, id: usize, sc: &Script, held_elsewhere: i64) -> Result<C
         return Ok(k);
     }
     let outputs: Vec<Vec<Vec<u8>>> = (0..sc.r)
-        .map(|j| if sc.suppliers_honest[j] { truth.clone() } else { made_up.clone() })
+        .map(|j| {
+            if sc.suppliers_honest[j] {
+                truth.clone()
+            } else {
+                made_up.clone()
+            }
+        })
         .collect();
     if sc.customer_reveals {
         let a = alpha(committed);
         k.reveal(a.clone()).unwrap();
-        for j in 0..sc.r {
+        for (j, out) in outputs.iter().enumerate() {
             if sc.suppliers_post[j] {
-                k.post_output(j, gamma(&tested_outputs(&a, &outputs[j]))).unwrap();
+                k.post_output(j, gamma(&tested_outputs(&a, out))).unwrap();
             }
         }
         if sc.suppliers_post.iter().all(|&b| b) {

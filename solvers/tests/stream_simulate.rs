@@ -39,7 +39,10 @@ fn same_spec_same_result_and_money_conserved() {
     assert_eq!(a.ledger_total, 0);
     let mut other = spec();
     other.seed = 8;
-    assert_ne!(simulate(&other, "small").unwrap().participants, a.participants);
+    assert_ne!(
+        simulate(&other, "small").unwrap().participants,
+        a.participants
+    );
 }
 
 #[test]
@@ -59,7 +62,11 @@ fn honest_suppliers_and_verifying_customers_do_better() {
     assert!(per_contract("supplier", 0.0) < 0.0);
     assert!(per_contract("supplier", 1.0) > 0.0);
     for p in r.participants.iter().filter(|p| p.role == "supplier") {
-        assert_eq!(p.fined > 0, p.group == Some(0.0) && p.contracts > 0, "{p:?}");
+        assert_eq!(
+            p.fined > 0,
+            p.group == Some(0.0) && p.contracts > 0,
+            "{p:?}"
+        );
     }
     // A customer that commits made-up outputs is found wrong by every mediation and
     // forfeits ρ·π_s; everything else it gets is the same, so verifying is better at

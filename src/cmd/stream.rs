@@ -205,7 +205,8 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
     );
     let write = |name: &str, body: String| -> anyhow::Result<()> {
         let path = dir.join(name);
-        write_atomically(&path, body.as_bytes()).with_context(|| format!("writing {}", path.display()))
+        write_atomically(&path, body.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     };
     write("participants.csv", participants_csv(&result, &prov))?;
     write("groups.csv", groups_csv(&spec, &result, &prov))?;
@@ -225,10 +226,21 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
         "ledger_total_units": result.ledger_total.to_string(),
         "notes": [ROUNDING_NOTE, "customers with r > 1 draw the inputs some replica processed as one binomial (approximation)"],
     });
-    write("summary.json", serde_json::to_string_pretty(&summary)? + "\n")?;
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
     for (name, role, title) in [
-        ("supplier_utility.svg", "supplier", "Cumulative supplier utility vs allocations completed, per group P(s) (group mean)"),
-        ("customer_utility.svg", "customer", "Cumulative customer utility vs allocations completed, per group P(c) (group mean)"),
+        (
+            "supplier_utility.svg",
+            "supplier",
+            "Cumulative supplier utility vs allocations completed, per group P(s) (group mean)",
+        ),
+        (
+            "customer_utility.svg",
+            "customer",
+            "Cumulative customer utility vs allocations completed, per group P(c) (group mean)",
+        ),
     ] {
         let svg = cumulative_figure(&spec, &result, role, title)
             .map_err(|e| anyhow::anyhow!("drawing {name}: {e}"))?;
@@ -236,7 +248,10 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
     }
     if !result.sweep.is_empty() {
         let svg = sweep_figure(&result).map_err(|e| anyhow::anyhow!("drawing the sweep: {e}"))?;
-        write("customer_vs_supplier_probability.svg", with_provenance(svg, &prov))?;
+        write(
+            "customer_vs_supplier_probability.svg",
+            with_provenance(svg, &prov),
+        )?;
     }
     println!(
         "{}: {} contracts, {} mediations, ledger total {} units; outputs in {}",
@@ -277,14 +292,22 @@ fn participants_csv(r: &SimulationResult, prov: &str) -> String {
             p.costs,
             p.benefit,
             p.utility,
-            if p.contracts > 0 { p.utility_per_contract.to_string() } else { String::new() }
+            if p.contracts > 0 {
+                p.utility_per_contract.to_string()
+            } else {
+                String::new()
+            }
         ));
     }
     s
 }
 
 /// (role, group) → indices of its participants, in group order.
-fn group_members(spec: &SimulationSpec, r: &SimulationResult, role: &str) -> Vec<(f64, Vec<usize>)> {
+fn group_members(
+    spec: &SimulationSpec,
+    r: &SimulationResult,
+    role: &str,
+) -> Vec<(f64, Vec<usize>)> {
     spec.groups
         .iter()
         .map(|&g| {
@@ -391,7 +414,11 @@ fn cumulative_figure(
         .iter()
         .map(|(g, idx)| {
             // Up to the contract count every member of the group reached.
-            let len = idx.iter().map(|&i| r.by_contract[i].len()).min().unwrap_or(0);
+            let len = idx
+                .iter()
+                .map(|&i| r.by_contract[i].len())
+                .min()
+                .unwrap_or(0);
             let pts = (0..len)
                 .map(|t| {
                     (
@@ -443,7 +470,9 @@ fn cumulative_figure(
             chart
                 .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))?
                 .label(format!("{symbol} = {:.0} %", g * 100.0))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -467,13 +496,29 @@ fn sweep_figure(r: &SimulationResult) -> DrawResult<String> {
     };
     let verifying = pts(|p| p.verifying);
     let not_verifying = pts(|p| p.not_verifying);
-    let all: Vec<f64> = verifying.iter().chain(&not_verifying).map(|p| p.1).collect();
+    let all: Vec<f64> = verifying
+        .iter()
+        .chain(&not_verifying)
+        .map(|p| p.1)
+        .collect();
     let lo = all.iter().copied().fold(0.0f64, f64::min);
     let hi = all.iter().copied().fold(0.0f64, f64::max);
     let pad = (hi - lo).max(1e-9) * 0.05;
-    let x0 = r.sweep.iter().map(|p| p.supplier_probability * 100.0).fold(f64::INFINITY, f64::min);
-    let x1 = r.sweep.iter().map(|p| p.supplier_probability * 100.0).fold(f64::NEG_INFINITY, f64::max);
-    let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 - 1.0, x1 + 1.0) };
+    let x0 = r
+        .sweep
+        .iter()
+        .map(|p| p.supplier_probability * 100.0)
+        .fold(f64::INFINITY, f64::min);
+    let x1 = r
+        .sweep
+        .iter()
+        .map(|p| p.supplier_probability * 100.0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (x0, x1) = if x1 > x0 {
+        (x0, x1)
+    } else {
+        (x0 - 1.0, x1 + 1.0)
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
@@ -503,7 +548,9 @@ fn sweep_figure(r: &SimulationResult) -> DrawResult<String> {
             chart
                 .draw_series(LineSeries::new(data.clone(), col.stroke_width(2)))?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
+                });
             chart.draw_series(data.iter().map(|&p| Circle::new(p, 4, col.filled())))?;
         }
         chart

@@ -51,6 +51,11 @@ pub fn tested_outputs(alpha_c: &[Digest32], outputs: &[Vec<u8>]) -> Vec<Vec<u8>>
     let hashed: Vec<(Digest32, &Vec<u8>)> = outputs.iter().map(|o| (hash_output(o), o)).collect();
     alpha_c
         .iter()
-        .filter_map(|a| hashed.iter().find(|(h, _)| h == a).map(|(_, o)| (*o).clone()))
+        .filter_map(|a| {
+            hashed
+                .iter()
+                .find(|(h, _)| h == a)
+                .map(|(_, o)| (*o).clone())
+        })
         .collect()
 }

@@ -437,7 +437,12 @@ impl Contract {
                 self.escrow_out(ledger, Account::Allocator, t.payment, "withheld payment")?;
             }
         }
-        self.escrow_out(ledger, c.clone(), t.deposit - closing.customer_fine, "return deposit")?;
+        self.escrow_out(
+            ledger,
+            c.clone(),
+            t.deposit - closing.customer_fine,
+            "return deposit",
+        )?;
         for (j, id) in t.suppliers.iter().enumerate() {
             self.escrow_out(
                 ledger,
@@ -453,7 +458,12 @@ impl Contract {
             0
         };
         self.escrow_out(ledger, Account::Mediator, to_mediator, "mediation fee")?;
-        self.escrow_out(ledger, Account::Allocator, fines - to_mediator, "forfeited deposit")?;
+        self.escrow_out(
+            ledger,
+            Account::Allocator,
+            fines - to_mediator,
+            "forfeited deposit",
+        )?;
         if mediator_paid {
             self.escrow_out(ledger, Account::Mediator, t.mediator_fee, "mediator fee")?;
         } else {

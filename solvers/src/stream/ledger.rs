@@ -84,7 +84,10 @@ impl Ledger {
             return Err(ContractError::NegativeAmount { contract, amount });
         }
         if payer == payee {
-            return Err(ContractError::SelfTransfer { contract, account: payer });
+            return Err(ContractError::SelfTransfer {
+                contract,
+                account: payer,
+            });
         }
         let from = self.balance(&payer);
         if payer == Account::Escrow && from < amount {

@@ -259,7 +259,11 @@ pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutc
     let p = &offers.parameters;
     let m = slots_per_chunk(p);
     let lead = p.delta_alloc + p.delta_setup;
-    let horizon = offers.customers.iter().map(|c| c.end).fold(f64::MIN, f64::max);
+    let horizon = offers
+        .customers
+        .iter()
+        .map(|c| c.end)
+        .fold(f64::MIN, f64::max);
     let slots = if offers.customers.is_empty() || horizon <= p.now + lead {
         0
     } else {
@@ -518,7 +522,10 @@ fn solve_slot(
     due: &[Due],
     options: &MatchOptions,
 ) -> Result<SlotMarket, StreamError> {
-    let mut providers: Vec<usize> = due.iter().flat_map(|d| d.eligible.iter().copied()).collect();
+    let mut providers: Vec<usize> = due
+        .iter()
+        .flat_map(|d| d.eligible.iter().copied())
+        .collect();
     providers.sort_unstable();
     providers.dedup();
     let name_p = |j: usize| format!("s{j}");
@@ -599,10 +606,12 @@ fn solve_slot(
         prices: None,
         meta: None,
     };
-    market.validate().map_err(|source| StreamError::SlotMarket {
-        slot: k,
-        source: Box::new(source),
-    })?;
+    market
+        .validate()
+        .map_err(|source| StreamError::SlotMarket {
+            slot: k,
+            source: Box::new(source),
+        })?;
     let g = ExpandedGraph::new(&market);
     let solution = lp::max_welfare(
         &g,

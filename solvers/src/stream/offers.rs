@@ -148,7 +148,9 @@ pub enum OfferRule {
     #[error("replicas is 0, must be at least 1")]
     ZeroReplicas,
     /// P(b) ∈ [0, 1).
-    #[error("success_probability is {0}, must be in [0, 1) (1 would need infinitely many replicas)")]
+    #[error(
+        "success_probability is {0}, must be in [0, 1) (1 would need infinitely many replicas)"
+    )]
     Probability(f64),
     /// n ≥ 1.
     #[error("test_inputs is 0, must be at least 1")]

@@ -186,7 +186,10 @@ impl SimulationSpec {
         };
         let prob = |x: f64| (0.0..=1.0).contains(&x);
         if self.groups.is_empty() || !self.groups.iter().all(|&g| prob(g)) {
-            return fail("groups", "need at least one probability, each in [0, 1]".into());
+            return fail(
+                "groups",
+                "need at least one probability, each in [0, 1]".into(),
+            );
         }
         if !self.sweep.iter().all(|&g| prob(g)) {
             return fail("sweep", "every P(s) must be in [0, 1]".into());
@@ -208,7 +211,10 @@ impl SimulationSpec {
             }
         }
         if o.mi_per_input[0] <= 0.0 || o.supplier_mips[0] <= 0.0 {
-            return fail("offers", "mi_per_input and supplier_mips must be positive".into());
+            return fail(
+                "offers",
+                "mi_per_input and supplier_mips must be positive".into(),
+            );
         }
         if !(o.slot > 0.0 && o.rate > 0.0 && o.slot.is_finite() && o.rate.is_finite()) {
             return fail("offers", "slot and rate must be positive".into());
@@ -238,7 +244,10 @@ impl SimulationSpec {
             ("mediator_fee", c.mediator_fee),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return fail(&format!("contract.{f}"), format!("{v} must be finite and ≥ 0"));
+                return fail(
+                    &format!("contract.{f}"),
+                    format!("{v} must be finite and ≥ 0"),
+                );
             }
         }
         Ok(())
@@ -491,7 +500,8 @@ fn play_rounds(
             let truth: Vec<Vec<u8>> = tests.iter().map(|x| service(x)).collect();
             let verifies = rng.random_bool(p_c[ci]);
             let committed: Vec<Vec<u8>> = if verifies {
-                tally[n_s + ci].costs += f64::from(n) * c.customer_test_cost_per_mi * offer.mi_per_input;
+                tally[n_s + ci].costs +=
+                    f64::from(n) * c.customer_test_cost_per_mi * offer.mi_per_input;
                 truth.clone()
             } else {
                 tests.iter().map(|x| made_up(&a.customer, x)).collect()
@@ -525,8 +535,8 @@ fn play_rounds(
                 done += Binomial::new(rest, p)
                     .map(|b| b.sample(&mut rng))
                     .unwrap_or(0);
-                tally[s].costs += done as f64 * c.supplier_cost_per_mi * offer.mi_per_input
-                    + c.post_cost;
+                tally[s].costs +=
+                    done as f64 * c.supplier_cost_per_mi * offer.mi_per_input + c.post_cost;
                 none_processed *= 1.0 - p;
                 processed_r1 = done;
                 outputs.push(outs);
@@ -582,7 +592,11 @@ fn play_rounds(
             let (id, role, group) = if i < n_s {
                 (supplier_ids[i].clone(), "supplier", Some(p_s[i]))
             } else if i < n_s + n_c {
-                (customer_ids[i - n_s].clone(), "customer", Some(p_c[i - n_s]))
+                (
+                    customer_ids[i - n_s].clone(),
+                    "customer",
+                    Some(p_c[i - n_s]),
+                )
             } else if i == n_s + n_c {
                 ("allocator".to_string(), "allocator", None)
             } else {
