@@ -361,3 +361,18 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
         Err(StreamError::Parse { .. })
     ));
 }
+
+#[test]
+fn a_horizon_of_too_many_slots_is_refused_not_run() {
+    let mut c = customer("c1", 5.0);
+    c.end = 1e12; // 1e12 / 600 ≈ 1.7e9 slots
+    let offers = Offers {
+        suppliers: vec![supplier("s1", 200.0, 1.0)],
+        customers: vec![c],
+        parameters: parameters(),
+    };
+    assert!(matches!(
+        match_offers(&offers, &MatchOptions::default()),
+        Err(StreamError::TooManySlots { .. })
+    ));
+}

@@ -271,7 +271,14 @@ pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutc
     };
     let (ns, nc) = (offers.suppliers.len(), offers.customers.len());
     // Reserved (MIPS, memory) per supplier and slot.
-    let mut used = vec![vec![(0.0f64, 0.0f64); slots + m + 1]; ns];
+    if slots > MAX_SLOTS || m > MAX_SLOTS {
+        return Err(StreamError::TooManySlots {
+            slots: slots.max(m),
+            limit: MAX_SLOTS,
+        });
+    }
+    // Reserved (MIPS, memory) per supplier, only for the slots something uses.
+    let mut used: Vec<Usage> = vec![Usage::new(); ns];
     let mut served_until: Vec<f64> = offers.customers.iter().map(|c| c.start).collect();
     let mut finished = vec![false; nc];
     let mut out = MatchOutcome {
@@ -420,7 +427,8 @@ pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutc
                 continue;
             }
             for &si in &chosen {
-                for cell in &mut used[si][k..k + d.span] {
+                for j in k..k + d.span {
+                    let cell = used[si].entry(j).or_insert((0.0, 0.0));
                     cell.0 += c.mi_per_input * c.rate;
                     cell.1 += c.memory;
                 }
@@ -461,6 +469,13 @@ pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutc
     }
     Ok(out)
 }
+
+/// The most slots (and slots per chunk) one matching may span: offers files whose
+/// horizon or δ_min is this many slots long are refused rather than run for ever.
+pub const MAX_SLOTS: usize = 1_000_000;
+
+/// Reserved (MIPS, memory) of one supplier by slot index.
+type Usage = BTreeMap<usize, (f64, f64)>;
 
 /// Flow below this is P3's round-off, not a trade.
 const LP_FLOOR: f64 = 1e-9;
@@ -507,16 +522,16 @@ fn span_slots(a: f64, b: f64, p: &Parameters) -> usize {
 }
 
 /// Whether one more replica of `c` fits on the supplier in slots k..k+span.
-fn fits(used: &[(f64, f64)], s: &SupplierOffer, c: &CustomerOffer, k: usize, span: usize) -> bool {
-    used[k..k + span]
-        .iter()
-        .all(|&(mips, mem)| mips + c.mi_per_input * c.rate <= s.mips && mem + c.memory <= s.memory)
+fn fits(used: &Usage, s: &SupplierOffer, c: &CustomerOffer, k: usize, span: usize) -> bool {
+    used.range(k..k + span)
+        .map(|(_, &cell)| cell)
+        .all(|(mips, mem)| mips + c.mi_per_input * c.rate <= s.mips && mem + c.memory <= s.memory)
 }
 
 /// Builds the slot's brokerflow market (module doc), solves P3 and clears McAfee.
 fn solve_slot(
     offers: &Offers,
-    used: &[Vec<(f64, f64)>],
+    used: &[Usage],
     k: usize,
     m: usize,
     due: &[Due],
@@ -560,9 +575,9 @@ fn solve_slot(
             .enumerate()
             .map(|(j, &si)| {
                 let s = &offers.suppliers[si];
-                let reserved = used[si][k..(k + m).min(used[si].len())]
-                    .iter()
-                    .map(|c| c.0)
+                let reserved = used[si]
+                    .range(k..k + m)
+                    .map(|(_, c)| c.0)
                     .fold(0.0, f64::max);
                 // Whole streams only: capacity in multiples of the largest stream
                 // that may use it, so P3's relaxation promises less that rounding

@@ -83,6 +83,14 @@ pub enum StreamError {
         /// Slot index.
         slot: usize,
     },
+    /// The offers span more slots than one matching may run.
+    #[error("the offers span {slots} slots (horizon or δ_min over the slot length), more than the {limit} one matching may run: use a longer slot")]
+    TooManySlots {
+        /// Slots needed.
+        slots: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A simulation spec breaks a rule.
     #[error("{origin}: {field}: {message}")]
     Spec {
