@@ -9,7 +9,7 @@
 //! signed the escrow pays the allocator 15.
 
 use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma, tested_outputs};
-use brokerflow_solvers::stream::{Account, Contract, ContractError, Ledger, State, Terms};
+use brokerflow_solvers::stream::{Account, Contract, ContractError, Ledger, Party, State, Terms};
 
 fn terms() -> Terms {
     Terms {
@@ -348,5 +348,35 @@ fn terms_that_cannot_be_honoured_are_refused() {
     assert!(matches!(
         Contract::new(0, t),
         Err(ContractError::BadTerms(_))
+    ));
+}
+
+#[test]
+fn return_deposits_on_request_while_signing() {
+    // s2 has not signed: nothing of its to forfeit, everything goes back.
+    let mut l = Ledger::new();
+    let mut k = Contract::new(2, terms()).unwrap();
+    k.add_suppliers().unwrap();
+    k.customer_sign(&mut l, commitment(&truth())).unwrap();
+    k.supplier_sign(&mut l, 0).unwrap();
+    k.request_return(&mut l, Party::Supplier(1)).unwrap();
+    assert_eq!(balances(&l), [0, 0, 0, 0, 0]);
+    closed(&k, &l, &[State::Allocated, State::Signing, State::Closed]);
+    // s1 signed, then asks for its deposit back: it forfeits 500 / 2 = 250.
+    let mut l = Ledger::new();
+    let mut k = Contract::new(3, terms()).unwrap();
+    k.add_suppliers().unwrap();
+    k.customer_sign(&mut l, commitment(&truth())).unwrap();
+    k.supplier_sign(&mut l, 0).unwrap();
+    k.request_return(&mut l, Party::Supplier(0)).unwrap();
+    assert_eq!(balances(&l), [0, -250, 0, 250, 0]);
+    closed(&k, &l, &[State::Allocated, State::Signing, State::Closed]);
+    assert_eq!(k.closing().unwrap().supplier_fines, vec![250, 0]);
+    assert!(matches!(
+        k.request_return(&mut l, Party::Customer),
+        Err(ContractError::WrongState {
+            state: State::Closed,
+            ..
+        })
     ));
 }

@@ -7,7 +7,7 @@
 use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma, tested_outputs};
 use brokerflow_solvers::stream::{
     match_offers, Account, Contract, CustomerOffer, Ledger, MatchOptions, Offers, Parameters,
-    State, SupplierOffer, Terms,
+    Party, State, SupplierOffer, Terms,
 };
 use proptest::prelude::*;
 
@@ -169,6 +169,8 @@ struct Script {
     suppliers_post: Vec<bool>,
     suppliers_honest: Vec<bool>,
     mediator_answers: bool,
+    /// Who asks for ReturnDeposits after the customer's turn to sign, if anyone.
+    withdraws: Option<usize>,
 }
 
 fn script() -> impl Strategy<Value = Script> {
@@ -186,8 +188,9 @@ fn script() -> impl Strategy<Value = Script> {
                 prop::collection::vec(any::<bool>(), r),
                 prop::bool::weighted(0.8),
             ),
+            prop::option::weighted(0.15, 0..=r),
         )
-            .prop_map(move |(m, f, sign, cust, sup)| Script {
+            .prop_map(move |(m, f, sign, cust, sup, withdraws)| Script {
                 r,
                 payment: m.0,
                 spread: m.1.min(m.0),
@@ -201,6 +204,7 @@ fn script() -> impl Strategy<Value = Script> {
                 suppliers_post: sup.0,
                 suppliers_honest: sup.1,
                 mediator_answers: sup.2,
+                withdraws,
             })
     })
 }
@@ -255,6 +259,17 @@ fn play(
     if sc.customer_signs {
         k.customer_sign(l, commitment(committed)).unwrap();
         conserved(l, held_elsewhere, &k)?;
+    }
+    if let Some(w) = sc.withdraws {
+        // 0 is the customer, j + 1 supplier j.
+        let party = if w == 0 {
+            Party::Customer
+        } else {
+            Party::Supplier(w - 1)
+        };
+        k.request_return(l, party).unwrap();
+        conserved(l, held_elsewhere, &k)?;
+        return Ok(k);
     }
     for j in 0..sc.r {
         if sc.suppliers_sign[j] {

@@ -22,7 +22,9 @@
 //!   timeout fine (§4.1's fallback), suppliers that passed are paid, and π_m goes
 //!   back to the customer. A contract not fully signed by its deadline is closed
 //!   with ReturnDeposits: everything escrowed goes back to who paid it (a party that
-//!   never signed deposited nothing, so it only loses the allocation).
+//!   never signed deposited nothing, so it only loses the allocation). A party may
+//!   also request ReturnDeposits while signing; if it had signed, it forfeits half
+//!   the timeout fine.
 //!
 //! Every contract's escrow holding is back to 0 when it closes.
 
@@ -46,6 +48,16 @@ pub enum State {
     Mediation,
     /// Done; every deposit returned or forfeited.
     Closed,
+}
+
+/// A party to a contract that may act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The customer.
+    Customer,
+    /// The supplier of replica j.
+    Supplier(usize),
 }
 
 /// The money terms of one contract, in ledger units.
@@ -254,6 +266,52 @@ impl Contract {
             customer_fine: 0,
             supplier_fines: vec![0; self.terms.suppliers.len()],
             paid: vec![false; self.terms.suppliers.len()],
+            returned: true,
+        })
+    }
+
+    /// `ReturnDeposits` requested by `party` during Signing ([Stream-Market] §3.5):
+    /// the allocation is Closed and everything escrowed goes back to who paid it,
+    /// except that a requester who had signed forfeits half the timeout fine (less
+    /// than the timeout fine, as §3.5 asks) to the allocator.
+    pub fn request_return(
+        &mut self,
+        ledger: &mut Ledger,
+        party: Party,
+    ) -> Result<(), ContractError> {
+        self.expect(State::Signing, "request_return")?;
+        let r = self.terms.suppliers.len();
+        let (who, signed) = match party {
+            Party::Customer => (
+                Account::Customer(self.terms.customer.clone()),
+                self.customer_signed,
+            ),
+            Party::Supplier(j) => (self.supplier(j)?, self.supplier_signed[j]),
+        };
+        let penalty = if signed {
+            self.terms.timeout_fine / 2
+        } else {
+            0
+        };
+        let mut owed = penalty;
+        for (payer, amount) in std::mem::take(&mut self.escrowed) {
+            let cut = if payer == who { owed.min(amount) } else { 0 };
+            owed -= cut;
+            self.escrow_out(ledger, payer, amount - cut, "return deposits")?;
+        }
+        let forfeited = penalty - owed;
+        self.escrow_out(ledger, Account::Allocator, forfeited, "return penalty")?;
+        let mut supplier_fines = vec![0; r];
+        let mut customer_fine = 0;
+        match party {
+            Party::Customer => customer_fine = forfeited,
+            Party::Supplier(j) => supplier_fines[j] = forfeited,
+        }
+        self.finish(Closing {
+            mediated: false,
+            customer_fine,
+            supplier_fines,
+            paid: vec![false; r],
             returned: true,
         })
     }

@@ -28,7 +28,7 @@ pub mod offers;
 pub mod replicas;
 pub mod simulate;
 
-pub use contract::{Contract, State, Terms};
+pub use contract::{Contract, Party, State, Terms};
 pub use ledger::{Account, Ledger, Transfer};
 pub use matching::{match_offers, Allocation, MatchOptions, MatchOutcome, Void, VoidReason};
 pub use offers::{CustomerOffer, OfferRule, Offers, Parameters, SupplierOffer};
