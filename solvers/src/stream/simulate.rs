@@ -4,8 +4,8 @@
 //! outputs with probability P(c).
 //!
 //! Every round t, each supplier and customer sends one offer for the slot
-//! [t·slot, (t+1)·slot] (attributes drawn from the spec's ranges), the round is
-//! matched, and every allocation becomes a [`Contract`] played to Closed:
+//! [t·slot, (t+1)·slot] (attributes drawn from the spec's ranges, arriving in a random
+//! order), the round is matched, and every allocation becomes a [`Contract`] played to Closed:
 //! * the customer draws n test inputs; with probability P(c) it computes their true
 //!   outputs (cost n·π_cg), otherwise it commits made-up outputs; it commits Γ and
 //!   pays π_cc (gas) either way;
@@ -21,6 +21,7 @@
 //! Utility = benefit + ledger balance − own costs. The Fig. 6-shaped sweep replays
 //! the same allocations with every supplier at one P(s).
 
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution};
@@ -318,6 +319,13 @@ pub fn simulate(spec: &SimulationSpec, origin: &str) -> Result<SimulationResult,
                 success_probability: None,
             })
             .collect();
+        // Offers arrive in a random order each round: the slot market breaks ties
+        // (which of equally good suppliers serves whom) by position, and a fixed
+        // order would pair customer groups with supplier groups.
+        let mut suppliers = suppliers;
+        let mut customers = customers;
+        suppliers.shuffle(&mut offer_rng);
+        customers.shuffle(&mut offer_rng);
         let offers = Offers {
             suppliers,
             customers,
