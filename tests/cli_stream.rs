@@ -160,3 +160,24 @@ fn simulate_writes_the_same_bytes_twice() {
         12
     );
 }
+
+#[test]
+fn a_bad_spec_is_refused_on_one_line() {
+    let spec = scratch("bad.toml");
+    let text = std::fs::read_to_string(path("experiments/stream/no_gas.toml"))
+        .unwrap()
+        .replace("rounds = 100", "rounds = 100\ncolour = \"red\"");
+    std::fs::write(&spec, text).unwrap();
+    let out = bin()
+        .args(["stream", "simulate"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.toml: line 7: unknown field `colour`"),
+        "{err}"
+    );
+}

@@ -189,8 +189,15 @@ fn allocations_csv(o: &MatchOutcome, provenance: &serde_json::Value) -> String {
 fn run_simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let text = read_text(&a.spec)?;
     let origin = a.spec.display().to_string();
-    let spec: SimulationSpec =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+    let spec: SimulationSpec = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(l) => anyhow::anyhow!("{origin}: line {l}: {}", e.message().trim()),
+            None => anyhow::anyhow!("{origin}: {}", e.message().trim()),
+        }
+    })?;
     let result = simulate(&spec, &origin)?;
     let dir = a.out.unwrap_or_else(|| a.spec.with_extension(""));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

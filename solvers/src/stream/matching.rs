@@ -270,7 +270,6 @@ pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutc
         ((horizon - p.now - lead) / p.slot).ceil() as usize
     };
     let (ns, nc) = (offers.suppliers.len(), offers.customers.len());
-    // Reserved (MIPS, memory) per supplier and slot.
     if slots > MAX_SLOTS || m > MAX_SLOTS {
         return Err(StreamError::TooManySlots {
             slots: slots.max(m),
