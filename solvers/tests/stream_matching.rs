@@ -356,6 +356,11 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
     assert!(m.contains("parameters.test_inputs"), "{m}");
     let m = refusal(&ok.replace("\"rate\": 20", "\"rate\": 0"));
     assert!(m.contains("customers[0] (id 'c1').rate"), "{m}");
+    let m = refusal(
+        &file(s, &c(r#", "replicas": 1"#).replace("\"c1\"", "\"s1\\nx\""))
+            .replace("\"s1\"", "\"s1\\nx\""),
+    );
+    assert!(!m.contains('\n') && m.contains("s1\\nx"), "{m}");
     assert!(matches!(
         Offers::from_json_str("{", "offers.json"),
         Err(StreamError::Parse { .. })

@@ -42,7 +42,7 @@ use crate::lp::LpError;
 #[non_exhaustive]
 pub enum StreamError {
     /// The text is not JSON of the offers file's shape.
-    #[error("{origin}: {}: {message}", if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() })]
+    #[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
     Parse {
         /// The input's name.
         origin: String,
@@ -52,7 +52,7 @@ pub enum StreamError {
         message: String,
     },
     /// The file has the right shape but breaks a rule.
-    #[error("{origin}: {at}: {rule}")]
+    #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
         /// The input's name.
         origin: String,
@@ -185,4 +185,18 @@ pub enum ContractError {
         /// The contract.
         contract: usize,
     },
+}
+
+/// Keeps a refusal on one line whatever the file held: ids may contain line breaks or
+/// other control characters, shown escaped (`\n`).
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
