@@ -9,6 +9,9 @@
 //! - [`engine`]: the distributed potential-balancing algorithm (DESIGN §5), run
 //!   through the public per-node step of [`engine::node`];
 //! - [`settle`]: settlement mechanisms on top of an allocation (DESIGN §6);
+//! - [`stream`]: the market for stream computation of [Stream-Market]: offers over
+//!   time, replicas, per-slot markets priced by McAfee's rule, and contracts with
+//!   deposits and hidden spot checks on a ledger;
 //! - [`measures`], [`stats`] and [`compare`]: DESIGN §8's measures, their aggregates,
 //!   and the per-market comparison rows that `compare` and `experiment` print.
 
@@ -20,3 +23,4 @@ pub mod lp;
 pub mod measures;
 pub mod settle;
 pub mod stats;
+pub mod stream;

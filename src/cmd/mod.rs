@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod run;
 pub mod settle;
 pub mod solve;
+pub mod stream;
 
 use std::io::Write;
 use std::path::Path;
