@@ -20,7 +20,7 @@ use petgraph::graph::NodeIndex;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use backend::{solve_lp, Backend};
+pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
 pub use formulation::{Formulation, Supply};
 pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
 
@@ -482,43 +482,59 @@ pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
 }
 
 /// P3 maximum welfare / market clearing (DESIGN §4): 0 ≤ f_k ≤ d_k, maximise W.
-/// With `options.prices`, the duals of the resource rows are computed exactly by
-/// solving the explicit dual LP ([`LinearProgram::dual`]) with the same backend; they
-/// are competitive per-unit prices. Where the optimum is degenerate the prices are one
-/// optimal dual vertex among several.
+/// With `options.prices`, the duals of the resource rows are competitive per-unit
+/// prices: from the same solve where the backend reports duals (clarabel, HiGHS),
+/// otherwise (microlp) exactly, by solving the explicit dual LP
+/// ([`LinearProgram::dual`]) with the same backend. Where the optimum is degenerate
+/// the prices are one optimal dual point among several.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     let f = welfare_formulation(g);
-    let x = run(&f.lp, options.backend)?;
+    let answer = run_with(&f.lp, options.backend, options.prices)?;
+    let x = answer.x;
     let flow = f.flow(g, &x);
     let mut s = finish(g, Objective::Welfare, None, flow, &f, options, None)?;
     if options.prices {
-        let dual = f.lp.dual();
-        let y = run(&dual, options.backend)?;
-        let row_prices = f.lp.dual_values(&y);
+        let (row_prices, dual_objective) = match answer.row_duals {
+            Some(y) => {
+                // The dual objective b·y (+ the constant) of the reported duals.
+                let by: f64 = f.lp.rows.iter().zip(&y).map(|(r, y)| r.rhs * y).sum();
+                (y, by + f.lp.constant)
+            }
+            None => {
+                let dual = f.lp.dual();
+                let y = run(&dual, options.backend)?;
+                (f.lp.dual_values(&y), dual.objective_value(&y))
+            }
+        };
         let prices = f
             .capacity_rows
             .iter()
             .map(|r| r.map_or(0.0, |r| row_prices[r].max(0.0)))
             .collect();
-        s.duality_gap = Some((dual.objective_value(&y) - f.lp.objective_value(&x)).abs());
+        s.duality_gap = Some((dual_objective - f.lp.objective_value(&x)).abs());
         s.prices = Some(prices);
     }
     Ok(s)
 }
 
 fn run(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpError> {
+    run_with(lp, backend, false).map(|a| a.x)
+}
+
+fn run_with(lp: &LinearProgram, backend: Backend, duals: bool) -> Result<LpAnswer, LpError> {
     let backend = backend.resolve(lp.variables());
     if backend == Backend::Highs && !cfg!(feature = "highs") {
         return Err(LpError::NotEnabled(backend));
     }
-    let x = solve_lp(lp, backend)?;
-    if x.iter().any(|v| !v.is_finite()) {
+    let answer = solve_lp_with(lp, backend, duals)?;
+    let finite = |v: &[f64]| v.iter().all(|v| v.is_finite());
+    if !finite(&answer.x) || !answer.row_duals.as_deref().is_none_or(finite) {
         return Err(LpError::Backend {
             backend,
             message: "the solver returned non-finite values".to_string(),
         });
     }
-    Ok(x)
+    Ok(answer)
 }
 
 /// Cleans round-off, cancels cycles and runs the independent check.
