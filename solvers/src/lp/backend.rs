@@ -178,9 +178,7 @@ pub fn solve_lp_with(
     let outcome = catch_unwind(AssertUnwindSafe(|| match resolved {
         Backend::Microlp => values(problem.using(good_lp::microlp).with_all(constraints), &xs)
             .map(|x| LpAnswer { x, row_duals: None }),
-        Backend::Clarabel => {
-            with_duals(problem.using(good_lp::clarabel), constraints, &xs, duals)
-        }
+        Backend::Clarabel => with_duals(problem.using(good_lp::clarabel), constraints, &xs, duals),
         Backend::Highs | Backend::Auto => solve_highs(problem, constraints, &xs, duals),
     }));
     match outcome {

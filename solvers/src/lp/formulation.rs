@@ -141,6 +141,14 @@ impl Formulation {
         }
     }
 
+    /// The LP variable x^k_e of a usable (edge, commodity) pair of G′
+    /// ([`brokerflow_graphs::UsablePairs`]); `None` if its commodity is left out.
+    pub fn variable(&self, g: &ExpandedGraph, pair: usize) -> Option<usize> {
+        let pairs = g.pairs();
+        let k = pairs.commodity(pair);
+        self.offsets[k].map(|o| o + pair - pairs.range(k).start)
+    }
+
     /// Reads x back into a [`Flow`] (commodities left out carry none).
     pub fn flow(&self, g: &ExpandedGraph, x: &[f64]) -> Flow {
         let mut flow = Flow::zero(g);

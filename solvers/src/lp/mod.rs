@@ -14,6 +14,7 @@
 mod backend;
 mod formulation;
 mod program;
+mod warm;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::NodeIndex;
@@ -23,6 +24,7 @@ use thiserror::Error;
 pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
 pub use formulation::{Formulation, Supply};
 pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
+pub use warm::WarmLp;
 
 use crate::cycles::cancel_cycles;
 
