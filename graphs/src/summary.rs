@@ -63,14 +63,19 @@ impl Summary {
             let n = caps.len();
             (n, caps.into_iter().sum::<Option<f64>>().map(|c| c + 0.0))
         };
+        // One id → role map, so the per-layer link counts are linear in the links.
+        let roles: std::collections::HashMap<&str, Role> = (market.users.iter())
+            .map(|u| (u.id.as_str(), Role::User))
+            .chain(market.brokers.iter().map(|b| (b.id.as_str(), Role::Broker)))
+            .chain(market.providers.iter().map(|p| (p.id.as_str(), Role::Provider)))
+            .collect();
+        let role_of = |id: &str| roles.get(id).copied();
         let links = |from: Role, to: Role| {
             total(
                 market
                     .links
                     .iter()
-                    .filter(|l| {
-                        market.role_of(&l.from) == Some(from) && market.role_of(&l.to) == Some(to)
-                    })
+                    .filter(|l| role_of(&l.from) == Some(from) && role_of(&l.to) == Some(to))
                     .map(|l| l.bandwidth)
                     .collect(),
             )
