@@ -698,10 +698,12 @@ impl<'g> Checker<'g> {
             });
         }
 
-        // X: edges × commodities; a commodity of the wrong shape gets an empty column.
+        // X: edges × commodities, column k over k's usable pairs of G′ (the shared
+        // index); a commodity of the wrong shape gets an empty column.
+        let pairs = g.pairs();
         let mut col_offsets = Vec::with_capacity(kc + 1);
-        let mut rows = Vec::with_capacity(g.usable_pairs());
-        let mut vals = Vec::with_capacity(g.usable_pairs());
+        let mut rows = Vec::with_capacity(pairs.len());
+        let mut vals = Vec::with_capacity(pairs.len());
         let mut checked = vec![false; kc];
         col_offsets.push(0);
         for (k, c) in g.commodities.iter().enumerate() {
@@ -709,17 +711,29 @@ impl<'g> Checker<'g> {
                 col_offsets.push(rows.len());
                 continue;
             };
-            if x.len() != c.usable.len() {
+            let usable = if k < pairs.commodities() {
+                pairs.edges_of(k)
+            } else {
+                &[]
+            };
+            if usable != c.usable.as_slice() {
+                report.push(Violation::Shape {
+                    detail: format!(
+                        "commodity {}: its usable edges disagree with G′'s pair index",
+                        c.id
+                    ),
+                });
+            } else if x.len() != usable.len() {
                 report.push(Violation::Shape {
                     detail: format!(
                         "commodity {} has {} flow values for {} usable edges",
                         c.id,
                         x.len(),
-                        c.usable.len()
+                        usable.len()
                     ),
                 });
-            } else if !c.usable.windows(2).all(|w| w[0] < w[1])
-                || c.usable.last().is_some_and(|e| e.index() >= edges)
+            } else if !usable.windows(2).all(|w| w[0] < w[1])
+                || usable.last().is_some_and(|e| e.index() >= edges)
             {
                 report.push(Violation::Shape {
                     detail: format!(
@@ -729,7 +743,7 @@ impl<'g> Checker<'g> {
                 });
             } else {
                 checked[k] = true;
-                for (&e, &v) in c.usable.iter().zip(x) {
+                for (&e, &v) in usable.iter().zip(x) {
                     let v = if v.is_finite() {
                         v
                     } else {

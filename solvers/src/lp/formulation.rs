@@ -41,15 +41,13 @@ impl Formulation {
         active: &[bool],
         objective: impl Fn(usize, petgraph::graph::EdgeIndex) -> f64,
     ) -> Formulation {
+        let pairs = g.pairs();
         let mut lp = LinearProgram::new(sense);
-        let offsets = g
-            .commodities
-            .iter()
-            .enumerate()
-            .map(|(k, c)| {
+        let offsets = (0..g.commodities.len())
+            .map(|k| {
                 active[k].then(|| {
                     let first = lp.variables();
-                    for &e in &c.usable {
+                    for &e in pairs.edges_of(k) {
                         lp.add_variable(
                             format!("x_{k}_{}", e.index()),
                             Domain::NonNegative,
@@ -74,17 +72,18 @@ impl Formulation {
         // Scratch per node: the terms of the node's row for the current commodity.
         let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
         let mut touched: Vec<NodeIndex> = Vec::new();
+        let pairs = g.pairs();
         for (k, c) in g.commodities.iter().enumerate() {
             let Some(offset) = self.offsets[k] else {
                 continue;
             };
-            for (i, &e) in c.usable.iter().enumerate() {
-                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-                for (n, a) in [(tail, 1.0), (head, -1.0)] {
+            let first = pairs.range(k).start;
+            for pair in pairs.range(k) {
+                for (n, a) in [(pairs.tail(pair), 1.0), (pairs.head(pair), -1.0)] {
                     if terms[n.index()].is_empty() {
                         touched.push(n);
                     }
-                    terms[n.index()].push((offset + i, a));
+                    terms[n.index()].push((offset + pair - first, a));
                 }
             }
             touched.sort_unstable();
@@ -121,14 +120,16 @@ impl Formulation {
     /// some included commodity can use.
     pub fn add_capacity(&mut self, g: &ExpandedGraph) {
         let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
-        for (k, c) in g.commodities.iter().enumerate() {
+        let pairs = g.pairs();
+        for k in 0..g.commodities.len() {
             let Some(offset) = self.offsets[k] else {
                 continue;
             };
-            for (i, &e) in c.usable.iter().enumerate() {
-                let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
+            let first = pairs.range(k).start;
+            for pair in pairs.range(k) {
+                let tail = pairs.tail(pair);
                 if g.node(tail).capacity.is_some() {
-                    terms[tail.index()].push((offset + i, g.resource_use(tail, k)));
+                    terms[tail.index()].push((offset + pair - first, g.resource_use(tail, k)));
                 }
             }
         }

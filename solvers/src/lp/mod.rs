@@ -230,10 +230,11 @@ impl LpSolution {
 
 /// Σ_k r^k_n · (flow of k out of n), per node index.
 pub fn resource_use(g: &ExpandedGraph, flow: &Flow) -> Vec<f64> {
+    let pairs = g.pairs();
     let mut used = vec![0.0; g.graph.node_count()];
-    for k in 0..g.commodities.len() {
-        for (e, x) in flow.edges(g, k) {
-            let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
+    for (k, xs) in flow.x.iter().enumerate() {
+        for (pair, &x) in pairs.range(k).zip(xs) {
+            let tail = pairs.tail(pair);
             used[tail.index()] += g.resource_use(tail, k) * x;
         }
     }
@@ -271,21 +272,34 @@ fn stranded(g: &ExpandedGraph) -> Vec<usize> {
 /// P1 is unbounded when every served commodity has an s_k → t_k path through
 /// unlimited nodes only: then all of them can grow without touching any capacity.
 fn concurrent_is_unbounded(g: &ExpandedGraph, active: &[bool]) -> bool {
+    let pairs = g.pairs();
+    let mut seen = vec![false; g.graph.node_count()];
+    let mut visited: Vec<NodeIndex> = Vec::new();
     g.commodities.iter().enumerate().all(|(k, c)| {
         if !active[k] {
             return true;
         }
-        let mut seen = vec![false; g.graph.node_count()];
+        for n in visited.drain(..) {
+            seen[n.index()] = false;
+        }
         let mut stack = vec![c.source];
         seen[c.source.index()] = true;
+        visited.push(c.source);
         while let Some(n) = stack.pop() {
             if n == c.sink {
                 return true;
             }
-            for &e in &c.usable {
-                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-                if tail == n && !seen[head.index()] && g.node(head).capacity.is_none() {
+            // n's leaving pairs are sorted by commodity: k's run is contiguous.
+            let leaving = pairs.leaving(n);
+            let from = leaving.partition_point(|&p| pairs.commodity(p) < k);
+            for &pair in &leaving[from..] {
+                if pairs.commodity(pair) != k {
+                    break;
+                }
+                let head = pairs.head(pair);
+                if !seen[head.index()] && g.node(head).capacity.is_none() {
                     seen[head.index()] = true;
+                    visited.push(head);
                     stack.push(head);
                 }
             }
