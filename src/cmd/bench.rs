@@ -142,6 +142,10 @@ struct Row {
     /// Peak resident memory of the measuring process (market, G′, LP, solve), MiB.
     #[serde(default)]
     max_rss_mib: Option<f64>,
+    /// CPU seconds (user + system) of the solve, all threads: wall-clock times
+    /// mislead on a shared machine.
+    #[serde(default)]
+    solve_cpu_seconds: f64,
 }
 
 /// Runs `bench`.
@@ -193,6 +197,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
     };
     let build_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let cpu = super::bench_peers::own_cpu_seconds();
     let solution = lp::solve(
         &g,
         objective,
@@ -202,6 +207,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
         },
     )?;
     let solve_seconds = start.elapsed().as_secs_f64();
+    let solve_cpu_seconds = super::bench_peers::own_cpu_seconds() - cpu;
     let objective_value = match objective {
         Objective::Concurrent => solution.delta,
         _ => solution.welfare(&g),
@@ -217,6 +223,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
         solve_seconds,
         objective_value,
         max_rss_mib: super::bench_peers::peak_rss_mib(),
+        solve_cpu_seconds,
     })
 }
 
@@ -236,8 +243,8 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
             machine()
         );
         println!();
-        println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | max RSS MiB | objective |");
-        println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+        println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | solve CPU s | max RSS MiB | objective |");
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
     for &objective in &a.objective {
         for backend in Backend::available() {
@@ -262,7 +269,7 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                 match measure_in_child(&exe, m, objective, backend, a.seed, a.time_limit)? {
                     Ok(row) if a.json => println!("{}", serde_json::to_string(&row)?),
                     Ok(row) => println!(
-                        "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {} |",
+                        "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
                         row.market,
                         row.objective,
                         row.backend,
@@ -270,6 +277,7 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                         row.constraints,
                         row.build_seconds,
                         row.solve_seconds,
+                        row.solve_cpu_seconds,
                         row.max_rss_mib
                             .map_or("?".to_string(), |m| format!("{m:.0}")),
                         row.objective_value
@@ -339,7 +347,7 @@ fn print_skip(a: &LpArgs, market: &str, lp: &str, backend: Backend, why: &str) {
             serde_json::json!({"market": market, "objective": lp, "backend": backend.name(), "skipped": why})
         );
     } else {
-        println!("| {market} | {lp} | {backend} | | | | | | {why} |");
+        println!("| {market} | {lp} | {backend} | | | | | | | {why} |");
     }
 }
 

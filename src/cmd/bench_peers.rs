@@ -42,16 +42,40 @@ pub struct PeersArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// One whole-process run: its wall-clock seconds and what it printed.
+/// One whole-process run: its wall-clock and CPU (user + system) seconds and what
+/// it printed.
 struct Timed {
     seconds: f64,
+    cpu_seconds: f64,
     json: serde_json::Value,
 }
 
+/// CPU seconds (user + system) used so far by this process's finished children.
+fn children_cpu_seconds() -> f64 {
+    cpu_seconds_of(libc::RUSAGE_CHILDREN)
+}
+
+/// CPU seconds (user + system) used so far by this process (all threads).
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds_of(libc::RUSAGE_SELF)
+}
+
+fn cpu_seconds_of(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut r) } != 0 {
+        return f64::NAN;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(r.ru_utime) + t(r.ru_stime)
+}
+
 fn timed(cmd: &mut Command, what: &str) -> anyhow::Result<Timed> {
+    let cpu = children_cpu_seconds();
     let start = Instant::now();
     let out = cmd.output().with_context(|| format!("starting {what}"))?;
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = children_cpu_seconds() - cpu;
     if !out.status.success() {
         anyhow::bail!(
             "{what} failed: {}",
@@ -61,7 +85,11 @@ fn timed(cmd: &mut Command, what: &str) -> anyhow::Result<Timed> {
     let text = String::from_utf8_lossy(&out.stdout);
     let json =
         serde_json::from_str(text.trim()).with_context(|| format!("reading {what}'s output"))?;
-    Ok(Timed { seconds, json })
+    Ok(Timed {
+        seconds,
+        cpu_seconds,
+        json,
+    })
 }
 
 /// Runs `bench peers`.
@@ -99,8 +127,10 @@ pub fn run(a: PeersArgs) -> anyhow::Result<()> {
         machine()
     );
     println!();
-    println!("| users | brokers | providers | brokerflow backend | brokerflow s | script s | ratio | brokerflow W | script W | rel. diff | agree |");
-    println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("Times are whole processes (start, read the market, build, solve, print): wall-clock and CPU (user + system) seconds; ratio = brokerflow / script.");
+    println!();
+    println!("| users | brokers | providers | brokerflow backend | brokerflow wall s | script wall s | wall ratio | brokerflow CPU s | script CPU s | CPU ratio | brokerflow W | script W | rel. diff | agree |");
+    println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut all_agree = true;
     for &k in &a.sizes {
         let (b, p) = ((k / 40).max(1), (k / 20).max(1));
@@ -132,11 +162,14 @@ pub fn run(a: PeersArgs) -> anyhow::Result<()> {
         let agree = diff <= AGREEMENT;
         all_agree &= agree;
         println!(
-            "| {k} | {b} | {p} | {} | {:.3} | {:.3} | {:.3} | {w_ours:.6} | {w_theirs:.6} | {diff:.1e} | {} |",
+            "| {k} | {b} | {p} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {w_ours:.6} | {w_theirs:.6} | {diff:.1e} | {} |",
             ours.json["backend"].as_str().unwrap_or("?"),
             ours.seconds,
             theirs.seconds,
             ours.seconds / theirs.seconds,
+            ours.cpu_seconds,
+            theirs.cpu_seconds,
+            ours.cpu_seconds / theirs.cpu_seconds,
             if agree { "yes" } else { "NO" }
         );
     }

@@ -13,6 +13,7 @@
 
 mod backend;
 mod formulation;
+mod margins;
 mod program;
 mod warm;
 
@@ -23,6 +24,7 @@ use thiserror::Error;
 
 pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
 pub use formulation::{Formulation, Supply};
+pub use margins::profitable_pairs;
 pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
 pub use warm::WarmLp;
 
@@ -483,15 +485,23 @@ pub fn utility_flow_for(
     }))
 }
 
-/// The P3 LP (for export and [`max_welfare`]).
+/// The P3 LP (for export and [`max_welfare`]), on the usable pairs that lie on a
+/// path of non-negative margin ([`profitable_pairs`]: no optimal P3 flow uses the
+/// others, so the optimum, its flows and its prices are P3's).
 pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
     let active = active(g);
-    let mut f = Formulation::new(g, Sense::Maximise, &active, |k, e| {
-        let c = &g.commodities[k];
-        let (_, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-        let value = if head == c.sink { c.valuation } else { 0.0 };
-        value - g.unit_cost(e, k)
-    });
+    let profitable = profitable_pairs(g);
+    let mut f = Formulation::on_pairs(
+        g,
+        Sense::Maximise,
+        |k, pair| active[k] && profitable[pair],
+        |k, e| {
+            let c = &g.commodities[k];
+            let (_, head) = g.graph.edge_endpoints(e).expect("edge of G'");
+            let value = if head == c.sink { c.valuation } else { 0.0 };
+            value - g.unit_cost(e, k)
+        },
+    );
     f.add_conservation(g, Supply::UpToDemand, &[]);
     f.add_capacity(g);
     f

@@ -89,7 +89,7 @@ impl WarmP3 {
             rows[i] = pairs
                 .leaving(n)
                 .iter()
-                .filter_map(|&pair| f.variable(g, pair))
+                .filter_map(|&pair| f.variable(pair))
                 .map(|j| (j, 1.0))
                 .collect();
         }
