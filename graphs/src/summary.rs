@@ -67,7 +67,12 @@ impl Summary {
         let roles: std::collections::HashMap<&str, Role> = (market.users.iter())
             .map(|u| (u.id.as_str(), Role::User))
             .chain(market.brokers.iter().map(|b| (b.id.as_str(), Role::Broker)))
-            .chain(market.providers.iter().map(|p| (p.id.as_str(), Role::Provider)))
+            .chain(
+                market
+                    .providers
+                    .iter()
+                    .map(|p| (p.id.as_str(), Role::Provider)),
+            )
             .collect();
         let role_of = |id: &str| roles.get(id).copied();
         let links = |from: Role, to: Role| {
