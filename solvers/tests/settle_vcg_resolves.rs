@@ -1,4 +1,4 @@
-//! VCG's shortcuts against the definition (DESIGN §6, [Dist-Auctioneer]): skipping
+//! VCG's shortcuts against the definition ([Dist-Auctioneer]): skipping
 //! participants without volume and warm-starting the other re-solves must give the
 //! same payments as solving P3 without *every* participant from scratch, on its own
 //! expanded market, with another backend (clarabel).

@@ -84,6 +84,9 @@ pub struct LpArgs {
     /// Seconds allowed per measurement.
     #[arg(long, default_value_t = 60.0)]
     pub time_limit: f64,
+    /// Backends to time, comma-separated (default: every backend in this build).
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<Backend>,
     /// Generator seed of the benchmark markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -247,7 +250,12 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
         println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
     for &objective in &a.objective {
-        for backend in Backend::available() {
+        let backends = if a.backends.is_empty() {
+            Backend::available()
+        } else {
+            a.backends.clone()
+        };
+        for &backend in &backends {
             let mut timed_out = false;
             for m in &markets {
                 let objective = match (m.as_str(), objective) {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
 
-/// Which LP to solve (DESIGN §4).
+/// Which LP to solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectiveArg {
     /// P1 maximum concurrent flow: the largest fraction δ of every user's demand that

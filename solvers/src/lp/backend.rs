@@ -1,4 +1,4 @@
-//! LP backends through `good_lp` (DESIGN §4), picked by measurement (README "LP
+//! LP backends through `good_lp`, picked by measurement (README "LP
 //! benchmarks"). The default, `auto`, is pure Rust with nothing to install: microlp, a
 //! simplex with exact vertex solutions, fastest on small and mid-size LPs; clarabel,
 //! an interior-point method, above [`Backend::AUTO_THRESHOLD`] variables, where

@@ -1,4 +1,4 @@
-//! The constraint families of DESIGN §4 on G′ with per-commodity pruning: variables
+//! The constraint families of [MCF-Grid] §4.2 on G′ with per-commodity pruning: variables
 //! x^k_e exist only for edges commodity k can use, and only for commodities that are
 //! served at all (positive demand, not stranded).
 
@@ -79,7 +79,7 @@ impl Formulation {
         }
     }
 
-    /// Flow conservation per commodity and node (seed 003 §4.2): inflow = outflow at
+    /// Flow conservation per commodity and node ([MCF-Grid] §4.2): inflow = outflow at
     /// every node but s_k and t_k, and the source row given by `supply`
     /// (`amounts[k]` for [`Supply::Fixed`]).
     pub fn add_conservation(&mut self, g: &ExpandedGraph, supply: Supply, amounts: &[f64]) {
@@ -129,7 +129,7 @@ impl Formulation {
         }
     }
 
-    /// The single resource constraint per node (DESIGN §2):
+    /// The single resource constraint per node:
     /// Σ_k r^k_n · (flow of k out of n) ≤ R_n, for every node of finite capacity that
     /// some included commodity can use.
     pub fn add_capacity(&mut self, g: &ExpandedGraph) {

@@ -1,4 +1,4 @@
-//! The LP baselines of DESIGN §4 (seed 003 §4.2), the analyst's yardstick:
+//! The LP baselines of [MCF-Grid] §4.2, the analyst's yardstick:
 //!
 //! | objective | function | what it answers |
 //! |---|---|---|
@@ -30,7 +30,7 @@ pub use warm::WarmLp;
 
 use crate::cycles::cancel_cycles;
 
-/// Which LP of DESIGN §4.
+/// Which LP of [MCF-Grid] §4.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
@@ -70,7 +70,7 @@ pub enum LpStatus {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum LpError {
-    /// P2⁻ on a market whose G′ has a directed cycle (DESIGN §4).
+    /// P2⁻ on a market whose G′ has a directed cycle.
     #[error("the worst-utility LP (P2-) is undefined on a market with a directed cycle (broker->broker links both ways): minimising welfare would just circulate jobs around it")]
     CyclicWorstCase,
     /// The backend reports no feasible point (after the documented back-off for P2).
@@ -102,7 +102,7 @@ pub enum LpError {
         /// Its message.
         message: String,
     },
-    /// The solution failed the independent check (DESIGN §4).
+    /// The solution failed the independent check.
     #[error("the {backend} solution failed the independent check: {report}")]
     CheckFailed {
         /// The backend.
@@ -131,11 +131,11 @@ impl Default for LpOptions {
 }
 
 /// Relative back-offs tried, in order, when P2/P2⁻ at the amounts min(δ*,1)·d_k is
-/// infeasible by round-off of the floating-point δ* (DESIGN §4). The one used is
+/// infeasible by round-off of the floating-point δ*. The one used is
 /// reported as [`LpSolution::amount_backoff`].
 pub const AMOUNT_BACKOFFS: [f64; 4] = [0.0, 1e-9, 1e-7, 1e-6];
 
-/// Relative tolerance of the independent check every solution passes (DESIGN §4):
+/// Relative tolerance of the independent check every solution passes:
 /// residuals are compared with this times max(1, the constraint's scale).
 pub const CHECK_TOLERANCE: f64 = 1e-6;
 
@@ -151,7 +151,7 @@ pub struct LpSolution {
     /// The flow (acyclic per commodity); `None` when unbounded. For P1, scaled to
     /// serve min(δ*,1)·d_k.
     pub flow: Option<Flow>,
-    /// Commodities left out because they are stranded (DESIGN §4).
+    /// Commodities left out because they are stranded.
     pub stranded: Vec<usize>,
     /// Relative back-off of the P2/P2⁻ amounts that made the LP feasible (0 = none).
     pub amount_backoff: f64,
@@ -200,7 +200,7 @@ impl LpSolution {
         }
     }
 
-    /// W of the flow (DESIGN §2), `None` when unbounded.
+    /// W of the flow, `None` when unbounded.
     pub fn welfare(&self, g: &ExpandedGraph) -> Option<f64> {
         self.flow.as_ref().map(|f| f.welfare(g))
     }
@@ -321,7 +321,7 @@ pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
     f
 }
 
-/// P1 maximum concurrent flow (seed 003 §4.2.1, DESIGN §4): the largest δ such that
+/// P1 maximum concurrent flow ([MCF-Grid] §4.2.1): the largest δ such that
 /// every non-stranded user with d_k > 0 gets δ·d_k through G′. δ ≥ 1 means every
 /// demand fits. Unbounded when nothing limits δ.
 ///
@@ -404,7 +404,7 @@ pub fn utility_amounts(g: &ExpandedGraph, delta: Option<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// P2 maximum-utility feasible flow (seed 003 §4.2.2, DESIGN §4): solves P1, fixes
+/// P2 maximum-utility feasible flow ([MCF-Grid] §4.2.2): solves P1, fixes
 /// f_k = min(δ*,1)·d_k and maximises welfare W — the best routing of those amounts.
 /// If round-off in δ* makes that infeasible, the amounts are backed off by the first
 /// of [`AMOUNT_BACKOFFS`] that works, reported in the solution.
@@ -412,8 +412,8 @@ pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolu
     utility_flow(g, Sense::Maximise, options)
 }
 
-/// P2⁻ minimum-utility flow (DESIGN §4): the same amounts as P2, routed for the least
-/// welfare — the worst routing, the lower end of `gap_closed` (DESIGN §8). Refused on
+/// P2⁻ minimum-utility flow: the same amounts as P2, routed for the least
+/// welfare — the worst routing, the lower end of `gap_closed`. Refused on
 /// markets whose G′ has a directed cycle.
 pub fn min_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     if g.is_cyclic() {
@@ -446,7 +446,7 @@ pub fn utility_flow_at(
     utility_flow_for(g, objective, delta, &utility_amounts(g, delta), options)
 }
 
-/// P2 or P2⁻ (DESIGN §4) at given amounts f_k per commodity — e.g. what an engine run
+/// P2 or P2⁻ at given amounts f_k per commodity — e.g. what an engine run
 /// actually served — backing off by [`AMOUNT_BACKOFFS`] if round-off makes them
 /// infeasible. `delta` is only recorded in the solution.
 pub fn utility_flow_for(
@@ -507,7 +507,7 @@ pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
     f
 }
 
-/// P3 maximum welfare / market clearing (DESIGN §4): 0 ≤ f_k ≤ d_k, maximise W.
+/// P3 maximum welfare / market clearing: 0 ≤ f_k ≤ d_k, maximise W.
 /// With `options.prices`, the duals of the resource rows are competitive per-unit
 /// prices: from the same solve where the backend reports duals (clarabel, HiGHS),
 /// otherwise (microlp) exactly, by solving the explicit dual LP

@@ -1,5 +1,5 @@
-//! `vcg`: Vickrey–Clarke–Groves payments over P3 (DESIGN §6), computed in parallel
-//! as seed 000 §V parallelises its payment step ("the payments for each user can be
+//! `vcg`: Vickrey–Clarke–Groves payments over P3 ([Dist-Auctioneer]), computed in parallel
+//! as [Dist-Auctioneer] §V parallelises its payment step ("the payments for each user can be
 //! computed independently").
 
 use brokerflow_graphs::{ExpandedGraph, Market, Role};
@@ -11,9 +11,9 @@ use super::{
 };
 use crate::lp::{self, Backend, LpOptions, WarmLp};
 
-/// The declared market without participant `i` (DESIGN §6, "the welfare difference
+/// The declared market without participant `i` ("the welfare difference
 /// its presence makes"): a user's demand set to 0, a broker's or provider's capacity
-/// set to 0 (a resource that is down, DESIGN §3). Nothing else changes, so the
+/// set to 0 (a resource that is down). Nothing else changes, so the
 /// result does not depend on i's own bid.
 pub fn without(declared: &Market, role: Role, index: usize) -> Market {
     let mut m = declared.clone();
@@ -97,7 +97,7 @@ impl WarmP3 {
     }
 }
 
-/// VCG with the Clarke pivot over P3 (DESIGN §6). With x* P3's allocation at the
+/// VCG with the Clarke pivot over P3 ([Dist-Auctioneer]). With x* P3's allocation at the
 /// declared bids and W* its declared welfare, participant i receives the signed
 /// transfer t_i = (W* − V̂_i(x*)) − W*_{−i}: everyone else's declared welfare with
 /// it, minus the best they could do without it. Users pay (t_i ≤ 0), brokers and
