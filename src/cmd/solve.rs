@@ -147,8 +147,12 @@ fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> any
             }
             Objective::Welfare => lp::welfare_formulation(g),
         };
+        let pruning = match objective {
+            Objective::Welfare => "\nonly pairs on a path of non-negative margin (value minus unit costs) get a variable: no optimal flow uses the others",
+            _ => "",
+        };
         let comment = format!(
-            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'",
+            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'{pruning}",
             objective.name(),
             describe(objective),
             market.name,
