@@ -178,3 +178,28 @@ fn worst_utility_on_a_cyclic_market_is_refused_clearly() {
     assert!(err.contains("cycle"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// `bench peers` must not need scipy: without a usable Python it says it skipped and
+/// exits 0 (the CI has no scipy).
+#[test]
+fn bench_peers_skips_clearly_without_scipy() {
+    let out = bin()
+        .args([
+            "bench",
+            "peers",
+            "--sizes",
+            "20",
+            "--python",
+            "/nonexistent/python3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("skipped"), "{text}");
+    assert!(text.contains("pip install scipy numpy"), "{text}");
+}

@@ -1,4 +1,4 @@
-//! The independent check every solution must pass before it is reported (DESIGN §4).
+//! The independent check every solution must pass before it is reported.
 //!
 //! "Each solution is checked independently of the solver before it is reported:
 //! conservation and capacity residuals from the sparse node–edge incidence matrix,
@@ -52,7 +52,7 @@ use thiserror::Error;
 /// in [`CheckReport::omitted`].
 pub const MAX_LISTED_VIOLATIONS: usize = 1000;
 
-/// The relative tolerance of the independent check (DESIGN §4); see the module docs
+/// The relative tolerance of the independent check; see the module docs
 /// for how each residual is scaled.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
@@ -93,7 +93,7 @@ impl Default for Tolerance {
     }
 }
 
-/// The upper bound L_k the check applies to f_k (DESIGN §4).
+/// The upper bound L_k the check applies to f_k.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum DemandLimit {
     /// f_k ≤ d_k: P2, P2⁻, P3 and the distributed engine.
@@ -106,7 +106,7 @@ pub enum DemandLimit {
     Unbounded,
 }
 
-/// What a node of G′ stands for, as the check's messages name it (DESIGN §2).
+/// What a node of G′ stands for, as the check's messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeRole {
     /// A user (source s_k).
@@ -145,7 +145,7 @@ impl fmt::Display for NodeRole {
     }
 }
 
-/// One way a flow breaks the rules of DESIGN §2/§4, named in the market's ids: users
+/// One way a flow breaks the rules of the market model and the LPs, named in the market's ids: users
 /// (commodities), brokers, providers, links `u->v` and collection points `t(k)`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -209,7 +209,7 @@ pub enum Violation {
         /// L_k (d_k unless a [`DemandLimit`] says otherwise).
         limit: f64,
     },
-    /// Commodity k's positive flow circulates (DESIGN §2: reported flows are acyclic).
+    /// Commodity k's positive flow circulates (reported flows are acyclic).
     Cycle {
         /// The commodity's (user's) id.
         commodity: String,
@@ -317,7 +317,7 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The outcome of the independent check (DESIGN §4): raw residuals and the violations
+/// The outcome of the independent check: raw residuals and the violations
 /// beyond tolerance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
@@ -384,12 +384,12 @@ impl CheckReport {
     }
 }
 
-/// A solution refused by the independent check (DESIGN §4).
+/// A solution refused by the independent check.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum CheckError {
     /// Some residual exceeds the tolerance; the full report is attached.
-    #[error("solution rejected by the independent check (DESIGN §4): {}", .0.summary())]
+    #[error("solution rejected by the independent check: {}", .0.summary())]
     Rejected(Box<CheckReport>),
 }
 
@@ -402,7 +402,7 @@ impl CheckError {
     }
 }
 
-/// Checks `flow` on G′ (DESIGN §4): conservation (A·x_k = b_k), x ≥ 0, f_k ≤ d_k,
+/// Checks `flow` on G′: conservation (A·x_k = b_k), x ≥ 0, f_k ≤ d_k,
 /// node resource constraints and per-commodity acyclicity, with the tolerance
 /// semantics of the module docs. Never panics; a flow of the wrong shape is reported
 /// as a [`Violation::Shape`].
@@ -421,7 +421,7 @@ pub fn check_flow_with(
 }
 
 /// [`check_flow`], failing when any residual exceeds the tolerance: the gate every
-/// solution passes before it is printed (DESIGN §4).
+/// solution passes before it is printed.
 pub fn verify(g: &ExpandedGraph, flow: &Flow, tol: Tolerance) -> Result<CheckReport, CheckError> {
     verify_with(g, flow, tol, DemandLimit::Demand)
 }
@@ -442,14 +442,14 @@ pub fn verify_with(
 }
 
 /// Whether commodity k's positive-flow subgraph (edges with x^k_e > 0) has no directed
-/// cycle (DESIGN §2: reported flows never circulate). An out-of-range k has no flow
+/// cycle (reported flows never circulate). An out-of-range k has no flow
 /// and is acyclic. Linear in k's usable edges (after O(nodes + edges) setup).
 pub fn is_acyclic(g: &ExpandedGraph, flow: &Flow, k: usize) -> bool {
     find_cycle(g, flow, k).is_none()
 }
 
 /// A directed cycle of commodity k's positive flow, as G′ nodes in flow order (the
-/// last links back to the first), or `None` when k's flow is acyclic (DESIGN §2).
+/// last links back to the first), or `None` when k's flow is acyclic.
 /// For many searches on one graph use [`CycleSearch`], which sets up once.
 pub fn find_cycle(g: &ExpandedGraph, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
     CycleSearch::new(g).find(flow, k)
@@ -698,10 +698,12 @@ impl<'g> Checker<'g> {
             });
         }
 
-        // X: edges × commodities; a commodity of the wrong shape gets an empty column.
+        // X: edges × commodities, column k over k's usable pairs of G′ (the shared
+        // index); a commodity of the wrong shape gets an empty column.
+        let pairs = g.pairs();
         let mut col_offsets = Vec::with_capacity(kc + 1);
-        let mut rows = Vec::with_capacity(g.usable_pairs());
-        let mut vals = Vec::with_capacity(g.usable_pairs());
+        let mut rows = Vec::with_capacity(pairs.len());
+        let mut vals = Vec::with_capacity(pairs.len());
         let mut checked = vec![false; kc];
         col_offsets.push(0);
         for (k, c) in g.commodities.iter().enumerate() {
@@ -709,17 +711,29 @@ impl<'g> Checker<'g> {
                 col_offsets.push(rows.len());
                 continue;
             };
-            if x.len() != c.usable.len() {
+            let usable = if k < pairs.commodities() {
+                pairs.edges_of(k)
+            } else {
+                &[]
+            };
+            if usable != c.usable.as_slice() {
+                report.push(Violation::Shape {
+                    detail: format!(
+                        "commodity {}: its usable edges disagree with G′'s pair index",
+                        c.id
+                    ),
+                });
+            } else if x.len() != usable.len() {
                 report.push(Violation::Shape {
                     detail: format!(
                         "commodity {} has {} flow values for {} usable edges",
                         c.id,
                         x.len(),
-                        c.usable.len()
+                        usable.len()
                     ),
                 });
-            } else if !c.usable.windows(2).all(|w| w[0] < w[1])
-                || c.usable.last().is_some_and(|e| e.index() >= edges)
+            } else if !usable.windows(2).all(|w| w[0] < w[1])
+                || usable.last().is_some_and(|e| e.index() >= edges)
             {
                 report.push(Violation::Shape {
                     detail: format!(
@@ -729,7 +743,7 @@ impl<'g> Checker<'g> {
                 });
             } else {
                 checked[k] = true;
-                for (&e, &v) in c.usable.iter().zip(x) {
+                for (&e, &v) in usable.iter().zip(x) {
                     let v = if v.is_finite() {
                         v
                     } else {

@@ -24,9 +24,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::solve::ObjectiveArg;
 
-/// The sizes (users, brokers, providers) of the LP benchmark (issue 3).
-const SIZES: [(usize, usize, usize); 4] =
-    [(20, 5, 5), (200, 20, 20), (1000, 50, 50), (5000, 100, 100)];
+/// The sizes (users, brokers, providers) of the LP benchmark: small to mid-size
+/// markets, then the scale sizes of experiments/scale.toml (brokers K/40,
+/// providers K/20).
+const SIZES: [(usize, usize, usize); 6] = [
+    (20, 5, 5),
+    (200, 20, 20),
+    (1000, 50, 50),
+    (5000, 100, 100),
+    (20000, 500, 1000),
+    (100000, 2500, 5000),
+];
 
 const PLANAR30: &str = include_str!("../../graphs/markets/mcf/planar30.txt");
 
@@ -40,11 +48,16 @@ pub struct Args {
 /// What to benchmark.
 #[derive(Debug, clap::Subcommand)]
 pub enum What {
-    /// LP build and solve time for generated markets of (users, brokers, providers) =
-    /// (20,5,5), (200,20,20), (1000,50,50), (5000,100,100) and the imported planar30
-    /// benchmark, for every LP backend in this build, side by side. A measurement
-    /// over the time limit is stopped and larger sizes for that backend skipped.
+    /// LP build and solve time and peak memory (max RSS of the measuring process)
+    /// for generated markets of (users, brokers, providers) = (20,5,5), (200,20,20),
+    /// (1000,50,50), (5000,100,100), (20000,500,1000), (100000,2500,5000) and the
+    /// imported planar30 benchmark, for every LP backend in this build, side by
+    /// side. A measurement over the time limit is stopped and larger sizes for that
+    /// backend skipped.
     Lp(LpArgs),
+    /// brokerflow's P3 against an analyst's scipy script, whole processes side by
+    /// side on the same generated markets (skipped without python3 and scipy).
+    Peers(super::bench_peers::PeersArgs),
     /// Engine cost per round: for generated markets of growing size (default
     /// economics; brokers and providers scaled with the users as in
     /// experiments/scale.toml), every variant in demand mode runs a fixed number of
@@ -71,6 +84,9 @@ pub struct LpArgs {
     /// Seconds allowed per measurement.
     #[arg(long, default_value_t = 60.0)]
     pub time_limit: f64,
+    /// Backends to time, comma-separated (default: every backend in this build).
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<Backend>,
     /// Generator seed of the benchmark markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -126,6 +142,13 @@ struct Row {
     build_seconds: f64,
     solve_seconds: f64,
     objective_value: Option<f64>,
+    /// Peak resident memory of the measuring process (market, G′, LP, solve), MiB.
+    #[serde(default)]
+    max_rss_mib: Option<f64>,
+    /// CPU seconds (user + system) of the solve, all threads: wall-clock times
+    /// mislead on a shared machine.
+    #[serde(default)]
+    solve_cpu_seconds: f64,
 }
 
 /// Runs `bench`.
@@ -133,6 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.what {
         What::Lp(a) => run_lp(a),
         What::Engine(a) => run_engine(a),
+        What::Peers(a) => super::bench_peers::run(a),
         What::LpOne(a) => {
             let row = measure(&a)?;
             println!("{}", serde_json::to_string(&row)?);
@@ -176,6 +200,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
     };
     let build_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let cpu = super::bench_peers::own_cpu_seconds();
     let solution = lp::solve(
         &g,
         objective,
@@ -185,6 +210,7 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
         },
     )?;
     let solve_seconds = start.elapsed().as_secs_f64();
+    let solve_cpu_seconds = super::bench_peers::own_cpu_seconds() - cpu;
     let objective_value = match objective {
         Objective::Concurrent => solution.delta,
         _ => solution.welfare(&g),
@@ -199,6 +225,8 @@ fn measure(a: &OneArgs) -> anyhow::Result<Row> {
         build_seconds,
         solve_seconds,
         objective_value,
+        max_rss_mib: super::bench_peers::peak_rss_mib(),
+        solve_cpu_seconds,
     })
 }
 
@@ -218,11 +246,16 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
             machine()
         );
         println!();
-        println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | objective |");
-        println!("|---|---|---|---:|---:|---:|---:|---:|");
+        println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | solve CPU s | max RSS MiB | objective |");
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
     for &objective in &a.objective {
-        for backend in Backend::available() {
+        let backends = if a.backends.is_empty() {
+            Backend::available()
+        } else {
+            a.backends.clone()
+        };
+        for &backend in &backends {
             let mut timed_out = false;
             for m in &markets {
                 let objective = match (m.as_str(), objective) {
@@ -244,7 +277,7 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                 match measure_in_child(&exe, m, objective, backend, a.seed, a.time_limit)? {
                     Ok(row) if a.json => println!("{}", serde_json::to_string(&row)?),
                     Ok(row) => println!(
-                        "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {} |",
+                        "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
                         row.market,
                         row.objective,
                         row.backend,
@@ -252,6 +285,9 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                         row.constraints,
                         row.build_seconds,
                         row.solve_seconds,
+                        row.solve_cpu_seconds,
+                        row.max_rss_mib
+                            .map_or("?".to_string(), |m| format!("{m:.0}")),
                         row.objective_value
                             .map_or("unbounded".to_string(), |v| format!("{v:.6}"))
                     ),
@@ -319,7 +355,7 @@ fn print_skip(a: &LpArgs, market: &str, lp: &str, backend: Backend, why: &str) {
             serde_json::json!({"market": market, "objective": lp, "backend": backend.name(), "skipped": why})
         );
     } else {
-        println!("| {market} | {lp} | {backend} | | | | | {why} |");
+        println!("| {market} | {lp} | {backend} | | | | | | | {why} |");
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub mod bench;
+pub mod bench_peers;
 pub mod compare;
 pub mod evaluate;
 pub mod experiment;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
 
-/// Which LP to solve (DESIGN §4).
+/// Which LP to solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectiveArg {
     /// P1 maximum concurrent flow: the largest fraction δ of every user's demand that
@@ -147,8 +147,12 @@ fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> any
             }
             Objective::Welfare => lp::welfare_formulation(g),
         };
+        let pruning = match objective {
+            Objective::Welfare => "\nonly pairs on a path of non-negative margin (value minus unit costs) get a variable: no optimal flow uses the others",
+            _ => "",
+        };
         let comment = format!(
-            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'",
+            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'{pruning}",
             objective.name(),
             describe(objective),
             market.name,

@@ -1,4 +1,4 @@
-//! LP backends through `good_lp` (DESIGN §4), picked by measurement (README "LP
+//! LP backends through `good_lp`, picked by measurement (README "LP
 //! benchmarks"). The default, `auto`, is pure Rust with nothing to install: microlp, a
 //! simplex with exact vertex solutions, fastest on small and mid-size LPs; clarabel,
 //! an interior-point method, above [`Backend::AUTO_THRESHOLD`] variables, where
@@ -12,7 +12,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use good_lp::{
-    variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable,
+    variable, DualValues, Expression, ProblemVariables, ResolutionError, Solution,
+    SolutionWithDual, SolverModel, Variable,
 };
 use serde::Serialize;
 
@@ -70,6 +71,12 @@ impl Backend {
         }
     }
 
+    /// Whether the backend reports the rows' dual values with its solution (through
+    /// good_lp's `SolutionWithDual`): clarabel and HiGHS do, microlp does not.
+    pub fn reports_duals(self) -> bool {
+        matches!(self, Backend::Clarabel | Backend::Highs)
+    }
+
     /// Solution tolerance this backend answers to, recorded in outputs.
     pub fn tolerance(self) -> f64 {
         match self {
@@ -102,10 +109,38 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// A solved LP: the primal values x and, from backends that report them, the shadow
+/// price of every row (the change of the optimum per unit of the row's right-hand
+/// side, the sign convention of [`LinearProgram::dual_values`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpAnswer {
+    /// The primal values x, aligned with the LP's variables.
+    pub x: Vec<f64>,
+    /// Per row, its shadow price; `None` unless asked for and the backend reports
+    /// duals ([`Backend::reports_duals`]).
+    pub row_duals: Option<Vec<f64>>,
+}
+
 /// Solves `lp` with `backend`; returns the primal values x.
 pub fn solve_lp(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpError> {
+    solve_lp_with(lp, backend, false).map(|a| a.x)
+}
+
+/// Solves `lp` with `backend`, also returning the rows' shadow prices when
+/// `duals` is set and the backend reports them (clarabel and HiGHS do; microlp does
+/// not, and callers then solve [`LinearProgram::dual`]). One solve serves both: an
+/// interior-point method such as clarabel finds the primal and the dual optimum
+/// together.
+pub fn solve_lp_with(
+    lp: &LinearProgram,
+    backend: Backend,
+    duals: bool,
+) -> Result<LpAnswer, LpError> {
     if lp.variables() == 0 {
-        return Ok(Vec::new());
+        return Ok(LpAnswer {
+            x: Vec::new(),
+            row_duals: duals.then(|| vec![0.0; lp.rows.len()]),
+        });
     }
     let mut vars = ProblemVariables::new();
     let xs: Vec<Variable> = lp
@@ -137,11 +172,14 @@ pub fn solve_lp(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpErro
             Cmp::Eq => e.eq(row.rhs),
         }
     });
+    let resolved = backend.resolve(lp.variables());
+    let duals = duals && resolved.reports_duals();
     // A panic inside a backend (microlp warns it may) becomes an error, never a crash.
-    let outcome = catch_unwind(AssertUnwindSafe(|| match backend.resolve(lp.variables()) {
-        Backend::Microlp => values(problem.using(good_lp::microlp).with_all(constraints), &xs),
-        Backend::Clarabel => values(problem.using(good_lp::clarabel).with_all(constraints), &xs),
-        Backend::Highs | Backend::Auto => solve_highs(problem, constraints, &xs),
+    let outcome = catch_unwind(AssertUnwindSafe(|| match resolved {
+        Backend::Microlp => values(problem.using(good_lp::microlp).with_all(constraints), &xs)
+            .map(|x| LpAnswer { x, row_duals: None }),
+        Backend::Clarabel => with_duals(problem.using(good_lp::clarabel), constraints, &xs, duals),
+        Backend::Highs | Backend::Auto => solve_highs(problem, constraints, &xs, duals),
     }));
     match outcome {
         Err(_) => Err(LpError::BackendPanicked { backend }),
@@ -151,8 +189,31 @@ pub fn solve_lp(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpErro
             backend,
             message: e.to_string(),
         }),
-        Ok(Ok(x)) => Ok(x),
+        Ok(Ok(a)) => Ok(a),
     }
+}
+
+/// Adds the rows one by one (keeping their references, which need not be 0, 1, …:
+/// clarabel counts its bound rows first), solves, and reads x and, if asked, the
+/// rows' duals.
+fn with_duals<M>(
+    mut model: M,
+    constraints: impl Iterator<Item = good_lp::Constraint>,
+    xs: &[Variable],
+    duals: bool,
+) -> Result<LpAnswer, ResolutionError>
+where
+    M: SolverModel<Error = ResolutionError>,
+    for<'a> M::Solution: SolutionWithDual<'a>,
+{
+    let refs: Vec<_> = constraints.map(|c| model.add_constraint(c)).collect();
+    let mut solution = model.solve()?;
+    let x = xs.iter().map(|&v| solution.value(v)).collect();
+    let row_duals = duals.then(|| {
+        let d = solution.compute_dual();
+        refs.into_iter().map(|r| d.dual(r)).collect()
+    });
+    Ok(LpAnswer { x, row_duals })
 }
 
 fn values<M: SolverModel<Error = ResolutionError>>(
@@ -168,8 +229,9 @@ fn solve_highs(
     problem: good_lp::variable::UnsolvedProblem,
     constraints: impl Iterator<Item = good_lp::Constraint>,
     xs: &[Variable],
-) -> Result<Vec<f64>, ResolutionError> {
-    values(problem.using(good_lp::highs).with_all(constraints), xs)
+    duals: bool,
+) -> Result<LpAnswer, ResolutionError> {
+    with_duals(problem.using(good_lp::highs), constraints, xs, duals)
 }
 
 #[cfg(not(feature = "highs"))]
@@ -177,7 +239,8 @@ fn solve_highs(
     _problem: good_lp::variable::UnsolvedProblem,
     _constraints: impl Iterator<Item = good_lp::Constraint>,
     _xs: &[Variable],
-) -> Result<Vec<f64>, ResolutionError> {
+    _duals: bool,
+) -> Result<LpAnswer, ResolutionError> {
     // Callers check `Backend::available()` first; this is the stub of a build
     // without the feature, as ripgrep's disabled index.
     Err(ResolutionError::Str(

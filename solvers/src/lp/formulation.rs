@@ -1,9 +1,9 @@
-//! The constraint families of DESIGN §4 on G′ with per-commodity pruning: variables
+//! The constraint families of [MCF-Grid] §4.2 on G′ with per-commodity pruning: variables
 //! x^k_e exist only for edges commodity k can use, and only for commodities that are
 //! served at all (positive demand, not stranded).
 
 use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind};
-use petgraph::graph::NodeIndex;
+use petgraph::graph::{EdgeIndex, NodeIndex};
 
 use super::program::{Cmp, Domain, LinearProgram, Sense};
 
@@ -12,8 +12,9 @@ use super::program::{Cmp, Domain, LinearProgram, Sense};
 pub struct Formulation {
     /// The LP.
     pub lp: LinearProgram,
-    /// `offsets[k]`: index of x^k on `usable[0]`; `None` for commodities left out.
-    pub offsets: Vec<Option<usize>>,
+    /// Per usable (edge, commodity) pair of G′: its variable x^k_e, or [`NO_VARIABLE`]
+    /// for pairs left out.
+    variable_of: Vec<usize>,
     /// Index of each finite-capacity node's resource row, by node index.
     pub capacity_rows: Vec<Option<usize>>,
 }
@@ -32,6 +33,9 @@ pub enum Supply {
     UpToDemand,
 }
 
+/// The variable index of a pair that has none.
+const NO_VARIABLE: usize = usize::MAX;
+
 impl Formulation {
     /// Adds x^k_e ≥ 0 for every commodity in `active` and every usable edge, with
     /// objective coefficient `objective(k, e)`.
@@ -39,52 +43,61 @@ impl Formulation {
         g: &ExpandedGraph,
         sense: Sense,
         active: &[bool],
-        objective: impl Fn(usize, petgraph::graph::EdgeIndex) -> f64,
+        objective: impl Fn(usize, EdgeIndex) -> f64,
     ) -> Formulation {
+        Formulation::on_pairs(g, sense, |k, _| active[k], objective)
+    }
+
+    /// Adds x^k_e ≥ 0 for every usable (edge, commodity) pair of G′ (pair ids of
+    /// [`brokerflow_graphs::UsablePairs`]) with `keep(k, pair)`, with objective
+    /// coefficient `objective(k, e)`; the other pairs carry no flow.
+    pub fn on_pairs(
+        g: &ExpandedGraph,
+        sense: Sense,
+        keep: impl Fn(usize, usize) -> bool,
+        objective: impl Fn(usize, EdgeIndex) -> f64,
+    ) -> Formulation {
+        let pairs = g.pairs();
         let mut lp = LinearProgram::new(sense);
-        let offsets = g
-            .commodities
-            .iter()
-            .enumerate()
-            .map(|(k, c)| {
-                active[k].then(|| {
-                    let first = lp.variables();
-                    for &e in &c.usable {
-                        lp.add_variable(
-                            format!("x_{k}_{}", e.index()),
-                            Domain::NonNegative,
-                            objective(k, e),
-                        );
-                    }
-                    first
-                })
-            })
-            .collect();
+        let mut variable_of = vec![NO_VARIABLE; pairs.len()];
+        for k in 0..g.commodities.len() {
+            for pair in pairs.range(k) {
+                if keep(k, pair) {
+                    let e = pairs.edge(pair);
+                    variable_of[pair] = lp.add_variable(
+                        format!("x_{k}_{}", e.index()),
+                        Domain::NonNegative,
+                        objective(k, e),
+                    );
+                }
+            }
+        }
         Formulation {
             lp,
-            offsets,
+            variable_of,
             capacity_rows: vec![None; g.graph.node_count()],
         }
     }
 
-    /// Flow conservation per commodity and node (seed 003 §4.2): inflow = outflow at
+    /// Flow conservation per commodity and node ([MCF-Grid] §4.2): inflow = outflow at
     /// every node but s_k and t_k, and the source row given by `supply`
     /// (`amounts[k]` for [`Supply::Fixed`]).
     pub fn add_conservation(&mut self, g: &ExpandedGraph, supply: Supply, amounts: &[f64]) {
         // Scratch per node: the terms of the node's row for the current commodity.
         let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
         let mut touched: Vec<NodeIndex> = Vec::new();
+        let pairs = g.pairs();
         for (k, c) in g.commodities.iter().enumerate() {
-            let Some(offset) = self.offsets[k] else {
-                continue;
-            };
-            for (i, &e) in c.usable.iter().enumerate() {
-                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-                for (n, a) in [(tail, 1.0), (head, -1.0)] {
+            for pair in pairs.range(k) {
+                let j = self.variable_of[pair];
+                if j == NO_VARIABLE {
+                    continue;
+                }
+                for (n, a) in [(pairs.tail(pair), 1.0), (pairs.head(pair), -1.0)] {
                     if terms[n.index()].is_empty() {
                         touched.push(n);
                     }
-                    terms[n.index()].push((offset + i, a));
+                    terms[n.index()].push((j, a));
                 }
             }
             touched.sort_unstable();
@@ -116,19 +129,18 @@ impl Formulation {
         }
     }
 
-    /// The single resource constraint per node (DESIGN §2):
+    /// The single resource constraint per node:
     /// Σ_k r^k_n · (flow of k out of n) ≤ R_n, for every node of finite capacity that
     /// some included commodity can use.
     pub fn add_capacity(&mut self, g: &ExpandedGraph) {
         let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
-        for (k, c) in g.commodities.iter().enumerate() {
-            let Some(offset) = self.offsets[k] else {
-                continue;
-            };
-            for (i, &e) in c.usable.iter().enumerate() {
-                let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
-                if g.node(tail).capacity.is_some() {
-                    terms[tail.index()].push((offset + i, g.resource_use(tail, k)));
+        let pairs = g.pairs();
+        for k in 0..g.commodities.len() {
+            for pair in pairs.range(k) {
+                let j = self.variable_of[pair];
+                let tail = pairs.tail(pair);
+                if j != NO_VARIABLE && g.node(tail).capacity.is_some() {
+                    terms[tail.index()].push((j, g.resource_use(tail, k)));
                 }
             }
         }
@@ -141,13 +153,24 @@ impl Formulation {
         }
     }
 
+    /// The LP variable x^k_e of a usable (edge, commodity) pair of G′
+    /// ([`brokerflow_graphs::UsablePairs`]); `None` if its commodity is left out.
+    pub fn variable(&self, pair: usize) -> Option<usize> {
+        self.variable_of
+            .get(pair)
+            .copied()
+            .filter(|&j| j != NO_VARIABLE)
+    }
+
     /// Reads x back into a [`Flow`] (commodities left out carry none).
     pub fn flow(&self, g: &ExpandedGraph, x: &[f64]) -> Flow {
+        let pairs = g.pairs();
         let mut flow = Flow::zero(g);
-        for (k, offset) in self.offsets.iter().enumerate() {
-            if let Some(offset) = offset {
-                let n = flow.x[k].len();
-                flow.x[k].copy_from_slice(&x[*offset..offset + n]);
+        for (k, xs) in flow.x.iter_mut().enumerate() {
+            for (pair, v) in pairs.range(k).zip(xs.iter_mut()) {
+                if let Some(j) = self.variable(pair) {
+                    *v = x[j];
+                }
             }
         }
         flow

@@ -1,4 +1,4 @@
-//! The LP baselines of DESIGN §4 (seed 003 §4.2), the analyst's yardstick:
+//! The LP baselines of [MCF-Grid] §4.2, the analyst's yardstick:
 //!
 //! | objective | function | what it answers |
 //! |---|---|---|
@@ -13,20 +13,24 @@
 
 mod backend;
 mod formulation;
+mod margins;
 mod program;
+mod warm;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use backend::{solve_lp, Backend};
+pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
 pub use formulation::{Formulation, Supply};
+pub use margins::profitable_pairs;
 pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
+pub use warm::WarmLp;
 
 use crate::cycles::cancel_cycles;
 
-/// Which LP of DESIGN §4.
+/// Which LP of [MCF-Grid] §4.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
@@ -66,7 +70,7 @@ pub enum LpStatus {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum LpError {
-    /// P2⁻ on a market whose G′ has a directed cycle (DESIGN §4).
+    /// P2⁻ on a market whose G′ has a directed cycle.
     #[error("the worst-utility LP (P2-) is undefined on a market with a directed cycle (broker->broker links both ways): minimising welfare would just circulate jobs around it")]
     CyclicWorstCase,
     /// The backend reports no feasible point (after the documented back-off for P2).
@@ -98,7 +102,7 @@ pub enum LpError {
         /// Its message.
         message: String,
     },
-    /// The solution failed the independent check (DESIGN §4).
+    /// The solution failed the independent check.
     #[error("the {backend} solution failed the independent check: {report}")]
     CheckFailed {
         /// The backend.
@@ -127,11 +131,11 @@ impl Default for LpOptions {
 }
 
 /// Relative back-offs tried, in order, when P2/P2⁻ at the amounts min(δ*,1)·d_k is
-/// infeasible by round-off of the floating-point δ* (DESIGN §4). The one used is
+/// infeasible by round-off of the floating-point δ*. The one used is
 /// reported as [`LpSolution::amount_backoff`].
 pub const AMOUNT_BACKOFFS: [f64; 4] = [0.0, 1e-9, 1e-7, 1e-6];
 
-/// Relative tolerance of the independent check every solution passes (DESIGN §4):
+/// Relative tolerance of the independent check every solution passes:
 /// residuals are compared with this times max(1, the constraint's scale).
 pub const CHECK_TOLERANCE: f64 = 1e-6;
 
@@ -147,7 +151,7 @@ pub struct LpSolution {
     /// The flow (acyclic per commodity); `None` when unbounded. For P1, scaled to
     /// serve min(δ*,1)·d_k.
     pub flow: Option<Flow>,
-    /// Commodities left out because they are stranded (DESIGN §4).
+    /// Commodities left out because they are stranded.
     pub stranded: Vec<usize>,
     /// Relative back-off of the P2/P2⁻ amounts that made the LP feasible (0 = none).
     pub amount_backoff: f64,
@@ -196,7 +200,7 @@ impl LpSolution {
         }
     }
 
-    /// W of the flow (DESIGN §2), `None` when unbounded.
+    /// W of the flow, `None` when unbounded.
     pub fn welfare(&self, g: &ExpandedGraph) -> Option<f64> {
         self.flow.as_ref().map(|f| f.welfare(g))
     }
@@ -228,10 +232,11 @@ impl LpSolution {
 
 /// Σ_k r^k_n · (flow of k out of n), per node index.
 pub fn resource_use(g: &ExpandedGraph, flow: &Flow) -> Vec<f64> {
+    let pairs = g.pairs();
     let mut used = vec![0.0; g.graph.node_count()];
-    for k in 0..g.commodities.len() {
-        for (e, x) in flow.edges(g, k) {
-            let (tail, _) = g.graph.edge_endpoints(e).expect("edge of G'");
+    for (k, xs) in flow.x.iter().enumerate() {
+        for (pair, &x) in pairs.range(k).zip(xs) {
+            let tail = pairs.tail(pair);
             used[tail.index()] += g.resource_use(tail, k) * x;
         }
     }
@@ -269,21 +274,34 @@ fn stranded(g: &ExpandedGraph) -> Vec<usize> {
 /// P1 is unbounded when every served commodity has an s_k → t_k path through
 /// unlimited nodes only: then all of them can grow without touching any capacity.
 fn concurrent_is_unbounded(g: &ExpandedGraph, active: &[bool]) -> bool {
+    let pairs = g.pairs();
+    let mut seen = vec![false; g.graph.node_count()];
+    let mut visited: Vec<NodeIndex> = Vec::new();
     g.commodities.iter().enumerate().all(|(k, c)| {
         if !active[k] {
             return true;
         }
-        let mut seen = vec![false; g.graph.node_count()];
+        for n in visited.drain(..) {
+            seen[n.index()] = false;
+        }
         let mut stack = vec![c.source];
         seen[c.source.index()] = true;
+        visited.push(c.source);
         while let Some(n) = stack.pop() {
             if n == c.sink {
                 return true;
             }
-            for &e in &c.usable {
-                let (tail, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-                if tail == n && !seen[head.index()] && g.node(head).capacity.is_none() {
+            // n's leaving pairs are sorted by commodity: k's run is contiguous.
+            let leaving = pairs.leaving(n);
+            let from = leaving.partition_point(|&p| pairs.commodity(p) < k);
+            for &pair in &leaving[from..] {
+                if pairs.commodity(pair) != k {
+                    break;
+                }
+                let head = pairs.head(pair);
+                if !seen[head.index()] && g.node(head).capacity.is_none() {
                     seen[head.index()] = true;
+                    visited.push(head);
                     stack.push(head);
                 }
             }
@@ -303,7 +321,7 @@ pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
     f
 }
 
-/// P1 maximum concurrent flow (seed 003 §4.2.1, DESIGN §4): the largest δ such that
+/// P1 maximum concurrent flow ([MCF-Grid] §4.2.1): the largest δ such that
 /// every non-stranded user with d_k > 0 gets δ·d_k through G′. δ ≥ 1 means every
 /// demand fits. Unbounded when nothing limits δ.
 ///
@@ -386,7 +404,7 @@ pub fn utility_amounts(g: &ExpandedGraph, delta: Option<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// P2 maximum-utility feasible flow (seed 003 §4.2.2, DESIGN §4): solves P1, fixes
+/// P2 maximum-utility feasible flow ([MCF-Grid] §4.2.2): solves P1, fixes
 /// f_k = min(δ*,1)·d_k and maximises welfare W — the best routing of those amounts.
 /// If round-off in δ* makes that infeasible, the amounts are backed off by the first
 /// of [`AMOUNT_BACKOFFS`] that works, reported in the solution.
@@ -394,8 +412,8 @@ pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolu
     utility_flow(g, Sense::Maximise, options)
 }
 
-/// P2⁻ minimum-utility flow (DESIGN §4): the same amounts as P2, routed for the least
-/// welfare — the worst routing, the lower end of `gap_closed` (DESIGN §8). Refused on
+/// P2⁻ minimum-utility flow: the same amounts as P2, routed for the least
+/// welfare — the worst routing, the lower end of `gap_closed`. Refused on
 /// markets whose G′ has a directed cycle.
 pub fn min_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     if g.is_cyclic() {
@@ -428,7 +446,7 @@ pub fn utility_flow_at(
     utility_flow_for(g, objective, delta, &utility_amounts(g, delta), options)
 }
 
-/// P2 or P2⁻ (DESIGN §4) at given amounts f_k per commodity — e.g. what an engine run
+/// P2 or P2⁻ at given amounts f_k per commodity — e.g. what an engine run
 /// actually served — backing off by [`AMOUNT_BACKOFFS`] if round-off makes them
 /// infeasible. `delta` is only recorded in the solution.
 pub fn utility_flow_for(
@@ -467,58 +485,82 @@ pub fn utility_flow_for(
     }))
 }
 
-/// The P3 LP (for export and [`max_welfare`]).
+/// The P3 LP (for export and [`max_welfare`]), on the usable pairs that lie on a
+/// path of non-negative margin ([`profitable_pairs`]: no optimal P3 flow uses the
+/// others, so the optimum, its flows and its prices are P3's).
 pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
     let active = active(g);
-    let mut f = Formulation::new(g, Sense::Maximise, &active, |k, e| {
-        let c = &g.commodities[k];
-        let (_, head) = g.graph.edge_endpoints(e).expect("edge of G'");
-        let value = if head == c.sink { c.valuation } else { 0.0 };
-        value - g.unit_cost(e, k)
-    });
+    let profitable = profitable_pairs(g);
+    let mut f = Formulation::on_pairs(
+        g,
+        Sense::Maximise,
+        |k, pair| active[k] && profitable[pair],
+        |k, e| {
+            let c = &g.commodities[k];
+            let (_, head) = g.graph.edge_endpoints(e).expect("edge of G'");
+            let value = if head == c.sink { c.valuation } else { 0.0 };
+            value - g.unit_cost(e, k)
+        },
+    );
     f.add_conservation(g, Supply::UpToDemand, &[]);
     f.add_capacity(g);
     f
 }
 
-/// P3 maximum welfare / market clearing (DESIGN §4): 0 ≤ f_k ≤ d_k, maximise W.
-/// With `options.prices`, the duals of the resource rows are computed exactly by
-/// solving the explicit dual LP ([`LinearProgram::dual`]) with the same backend; they
-/// are competitive per-unit prices. Where the optimum is degenerate the prices are one
-/// optimal dual vertex among several.
+/// P3 maximum welfare / market clearing: 0 ≤ f_k ≤ d_k, maximise W.
+/// With `options.prices`, the duals of the resource rows are competitive per-unit
+/// prices: from the same solve where the backend reports duals (clarabel, HiGHS),
+/// otherwise (microlp) exactly, by solving the explicit dual LP
+/// ([`LinearProgram::dual`]) with the same backend. Where the optimum is degenerate
+/// the prices are one optimal dual point among several.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     let f = welfare_formulation(g);
-    let x = run(&f.lp, options.backend)?;
+    let answer = run_with(&f.lp, options.backend, options.prices)?;
+    let x = answer.x;
     let flow = f.flow(g, &x);
     let mut s = finish(g, Objective::Welfare, None, flow, &f, options, None)?;
     if options.prices {
-        let dual = f.lp.dual();
-        let y = run(&dual, options.backend)?;
-        let row_prices = f.lp.dual_values(&y);
+        let (row_prices, dual_objective) = match answer.row_duals {
+            Some(y) => {
+                // The dual objective b·y (+ the constant) of the reported duals.
+                let by: f64 = f.lp.rows.iter().zip(&y).map(|(r, y)| r.rhs * y).sum();
+                (y, by + f.lp.constant)
+            }
+            None => {
+                let dual = f.lp.dual();
+                let y = run(&dual, options.backend)?;
+                (f.lp.dual_values(&y), dual.objective_value(&y))
+            }
+        };
         let prices = f
             .capacity_rows
             .iter()
             .map(|r| r.map_or(0.0, |r| row_prices[r].max(0.0)))
             .collect();
-        s.duality_gap = Some((dual.objective_value(&y) - f.lp.objective_value(&x)).abs());
+        s.duality_gap = Some((dual_objective - f.lp.objective_value(&x)).abs());
         s.prices = Some(prices);
     }
     Ok(s)
 }
 
 fn run(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpError> {
+    run_with(lp, backend, false).map(|a| a.x)
+}
+
+fn run_with(lp: &LinearProgram, backend: Backend, duals: bool) -> Result<LpAnswer, LpError> {
     let backend = backend.resolve(lp.variables());
     if backend == Backend::Highs && !cfg!(feature = "highs") {
         return Err(LpError::NotEnabled(backend));
     }
-    let x = solve_lp(lp, backend)?;
-    if x.iter().any(|v| !v.is_finite()) {
+    let answer = solve_lp_with(lp, backend, duals)?;
+    let finite = |v: &[f64]| v.iter().all(|v| v.is_finite());
+    if !finite(&answer.x) || !answer.row_duals.as_deref().is_none_or(finite) {
         return Err(LpError::Backend {
             backend,
             message: "the solver returned non-finite values".to_string(),
         });
     }
-    Ok(x)
+    Ok(answer)
 }
 
 /// Cleans round-off, cancels cycles and runs the independent check.

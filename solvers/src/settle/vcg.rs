@@ -1,5 +1,5 @@
-//! `vcg`: Vickrey–Clarke–Groves payments over P3 (DESIGN §6), computed in parallel
-//! as seed 000 §V parallelises its payment step ("the payments for each user can be
+//! `vcg`: Vickrey–Clarke–Groves payments over P3 ([Dist-Auctioneer]), computed in parallel
+//! as [Dist-Auctioneer] §V parallelises its payment step ("the payments for each user can be
 //! computed independently").
 
 use brokerflow_graphs::{ExpandedGraph, Market, Role};
@@ -9,11 +9,11 @@ use super::{
     participant_values, participant_volumes, Allocation, AllocationSource, Mechanism, Setting,
     SettleError, SettleOptions, Statement, Transfers, SETTLE_TOLERANCE,
 };
-use crate::lp::{self, LpOptions};
+use crate::lp::{self, Backend, LpOptions, WarmLp};
 
-/// The declared market without participant `i` (DESIGN §6, "the welfare difference
+/// The declared market without participant `i` ("the welfare difference
 /// its presence makes"): a user's demand set to 0, a broker's or provider's capacity
-/// set to 0 (a resource that is down, DESIGN §3). Nothing else changes, so the
+/// set to 0 (a resource that is down). Nothing else changes, so the
 /// result does not depend on i's own bid.
 pub fn without(declared: &Market, role: Role, index: usize) -> Market {
     let mut m = declared.clone();
@@ -44,7 +44,60 @@ pub fn welfare_without(
     Ok(s.welfare(&g).unwrap_or(0.0))
 }
 
-/// VCG with the Clarke pivot over P3 (DESIGN §6). With x* P3's allocation at the
+/// How VCG computes each W*_{−i}.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    /// P3 solved once with microlp's simplex; each W*_{−i} re-solved from its optimal
+    /// basis with the one row "participant i carries no flow" added ([`WarmLp`]). The
+    /// default (backends `auto` and `microlp`).
+    Warm,
+    /// Each W*_{−i} solved from scratch on the market without i ([`welfare_without`]),
+    /// with the backend asked for (`clarabel`, `highs`).
+    Cold,
+}
+
+impl Resolve {
+    /// The re-solve method for a backend: warm where the backend allows it (microlp,
+    /// and `auto`, which means microlp or clarabel), cold otherwise.
+    pub fn for_backend(backend: Backend) -> Resolve {
+        match backend {
+            Backend::Auto | Backend::Microlp => Resolve::Warm,
+            Backend::Clarabel | Backend::Highs => Resolve::Cold,
+        }
+    }
+}
+
+/// The warm-start machinery: P3 of the declared market solved once, and per
+/// participant the LP variables of the flow leaving its node of G′ (forcing them to
+/// 0 is exactly removing the participant: a user's demand or a broker's or
+/// provider's capacity set to 0, as [`without`] does).
+struct WarmP3 {
+    lp: WarmLp,
+    rows: Vec<Vec<(usize, f64)>>,
+}
+
+impl WarmP3 {
+    fn new(g: &ExpandedGraph, s: &Setting<'_>) -> Result<WarmP3, lp::LpError> {
+        let f = lp::welfare_formulation(g);
+        let warm = WarmLp::new(&f.lp)?;
+        let pairs = g.pairs();
+        let mut rows = vec![Vec::new(); s.who.len()];
+        for n in g.graph.node_indices() {
+            let Some(i) = s.who.of_node(g, n) else {
+                continue;
+            };
+            rows[i] = pairs
+                .leaving(n)
+                .iter()
+                .filter_map(|&pair| f.variable(pair))
+                .map(|j| (j, 1.0))
+                .collect();
+        }
+        Ok(WarmP3 { lp: warm, rows })
+    }
+}
+
+/// VCG with the Clarke pivot over P3 ([Dist-Auctioneer]). With x* P3's allocation at the
 /// declared bids and W* its declared welfare, participant i receives the signed
 /// transfer t_i = (W* − V̂_i(x*)) − W*_{−i}: everyone else's declared welfare with
 /// it, minus the best they could do without it. Users pay (t_i ≤ 0), brokers and
@@ -52,8 +105,11 @@ pub fn welfare_without(
 /// participant is W* − W*_{−i} ≥ 0.
 ///
 /// One P3 re-solve per participant that trades (volume > 0), in parallel with rayon
-/// (RAYON_NUM_THREADS sets the threads). A participant with no volume gets t_i = 0
-/// without a solve, exactly: x* is feasible without it, so W*_{−i} = W*.
+/// (RAYON_NUM_THREADS sets the threads; the results do not depend on it). A
+/// participant with no volume gets t_i = 0 without a solve, exactly: x* is feasible
+/// without it, so W*_{−i} = W*. The re-solves are warm-started where the backend
+/// allows ([`Resolve`]); a warm re-solve that fails falls back to a cold one with
+/// clarabel, and the statement's notes say how many did.
 ///
 /// Guarantees (at the exact optimum): efficiency (the allocation is P3's);
 /// dominant-strategy truthfulness for every user, broker and provider (W*_{−i} does
@@ -87,18 +143,56 @@ pub fn vcg(
     let volumes = participant_volumes(g, s.who, x);
     let optimum: f64 = x.welfare(g);
     let tolerance = SETTLE_TOLERANCE * optimum.abs().max(1.0);
-    let results: Vec<Result<(f64, f64), SettleError>> = (0..s.who.len())
+    let trading = volumes.iter().filter(|&&v| v > 0.0).count();
+    let mut notes = Vec::new();
+    // The warm base must be P3's optimum too; if microlp cannot solve it, or finds
+    // another optimum value, every re-solve is done cold.
+    let warm = match Resolve::for_backend(options.backend) {
+        Resolve::Warm if trading > 0 => match WarmP3::new(g, s) {
+            Ok(w) if (w.lp.optimum() - optimum).abs() <= tolerance => Some(w),
+            Ok(w) => {
+                notes.push(format!(
+                    "warm start unused: microlp's P3 optimum {} differs from W* = {optimum}",
+                    w.lp.optimum()
+                ));
+                None
+            }
+            Err(e) => {
+                notes.push(format!("warm start unused: microlp on P3: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let cold_backend = match (&warm, options.backend) {
+        (Some(_), _) | (None, Backend::Auto | Backend::Microlp) => Backend::Clarabel,
+        (None, b) => b,
+    };
+    // (transfer, clamp, whether the warm re-solve failed and a cold one was used)
+    type Outcome = Result<(f64, f64, bool), SettleError>;
+    let results: Vec<Outcome> = (0..s.who.len())
         .into_par_iter()
         .map(|i| {
             if volumes[i] <= 0.0 {
-                return Ok((0.0, 0.0));
+                return Ok((0.0, 0.0, false));
             }
             let (role, index) = s.who.role(i);
-            let w = welfare_without(s.declared, role, index, options).map_err(|source| {
-                SettleError::Lp {
-                    context: format!("vcg: P3 without {}", s.who.id(s.truth, i)),
-                    source,
-                }
+            let cold = || {
+                let cold = SettleOptions {
+                    backend: cold_backend,
+                };
+                welfare_without(s.declared, role, index, &cold)
+            };
+            let (w, fell_back) = match &warm {
+                Some(w) => match w.lp.optimum_with_row_at_most_zero(&w.rows[i]) {
+                    Ok(v) => (Ok(v), false),
+                    Err(_) => (cold(), true),
+                },
+                None => (cold(), false),
+            };
+            let w = w.map_err(|source| SettleError::Lp {
+                context: format!("vcg: P3 without {}", s.who.id(s.truth, i)),
+                source,
             })?;
             let clamp = (w - optimum).max(0.0);
             if clamp > tolerance {
@@ -115,20 +209,33 @@ pub fn vcg(
             if v_hat + t < 0.0 {
                 t = -v_hat;
             }
-            Ok((t, clamp))
+            Ok((t, clamp, fell_back))
         })
         .collect();
     let mut transfers = Transfers::zero(s.who.len());
     let mut largest_clamp: f64 = 0.0;
+    let mut fell_back = 0;
     for (i, r) in results.into_iter().enumerate() {
-        let (t, clamp) = r?;
+        let (t, clamp, fb) = r?;
         transfers.transfer(i, t);
         largest_clamp = largest_clamp.max(clamp);
+        fell_back += usize::from(fb);
     }
-    let solves = volumes.iter().filter(|&&v| v > 0.0).count();
-    let mut notes = vec![format!(
-        "{solves} P3 re-solves (one per trading participant; the others pay and receive 0 exactly)"
-    )];
+    let how = match &warm {
+        Some(_) => "warm-started from P3's optimal basis with microlp's dual simplex".to_string(),
+        None => format!("each from scratch with {cold_backend}"),
+    };
+    notes.insert(
+        0,
+        format!(
+            "{trading} P3 re-solves (one per trading participant; the others pay and receive 0 exactly), {how}"
+        ),
+    );
+    if fell_back > 0 {
+        notes.push(format!(
+            "{fell_back} warm re-solves failed and were re-done from scratch with {cold_backend}"
+        ));
+    }
     if largest_clamp > 0.0 {
         notes.push(format!(
             "round-off: a re-solve exceeded W* by up to {largest_clamp:.3e}; clamped to W* (W*_-i <= W* holds exactly)"
