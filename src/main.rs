@@ -32,6 +32,7 @@ enum Command {
     Import(cmd::import::Args),
     Generate(cmd::generate::Args),
     Experiment(cmd::experiment::Args),
+    Mca(cmd::mca::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Experiment(args) => cmd::experiment::run(args),
+        Command::Mca(args) => cmd::mca::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

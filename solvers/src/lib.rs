@@ -8,6 +8,8 @@
 //!   returned;
 //! - [`engine`]: the distributed potential-balancing algorithm (DESIGN §5), run
 //!   through the public per-node step of [`engine::node`];
+//! - [`mca`]: max-consensus auctions among agents and an exhaustive explorer of
+//!   their asynchronous executions ([MCA-Alloy]);
 //! - [`settle`]: settlement mechanisms on top of an allocation (DESIGN §6);
 //! - [`measures`], [`stats`] and [`compare`]: DESIGN §8's measures, their aggregates,
 //!   and the per-market comparison rows that `compare` and `experiment` print.
@@ -17,6 +19,7 @@ pub mod compare;
 pub mod cycles;
 pub mod engine;
 pub mod lp;
+pub mod mca;
 pub mod measures;
 pub mod settle;
 pub mod stats;
