@@ -43,8 +43,8 @@ fn submodular_converges_without_rebidding_and_rebidding_breaks_it() {
         let s = committed(name);
         assert_eq!(s.is_submodular(), Some(true), "{name}");
         for channels in [Channels::Latest, Channels::Fifo] {
-            if channels == Channels::Fifo && name == "submodular-3x2-complete.json" {
-                continue; // FIFO queues grow without bound under the attack here
+            if channels == Channels::Fifo && name != "submodular-2x2.json" {
+                continue; // FIFO queues grow under the attack: minutes, not a fast test
             }
             for (p, v) in verdicts(&s, channels) {
                 if p.rebid_lost {
@@ -209,22 +209,22 @@ fn connected(agents: usize, parents: &[usize], extra: &[(usize, usize)]) -> Vec<
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// Sub-modular values, no rebidding, any release policy and target: the
-    /// synchronous run reaches consensus within D·|J| rounds, and its value is at
-    /// least (1 − 1/e) of the brute-force optimum.
+    /// Sub-modular values, no rebidding, any release policy and target, on the
+    /// complete graph: the synchronous run reaches consensus, conflict-free, with
+    /// bundles within T. (On sparser graphs, within D·|J| rounds and at
+    /// (1 − 1/e) of the optimum, the stated rules do not always deliver: see
+    /// `submodular-3x2-star-deadlock.json` and the census example.)
     #[test]
-    fn random_submodular_scenarios_meet_the_guarantees(
+    fn random_submodular_scenarios_on_complete_graphs_reach_consensus(
         agents in 2usize..=5,
         items in 1usize..=6,
         weights in proptest::collection::vec(0u8..20, 30),
         budgets in proptest::collection::vec(1u8..60, 5),
-        parents in proptest::collection::vec(0usize..5, 5),
-        extra in proptest::collection::vec((0usize..5, 0usize..5), 0..6),
         target in 1usize..=6,
         release in any::<bool>(),
     ) {
-        let edges = connected(agents, &parents, &extra);
-        let mut file = budget_additive(agents, items, &weights, &budgets, &edges, target.min(items));
+        let mut file = budget_additive(agents, items, &weights, &budgets, &[], target.min(items));
+        file.neighbours = None;
         file.policy.release_outbid = release;
         let s = Scenario::from_file(&file, "random").unwrap();
         for i in 0..agents {
@@ -232,8 +232,56 @@ proptest! {
         }
         let r = run_synchronous(&s, &s.policy);
         prop_assert!(r.consensus, "no consensus: {:?}", r.ended);
-        prop_assert!(r.rounds <= s.bound(), "{} rounds > D·|J| = {}", r.rounds, s.bound());
-        let opt = r.optimum.unwrap();
-        prop_assert!(r.value >= (1.0 - (-1.0f64).exp()) * opt - 1e-9, "value {} of optimum {}", r.value, opt);
+        for a in &r.agents {
+            prop_assert!(a.bundle.len() <= s.policy.target_bundle);
+        }
+        // Conflict-free: an item's holder is the agreed winner.
+        for (j, w) in r.assignment.iter().enumerate() {
+            prop_assert_eq!(*w, r.agents[0].view[j].winner);
+        }
+        prop_assert!(r.value <= r.optimum.unwrap() + 1e-9);
     }
+
+    /// Random connected graphs: whatever the outcome, the runner ends (quiet or
+    /// repeating) before its round limit and no bundle exceeds T. (Consensus is
+    /// not guaranteed there: an item can even end in two bundles.)
+    #[test]
+    fn random_connected_graphs_end_within_the_round_limit(
+        agents in 2usize..=5,
+        items in 1usize..=6,
+        weights in proptest::collection::vec(0u8..20, 30),
+        budgets in proptest::collection::vec(1u8..60, 5),
+        parents in proptest::collection::vec(0usize..5, 5),
+        extra in proptest::collection::vec((0usize..5, 0usize..5), 0..6),
+        target in 1usize..=6,
+    ) {
+        let edges = connected(agents, &parents, &extra);
+        let file = budget_additive(agents, items, &weights, &budgets, &edges, target.min(items));
+        let s = Scenario::from_file(&file, "random").unwrap();
+        let r = run_synchronous(&s, &s.policy);
+        prop_assert_ne!(r.ended, brokerflow_solvers::mca::run::Ended::RoundLimit);
+        for a in &r.agents {
+            prop_assert!(a.bundle.len() <= s.policy.target_bundle);
+        }
+    }
+}
+
+/// The shrunk counterexample: sub-modular values on a star (a1 - a0 - a2, all
+/// wanting j0: a1 at 5, a0 at 4, a2 at 3), yet the stated rules go quiet without
+/// consensus. The mechanism: a2, outbid by a0's 4 while a0 already names a2
+/// (a0 took a2's newer, lower claim by rule 5's "older time"), meets the crossed
+/// case and resets (rule 8) at time now; that "none" is newer than a1's winning
+/// bid, so it spreads (rule 7) and wipes it at a0 and a2. a1 itself hears only
+/// "none", which rule 10 leaves unchanged, so it never re-sends: a1 holds j0, the
+/// others believe nobody does.
+#[test]
+fn star_deadlock_is_reproduced() {
+    let s = committed("submodular-3x2-star-deadlock.json");
+    assert_eq!(s.is_submodular(), Some(true));
+    let r = run_synchronous(&s, &s.policy);
+    assert!(!r.consensus);
+    assert_eq!(r.ended, brokerflow_solvers::mca::run::Ended::Quiescent);
+    assert_eq!(r.agents[1].view[0].winner, Some(1));
+    assert_eq!(r.agents[0].view[0].winner, None);
+    assert_eq!(r.agents[2].view[0].winner, None);
 }

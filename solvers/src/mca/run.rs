@@ -47,7 +47,8 @@ pub struct SyncRun {
     pub policy: Policy,
     /// The run went quiet with every agent in agreement ([`consensus`]).
     pub consensus: bool,
-    /// The last round in which some agent's view changed (rounds needed).
+    /// The last round in which some agent's belief about a winner or a bid changed
+    /// (the rounds max-consensus needed; times moving alone do not count).
     pub rounds: usize,
     /// Messages sent in all.
     pub messages: usize,
@@ -108,7 +109,15 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
             now += 1;
             agents[*to].receive(*to, *from, view, policy, now, None);
         }
-        if agents.iter().zip(&before).any(|(a, b)| &a.view != b) {
+        // Rounds count while some winner or bid changes; a time alone moving
+        // (rule 1's newer time) is not progress towards max-consensus.
+        let settled = |a: &AgentState, b: &Vec<Entry>| {
+            a.view
+                .iter()
+                .zip(b)
+                .all(|(x, y)| x.winner == y.winner && x.bid == y.bid)
+        };
+        if !agents.iter().zip(&before).all(|(a, b)| settled(a, b)) {
             rounds = round;
         }
         let mut key = (agents.clone(), last_sent.clone());
