@@ -100,6 +100,10 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
             }
         }
         if inbox.is_empty() {
+            // Nobody to tell (an agent without neighbours) may still have bid.
+            if agents.iter().zip(&before).any(|(a, b)| &a.view != b) {
+                rounds = round;
+            }
             ended = Ended::Quiescent;
             break;
         }

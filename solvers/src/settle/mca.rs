@@ -225,33 +225,106 @@ pub fn mca(
             }
         }
     }
-    let scenario = Scenario {
-        name: s.declared.name.clone(),
-        agents: providers.iter().map(|&n| g.node(n).name.clone()).collect(),
-        items: lots
-            .iter()
-            .enumerate()
-            .map(|(j, l)| format!("{}@{}#{j}", g.commodities[l.user].id, g.node(l.market).name))
-            .collect(),
-        neighbours: neighbours.into_iter().map(|n| n.into_iter().collect()).collect(),
-        values: Box::new(margins.clone()),
-        policy: Policy {
-            release_outbid: true,
-            target_bundle: lots.len().max(1),
-            rebid_lost: false,
-        },
-    };
-    let run = run_synchronous(&scenario, &scenario.policy);
+    // One auction per connected group of providers, over the lots its members can
+    // bid on (a lot's bidders share its broker, so they are in one group); each
+    // group's consensus is its own, as no message crosses between groups.
+    let neighbours: Vec<Vec<usize>> = neighbours.into_iter().map(|n| n.into_iter().collect()).collect();
+    let mut group = vec![usize::MAX; providers.len()];
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for start in 0..providers.len() {
+        if group[start] != usize::MAX {
+            continue;
+        }
+        let id = groups.len();
+        let mut members = vec![start];
+        group[start] = id;
+        let mut i = 0;
+        while i < members.len() {
+            for &v in &neighbours[members[i]] {
+                if group[v] == usize::MAX {
+                    group[v] = id;
+                    members.push(v);
+                }
+            }
+            i += 1;
+        }
+        members.sort_unstable();
+        groups.push(members);
+    }
+    // Per provider, its final bundle (global lot indices); per lot, its holder.
+    let mut bundles: Vec<Vec<usize>> = vec![Vec::new(); providers.len()];
+    let mut holder: Vec<Option<usize>> = vec![None; lots.len()];
+    let mut final_bid: Vec<f64> = vec![0.0; lots.len()];
+    let (mut all_consensus, mut rounds, mut messages, mut bound) = (true, 0, 0, 0);
+    let mut ended = Vec::new();
+    for members in &groups {
+        let items: Vec<usize> = (0..lots.len())
+            .filter(|&j| members.iter().any(|&p| margins.lots[p][j].is_some()))
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let local = ProviderMargins {
+            lots: members
+                .iter()
+                .map(|&p| items.iter().map(|&j| margins.lots[p][j]).collect())
+                .collect(),
+            capacity: members.iter().map(|&p| margins.capacity[p]).collect(),
+        };
+        let scenario = Scenario {
+            name: s.declared.name.clone(),
+            agents: members.iter().map(|&p| g.node(providers[p]).name.clone()).collect(),
+            items: items
+                .iter()
+                .map(|&j| {
+                    let l = &lots[j];
+                    format!("{}@{}#{j}", g.commodities[l.user].id, g.node(l.market).name)
+                })
+                .collect(),
+            neighbours: members
+                .iter()
+                .map(|&p| {
+                    neighbours[p]
+                        .iter()
+                        .filter_map(|v| members.iter().position(|m| m == v))
+                        .collect()
+                })
+                .collect(),
+            values: Box::new(local),
+            policy: Policy {
+                release_outbid: true,
+                target_bundle: items.len(),
+                rebid_lost: false,
+            },
+        };
+        let run = run_synchronous(&scenario, &scenario.policy);
+        all_consensus &= run.consensus;
+        rounds = rounds.max(run.rounds);
+        messages += run.messages;
+        bound = bound.max(run.bound);
+        if !run.consensus {
+            ended.push(run.ended.name());
+        }
+        for (a, &p) in members.iter().enumerate() {
+            bundles[p] = run.agents[a].bundle.iter().map(|&x| items[x]).collect();
+        }
+        for (x, &j) in items.iter().enumerate() {
+            holder[j] = run.assignment[x].map(|a| members[a]);
+            if let Some(a) = run.assignment[x] {
+                final_bid[j] = run.agents[a].view[x].bid;
+            }
+        }
+    }
     // Build the trades and the payments.
     let mut flow = Flow::zero(g);
     let mut t = Transfers::zero(s.who.len());
     let mut bandwidth: Vec<Option<f64>> = g.graph.node_weights().map(|n| n.capacity).collect();
     let (mut cut, mut sold) = (0.0, 0usize);
     for (p, &pn) in providers.iter().enumerate() {
-        let bundle: ItemSet = run.agents[p].bundle.iter().fold(0, |b, &j| b | (1 << j));
+        let bundle: ItemSet = bundles[p].iter().fold(0, |b, &j| b | (1 << j));
         let who_p = s.who.of_node(g, pn);
         for (j, x) in margins.fill(p, bundle) {
-            let (Some(li), Some(owner)) = (via[p][j], run.assignment[j]) else {
+            let (Some(li), Some(owner)) = (via[p][j], holder[j]) else {
                 continue;
             };
             if owner != p || x <= 0.0 {
@@ -295,7 +368,7 @@ pub fn mca(
                 continue;
             };
             add_flow(g, &mut flow, k, d, jobs);
-            let bid = run.agents[p].view[j].bid;
+            let bid = final_bid[j];
             let paid = g.unit_cost(d, k) * jobs + bid * jobs / (x * lot.jobs);
             t.pay(Some(k), who_p, paid);
         }
@@ -312,22 +385,21 @@ pub fn mca(
     let welfare = flow.welfare(&s.g_true);
     let mut notes = vec![
         format!(
-            "{} providers, {} lots of at most {lot_jobs} jobs from {} trades; {sold} lots run",
+            "{} providers in {} groups sharing brokers, {} lots of at most {lot_jobs} jobs from {} trades; {sold} lots run",
             providers.len(),
+            groups.len(),
             lots.len(),
             trades.len()
         ),
-        if run.consensus {
+        if all_consensus {
             format!(
-                "consensus reached after {} synchronous rounds (bound D·|J| = {}), {} messages",
-                run.rounds, run.bound, run.messages
+                "consensus reached in every group of providers after at most {rounds} synchronous rounds (largest bound D·|J| = {bound}), {messages} messages"
             )
         } else {
             format!(
-                "no consensus: the protocol ended '{}' after {} rounds (bound D·|J| = {}); settled the lots exactly one provider holds",
-                run.ended.name(),
-                run.rounds,
-                run.bound
+                "no consensus in {} group(s) of providers (ended: {}) after at most {rounds} rounds (largest bound D·|J| = {bound}); settled the lots exactly one provider holds",
+                ended.len(),
+                ended.join(", ")
             )
         },
     ];
