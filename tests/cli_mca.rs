@@ -5,16 +5,26 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn path(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -51,7 +61,14 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
         assert!(r["deliveries"].as_u64().unwrap() > 0);
     }
     assert_eq!(v["provenance"]["max_deliveries"], 200);
-    let one = json(&["mca", "explore", &f, "--policies", "keep-T2-rebid", "--json"]);
+    let one = json(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2-rebid",
+        "--json",
+    ]);
     assert_eq!(one["verdict"], "oscillates");
     let trace = one["trace"].as_array().unwrap();
     assert_eq!(trace.len() as u64, one["deliveries"].as_u64().unwrap());
@@ -68,7 +85,16 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
 #[test]
 fn explore_bound_and_bad_input_are_reported() {
     let f = path("experiments/mca/submodular-3x2-line.json");
-    let v = json(&["mca", "explore", &f, "--policies", "keep-T2", "--max-deliveries", "1", "--json"]);
+    let v = json(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2",
+        "--max-deliveries",
+        "1",
+        "--json",
+    ]);
     assert_eq!(v["verdict"], "no-consensus-within-bound");
     let out = run(&["mca", "explore", &f, "--policies", "keep-T9x"]);
     assert!(!out.status.success());
@@ -85,7 +111,12 @@ fn explore_bound_and_bad_input_are_reported() {
     let out = run(&["mca", "run", &bad.display().to_string()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("neighbours[0]") && err.contains("unknown agent '7'"), "{err}");
+    assert!(
+        err.contains("bad.json")
+            && err.contains("neighbours[0]")
+            && err.contains("unknown agent '7'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -93,7 +124,15 @@ fn settle_with_mca_prints_consensus_and_welfare_beside_p3() {
     let m = path("graphs/markets/posted.json");
     let v = json(&["settle", &m, "--mechanism", "mca", "--json"]);
     assert_eq!(v["mechanism"], "mca");
-    let notes: Vec<&str> = v["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
-    assert!(notes.iter().any(|n| n.starts_with("consensus reached")), "{notes:?}");
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("consensus reached")),
+        "{notes:?}"
+    );
     assert!(notes.iter().any(|n| n.contains("P3 optimum")), "{notes:?}");
 }

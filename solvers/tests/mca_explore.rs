@@ -80,7 +80,10 @@ fn complements_with_release_outbid_oscillate() {
         .iter()
         .zip(&st.after.view)
         .any(|(b, a)| b.winner != a.winner)));
-    assert!(!brokerflow_solvers::mca::protocol::consensus(&trace.last.agents, &release.policy));
+    assert!(!brokerflow_solvers::mca::protocol::consensus(
+        &trace.last.agents,
+        &release.policy
+    ));
     for keep in ["keep-T1", "keep-T2", "release-T1"] {
         let r = explore(&s, &Policy::parse(keep).unwrap(), &o).unwrap();
         assert_eq!(r.verdict, Verdict::Converges, "{keep}");

@@ -16,7 +16,11 @@ const COMPLEMENTS: &str = r#"{"agents": ["1", "2"], "items": ["A", "C"],
   "values": {"1": {"A": 3, "C": 2, "A+C": 8}, "2": {"C": 4, "A": 1, "A+C": 10}},
   "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
 
-fn winner_and_bid(r: &brokerflow_solvers::mca::SyncRun, agent: usize, item: usize) -> (Option<usize>, f64) {
+fn winner_and_bid(
+    r: &brokerflow_solvers::mca::SyncRun,
+    agent: usize,
+    item: usize,
+) -> (Option<usize>, f64) {
     let e = r.agents[agent].view[item];
     (e.winner, e.bid)
 }
@@ -142,32 +146,112 @@ fn conflict_rules_in_order() {
     let (i, k, m) = (0, 1, 2);
     let cases = [
         // 1. i won; k names another with a higher bid: update; lower: keep, newer time.
-        (e(Some(i), 5.0, 1), e(Some(k), 6.0, 2), Rule::ReceiverWon, Action::Update),
-        (e(Some(i), 5.0, 1), e(Some(m), 4.0, 3), Rule::ReceiverWon, Action::KeepNewerTime),
+        (
+            e(Some(i), 5.0, 1),
+            e(Some(k), 6.0, 2),
+            Rule::ReceiverWon,
+            Action::Update,
+        ),
+        (
+            e(Some(i), 5.0, 1),
+            e(Some(m), 4.0, 3),
+            Rule::ReceiverWon,
+            Action::KeepNewerTime,
+        ),
         // Equal bids: the lower id (i = 0) keeps it.
-        (e(Some(i), 5.0, 1), e(Some(k), 5.0, 2), Rule::ReceiverWon, Action::KeepNewerTime),
+        (
+            e(Some(i), 5.0, 1),
+            e(Some(k), 5.0, 2),
+            Rule::ReceiverWon,
+            Action::KeepNewerTime,
+        ),
         // 2. same winner and bid.
-        (e(Some(m), 5.0, 1), e(Some(m), 5.0, 9), Rule::SameWinnerAndBid, Action::Leave),
+        (
+            e(Some(m), 5.0, 1),
+            e(Some(m), 5.0, 9),
+            Rule::SameWinnerAndBid,
+            Action::Leave,
+        ),
         // 3. different winners, equal bids: lower id; k (1) < m (2).
-        (e(Some(m), 5.0, 1), e(Some(k), 5.0, 0), Rule::EqualBids, Action::Update),
+        (
+            e(Some(m), 5.0, 1),
+            e(Some(k), 5.0, 0),
+            Rule::EqualBids,
+            Action::Update,
+        ),
         // 4. k names m; i names k: update; i names m older: update; newer: leave.
-        (e(Some(k), 5.0, 1), e(Some(m), 3.0, 0), Rule::SenderNamesThird, Action::Update),
-        (e(Some(m), 5.0, 1), e(Some(m), 3.0, 2), Rule::SenderNamesThird, Action::Update),
-        (e(Some(m), 5.0, 3), e(Some(m), 3.0, 2), Rule::SenderNamesThird, Action::Leave),
+        (
+            e(Some(k), 5.0, 1),
+            e(Some(m), 3.0, 0),
+            Rule::SenderNamesThird,
+            Action::Update,
+        ),
+        (
+            e(Some(m), 5.0, 1),
+            e(Some(m), 3.0, 2),
+            Rule::SenderNamesThird,
+            Action::Update,
+        ),
+        (
+            e(Some(m), 5.0, 3),
+            e(Some(m), 3.0, 2),
+            Rule::SenderNamesThird,
+            Action::Leave,
+        ),
         // 5. k names itself: i names none: update; names m with a higher, newer bid: leave.
-        (e(None, 0.0, 1), e(Some(k), 3.0, 0), Rule::SenderNamesItself, Action::Update),
-        (e(Some(m), 5.0, 3), e(Some(k), 3.0, 2), Rule::SenderNamesItself, Action::Leave),
-        (e(Some(m), 5.0, 1), e(Some(k), 3.0, 2), Rule::SenderNamesItself, Action::Update),
+        (
+            e(None, 0.0, 1),
+            e(Some(k), 3.0, 0),
+            Rule::SenderNamesItself,
+            Action::Update,
+        ),
+        (
+            e(Some(m), 5.0, 3),
+            e(Some(k), 3.0, 2),
+            Rule::SenderNamesItself,
+            Action::Leave,
+        ),
+        (
+            e(Some(m), 5.0, 1),
+            e(Some(k), 3.0, 2),
+            Rule::SenderNamesItself,
+            Action::Update,
+        ),
         // 6. k names none, i names k.
-        (e(Some(k), 5.0, 3), e(None, 0.0, 1), Rule::SenderReleased, Action::Update),
+        (
+            e(Some(k), 5.0, 3),
+            e(None, 0.0, 1),
+            Rule::SenderReleased,
+            Action::Update,
+        ),
         // 7. k names none, i names m with an older time.
-        (e(Some(m), 5.0, 1), e(None, 0.0, 2), Rule::NewerRelease, Action::Update),
+        (
+            e(Some(m), 5.0, 1),
+            e(None, 0.0, 2),
+            Rule::NewerRelease,
+            Action::Update,
+        ),
         // 8. k names i, i names k.
-        (e(Some(k), 5.0, 1), e(Some(i), 4.0, 2), Rule::Crossed, Action::Reset),
+        (
+            e(Some(k), 5.0, 1),
+            e(Some(i), 4.0, 2),
+            Rule::Crossed,
+            Action::Reset,
+        ),
         // 9. k names i, i names none.
-        (e(None, 0.0, 1), e(Some(i), 4.0, 2), Rule::ReceiverReleased, Action::KeepNow),
+        (
+            e(None, 0.0, 1),
+            e(Some(i), 4.0, 2),
+            Rule::ReceiverReleased,
+            Action::KeepNow,
+        ),
         // 10. k names none, i names m with a newer time.
-        (e(Some(m), 5.0, 3), e(None, 0.0, 2), Rule::Otherwise, Action::Leave),
+        (
+            e(Some(m), 5.0, 3),
+            e(None, 0.0, 2),
+            Rule::Otherwise,
+            Action::Leave,
+        ),
     ];
     for (n, (mine, theirs, rule, action)) in cases.iter().enumerate() {
         assert_eq!(resolve(i, k, mine, theirs), (*rule, *action), "case {n}");
@@ -263,7 +347,17 @@ fn policy_names_round_trip_and_bad_ones_are_refused() {
         assert_eq!(Policy::parse(&p.name()).unwrap(), p);
     }
     assert_eq!(Policy::all(2).len(), 8);
-    for bad in ["", "release", "release-T0", "keep-2", "keep-T1-x", "keep-T1-rebid-x"] {
-        assert!(matches!(Policy::parse(bad), Err(McaError::BadPolicy { .. })), "{bad}");
+    for bad in [
+        "",
+        "release",
+        "release-T0",
+        "keep-2",
+        "keep-T1-x",
+        "keep-T1-rebid-x",
+    ] {
+        assert!(
+            matches!(Policy::parse(bad), Err(McaError::BadPolicy { .. })),
+            "{bad}"
+        );
     }
 }

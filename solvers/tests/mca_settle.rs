@@ -21,28 +21,49 @@ fn mca_settles_every_bundled_market() {
         let m = market(name);
         let g = ExpandedGraph::new(&m);
         let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-        let st = settle::settle(&m, &m, &allocation, Mechanism::Mca, &SettleOptions::default())
-            .unwrap();
+        let st = settle::settle(
+            &m,
+            &m,
+            &allocation,
+            Mechanism::Mca,
+            &SettleOptions::default(),
+        )
+        .unwrap();
         assert_eq!(st.mechanism, Mechanism::Mca);
-        assert_eq!(st.participants.len(), m.users.len() + m.brokers.len() + m.providers.len());
+        assert_eq!(
+            st.participants.len(),
+            m.users.len() + m.brokers.len() + m.providers.len()
+        );
         assert!(
-            st.notes.iter().any(|n| n.starts_with("consensus reached in every group")),
+            st.notes
+                .iter()
+                .any(|n| n.starts_with("consensus reached in every group")),
             "{name}: {:?}",
             st.notes
         );
         let p3 = allocation.flow.welfare(&g);
         assert!(
-            st.notes.iter().any(|n| n.starts_with("MCA welfare") && n.contains("P3 optimum")),
+            st.notes
+                .iter()
+                .any(|n| n.starts_with("MCA welfare") && n.contains("P3 optimum")),
             "{name}"
         );
         // The kept trades are a sub-flow of P3's optimum: no more welfare than it.
-        assert!(st.welfare <= p3 + 1e-6 * p3.abs().max(1.0), "{name}: {} > {p3}", st.welfare);
+        assert!(
+            st.welfare <= p3 + 1e-6 * p3.abs().max(1.0),
+            "{name}: {} > {p3}",
+            st.welfare
+        );
         // Providers: paid at least their declared (here: true) costs.
         for l in st.participants.iter().filter(|l| l.role == Role::Provider) {
             assert!(l.utility >= -1e-9, "{name}: {} utility {}", l.id, l.utility);
         }
         // Balanced: users pay everyone directly.
-        assert!(st.surplus.abs() < 1e-6 * st.welfare.abs().max(1.0), "{name}: {}", st.surplus);
+        assert!(
+            st.surplus.abs() < 1e-6 * st.welfare.abs().max(1.0),
+            "{name}: {}",
+            st.surplus
+        );
         // Capacities respected at providers.
         for (i, p) in m.providers.iter().enumerate() {
             if let Some(cap) = p.capacity {
@@ -51,12 +72,17 @@ fn mca_settles_every_bundled_market() {
                     .map(|k| {
                         st.trades
                             .edges(&g, k)
-                            .filter(|(e, _)| g.graph.edge_endpoints(*e).is_some_and(|(t, _)| t == n))
+                            .filter(|(e, _)| {
+                                g.graph.edge_endpoints(*e).is_some_and(|(t, _)| t == n)
+                            })
                             .map(|(_, x)| x * g.commodities[k].requirement)
                             .sum::<f64>()
                     })
                     .sum();
-                assert!(used <= cap + 1e-6 * cap.max(1.0), "{name}: provider {i} uses {used} of {cap}");
+                assert!(
+                    used <= cap + 1e-6 * cap.max(1.0),
+                    "{name}: provider {i} uses {used} of {cap}"
+                );
             }
         }
     }
@@ -72,6 +98,13 @@ fn tiny_keeps_p3_welfare() {
     let m = market("tiny.json");
     let g = ExpandedGraph::new(&m);
     let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-    let st = settle::settle(&m, &m, &allocation, Mechanism::Mca, &SettleOptions::default()).unwrap();
+    let st = settle::settle(
+        &m,
+        &m,
+        &allocation,
+        Mechanism::Mca,
+        &SettleOptions::default(),
+    )
+    .unwrap();
     assert!((st.welfare - 141.0).abs() < 1e-6, "{}", st.welfare);
 }

@@ -299,7 +299,9 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
             secs
         );
     }
-    println!("  (deliveries: the longest execution if it converges, else the counterexample's length)");
+    println!(
+        "  (deliveries: the longest execution if it converges, else the counterexample's length)"
+    );
     if let [only] = results.as_slice() {
         if let Some(t) = &only.trace {
             print!("{}", render_trace(s, t));
@@ -420,7 +422,10 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
     let _ = writeln!(out, "    {} messages in flight", t.initial.in_flight.len());
     for (n, st) in t.steps.iter().enumerate() {
         if t.cycle_start == Some(n) {
-            let _ = writeln!(out, "  -- cycle starts here: the state before this step recurs after the last step --");
+            let _ = writeln!(
+                out,
+                "  -- cycle starts here: the state before this step recurs after the last step --"
+            );
         }
         let to = &s.agents[st.message.to];
         let _ = writeln!(
@@ -437,11 +442,21 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
             .iter()
             .zip(&st.log.rules)
             .map(|(item, (r, act))| {
-                format!("{item}: rule {} ({}) -> {}", r.number(), r.describe(), act.name())
+                format!(
+                    "{item}: rule {} ({}) -> {}",
+                    r.number(),
+                    r.describe(),
+                    act.name()
+                )
             })
             .collect();
         let _ = writeln!(out, "    rules: {}", rules.join("; "));
-        let names = |js: &[usize]| js.iter().map(|&j| s.items[j].clone()).collect::<Vec<_>>().join(", ");
+        let names = |js: &[usize]| {
+            js.iter()
+                .map(|&j| s.items[j].clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if !st.log.outbid.is_empty() {
             let _ = writeln!(out, "    outbid on: {}", names(&st.log.outbid));
         }
@@ -449,7 +464,11 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
             let _ = writeln!(out, "    released: {}", names(&st.log.released));
         }
         for &(j, b, re) in &st.log.bids {
-            let how = if re { " (re-asserted after losing it)" } else { "" };
+            let how = if re {
+                " (re-asserted after losing it)"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "    bids {} on {}{how}", b, s.items[j]);
         }
         let _ = writeln!(out, "    {to} after:  {}", agent_text(s, &st.after));

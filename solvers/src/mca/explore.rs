@@ -319,7 +319,8 @@ impl System<'_> {
     /// to its neighbours.
     fn initial(&self) -> SystemState {
         let (n, m) = (self.scenario.agents.len(), self.scenario.items.len());
-        let mut agents: Vec<AgentState> = (0..n).map(|_| AgentState::new(m, &self.policy)).collect();
+        let mut agents: Vec<AgentState> =
+            (0..n).map(|_| AgentState::new(m, &self.policy)).collect();
         let mut in_flight = Vec::new();
         for (i, a) in agents.iter_mut().enumerate() {
             a.bid(

@@ -298,8 +298,8 @@ impl AgentState {
                 }
                 let u = values.marginal(me, j, held) + 0.0;
                 let e = &self.view[j];
-                let beats = u > 0.0
-                    && (u > e.bid || (u == e.bid && e.winner.is_some_and(|w| me < w)));
+                let beats =
+                    u > 0.0 && (u > e.bid || (u == e.bid && e.winner.is_some_and(|w| me < w)));
                 if beats && best.is_none_or(|(_, b)| u > b) {
                     best = Some((j, u));
                 }
@@ -390,7 +390,9 @@ pub fn consensus(agents: &[AgentState], policy: &Policy) -> bool {
             }
         }
     }
-    agents.iter().all(|a| a.bundle.len() <= policy.target_bundle)
+    agents
+        .iter()
+        .all(|a| a.bundle.len() <= policy.target_bundle)
 }
 
 /// Item → the agent holding it in its bundle, if exactly one does (`None`: nobody,

@@ -129,7 +129,10 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
         rank_times(
             ka.iter_mut()
                 .flat_map(|a| a.view.iter_mut().map(|e| &mut e.time))
-                .chain(ks.iter_mut().flat_map(|v| v.iter_mut().map(|e| &mut e.time))),
+                .chain(
+                    ks.iter_mut()
+                        .flat_map(|v| v.iter_mut().map(|e| &mut e.time)),
+                ),
         );
         if let Some(&first) = seen.get(&key) {
             ended = Ended::Repeats { first, round };

@@ -241,10 +241,16 @@ impl Scenario {
         let mut agent_ix = BTreeMap::new();
         for (i, a) in file.agents.iter().enumerate() {
             if a.is_empty() {
-                return Err(bad(format!("agents[{i}]"), "an id must not be empty".into()));
+                return Err(bad(
+                    format!("agents[{i}]"),
+                    "an id must not be empty".into(),
+                ));
             }
             if agent_ix.insert(a.as_str(), i).is_some() {
-                return Err(bad(format!("agents[{i}] '{a}'"), "duplicate agent id".into()));
+                return Err(bad(
+                    format!("agents[{i}] '{a}'"),
+                    "duplicate agent id".into(),
+                ));
             }
         }
         let mut item_ix = BTreeMap::new();
@@ -259,7 +265,10 @@ impl Scenario {
                 ));
             }
             if item_ix.insert(it.as_str(), j).is_some() {
-                return Err(bad(format!("items[{j}] '{it}'"), "duplicate item id".into()));
+                return Err(bad(
+                    format!("items[{j}] '{it}'"),
+                    "duplicate item id".into(),
+                ));
             }
         }
         let n = file.agents.len();
@@ -275,7 +284,10 @@ impl Scenario {
                     let at = format!("neighbours[{p}] [\"{u}\", \"{v}\"]");
                     let find = |id: &str| {
                         agent_ix.get(id).copied().ok_or_else(|| {
-                            bad(at.clone(), format!("unknown agent '{id}' (not in \"agents\")"))
+                            bad(
+                                at.clone(),
+                                format!("unknown agent '{id}' (not in \"agents\")"),
+                            )
                         })
                     };
                     let (a, b) = (find(u)?, find(v)?);
@@ -292,7 +304,8 @@ impl Scenario {
                 }
             }
         }
-        let neighbours: Vec<Vec<usize>> = adj.into_iter().map(|s| s.into_iter().collect()).collect();
+        let neighbours: Vec<Vec<usize>> =
+            adj.into_iter().map(|s| s.into_iter().collect()).collect();
         if let Some(unreached) = unreachable_from_first(&neighbours) {
             return Err(bad(
                 "neighbours".into(),
@@ -331,7 +344,10 @@ impl Scenario {
                         ));
                     };
                     if set & (1 << j) != 0 {
-                        return Err(bad(at, format!("item '{part}' appears twice in the bundle")));
+                        return Err(bad(
+                            at,
+                            format!("item '{part}' appears twice in the bundle"),
+                        ));
                     }
                     set |= 1 << j;
                 }

@@ -8,8 +8,8 @@ use brokerflow_graphs::{Flow, NodeKind};
 use petgraph::graph::NodeIndex;
 
 use super::{
-    add_flow, decompose, delivery_edge, sell_links, Allocation, Mechanism, Setting,
-    SettleError, SettleOptions, Statement, Transfers,
+    add_flow, decompose, delivery_edge, sell_links, Allocation, Mechanism, Setting, SettleError,
+    SettleOptions, Statement, Transfers,
 };
 use crate::lp::{self, LpOptions};
 use crate::mca::values::{BundleValues, ItemSet, MAX_ITEMS};
@@ -62,7 +62,11 @@ impl ProviderMargins {
         let mut room = self.capacity[p].unwrap_or(f64::INFINITY);
         lots.into_iter()
             .map(|(j, _, size)| {
-                let x = if size <= room { 1.0 } else { (room / size).max(0.0) };
+                let x = if size <= room {
+                    1.0
+                } else {
+                    (room / size).max(0.0)
+                };
                 room -= x * size;
                 (j, x)
             })
@@ -228,7 +232,10 @@ pub fn mca(
     // One auction per connected group of providers, over the lots its members can
     // bid on (a lot's bidders share its broker, so they are in one group); each
     // group's consensus is its own, as no message crosses between groups.
-    let neighbours: Vec<Vec<usize>> = neighbours.into_iter().map(|n| n.into_iter().collect()).collect();
+    let neighbours: Vec<Vec<usize>> = neighbours
+        .into_iter()
+        .map(|n| n.into_iter().collect())
+        .collect();
     let mut group = vec![usize::MAX; providers.len()];
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for start in 0..providers.len() {
@@ -273,7 +280,10 @@ pub fn mca(
         };
         let scenario = Scenario {
             name: s.declared.name.clone(),
-            agents: members.iter().map(|&p| g.node(providers[p]).name.clone()).collect(),
+            agents: members
+                .iter()
+                .map(|&p| g.node(providers[p]).name.clone())
+                .collect(),
             items: items
                 .iter()
                 .map(|&j| {
