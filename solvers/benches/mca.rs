@@ -4,6 +4,9 @@
 //! `cargo bench -p brokerflow-solvers --bench mca`; the states visited are printed
 //! once per scope.
 
+// criterion_group! generates undocumented items.
+#![allow(missing_docs)]
+
 use std::path::PathBuf;
 
 use brokerflow_solvers::mca::{explore, ExploreOptions, Policy, Scenario};
