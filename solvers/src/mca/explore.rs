@@ -8,9 +8,10 @@ use std::rc::Rc;
 use super::protocol::{consensus, rank_times, AgentState, Entry, Message, StepLog};
 use super::scenario::{McaError, Policy, Scenario};
 
-/// Default bound on deliveries per execution (`--max-deliveries`): far above the
-/// longest converging execution of the committed 3 × 2 and 4 × 2 scenarios (see
-/// `experiments/mca/README.md`), so that hitting it means an execution that keeps
+/// Default bound on deliveries (`--max-deliveries`): states first reached after
+/// this many deliveries are not expanded. Far above the longest converging
+/// execution of the committed scenarios (22 deliveries, 3 agents × 3 items; see
+/// `experiments/mca/README.md`), so that hitting it means executions that keep
 /// going, not one that was about to end.
 pub const DEFAULT_MAX_DELIVERIES: usize = 200;
 

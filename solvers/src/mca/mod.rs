@@ -73,10 +73,20 @@
 //! holds the item and nobody else does, no bundle exceeds T. A run reaches it when
 //! it goes quiet in such a state.
 //!
-//! Guarantees expected from the literature ([MCA-Alloy] Remark 3, §V): with
-//! sub-modular values and no rebidding, consensus within D·|J| synchronous rounds
-//! and at least (1 − 1/e) of the optimum. The tests check them on random
-//! scenarios; the explorer checks every delivery order on small ones.
+//! **Links** ([`explore::Channels`]): the synchronous runner delivers every message
+//! of a round; the explorer by default lets each link hold only the sender's newest
+//! view (a newer one replaces one not yet delivered), which keeps the state space
+//! finite; FIFO and unordered links are options.
+//!
+//! **What holds.** The literature ([MCA-Alloy] Remark 3, §V) expects, with
+//! sub-modular values and no rebidding, consensus within D·|J| synchronous rounds at
+//! ≥ (1 − 1/e) of the optimum. With these rules the explorer confirms convergence
+//! in every delivery order at 2 × 2 and 3 × 2 (complete graph and line) and the
+//! property tests confirm consensus on complete graphs; but because the rules
+//! compare *bid* times, a later, lower bid can displace a higher one at third
+//! parties: 4 agents × 2 items can oscillate, and sparse graphs can go quiet
+//! without consensus (a reset's "none" is newer than the true winner's bid). The
+//! committed scenarios and the census example measure both.
 
 pub mod explore;
 pub mod protocol;
