@@ -117,7 +117,8 @@ impl BundleValues for ProviderMargins {
 /// and reported). Does **not** guarantee: IR for users (a bid is a margin the
 /// provider claims, so the user may pay up to its value), truthfulness, welfare
 /// beyond the protocol's (1 − 1/e) of the lot-level optimum — the note gives the
-/// welfare against P3.
+/// welfare against P3. An allocation with more than [`MAX_ITEMS`] trades is
+/// refused with a typed error (a bundle is one 64-bit set).
 pub fn mca(
     s: &Setting<'_>,
     allocation: &Allocation,
@@ -131,6 +132,12 @@ pub fn mca(
         let t = trades.entry((p.commodity, p.market)).or_default();
         t.0 += p.amount;
         t.1.push(i);
+    }
+    if trades.len() > MAX_ITEMS {
+        return Err(SettleError::AllocationShape(format!(
+            "mca auctions at most {MAX_ITEMS} lots (one bundle is one 64-bit set), and the allocation has {} (user, broker market) trades",
+            trades.len()
+        )));
     }
     let mut lot_jobs = LOT_JOBS;
     let lots_needed = |size: f64| -> usize {
