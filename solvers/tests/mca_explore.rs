@@ -288,3 +288,25 @@ fn star_deadlock_is_reproduced() {
     assert_eq!(r.agents[0].view[0].winner, None);
     assert_eq!(r.agents[2].view[0].winner, None);
 }
+
+/// Unordered links let a stale view overtake a newer one on the same link: at 2 × 2
+/// with T = 1, p1's first view ("B: none") reaches p2 after p1's bid on B, and rule
+/// 6 (sender names none, receiver names sender: update) undoes the bid; p1 never
+/// re-sends, so the execution ends without consensus.
+#[test]
+fn unordered_links_break_even_submodular_values() {
+    let s = committed("submodular-2x2.json");
+    let options = ExploreOptions {
+        channels: Channels::Unordered,
+        ..ExploreOptions::default()
+    };
+    let r = explore(&s, &Policy::parse("keep-T1").unwrap(), &options).unwrap();
+    assert_eq!(r.verdict, Verdict::NoConsensusWithinBound);
+    let t = r.trace.unwrap();
+    assert!(t.last.in_flight.is_empty());
+    assert!(t.steps.iter().any(|st| st
+        .log
+        .rules
+        .iter()
+        .any(|(rule, _)| *rule == brokerflow_solvers::mca::protocol::Rule::SenderReleased)));
+}
