@@ -33,6 +33,7 @@ enum Command {
     Generate(cmd::generate::Args),
     Experiment(cmd::experiment::Args),
     Stream(cmd::stream::Args),
+    Mca(cmd::mca::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Experiment(args) => cmd::experiment::run(args),
         Command::Stream(args) => cmd::stream::run(args),
+        Command::Mca(args) => cmd::mca::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,8 @@
 //!   returned;
 //! - [`engine`]: the distributed potential-balancing algorithm (DESIGN §5), run
 //!   through the public per-node step of [`engine::node`];
+//! - [`mca`]: max-consensus auctions among agents and an exhaustive explorer of
+//!   their asynchronous executions ([MCA-Alloy]);
 //! - [`settle`]: settlement mechanisms on top of an allocation (DESIGN §6);
 //! - [`stream`]: the market for stream computation of [Stream-Market]: offers over
 //!   time, replicas, per-slot markets priced by McAfee's rule, and contracts with
@@ -20,6 +22,7 @@ pub mod compare;
 pub mod cycles;
 pub mod engine;
 pub mod lp;
+pub mod mca;
 pub mod measures;
 pub mod settle;
 pub mod stats;

@@ -8,6 +8,7 @@ pub mod experiment;
 pub mod generate;
 pub mod import;
 pub mod inspect;
+pub mod mca;
 pub mod run;
 pub mod settle;
 pub mod solve;

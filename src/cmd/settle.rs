@@ -57,6 +57,9 @@ pub enum MechanismArg {
     /// The welfare-seeking engine's own node prices (no LP): surplus ≥ 0, IR only
     /// approximately; `--allocation welfare-seeking` only.
     EnginePrices,
+    /// Max-consensus auctions among providers (neighbour-only messages), paid at
+    /// their winning bids: IR for providers, balanced.
+    Mca,
 }
 
 impl From<MechanismArg> for Mechanism {
@@ -68,6 +71,7 @@ impl From<MechanismArg> for Mechanism {
             MechanismArg::Mcafee => Mechanism::Mcafee,
             MechanismArg::Vickrey => Mechanism::Vickrey,
             MechanismArg::EnginePrices => Mechanism::EnginePrices,
+            MechanismArg::Mca => Mechanism::Mca,
         }
     }
 }

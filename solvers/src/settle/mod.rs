@@ -22,6 +22,7 @@
 //! | [`vcg`](vcg::vcg) | `lp` only | yes | deficit possible | yes, everyone | efficiency and truth matter, someone funds the deficit |
 //! | [`mcafee`](mcafee::mcafee) | any, as possible trades | yes | surplus ≥ 0 | users and providers, for a fixed trade set | the market must never run a deficit |
 //! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids (NOMAD, seed 001) |
+//! | [`mca`](mca::mca) | any, as possible trades | providers | balanced (= 0) | no | providers settle lots among themselves with neighbour-only messages ([MCA-Alloy]) |
 //! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market (issue 7) |
 //!
 //! "Allocation as possible trades" (DESIGN §6): mcafee and vickrey keep a subset of
@@ -32,6 +33,7 @@
 
 pub mod engine_prices;
 pub mod lp_prices;
+pub mod mca;
 pub mod mcafee;
 pub mod posted;
 pub mod vcg;
@@ -143,17 +145,20 @@ pub enum Mechanism {
     Vickrey,
     /// The welfare-seeking engine's own node prices ([`engine_prices::engine_prices`]).
     EnginePrices,
+    /// Max-consensus auctions among providers, at the winning bids ([`mca::mca`]).
+    Mca,
 }
 
 impl Mechanism {
     /// Every mechanism, in documentation order.
-    pub const ALL: [Mechanism; 6] = [
+    pub const ALL: [Mechanism; 7] = [
         Mechanism::Posted,
         Mechanism::LpPrices,
         Mechanism::Vcg,
         Mechanism::Mcafee,
         Mechanism::Vickrey,
         Mechanism::EnginePrices,
+        Mechanism::Mca,
     ];
 
     /// The name used on the command line and in outputs.
@@ -165,6 +170,7 @@ impl Mechanism {
             Mechanism::Mcafee => "mcafee",
             Mechanism::Vickrey => "vickrey",
             Mechanism::EnginePrices => "engine-prices",
+            Mechanism::Mca => "mca",
         }
     }
 }
@@ -182,7 +188,7 @@ impl std::str::FromStr for Mechanism {
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
-                format!("unknown mechanism '{s}' (known: posted, lp-prices, vcg, mcafee, vickrey)")
+                format!("unknown mechanism '{s}' (known: posted, lp-prices, vcg, mcafee, vickrey, engine-prices, mca)")
             })
     }
 }
@@ -769,6 +775,7 @@ pub fn settle(
         Mechanism::Mcafee => mcafee::mcafee(&s, allocation, options),
         Mechanism::Vickrey => vickrey::vickrey(&s, allocation),
         Mechanism::EnginePrices => engine_prices::engine_prices(&s, allocation),
+        Mechanism::Mca => mca::mca(&s, allocation, options),
     }
 }
 

@@ -1,0 +1,138 @@
+//! `brokerflow mca run|explore` and `settle --mechanism mca` end to end, through the
+//! built binary, on the scenarios committed under experiments/mca/ ([MCA-Alloy]).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn path(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn run_json_has_the_documented_keys_and_the_hand_result() {
+    let f = path("experiments/mca/hand-submodular.json");
+    let v = json(&["mca", "run", &f, "--json"]);
+    assert_eq!(v["consensus"], true);
+    assert_eq!(v["rounds"], 1);
+    assert_eq!(v["messages"], 4);
+    assert_eq!(v["assignment"]["A"], "1");
+    assert_eq!(v["assignment"]["C"], "2");
+    assert_eq!(v["value"], 11.0);
+    assert_eq!(v["optimum"], 11.0);
+    assert_eq!(v["bound"], 2);
+    let p = &v["provenance"];
+    assert_eq!(p["brokerflow"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(p["policy"], "release-T2");
+    assert_eq!(p["bound"], 2);
+    assert_eq!(p["scenario_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn explore_json_gives_verdicts_and_a_counterexample_trace() {
+    let f = path("experiments/mca/submodular-2x2.json");
+    let v = json(&["mca", "explore", &f, "--policies", "all", "--json"]);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 8);
+    for r in results {
+        let rebid = r["policy"].as_str().unwrap().ends_with("-rebid");
+        let verdict = r["verdict"].as_str().unwrap();
+        assert_eq!(verdict == "converges", !rebid, "{r}");
+        assert!(r["states"].as_u64().unwrap() > 0);
+        assert!(r["deliveries"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(v["provenance"]["max_deliveries"], 200);
+    let one = json(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2-rebid",
+        "--json",
+    ]);
+    assert_eq!(one["verdict"], "oscillates");
+    let trace = one["trace"].as_array().unwrap();
+    assert_eq!(trace.len() as u64, one["deliveries"].as_u64().unwrap());
+    for key in ["delivered", "before", "after", "rules", "sent"] {
+        assert!(trace[0].get(key).is_some(), "{key}");
+    }
+    // The text form prints the same trace readably.
+    let out = run(&["mca", "explore", &f, "--policies", "keep-T2-rebid"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("step 1: deliver"), "{text}");
+    assert!(text.contains("cycle starts here"), "{text}");
+}
+
+#[test]
+fn explore_bound_and_bad_input_are_reported() {
+    let f = path("experiments/mca/submodular-3x2-line.json");
+    let v = json(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2",
+        "--max-deliveries",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["verdict"], "no-consensus-within-bound");
+    let out = run(&["mca", "explore", &f, "--policies", "keep-T9x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("policy 'keep-T9x'"));
+    let dir = std::env::temp_dir().join(format!("brokerflow-cli-mca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"agents": ["1","2"], "items": ["A"], "neighbours": [["1","7"]], "values": {},
+            "policy": {"release_outbid": true, "target_bundle": 1, "rebid_lost": false}}"#,
+    )
+    .unwrap();
+    let out = run(&["mca", "run", &bad.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json")
+            && err.contains("neighbours[0]")
+            && err.contains("unknown agent '7'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn settle_with_mca_prints_consensus_and_welfare_beside_p3() {
+    let m = path("graphs/markets/posted.json");
+    let v = json(&["settle", &m, "--mechanism", "mca", "--json"]);
+    assert_eq!(v["mechanism"], "mca");
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("consensus reached")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("P3 optimum")), "{notes:?}");
+}
