@@ -118,8 +118,9 @@ pub fn provenance(spec: &Spec) -> String {
     let e = &spec.engine;
     let backend = match spec.backend {
         Backend::Auto => format!(
-            "auto (microlp up to {} variables, clarabel above)",
-            Backend::AUTO_THRESHOLD
+            "auto (microlp up to {} variables, {} above)",
+            Backend::AUTO_THRESHOLD,
+            Backend::large().name()
         ),
         b => b.name().to_string(),
     };

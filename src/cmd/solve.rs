@@ -56,7 +56,8 @@ pub struct Args {
         default_value = "concurrent,welfare"
     )]
     pub objective: Vec<ObjectiveArg>,
-    /// LP solver: auto (microlp up to 2 000 variables, clarabel above), microlp (pure
+    /// LP solver: auto (microlp up to 2 000 variables, above that clarabel, or highs in
+    /// builds with `--features highs`), microlp (pure
     /// Rust simplex, exact vertices), clarabel (pure Rust interior point, to ~1e-8),
     /// highs (only in builds with `--features highs`).
     #[arg(long, default_value = "auto")]
