@@ -42,9 +42,20 @@ pub struct WaterFill {
     pub lambda: f64,
 }
 
+/// Reusable buffers of [`water_fill`]: after the first calls of a run nothing is
+/// allocated.
+#[derive(Debug, Clone, Default)]
+pub struct FillScratch {
+    /// x̄ per term of the last call, in the order of the terms.
+    pub x: Vec<f64>,
+    pieces: Vec<Piece>,
+    events: Vec<Event>,
+}
+
 /// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] + penalty_i·x̄_i subject to
 /// Σ_i usage_i·x̄_i ≤ R and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k);
-/// returns x̄ and the multiplier λ.
+/// returns x̄ and the multiplier λ. Allocates its result; the engine's step uses
+/// [`water_fill`] with reusable buffers instead (the same arithmetic).
 ///
 /// For the quadratic Φ, with multiplier λ ≥ 0:
 /// x̄_i(λ) = clamp(((q̄_t − q̄_h) − (λ·usage + penalty)/w) / 2, 0, q̄_t), or
@@ -58,31 +69,54 @@ pub fn reverse_water_fill(
     capacity: Option<f64>,
     potential: Potential,
 ) -> WaterFill {
-    let at =
-        |lambda: f64| -> Vec<f64> { terms.iter().map(|t| push(t, lambda, potential)).collect() };
-    let free = WaterFill {
-        x: at(0.0),
-        lambda: 0.0,
+    let mut scratch = FillScratch::default();
+    let lambda = water_fill(terms, capacity, potential, &mut scratch);
+    WaterFill {
+        x: scratch.x,
+        lambda,
+    }
+}
+
+/// [`reverse_water_fill`] into reusable buffers: x̄ is left in `scratch.x`; returns λ.
+pub fn water_fill(
+    terms: &[Term],
+    capacity: Option<f64>,
+    potential: Potential,
+    scratch: &mut FillScratch,
+) -> f64 {
+    let at = |x: &mut Vec<f64>, lambda: f64| {
+        x.clear();
+        x.extend(terms.iter().map(|t| push(t, lambda, potential)));
     };
+    at(&mut scratch.x, 0.0);
     let Some(capacity) = capacity else {
-        return free;
+        return 0.0;
     };
-    let used = |x: &[f64]| -> f64 { terms.iter().zip(x).map(|(t, x)| t.usage * x).sum() };
-    if used(&free.x) <= capacity {
-        return free;
+    if used(terms, &scratch.x) <= capacity {
+        return 0.0;
     }
     let lambda = match potential {
-        Potential::Quadratic => quadratic_lambda(terms, capacity),
-        Potential::Exponential => bisect_lambda(terms, capacity, |l| used(&at(l))),
+        Potential::Quadratic => quadratic_lambda(terms, capacity, scratch),
+        Potential::Exponential => bisect_lambda(terms, capacity, |l| {
+            terms
+                .iter()
+                .map(|t| t.usage * push(t, l, potential))
+                .sum::<f64>()
+        }),
     };
-    let mut x = at(lambda);
+    at(&mut scratch.x, lambda);
     // Round-off must never let a node exceed its capacity.
-    let total = used(&x);
+    let total = used(terms, &scratch.x);
     if total > capacity && total > 0.0 {
         let scale = capacity / total;
-        x.iter_mut().for_each(|v| *v *= scale);
+        scratch.x.iter_mut().for_each(|v| *v *= scale);
     }
-    WaterFill { x, lambda }
+    lambda
+}
+
+/// Σ usage·x̄, in term order.
+fn used(terms: &[Term], x: &[f64]) -> f64 {
+    terms.iter().zip(x).map(|(t, x)| t.usage * x).sum()
 }
 
 /// x̄ of one term at multiplier λ.
@@ -112,39 +146,56 @@ fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
     x.clamp(0.0, t.tail)
 }
 
+/// One active term of the quadratic problem: x̄(λ) = clamp((a − λ·c)/β, 0, u), with
+/// usage s.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    a: f64,
+    c: f64,
+    beta: f64,
+    upper: f64,
+    usage: f64,
+}
+
+/// A breakpoint of Σ usage·x̄(λ): at λ = `at` piece `piece` leaves its upper bound
+/// (`leaves_upper`) or reaches 0.
+#[derive(Debug, Clone, Copy)]
+struct Event {
+    at: f64,
+    piece: u32,
+    leaves_upper: bool,
+}
+
 /// The λ > 0 at which the quadratic pushes use exactly `capacity`: each term is
 /// x̄(λ) = clamp((a − λ·c)/β, 0, u), piecewise linear, so Σ usage·x̄ is piecewise linear
-/// and non-increasing in λ; walk its breakpoints in order.
-fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
-    // Per active term: a, c, β, u and the usage s.
-    struct Piece {
-        a: f64,
-        c: f64,
-        beta: f64,
-        upper: f64,
-        usage: f64,
-    }
-    let pieces: Vec<Piece> = terms
-        .iter()
-        .filter(|t| t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0)
-        .map(|t| {
-            let offset = t.penalty / t.weight;
-            let (a, beta) = match t.head {
-                Some(h) => (t.tail - h - offset, 2.0),
-                None => (t.tail - offset, 1.0),
-            };
-            Piece {
-                a,
-                c: t.usage / t.weight,
-                beta,
-                upper: t.tail,
-                usage: t.usage,
-            }
-        })
-        .filter(|p| p.a > 0.0)
-        .collect();
+/// and non-increasing in λ; walk its breakpoints in order (ties in the order the
+/// breakpoints are listed: by piece, the upper one first).
+fn quadratic_lambda(terms: &[Term], capacity: f64, scratch: &mut FillScratch) -> f64 {
+    let pieces = &mut scratch.pieces;
+    pieces.clear();
+    pieces.extend(
+        terms
+            .iter()
+            .filter(|t| t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0)
+            .map(|t| {
+                let offset = t.penalty / t.weight;
+                let (a, beta) = match t.head {
+                    Some(h) => (t.tail - h - offset, 2.0),
+                    None => (t.tail - offset, 1.0),
+                };
+                Piece {
+                    a,
+                    c: t.usage / t.weight,
+                    beta,
+                    upper: t.tail,
+                    usage: t.usage,
+                }
+            })
+            .filter(|p| p.a > 0.0),
+    );
     // Breakpoints: λ_hi where a term leaves its upper bound, λ_lo where it reaches 0.
-    let mut events: Vec<(f64, usize, bool)> = Vec::with_capacity(2 * pieces.len());
+    let events = &mut scratch.events;
+    events.clear();
     let mut value = 0.0; // Σ usage·x̄ at λ = 0
     let mut slope = 0.0; // d/dλ of it, ≤ 0
     for (i, p) in pieces.iter().enumerate() {
@@ -152,24 +203,37 @@ fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
         let lo = p.a / p.c;
         if hi > 0.0 {
             value += p.usage * p.upper;
-            events.push((hi, i, true));
+            events.push(Event {
+                at: hi,
+                piece: i as u32,
+                leaves_upper: true,
+            });
         } else {
             value += p.usage * (p.a / p.beta);
             slope -= p.usage * p.c / p.beta;
         }
-        events.push((lo, i, false));
+        events.push(Event {
+            at: lo,
+            piece: i as u32,
+            leaves_upper: false,
+        });
     }
-    events.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // By λ, ties in listing order (a stable sort's order, without its buffer).
+    events.sort_unstable_by(|x, y| {
+        x.at.total_cmp(&y.at)
+            .then(x.piece.cmp(&y.piece))
+            .then(y.leaves_upper.cmp(&x.leaves_upper))
+    });
     let mut lambda = 0.0;
-    for (at, i, leaves_upper) in events {
-        let reached = value + slope * (at - lambda);
+    for e in events.iter() {
+        let reached = value + slope * (e.at - lambda);
         if reached <= capacity {
             break;
         }
         value = reached;
-        lambda = at;
-        let p = &pieces[i];
-        if leaves_upper {
+        lambda = e.at;
+        let p = &pieces[e.piece as usize];
+        if e.leaves_upper {
             slope -= p.usage * p.c / p.beta;
         } else {
             slope += p.usage * p.c / p.beta;
