@@ -81,7 +81,7 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
             for (config, state) in engine.configs().iter().zip(engine.states()) {
                 for (j, lc) in config.commodities.iter().enumerate() {
                     let want = truth[lc.local.k][config.node];
-                    let got = state.policy[j].to_go;
+                    let got = state.policy[j].to_go.get();
                     assert!(
                         matches!((want, got), (Some(a), Some(b)) if (a - b).abs() < 1e-9),
                         "market {i}, node {}, commodity {}: learned {got:?}, cheapest {want:?}",

@@ -18,7 +18,7 @@ use anyhow::Context;
 use brokerflow_graphs::formats::mcf::parse_mcf;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market};
-use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Runtime, Variant};
+use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Runtime, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
 use serde::{Deserialize, Serialize};
 
@@ -439,9 +439,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             let mut warm = EngineOptions::new(Variant::Fair, Injection::Demand);
             warm.max_rounds = a.rounds.min(20);
             warm.runtime = runtime;
-            let mut engine = Engine::new(&market, &g, &warm)?;
-            while engine.next_round() {}
-            drop(engine);
+            Engine::new(&market, &g, &warm)?.advance(warm.max_rounds, &mut Observers::new());
             for &variant in &variants {
                 let mut one_thread = None;
                 for (threads, pool) in &pools {
@@ -452,7 +450,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                     let (ns, rounds, footprint) = pool.install(|| {
                         let mut engine = Engine::new(&market, &g, &o)?;
                         let start = Instant::now();
-                        while engine.next_round() {}
+                        engine.advance(a.rounds, &mut Observers::new());
                         let ns = start.elapsed().as_nanos() as f64;
                         Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
                     })?;
@@ -505,7 +503,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
     }
     if !a.json {
         println!();
-        println!("ns per round = wall clock of the rounds (Engine::next_round) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
+        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
     }
     Ok(())
 }

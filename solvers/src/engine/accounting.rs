@@ -74,10 +74,13 @@ pub struct Ring {
 impl Ring {
     /// An empty window of `size` rounds × `width` values.
     pub fn new(size: usize, width: usize) -> Ring {
+        // Written once here, so the rounds do not fault the pages in one by one.
+        let mut data = Vec::with_capacity(size * width);
+        data.resize(size * width, 0.0);
         Ring {
             size,
             width,
-            data: vec![0.0; size * width],
+            data,
             len: 0,
             next: 0,
         }

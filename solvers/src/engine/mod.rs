@@ -45,7 +45,7 @@ use thiserror::Error;
 pub use observe::{Observe, ObserverMode, Observers, Trace};
 pub use runtime::{Footprint, Runtime};
 pub use variants::Variant;
-pub use water_fill::{reverse_water_fill, water_fill, FillScratch, Potential, Term, WaterFill};
+pub use water_fill::{reverse_water_fill, Potential, Term, WaterFill};
 
 use accounting::{Accounting, RoundLedger};
 use runtime::Executor;
@@ -392,11 +392,23 @@ impl<'g> Engine<'g> {
 
     /// Runs to the end with `observers` watching, and finishes.
     pub fn run(mut self, observers: &mut Observers<'_>) -> EngineRun {
-        while self.next_round() {
-            observers.round(&self);
-        }
+        self.advance(usize::MAX, observers);
         observers.finish(&self);
         self.finish()
+    }
+
+    /// Runs up to `rounds` more rounds (fewer if the run stops first) with `observers`
+    /// watching; returns the rounds run. The rounds run on a rayon worker thread, so a
+    /// caller outside the pool hands over once, not in every round.
+    pub fn advance(&mut self, rounds: usize, observers: &mut Observers<'_>) -> usize {
+        rayon::scope(|_| {
+            let mut ran = 0;
+            while ran < rounds && self.next_round() {
+                ran += 1;
+                observers.round(self);
+            }
+            ran
+        })
     }
 
     /// The outcome: window-averaged flows and rates, ledger and capacity checks.

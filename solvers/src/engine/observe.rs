@@ -6,8 +6,8 @@
 
 use super::{Engine, TraceRow};
 
-/// Something that watches a run.
-pub trait Observe {
+/// Something that watches a run (from the thread that runs the rounds).
+pub trait Observe: Send {
     /// After every round its [`ObserverMode`] selects (rounds count from 1).
     fn observe_round(&mut self, _engine: &Engine<'_>) {}
     /// Once, after the last round (also when the run ran none).

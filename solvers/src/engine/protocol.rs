@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::variants::PushPolicy;
-use super::water_fill::{water_fill, FillScratch, Potential, Term};
+use super::water_fill::{fits, push, water_fill_bound, FillScratch, Potential, Term, Terms};
 
 /// What a node knows of one commodity k that can use it, whatever the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct Local {
     /// r^k_n: resource units one job of k uses here.
     pub resource: f64,
     /// Number of queues of k here: usable in-edges plus usable out-edges.
-    pub queues: usize,
+    pub queues: u32,
     /// Jobs injected per round if this node is k's source (a_k), else 0.
     pub injection: f64,
     /// Demand mode at k's source: the most jobs of k the source may hold; the excess
@@ -103,7 +103,7 @@ pub struct StateMut<'a, P: PushPolicy> {
 /// node's size.
 #[derive(Debug, Clone, Default)]
 pub struct StepScratch {
-    terms: Vec<Term>,
+    terms: Terms,
     /// Per term: (local commodity, out-edge j).
     owner: Vec<(u32, u32)>,
     fill: FillScratch,
@@ -122,7 +122,7 @@ pub struct Stepped {
 /// Phase 2, the per-node step of seed 003 §5.1: learn, inject (at a source; above its
 /// ceiling, discard), balance, and push x^k_{n,n′} on every usable out-edge by
 /// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
-/// x̄ ≤ q̄_t ([`water_fill`]).
+/// x̄ ≤ q̄_t (reverse water-filling, [`super::water_fill`]).
 ///
 /// Arguments: the node's configuration, its state (changed in place), its
 /// out-neighbours' announcements, the potential, reusable buffers, and `sent`, one
@@ -131,6 +131,7 @@ pub struct Stepped {
 ///
 /// Complexity: O(m log m) in the node's m (commodity, out-edge) terms when its
 /// capacity binds (the breakpoints are sorted), O(m) otherwise.
+#[inline(always)]
 pub fn step<P: PushPolicy>(
     config: &impl NodeView<P>,
     state: StateMut<'_, P>,
@@ -147,6 +148,10 @@ pub fn step<P: PushPolicy>(
     let StepScratch { terms, owner, fill } = scratch;
     terms.clear();
     owner.clear();
+    fill.x.clear();
+    let capacity = config.capacity();
+    // Σ usage·x̄ at λ = 0, summed as the water-fill sums it (from −0, in term order).
+    let mut free = -0.0;
     let mut first = 0;
     for i in 0..config.len() {
         let local = config.local(i);
@@ -175,22 +180,25 @@ pub fn step<P: PushPolicy>(
                 }
             }
         }
-        // 2–3. Balance (implicit: one total per commodity) and the push terms.
+        // 2–3. Balance (implicit: one total per commodity) and the push terms, with
+        //      their free pushes (λ = 0).
         if held[i] <= 0.0 || outs.is_empty() {
             continue;
         }
-        let Some(push) = P::push(&local, &commodity, slot) else {
+        let Some(push_with) = P::push(&local, &commodity, slot) else {
             continue;
         };
         let tail = height(&local, held[i]);
+        // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
+        let usage = local.demand * local.resource;
         for j in outs {
             let (edge, into_sink) = config.out(j);
             let Some((weight, penalty)) =
-                P::term(&local, &push, &edge, into_sink, &heads.announced(j))
+                P::term(&local, &push_with, &edge, into_sink, &heads.announced(j))
             else {
                 continue;
             };
-            terms.push(Term {
+            let term = Term {
                 tail,
                 head: if into_sink {
                     None
@@ -198,25 +206,43 @@ pub fn step<P: PushPolicy>(
                     Some(heads.height(j))
                 },
                 weight,
-                // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
-                usage: local.demand * local.resource,
+                usage,
                 penalty,
-            });
+            };
+            // A node with a capacity keeps its terms, in case the capacity binds.
+            let x = push(&term, 0.0, potential);
+            if capacity.is_some() {
+                free += term.usage * x;
+                terms.push(&term);
+            }
+            fill.x.push(x);
             owner.push((i as u32, j as u32));
         }
     }
-    let lambda = water_fill(terms, config.capacity(), potential, fill);
+    // Reverse water-filling: λ = 0 if the free pushes fit (always without a capacity).
+    let lambda = match capacity {
+        Some(capacity) if !fits(free, capacity) => {
+            water_fill_bound(terms, capacity, potential, fill)
+        }
+        _ => 0.0,
+    };
     sent.fill(0.0);
     let mut used = 0.0;
+    // Terms come commodity by commodity: read each commodity's data once.
+    let (mut current, mut demand, mut resource) = (usize::MAX, 0.0, 0.0);
     for (&(i, j), &x) in owner.iter().zip(&fill.x) {
         let (i, j) = (i as usize, j as usize);
-        let local = config.local(i);
-        let amount = (x * local.demand).min(held[i]);
-        if amount > 0.0 {
-            held[i] -= amount;
-            sent[j] = amount;
-            used += local.resource * amount;
+        if i != current {
+            let local = config.local(i);
+            (current, demand, resource) = (i, local.demand, local.resource);
         }
+        // Nothing to send is sending 0 (branch-free: a queue, a sum or `sent` plus or
+        // minus +0 stays the same bits, as none of them is ever −0).
+        let amount = (x * demand).min(held[i]);
+        let amount = if amount > 0.0 { amount } else { 0.0 };
+        held[i] -= amount;
+        sent[j] = amount;
+        used += resource * amount;
     }
     Stepped { lambda, used }
 }
@@ -234,12 +260,14 @@ pub fn receive<'a, P: PushPolicy>(
 ) -> f64 {
     let mut absorbed = 0.0;
     for (amount, stamp) in arrivals {
+        // Adding +0 changes no bits (neither sum is ever −0): branch-free.
+        let jobs = if amount > 0.0 { amount } else { 0.0 };
+        if collection {
+            absorbed += jobs;
+        } else {
+            *held += jobs;
+        }
         if amount > 0.0 {
-            if collection {
-                absorbed += amount;
-            } else {
-                *held += amount;
-            }
             P::receive(slot, stamp);
         }
     }

@@ -129,14 +129,14 @@ impl<'m, 'g> Setup<'m, 'g> {
                     k,
                     demand: c.demand,
                     resource: g.resource_use(n, k),
-                    queues: outs + ins,
+                    queues: u32::try_from(outs + ins).expect("fewer than 2^32 queues at a node"),
                     injection: if source { injection } else { 0.0 },
                     ceiling: (source
                         && matches!(o.injection, Injection::Demand)
                         && P::uses_ceiling())
                     .then_some(o.ceiling * c.demand),
                 },
-                policy: P::configure_commodity(self, n, k),
+                policy: P::configure_commodity(self, k),
                 out_edges: outs,
             });
             for &p in out_pairs {

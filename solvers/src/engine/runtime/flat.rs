@@ -20,6 +20,8 @@
 //! 3. **report**, per commodity in parallel: the ledger's sums over the commodity's
 //!    slots in node order.
 
+use std::mem::size_of;
+
 use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
@@ -35,14 +37,28 @@ use crate::engine::water_fill::Potential;
 /// No slot.
 const NONE: u32 = u32::MAX;
 
-/// A slot's fixed data ([`Local`] without the source's ceiling, kept per commodity).
+/// A slot's fixed data: [`Local`] without what only a source has (its injection and
+/// ceiling, kept per commodity).
 #[derive(Debug, Clone, Copy)]
 struct SlotLocal {
     k: u32,
+    /// The queue count, with [`SOURCE`] set at the commodity's source.
     queues: u32,
     demand: f64,
     resource: f64,
-    injection: f64,
+}
+
+/// The bit of `SlotLocal::queues` that marks the commodity's source.
+const SOURCE: u32 = 1 << 31;
+
+impl SlotLocal {
+    fn is_source(&self) -> bool {
+        self.queues & SOURCE != 0
+    }
+
+    fn queues(&self) -> u32 {
+        self.queues & !SOURCE
+    }
 }
 
 /// An out-edge: the variant's data, the slot of its head, whether the head is the
@@ -65,21 +81,24 @@ struct InPair {
 struct Layout<P: PushPolicy> {
     /// Per node: its first slot (one more entry at the end).
     node_slot: Vec<u32>,
-    capacity: Vec<Option<f64>>,
+    /// R_n, NaN for unlimited (capacities are finite).
+    capacity: Vec<f64>,
     collection: Vec<bool>,
     /// Per node: its λ column among the nodes with a capacity.
     node_cap: Vec<u32>,
     /// Per slot.
     local: Vec<SlotLocal>,
-    commodity: Vec<P::Commodity>,
-    /// Per slot: its first out-edge and its first arrival (one more entry each).
+    /// Per slot: its first out-edge (one more entry at the end).
     slot_out: Vec<u32>,
-    slot_in: Vec<u32>,
     out: Vec<FlatOut<P::Edge>>,
-    /// Every slot's arrivals, slot by slot, each slot's in increasing sender order.
+    /// Every slot's arrivals, slot by slot (a slot has queues − out-edges of them),
+    /// each slot's in increasing sender order.
     inward: Vec<InPair>,
-    /// Per commodity: the source's ceiling; its source and collection slots; its slots
-    /// in node order (`k_slots[k_start[k]..k_start[k + 1]]`).
+    /// Per commodity: the variant's data, the source's injection and ceiling; its
+    /// source and collection slots; its slots in node order
+    /// (`k_slots[k_start[k]..k_start[k + 1]]`).
+    commodity: Vec<P::Commodity>,
+    injection: Vec<f64>,
     ceiling: Vec<Option<f64>>,
     source: Vec<u32>,
     sink: Vec<u32>,
@@ -109,6 +128,8 @@ struct Cut {
     node: usize,
     slot: usize,
     out: usize,
+    /// The first arrival of the chunk's first slot.
+    inward: usize,
     cap: usize,
 }
 
@@ -151,7 +172,8 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             slots: (0..slots)
                 .map(|s| {
                     let n = layout.node_of(s);
-                    P::initial(layout.collection[n], &layout.commodity[s])
+                    let k = layout.local[s].k as usize;
+                    P::initial(layout.collection[n], &layout.commodity[k])
                 })
                 .collect(),
             announced: Vec::new(),
@@ -188,16 +210,16 @@ impl<P: PushPolicy> Flat<'_, P> {
                 let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
                 NodeState {
                     held: of(&|x| s.held[x]),
-                    injected: of(&|x| l.local[x].injection),
+                    injected: of(&|x| l.local(x).injection),
                     discarded: of(&|x| {
-                        if l.local[x].injection > 0.0 {
+                        if l.local[x].is_source() {
                             s.report[x]
                         } else {
                             0.0
                         }
                     }),
                     absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
-                    lambda: match (l.capacity[n], lambdas) {
+                    lambda: match (l.capacity(n), lambdas) {
                         (Some(_), Some(row)) => row[l.node_cap[n] as usize],
                         _ => 0.0,
                     },
@@ -218,11 +240,11 @@ impl<P: PushPolicy> Layout<P> {
             collection: Vec::with_capacity(configs.len()),
             node_cap: Vec::with_capacity(configs.len() + 1),
             local: Vec::with_capacity(slots),
-            commodity: Vec::with_capacity(slots),
             slot_out: Vec::with_capacity(slots + 1),
-            slot_in: Vec::new(),
             out: Vec::with_capacity(outs),
             inward: Vec::new(),
+            commodity: vec![P::Commodity::default(); commodities],
+            injection: vec![0.0; commodities],
             ceiling: vec![None; commodities],
             source: vec![NONE; commodities],
             sink: vec![NONE; commodities],
@@ -234,22 +256,25 @@ impl<P: PushPolicy> Layout<P> {
             l.node_slot.push(l.local.len() as u32);
             l.node_cap.push(caps);
             caps += u32::from(c.capacity.is_some());
-            l.capacity.push(c.capacity);
+            l.capacity.push(c.capacity.unwrap_or(f64::NAN));
             l.collection.push(c.collection);
             let mut j = 0;
             for lc in &c.commodities {
                 let (s, k) = (l.local.len() as u32, lc.local.k);
+                let source = lc.local.injection > 0.0;
+                assert!(lc.local.queues < SOURCE, "too many queues");
                 l.local.push(SlotLocal {
                     k: k as u32,
-                    queues: lc.local.queues as u32,
+                    queues: lc.local.queues | if source { SOURCE } else { 0 },
                     demand: lc.local.demand,
                     resource: lc.local.resource,
-                    injection: lc.local.injection,
                 });
-                l.commodity.push(lc.policy);
+                // The same at every node of k.
+                l.commodity[k] = lc.policy;
                 l.slot_out.push(l.out.len() as u32);
-                if lc.local.injection > 0.0 {
+                if source {
                     l.source[k] = s;
+                    l.injection[k] = lc.local.injection;
                     l.ceiling[k] = lc.local.ceiling;
                 }
                 if c.collection {
@@ -296,8 +321,7 @@ impl<P: PushPolicy> Layout<P> {
             }
             start
         };
-        l.slot_in = counts(&mut l.out.iter().map(|o| o.head as usize), l.local.len());
-        let mut fill = l.slot_in.clone();
+        let mut fill = counts(&mut l.out.iter().map(|o| o.head as usize), l.local.len());
         l.inward = vec![InPair { out: 0, tail: 0 }; l.out.len()];
         for (o, out) in l.out.iter().enumerate() {
             let h = out.head as usize;
@@ -316,6 +340,12 @@ impl<P: PushPolicy> Layout<P> {
             fill[x.k as usize] += 1;
         }
         l
+    }
+
+    /// R_n, `None` when unlimited.
+    fn capacity(&self, n: usize) -> Option<f64> {
+        let c = self.capacity[n];
+        (!c.is_nan()).then_some(c)
     }
 
     /// The node of slot s.
@@ -337,8 +367,21 @@ impl<P: PushPolicy> Layout<P> {
                 node: n,
                 slot,
                 out: self.slot_out[slot] as usize,
+                inward: 0,
                 cap: self.node_cap[n] as usize,
             }
+        };
+        // Arrivals before each slot: queues − out-edges per slot, summed.
+        let mut before = Vec::with_capacity(self.local.len() + 1);
+        before.push(0);
+        for (s, x) in self.local.iter().enumerate() {
+            let outs = (self.slot_out[s + 1] - self.slot_out[s]) as usize;
+            before.push(before[s] + x.queues() as usize - outs);
+        }
+        debug_assert_eq!(before[self.local.len()], self.inward.len());
+        let at = |chunk, n: usize| Cut {
+            inward: before[self.node_slot[n] as usize],
+            ..at(chunk, n)
         };
         let mut cuts = vec![at(0, 0)];
         let mut work = 0;
@@ -355,19 +398,39 @@ impl<P: PushPolicy> Layout<P> {
     }
 
     fn local(&self, s: usize) -> Local {
-        let x = &self.local[s];
+        self.to_local(&self.local[s])
+    }
+
+    fn to_local(&self, x: &SlotLocal) -> Local {
+        let (injection, ceiling) = if x.is_source() {
+            (self.injection[x.k as usize], self.ceiling[x.k as usize])
+        } else {
+            (0.0, None)
+        };
         Local {
             k: x.k as usize,
             demand: x.demand,
             resource: x.resource,
-            queues: x.queues as usize,
-            injection: x.injection,
-            ceiling: if x.injection > 0.0 {
-                self.ceiling[x.k as usize]
-            } else {
-                None
-            },
+            queues: x.queues(),
+            injection,
+            ceiling,
         }
+    }
+
+    /// The announced height of slot s holding `held` jobs.
+    fn height(&self, s: usize, held: f64) -> f64 {
+        let x = &self.local[s];
+        protocol::height(
+            &Local {
+                k: x.k as usize,
+                demand: x.demand,
+                resource: x.resource,
+                queues: x.queues(),
+                injection: 0.0,
+                ceiling: None,
+            },
+            held,
+        )
     }
 }
 
@@ -375,10 +438,10 @@ impl<P: PushPolicy> Layout<P> {
 struct FlatNode<'r, P: PushPolicy> {
     layout: &'r Layout<P>,
     capacity: Option<f64>,
-    /// The node's first slot and first out-edge.
-    slot: usize,
-    out: usize,
-    slots: usize,
+    /// The node's slots, their first out-edges (one more entry), its out-edges.
+    local: &'r [SlotLocal],
+    slot_out: &'r [u32],
+    out: &'r [FlatOut<P::Edge>],
 }
 
 impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
@@ -386,20 +449,19 @@ impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
         self.capacity
     }
     fn len(&self) -> usize {
-        self.slots
+        self.local.len()
     }
     fn local(&self, i: usize) -> Local {
-        self.layout.local(self.slot + i)
+        self.layout.to_local(&self.local[i])
     }
     fn commodity(&self, i: usize) -> P::Commodity {
-        self.layout.commodity[self.slot + i]
+        self.layout.commodity[self.local[i].k as usize]
     }
     fn out_count(&self, i: usize) -> usize {
-        let s = self.slot + i;
-        (self.layout.slot_out[s + 1] - self.layout.slot_out[s]) as usize
+        (self.slot_out[i + 1] - self.slot_out[i]) as usize
     }
     fn out(&self, j: usize) -> (P::Edge, bool) {
-        let o = &self.layout.out[self.out + j];
+        let o = &self.out[j];
         (o.edge, o.into_sink)
     }
 }
@@ -531,6 +593,141 @@ impl<P: PushPolicy> Split for DeliverParts<'_, P> {
     }
 }
 
+/// The step of every node of one chunk (`from..to`), writing `p`.
+#[inline(never)]
+fn step_chunk<P: PushPolicy>(
+    layout: &Layout<P>,
+    heights: &[f64],
+    announced: &[P::Announce],
+    potential: Potential,
+    from: &Cut,
+    to: &Cut,
+    p: StepParts<'_, P>,
+) {
+    let scratch = &mut p.scratch[0];
+    let mut largest = f64::NEG_INFINITY;
+    for n in from.node..to.node {
+        let (s0, s1) = (
+            layout.node_slot[n] as usize,
+            layout.node_slot[n + 1] as usize,
+        );
+        let (o0, o1) = (layout.slot_out[s0] as usize, layout.slot_out[s1] as usize);
+        let capacity = layout.capacity(n);
+        let (rs0, rs1) = (s0 - from.slot, s1 - from.slot);
+        let stepped = if s0 == s1 {
+            Stepped {
+                lambda: 0.0,
+                used: 0.0,
+            }
+        } else {
+            protocol::step(
+                &FlatNode::<P> {
+                    layout,
+                    capacity,
+                    local: &layout.local[s0..s1],
+                    slot_out: &layout.slot_out[s0..=s1],
+                    out: &layout.out[o0..o1],
+                },
+                StateMut {
+                    held: &mut p.held[rs0..rs1],
+                    discarded: &mut p.report[rs0..rs1],
+                    slots: &mut p.slots[rs0..rs1],
+                },
+                &FlatHeads::<P> {
+                    out: &layout.out[o0..o1],
+                    heights,
+                    announced,
+                },
+                potential,
+                scratch,
+                &mut p.sent[o0 - from.out..o1 - from.out],
+            )
+        };
+        if size_of::<P::Stamp>() > 0 {
+            for s in rs0..rs1 {
+                p.stamps[s] = P::stamp(&p.slots[s]);
+            }
+        }
+        if let Some(cap) = capacity {
+            p.lambda[layout.node_cap[n] as usize - from.cap] = stepped.lambda;
+            let e = capacity_excess(stepped.used, cap);
+            debug_assert!(e <= 1e-9, "node {n} used {} of {cap}", stepped.used);
+            largest = largest.max(e);
+        }
+    }
+    p.excess[0] = largest;
+}
+
+/// Delivery at every node of one chunk: each slot adds what arrived over its in-edges
+/// this round (`row`, by out-edge) in the canonical order, then announces.
+#[inline(never)]
+fn deliver_chunk<P: PushPolicy>(
+    layout: &Layout<P>,
+    row: &[f64],
+    stamps: &[P::Stamp],
+    from: &Cut,
+    to: &Cut,
+    p: DeliverParts<'_, P>,
+) {
+    // What jobs carry in a variant whose jobs carry nothing.
+    let nothing = P::Stamp::default();
+    let mut next = from.inward;
+    for n in from.node..to.node {
+        let collection = layout.collection[n];
+        for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
+            let r = s - from.slot;
+            let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
+            let ins = layout.local[s].queues() as usize - outs;
+            let arrivals = layout.inward[next..next + ins].iter().map(|a| {
+                let stamp = if size_of::<P::Stamp>() > 0 {
+                    &stamps[a.tail as usize]
+                } else {
+                    &nothing
+                };
+                (row[a.out as usize], stamp)
+            });
+            next += ins;
+            let absorbed =
+                protocol::receive::<P>(collection, &mut p.held[r], &mut p.slots[r], arrivals);
+            if collection {
+                p.report[r] = absorbed;
+            }
+            // Only in-neighbours read a height: a slot without in-edges (a source)
+            // announces to no one.
+            if ins > 0 {
+                p.heights[r] = layout.height(s, p.held[r]);
+            }
+            p.announced[r] = P::announce(&p.slots[r]);
+        }
+    }
+}
+
+/// Commodity k's ledger of the round, (queued, injected, discarded, absorbed): its
+/// slots' holdings summed in node order; only the source injects and discards and only
+/// the collection point absorbs (the other slots report zeros, which add nothing).
+#[inline(never)]
+fn report_of<P: PushPolicy>(
+    layout: &Layout<P>,
+    held: &[f64],
+    report: &[f64],
+    k: usize,
+) -> (f64, f64, f64, f64) {
+    let slots = &layout.k_slots[layout.k_start[k] as usize..layout.k_start[k + 1] as usize];
+    let mut queued = 0.0;
+    for &s in slots {
+        queued += held[s as usize];
+    }
+    let (injected, discarded) = match layout.source[k] {
+        NONE => (0.0, 0.0),
+        s => (layout.injection[k], report[s as usize]),
+    };
+    let absorbed = match layout.sink[k] {
+        NONE => 0.0,
+        s => report[s as usize],
+    };
+    (queued, injected, discarded, absorbed)
+}
+
 impl<P: PushPolicy> Executor for Flat<'_, P> {
     fn runtime(&self) -> Runtime {
         Runtime::Flat
@@ -558,109 +755,36 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             stamps,
         } = state;
         // 1. Every node steps, reading the announcements of the last round.
-        {
-            let (heights, announced) = (&*heights, &*announced);
-            let parts = StepParts::<P> {
-                held,
-                report,
-                slots,
-                stamps,
-                sent: sent.next_row(),
-                lambda: lambda.next_row(),
-                scratch,
-                excess,
-            };
-            in_chunks(cuts, parts, &|from: &Cut, to: &Cut, p: StepParts<'_, P>| {
-                let scratch = &mut p.scratch[0];
-                let mut largest = f64::NEG_INFINITY;
-                for n in from.node..to.node {
-                    let (s0, s1) = (
-                        layout.node_slot[n] as usize,
-                        layout.node_slot[n + 1] as usize,
-                    );
-                    let (o0, o1) = (layout.slot_out[s0] as usize, layout.slot_out[s1] as usize);
-                    let capacity = layout.capacity[n];
-                    let (rs0, rs1) = (s0 - from.slot, s1 - from.slot);
-                    let stepped = if s0 == s1 {
-                        Stepped {
-                            lambda: 0.0,
-                            used: 0.0,
-                        }
-                    } else {
-                        protocol::step(
-                            &FlatNode::<P> {
-                                layout,
-                                capacity,
-                                slot: s0,
-                                out: o0,
-                                slots: s1 - s0,
-                            },
-                            StateMut {
-                                held: &mut p.held[rs0..rs1],
-                                discarded: &mut p.report[rs0..rs1],
-                                slots: &mut p.slots[rs0..rs1],
-                            },
-                            &FlatHeads::<P> {
-                                out: &layout.out[o0..o1],
-                                heights,
-                                announced,
-                            },
-                            potential,
-                            scratch,
-                            &mut p.sent[o0 - from.out..o1 - from.out],
-                        )
-                    };
-                    for s in rs0..rs1 {
-                        p.stamps[s] = P::stamp(&p.slots[s]);
-                    }
-                    if let Some(cap) = capacity {
-                        p.lambda[layout.node_cap[n] as usize - from.cap] = stepped.lambda;
-                        let e = capacity_excess(stepped.used, cap);
-                        debug_assert!(e <= 1e-9, "node {n} used {} of {cap}", stepped.used);
-                        largest = largest.max(e);
-                    }
-                }
-                p.excess[0] = largest;
-            });
-        }
+        let parts = StepParts::<P> {
+            held,
+            report,
+            slots,
+            stamps,
+            sent: sent.next_row(),
+            lambda: lambda.next_row(),
+            scratch,
+            excess,
+        };
+        let (heights_now, announced_now) = (&*heights, &*announced);
+        in_chunks(cuts, parts, &|from: &Cut, to: &Cut, p: StepParts<'_, P>| {
+            step_chunk(layout, heights_now, announced_now, potential, from, to, p)
+        });
         // 2. Every node takes delivery, in the canonical order, and announces.
-        {
-            let (row, stamps) = (sent.current(), &*stamps);
-            let parts = DeliverParts::<P> {
-                held,
-                report,
-                heights,
-                announced,
-                slots,
-            };
-            in_chunks(
-                cuts,
-                parts,
-                &|from: &Cut, to: &Cut, p: DeliverParts<'_, P>| {
-                    for n in from.node..to.node {
-                        let collection = layout.collection[n];
-                        for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
-                            let r = s - from.slot;
-                            let arrivals = layout.inward
-                                [layout.slot_in[s] as usize..layout.slot_in[s + 1] as usize]
-                                .iter()
-                                .map(|a| (row[a.out as usize], &stamps[a.tail as usize]));
-                            let absorbed = protocol::receive::<P>(
-                                collection,
-                                &mut p.held[r],
-                                &mut p.slots[r],
-                                arrivals,
-                            );
-                            if collection {
-                                p.report[r] = absorbed;
-                            }
-                            p.heights[r] = protocol::height(&layout.local(s), p.held[r]);
-                            p.announced[r] = P::announce(&p.slots[r]);
-                        }
-                    }
-                },
-            );
-        }
+        let parts = DeliverParts::<P> {
+            held,
+            report,
+            heights,
+            announced,
+            slots,
+        };
+        let (row, stamps) = (sent.current(), &*stamps);
+        in_chunks(
+            cuts,
+            parts,
+            &|from: &Cut, to: &Cut, p: DeliverParts<'_, P>| {
+                deliver_chunk(layout, row, stamps, from, to, p)
+            },
+        );
         sent.commit();
         lambda.commit();
         // 3. Every commodity's ledger: its slots' reports in node order.
@@ -674,23 +798,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             .enumerate()
             .with_min_len(1024)
             .for_each(|(k, (((queued, injected), discarded), absorbed))| {
-                let slots =
-                    &layout.k_slots[layout.k_start[k] as usize..layout.k_start[k + 1] as usize];
-                let mut total = 0.0;
-                for &s in slots {
-                    total += held[s as usize];
-                }
-                *queued = total;
-                // Only the source injects and discards, only the collection point
-                // absorbs: the other slots report zeros, which add nothing.
-                (*injected, *discarded) = match layout.source[k] {
-                    NONE => (0.0, 0.0),
-                    s => (layout.local[s as usize].injection, report[s as usize]),
-                };
-                *absorbed = match layout.sink[k] {
-                    NONE => 0.0,
-                    s => report[s as usize],
-                };
+                (*queued, *injected, *discarded, *absorbed) = report_of(layout, held, report, k)
             });
         excess.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     }
@@ -721,29 +829,26 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
 
     fn prices(&self) -> Vec<Option<f64>> {
         let means = self.lambda.means();
-        self.layout
-            .capacity
-            .iter()
-            .zip(&self.layout.node_cap)
-            .map(|(c, &at)| c.map(|_| means[at as usize]))
+        let l = &self.layout;
+        (0..l.capacity.len())
+            .map(|n| l.capacity(n).map(|_| means[l.node_cap[n] as usize]))
             .collect()
     }
 
     fn footprint(&self) -> Footprint {
-        use std::mem::size_of;
         let l = &self.layout;
         let s = &self.state;
         let bytes = |n: usize, each: usize| n * each;
         let state = bytes(l.node_slot.len() + l.node_cap.len(), 4)
-            + bytes(l.capacity.len(), size_of::<Option<f64>>() + 1)
-            + bytes(
-                l.local.len(),
-                size_of::<SlotLocal>() + size_of::<P::Commodity>(),
-            )
-            + bytes(l.slot_out.len() + l.slot_in.len() + l.k_slots.len(), 4)
+            + bytes(l.capacity.len(), size_of::<f64>() + 1)
+            + bytes(l.local.len(), size_of::<SlotLocal>())
+            + bytes(l.slot_out.len() + l.k_slots.len(), 4)
             + bytes(l.out.len(), size_of::<FlatOut<P::Edge>>())
             + bytes(l.inward.len(), size_of::<InPair>())
-            + bytes(l.ceiling.len(), size_of::<Option<f64>>() + 12)
+            + bytes(
+                l.commodity.len(),
+                size_of::<P::Commodity>() + size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
+            )
             + bytes(s.held.len(), 3 * size_of::<f64>())
             + bytes(
                 s.slots.len(),

@@ -2,7 +2,7 @@
 //! §5). Pushes go downhill by queue height alone; a demand-mode source discards above
 //! the queue ceiling.
 
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::EdgeIndex;
 
 use super::{Nothing, PushPolicy};
 use crate::engine::protocol::Local;
@@ -23,7 +23,7 @@ impl PushPolicy for Fair {
     type Stamp = Nothing;
     type Push = ();
 
-    fn configure_commodity(_: &Setup<'_, '_>, _: NodeIndex, _: usize) -> Nothing {
+    fn configure_commodity(_: &Setup<'_, '_>, _: usize) -> Nothing {
         Nothing {}
     }
 

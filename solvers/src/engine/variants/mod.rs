@@ -25,7 +25,7 @@ pub mod welfare_seeking;
 use std::fmt::Debug;
 
 use brokerflow_graphs::ExpandedGraph;
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::EdgeIndex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,8 @@ pub trait PushPolicy:
     /// One line for `--help`.
     const SUMMARY: &'static str;
 
-    /// What a node knows of one of its commodities beyond [`Local`].
+    /// What the nodes of a commodity know of it beyond [`Local`] (the same at every
+    /// node).
     type Commodity: Wire;
     /// What a node knows of one usable out-edge of a commodity (e.g. its weight).
     type Edge: Wire;
@@ -76,8 +77,9 @@ pub trait PushPolicy:
     /// What a node needs to push one commodity this round, derived from its slot.
     type Push: Copy;
 
-    /// The commodity's configuration at node `n` (from G′ and the options).
-    fn configure_commodity(setup: &Setup<'_, '_>, n: NodeIndex, k: usize) -> Self::Commodity;
+    /// What every node of commodity k knows of it beyond [`Local`] (from G′ and the
+    /// options; the same at every node, as if it travelled with the jobs).
+    fn configure_commodity(setup: &Setup<'_, '_>, k: usize) -> Self::Commodity;
 
     /// The configuration of out-edge `e` for commodity `k`.
     fn configure_edge(setup: &Setup<'_, '_>, e: EdgeIndex, k: usize) -> Self::Edge;

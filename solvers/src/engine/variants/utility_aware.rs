@@ -39,7 +39,7 @@ impl PushPolicy for UtilityAware {
     type Stamp = Nothing;
     type Push = ();
 
-    fn configure_commodity(_: &Setup<'_, '_>, _: NodeIndex, _: usize) -> Nothing {
+    fn configure_commodity(_: &Setup<'_, '_>, _: usize) -> Nothing {
         Nothing {}
     }
 

@@ -11,7 +11,7 @@
 //! with its out-neighbours (in its announcements) and V_k from the jobs it receives
 //! (the source stamps them, as the user's bid travels with its jobs in seed 003 §6).
 
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::EdgeIndex;
 use serde::{Deserialize, Serialize};
 
 use super::PushPolicy;
@@ -67,15 +67,71 @@ pub struct Cost {
     pub cost: f64,
 }
 
+/// An optional number in 8 bytes: costs to go and scales are finite, so NaN stands
+/// for "not known". On the wire it is an `Option<f64>` (`null` for none).
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(from = "Option<f64>", into = "Option<f64>")]
+pub struct Known(f64);
+
+impl Known {
+    /// Not known.
+    pub const NONE: Known = Known(f64::NAN);
+
+    /// From an option (a NaN value counts as not known).
+    pub fn new(x: Option<f64>) -> Known {
+        Known(x.unwrap_or(f64::NAN))
+    }
+
+    /// The value, if known.
+    pub fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+
+    /// Whether it is not known.
+    pub fn is_none(&self) -> bool {
+        self.0.is_nan()
+    }
+}
+
+impl Default for Known {
+    fn default() -> Known {
+        Known::NONE
+    }
+}
+
+impl PartialEq for Known {
+    fn eq(&self, other: &Known) -> bool {
+        self.get().map(f64::to_bits) == other.get().map(f64::to_bits)
+    }
+}
+
+impl std::fmt::Debug for Known {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl From<Option<f64>> for Known {
+    fn from(x: Option<f64>) -> Known {
+        Known::new(x)
+    }
+}
+
+impl From<Known> for Option<f64> {
+    fn from(x: Known) -> Option<f64> {
+        x.get()
+    }
+}
+
 /// What a node has learned of one commodity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Learned {
     /// C^k_n, this node's cheapest unit cost to t_k as learned so far from its
-    /// out-neighbours (`None` = no route known yet; 0 at the collection point).
-    pub to_go: Option<f64>,
-    /// V_k, the user's scale, as set by k's source and learned from its jobs; `None`
+    /// out-neighbours (none = no route known yet; 0 at the collection point).
+    pub to_go: Known,
+    /// V_k, the user's scale, as set by k's source and learned from its jobs; none
     /// until known.
-    pub scale: Option<f64>,
+    pub scale: Known,
 }
 
 /// A node's announced cost to go of one commodity: the distance-vector exchange
@@ -84,16 +140,16 @@ pub struct Learned {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToGo {
     /// C^k, if the node knows one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_go: Option<f64>,
+    #[serde(default, skip_serializing_if = "Known::is_none")]
+    pub to_go: Known,
 }
 
 /// The user's V_k, stamped by its source on its jobs and carried with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scale {
     /// V_k, if the sender knew it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale: Option<f64>,
+    #[serde(default, skip_serializing_if = "Known::is_none")]
+    pub scale: Known,
 }
 
 /// The head's cost to go over an out-edge: 0 at the collection point, else what the
@@ -102,7 +158,7 @@ fn head_to_go(into_sink: bool, head: &ToGo) -> Option<f64> {
     if into_sink {
         Some(0.0)
     } else {
-        head.to_go
+        head.to_go.get()
     }
 }
 
@@ -118,7 +174,7 @@ impl PushPolicy for WelfareSeeking {
     /// (V_k, C^k_n).
     type Push = (f64, f64);
 
-    fn configure_commodity(setup: &Setup<'_, '_>, _: NodeIndex, k: usize) -> Shaping {
+    fn configure_commodity(setup: &Setup<'_, '_>, k: usize) -> Shaping {
         let o = setup.options();
         Shaping {
             scale: o.effective_welfare_scale(),
@@ -141,8 +197,8 @@ impl PushPolicy for WelfareSeeking {
     /// A collection point knows its own cost to go (0).
     fn initial(collection: bool, _: &Shaping) -> Learned {
         Learned {
-            to_go: collection.then_some(0.0),
-            scale: None,
+            to_go: Known::new(collection.then_some(0.0)),
+            scale: Known::NONE,
         }
     }
 
@@ -159,12 +215,15 @@ impl PushPolicy for WelfareSeeking {
         outs: impl ExactSizeIterator<Item = (Cost, bool, ToGo)>,
     ) {
         if outs.len() > 0 {
-            slot.to_go = outs
-                .filter_map(|(e, into_sink, head)| Some(e.cost + head_to_go(into_sink, &head)?))
-                .min_by(f64::total_cmp);
+            slot.to_go = Known::new(
+                outs.filter_map(|(e, into_sink, head)| {
+                    Some(e.cost + head_to_go(into_sink, &head)?)
+                })
+                .min_by(f64::total_cmp),
+            );
         }
         if local.injection > 0.0 {
-            slot.scale = slot.to_go.and_then(|to_go| c.source_scale(to_go));
+            slot.scale = Known::new(slot.to_go.get().and_then(|to_go| c.source_scale(to_go)));
         }
     }
 
@@ -173,7 +232,7 @@ impl PushPolicy for WelfareSeeking {
     /// is known yet). Feasible mode: no limit.
     fn ceiling(local: &Local, c: &Shaping, slot: &Learned) -> Option<f64> {
         if c.gate {
-            Some(match slot.scale {
+            Some(match slot.scale.get() {
                 Some(_) => c.scale * local.queues as f64 * local.demand,
                 None => 0.0,
             })
@@ -184,7 +243,7 @@ impl PushPolicy for WelfareSeeking {
 
     /// Without V_k or C_n the node holds its jobs.
     fn push(_: &Local, _: &Shaping, slot: &Learned) -> Option<(f64, f64)> {
-        Some((slot.scale?, slot.to_go?))
+        Some((slot.scale.get()?, slot.to_go.get()?))
     }
 
     /// Weight d_k / V_k and penalty d_k × the reduced cost c_e + C_head − C_n ≥ 0 (zero
@@ -210,8 +269,8 @@ impl PushPolicy for WelfareSeeking {
     }
 
     fn receive(slot: &mut Learned, stamp: &Scale) {
-        if let Some(v) = stamp.scale {
-            slot.scale = Some(v);
+        if !stamp.scale.is_none() {
+            slot.scale = stamp.scale;
         }
     }
 }
