@@ -103,7 +103,8 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
                             Some(c)
                         };
                         assert_eq!(
-                            state.policy[j].scale, scale,
+                            state.policy[j].scale.get(),
+                            scale,
                             "market {i}, source of {}",
                             lc.local.k
                         );
