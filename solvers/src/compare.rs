@@ -7,8 +7,8 @@
 //! in *feasible* mode P2 at the amounts the engine injects, (1 − η)·min(δ*,1)·d_k,
 //! with P2⁻ at the same amounts as the worst end of `gap_closed`; in *demand* mode P3.
 //!
-//! Engine rows also record `rounds_to_95` ([`run_with_checkpoints`]): the first
-//! checkpoint from which the window welfare stays ≥ 95 % of that optimum.
+//! Engine rows also record `rounds_to_95` ([`Checkpoints`], an observer of the run):
+//! the first checkpoint from which the window welfare stays ≥ 95 % of that optimum.
 //!
 //! Every LP is solved at most once per market, and only if a requested method needs
 //! it; an engine row's optimum is solved before the engine runs (the checkpoints need
@@ -20,7 +20,10 @@ use std::time::Instant;
 use brokerflow_graphs::{ExpandedGraph, Market};
 use serde::Serialize;
 
-use crate::engine::{Engine, EngineError, EngineOptions, EngineRun, Injection, TraceRow, Variant};
+use crate::engine::{
+    self, Engine, EngineError, EngineOptions, EngineRun, Injection, Observe, ObserverMode,
+    Observers, Trace, TraceRow, Variant,
+};
 use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
 use crate::measures::{
     gap_closed, percent_of_optimum, price_error, served_fraction, OPTIMUM_TOLERANCE,
@@ -140,8 +143,10 @@ pub struct CompareOptions {
     /// LP backend (prices are never needed here).
     pub lp: LpOptions,
     /// Engine settings (η, ε, window, round limit, ceiling, potential, weight floor,
-    /// trace); `variant` and `injection` are overridden per row.
+    /// runtime); `variant` and `injection` are overridden per row.
     pub engine: EngineOptions,
+    /// Whether engine rows keep the per-(round, commodity) trace ([`MethodRow::trace`]).
+    pub trace: bool,
 }
 
 impl CompareOptions {
@@ -151,6 +156,7 @@ impl CompareOptions {
             methods: Method::ALL.to_vec(),
             lp: LpOptions::default(),
             engine: EngineOptions::new(Variant::Fair, Injection::Demand),
+            trace: false,
         }
     }
 }
@@ -209,7 +215,7 @@ pub struct MethodRow {
     /// Why the row has no result, if it failed (an LP or engine error, with its
     /// causes); the measures are then `None`.
     pub error: Option<String>,
-    /// Engine rows with `engine.trace` set: the per-(round, commodity) trace.
+    /// Engine rows with [`CompareOptions::trace`] set: the per-(round, commodity) trace.
     pub trace: Vec<TraceRow>,
 }
 
@@ -385,7 +391,7 @@ pub fn compare_market(
             let row = match m {
                 Method::Lp(o) => lp_row(&mut y, o),
                 Method::Engine { variant, mode } => {
-                    engine_row(market, &mut y, &options.engine, variant, mode)
+                    engine_row(market, &mut y, options, variant, mode)
                 }
             };
             row.unwrap_or_else(|e| MethodRow::failed(m, e))
@@ -482,13 +488,13 @@ fn lp_row(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, String>
 fn engine_row(
     market: &Market,
     y: &mut Yardsticks,
-    template: &EngineOptions,
+    options: &CompareOptions,
     variant: Variant,
     mode: InjectionMode,
 ) -> Result<MethodRow, String> {
     let g = y.g;
     let mut row = MethodRow::empty(Method::Engine { variant, mode });
-    let mut o = *template;
+    let mut o = options.engine;
     o.variant = variant;
     let (optimum, worst, backend) = match mode {
         InjectionMode::Feasible => {
@@ -510,10 +516,16 @@ fn engine_row(
         }
     };
     let start = Instant::now();
-    let (r, rounds_to_95) =
-        run_with_checkpoints(market, g, &o, Some(optimum)).map_err(|e| chain(&e))?;
+    let mut checkpoints = Checkpoints::new(Some(optimum));
+    let mut trace = Trace::default();
+    let mut observers = Observers::new();
+    observers.push(&mut checkpoints, ObserverMode::Every(CHECKPOINT_ROUNDS));
+    if options.trace {
+        observers.push(&mut trace, ObserverMode::Always);
+    }
+    let r = engine::run_observed(market, g, &o, &mut observers).map_err(|e| chain(&e))?;
     row.seconds = start.elapsed().as_secs_f64();
-    row.rounds_to_95 = rounds_to_95;
+    row.rounds_to_95 = checkpoints.rounds_to_95();
     let welfare = r.welfare(g);
     let pct = percent_of_optimum(welfare, optimum);
     if let Some(reason) = pct.reason {
@@ -554,7 +566,7 @@ fn engine_row(
     row.rounds = Some(r.rounds);
     row.converged = Some(r.converged);
     row.backend = Some(backend);
-    row.trace = r.trace;
+    row.trace = trace.rows;
     Ok(row)
 }
 
@@ -583,9 +595,9 @@ fn gap_closed_served(
     Ok(gap_closed(r.welfare(g), best, worst).value)
 }
 
-/// Runs the engine round by round ([`Engine::new`], [`Engine::next_round`],
-/// [`Engine::finish`]) — the same rounds and the same [`EngineRun`] as
-/// [`crate::engine::run`] — and measures `rounds_to_95` on the way.
+/// `rounds_to_95` as an observer of a run (attach it with
+/// `ObserverMode::Every(CHECKPOINT_ROUNDS)`); it reads the window welfare at its
+/// checkpoints and never changes the run.
 ///
 /// `rounds_to_95` is defined here; DESIGN §8 has no such measure; issue 7's target
 /// ("welfare reaches and stays at ≥ 95 % of P3"). Checkpoints are every
@@ -594,15 +606,68 @@ fn gap_closed_served(
 /// current window, as `EngineRun::welfare` reports at the end) is compared with
 /// [`TARGET_SHARE`]·W*. The result is the first checkpoint round R at which it is
 /// ≥ 0.95·W* and stays so at every later checkpoint; `None` if the last checkpoint
-/// falls short (or there is none: nothing to route), or if `optimum` is `None` or
+/// falls short (or there is none: nothing to route), or if the optimum is `None` or
 /// at most [`OPTIMUM_TOLERANCE`] (where `percent_of_optimum` is undefined too; the
-/// window welfare is then not evaluated at all).
+/// window welfare is then not evaluated at all). O(window × usable pairs) per
+/// checkpoint.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    target: Option<f64>,
+    /// The first checkpoint of the current run of checkpoints at or above the target.
+    since: Option<usize>,
+    /// The last round checked.
+    checked: usize,
+}
+
+impl Checkpoints {
+    /// Checkpoints against the matching optimum W* (P3 in demand mode, P2 at the
+    /// injected amounts in feasible mode).
+    pub fn new(optimum: Option<f64>) -> Checkpoints {
+        Checkpoints {
+            target: optimum
+                .filter(|&w| w > OPTIMUM_TOLERANCE)
+                .map(|w| TARGET_SHARE * w),
+            since: None,
+            checked: 0,
+        }
+    }
+
+    /// The measure, once the run has finished.
+    pub fn rounds_to_95(&self) -> Option<usize> {
+        self.since
+    }
+
+    fn check(&mut self, engine: &Engine<'_>) {
+        self.checked = engine.rounds();
+        if let Some(target) = self.target {
+            if engine.window_welfare() >= target {
+                self.since.get_or_insert(engine.rounds());
+            } else {
+                self.since = None;
+            }
+        }
+    }
+}
+
+impl Observe for Checkpoints {
+    fn observe_round(&mut self, engine: &Engine<'_>) {
+        self.check(engine);
+    }
+
+    /// The run's last round is a checkpoint too.
+    fn observe_final(&mut self, engine: &Engine<'_>) {
+        if engine.rounds() > self.checked {
+            self.check(engine);
+        }
+    }
+}
+
+/// Runs the engine with [`Checkpoints`] attached — the same [`EngineRun`] as
+/// [`crate::engine::run`] — and returns it with `rounds_to_95`.
 ///
-/// Arguments: the market, its G′, the engine options, and the matching optimum W*
-/// (P3 in demand mode, P2 at the injected amounts in feasible mode). Errors: the
-/// engine's (a setting out of range). Complexity: the run's, plus
-/// O(window × usable pairs) per checkpoint. Deterministic for any thread count, like
-/// the engine.
+/// Arguments: the market, its G′, the engine options, and the matching optimum W*.
+/// Errors: the engine's (a setting out of range). Deterministic for any thread count
+/// and runtime, like the engine.
 ///
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
@@ -621,32 +686,11 @@ pub fn run_with_checkpoints(
     options: &EngineOptions,
     optimum: Option<f64>,
 ) -> Result<(EngineRun, Option<usize>), EngineError> {
-    let target = optimum
-        .filter(|&w| w > OPTIMUM_TOLERANCE)
-        .map(|w| TARGET_SHARE * w);
-    let mut engine = Engine::new(market, g, options)?;
-    // The first checkpoint of the current run of checkpoints at or above the target.
-    let mut since: Option<usize> = None;
-    let mut checked = 0;
-    let check = |engine: &Engine, since: &mut Option<usize>| {
-        if let Some(target) = target {
-            if engine.window_welfare() >= target {
-                since.get_or_insert(engine.rounds());
-            } else {
-                *since = None;
-            }
-        }
-    };
-    while engine.next_round() {
-        if engine.rounds() % CHECKPOINT_ROUNDS == 0 {
-            check(&engine, &mut since);
-            checked = engine.rounds();
-        }
-    }
-    if engine.rounds() > checked {
-        check(&engine, &mut since);
-    }
-    Ok((engine.finish(), since))
+    let mut checkpoints = Checkpoints::new(optimum);
+    let mut observers = Observers::new();
+    observers.push(&mut checkpoints, ObserverMode::Every(CHECKPOINT_ROUNDS));
+    let run = engine::run_observed(market, g, options, &mut observers)?;
+    Ok((run, checkpoints.rounds_to_95()))
 }
 
 #[cfg(test)]
@@ -724,7 +768,6 @@ mod tests {
             for variant in Variant::ALL {
                 for injection in [Injection::Demand, Injection::Feasible { delta }] {
                     let mut o = EngineOptions::new(variant, injection);
-                    o.trace = true;
                     o.max_rounds = 3000;
                     out.push((market.clone(), o));
                 }

@@ -1,15 +1,17 @@
-//! Determinism of the engine (issue 4 item 6, DESIGN §5): the same market run inside a
-//! 1-thread and a 2-thread rayon pool gives bit-identical flows, routing tables and
-//! traces, and two runs in the same pool are identical too.
+//! Determinism of the engine (DESIGN §5): the same market run inside a 1-thread and a
+//! 2-thread rayon pool gives bit-identical flows, routing tables and traces, and two
+//! runs in the same pool are identical too — on both runtimes, which agree with each
+//! other.
 //!
 //! Markets: a generated 40-user, 6-broker, 6-provider market with broker→broker links
 //! (cyclic G′), eligibility lists and posted prices (seed 77), and the bundled `linked`;
-//! both variants × both injection modes, traced, at most 3 000 rounds each.
+//! every variant × both injection modes, traced, at most 3 000 rounds each.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market};
 use brokerflow_solvers::engine::{
-    routing_table, run, EngineOptions, EngineRun, Injection, Variant,
+    routing_table, run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers,
+    Runtime, Trace, TraceRow, Variant,
 };
 use brokerflow_solvers::lp::{self, LpOptions};
 
@@ -28,7 +30,7 @@ fn big() -> Market {
 
 /// Everything a run reports, as bits: f64s by `to_bits`, so that 0.0 vs −0.0 or the
 /// last ulp count.
-fn fingerprint(g: &ExpandedGraph, r: &EngineRun) -> Vec<String> {
+fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<String> {
     let bits = |xs: &[f64]| {
         xs.iter()
             .map(|x| format!("{:016x}", x.to_bits()))
@@ -59,7 +61,7 @@ fn fingerprint(g: &ExpandedGraph, r: &EngineRun) -> Vec<String> {
             route.fraction.to_bits()
         ));
     }
-    for row in &r.trace {
+    for row in trace {
         out.push(format!(
             "trace {} {} {}",
             row.round,
@@ -77,7 +79,11 @@ fn in_pool(threads: usize, market: &Market, g: &ExpandedGraph, o: &EngineOptions
         .unwrap();
     pool.install(|| {
         assert_eq!(rayon::current_num_threads(), threads);
-        fingerprint(g, &run(market, g, o).unwrap())
+        let mut trace = Trace::default();
+        let mut observers = Observers::new();
+        observers.push(&mut trace, ObserverMode::Always);
+        let r = run_observed(market, g, o, &mut observers).unwrap();
+        fingerprint(g, &r, &trace.rows)
     })
 }
 
@@ -92,11 +98,13 @@ fn one_and_two_threads_give_bit_identical_runs() {
         for variant in Variant::ALL {
             for injection in [Injection::Feasible { delta }, Injection::Demand] {
                 let mut o = EngineOptions::new(variant, injection);
-                o.trace = true;
                 o.max_rounds = 3_000;
                 let one = in_pool(1, &market, &g, &o);
                 let two = in_pool(2, &market, &g, &o);
                 let again = in_pool(2, &market, &g, &o);
+                o.runtime = Runtime::Nodes;
+                let nodes_one = in_pool(1, &market, &g, &o);
+                let nodes_two = in_pool(2, &market, &g, &o);
                 let what = format!("{name}, {} {}", variant.name(), injection.name());
                 // Not vacuous: the run moved jobs and routed them.
                 assert!(
@@ -104,7 +112,12 @@ fn one_and_two_threads_give_bit_identical_runs() {
                     "{what}: no routing table"
                 );
                 assert!(one.len() > 100, "{what}: too short a run to compare");
-                for (label, other) in [("2 threads", &two), ("2 threads, again", &again)] {
+                for (label, other) in [
+                    ("2 threads", &two),
+                    ("2 threads, again", &again),
+                    ("the nodes runtime", &nodes_one),
+                    ("the nodes runtime on 2 threads", &nodes_two),
+                ] {
                     assert_eq!(
                         one.len(),
                         other.len(),
@@ -118,6 +131,6 @@ fn one_and_two_threads_give_bit_identical_runs() {
             }
         }
     }
-    // 2 markets × 3 variants × 2 injection modes.
-    assert_eq!(compared, 12);
+    // 2 markets × every variant × 2 injection modes.
+    assert_eq!(compared, 2 * Variant::ALL.len() * 2);
 }

@@ -1,4 +1,4 @@
-//! The engine's job ledger and capacity invariants (issue 4 item 2, DESIGN §5).
+//! The engine's job ledger and capacity invariants (DESIGN §5).
 //!
 //! 40 random generated markets (seeds 1000..1040: 2–12 users, 1–4 brokers, 1–4
 //! providers, contention 0.5/1/2/4, broker→broker link probability 0/0.3/0.7,
@@ -12,7 +12,8 @@
 //!   injected each round is a_k, worked out here from P1's δ*; nothing is negative;
 //! * the engine's own `max_capacity_violation` and `max_ledger_residual` ≤ 1e-9;
 //! * independently of the engine's accounting: a driver of the public node functions
-//!   (announce → node_step → deliver over `Engine::configs()`) checks, from the `Jobs`
+//!   (announce → node_step → deliver over configurations built by `Setup`, one node at
+//!   a time) checks, from the `Jobs`
 //!   each node sends, Σ_k r^k_n·x ≤ R_n (+1e-9·max(R_n, 1)) for every node and round,
 //!   with r and R read from the market file itself; that every job goes over a G′ edge
 //!   of the sender that its commodity may use; that no node sends more of k than it
@@ -21,9 +22,13 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market, NodeKind};
 use brokerflow_solvers::engine::node::{
-    announce, deliver, node_step, Heights, Jobs, NodeState, StepParams,
+    announce, deliver, node_step, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
-use brokerflow_solvers::engine::{run, Engine, EngineOptions, Injection, Potential, Variant};
+use brokerflow_solvers::engine::setup::Setup;
+use brokerflow_solvers::engine::variants::{PushPolicy, WithPolicy};
+use brokerflow_solvers::engine::{
+    run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Trace, Variant,
+};
 use brokerflow_solvers::lp::{self, LpOptions};
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::Direction;
@@ -154,9 +159,12 @@ fn trace_ledger_balances_every_round_and_capacity_holds() {
             .unwrap()
             .delta;
         for mut o in settings(&g, delta, index) {
-            o.trace = true;
             o.max_rounds = TRACE_ROUNDS;
-            let r = run(market, &g, &o).unwrap();
+            let mut trace = Trace::default();
+            let mut observers = Observers::new();
+            observers.push(&mut trace, ObserverMode::Always);
+            let r = run_observed(market, &g, &o, &mut observers).unwrap();
+            let trace = trace.rows;
             let what = format!(
                 "{name}, {} {} {:?}",
                 o.variant.name(),
@@ -166,7 +174,7 @@ fn trace_ledger_balances_every_round_and_capacity_holds() {
             runs += 1;
             let commodities = g.commodities.len();
             assert_eq!(
-                r.trace.len(),
+                trace.len(),
                 r.rounds * commodities,
                 "{what}: one row per (round, commodity)"
             );
@@ -182,7 +190,7 @@ fn trace_ledger_balances_every_round_and_capacity_holds() {
             );
             let mut cumulative = vec![(0.0f64, 0.0f64, 0.0f64); commodities];
             let mut any_discard = false;
-            for (i, row) in r.trace.iter().enumerate() {
+            for (i, row) in trace.iter().enumerate() {
                 assert_eq!(
                     row.round,
                     i / commodities + 1,
@@ -245,6 +253,131 @@ fn trace_ledger_balances_every_round_and_capacity_holds() {
     println!("ledger: {runs} traced runs, {rows_checked} (round, commodity) rows, {discarding_runs} runs with discards");
 }
 
+/// One run of the node-function driver: (capacity checks, of which at capacity).
+struct Drive<'a> {
+    what: String,
+    market: &'a Market,
+    g: &'a ExpandedGraph,
+    options: EngineOptions,
+}
+
+impl WithPolicy for Drive<'_> {
+    type Output = (usize, usize);
+
+    fn call<P: PushPolicy>(self) -> (usize, usize) {
+        let (what, market, g, o) = (&self.what, self.market, self.g, &self.options);
+        let (mut checks, mut binding) = (0, 0);
+        let setup = Setup::new(market, g, o).unwrap();
+        let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
+        assert_eq!(configs.len(), g.graph.node_count());
+        let params = StepParams {
+            potential: o.potential,
+        };
+        let mut states: Vec<NodeState<P>> = configs.iter().map(NodeState::new).collect();
+        let mut scratch = NodeScratch::<P>::default();
+        let commodities = g.commodities.len();
+        let (mut injected, mut absorbed, mut discarded) = (
+            vec![0.0; commodities],
+            vec![0.0; commodities],
+            vec![0.0; commodities],
+        );
+        for round in 1..=DRIVEN_ROUNDS {
+            let heights: Vec<Heights<P>> = configs
+                .iter()
+                .zip(&states)
+                .map(|(c, s)| announce(c, s))
+                .collect();
+            let mut sent_jobs = Vec::with_capacity(states.len());
+            for (i, (c, s)) in configs.iter().zip(&mut states).enumerate() {
+                let n = NodeIndex::new(i);
+                // Neighbours from G′ itself, not from the node's configuration.
+                let heard: Vec<&Heights<P>> = g
+                    .graph
+                    .neighbors_directed(n, Direction::Outgoing)
+                    .map(|m| &heights[m.index()])
+                    .collect();
+                let before = s.clone();
+                let mut jobs = Vec::new();
+                node_step(c, s, &heard, &params, &mut scratch, &mut jobs);
+                let mut used = 0.0;
+                let mut sent = vec![0.0; commodities];
+                for job in &jobs {
+                    let e = EdgeIndex::new(job.edge);
+                    let (tail, head) = g.graph.edge_endpoints(e).expect("a job names a G′ edge");
+                    assert!(
+                        tail == n && head.index() == job.to && job.from == i,
+                        "{what}, round {round}: node {i} sent {job:?} over someone else's edge"
+                    );
+                    assert!(
+                        g.commodities[job.k].can_use(e),
+                        "{what}, round {round}: {job:?} on an edge its commodity cannot use"
+                    );
+                    assert!(
+                        job.amount.is_finite() && job.amount >= 0.0,
+                        "{what}: {job:?}"
+                    );
+                    used += resource_of(market, g, n, job.k) * job.amount;
+                    sent[job.k] += job.amount;
+                }
+                if let Some(cap) = capacity_of(market, g, n) {
+                    assert!(
+                        used <= cap + 1e-9 * cap.max(1.0),
+                        "{what}, round {round}: node {} uses {used} of its capacity {cap}",
+                        g.node(n).name
+                    );
+                    checks += 1;
+                    binding += usize::from(used > 0.0 && used >= cap * (1.0 - 1e-9));
+                }
+                // No node sends more of k than it held after injecting and discarding.
+                for (l, lc) in c.commodities.iter().enumerate() {
+                    let k = lc.local.k;
+                    let had = before.held[l] + s.injected[l] - s.discarded[l];
+                    assert!(
+                        sent[k] <= had * (1.0 + 1e-12) + 1e-300,
+                        "{what}, round {round}: node {i} sent {} of commodity {k} but held {had}",
+                        sent[k],
+                    );
+                    assert!(s.held[l] >= 0.0, "{what}: negative queue at node {i}");
+                }
+                sent_jobs.push(jobs);
+            }
+            let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); states.len()];
+            for jobs in &sent_jobs {
+                for job in jobs {
+                    inbox[job.to].push(job);
+                }
+            }
+            for ((c, s), jobs) in configs.iter().zip(&mut states).zip(&inbox) {
+                deliver(c, s, jobs);
+            }
+            // Our own ledger, summed from the node states.
+            let mut queued = vec![0.0; commodities];
+            for (c, s) in configs.iter().zip(&states) {
+                for (l, lc) in c.commodities.iter().enumerate() {
+                    let k = lc.local.k;
+                    injected[k] += s.injected[l];
+                    absorbed[k] += s.absorbed[l];
+                    discarded[k] += s.discarded[l];
+                    queued[k] += s.held[l];
+                }
+            }
+            for k in 0..commodities {
+                let a = expected_injection(g, o, k);
+                assert!(
+                    (injected[k] - a * round as f64).abs() <= 1e-9 * (a * round as f64).max(1.0),
+                    "{what}: injected"
+                );
+                let balance = injected[k] - absorbed[k] - queued[k] - discarded[k];
+                assert!(
+                    balance.abs() <= 1e-9 * injected[k].max(f64::MIN_POSITIVE),
+                    "{what}, round {round}, commodity {k}: ledger off by {balance:e}"
+                );
+            }
+        }
+        (checks, binding)
+    }
+}
+
 #[test]
 fn node_functions_never_exceed_capacity_and_keep_their_own_ledger() {
     let (mut checks, mut binding) = (0usize, 0usize);
@@ -260,114 +393,14 @@ fn node_functions_never_exceed_capacity_and_keep_their_own_ledger() {
                 o.injection.name(),
                 o.potential
             );
-            let engine = Engine::new(market, &g, &o).unwrap();
-            let configs = engine.configs();
-            assert_eq!(configs.len(), g.graph.node_count());
-            let params = StepParams {
-                potential: o.potential,
-            };
-            let mut states: Vec<NodeState> = engine.states().to_vec();
-            let commodities = g.commodities.len();
-            let (mut injected, mut absorbed, mut discarded) = (
-                vec![0.0; commodities],
-                vec![0.0; commodities],
-                vec![0.0; commodities],
-            );
-            for round in 1..=DRIVEN_ROUNDS {
-                let heights: Vec<Heights> = configs
-                    .iter()
-                    .zip(&states)
-                    .map(|(c, s)| announce(c, s))
-                    .collect();
-                let mut stepped = Vec::with_capacity(states.len());
-                for (i, (c, s)) in configs.iter().zip(&states).enumerate() {
-                    let n = NodeIndex::new(i);
-                    // Neighbours from G′ itself, not from the engine's configuration.
-                    let heard: Vec<&Heights> = g
-                        .graph
-                        .neighbors_directed(n, Direction::Outgoing)
-                        .map(|m| &heights[m.index()])
-                        .collect();
-                    let (next, jobs) = node_step(c, s, &heard, &params);
-                    let mut used = 0.0;
-                    let mut sent = vec![0.0; commodities];
-                    for job in &jobs {
-                        let e = EdgeIndex::new(job.edge);
-                        let (tail, head) =
-                            g.graph.edge_endpoints(e).expect("a job names a G′ edge");
-                        assert!(
-                            tail == n && head.index() == job.to,
-                            "{what}, round {round}: node {i} sent {job:?} over someone else's edge"
-                        );
-                        assert!(
-                            g.commodities[job.k].can_use(e),
-                            "{what}, round {round}: {job:?} on an edge its commodity cannot use"
-                        );
-                        assert!(
-                            job.amount.is_finite() && job.amount >= 0.0,
-                            "{what}: {job:?}"
-                        );
-                        used += resource_of(market, &g, n, job.k) * job.amount;
-                        sent[job.k] += job.amount;
-                    }
-                    if let Some(cap) = capacity_of(market, &g, n) {
-                        assert!(
-                            used <= cap + 1e-9 * cap.max(1.0),
-                            "{what}, round {round}: node {} uses {used} of its capacity {cap}",
-                            g.node(n).name
-                        );
-                        checks += 1;
-                        binding += usize::from(used > 0.0 && used >= cap * (1.0 - 1e-9));
-                    }
-                    // No node sends more of k than it held after injecting and discarding.
-                    for (l, lc) in c.commodities.iter().enumerate() {
-                        let had = s.held[l] + next.injected[l] - next.discarded[l];
-                        assert!(
-                            sent[lc.k] <= had * (1.0 + 1e-12) + 1e-300,
-                            "{what}, round {round}: node {i} sent {} of commodity {} but held {had}",
-                            sent[lc.k],
-                            lc.k
-                        );
-                        assert!(next.held[l] >= 0.0, "{what}: negative queue at node {i}");
-                    }
-                    stepped.push((next, jobs));
-                }
-                let mut inbox: Vec<Vec<&Jobs>> = vec![Vec::new(); states.len()];
-                for (_, jobs) in &stepped {
-                    for job in jobs {
-                        inbox[job.to].push(job);
-                    }
-                }
-                states = configs
-                    .iter()
-                    .zip(&stepped)
-                    .zip(&inbox)
-                    .map(|((c, (s, _)), jobs)| deliver(c, s, jobs))
-                    .collect();
-                // Our own ledger, summed from the node states.
-                let mut queued = vec![0.0; commodities];
-                for (c, s) in configs.iter().zip(&states) {
-                    for (l, lc) in c.commodities.iter().enumerate() {
-                        injected[lc.k] += s.injected[l];
-                        absorbed[lc.k] += s.absorbed[l];
-                        discarded[lc.k] += s.discarded[l];
-                        queued[lc.k] += s.held[l];
-                    }
-                }
-                for k in 0..commodities {
-                    let a = expected_injection(&g, &o, k);
-                    assert!(
-                        (injected[k] - a * round as f64).abs()
-                            <= 1e-9 * (a * round as f64).max(1.0),
-                        "{what}: injected"
-                    );
-                    let balance = injected[k] - absorbed[k] - queued[k] - discarded[k];
-                    assert!(
-                        balance.abs() <= 1e-9 * injected[k].max(f64::MIN_POSITIVE),
-                        "{what}, round {round}, commodity {k}: ledger off by {balance:e}"
-                    );
-                }
-            }
+            let (c, b) = o.variant.dispatch(Drive {
+                what,
+                market,
+                g: &g,
+                options: o,
+            });
+            checks += c;
+            binding += b;
         }
     }
     // Not vacuous: nodes were driven to their capacity many times.

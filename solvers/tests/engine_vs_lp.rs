@@ -26,7 +26,9 @@
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Flow, Market};
-use brokerflow_solvers::engine::{run, EngineOptions, EngineRun, Injection, Variant};
+use brokerflow_solvers::engine::{
+    run, run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers, Trace, Variant,
+};
 use brokerflow_solvers::lp::{
     self, solve_lp, utility_formulation, Backend, LpOptions, Objective, Sense,
 };
@@ -257,9 +259,12 @@ fn demand_mode_stays_below_p3_and_serves_at_most_the_demand() {
         let g = ExpandedGraph::new(&market);
         let p3 = lp::max_welfare(&g, &options).unwrap().welfare(&g).unwrap();
         for variant in Variant::ALL {
-            let mut o = EngineOptions::new(variant, Injection::Demand);
-            o.trace = true;
-            let r = run(&market, &g, &o).unwrap();
+            let o = EngineOptions::new(variant, Injection::Demand);
+            let mut trace = Trace::default();
+            let mut observers = Observers::new();
+            observers.push(&mut trace, ObserverMode::Always);
+            let r = run_observed(&market, &g, &o, &mut observers).unwrap();
+            let trace = trace.rows;
             stats.add(&r);
             let what = format!("{name}, {} demand", variant.name());
             let commodities = g.commodities.len();
@@ -269,14 +274,14 @@ fn demand_mode_stays_below_p3_and_serves_at_most_the_demand() {
                 if round == 0 {
                     0.0
                 } else {
-                    r.trace[(round - 1) * commodities + k].queued
+                    trace[(round - 1) * commodities + k].queued
                 }
             };
             let mut tau = 1e-6 * (1.0 + p3.abs());
             for (k, c) in g.commodities.iter().enumerate() {
                 let s = r.served(&g, k);
                 // The flow's served rate is the ledger's window-averaged absorption.
-                let absorbed: f64 = r.trace[(r.rounds - window) * commodities..]
+                let absorbed: f64 = trace[(r.rounds - window) * commodities..]
                     .iter()
                     .filter(|row| row.commodity == k)
                     .map(|row| row.absorbed)

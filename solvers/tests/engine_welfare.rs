@@ -1,4 +1,4 @@
-//! The welfare-seeking variant's local knowledge and its prices (issue 7, DESIGN §5):
+//! The welfare-seeking variant's local knowledge and its prices (DESIGN §5):
 //!
 //! * every node learns its cheapest cost to t_k by the distance-vector exchange in its
 //!   announcements, and every source its user's scale V_k (c / (v_k − C_s) in demand
@@ -11,7 +11,11 @@
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market};
-use brokerflow_solvers::engine::{run, Engine, EngineOptions, Injection, Variant};
+use brokerflow_solvers::engine::accounting::RoundLedger;
+use brokerflow_solvers::engine::runtime::{nodes::Nodes, Executor};
+use brokerflow_solvers::engine::setup::Setup;
+use brokerflow_solvers::engine::variants::welfare_seeking::WelfareSeeking;
+use brokerflow_solvers::engine::{run, EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::{self, LpOptions};
 
 /// Cheapest unit cost from every node to t_k over k's usable edges: Dijkstra from the
@@ -64,9 +68,11 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
         let g = ExpandedGraph::new(m);
         for injection in [Injection::Demand, Injection::Feasible { delta: Some(0.5) }] {
             let options = EngineOptions::new(Variant::WelfareSeeking, injection);
-            let mut engine = Engine::new(m, &g, &options).unwrap();
+            // Every node through its own messages (the `nodes` runtime).
+            let mut engine = Nodes::<WelfareSeeking>::new(&Setup::new(m, &g, &options).unwrap());
+            let mut ledger = RoundLedger::new(g.commodities.len());
             for _ in 0..g.graph.node_count() + 1 {
-                engine.next_round();
+                engine.round(&mut ledger);
             }
             let truth: Vec<Vec<Option<f64>>> = (0..g.commodities.len())
                 .map(|k| cheapest_to_go(&g, k))
@@ -74,17 +80,17 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
             let mut checked = 0;
             for (config, state) in engine.configs().iter().zip(engine.states()) {
                 for (j, lc) in config.commodities.iter().enumerate() {
-                    let want = truth[lc.k][config.node];
-                    let got = state.to_go[j];
+                    let want = truth[lc.local.k][config.node];
+                    let got = state.policy[j].to_go.get();
                     assert!(
                         matches!((want, got), (Some(a), Some(b)) if (a - b).abs() < 1e-9),
                         "market {i}, node {}, commodity {}: learned {got:?}, cheapest {want:?}",
                         config.node,
-                        lc.k
+                        lc.local.k
                     );
                     checked += 1;
-                    let shaping = lc.shaping.expect("welfare-seeking configures shaping");
-                    if lc.injection > 0.0 {
+                    let shaping = lc.policy;
+                    if lc.local.injection > 0.0 {
                         let (c, cheapest) = (shaping.scale, want.unwrap());
                         let scale = if injection == Injection::Demand {
                             let surplus = shaping.valuation - cheapest;
@@ -96,7 +102,12 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
                         } else {
                             Some(c)
                         };
-                        assert_eq!(state.scale[j], scale, "market {i}, source of {}", lc.k);
+                        assert_eq!(
+                            state.policy[j].scale.get(),
+                            scale,
+                            "market {i}, source of {}",
+                            lc.local.k
+                        );
                     }
                 }
             }

@@ -6,9 +6,9 @@
 //! backend are skipped.
 //!
 //! `brokerflow bench engine`: the distributed engine's cost per round against the
-//! usable (edge, commodity) pairs of G′ (DESIGN §5; issue 7: "per-round cost stays
-//! linear in the usable (edge, commodity) pairs"), per variant, on generated markets
-//! of growing size, in one process.
+//! usable (edge, commodity) pairs of G′ (DESIGN §5), per variant, runtime and thread
+//! count, on generated markets of growing size, in one process; and the engine's
+//! memory per pair.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -18,7 +18,7 @@ use anyhow::Context;
 use brokerflow_graphs::formats::mcf::parse_mcf;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market};
-use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Variant};
+use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Runtime, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
 use serde::{Deserialize, Serialize};
 
@@ -61,8 +61,10 @@ pub enum What {
     /// Engine cost per round: for generated markets of growing size (default
     /// economics; brokers and providers scaled with the users as in
     /// experiments/scale.toml), every variant in demand mode runs a fixed number of
-    /// rounds; prints the usable (edge, commodity) pairs, ns per round and ns per
-    /// round per pair, so linearity in the pairs can be read off one run.
+    /// rounds on every runtime and thread count asked for; prints the usable (edge,
+    /// commodity) pairs, ns per round, ns per round per pair, the speed-up over one
+    /// thread and the engine's bytes per pair, so linearity in the pairs can be read
+    /// off one run.
     Engine(EngineBenchArgs),
     /// One measurement (used by `bench lp`; prints one JSON line).
     #[command(hide = true)]
@@ -102,12 +104,21 @@ pub struct EngineBenchArgs {
     /// and providers = max(5, users/20) (experiments/scale.toml: 2 000 / 50 / 100).
     #[arg(long, value_delimiter = ',', default_value = "20,100,500,2000")]
     pub sizes: Vec<usize>,
-    /// Rounds timed per (market, variant), after the engine is set up (and after an
-    /// untimed warm-up of up to 20 fair rounds per market); a run that
-    /// converges earlier is timed over the rounds it ran (the default window of 200
-    /// rounds needs at least 400 to converge).
+    /// Rounds timed per (market, variant, runtime, threads), after the engine is set up
+    /// (and after an untimed warm-up of up to 20 fair rounds per market and runtime); a
+    /// run that converges earlier is timed over the rounds it ran (the default window
+    /// of 200 rounds needs at least 400 to converge).
     #[arg(long, default_value_t = 200)]
     pub rounds: usize,
+    /// Runtimes to time, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "flat,nodes")]
+    pub runtimes: Vec<crate::cmd::run::RuntimeArg>,
+    /// Thread counts to time (a rayon pool of each size), comma-separated, each ≥ 1.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub threads: Vec<usize>,
+    /// Variants to time, comma-separated (default: every variant).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variants: Vec<crate::cmd::run::VariantArg>,
     /// Generator seed of the benchmark markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -388,10 +399,18 @@ struct EngineRow {
     brokers: usize,
     providers: usize,
     variant: &'static str,
+    runtime: &'static str,
+    threads: usize,
     usable_pairs: usize,
     rounds: usize,
     ns_per_round: Option<f64>,
     ns_per_round_per_pair: Option<f64>,
+    /// ns per round on one thread / on this many (same market, variant, runtime).
+    speedup: Option<f64>,
+    /// Engine configuration and round state per usable pair.
+    state_bytes_per_pair: Option<f64>,
+    /// The sliding window (history of the reported averages) per usable pair.
+    window_bytes_per_pair: Option<f64>,
 }
 
 fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
@@ -404,20 +423,39 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
     if a.rounds == 0 {
         anyhow::bail!("--rounds must be at least 1");
     }
-    // Start rayon's pool before any timing, so the first row does not pay for it.
-    let threads = rayon::current_num_threads();
+    if a.threads.is_empty() || a.threads.contains(&0) {
+        anyhow::bail!(
+            "--threads: every count must be at least 1 (got {:?})",
+            a.threads
+        );
+    }
+    let variants: Vec<Variant> = if a.variants.is_empty() {
+        Variant::ALL.to_vec()
+    } else {
+        a.variants.iter().map(|v| v.0).collect()
+    };
+    let pools = a
+        .threads
+        .iter()
+        .map(|&t| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .map(|p| (t, p))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("starting the thread pools")?;
     if !a.json {
         println!(
-            "Engine benchmark: demand mode, {} rounds per run, seed {}, default engine settings; brokerflow {} on {}, {} rayon threads",
+            "Engine benchmark: demand mode, {} rounds per run, seed {}, default engine settings; brokerflow {} on {}",
             a.rounds,
             a.seed,
             env!("CARGO_PKG_VERSION"),
             machine(),
-            threads
         );
         println!();
-        println!("| users | brokers | providers | variant | usable pairs | rounds | ns per round | ns per round per pair |");
-        println!("|---:|---:|---:|---|---:|---:|---:|---:|");
+        println!("| users | brokers | providers | variant | runtime | threads | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair |");
+        println!("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
     for &users in &a.sizes {
         let (users, brokers, providers) = engine_bench_size(users);
@@ -430,53 +468,78 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
         let market = generate(&config, a.seed)
             .with_context(|| format!("generating {users},{brokers},{providers}"))?;
         let g = ExpandedGraph::new(&market);
-        // Warm-up, untimed: a few rounds on this market (allocator, caches).
-        let mut warm = EngineOptions::new(Variant::Fair, Injection::Demand);
-        warm.max_rounds = a.rounds.min(20);
-        let mut engine = Engine::new(&market, &g, &warm)?;
-        while engine.next_round() {}
-        for variant in Variant::ALL {
-            let mut o = EngineOptions::new(variant, Injection::Demand);
-            o.max_rounds = a.rounds;
-            let mut engine = Engine::new(&market, &g, &o)?;
-            let start = Instant::now();
-            while engine.next_round() {}
-            let ns = start.elapsed().as_nanos() as f64;
-            let rounds = engine.rounds();
-            let pairs = g.usable_pairs();
-            let per_round = (rounds > 0).then(|| ns / rounds as f64);
-            let row = EngineRow {
-                users,
-                brokers,
-                providers,
-                variant: variant.name(),
-                usable_pairs: pairs,
-                rounds,
-                ns_per_round: per_round,
-                ns_per_round_per_pair: per_round.filter(|_| pairs > 0).map(|x| x / pairs as f64),
-            };
-            if a.json {
-                println!("{}", serde_json::to_string(&row)?);
-            } else {
-                let num =
-                    |x: Option<f64>, d: usize| x.map_or("-".to_string(), |x| format!("{x:.d$}"));
-                println!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    row.users,
-                    row.brokers,
-                    row.providers,
-                    row.variant,
-                    row.usable_pairs,
-                    row.rounds,
-                    num(row.ns_per_round, 0),
-                    num(row.ns_per_round_per_pair, 1)
-                );
+        let pairs = g.usable_pairs();
+        for &runtime in &a.runtimes {
+            let runtime = Runtime::from(runtime);
+            // Warm-up, untimed: a few rounds on this market (allocator, caches).
+            let mut warm = EngineOptions::new(Variant::Fair, Injection::Demand);
+            warm.max_rounds = a.rounds.min(20);
+            warm.runtime = runtime;
+            Engine::new(&market, &g, &warm)?.advance(warm.max_rounds, &mut Observers::new());
+            for &variant in &variants {
+                let mut one_thread = None;
+                for (threads, pool) in &pools {
+                    let mut o = EngineOptions::new(variant, Injection::Demand);
+                    o.max_rounds = a.rounds;
+                    o.runtime = runtime;
+                    // Built inside the pool: the flat runtime sizes its chunks to it.
+                    let (ns, rounds, footprint) = pool.install(|| {
+                        let mut engine = Engine::new(&market, &g, &o)?;
+                        let start = Instant::now();
+                        engine.advance(a.rounds, &mut Observers::new());
+                        let ns = start.elapsed().as_nanos() as f64;
+                        Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
+                    })?;
+                    let per_round = (rounds > 0).then(|| ns / rounds as f64);
+                    if *threads == 1 {
+                        one_thread = per_round;
+                    }
+                    let per_pair = |x: f64| (pairs > 0).then(|| x / pairs as f64);
+                    let row = EngineRow {
+                        users,
+                        brokers,
+                        providers,
+                        variant: variant.name(),
+                        runtime: runtime.name(),
+                        threads: *threads,
+                        usable_pairs: pairs,
+                        rounds,
+                        ns_per_round: per_round,
+                        ns_per_round_per_pair: per_round.and_then(per_pair),
+                        speedup: one_thread.zip(per_round).map(|(one, this)| one / this),
+                        state_bytes_per_pair: per_pair(footprint.state as f64),
+                        window_bytes_per_pair: per_pair(footprint.window as f64),
+                    };
+                    if a.json {
+                        println!("{}", serde_json::to_string(&row)?);
+                    } else {
+                        let num = |x: Option<f64>, d: usize| {
+                            x.map_or("-".to_string(), |x| format!("{x:.d$}"))
+                        };
+                        println!(
+                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                            row.users,
+                            row.brokers,
+                            row.providers,
+                            row.variant,
+                            row.runtime,
+                            row.threads,
+                            row.usable_pairs,
+                            row.rounds,
+                            num(row.ns_per_round, 0),
+                            num(row.ns_per_round_per_pair, 1),
+                            num(row.speedup, 2),
+                            num(row.state_bytes_per_pair, 0),
+                            num(row.window_bytes_per_pair, 0),
+                        );
+                    }
+                }
             }
         }
     }
     if !a.json {
         println!();
-        println!("ns per round = wall clock of the rounds (Engine::next_round) / rounds, set-up excluded; linear cost shows as a flat last column. Timings vary from run to run.");
+        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
     }
     Ok(())
 }

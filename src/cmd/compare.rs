@@ -9,8 +9,8 @@ use brokerflow_solvers::lp::{LpOptions, Objective};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cmd::run::{EngineArgs, InjectArg};
-use crate::cmd::{provenance, LoadedMarket};
+use crate::cmd::run::{engine_provenance, EngineArgs, InjectArg};
+use crate::cmd::LoadedMarket;
 
 /// Compare on one market: the LP optima P1, P2, P2⁻, P3 and the distributed variants
 /// `fair`, `utility-aware` and the experimental `welfare-seeking`, each in feasible and
@@ -72,7 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         engine: args
             .engine
-            .options(&loaded, Variant::Fair, InjectArg::Demand, false)?,
+            .options(&loaded, Variant::Fair, InjectArg::Demand)?,
+        trace: false,
     };
     let computed = compare_market(&loaded.market, g, &options);
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
@@ -111,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             "rows": rows,
             "approximate": "engine rows are averages over the last window of rounds; LP rows are exact to the solver tolerance",
-            "provenance": provenance(&loaded, backend),
+            "provenance": engine_provenance(&loaded, backend, options.engine.runtime),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

@@ -5,32 +5,54 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
-use brokerflow_solvers::engine::{self, EngineOptions, EngineRun, Injection, Potential, Variant};
+use brokerflow_solvers::engine::{
+    self, Engine, EngineOptions, EngineRun, Injection, Observe, ObserverMode, Observers, Potential,
+    Runtime, Trace, Variant,
+};
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 use brokerflow_solvers::measures;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
 
-/// Push weights (see `brokerflow run --help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum VariantArg {
-    /// Every edge weighs the same: the paper's standard flow balancing.
-    Fair,
-    /// Each move weighs the utility it makes for its sender (value or price minus
-    /// costs), so contended resources favour valuable jobs.
-    UtilityAware,
-    /// Drift-plus-penalty: pushes pay V × the move's cost, sources admit jobs only
-    /// while their value covers the queue height (issue 7 exploration).
-    WelfareSeeking,
+/// Push weights (see `brokerflow run --help`): every variant the engine registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariantArg(pub Variant);
+
+impl clap::ValueEnum for VariantArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<VariantArg>> =
+            std::sync::LazyLock::new(|| Variant::ALL.into_iter().map(VariantArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.summary()))
+    }
 }
 
 impl From<VariantArg> for Variant {
     fn from(v: VariantArg) -> Variant {
-        match v {
-            VariantArg::Fair => Variant::Fair,
-            VariantArg::UtilityAware => Variant::UtilityAware,
-            VariantArg::WelfareSeeking => Variant::WelfareSeeking,
+        v.0
+    }
+}
+
+/// Who runs the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// In process over flat arrays, parallel over chunks of nodes (fast).
+    Flat,
+    /// Every node through the public per-node step and its messages, as a broker
+    /// embeds it (the reference; the same result, slower).
+    Nodes,
+}
+
+impl From<RuntimeArg> for Runtime {
+    fn from(r: RuntimeArg) -> Runtime {
+        match r {
+            RuntimeArg::Flat => Runtime::Flat,
+            RuntimeArg::Nodes => Runtime::Nodes,
         }
     }
 }
@@ -84,6 +106,9 @@ pub struct EngineArgs {
     /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
+    /// Who runs the nodes; every runtime gives the same result, bit for bit.
+    #[arg(long, value_enum, default_value = "flat")]
+    pub runtime: RuntimeArg,
 }
 
 impl EngineArgs {
@@ -94,7 +119,6 @@ impl EngineArgs {
         loaded: &LoadedMarket,
         variant: Variant,
         inject: InjectArg,
-        trace: bool,
     ) -> anyhow::Result<EngineOptions> {
         let injection = match inject {
             InjectArg::Demand => Injection::Demand,
@@ -120,13 +144,13 @@ impl EngineArgs {
             PotentialArg::Exponential => Potential::Exponential,
         };
         o.welfare_scale = self.welfare_scale;
-        o.trace = trace;
+        o.runtime = self.runtime.into();
         Ok(o)
     }
 }
 
 /// Run the distributed algorithm: every user, broker, provider and link decides each
-/// round from its own queues and its neighbours' messages (seed 003 §5). Reports
+/// round from its own queues and its neighbours' messages. Reports
 /// whether it converged, the steady served rate per user, welfare, and optionally the
 /// per-round trace, the window-averaged flows and every broker's routing table.
 #[derive(Debug, clap::Args)]
@@ -165,22 +189,26 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
-    if args.prices.is_some() && args.variant != VariantArg::WelfareSeeking {
+    if args.prices.is_some() && args.variant.0 != Variant::WelfareSeeking {
         anyhow::bail!(
             "--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit"
         );
     }
-    let options = args.engine.options(
-        &loaded,
-        args.variant.into(),
-        args.inject,
-        args.trace.is_some(),
-    )?;
+    let options = args
+        .engine
+        .options(&loaded, args.variant.into(), args.inject)?;
+    let mut trace = Trace::default();
+    let mut progress = Progress::new(&options);
+    let mut observers = Observers::new();
+    observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+    if args.trace.is_some() {
+        observers.push(&mut trace, ObserverMode::Always);
+    }
     let start = Instant::now();
-    let result = engine::run(&loaded.market, g, &options)?;
+    let result = engine::run_observed(&loaded.market, g, &options, &mut observers)?;
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.trace {
-        write_atomically(path, trace_csv(&loaded, &result).as_bytes())
+        write_atomically(path, trace_csv(&loaded, &trace).as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.flows {
@@ -257,9 +285,55 @@ fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f6
         .collect()
 }
 
-fn trace_csv(loaded: &LoadedMarket, r: &EngineRun) -> String {
+/// A progress display on standard error (hidden when it is not a terminal): rounds
+/// against the limit, and how long every commodity has been satisfied.
+struct Progress {
+    bar: ProgressBar,
+    window: usize,
+}
+
+impl Progress {
+    /// Rounds between two updates.
+    const EVERY: usize = 20;
+
+    fn new(o: &EngineOptions) -> Progress {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(o.max_rounds as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:40}] round {pos}/{len} {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Progress {
+            bar,
+            window: o.window,
+        }
+    }
+}
+
+impl Observe for Progress {
+    fn observe_round(&mut self, e: &Engine<'_>) {
+        self.bar.set_position(e.rounds() as u64);
+        self.bar.set_message(format!(
+            "(satisfied for {} of {} rounds)",
+            e.satisfied_for(),
+            self.window
+        ));
+    }
+
+    fn observe_final(&mut self, _: &Engine<'_>) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn trace_csv(loaded: &LoadedMarket, trace: &Trace) -> String {
     let mut s = String::from("round,commodity,injected,absorbed,queued,discarded\n");
-    for row in &r.trace {
+    for row in &trace.rows {
         s.push_str(&format!(
             "{},{},{},{},{},{}\n",
             row.round,
@@ -305,8 +379,20 @@ pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json
         "prices_approximate": (r.options.variant == Variant::WelfareSeeking).then_some(
             "window-averaged multipliers λ per resource unit; they approach P3's dual prices like 1/welfare_scale"),
         "seconds": seconds,
-        "provenance": provenance(loaded, Backend::DEFAULT),
+        "provenance": engine_provenance(loaded, Backend::DEFAULT, r.options.runtime),
     })
+}
+
+/// [`provenance`] with the engine's runtime (every runtime gives the same result; the
+/// record says which one made it).
+pub fn engine_provenance(
+    loaded: &LoadedMarket,
+    backend: Backend,
+    runtime: Runtime,
+) -> serde_json::Value {
+    let mut p = provenance(loaded, backend);
+    p["engine_runtime"] = json!(runtime.name());
+    p
 }
 
 fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {

@@ -42,9 +42,72 @@ pub struct WaterFill {
     pub lambda: f64,
 }
 
+/// Push terms laid out by field, as the engine's step collects them (one plain
+/// store per field: no struct is copied through memory in the hot loop).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Terms {
+    tail: Vec<f64>,
+    /// q̄_h, or 0 where `sink` (unused there).
+    head: Vec<f64>,
+    sink: Vec<bool>,
+    weight: Vec<f64>,
+    usage: Vec<f64>,
+    penalty: Vec<f64>,
+}
+
+impl Terms {
+    pub(crate) fn clear(&mut self) {
+        self.tail.clear();
+        self.head.clear();
+        self.sink.clear();
+        self.weight.clear();
+        self.usage.clear();
+        self.penalty.clear();
+    }
+
+    pub(crate) fn push(&mut self, t: &Term) {
+        self.tail.push(t.tail);
+        self.head.push(t.head.unwrap_or(0.0));
+        self.sink.push(t.head.is_none());
+        self.weight.push(t.weight);
+        self.usage.push(t.usage);
+        self.penalty.push(t.penalty);
+    }
+
+    fn len(&self) -> usize {
+        self.tail.len()
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Term {
+        Term {
+            tail: self.tail[i],
+            head: (!self.sink[i]).then_some(self.head[i]),
+            weight: self.weight[i],
+            usage: self.usage[i],
+            penalty: self.penalty[i],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Term> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// Reusable buffers of the water-fill: after the first calls of a run nothing is
+/// allocated.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FillScratch {
+    /// x̄ per term of the last call, in the order of the terms.
+    pub(crate) x: Vec<f64>,
+    pieces: Vec<Piece>,
+    events: Vec<Event>,
+}
+
 /// Minimises Σ_i w_i·[Φ(q̄_t − x̄_i) + Φ(q̄_h + x̄_i)] + penalty_i·x̄_i subject to
 /// Σ_i usage_i·x̄_i ≤ R and 0 ≤ x̄_i ≤ q̄_t (the head term dropped for edges into t_k);
-/// returns x̄ and the multiplier λ.
+/// returns x̄ and the multiplier λ. The engine's step runs the same arithmetic on
+/// reusable buffers.
 ///
 /// For the quadratic Φ, with multiplier λ ≥ 0:
 /// x̄_i(λ) = clamp(((q̄_t − q̄_h) − (λ·usage + penalty)/w) / 2, 0, q̄_t), or
@@ -58,93 +121,180 @@ pub fn reverse_water_fill(
     capacity: Option<f64>,
     potential: Potential,
 ) -> WaterFill {
-    let at =
-        |lambda: f64| -> Vec<f64> { terms.iter().map(|t| push(t, lambda, potential)).collect() };
-    let free = WaterFill {
-        x: at(0.0),
-        lambda: 0.0,
+    let mut table = Terms::default();
+    terms.iter().for_each(|t| table.push(t));
+    let mut scratch = FillScratch::default();
+    scratch
+        .x
+        .extend(terms.iter().map(|t| push(t, 0.0, potential)));
+    let lambda = match capacity {
+        Some(capacity) if !fits(used(&table, &scratch.x), capacity) => {
+            water_fill_bound(&table, capacity, potential, &mut scratch)
+        }
+        _ => 0.0,
     };
-    let Some(capacity) = capacity else {
-        return free;
-    };
-    let used = |x: &[f64]| -> f64 { terms.iter().zip(x).map(|(t, x)| t.usage * x).sum() };
-    if used(&free.x) <= capacity {
-        return free;
+    WaterFill {
+        x: scratch.x,
+        lambda,
     }
+}
+
+/// The water-fill once the free pushes (λ = 0) use more than `capacity`: finds λ > 0
+/// and leaves x̄(λ) in `scratch.x`.
+pub(crate) fn water_fill_bound(
+    terms: &Terms,
+    capacity: f64,
+    potential: Potential,
+    scratch: &mut FillScratch,
+) -> f64 {
     let lambda = match potential {
-        Potential::Quadratic => quadratic_lambda(terms, capacity),
-        Potential::Exponential => bisect_lambda(terms, capacity, |l| used(&at(l))),
+        Potential::Quadratic => quadratic_lambda(terms, capacity, scratch),
+        Potential::Exponential => bisect_lambda(terms, capacity, |l| {
+            terms
+                .iter()
+                .map(|t| t.usage * push(&t, l, potential))
+                .sum::<f64>()
+        }),
     };
-    let mut x = at(lambda);
+    scratch.x.clear();
+    scratch
+        .x
+        .extend(terms.iter().map(|t| push(&t, lambda, potential)));
     // Round-off must never let a node exceed its capacity.
-    let total = used(&x);
+    let total = used(terms, &scratch.x);
     if total > capacity && total > 0.0 {
         let scale = capacity / total;
-        x.iter_mut().for_each(|v| *v *= scale);
+        scratch.x.iter_mut().for_each(|v| *v *= scale);
     }
-    WaterFill { x, lambda }
+    lambda
+}
+
+/// Whether resource use `used` fits in `capacity` (not when `used` is NaN).
+pub(crate) fn fits(used: f64, capacity: f64) -> bool {
+    used <= capacity
+}
+
+/// Σ usage·x̄, in term order.
+fn used(terms: &Terms, x: &[f64]) -> f64 {
+    terms.usage.iter().zip(x).map(|(u, x)| u * x).sum()
 }
 
 /// x̄ of one term at multiplier λ.
-fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
+#[inline]
+pub(crate) fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
     if t.tail <= 0.0 || t.weight <= 0.0 {
         return 0.0;
     }
-    let price = (lambda * t.usage + t.penalty) / t.weight;
-    let x = match (potential, t.head) {
-        (Potential::Quadratic, Some(h)) => ((t.tail - h) - price) / 2.0,
-        (Potential::Quadratic, None) => t.tail - price,
+    // Dividing by a weight of 1 (the fair variant's) changes no bits: skip it.
+    let cost = lambda * t.usage + t.penalty;
+    let price = if t.weight == 1.0 {
+        cost
+    } else {
+        cost / t.weight
+    };
+    let x = match potential {
+        Potential::Quadratic => match t.head {
+            Some(h) => ((t.tail - h) - price) / 2.0,
+            None => t.tail - price,
+        },
+        Potential::Exponential => exponential_push(t, price),
+    };
+    x.clamp(0.0, t.tail)
+}
+
+/// The unclamped exponential push at `price` = (λ·usage + penalty) / w (out of line:
+/// the quadratic hot path never computes an exponential).
+#[inline(never)]
+fn exponential_push(t: &Term, price: f64) -> f64 {
+    match t.head {
         // d/dx [e^(q_t−x) + e^(q_h+x)] + price = 0 ⇒ B·u² + price·u − A = 0, u = e^x.
-        (Potential::Exponential, Some(h)) => {
+        Some(h) => {
             let (a, b) = (t.tail.exp(), h.exp());
             let u = (-price + (price * price + 4.0 * a * b).sqrt()) / (2.0 * b);
             u.ln()
         }
         // −e^(q_t−x) + price = 0 ⇒ x = q_t − ln(price).
-        (Potential::Exponential, None) => {
+        None => {
             if price <= 0.0 {
                 t.tail
             } else {
                 t.tail - price.ln()
             }
         }
-    };
-    x.clamp(0.0, t.tail)
+    }
+}
+
+/// One active term of the quadratic problem: x̄(λ) = clamp((a − λ·c)/β, 0, u), with
+/// usage s.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    a: f64,
+    c: f64,
+    beta: f64,
+    upper: f64,
+    usage: f64,
+}
+
+/// A breakpoint of Σ usage·x̄(λ), ordered by (λ, listing order): `key` is λ's bits
+/// mapped so that integer order is `f64::total_cmp`'s, `seq` = 2·piece + (0 where the
+/// piece leaves its upper bound, 1 where it reaches 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Event {
+    key: i64,
+    seq: u32,
+}
+
+impl Event {
+    fn new(at: f64, piece: usize, leaves_upper: bool) -> Event {
+        let bits = at.to_bits() as i64;
+        Event {
+            key: bits ^ (((bits >> 63) as u64) >> 1) as i64,
+            seq: 2 * piece as u32 + u32::from(!leaves_upper),
+        }
+    }
+
+    fn at(self) -> f64 {
+        f64::from_bits((self.key ^ (((self.key >> 63) as u64) >> 1) as i64) as u64)
+    }
+
+    fn piece(self) -> usize {
+        (self.seq / 2) as usize
+    }
+
+    fn leaves_upper(self) -> bool {
+        self.seq % 2 == 0
+    }
 }
 
 /// The λ > 0 at which the quadratic pushes use exactly `capacity`: each term is
 /// x̄(λ) = clamp((a − λ·c)/β, 0, u), piecewise linear, so Σ usage·x̄ is piecewise linear
-/// and non-increasing in λ; walk its breakpoints in order.
-fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
-    // Per active term: a, c, β, u and the usage s.
-    struct Piece {
-        a: f64,
-        c: f64,
-        beta: f64,
-        upper: f64,
-        usage: f64,
-    }
-    let pieces: Vec<Piece> = terms
-        .iter()
-        .filter(|t| t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0)
-        .map(|t| {
-            let offset = t.penalty / t.weight;
-            let (a, beta) = match t.head {
-                Some(h) => (t.tail - h - offset, 2.0),
-                None => (t.tail - offset, 1.0),
-            };
-            Piece {
+/// and non-increasing in λ; walk its breakpoints in order (ties in the order the
+/// breakpoints are listed: by piece, the upper one first).
+fn quadratic_lambda(terms: &Terms, capacity: f64, scratch: &mut FillScratch) -> f64 {
+    let pieces = &mut scratch.pieces;
+    pieces.clear();
+    for t in terms.iter() {
+        if !(t.tail > 0.0 && t.weight > 0.0 && t.usage > 0.0) {
+            continue;
+        }
+        let offset = t.penalty / t.weight;
+        let (a, beta) = match t.head {
+            Some(h) => (t.tail - h - offset, 2.0),
+            None => (t.tail - offset, 1.0),
+        };
+        if a > 0.0 {
+            pieces.push(Piece {
                 a,
                 c: t.usage / t.weight,
                 beta,
                 upper: t.tail,
                 usage: t.usage,
-            }
-        })
-        .filter(|p| p.a > 0.0)
-        .collect();
+            });
+        }
+    }
     // Breakpoints: λ_hi where a term leaves its upper bound, λ_lo where it reaches 0.
-    let mut events: Vec<(f64, usize, bool)> = Vec::with_capacity(2 * pieces.len());
+    let events = &mut scratch.events;
+    events.clear();
     let mut value = 0.0; // Σ usage·x̄ at λ = 0
     let mut slope = 0.0; // d/dλ of it, ≤ 0
     for (i, p) in pieces.iter().enumerate() {
@@ -152,28 +302,46 @@ fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
         let lo = p.a / p.c;
         if hi > 0.0 {
             value += p.usage * p.upper;
-            events.push((hi, i, true));
+            events.push(Event::new(hi, i, true));
         } else {
             value += p.usage * (p.a / p.beta);
             slope -= p.usage * p.c / p.beta;
         }
-        events.push((lo, i, false));
+        events.push(Event::new(lo, i, false));
     }
-    events.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // Walk the breakpoints by λ (as `f64::total_cmp`), ties in listing order (a stable
+    // sort's order). The walk usually stops after a few: order only a prefix (the
+    // smallest, selected in linear time), and the rest if the walk gets that far.
+    let n = events.len();
+    let mut ordered = if n > 2 * PREFIX {
+        events.select_nth_unstable(PREFIX - 1);
+        PREFIX
+    } else {
+        n
+    };
+    insertion_sort(&mut events[..ordered]);
     let mut lambda = 0.0;
-    for (at, i, leaves_upper) in events {
+    let mut i = 0;
+    while i < n {
+        if i == ordered {
+            events[ordered..].sort_unstable();
+            ordered = n;
+        }
+        let e = events[i];
+        let at = e.at();
         let reached = value + slope * (at - lambda);
         if reached <= capacity {
             break;
         }
         value = reached;
         lambda = at;
-        let p = &pieces[i];
-        if leaves_upper {
+        let p = &pieces[e.piece()];
+        if e.leaves_upper() {
             slope -= p.usage * p.c / p.beta;
         } else {
             slope += p.usage * p.c / p.beta;
         }
+        i += 1;
     }
     if slope < 0.0 {
         lambda + (value - capacity) / -slope
@@ -182,9 +350,25 @@ fn quadratic_lambda(terms: &[Term], capacity: f64) -> f64 {
     }
 }
 
+/// How many breakpoints the quadratic walk orders first.
+const PREFIX: usize = 8;
+
+/// Sorts a short slice in place (without a general sort's set-up).
+fn insertion_sort(events: &mut [Event]) {
+    for i in 1..events.len() {
+        let e = events[i];
+        let mut j = i;
+        while j > 0 && events[j - 1] > e {
+            events[j] = events[j - 1];
+            j -= 1;
+        }
+        events[j] = e;
+    }
+}
+
 /// λ with `used(λ) = capacity` for a non-increasing `used`, by bisection; returns the
 /// upper end, which never uses more than the capacity.
-fn bisect_lambda(terms: &[Term], capacity: f64, used: impl Fn(f64) -> f64) -> f64 {
+fn bisect_lambda(terms: &Terms, capacity: f64, used: impl Fn(f64) -> f64) -> f64 {
     // At this λ every term pushes nothing.
     let mut hi = terms
         .iter()

@@ -91,7 +91,7 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
         }
         let mut options = compare_options(spec, c);
         options.methods = methods;
-        options.engine.trace = true;
+        options.trace = true;
         let rows = compare_market(&market, &g, &options);
         if let Some(e) = rows.iter().find_map(|r| r.error.as_ref()) {
             return Err(format!("the trace scenario failed: {e}").into());

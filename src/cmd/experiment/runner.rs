@@ -241,6 +241,7 @@ pub fn compare_options(spec: &Spec, c: &Configuration) -> CompareOptions {
             prices: false,
         },
         engine: spec.engine,
+        trace: false,
     }
 }
 

@@ -14,6 +14,7 @@
 //! potential = "quadratic"              # or "exponential"
 //! weight_floor = 1.0                   # default: the smallest valuation
 //! welfare_scale = 20                   # welfare-seeking c; default: the engine's
+//! runtime = "flat"                     # or "nodes": who runs the nodes (same results)
 //! backend = "auto"                     # LP backend
 //!
 //! [outputs]                            # optional
@@ -40,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use brokerflow_graphs::generate::GeneratorConfig;
 use brokerflow_solvers::compare::Method;
-use brokerflow_solvers::engine::{EngineOptions, Injection, Potential, Variant};
+use brokerflow_solvers::engine::{EngineOptions, Injection, Potential, Runtime, Variant};
 use brokerflow_solvers::lp::Backend;
 use serde::Deserialize;
 use thiserror::Error;
@@ -106,6 +107,7 @@ struct RawEngine {
     potential: Option<String>,
     weight_floor: Option<f64>,
     welfare_scale: Option<f64>,
+    runtime: Option<String>,
     backend: Option<String>,
 }
 
@@ -467,6 +469,15 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
             }
         };
     }
+    if let Some(r) = &raw.runtime {
+        o.runtime = Runtime::from_name(r).ok_or_else(|| {
+            let known: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+            (
+                "engine.runtime",
+                format!("unknown runtime '{r}' (known: {})", known.join(", ")),
+            )
+        })?;
+    }
     let backend = match &raw.backend {
         None => Backend::DEFAULT,
         Some(b) => b.parse().map_err(|e| ("engine.backend", e))?,
@@ -635,6 +646,19 @@ providers = 2
         }
         let e = error_of(&format!("{GOOD}[engine]\nwelfare_scale = \"big\"\n"));
         assert!(e.contains("engine.welfare_scale"), "{e}");
+    }
+
+    #[test]
+    fn runtime_is_read_and_must_be_known() {
+        assert_eq!(parse(GOOD).unwrap().engine.runtime, Runtime::Flat);
+        let s = parse(&format!("{GOOD}[engine]\nruntime = \"nodes\"\n")).unwrap();
+        assert_eq!(s.engine.runtime, Runtime::Nodes);
+        let e = error_of(&format!("{GOOD}[engine]\nruntime = \"timely\"\n"));
+        assert!(
+            e.starts_with("x/spec.toml: engine.runtime: unknown runtime 'timely'")
+                && e.contains("flat, nodes"),
+            "{e}"
+        );
     }
 
     #[test]

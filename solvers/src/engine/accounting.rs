@@ -1,0 +1,285 @@
+//! Accounting from per-node reports: the job ledger, capacity, the sliding window and
+//! the convergence test (DESIGN §5). Runtimes report per node; everything here reduces
+//! those reports in a fixed order (nodes in increasing G′ index, then commodities in
+//! increasing index), so the sums are the same bits whichever runtime, thread count or
+//! process produced the reports.
+
+use super::{EngineOptions, Injection};
+use brokerflow_graphs::ExpandedGraph;
+
+/// One round's ledger per commodity: what every node reported, summed in node order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundLedger {
+    /// Jobs injected this round.
+    pub injected: Vec<f64>,
+    /// Jobs discarded at the sources this round.
+    pub discarded: Vec<f64>,
+    /// Jobs absorbed at the collection points this round.
+    pub absorbed: Vec<f64>,
+    /// Jobs held anywhere after the round.
+    pub queued: Vec<f64>,
+}
+
+impl RoundLedger {
+    /// All zero, for `commodities` commodities.
+    pub fn new(commodities: usize) -> RoundLedger {
+        RoundLedger {
+            injected: vec![0.0; commodities],
+            discarded: vec![0.0; commodities],
+            absorbed: vec![0.0; commodities],
+            queued: vec![0.0; commodities],
+        }
+    }
+
+    /// Back to zero, for the next round.
+    pub fn clear(&mut self) {
+        for v in [
+            &mut self.injected,
+            &mut self.discarded,
+            &mut self.absorbed,
+            &mut self.queued,
+        ] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+
+    /// Adds one node's report of commodity k. Call it for nodes in increasing G′ node
+    /// index (each node's commodities in increasing k): the order of the sums.
+    pub fn add(&mut self, k: usize, injected: f64, discarded: f64, absorbed: f64, held: f64) {
+        self.injected[k] += injected;
+        self.discarded[k] += discarded;
+        self.absorbed[k] += absorbed;
+        self.queued[k] += held;
+    }
+}
+
+/// How far a node's resource use exceeds its capacity, relative to max(R, 1) (≤ 0
+/// when it fits).
+pub fn capacity_excess(used: f64, capacity: f64) -> f64 {
+    (used - capacity) / capacity.max(1.0)
+}
+
+/// The last `size` rounds of `width` values each, oldest first: each round writes one
+/// row (overwriting the oldest once full). Per-node windows of the runtimes (a node's
+/// out-edges' amounts, its λ) and the driver's ledger window are rows of these.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    size: usize,
+    width: usize,
+    data: Vec<f64>,
+    len: usize,
+    next: usize,
+}
+
+impl Ring {
+    /// An empty window of `size` rounds × `width` values.
+    pub fn new(size: usize, width: usize) -> Ring {
+        // Written once here, so the rounds do not fault the pages in one by one.
+        let mut data = Vec::with_capacity(size * width);
+        data.resize(size * width, 0.0);
+        Ring {
+            size,
+            width,
+            data,
+            len: 0,
+            next: 0,
+        }
+    }
+
+    /// Rounds held (≤ size).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no round is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the window holds `size` rounds.
+    pub fn full(&self) -> bool {
+        self.len == self.size
+    }
+
+    /// The row the next round writes: the oldest round's while full (read it first if
+    /// it is needed). [`Ring::commit`] makes it the newest.
+    pub fn next_row(&mut self) -> &mut [f64] {
+        let at = self.next * self.width;
+        &mut self.data[at..at + self.width]
+    }
+
+    /// The row [`Ring::next_row`] hands out, to read.
+    pub fn current(&self) -> &[f64] {
+        let at = self.next * self.width;
+        &self.data[at..at + self.width]
+    }
+
+    /// The row written by [`Ring::next_row`] becomes the newest.
+    pub fn commit(&mut self) {
+        self.len = (self.len + 1).min(self.size);
+        self.next = (self.next + 1) % self.size;
+    }
+
+    /// The newest row, if any.
+    pub fn newest(&self) -> Option<&[f64]> {
+        (self.len > 0).then(|| {
+            let at = ((self.next + self.size - 1) % self.size) * self.width;
+            &self.data[at..at + self.width]
+        })
+    }
+
+    /// The rows held, oldest first.
+    pub fn rows(&self) -> impl Iterator<Item = &[f64]> {
+        let start = if self.full() { self.next } else { 0 };
+        (0..self.len).map(move |r| {
+            let at = ((start + r) % self.size) * self.width;
+            &self.data[at..at + self.width]
+        })
+    }
+
+    /// Per column, the mean over the rows held: Σ oldest to newest (as an iterator's
+    /// sum), divided by max(rows, 1).
+    pub fn means(&self) -> Vec<f64> {
+        let mut total = vec![-0.0; self.width];
+        for row in self.rows() {
+            for (t, x) in total.iter_mut().zip(row) {
+                *t += x;
+            }
+        }
+        let n = self.len.max(1) as f64;
+        total.iter_mut().for_each(|t| *t /= n);
+        total
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * std::mem::size_of::<f64>()
+    }
+}
+
+/// The mean of `len` rounds of zeros, as [`Ring::means`] computes it (−0 when no round
+/// was run, as an empty sum is).
+pub fn mean_of_zeros(len: usize) -> f64 {
+    std::iter::repeat_n(0.0, len).sum::<f64>() / len.max(1) as f64
+}
+
+/// The driver's running accounts: cumulative ledger, the window's ledger sums, the
+/// largest ledger residual and capacity excess, and the convergence test.
+#[derive(Debug, Clone)]
+pub(crate) struct Accounting {
+    /// a_k.
+    injection: Vec<f64>,
+    cumulative_injected: Vec<f64>,
+    cumulative_discarded: Vec<f64>,
+    cumulative_absorbed: Vec<f64>,
+    /// The window's discarded and absorbed per round (injected is a_k every round).
+    discarded: Ring,
+    absorbed: Ring,
+    sum_injected: Vec<f64>,
+    sum_discarded: Vec<f64>,
+    sum_absorbed: Vec<f64>,
+    pub(crate) max_ledger_residual: f64,
+    pub(crate) max_capacity_violation: f64,
+}
+
+impl Accounting {
+    pub(crate) fn new(injection: Vec<f64>, window: usize) -> Accounting {
+        let n = injection.len();
+        Accounting {
+            injection,
+            cumulative_injected: vec![0.0; n],
+            cumulative_discarded: vec![0.0; n],
+            cumulative_absorbed: vec![0.0; n],
+            discarded: Ring::new(window, n),
+            absorbed: Ring::new(window, n),
+            sum_injected: vec![0.0; n],
+            sum_discarded: vec![0.0; n],
+            sum_absorbed: vec![0.0; n],
+            max_ledger_residual: 0.0,
+            max_capacity_violation: 0.0,
+        }
+    }
+
+    /// Books one round: the cumulative ledger and its residual, the window.
+    pub(crate) fn book(&mut self, this: &RoundLedger, capacity_excess: f64) {
+        self.max_capacity_violation = self.max_capacity_violation.max(capacity_excess);
+        let commodities = self.injection.len();
+        for k in 0..commodities {
+            debug_assert_eq!(this.injected[k], self.injection[k]);
+            self.cumulative_injected[k] += this.injected[k];
+            self.cumulative_discarded[k] += this.discarded[k];
+            self.cumulative_absorbed[k] += this.absorbed[k];
+            let residual = (self.cumulative_injected[k]
+                - self.cumulative_absorbed[k]
+                - this.queued[k]
+                - self.cumulative_discarded[k])
+                .abs()
+                / self.cumulative_injected[k].max(1.0);
+            self.max_ledger_residual = self.max_ledger_residual.max(residual);
+            debug_assert!(residual <= 1e-9, "ledger of commodity {k}: {residual}");
+        }
+        // The window sums run: add the new round, then subtract the one leaving.
+        let full = self.discarded.full();
+        let (discarded, absorbed) = (self.discarded.next_row(), self.absorbed.next_row());
+        for k in 0..commodities {
+            let (d, a) = (this.discarded[k], this.absorbed[k]);
+            self.sum_injected[k] += this.injected[k];
+            self.sum_discarded[k] += d;
+            self.sum_absorbed[k] += a;
+            if full {
+                self.sum_injected[k] -= self.injection[k];
+                self.sum_discarded[k] -= discarded[k];
+                self.sum_absorbed[k] -= absorbed[k];
+            }
+            discarded[k] = d;
+            absorbed[k] = a;
+        }
+        self.discarded.commit();
+        self.absorbed.commit();
+    }
+
+    /// Rounds in the window.
+    pub(crate) fn window_len(&self) -> usize {
+        self.discarded.len()
+    }
+
+    /// Whether the window holds a whole window of rounds.
+    pub(crate) fn window_full(&self) -> bool {
+        self.discarded.full()
+    }
+
+    /// Per commodity, window-averaged jobs injected and discarded per round.
+    pub(crate) fn window_averages(&self) -> (Vec<f64>, Vec<f64>) {
+        let n = self.window_len().max(1) as f64;
+        (
+            self.sum_injected.iter().map(|x| x / n).collect(),
+            self.sum_discarded.iter().map(|x| x / n).collect(),
+        )
+    }
+
+    /// Whether every commodity is satisfied over the window (DESIGN §5): feasible
+    /// mode, absorbed ≥ (1 − ε)·injected; demand mode, admitted − absorbed ≤ ε·d_k per
+    /// round.
+    pub(crate) fn satisfied(&self, g: &ExpandedGraph, o: &EngineOptions) -> bool {
+        let rounds = self.window_len() as f64;
+        (0..g.commodities.len()).all(|k| {
+            if self.injection[k] <= 0.0 {
+                return true;
+            }
+            let injected = self.sum_injected[k];
+            let absorbed = self.sum_absorbed[k];
+            match o.injection {
+                Injection::Feasible { .. } => absorbed >= (1.0 - o.epsilon) * injected,
+                Injection::Demand => {
+                    let admitted = injected - self.sum_discarded[k];
+                    (admitted - absorbed) / rounds <= o.epsilon * g.commodities[k].demand
+                }
+            }
+        })
+    }
+
+    /// Bytes of the window.
+    pub(crate) fn window_bytes(&self) -> usize {
+        self.discarded.bytes() + self.absorbed.bytes()
+    }
+}

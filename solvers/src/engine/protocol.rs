@@ -1,0 +1,275 @@
+//! The protocol: what one node does in a round, on borrowed state (DESIGN §5,
+//! "Protocol and runtimes"). Every runtime runs every node through exactly these
+//! functions — the flat in-process runtime on views into its arrays, the `nodes`
+//! runtime and an embedding broker on the owned types of [`super::node`] — so the
+//! arithmetic, and with it every result bit, is the same whoever schedules the nodes.
+//!
+//! A round is three exchanges:
+//! 1. **announce**: every node tells its in-neighbours its queue height per commodity,
+//!    [`height`] (its queues of a commodity are balanced, so one height says it all),
+//!    plus what its variant announces ([`PushPolicy::announce`]);
+//! 2. **step** ([`step`]): with its out-neighbours' announcements, a node learns
+//!    ([`PushPolicy::learn`]), injects (at a source, discarding above its ceiling),
+//!    and pushes jobs on its usable out-edges by reverse water-filling;
+//! 3. **deliver** ([`receive`]): every node takes the jobs sent to it; a collection
+//!    point absorbs them.
+//!
+//! **Canonical order.** A node applies the jobs it receives of one commodity in
+//! increasing order of their sender's G′ node index (each sender reaches it over one
+//! edge, G′ having at most one edge per ordered node pair), never in arrival order:
+//! sums of floating-point amounts depend on their order, and this order is the one
+//! every runtime can reproduce. Different commodities never mix (each has its own
+//! queue total), so a whole inbox is applied in order of (commodity, sender, edge).
+
+use serde::{Deserialize, Serialize};
+
+use super::variants::PushPolicy;
+use super::water_fill::{fits, push, water_fill_bound, FillScratch, Potential, Term, Terms};
+
+/// What a node knows of one commodity k that can use it, whatever the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Local {
+    /// Commodity index k.
+    pub k: usize,
+    /// d_k: heights are normalised by it (seed 003 §5).
+    pub demand: f64,
+    /// r^k_n: resource units one job of k uses here.
+    pub resource: f64,
+    /// Number of queues of k here: usable in-edges plus usable out-edges.
+    pub queues: u32,
+    /// Jobs injected per round if this node is k's source (a_k), else 0.
+    pub injection: f64,
+    /// Demand mode at k's source: the most jobs of k the source may hold; the excess
+    /// is discarded (Awerbuch–Leighton's discard).
+    pub ceiling: Option<f64>,
+}
+
+/// The normalised height q̄ = held / queues / d_k of a node's queues of a commodity.
+pub fn height(c: &Local, held: f64) -> f64 {
+    if c.queues == 0 || c.demand <= 0.0 {
+        0.0
+    } else {
+        held / c.queues as f64 / c.demand
+    }
+}
+
+/// A node's fixed configuration as the step reads it: its capacity, and per local
+/// commodity (in increasing k) its [`Local`] data, the variant's data and its usable
+/// out-edges; out-edges are numbered commodity by commodity, in increasing edge order
+/// within one (`j` below).
+pub trait NodeView<P: PushPolicy> {
+    /// R_n, `None` when unlimited.
+    fn capacity(&self) -> Option<f64>;
+    /// Number of local commodities.
+    fn len(&self) -> usize;
+    /// Whether the node carries no commodity.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Local commodity i.
+    fn local(&self, i: usize) -> Local;
+    /// The variant's configuration of local commodity i.
+    fn commodity(&self, i: usize) -> P::Commodity;
+    /// How many usable out-edges local commodity i has.
+    fn out_count(&self, i: usize) -> usize;
+    /// Out-edge j: the variant's configuration and whether it leads into the
+    /// commodity's collection point.
+    fn out(&self, j: usize) -> (P::Edge, bool);
+}
+
+/// What a node's out-neighbours announced, per out-edge j (numbered as in
+/// [`NodeView`]): the head's queue height of the edge's commodity and what its
+/// variant announced. Read from the round's announcements, never from state the step
+/// is changing.
+pub trait Heads<P: PushPolicy> {
+    /// q̄ of the head of out-edge j (0 if the head holds none of its commodity).
+    fn height(&self, j: usize) -> f64;
+    /// What the head of out-edge j announced (default if it said nothing).
+    fn announced(&self, j: usize) -> P::Announce;
+}
+
+/// A node's changing state, borrowed per local commodity (aligned with the
+/// [`NodeView`]'s commodities).
+pub struct StateMut<'a, P: PushPolicy> {
+    /// Jobs held per commodity.
+    pub held: &'a mut [f64],
+    /// Jobs discarded at the ceiling this round, per commodity (written at sources only).
+    pub discarded: &'a mut [f64],
+    /// The variant's state per commodity.
+    pub slots: &'a mut [P::Slot],
+}
+
+/// Reusable buffers of [`step`]: nothing is allocated once they have grown to the
+/// node's size.
+#[derive(Debug, Clone, Default)]
+pub struct StepScratch {
+    terms: Terms,
+    /// Per term: (local commodity, out-edge j).
+    owner: Vec<(u32, u32)>,
+    fill: FillScratch,
+}
+
+/// What a step reports besides the state it changed and the jobs it sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stepped {
+    /// λ of this push (the capacity's multiplier, 0 when it did not bind); with the
+    /// welfare-seeking weights a price in money per resource unit.
+    pub lambda: f64,
+    /// Σ_k r^k_n·x: resource units the pushes use (summed in push order).
+    pub used: f64,
+}
+
+/// Phase 2, the per-node step of seed 003 §5.1: learn, inject (at a source; above its
+/// ceiling, discard), balance, and push x^k_{n,n′} on every usable out-edge by
+/// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
+/// x̄ ≤ q̄_t (reverse water-filling, [`super::water_fill`]).
+///
+/// Arguments: the node's configuration, its state (changed in place), its
+/// out-neighbours' announcements, the potential, reusable buffers, and `sent`, one
+/// entry per out-edge j, overwritten with the jobs sent over it (0 for none).
+/// Allocates nothing once `scratch` has grown.
+///
+/// Complexity: O(m log m) in the node's m (commodity, out-edge) terms when its
+/// capacity binds (the breakpoints are sorted), O(m) otherwise.
+#[inline(always)]
+pub fn step<P: PushPolicy>(
+    config: &impl NodeView<P>,
+    state: StateMut<'_, P>,
+    heads: &impl Heads<P>,
+    potential: Potential,
+    scratch: &mut StepScratch,
+    sent: &mut [f64],
+) -> Stepped {
+    let StateMut {
+        held,
+        discarded,
+        slots,
+    } = state;
+    let StepScratch { terms, owner, fill } = scratch;
+    terms.clear();
+    owner.clear();
+    fill.x.clear();
+    let capacity = config.capacity();
+    // Σ usage·x̄ at λ = 0, summed as the water-fill sums it (from −0, in term order).
+    let mut free = -0.0;
+    let mut first = 0;
+    for i in 0..config.len() {
+        let local = config.local(i);
+        let commodity = config.commodity(i);
+        let outs = first..first + config.out_count(i);
+        first = outs.end;
+        let slot = &mut slots[i];
+        // 0. Learn from the out-neighbours' announcements.
+        P::learn(
+            &local,
+            &commodity,
+            slot,
+            outs.clone().map(|j| {
+                let (edge, into_sink) = config.out(j);
+                (edge, into_sink, heads.announced(j))
+            }),
+        );
+        // 1. Inject, with the ceiling at the source.
+        if local.injection > 0.0 {
+            held[i] += local.injection;
+            discarded[i] = 0.0;
+            if let Some(ceiling) = P::ceiling(&local, &commodity, slot) {
+                if held[i] > ceiling {
+                    discarded[i] = held[i] - ceiling;
+                    held[i] = ceiling;
+                }
+            }
+        }
+        // 2–3. Balance (implicit: one total per commodity) and the push terms, with
+        //      their free pushes (λ = 0).
+        if held[i] <= 0.0 || outs.is_empty() {
+            continue;
+        }
+        let Some(push_with) = P::push(&local, &commodity, slot) else {
+            continue;
+        };
+        let tail = height(&local, held[i]);
+        // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
+        let usage = local.demand * local.resource;
+        for j in outs {
+            let (edge, into_sink) = config.out(j);
+            let Some((weight, penalty)) =
+                P::term(&local, &push_with, &edge, into_sink, &heads.announced(j))
+            else {
+                continue;
+            };
+            let term = Term {
+                tail,
+                head: if into_sink {
+                    None
+                } else {
+                    Some(heads.height(j))
+                },
+                weight,
+                usage,
+                penalty,
+            };
+            // A node with a capacity keeps its terms, in case the capacity binds.
+            let x = push(&term, 0.0, potential);
+            if capacity.is_some() {
+                free += term.usage * x;
+                terms.push(&term);
+            }
+            fill.x.push(x);
+            owner.push((i as u32, j as u32));
+        }
+    }
+    // Reverse water-filling: λ = 0 if the free pushes fit (always without a capacity).
+    let lambda = match capacity {
+        Some(capacity) if !fits(free, capacity) => {
+            water_fill_bound(terms, capacity, potential, fill)
+        }
+        _ => 0.0,
+    };
+    sent.fill(0.0);
+    let mut used = 0.0;
+    // Terms come commodity by commodity: read each commodity's data once.
+    let (mut current, mut demand, mut resource) = (usize::MAX, 0.0, 0.0);
+    for (&(i, j), &x) in owner.iter().zip(&fill.x) {
+        let (i, j) = (i as usize, j as usize);
+        if i != current {
+            let local = config.local(i);
+            (current, demand, resource) = (i, local.demand, local.resource);
+        }
+        // Nothing to send is sending 0 (branch-free: a queue, a sum or `sent` plus or
+        // minus +0 stays the same bits, as none of them is ever −0).
+        let amount = (x * demand).min(held[i]);
+        let amount = if amount > 0.0 { amount } else { 0.0 };
+        held[i] -= amount;
+        sent[j] = amount;
+        used += resource * amount;
+    }
+    Stepped { lambda, used }
+}
+
+/// Phase 3 for one local commodity: take delivery of `arrivals` (amount, stamp) in
+/// the canonical order (by sender; see the module docs). Arrivals of no jobs (amount
+/// ≤ 0) are ignored. At a collection point the jobs are absorbed: returns what was
+/// absorbed, and `held` stays untouched; elsewhere they join `held` and 0 is returned.
+/// The variant learns from the stamps ([`PushPolicy::receive`]).
+pub fn receive<'a, P: PushPolicy>(
+    collection: bool,
+    held: &mut f64,
+    slot: &mut P::Slot,
+    arrivals: impl Iterator<Item = (f64, &'a P::Stamp)>,
+) -> f64 {
+    let mut absorbed = 0.0;
+    for (amount, stamp) in arrivals {
+        // Adding +0 changes no bits (neither sum is ever −0): branch-free.
+        let jobs = if amount > 0.0 { amount } else { 0.0 };
+        if collection {
+            absorbed += jobs;
+        } else {
+            *held += jobs;
+        }
+        if amount > 0.0 {
+            P::receive(slot, stamp);
+        }
+    }
+    absorbed
+}

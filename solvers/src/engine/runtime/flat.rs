@@ -1,0 +1,862 @@
+//! The `flat` runtime: every node's configuration and state laid out in flat arrays —
+//! by node, then commodity (a *slot* per (node, commodity)), then out-edge (a usable
+//! (edge, commodity) pair) — built once, so a round allocates nothing and is a few
+//! linear passes over those arrays, parallel over chunks of nodes with rayon.
+//!
+//! Every node still runs the protocol's step ([`protocol::step`]) and delivery
+//! ([`protocol::receive`]), on views into the arrays; what the flat layout adds is
+//! precomputed addressing: per out-edge the slot of its head (where the head's
+//! announced height is), per slot its arrivals in the canonical order (by sender),
+//! per commodity its slots in node order (for the ledger's sums). So it computes
+//! exactly what the `nodes` runtime computes, bit for bit, for any chunking and
+//! thread count (every sum has one fixed order; chunks only split the work).
+//!
+//! A round:
+//! 1. **step**, per node in parallel: learn, inject, push; the amounts go straight
+//!    into the window's row of this round (the window is kept per out-edge, i.e. by
+//!    the node that sends over it), λ into the λ window;
+//! 2. **deliver**, per node in parallel: each slot adds its arrivals in order, then
+//!    announces its new height (double-buffered: the step reads only announcements);
+//! 3. **report**, per commodity in parallel: the ledger's sums over the commodity's
+//!    slots in node order.
+
+use std::mem::size_of;
+
+use brokerflow_graphs::{ExpandedGraph, Flow};
+use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
+
+use super::{Executor, Footprint, Runtime};
+use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
+use crate::engine::node::{NodeConfig, NodeState};
+use crate::engine::protocol::{self, Heads, Local, NodeView, StateMut, StepScratch, Stepped};
+use crate::engine::setup::Setup;
+use crate::engine::variants::PushPolicy;
+use crate::engine::water_fill::Potential;
+
+/// No slot.
+const NONE: u32 = u32::MAX;
+
+/// A slot's fixed data: [`Local`] without what only a source has (its injection and
+/// ceiling, kept per commodity).
+#[derive(Debug, Clone, Copy)]
+struct SlotLocal {
+    k: u32,
+    /// The queue count, with [`SOURCE`] set at the commodity's source.
+    queues: u32,
+    demand: f64,
+    resource: f64,
+}
+
+/// The bit of `SlotLocal::queues` that marks the commodity's source.
+const SOURCE: u32 = 1 << 31;
+
+impl SlotLocal {
+    fn is_source(&self) -> bool {
+        self.queues & SOURCE != 0
+    }
+
+    fn queues(&self) -> u32 {
+        self.queues & !SOURCE
+    }
+}
+
+/// An out-edge: the variant's data, the slot of its head, whether the head is the
+/// commodity's collection point.
+#[derive(Debug, Clone, Copy)]
+struct FlatOut<E> {
+    edge: E,
+    head: u32,
+    into_sink: bool,
+}
+
+/// An arrival of a slot: the out-edge it comes over, and its sender's slot.
+#[derive(Debug, Clone, Copy)]
+struct InPair {
+    out: u32,
+    tail: u32,
+}
+
+/// The fixed configuration of every node.
+struct Layout<P: PushPolicy> {
+    /// Per node: its first slot (one more entry at the end).
+    node_slot: Vec<u32>,
+    /// R_n, NaN for unlimited (capacities are finite).
+    capacity: Vec<f64>,
+    collection: Vec<bool>,
+    /// Per node: its λ column among the nodes with a capacity.
+    node_cap: Vec<u32>,
+    /// Per slot.
+    local: Vec<SlotLocal>,
+    /// Per slot: its first out-edge (one more entry at the end).
+    slot_out: Vec<u32>,
+    out: Vec<FlatOut<P::Edge>>,
+    /// Every slot's arrivals, slot by slot (a slot has queues − out-edges of them),
+    /// each slot's in increasing sender order.
+    inward: Vec<InPair>,
+    /// Per commodity: the variant's data, the source's injection and ceiling; its
+    /// source and collection slots; its slots in node order
+    /// (`k_slots[k_start[k]..k_start[k + 1]]`).
+    commodity: Vec<P::Commodity>,
+    injection: Vec<f64>,
+    ceiling: Vec<Option<f64>>,
+    source: Vec<u32>,
+    sink: Vec<u32>,
+    k_start: Vec<u32>,
+    k_slots: Vec<u32>,
+}
+
+/// Every node's changing state, per slot.
+struct State<P: PushPolicy> {
+    held: Vec<f64>,
+    /// What the slot reports besides what it holds: jobs discarded this round at a
+    /// source, jobs absorbed at a collection point (a slot is never both).
+    report: Vec<f64>,
+    /// Announced heights and variant announcements (read by the step, written after
+    /// delivery).
+    heights: Vec<f64>,
+    announced: Vec<P::Announce>,
+    slots: Vec<P::Slot>,
+    /// What the slot's jobs carry this round.
+    stamps: Vec<P::Stamp>,
+}
+
+/// Where a chunk of nodes starts in each index space.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cut {
+    chunk: usize,
+    node: usize,
+    slot: usize,
+    out: usize,
+    /// The first arrival of the chunk's first slot.
+    inward: usize,
+    cap: usize,
+}
+
+/// The flat runtime.
+pub struct Flat<'a, P: PushPolicy> {
+    g: &'a ExpandedGraph,
+    potential: Potential,
+    layout: Layout<P>,
+    state: State<P>,
+    /// The window: per round, every out-edge's amount and every capacity node's λ.
+    sent: Ring,
+    lambda: Ring,
+    /// Chunk boundaries (one more than chunks), and per chunk its step buffers and
+    /// largest capacity excess.
+    cuts: Vec<Cut>,
+    scratch: Vec<StepScratch>,
+    excess: Vec<f64>,
+}
+
+/// Work a chunk should hold, in slots + out-edges, at least.
+const CHUNK_WORK: usize = 4096;
+
+impl<'a, P: PushPolicy> Flat<'a, P> {
+    /// Configures every node ([`Setup::node`]), lays the configurations out flat and
+    /// precomputes the addressing. O(usable pairs · log) once.
+    pub fn new(setup: &Setup<'_, 'a>) -> Flat<'a, P> {
+        let g = setup.graph();
+        let nodes = g.graph.node_count();
+        let configs: Vec<NodeConfig<P>> = (0..nodes)
+            .into_par_iter()
+            .map(|n| setup.node(NodeIndex::new(n)))
+            .collect();
+        let layout = Layout::new(&configs, g.commodities.len());
+        drop(configs);
+        let slots = layout.local.len();
+        let state = State {
+            held: vec![0.0; slots],
+            report: vec![0.0; slots],
+            heights: vec![0.0; slots],
+            slots: (0..slots)
+                .map(|s| {
+                    let n = layout.node_of(s);
+                    let k = layout.local[s].k as usize;
+                    P::initial(layout.collection[n], &layout.commodity[k])
+                })
+                .collect(),
+            announced: Vec::new(),
+            stamps: vec![P::Stamp::default(); slots],
+        };
+        let mut state = state;
+        state.announced = state.slots.iter().map(P::announce).collect();
+        let window = setup.options().window;
+        let cuts = layout.cuts(rayon::current_num_threads());
+        let chunks = cuts.len() - 1;
+        Flat {
+            g,
+            potential: setup.options().potential,
+            sent: Ring::new(window, layout.out.len()),
+            lambda: Ring::new(window, *layout.node_cap.last().unwrap_or(&0) as usize),
+            layout,
+            state,
+            cuts,
+            scratch: vec![StepScratch::default(); chunks],
+            excess: vec![f64::NEG_INFINITY; chunks],
+        }
+    }
+}
+
+impl<P: PushPolicy> Flat<'_, P> {
+    /// Every node's state after the last round as the owned [`NodeState`] of the
+    /// `nodes` runtime (for comparing runtimes; O(slots)).
+    pub fn node_states(&self) -> Vec<NodeState<P>> {
+        let (l, s) = (&self.layout, &self.state);
+        let lambdas = self.lambda.newest();
+        (0..l.capacity.len())
+            .map(|n| {
+                let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
+                let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
+                NodeState {
+                    held: of(&|x| s.held[x]),
+                    injected: of(&|x| l.local(x).injection),
+                    discarded: of(&|x| {
+                        if l.local[x].is_source() {
+                            s.report[x]
+                        } else {
+                            0.0
+                        }
+                    }),
+                    absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
+                    lambda: match (l.capacity(n), lambdas) {
+                        (Some(_), Some(row)) => row[l.node_cap[n] as usize],
+                        _ => 0.0,
+                    },
+                    policy: s.slots[slots].to_vec(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl<P: PushPolicy> Layout<P> {
+    fn new(configs: &[NodeConfig<P>], commodities: usize) -> Layout<P> {
+        let slots: usize = configs.iter().map(|c| c.commodities.len()).sum();
+        let outs: usize = configs.iter().map(|c| c.out.len()).sum();
+        let mut l = Layout {
+            node_slot: Vec::with_capacity(configs.len() + 1),
+            capacity: Vec::with_capacity(configs.len()),
+            collection: Vec::with_capacity(configs.len()),
+            node_cap: Vec::with_capacity(configs.len() + 1),
+            local: Vec::with_capacity(slots),
+            slot_out: Vec::with_capacity(slots + 1),
+            out: Vec::with_capacity(outs),
+            inward: Vec::new(),
+            commodity: vec![P::Commodity::default(); commodities],
+            injection: vec![0.0; commodities],
+            ceiling: vec![None; commodities],
+            source: vec![NONE; commodities],
+            sink: vec![NONE; commodities],
+            k_start: Vec::new(),
+            k_slots: Vec::new(),
+        };
+        let mut caps = 0u32;
+        for c in configs {
+            l.node_slot.push(l.local.len() as u32);
+            l.node_cap.push(caps);
+            caps += u32::from(c.capacity.is_some());
+            l.capacity.push(c.capacity.unwrap_or(f64::NAN));
+            l.collection.push(c.collection);
+            let mut j = 0;
+            for lc in &c.commodities {
+                let (s, k) = (l.local.len() as u32, lc.local.k);
+                let source = lc.local.injection > 0.0;
+                assert!(lc.local.queues < SOURCE, "too many queues");
+                l.local.push(SlotLocal {
+                    k: k as u32,
+                    queues: lc.local.queues | if source { SOURCE } else { 0 },
+                    demand: lc.local.demand,
+                    resource: lc.local.resource,
+                });
+                // The same at every node of k.
+                l.commodity[k] = lc.policy;
+                l.slot_out.push(l.out.len() as u32);
+                if source {
+                    l.source[k] = s;
+                    l.injection[k] = lc.local.injection;
+                    l.ceiling[k] = lc.local.ceiling;
+                }
+                if c.collection {
+                    l.sink[k] = s;
+                }
+                for e in &c.out[j..j + lc.out_edges] {
+                    // The head's node for now; its slot below.
+                    l.out.push(FlatOut {
+                        edge: e.policy,
+                        head: e.to as u32,
+                        into_sink: e.into_sink,
+                    });
+                }
+                j += lc.out_edges;
+            }
+        }
+        l.node_slot.push(l.local.len() as u32);
+        l.node_cap.push(caps);
+        l.slot_out.push(l.out.len() as u32);
+        // Each out-edge's head slot: the head node's slot of the edge's commodity.
+        let mut tail_of = vec![0u32; l.out.len()];
+        for s in 0..l.local.len() {
+            let k = l.local[s].k;
+            let outs = l.slot_out[s] as usize..l.slot_out[s + 1] as usize;
+            for (out, tail) in l.out[outs.clone()].iter_mut().zip(&mut tail_of[outs]) {
+                let h = out.head as usize;
+                let (h0, h1) = (l.node_slot[h] as usize, l.node_slot[h + 1] as usize);
+                let at = l.local[h0..h1]
+                    .binary_search_by_key(&k, |x| x.k)
+                    .expect("the head of a usable pair carries its commodity");
+                out.head = (h0 + at) as u32;
+                *tail = s as u32;
+            }
+        }
+        // Arrivals per slot by counting sort over the out-edges in flat order, which is
+        // by sender node: each slot's arrivals end up in increasing sender order.
+        let counts = |keys: &mut dyn Iterator<Item = usize>, n: usize| {
+            let mut start = vec![0u32; n + 1];
+            for key in keys {
+                start[key + 1] += 1;
+            }
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            start
+        };
+        let mut fill = counts(&mut l.out.iter().map(|o| o.head as usize), l.local.len());
+        l.inward = vec![InPair { out: 0, tail: 0 }; l.out.len()];
+        for (o, out) in l.out.iter().enumerate() {
+            let h = out.head as usize;
+            l.inward[fill[h] as usize] = InPair {
+                out: o as u32,
+                tail: tail_of[o],
+            };
+            fill[h] += 1;
+        }
+        // Each commodity's slots, in slot (= node) order.
+        l.k_start = counts(&mut l.local.iter().map(|x| x.k as usize), commodities);
+        let mut fill = l.k_start.clone();
+        l.k_slots = vec![0; l.local.len()];
+        for (s, x) in l.local.iter().enumerate() {
+            l.k_slots[fill[x.k as usize] as usize] = s as u32;
+            fill[x.k as usize] += 1;
+        }
+        l
+    }
+
+    /// R_n, `None` when unlimited.
+    fn capacity(&self, n: usize) -> Option<f64> {
+        let c = self.capacity[n];
+        (!c.is_nan()).then_some(c)
+    }
+
+    /// The node of slot s.
+    fn node_of(&self, s: usize) -> usize {
+        self.node_slot.partition_point(|&x| x as usize <= s) - 1
+    }
+
+    /// Chunk boundaries: consecutive nodes holding at least [`CHUNK_WORK`] slots +
+    /// out-edges each, and enough chunks for `threads` to share (at most 16 per
+    /// thread).
+    fn cuts(&self, threads: usize) -> Vec<Cut> {
+        let total = self.local.len() + self.out.len();
+        let target = CHUNK_WORK.max(total / (16 * threads.max(1)));
+        let nodes = self.capacity.len();
+        let at = |chunk, n: usize| {
+            let slot = self.node_slot[n] as usize;
+            Cut {
+                chunk,
+                node: n,
+                slot,
+                out: self.slot_out[slot] as usize,
+                inward: 0,
+                cap: self.node_cap[n] as usize,
+            }
+        };
+        // Arrivals before each slot: queues − out-edges per slot, summed.
+        let mut before = Vec::with_capacity(self.local.len() + 1);
+        before.push(0);
+        for (s, x) in self.local.iter().enumerate() {
+            let outs = (self.slot_out[s + 1] - self.slot_out[s]) as usize;
+            before.push(before[s] + x.queues() as usize - outs);
+        }
+        debug_assert_eq!(before[self.local.len()], self.inward.len());
+        let at = |chunk, n: usize| Cut {
+            inward: before[self.node_slot[n] as usize],
+            ..at(chunk, n)
+        };
+        let mut cuts = vec![at(0, 0)];
+        let mut work = 0;
+        for n in 0..nodes {
+            let (s0, s1) = (self.node_slot[n] as usize, self.node_slot[n + 1] as usize);
+            work += (s1 - s0) + (self.slot_out[s1] - self.slot_out[s0]) as usize;
+            if work >= target && n + 1 < nodes {
+                cuts.push(at(cuts.len(), n + 1));
+                work = 0;
+            }
+        }
+        cuts.push(at(cuts.len(), nodes));
+        cuts
+    }
+
+    fn local(&self, s: usize) -> Local {
+        self.to_local(&self.local[s])
+    }
+
+    fn to_local(&self, x: &SlotLocal) -> Local {
+        let (injection, ceiling) = if x.is_source() {
+            (self.injection[x.k as usize], self.ceiling[x.k as usize])
+        } else {
+            (0.0, None)
+        };
+        Local {
+            k: x.k as usize,
+            demand: x.demand,
+            resource: x.resource,
+            queues: x.queues(),
+            injection,
+            ceiling,
+        }
+    }
+
+    /// The announced height of slot s holding `held` jobs.
+    fn height(&self, s: usize, held: f64) -> f64 {
+        let x = &self.local[s];
+        protocol::height(
+            &Local {
+                k: x.k as usize,
+                demand: x.demand,
+                resource: x.resource,
+                queues: x.queues(),
+                injection: 0.0,
+                ceiling: None,
+            },
+            held,
+        )
+    }
+}
+
+/// One node as the step sees it: views into the layout.
+struct FlatNode<'r, P: PushPolicy> {
+    layout: &'r Layout<P>,
+    capacity: Option<f64>,
+    /// The node's slots, their first out-edges (one more entry), its out-edges.
+    local: &'r [SlotLocal],
+    slot_out: &'r [u32],
+    out: &'r [FlatOut<P::Edge>],
+}
+
+impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
+    fn capacity(&self) -> Option<f64> {
+        self.capacity
+    }
+    fn len(&self) -> usize {
+        self.local.len()
+    }
+    fn local(&self, i: usize) -> Local {
+        self.layout.to_local(&self.local[i])
+    }
+    fn commodity(&self, i: usize) -> P::Commodity {
+        self.layout.commodity[self.local[i].k as usize]
+    }
+    fn out_count(&self, i: usize) -> usize {
+        (self.slot_out[i + 1] - self.slot_out[i]) as usize
+    }
+    fn out(&self, j: usize) -> (P::Edge, bool) {
+        let o = &self.out[j];
+        (o.edge, o.into_sink)
+    }
+}
+
+/// The announcements of one node's heads, read through its out-edges' head slots.
+struct FlatHeads<'r, P: PushPolicy> {
+    out: &'r [FlatOut<P::Edge>],
+    heights: &'r [f64],
+    announced: &'r [P::Announce],
+}
+
+impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
+    fn height(&self, j: usize) -> f64 {
+        self.heights[self.out[j].head as usize]
+    }
+    fn announced(&self, j: usize) -> P::Announce {
+        self.announced[self.out[j].head as usize]
+    }
+}
+
+/// Disjoint mutable parts of the state that a chunk of nodes writes, split at cuts.
+trait Split: Send + Sized {
+    /// Splits parts starting at `from` at the (absolute) cut `at`.
+    fn split(self, from: &Cut, at: &Cut) -> (Self, Self);
+}
+
+fn split<T>(s: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
+    s.split_at_mut(at)
+}
+
+/// Runs `f` on every chunk (`cuts[i]..cuts[i + 1]`) with its parts, in parallel by
+/// recursive halving (nothing allocated).
+fn in_chunks<T: Split, F: Fn(&Cut, &Cut, T) + Sync>(cuts: &[Cut], parts: T, f: &F) {
+    match cuts.len() {
+        0 | 1 => {}
+        2 => f(&cuts[0], &cuts[1], parts),
+        n => {
+            let mid = n / 2;
+            let (a, b) = parts.split(&cuts[0], &cuts[mid]);
+            rayon::join(
+                || in_chunks(&cuts[..=mid], a, f),
+                || in_chunks(&cuts[mid..], b, f),
+            );
+        }
+    }
+}
+
+/// What the step writes.
+struct StepParts<'p, P: PushPolicy> {
+    held: &'p mut [f64],
+    report: &'p mut [f64],
+    slots: &'p mut [P::Slot],
+    stamps: &'p mut [P::Stamp],
+    sent: &'p mut [f64],
+    lambda: &'p mut [f64],
+    scratch: &'p mut [StepScratch],
+    excess: &'p mut [f64],
+}
+
+impl<P: PushPolicy> Split for StepParts<'_, P> {
+    fn split(self, from: &Cut, at: &Cut) -> (Self, Self) {
+        let s = at.slot - from.slot;
+        let (held, h) = split(self.held, s);
+        let (report, r) = split(self.report, s);
+        let (slots, sl) = split(self.slots, s);
+        let (stamps, st) = split(self.stamps, s);
+        let (sent, se) = split(self.sent, at.out - from.out);
+        let (lambda, l) = split(self.lambda, at.cap - from.cap);
+        let (scratch, sc) = split(self.scratch, at.chunk - from.chunk);
+        let (excess, e) = split(self.excess, at.chunk - from.chunk);
+        (
+            StepParts {
+                held,
+                report,
+                slots,
+                stamps,
+                sent,
+                lambda,
+                scratch,
+                excess,
+            },
+            StepParts {
+                held: h,
+                report: r,
+                slots: sl,
+                stamps: st,
+                sent: se,
+                lambda: l,
+                scratch: sc,
+                excess: e,
+            },
+        )
+    }
+}
+
+/// What delivery writes.
+struct DeliverParts<'p, P: PushPolicy> {
+    held: &'p mut [f64],
+    report: &'p mut [f64],
+    heights: &'p mut [f64],
+    announced: &'p mut [P::Announce],
+    slots: &'p mut [P::Slot],
+}
+
+impl<P: PushPolicy> Split for DeliverParts<'_, P> {
+    fn split(self, from: &Cut, at: &Cut) -> (Self, Self) {
+        let s = at.slot - from.slot;
+        let (held, h) = split(self.held, s);
+        let (report, r) = split(self.report, s);
+        let (heights, he) = split(self.heights, s);
+        let (announced, a) = split(self.announced, s);
+        let (slots, sl) = split(self.slots, s);
+        (
+            DeliverParts {
+                held,
+                report,
+                heights,
+                announced,
+                slots,
+            },
+            DeliverParts {
+                held: h,
+                report: r,
+                heights: he,
+                announced: a,
+                slots: sl,
+            },
+        )
+    }
+}
+
+/// The step of every node of one chunk (`from..to`), writing `p`.
+#[inline(never)]
+fn step_chunk<P: PushPolicy>(
+    layout: &Layout<P>,
+    heights: &[f64],
+    announced: &[P::Announce],
+    potential: Potential,
+    from: &Cut,
+    to: &Cut,
+    p: StepParts<'_, P>,
+) {
+    let scratch = &mut p.scratch[0];
+    let mut largest = f64::NEG_INFINITY;
+    for n in from.node..to.node {
+        let (s0, s1) = (
+            layout.node_slot[n] as usize,
+            layout.node_slot[n + 1] as usize,
+        );
+        let (o0, o1) = (layout.slot_out[s0] as usize, layout.slot_out[s1] as usize);
+        let capacity = layout.capacity(n);
+        let (rs0, rs1) = (s0 - from.slot, s1 - from.slot);
+        let stepped = if s0 == s1 {
+            Stepped {
+                lambda: 0.0,
+                used: 0.0,
+            }
+        } else {
+            protocol::step(
+                &FlatNode::<P> {
+                    layout,
+                    capacity,
+                    local: &layout.local[s0..s1],
+                    slot_out: &layout.slot_out[s0..=s1],
+                    out: &layout.out[o0..o1],
+                },
+                StateMut {
+                    held: &mut p.held[rs0..rs1],
+                    discarded: &mut p.report[rs0..rs1],
+                    slots: &mut p.slots[rs0..rs1],
+                },
+                &FlatHeads::<P> {
+                    out: &layout.out[o0..o1],
+                    heights,
+                    announced,
+                },
+                potential,
+                scratch,
+                &mut p.sent[o0 - from.out..o1 - from.out],
+            )
+        };
+        if size_of::<P::Stamp>() > 0 {
+            for s in rs0..rs1 {
+                p.stamps[s] = P::stamp(&p.slots[s]);
+            }
+        }
+        if let Some(cap) = capacity {
+            p.lambda[layout.node_cap[n] as usize - from.cap] = stepped.lambda;
+            let e = capacity_excess(stepped.used, cap);
+            debug_assert!(e <= 1e-9, "node {n} used {} of {cap}", stepped.used);
+            largest = largest.max(e);
+        }
+    }
+    p.excess[0] = largest;
+}
+
+/// Delivery at every node of one chunk: each slot adds what arrived over its in-edges
+/// this round (`row`, by out-edge) in the canonical order, then announces.
+#[inline(never)]
+fn deliver_chunk<P: PushPolicy>(
+    layout: &Layout<P>,
+    row: &[f64],
+    stamps: &[P::Stamp],
+    from: &Cut,
+    to: &Cut,
+    p: DeliverParts<'_, P>,
+) {
+    // What jobs carry in a variant whose jobs carry nothing.
+    let nothing = P::Stamp::default();
+    let mut next = from.inward;
+    for n in from.node..to.node {
+        let collection = layout.collection[n];
+        for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
+            let r = s - from.slot;
+            let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
+            let ins = layout.local[s].queues() as usize - outs;
+            let arrivals = layout.inward[next..next + ins].iter().map(|a| {
+                let stamp = if size_of::<P::Stamp>() > 0 {
+                    &stamps[a.tail as usize]
+                } else {
+                    &nothing
+                };
+                (row[a.out as usize], stamp)
+            });
+            next += ins;
+            let absorbed =
+                protocol::receive::<P>(collection, &mut p.held[r], &mut p.slots[r], arrivals);
+            if collection {
+                p.report[r] = absorbed;
+            }
+            // Only in-neighbours read a height: a slot without in-edges (a source)
+            // announces to no one.
+            if ins > 0 {
+                p.heights[r] = layout.height(s, p.held[r]);
+            }
+            p.announced[r] = P::announce(&p.slots[r]);
+        }
+    }
+}
+
+/// Commodity k's ledger of the round, (queued, injected, discarded, absorbed): its
+/// slots' holdings summed in node order; only the source injects and discards and only
+/// the collection point absorbs (the other slots report zeros, which add nothing).
+#[inline(never)]
+fn report_of<P: PushPolicy>(
+    layout: &Layout<P>,
+    held: &[f64],
+    report: &[f64],
+    k: usize,
+) -> (f64, f64, f64, f64) {
+    let slots = &layout.k_slots[layout.k_start[k] as usize..layout.k_start[k + 1] as usize];
+    let mut queued = 0.0;
+    for &s in slots {
+        queued += held[s as usize];
+    }
+    let (injected, discarded) = match layout.source[k] {
+        NONE => (0.0, 0.0),
+        s => (layout.injection[k], report[s as usize]),
+    };
+    let absorbed = match layout.sink[k] {
+        NONE => 0.0,
+        s => report[s as usize],
+    };
+    (queued, injected, discarded, absorbed)
+}
+
+impl<P: PushPolicy> Executor for Flat<'_, P> {
+    fn runtime(&self) -> Runtime {
+        Runtime::Flat
+    }
+
+    fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
+        let Flat {
+            layout,
+            state,
+            sent,
+            lambda,
+            cuts,
+            scratch,
+            excess,
+            potential,
+            ..
+        } = self;
+        let (layout, potential) = (&*layout, *potential);
+        let State {
+            held,
+            report,
+            heights,
+            announced,
+            slots,
+            stamps,
+        } = state;
+        // 1. Every node steps, reading the announcements of the last round.
+        let parts = StepParts::<P> {
+            held,
+            report,
+            slots,
+            stamps,
+            sent: sent.next_row(),
+            lambda: lambda.next_row(),
+            scratch,
+            excess,
+        };
+        let (heights_now, announced_now) = (&*heights, &*announced);
+        in_chunks(cuts, parts, &|from: &Cut, to: &Cut, p: StepParts<'_, P>| {
+            step_chunk(layout, heights_now, announced_now, potential, from, to, p)
+        });
+        // 2. Every node takes delivery, in the canonical order, and announces.
+        let parts = DeliverParts::<P> {
+            held,
+            report,
+            heights,
+            announced,
+            slots,
+        };
+        let (row, stamps) = (sent.current(), &*stamps);
+        in_chunks(
+            cuts,
+            parts,
+            &|from: &Cut, to: &Cut, p: DeliverParts<'_, P>| {
+                deliver_chunk(layout, row, stamps, from, to, p)
+            },
+        );
+        sent.commit();
+        lambda.commit();
+        // 3. Every commodity's ledger: its slots' reports in node order.
+        let (held, report) = (&*held, &*report);
+        ledger
+            .queued
+            .par_iter_mut()
+            .zip(&mut ledger.injected)
+            .zip(&mut ledger.discarded)
+            .zip(&mut ledger.absorbed)
+            .enumerate()
+            .with_min_len(1024)
+            .for_each(|(k, (((queued, injected), discarded), absorbed))| {
+                (*queued, *injected, *discarded, *absorbed) = report_of(layout, held, report, k)
+            });
+        excess.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    fn moved(&self) -> Flow {
+        let g = self.g;
+        let pairs = g.pairs();
+        let mut flow = Flow::zero(g);
+        let zero = mean_of_zeros(self.sent.len());
+        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
+        let means = self.sent.means();
+        // The out-edges of every node are its leaving pairs of the commodities the
+        // engine carries, in the same order.
+        let carried = |k: usize| self.layout.k_start[k] < self.layout.k_start[k + 1];
+        let mut o = 0;
+        for n in g.graph.node_indices() {
+            for &p in pairs.leaving(n) {
+                let k = pairs.commodity(p);
+                if carried(k) {
+                    flow.x[k][p - pairs.range(k).start] = means[o];
+                    o += 1;
+                }
+            }
+        }
+        debug_assert_eq!(o, self.layout.out.len());
+        flow
+    }
+
+    fn prices(&self) -> Vec<Option<f64>> {
+        let means = self.lambda.means();
+        let l = &self.layout;
+        (0..l.capacity.len())
+            .map(|n| l.capacity(n).map(|_| means[l.node_cap[n] as usize]))
+            .collect()
+    }
+
+    fn footprint(&self) -> Footprint {
+        let l = &self.layout;
+        let s = &self.state;
+        let bytes = |n: usize, each: usize| n * each;
+        let state = bytes(l.node_slot.len() + l.node_cap.len(), 4)
+            + bytes(l.capacity.len(), size_of::<f64>() + 1)
+            + bytes(l.local.len(), size_of::<SlotLocal>())
+            + bytes(l.slot_out.len() + l.k_slots.len(), 4)
+            + bytes(l.out.len(), size_of::<FlatOut<P::Edge>>())
+            + bytes(l.inward.len(), size_of::<InPair>())
+            + bytes(
+                l.commodity.len(),
+                size_of::<P::Commodity>() + size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
+            )
+            + bytes(s.held.len(), 3 * size_of::<f64>())
+            + bytes(
+                s.slots.len(),
+                size_of::<P::Slot>() + size_of::<P::Announce>() + size_of::<P::Stamp>(),
+            );
+        Footprint {
+            state,
+            window: self.sent.bytes() + self.lambda.bytes(),
+        }
+    }
+}

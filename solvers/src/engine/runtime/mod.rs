@@ -1,0 +1,100 @@
+//! Runtimes: how the nodes of G′ are scheduled (DESIGN §5, "Protocol and runtimes").
+//! Every runtime runs every node through the protocol's step ([`super::protocol`]) and
+//! reports per node; the engine's accounting reduces the reports in a fixed order. So
+//! every runtime computes the same rounds, bit for bit, for any thread count.
+//!
+//! Which to pick:
+//! - [`Runtime::Flat`] (default): the in-process runtime over flat state — per-pair
+//!   arrays laid out by node and commodity, preallocated, nothing allocated in the
+//!   round loop — parallel over chunks of nodes with rayon. The fast one.
+//! - [`Runtime::Nodes`]: every node through the public, serialisable per-node step and
+//!   its messages ([`super::node`]), as an embedding broker runs it. The reference.
+
+pub mod flat;
+pub mod nodes;
+
+use brokerflow_graphs::Flow;
+use serde::Serialize;
+
+use super::accounting::RoundLedger;
+use super::setup::Setup;
+use super::variants::{PushPolicy, WithPolicy};
+
+/// The engine's runtimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// Flat state, preallocated, parallel over node chunks ([`flat`]); the default.
+    #[default]
+    Flat,
+    /// Every node through the owned per-node step and its messages ([`nodes`]).
+    Nodes,
+}
+
+impl Runtime {
+    /// Every runtime.
+    pub const ALL: [Runtime; 2] = [Runtime::Flat, Runtime::Nodes];
+
+    /// `flat` or `nodes`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Flat => "flat",
+            Runtime::Nodes => "nodes",
+        }
+    }
+
+    /// The runtime named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Runtime> {
+        Runtime::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// Memory a runtime holds, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Footprint {
+    /// Configuration and round state: everything a round reads and writes.
+    pub state: usize,
+    /// The sliding window: every node's out-edge amounts and λ over the last `window`
+    /// rounds (the history the reported averages are taken over).
+    pub window: usize,
+}
+
+/// A runtime: runs rounds of every node and keeps every node's window.
+pub trait Executor: Send {
+    /// Which runtime this is.
+    fn runtime(&self) -> Runtime;
+
+    /// Runs one round of every node (announce, step, deliver) and writes every node's
+    /// report into `ledger` (cleared first; reduced in node order). Returns the largest
+    /// capacity excess of any node this round ([`super::accounting::capacity_excess`];
+    /// −∞ when no node has a capacity).
+    fn round(&mut self, ledger: &mut RoundLedger) -> f64;
+
+    /// Window-averaged jobs moved per usable (edge, commodity) pair, circulation
+    /// included.
+    fn moved(&self) -> Flow;
+
+    /// Per G′ node, the window-averaged λ (`None` for nodes of unlimited capacity).
+    fn prices(&self) -> Vec<Option<f64>>;
+
+    /// The memory held.
+    fn footprint(&self) -> Footprint;
+}
+
+/// Builds a runtime for the setup's variant.
+pub(crate) fn executor<'g>(setup: &Setup<'_, 'g>, runtime: Runtime) -> Box<dyn Executor + 'g> {
+    struct Build<'s, 'm, 'g> {
+        setup: &'s Setup<'m, 'g>,
+        runtime: Runtime,
+    }
+    impl<'g> WithPolicy for Build<'_, '_, 'g> {
+        type Output = Box<dyn Executor + 'g>;
+        fn call<P: PushPolicy>(self) -> Self::Output {
+            match self.runtime {
+                Runtime::Flat => Box::new(flat::Flat::<P>::new(self.setup)),
+                Runtime::Nodes => Box::new(nodes::Nodes::<P>::new(self.setup)),
+            }
+        }
+    }
+    setup.options().variant.dispatch(Build { setup, runtime })
+}

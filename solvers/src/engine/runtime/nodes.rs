@@ -1,0 +1,219 @@
+//! The `nodes` runtime: every node through the owned, serialisable per-node step and
+//! its messages ([`crate::engine::node`]) — exactly what an embedding broker runs. The
+//! reference the flat runtime is tested against.
+//!
+//! Each round every node announces (a [`Heights`] message), steps with its
+//! out-neighbours' announcements (sending [`Jobs`]), and takes delivery of the jobs
+//! sent to it. Inboxes are filled in *decreasing* sender order on purpose: a node
+//! applies arrivals in its own canonical order, so the result must not depend on the
+//! order they come in. Each node keeps its own window (its out-edges' amounts and its
+//! λ over the last `window` rounds).
+
+use brokerflow_graphs::{ExpandedGraph, Flow};
+use petgraph::graph::EdgeIndex;
+use rayon::prelude::*;
+
+use super::{Executor, Footprint, Runtime};
+use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
+use crate::engine::node::{
+    announce, deliver, node_step, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
+};
+use crate::engine::setup::Setup;
+use crate::engine::variants::PushPolicy;
+
+/// Every node as its own owned configuration and state.
+pub struct Nodes<'a, P: PushPolicy> {
+    g: &'a ExpandedGraph,
+    params: StepParams,
+    configs: Vec<NodeConfig<P>>,
+    states: Vec<NodeState<P>>,
+    /// Out-neighbours of each node (the heads of its usable out-edges), to hand it
+    /// their announcements.
+    neighbours: Vec<Vec<usize>>,
+    /// Per node: its out-edges' amounts per round, and its λ per round.
+    sent: Vec<Ring>,
+    lambda: Vec<Ring>,
+    outboxes: Vec<Vec<Jobs<P>>>,
+}
+
+impl<'a, P: PushPolicy> Nodes<'a, P> {
+    /// Configures every node ([`Setup::node`]) and empties every queue.
+    pub fn new(setup: &Setup<'_, 'a>) -> Nodes<'a, P> {
+        let g = setup.graph();
+        let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
+        let window = setup.options().window;
+        Nodes {
+            g,
+            params: StepParams {
+                potential: setup.options().potential,
+            },
+            states: configs.iter().map(NodeState::new).collect(),
+            neighbours: configs
+                .iter()
+                .map(|c| {
+                    let mut n: Vec<usize> = c.out.iter().map(|e| e.to).collect();
+                    n.sort_unstable();
+                    n.dedup();
+                    n
+                })
+                .collect(),
+            sent: configs
+                .iter()
+                .map(|c| Ring::new(window, c.out.len()))
+                .collect(),
+            lambda: configs.iter().map(|_| Ring::new(window, 1)).collect(),
+            outboxes: configs.iter().map(|_| Vec::new()).collect(),
+            configs,
+        }
+    }
+
+    /// Every node's configuration, by G′ node index.
+    pub fn configs(&self) -> &[NodeConfig<P>] {
+        &self.configs
+    }
+
+    /// Every node's state after the last round, by G′ node index.
+    pub fn states(&self) -> &[NodeState<P>] {
+        &self.states
+    }
+}
+
+impl<P: PushPolicy> Executor for Nodes<'_, P> {
+    fn runtime(&self) -> Runtime {
+        Runtime::Nodes
+    }
+
+    fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
+        // 1. Every node announces.
+        let heights: Vec<Heights<P>> = self
+            .configs
+            .par_iter()
+            .zip(&self.states)
+            .map(|(c, s)| announce(c, s))
+            .collect();
+        // 2. Every node steps with its out-neighbours' announcements.
+        let (params, neighbours) = (&self.params, &self.neighbours);
+        let excess = self
+            .configs
+            .par_iter()
+            .zip(&mut self.states)
+            .zip(&mut self.outboxes)
+            .zip(&mut self.sent)
+            .zip(&mut self.lambda)
+            .enumerate()
+            .map_init(
+                NodeScratch::<P>::default,
+                |scratch, (n, ((((config, state), outbox), sent), lambda))| {
+                    let heard: Vec<&Heights<P>> =
+                        neighbours[n].iter().map(|&m| &heights[m]).collect();
+                    outbox.clear();
+                    let stepped = node_step(config, state, &heard, params, scratch, outbox);
+                    // The node's window: what it sent over each out-edge (0 for none).
+                    let row = sent.next_row();
+                    row.iter_mut().for_each(|x| *x = 0.0);
+                    let mut jobs = outbox.iter().peekable();
+                    let mut j = 0;
+                    for c in &config.commodities {
+                        for e in &config.out[j..j + c.out_edges] {
+                            if let Some(job) =
+                                jobs.next_if(|x| x.k == c.local.k && x.edge == e.edge)
+                            {
+                                row[j] = job.amount;
+                            }
+                            j += 1;
+                        }
+                    }
+                    sent.commit();
+                    lambda.next_row()[0] = stepped.lambda;
+                    lambda.commit();
+                    config.capacity.map_or(f64::NEG_INFINITY, |cap| {
+                        let excess = capacity_excess(stepped.used, cap);
+                        debug_assert!(excess <= 1e-9, "node {n} used {} of {cap}", stepped.used);
+                        excess
+                    })
+                },
+            )
+            .reduce(|| f64::NEG_INFINITY, f64::max);
+        // 3. Deliveries, handed over in decreasing sender order: each node applies them
+        //    in its own canonical order.
+        let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
+        for outbox in self.outboxes.iter().rev() {
+            for job in outbox {
+                inbox[job.to].push(job);
+            }
+        }
+        self.configs
+            .par_iter()
+            .zip(&mut self.states)
+            .zip(&inbox)
+            .for_each(|((c, s), jobs)| deliver(c, s, jobs));
+        // Every node's report, in node order.
+        ledger.clear();
+        for (c, s) in self.configs.iter().zip(&self.states) {
+            for (i, lc) in c.commodities.iter().enumerate() {
+                ledger.add(
+                    lc.local.k,
+                    s.injected[i],
+                    s.discarded[i],
+                    s.absorbed[i],
+                    s.held[i],
+                );
+            }
+        }
+        excess
+    }
+
+    fn moved(&self) -> Flow {
+        let g = self.g;
+        let pairs = g.pairs();
+        let len = self.lambda.first().map_or(0, Ring::len);
+        let zero = mean_of_zeros(len);
+        let mut flow = Flow::zero(g);
+        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
+        for (config, sent) in self.configs.iter().zip(&self.sent) {
+            let means = sent.means();
+            let mut j = 0;
+            for c in &config.commodities {
+                let k = c.local.k;
+                let start = pairs.range(k).start;
+                for e in &config.out[j..j + c.out_edges] {
+                    let p = pairs
+                        .find(k, EdgeIndex::new(e.edge))
+                        .expect("a configured out-edge is a usable pair");
+                    flow.x[k][p - start] = means[j];
+                    j += 1;
+                }
+            }
+        }
+        flow
+    }
+
+    fn prices(&self) -> Vec<Option<f64>> {
+        self.configs
+            .iter()
+            .zip(&self.lambda)
+            .map(|(c, l)| c.capacity.map(|_| l.means()[0]))
+            .collect()
+    }
+
+    fn footprint(&self) -> Footprint {
+        use crate::engine::node::{LocalCommodity, OutEdge};
+        use std::mem::size_of;
+        let state = self
+            .configs
+            .iter()
+            .zip(&self.states)
+            .zip(&self.neighbours)
+            .map(|((c, s), n)| {
+                size_of::<NodeConfig<P>>()
+                    + c.commodities.len() * size_of::<LocalCommodity<P>>()
+                    + c.out.len() * size_of::<OutEdge<P>>()
+                    + size_of::<NodeState<P>>()
+                    + s.held.len() * (4 * size_of::<f64>() + size_of::<P::Slot>())
+                    + n.len() * size_of::<usize>()
+            })
+            .sum();
+        let window = self.sent.iter().chain(&self.lambda).map(Ring::bytes).sum();
+        Footprint { state, window }
+    }
+}

@@ -1,0 +1,188 @@
+//! Every runtime computes the same rounds (DESIGN §5, "Protocol and runtimes"): for
+//! every variant × injection mode × potential, the `flat` and the `nodes` runtime, each
+//! inside a 1-thread and a 2-thread rayon pool, give bit-identical flows, moved
+//! amounts, served amounts, window averages, prices, ledger (every round's trace and
+//! the largest residuals), rounds and stop reason — on random generated markets
+//! (proptest, with broker→broker cycles, eligibility lists, posted prices, scarce and
+//! plentiful capacity) and on every bundled market.
+
+use std::sync::LazyLock;
+
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
+use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_solvers::engine::{
+    run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers, Potential, Runtime,
+    Stop, Trace, Variant,
+};
+use brokerflow_solvers::lp::{self, LpOptions};
+use proptest::prelude::*;
+
+static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
+    [1, 2].map(|t| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap()
+    })
+});
+
+/// Everything a run reports, as bits (f64s by `to_bits`: 0 vs −0 and the last ulp
+/// count).
+fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &Trace) -> Vec<String> {
+    let bits = |xs: &[f64]| {
+        xs.iter()
+            .map(|x| format!("{:016x}", x.to_bits()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = vec![
+        format!(
+            "rounds {} stop {:?} converged {}",
+            r.rounds, r.stop, r.converged
+        ),
+        format!("injected {}", bits(&r.injected)),
+        format!("discarded {}", bits(&r.discarded)),
+        format!("injection {}", bits(&r.injection)),
+        format!(
+            "residuals {}",
+            bits(&[r.max_ledger_residual, r.max_capacity_violation])
+        ),
+        format!(
+            "served {}",
+            bits(
+                &(0..g.commodities.len())
+                    .map(|k| r.served(g, k))
+                    .collect::<Vec<_>>()
+            )
+        ),
+        format!(
+            "prices {}",
+            bits(
+                &r.prices
+                    .iter()
+                    .map(|p| p.unwrap_or(f64::NAN))
+                    .collect::<Vec<_>>()
+            )
+        ),
+    ];
+    for (k, (flow, moved)) in r.flow.x.iter().zip(&r.moved.x).enumerate() {
+        out.push(format!("flow {k}: {}", bits(flow)));
+        out.push(format!("moved {k}: {}", bits(moved)));
+    }
+    for row in &trace.rows {
+        out.push(format!(
+            "trace {} {} {}",
+            row.round,
+            row.commodity,
+            bits(&[row.injected, row.absorbed, row.queued, row.discarded])
+        ));
+    }
+    out
+}
+
+/// Runs `o` on every runtime × pool; panics at the first difference. Returns the run's
+/// stop reason.
+fn same_everywhere(what: &str, market: &Market, g: &ExpandedGraph, o: &EngineOptions) -> Stop {
+    let mut reference: Option<(String, Vec<String>)> = None;
+    let mut stop = Stop::NothingToRoute;
+    for runtime in Runtime::ALL {
+        for pool in POOLS.iter() {
+            let label = format!(
+                "{} on {} threads",
+                runtime.name(),
+                pool.current_num_threads()
+            );
+            let o = EngineOptions { runtime, ..*o };
+            let (run, print) = pool.install(|| {
+                let mut trace = Trace::default();
+                let mut observers = Observers::new();
+                observers.push(&mut trace, ObserverMode::Always);
+                let r = run_observed(market, g, &o, &mut observers).unwrap();
+                let print = fingerprint(g, &r, &trace);
+                (r, print)
+            });
+            stop = run.stop;
+            match &reference {
+                None => reference = Some((label, print)),
+                Some((first, expected)) => {
+                    assert_eq!(expected.len(), print.len(), "{what}: {first} vs {label}");
+                    if let Some((a, b)) = expected.iter().zip(&print).find(|(a, b)| a != b) {
+                        panic!("{what}: {first} vs {label} differ first at\n  {a}\n  {b}");
+                    }
+                }
+            }
+        }
+    }
+    stop
+}
+
+/// Every variant × injection mode × potential on one market; returns the stop reasons.
+fn all_settings(name: &str, market: &Market, rounds: usize, window: usize) -> Vec<Stop> {
+    let g = ExpandedGraph::new(market);
+    let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
+        .unwrap()
+        .delta;
+    let mut stops = Vec::new();
+    for variant in Variant::ALL {
+        for injection in [Injection::Feasible { delta }, Injection::Demand] {
+            for potential in [Potential::Quadratic, Potential::Exponential] {
+                let mut o = EngineOptions::new(variant, injection);
+                o.potential = potential;
+                o.max_rounds = rounds;
+                o.window = window;
+                let what = format!(
+                    "{name}, {} {} {potential:?}",
+                    variant.name(),
+                    injection.name()
+                );
+                stops.push(same_everywhere(&what, market, &g, &o));
+            }
+        }
+    }
+    stops
+}
+
+#[test]
+fn runtimes_agree_bit_for_bit_on_the_bundled_markets() {
+    let mut stops = Vec::new();
+    for (name, market) in [
+        ("tiny", examples::tiny()),
+        ("figure3", examples::figure3()),
+        ("linked", examples::linked()),
+        ("posted", examples::posted()),
+    ] {
+        stops.extend(all_settings(name, &market, 700, 200));
+    }
+    // Not vacuous: runs converged and runs hit the limit.
+    assert!(stops.contains(&Stop::Converged), "{stops:?}");
+    assert!(stops.contains(&Stop::RoundLimit), "{stops:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn runtimes_agree_bit_for_bit_on_random_markets(
+        users in 2usize..14,
+        brokers in 1usize..5,
+        providers in 1usize..5,
+        contention in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
+        broker_link_probability in prop::sample::select(vec![0.0, 0.4, 0.8]),
+        eligibility in prop::sample::select(vec![0.0, 0.5, 1.0]),
+        posted_prices in any::<bool>(),
+        seed in 0u64..1_000_000,
+    ) {
+        let config = GeneratorConfig {
+            users,
+            brokers,
+            providers,
+            contention,
+            broker_link_probability,
+            eligibility,
+            posted_prices,
+            ..GeneratorConfig::default()
+        };
+        let market = generate(&config, seed).unwrap();
+        all_settings(&format!("{config:?} seed {seed}"), &market, 800, 60);
+    }
+}
