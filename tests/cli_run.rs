@@ -434,18 +434,29 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
         String::from_utf8(ok(&["bench", "engine", "--sizes", "5,10", "--rounds", "5"]).stdout)
             .unwrap();
     assert!(
-        text.contains("| users | brokers | providers | variant | usable pairs | rounds | ns per round | ns per round per pair |"),
+        text.contains("| users | brokers | providers | variant | runtime | threads | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair |"),
         "{text}"
     );
+    // 2 sizes × 3 variants × 2 runtimes × 2 thread counts.
     let rows: Vec<Vec<&str>> = text
         .lines()
         .filter(|l| l.starts_with("| 5 |") || l.starts_with("| 10 |"))
         .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
         .collect();
-    assert_eq!(rows.len(), 6, "{text}");
+    assert_eq!(rows.len(), 24, "{text}");
     let lines: Vec<serde_json::Value> = String::from_utf8(
         ok(&[
-            "bench", "engine", "--sizes", "5,10", "--rounds", "5", "--json",
+            "bench",
+            "engine",
+            "--sizes",
+            "5,10",
+            "--rounds",
+            "5",
+            "--runtimes",
+            "flat,nodes",
+            "--threads",
+            "1,2",
+            "--json",
         ])
         .stdout,
     )
@@ -453,8 +464,8 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
     .lines()
     .map(|l| serde_json::from_str(l).unwrap())
     .collect();
-    assert_eq!(lines.len(), 6);
-    for (users, chunk) in [(5, &lines[..3]), (10, &lines[3..])] {
+    assert_eq!(lines.len(), 24);
+    for (users, chunk) in [(5, &lines[..12]), (10, &lines[12..])] {
         // The market `generate` makes with the same sizes and seed.
         let file = scratch(&format!("bench-{users}.json"));
         let u = users.to_string();
@@ -474,11 +485,25 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
         let pairs = json(&["inspect", &file, "--json"])["usable_pairs"]
             .as_u64()
             .unwrap();
-        let variants: Vec<&str> = chunk
+        let runs: Vec<(&str, &str, u64)> = chunk
             .iter()
-            .map(|r| r["variant"].as_str().unwrap())
+            .map(|r| {
+                (
+                    r["runtime"].as_str().unwrap(),
+                    r["variant"].as_str().unwrap(),
+                    r["threads"].as_u64().unwrap(),
+                )
+            })
             .collect();
-        assert_eq!(variants, ["fair", "utility-aware", "welfare-seeking"]);
+        let mut expected = Vec::new();
+        for runtime in ["flat", "nodes"] {
+            for variant in ["fair", "utility-aware", "welfare-seeking"] {
+                for threads in [1, 2] {
+                    expected.push((runtime, variant, threads));
+                }
+            }
+        }
+        assert_eq!(runs, expected);
         for r in chunk {
             assert_eq!(r["users"], users);
             assert_eq!(
@@ -489,14 +514,66 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
             assert_eq!(r["rounds"], 5, "{r}");
             assert!(r["ns_per_round"].as_f64().unwrap() > 0.0, "{r}");
             assert!(r["ns_per_round_per_pair"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(r["speedup"].as_f64().unwrap() > 0.0, "{r}");
+            if r["threads"] == 1 {
+                assert_eq!(r["speedup"].as_f64(), Some(1.0), "{r}");
+            }
+            assert!(r["state_bytes_per_pair"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(r["window_bytes_per_pair"].as_f64().unwrap() > 0.0, "{r}");
         }
         for row in rows.iter().filter(|r| r[0] == u) {
-            assert_eq!(row[4], pairs.to_string(), "{row:?}");
-            assert_eq!(row[5], "5", "{row:?}");
+            assert_eq!(row[6], pairs.to_string(), "{row:?}");
+            assert_eq!(row[7], "5", "{row:?}");
         }
     }
     refused(&["bench", "engine", "--sizes", "0,5"], "--sizes");
     refused(&["bench", "engine", "--rounds", "0"], "--rounds");
+    refused(&["bench", "engine", "--threads", "0"], "--threads");
+}
+
+/// `run --runtime`: the nodes runtime gives the same output as the flat one, and the
+/// output records which runtime made it.
+#[test]
+fn runtimes_give_the_same_run_and_say_which_they_are() {
+    let t = market("linked");
+    let (flows_flat, flows_nodes) = (scratch("flat-flows.csv"), scratch("nodes-flows.csv"));
+    let strip = |mut v: serde_json::Value| {
+        let runtime = v["provenance"]["engine_runtime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let o = v.as_object_mut().unwrap();
+        o.remove("seconds");
+        o.remove("provenance");
+        (runtime, v)
+    };
+    for variant in ["fair", "welfare-seeking"] {
+        let run = |runtime: &str, flows: &str| {
+            strip(json(&[
+                "run",
+                &t,
+                "--variant",
+                variant,
+                "--runtime",
+                runtime,
+                "--flows",
+                flows,
+                "--json",
+            ]))
+        };
+        let (a, flat) = run("flat", &flows_flat);
+        let (b, nodes) = run("nodes", &flows_nodes);
+        assert_eq!((a.as_str(), b.as_str()), ("flat", "nodes"));
+        assert_eq!(flat, nodes, "{variant}");
+        assert_eq!(
+            std::fs::read_to_string(&flows_flat).unwrap(),
+            std::fs::read_to_string(&flows_nodes).unwrap(),
+            "{variant}"
+        );
+    }
+    let (default, _) = strip(json(&["run", &t, "--json"]));
+    assert_eq!(default, "flat");
+    refused(&["run", &t, "--runtime", "timely"], "--runtime");
 }
 
 /// `run --prices` (issue 7): the welfare-seeking run's node prices beside P3's exact

@@ -122,7 +122,7 @@ pub struct Stepped {
 /// Phase 2, the per-node step of seed 003 §5.1: learn, inject (at a source; above its
 /// ceiling, discard), balance, and push x^k_{n,n′} on every usable out-edge by
 /// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
-/// x̄ ≤ q̄_t (reverse water-filling, [`super::water_fill`]).
+/// x̄ ≤ q̄_t (reverse water-filling, as [`super::reverse_water_fill`]).
 ///
 /// Arguments: the node's configuration, its state (changed in place), its
 /// out-neighbours' announcements, the potential, reusable buffers, and `sent`, one

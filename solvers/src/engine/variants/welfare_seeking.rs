@@ -171,7 +171,7 @@ impl PushPolicy for WelfareSeeking {
     type Slot = Learned;
     type Announce = ToGo;
     type Stamp = Scale;
-    /// (V_k, C^k_n).
+    /// (the weight d_k / V_k, C^k_n).
     type Push = (f64, f64);
 
     fn configure_commodity(setup: &Setup<'_, '_>, k: usize) -> Shaping {
@@ -242,8 +242,9 @@ impl PushPolicy for WelfareSeeking {
     }
 
     /// Without V_k or C_n the node holds its jobs.
-    fn push(_: &Local, _: &Shaping, slot: &Learned) -> Option<(f64, f64)> {
-        Some((slot.scale.get()?, slot.to_go.get()?))
+    fn push(local: &Local, _: &Shaping, slot: &Learned) -> Option<(f64, f64)> {
+        let (v, to_go) = (slot.scale.get()?, slot.to_go.get()?);
+        Some((local.demand / v, to_go))
     }
 
     /// Weight d_k / V_k and penalty d_k × the reduced cost c_e + C_head − C_n ≥ 0 (zero
@@ -252,16 +253,13 @@ impl PushPolicy for WelfareSeeking {
     /// nothing.
     fn term(
         local: &Local,
-        &(v, to_go): &(f64, f64),
+        &(weight, to_go): &(f64, f64),
         edge: &Cost,
         into_sink: bool,
         head: &ToGo,
     ) -> Option<(f64, f64)> {
         let head = head_to_go(into_sink, head)?;
-        Some((
-            local.demand / v,
-            local.demand * (edge.cost + head - to_go).max(0.0),
-        ))
+        Some((weight, local.demand * (edge.cost + head - to_go).max(0.0)))
     }
 
     fn stamp(slot: &Learned) -> Scale {
