@@ -10,10 +10,12 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market};
 use brokerflow_solvers::engine::{
-    routing_table, run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers,
-    Runtime, Trace, TraceRow, Variant,
+    run_observed, EngineOptions, Injection, ObserverMode, Observers, Runtime, Trace, Variant,
 };
 use brokerflow_solvers::lp::{self, LpOptions};
+
+mod common;
+use common::fingerprint;
 
 fn big() -> Market {
     let config = GeneratorConfig {
@@ -26,50 +28,6 @@ fn big() -> Market {
         ..GeneratorConfig::default()
     };
     generate(&config, 77).expect("valid generator config")
-}
-
-/// Everything a run reports, as bits: f64s by `to_bits`, so that 0.0 vs −0.0 or the
-/// last ulp count.
-fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<String> {
-    let bits = |xs: &[f64]| {
-        xs.iter()
-            .map(|x| format!("{:016x}", x.to_bits()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let mut out = vec![
-        format!(
-            "rounds {} converged {} stop {:?}",
-            r.rounds, r.converged, r.stop
-        ),
-        format!("injected {}", bits(&r.injected)),
-        format!("discarded {}", bits(&r.discarded)),
-        format!(
-            "residuals {}",
-            bits(&[r.max_ledger_residual, r.max_capacity_violation])
-        ),
-    ];
-    for (k, xs) in r.flow.x.iter().enumerate() {
-        out.push(format!("flow {k}: {}", bits(xs)));
-    }
-    for route in routing_table(g, &r.flow) {
-        out.push(format!(
-            "route {} {} {} {:016x}",
-            route.broker,
-            route.commodity,
-            route.next_hop,
-            route.fraction.to_bits()
-        ));
-    }
-    for row in trace {
-        out.push(format!(
-            "trace {} {} {}",
-            row.round,
-            row.commodity,
-            bits(&[row.injected, row.absorbed, row.queued, row.discarded])
-        ));
-    }
-    out
 }
 
 fn in_pool(threads: usize, market: &Market, g: &ExpandedGraph, o: &EngineOptions) -> Vec<String> {

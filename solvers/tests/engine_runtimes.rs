@@ -1,8 +1,8 @@
 //! Every runtime computes the same rounds (DESIGN §5, "Protocol and runtimes"): for
 //! every variant × injection mode × potential, the `flat` and the `nodes` runtime, each
 //! inside a 1-thread and a 2-thread rayon pool, give bit-identical flows, moved
-//! amounts, served amounts, window averages, prices, ledger (every round's trace and
-//! the largest residuals), rounds and stop reason — on random generated markets
+//! amounts, served amounts, window averages, prices, routing tables, ledger (every
+//! round's trace and the largest residuals), rounds and stop reason — on random generated markets
 //! (proptest, with broker→broker cycles, eligibility lists, posted prices, scarce and
 //! plentiful capacity) and on every bundled market.
 
@@ -11,11 +11,14 @@ use std::sync::LazyLock;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market};
 use brokerflow_solvers::engine::{
-    run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers, Potential, Runtime,
-    Stop, Trace, Variant,
+    run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
+    Trace, Variant,
 };
 use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
+
+mod common;
+use common::fingerprint;
 
 static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
     [1, 2].map(|t| {
@@ -25,60 +28,6 @@ static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
             .unwrap()
     })
 });
-
-/// Everything a run reports, as bits (f64s by `to_bits`: 0 vs −0 and the last ulp
-/// count).
-fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &Trace) -> Vec<String> {
-    let bits = |xs: &[f64]| {
-        xs.iter()
-            .map(|x| format!("{:016x}", x.to_bits()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let mut out = vec![
-        format!(
-            "rounds {} stop {:?} converged {}",
-            r.rounds, r.stop, r.converged
-        ),
-        format!("injected {}", bits(&r.injected)),
-        format!("discarded {}", bits(&r.discarded)),
-        format!("injection {}", bits(&r.injection)),
-        format!(
-            "residuals {}",
-            bits(&[r.max_ledger_residual, r.max_capacity_violation])
-        ),
-        format!(
-            "served {}",
-            bits(
-                &(0..g.commodities.len())
-                    .map(|k| r.served(g, k))
-                    .collect::<Vec<_>>()
-            )
-        ),
-        format!(
-            "prices {}",
-            bits(
-                &r.prices
-                    .iter()
-                    .map(|p| p.unwrap_or(f64::NAN))
-                    .collect::<Vec<_>>()
-            )
-        ),
-    ];
-    for (k, (flow, moved)) in r.flow.x.iter().zip(&r.moved.x).enumerate() {
-        out.push(format!("flow {k}: {}", bits(flow)));
-        out.push(format!("moved {k}: {}", bits(moved)));
-    }
-    for row in &trace.rows {
-        out.push(format!(
-            "trace {} {} {}",
-            row.round,
-            row.commodity,
-            bits(&[row.injected, row.absorbed, row.queued, row.discarded])
-        ));
-    }
-    out
-}
 
 /// Runs `o` on every runtime × pool; panics at the first difference. Returns the run's
 /// stop reason.
@@ -98,7 +47,7 @@ fn same_everywhere(what: &str, market: &Market, g: &ExpandedGraph, o: &EngineOpt
                 let mut observers = Observers::new();
                 observers.push(&mut trace, ObserverMode::Always);
                 let r = run_observed(market, g, &o, &mut observers).unwrap();
-                let print = fingerprint(g, &r, &trace);
+                let print = fingerprint(g, &r, &trace.rows);
                 (r, print)
             });
             stop = run.stop;

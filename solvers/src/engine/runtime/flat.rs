@@ -234,6 +234,10 @@ impl<P: PushPolicy> Layout<P> {
     fn new(configs: &[NodeConfig<P>], commodities: usize) -> Layout<P> {
         let slots: usize = configs.iter().map(|c| c.commodities.len()).sum();
         let outs: usize = configs.iter().map(|c| c.out.len()).sum();
+        assert!(
+            slots < NONE as usize && outs < NONE as usize,
+            "the flat runtime indexes slots and out-edges with 32 bits"
+        );
         let mut l = Layout {
             node_slot: Vec::with_capacity(configs.len() + 1),
             capacity: Vec::with_capacity(configs.len()),
