@@ -54,6 +54,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A replicated settlement that aborted (design §10) has printed its outcome.
+        Err(e) if e.is::<cmd::settle::Aborted>() => {
+            eprintln!("brokerflow: {e:#}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("brokerflow: {e:#}");
             ExitCode::FAILURE

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::settle::replicated::{
+    self, Deviation, Outcome, ReplicationConfig, TransportKind,
+};
 use brokerflow_solvers::settle::{self, Allocation, Bids, Mechanism, SettleOptions, Statement};
+use std::time::Duration;
 use serde_json::json;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
@@ -111,7 +115,51 @@ pub struct Args {
     /// LP solver for P3, its duals and VCG's re-solves (see `solve --help`).
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
+    /// Replicated auctioneer (design §10): M of the market's providers (its first M,
+    /// in file order) compute the settlement among themselves, with no trusted
+    /// centre: bid agreement, input validation, a common coin, the allocation and
+    /// the VCG payments in ⌊M/(K+1)⌋ payment groups, and the output. A settled run's
+    /// statement equals the centralised one; an aborted run exits with code 3.
+    /// vcg or mcafee, allocation lp; needs --resilience.
+    #[arg(long, value_name = "M", requires = "resilience", help_heading = "Replicated auctioneer")]
+    pub replicas: Option<usize>,
+    /// K: how many deviating replicas the run withstands (they can make it abort,
+    /// never change it); needs M > 2K.
+    #[arg(long, value_name = "K", requires = "replicas", help_heading = "Replicated auctioneer")]
+    pub resilience: Option<usize>,
+    /// Deviations to simulate: a JSON list of {"kind": "bid-vector" | "equivocate" |
+    /// "task-result" | "coin-reveal" | "silent" | "crash", "replica": "<provider>" or
+    /// "bidder": "<user>", ...} (optional "amount", "participant", "bids": {"<replica>":
+    /// valuation}, "phase": bid-agreement | input-validation | coin | tasks | output).
+    /// Several entries with the same lie make a coalition.
+    #[arg(long, value_name = "FILE", requires = "replicas", help_heading = "Replicated auctioneer")]
+    pub deviate: Option<PathBuf>,
+    /// How the replicas talk: in-process channels, or TCP on loopback (one listener
+    /// per replica).
+    #[arg(long, value_enum, default_value = "channels", help_heading = "Replicated auctioneer")]
+    pub transport: TransportArg,
+    /// The longest wait, in seconds, for one protocol step's messages; a replica
+    /// silent that long is named in the abort.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, help_heading = "Replicated auctioneer")]
+    pub timeout: f64,
+    /// Seed of the replicas' coin shares (runs are reproducible).
+    #[arg(long, default_value_t = 0, help_heading = "Replicated auctioneer")]
+    pub seed: u64,
 }
+
+/// How replicas talk (design §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    /// In-process channels.
+    Channels,
+    /// TCP sockets on 127.0.0.1.
+    Tcp,
+}
+
+/// A replicated settlement that aborted (exit code 3); its outcome is printed.
+#[derive(Debug, thiserror::Error)]
+#[error("the replicated settlement aborted in phase {0}")]
+pub struct Aborted(pub String);
 
 /// Runs `settle`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -130,6 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(p) => format!("{}", p.display()),
             None => "bids".to_string(),
         })?;
+    if args.replicas.is_some() {
+        return run_replicated(&args, &loaded, &declared);
+    }
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.backend)?,
@@ -175,6 +226,118 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", render(&loaded, &statement));
     }
     Ok(())
+}
+
+/// `settle --replicas M --resilience K`: the replicated auctioneer (design §10).
+fn run_replicated(
+    args: &Args,
+    loaded: &LoadedMarket,
+    declared: &brokerflow_graphs::Market,
+) -> anyhow::Result<()> {
+    if args.allocation != AllocationArg::Lp {
+        anyhow::bail!("--replicas settles P3's allocation: use --allocation lp (the default)");
+    }
+    if args.out.is_some() {
+        anyhow::bail!("--out is not available with --replicas: use --json");
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
+        anyhow::bail!(
+            "--timeout {} must be a positive number of seconds (at most a day)",
+            args.timeout
+        );
+    }
+    let deviations = match &args.deviate {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            Deviation::list_from_json_str(&text, &path.display().to_string())?
+        }
+    };
+    let config = ReplicationConfig {
+        mechanism: args.mechanism.into(),
+        replicas: args.replicas.unwrap_or(0),
+        resilience: args.resilience.unwrap_or(0),
+        transport: match args.transport {
+            TransportArg::Channels => TransportKind::Channels,
+            TransportArg::Tcp => TransportKind::Tcp,
+        },
+        timeout: Duration::from_secs_f64(args.timeout),
+        seed: args.seed,
+        options: SettleOptions {
+            backend: args.backend,
+        },
+    };
+    let run = replicated::settle_replicated(&loaded.market, declared, &config, &deviations)
+        .with_context(|| match &args.deviate {
+            Some(p) => format!("replicated settlement ({})", p.display()),
+            None => "replicated settlement".to_string(),
+        })?;
+    let backend = args.backend.resolve(loaded.graph.usable_pairs());
+    let replication = serde_json::to_value(&run.replication)?;
+    let deviate = args.deviate.as_ref().map(|p| p.display().to_string());
+    match &run.outcome {
+        Outcome::Settled(statement) => {
+            let mut out = to_json(loaded, statement, args, backend);
+            out["outcome"] = json!("settled");
+            out["replication"] = replication;
+            out["deviations"] = json!(deviate);
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", render(loaded, statement));
+                print!("{}", render_replication(&run.replication));
+            }
+            Ok(())
+        }
+        Outcome::Aborted(abort) => {
+            if args.json {
+                let out = json!({
+                    "outcome": "aborted",
+                    "mechanism": Mechanism::from(args.mechanism),
+                    "abort": abort,
+                    "replication": replication,
+                    "bids": args.bids.as_ref().map(|p| p.display().to_string()),
+                    "deviations": deviate,
+                    "provenance": provenance(loaded, backend),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!(
+                    "replicated settlement of market '{}' ABORTED in phase {}",
+                    loaded.market.name, abort.phase
+                );
+                println!("  replicas pointed at: {}", abort.replicas.join(", "));
+                println!(
+                    "  evidence: {}",
+                    serde_json::to_string(&abort.evidence).unwrap_or_default()
+                );
+                print!("{}", render_replication(&run.replication));
+            }
+            Err(Aborted(abort.phase.to_string()).into())
+        }
+    }
+}
+
+fn render_replication(r: &replicated::Replication) -> String {
+    let mut out = format!(
+        "  replicated by {} providers ({}), resilience k = {}, over {}: {} payment groups, {} messages, {} bytes, {:.3} s wall-clock\n",
+        r.replicas,
+        r.replica_ids.join(", "),
+        r.resilience,
+        r.transport.name(),
+        r.groups.len(),
+        r.messages,
+        r.bytes,
+        r.timing.wall_seconds
+    );
+    if !r.excluded.is_empty() {
+        out.push_str(&format!(
+            "  excluded by bid agreement: {}\n",
+            r.excluded.join(", ")
+        ));
+    }
+    out
 }
 
 fn to_json(

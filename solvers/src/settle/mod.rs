@@ -37,6 +37,7 @@ pub mod mca;
 pub mod mcafee;
 pub mod posted;
 pub mod vcg;
+pub mod replicated;
 pub mod vickrey;
 
 use std::collections::BTreeMap;

@@ -127,125 +127,215 @@ impl WarmP3 {
 /// t_i = −V̂_i, which makes V̂_i + t_i exactly 0.
 ///
 /// Refuses any allocation other than `lp` ([`SettleError::VcgNeedsOptimum`]).
+///
+/// The same three steps as [`VcgPayments`] exposes them (the allocation's
+/// preparation, one transfer per participant, the statement), so that the replicated
+/// auctioneer (design §10) can split the middle step over payment groups.
 pub fn vcg(
     s: &Setting<'_>,
     allocation: &Allocation,
     options: &SettleOptions,
 ) -> Result<Statement, SettleError> {
-    if allocation.source != AllocationSource::Lp {
-        return Err(SettleError::VcgNeedsOptimum(
-            allocation.source.name().to_string(),
-        ));
-    }
-    let g = &s.g_declared;
-    let x = &allocation.flow;
-    let declared_values = participant_values(g, s.who, x);
-    let volumes = participant_volumes(g, s.who, x);
-    let optimum: f64 = x.welfare(g);
-    let tolerance = SETTLE_TOLERANCE * optimum.abs().max(1.0);
-    let trading = volumes.iter().filter(|&&v| v > 0.0).count();
-    let mut notes = Vec::new();
-    // The warm base must be P3's optimum too; if microlp cannot solve it, or finds
-    // another optimum value, every re-solve is done cold.
-    let warm = match Resolve::for_backend(options.backend) {
-        Resolve::Warm if trading > 0 => match WarmP3::new(g, s) {
-            Ok(w) if (w.lp.optimum() - optimum).abs() <= tolerance => Some(w),
-            Ok(w) => {
-                notes.push(format!(
-                    "warm start unused: microlp's P3 optimum {} differs from W* = {optimum}",
-                    w.lp.optimum()
-                ));
-                None
-            }
-            Err(e) => {
-                notes.push(format!("warm start unused: microlp on P3: {e}"));
-                None
-            }
-        },
-        _ => None,
-    };
-    let cold_backend = match (&warm, options.backend) {
-        (Some(_), _) | (None, Backend::Auto | Backend::Microlp) => Backend::Clarabel,
-        (None, b) => b,
-    };
-    // (transfer, clamp, whether the warm re-solve failed and a cold one was used)
-    type Outcome = Result<(f64, f64, bool), SettleError>;
-    let results: Vec<Outcome> = (0..s.who.len())
+    let payments = VcgPayments::new(s, allocation, options)?;
+    let results: Vec<Result<VcgTransfer, SettleError>> = (0..s.who.len())
         .into_par_iter()
-        .map(|i| {
-            if volumes[i] <= 0.0 {
-                return Ok((0.0, 0.0, false));
-            }
-            let (role, index) = s.who.role(i);
-            let cold = || {
-                let cold = SettleOptions {
-                    backend: cold_backend,
-                };
-                welfare_without(s.declared, role, index, &cold)
-            };
-            let (w, fell_back) = match &warm {
-                Some(w) => match w.lp.optimum_with_row_at_most_zero(&w.rows[i]) {
-                    Ok(v) => (Ok(v), false),
-                    Err(_) => (cold(), true),
-                },
-                None => (cold(), false),
-            };
-            let w = w.map_err(|source| SettleError::Lp {
-                context: format!("vcg: P3 without {}", s.who.id(s.truth, i)),
-                source,
-            })?;
-            let clamp = (w - optimum).max(0.0);
-            if clamp > tolerance {
-                return Err(SettleError::InexactOptimum {
-                    participant: s.who.id(s.truth, i),
-                    without: w,
-                    optimum,
-                    tolerance: SETTLE_TOLERANCE,
-                });
-            }
-            let w = w.min(optimum);
-            let v_hat = declared_values[i];
-            let mut t = (optimum - v_hat) - w;
-            if v_hat + t < 0.0 {
-                t = -v_hat;
-            }
-            Ok((t, clamp, fell_back))
-        })
+        .map(|i| payments.transfer(s, i))
         .collect();
-    let mut transfers = Transfers::zero(s.who.len());
-    let mut largest_clamp: f64 = 0.0;
-    let mut fell_back = 0;
-    for (i, r) in results.into_iter().enumerate() {
-        let (t, clamp, fb) = r?;
-        transfers.transfer(i, t);
-        largest_clamp = largest_clamp.max(clamp);
-        fell_back += usize::from(fb);
+    let transfers = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(payments.statement(s, allocation, &transfers))
+}
+
+/// One participant's VCG transfer as [`VcgPayments::transfer`] computes it: the
+/// signed t_i, how far its re-solve was clamped to W*, and whether its warm re-solve
+/// failed and was re-done cold (the last two feed the statement's notes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VcgTransfer {
+    /// t_i: received if > 0, paid if < 0.
+    pub transfer: f64,
+    /// max(0, W*_{−i} − W*) before the clamp (round-off).
+    pub clamp: f64,
+    /// The warm re-solve failed and a cold one was used.
+    pub fell_back: bool,
+}
+
+/// VCG over P3 split into its three steps ([Dist-Auctioneer] §V's Algorithm 1): the
+/// allocation's data and the warm-start base ([`VcgPayments::new`], task 1), one
+/// independent transfer per participant ([`VcgPayments::transfer`], tasks 2.S) and
+/// the statement ([`VcgPayments::statement`], task 3). [`vcg`] runs them in one
+/// process; the replicated auctioneer (design §10) runs the transfers in payment
+/// groups. Same inputs, same bits, whichever runs them.
+pub struct VcgPayments {
+    declared_values: Vec<f64>,
+    volumes: Vec<f64>,
+    optimum: f64,
+    tolerance: f64,
+    trading: usize,
+    warm: Option<WarmP3>,
+    cold_backend: Backend,
+    notes: Vec<String>,
+}
+
+impl VcgPayments {
+    /// Task 1's data: declared values and volumes at x*, W*, and P3 solved once
+    /// with microlp as the warm-start base (or the reason it is not used, as a note).
+    /// Refuses any allocation other than `lp` ([`SettleError::VcgNeedsOptimum`]).
+    pub fn new(
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        options: &SettleOptions,
+    ) -> Result<VcgPayments, SettleError> {
+        if allocation.source != AllocationSource::Lp {
+            return Err(SettleError::VcgNeedsOptimum(
+                allocation.source.name().to_string(),
+            ));
+        }
+        let g = &s.g_declared;
+        let x = &allocation.flow;
+        let declared_values = participant_values(g, s.who, x);
+        let volumes = participant_volumes(g, s.who, x);
+        let optimum: f64 = x.welfare(g);
+        let tolerance = SETTLE_TOLERANCE * optimum.abs().max(1.0);
+        let trading = volumes.iter().filter(|&&v| v > 0.0).count();
+        let mut notes = Vec::new();
+        // The warm base must be P3's optimum too; if microlp cannot solve it, or finds
+        // another optimum value, every re-solve is done cold.
+        let warm = match Resolve::for_backend(options.backend) {
+            Resolve::Warm if trading > 0 => match WarmP3::new(g, s) {
+                Ok(w) if (w.lp.optimum() - optimum).abs() <= tolerance => Some(w),
+                Ok(w) => {
+                    notes.push(format!(
+                        "warm start unused: microlp's P3 optimum {} differs from W* = {optimum}",
+                        w.lp.optimum()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    notes.push(format!("warm start unused: microlp on P3: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let cold_backend = match (&warm, options.backend) {
+            (Some(_), _) | (None, Backend::Auto | Backend::Microlp) => Backend::Clarabel,
+            (None, b) => b,
+        };
+        Ok(VcgPayments {
+            declared_values,
+            volumes,
+            optimum,
+            tolerance,
+            trading,
+            warm,
+            cold_backend,
+            notes,
+        })
     }
-    let how = match &warm {
-        Some(_) => "warm-started from P3's optimal basis with microlp's dual simplex".to_string(),
-        None => format!("each from scratch with {cold_backend}"),
-    };
-    notes.insert(
-        0,
-        format!(
-            "{trading} P3 re-solves (one per trading participant; the others pay and receive 0 exactly), {how}"
-        ),
-    );
-    if fell_back > 0 {
-        notes.push(format!(
-            "{fell_back} warm re-solves failed and were re-done from scratch with {cold_backend}"
-        ));
+
+    /// Whether participant `i` trades (volume > 0 at x*): only those need a re-solve.
+    pub fn trades(&self, i: usize) -> bool {
+        self.volumes.get(i).is_some_and(|&v| v > 0.0)
     }
-    if largest_clamp > 0.0 {
-        notes.push(format!(
-            "round-off: a re-solve exceeded W* by up to {largest_clamp:.3e}; clamped to W* (W*_-i <= W* holds exactly)"
-        ));
+
+    /// Participant `i`'s transfer (a task 2.S of [Dist-Auctioneer] for one member of
+    /// S): one P3 re-solve without it, or exactly 0 if it does not trade.
+    pub fn transfer(&self, s: &Setting<'_>, i: usize) -> Result<VcgTransfer, SettleError> {
+        let zero = VcgTransfer {
+            transfer: 0.0,
+            clamp: 0.0,
+            fell_back: false,
+        };
+        if !self.trades(i) {
+            return Ok(zero);
+        }
+        let (role, index) = s.who.role(i);
+        let cold = || {
+            let cold = SettleOptions {
+                backend: self.cold_backend,
+            };
+            welfare_without(s.declared, role, index, &cold)
+        };
+        let (w, fell_back) = match &self.warm {
+            Some(w) => match w.lp.optimum_with_row_at_most_zero(&w.rows[i]) {
+                Ok(v) => (Ok(v), false),
+                Err(_) => (cold(), true),
+            },
+            None => (cold(), false),
+        };
+        let w = w.map_err(|source| SettleError::Lp {
+            context: format!("vcg: P3 without {}", s.who.id(s.truth, i)),
+            source,
+        })?;
+        let optimum = self.optimum;
+        let clamp = (w - optimum).max(0.0);
+        if clamp > self.tolerance {
+            return Err(SettleError::InexactOptimum {
+                participant: s.who.id(s.truth, i),
+                without: w,
+                optimum,
+                tolerance: SETTLE_TOLERANCE,
+            });
+        }
+        let w = w.min(optimum);
+        let v_hat = self.declared_values[i];
+        let mut t = (optimum - v_hat) - w;
+        if v_hat + t < 0.0 {
+            t = -v_hat;
+        }
+        Ok(VcgTransfer {
+            transfer: t,
+            clamp,
+            fell_back,
+        })
     }
-    Ok(s.statement(
-        Mechanism::Vcg,
-        &allocation.source,
-        x.clone(),
-        &transfers,
-        notes,
-    ))
+
+    /// The statement from every participant's transfer, in [`super::Participants`]
+    /// order (task 3), with notes on the re-solves.
+    pub fn statement(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        results: &[VcgTransfer],
+    ) -> Statement {
+        let mut transfers = Transfers::zero(s.who.len());
+        let mut largest_clamp: f64 = 0.0;
+        let mut fell_back = 0;
+        for (i, r) in results.iter().enumerate() {
+            transfers.transfer(i, r.transfer);
+            largest_clamp = largest_clamp.max(r.clamp);
+            fell_back += usize::from(r.fell_back);
+        }
+        let cold_backend = self.cold_backend;
+        let how = match &self.warm {
+            Some(_) => {
+                "warm-started from P3's optimal basis with microlp's dual simplex".to_string()
+            }
+            None => format!("each from scratch with {cold_backend}"),
+        };
+        let mut notes = self.notes.clone();
+        notes.insert(
+            0,
+            format!(
+                "{} P3 re-solves (one per trading participant; the others pay and receive 0 exactly), {how}",
+                self.trading
+            ),
+        );
+        if fell_back > 0 {
+            notes.push(format!(
+                "{fell_back} warm re-solves failed and were re-done from scratch with {cold_backend}"
+            ));
+        }
+        if largest_clamp > 0.0 {
+            notes.push(format!(
+                "round-off: a re-solve exceeded W* by up to {largest_clamp:.3e}; clamped to W* (W*_-i <= W* holds exactly)"
+            ));
+        }
+        s.statement(
+            Mechanism::Vcg,
+            &allocation.source,
+            allocation.flow.clone(),
+            &transfers,
+            notes,
+        )
+    }
 }
