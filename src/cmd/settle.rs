@@ -9,8 +9,8 @@ use brokerflow_solvers::settle::replicated::{
     self, Deviation, Outcome, ReplicationConfig, TransportKind,
 };
 use brokerflow_solvers::settle::{self, Allocation, Bids, Mechanism, SettleOptions, Statement};
-use std::time::Duration;
 use serde_json::json;
+use std::time::Duration;
 
 use crate::cmd::{provenance, write_atomically, LoadedMarket};
 
@@ -121,26 +121,51 @@ pub struct Args {
     /// the VCG payments in ⌊M/(K+1)⌋ payment groups, and the output. A settled run's
     /// statement equals the centralised one; an aborted run exits with code 3.
     /// vcg or mcafee, allocation lp; needs --resilience.
-    #[arg(long, value_name = "M", requires = "resilience", help_heading = "Replicated auctioneer")]
+    #[arg(
+        long,
+        value_name = "M",
+        requires = "resilience",
+        help_heading = "Replicated auctioneer"
+    )]
     pub replicas: Option<usize>,
     /// K: how many deviating replicas the run withstands (they can make it abort,
     /// never change it); needs M > 2K.
-    #[arg(long, value_name = "K", requires = "replicas", help_heading = "Replicated auctioneer")]
+    #[arg(
+        long,
+        value_name = "K",
+        requires = "replicas",
+        help_heading = "Replicated auctioneer"
+    )]
     pub resilience: Option<usize>,
     /// Deviations to simulate: a JSON list of {"kind": "bid-vector" | "equivocate" |
     /// "task-result" | "coin-reveal" | "silent" | "crash", "replica": "<provider>" or
     /// "bidder": "<user>", ...} (optional "amount", "participant", "bids": {"<replica>":
     /// valuation}, "phase": bid-agreement | input-validation | coin | tasks | output).
     /// Several entries with the same lie make a coalition.
-    #[arg(long, value_name = "FILE", requires = "replicas", help_heading = "Replicated auctioneer")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "replicas",
+        help_heading = "Replicated auctioneer"
+    )]
     pub deviate: Option<PathBuf>,
     /// How the replicas talk: in-process channels, or TCP on loopback (one listener
     /// per replica).
-    #[arg(long, value_enum, default_value = "channels", help_heading = "Replicated auctioneer")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "channels",
+        help_heading = "Replicated auctioneer"
+    )]
     pub transport: TransportArg,
     /// The longest wait, in seconds, for one protocol step's messages; a replica
     /// silent that long is named in the abort.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, help_heading = "Replicated auctioneer")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30.0,
+        help_heading = "Replicated auctioneer"
+    )]
     pub timeout: f64,
     /// Seed of the replicas' coin shares (runs are reproducible).
     #[arg(long, default_value_t = 0, help_heading = "Replicated auctioneer")]

@@ -36,8 +36,8 @@ pub mod lp_prices;
 pub mod mca;
 pub mod mcafee;
 pub mod posted;
-pub mod vcg;
 pub mod replicated;
+pub mod vcg;
 pub mod vickrey;
 
 use std::collections::BTreeMap;

@@ -54,9 +54,10 @@ pub fn agree(echoes: &[&BidVector], len: usize, resilience: usize) -> BidVector 
                 .filter(|e| e.len() == len)
                 .filter_map(|e| e[i].and_then(valid))
                 .collect();
-            votes.iter().copied().find(|v| {
-                votes.iter().filter(|w| w.to_bits() == v.to_bits()).count() >= needed
-            })
+            votes
+                .iter()
+                .copied()
+                .find(|v| votes.iter().filter(|w| w.to_bits() == v.to_bits()).count() >= needed)
         })
         .collect()
 }

@@ -67,8 +67,7 @@ pub fn toss(link: &mut Link, share: CoinShare, reveal: CoinShare) -> Result<u64,
     let mut mismatches = Vec::new();
     let mut offenders = Vec::new();
     for (j, (c, r)) in commits.iter().zip(&reveals).enumerate() {
-        let (Message::CoinCommit(committed), Message::CoinReveal { share, nonce }) = (c, r)
-        else {
+        let (Message::CoinCommit(committed), Message::CoinReveal { share, nonce }) = (c, r) else {
             return Err(link.malformed(Phase::Coin, j));
         };
         let revealed = commitment(*share, nonce);

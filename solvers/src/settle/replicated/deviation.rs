@@ -125,7 +125,9 @@ pub enum DeviationError {
         message: String,
     },
     /// A `replica` that is not one of the m replicas.
-    #[error("{kind}: '{id}' is not a replica (the replicas are the first m providers: {replicas})")]
+    #[error(
+        "{kind}: '{id}' is not a replica (the replicas are the first m providers: {replicas})"
+    )]
     UnknownReplica {
         /// The deviation's kind.
         kind: &'static str,
@@ -226,10 +228,7 @@ impl Plan {
                 Some(i) => Err(DeviationError::UnknownParticipant {
                     kind,
                     id: id.to_string(),
-                    why: format!(
-                        "is a {}: only users bid in an equivocation",
-                        who.role(i).0
-                    ),
+                    why: format!("is a {}: only users bid in an equivocation", who.role(i).0),
                 }),
                 None => Err(DeviationError::UnknownParticipant {
                     kind,
@@ -353,15 +352,25 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("extra"), "{e}");
         let d = |text: &str| Deviation::list_from_json_str(text, "d.json").unwrap();
-        let e = Plan::resolve(&d(r#"[{"kind": "coin-reveal", "replica": "zz"}]"#), &m, &ids);
-        assert!(matches!(e, Err(DeviationError::UnknownReplica { .. })), "{e:?}");
+        let e = Plan::resolve(
+            &d(r#"[{"kind": "coin-reveal", "replica": "zz"}]"#),
+            &m,
+            &ids,
+        );
+        assert!(
+            matches!(e, Err(DeviationError::UnknownReplica { .. })),
+            "{e:?}"
+        );
         let u = &m.users[0].id;
         let e = Plan::resolve(
             &d(&format!(r#"[{{"kind": "coin-reveal", "replica": "{u}"}}]"#)),
             &m,
             &ids,
         );
-        assert!(matches!(e, Err(DeviationError::UnknownReplica { .. })), "{e:?}");
+        assert!(
+            matches!(e, Err(DeviationError::UnknownReplica { .. })),
+            "{e:?}"
+        );
         let p = &ids[0];
         let e = Plan::resolve(
             &d(&format!(r#"[{{"kind": "equivocate", "bidder": "{p}"}}]"#)),

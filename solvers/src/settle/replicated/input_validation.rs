@@ -28,7 +28,11 @@ pub fn digest(bids: &BidVector) -> Digest {
 
 /// Runs input validation at one replica: `Ok` if all m hashes equal this one's.
 pub fn run(link: &mut Link, agreed: &BidVector) -> Result<(), Abort> {
-    compare(link, Message::InputHash(digest(agreed)), "agreed bid vector")
+    compare(
+        link,
+        Message::InputHash(digest(agreed)),
+        "agreed bid vector",
+    )
 }
 
 /// Exchanges a hash message (input or output) and aborts, naming the replicas

@@ -19,7 +19,6 @@ pub struct Link {
     closed: Vec<bool>,
     aborted: Vec<bool>,
     malformed: Vec<bool>,
-    mute_from: Option<Phase>,
     messages: u64,
     bytes: u64,
 }
@@ -37,7 +36,6 @@ impl Link {
             closed: vec![false; m],
             aborted: vec![false; m],
             malformed: vec![false; m],
-            mute_from: None,
             messages: 0,
             bytes: 0,
         }
@@ -63,10 +61,21 @@ impl Link {
         js.into_iter().map(|j| self.ids[j].clone()).collect()
     }
 
-    /// Makes this replica silent from `phase` on: its later broadcasts are dropped
-    /// (the `silent` deviation).
-    pub fn mute_from(&mut self, phase: Phase) {
-        self.mute_from = Some(phase);
+    /// Stays connected without sending anything until every peer has closed or the
+    /// `deadline` (the `silent` deviation: a mute replica that has not crashed).
+    pub fn linger(&mut self, deadline: Instant) {
+        let me = self.me();
+        while (0..self.ids.len()).any(|j| j != me && !self.closed[j]) {
+            match self.transport.receive(deadline) {
+                Event::Timeout => return,
+                Event::Closed { from } => {
+                    if let Some(c) = self.closed.get_mut(from) {
+                        *c = true;
+                    }
+                }
+                Event::Message { .. } => {}
+            }
+        }
     }
 
     /// Messages and bytes sent so far (one message per peer per broadcast).
@@ -74,12 +83,8 @@ impl Link {
         (self.messages, self.bytes)
     }
 
-    /// Broadcasts `message` to every peer, unless muted for its phase.
+    /// Broadcasts `message` to every peer.
     pub fn broadcast(&mut self, message: &Message) {
-        let phase = message.step().map_or(Phase::Output, Step::phase);
-        if self.mute_from.is_some_and(|p| phase >= p) {
-            return;
-        }
         let bytes = message.encode();
         let peers = (self.ids.len() - 1) as u64;
         self.messages += peers;
@@ -196,8 +201,11 @@ impl Link {
 
 /// Groups replicas by the value they sent, the largest group first (ties: the
 /// group with the lowest replica first), and names the replicas outside the
-/// largest group. `values[j]` is replica j's value.
-pub fn holders<V: PartialEq>(values: &[V], show: impl Fn(&V) -> String) -> (Vec<(String, Vec<usize>)>, Vec<usize>) {
+/// largest group (everybody, if two groups tie for the largest). `values[j]` is replica j's value.
+pub fn holders<V: PartialEq>(
+    values: &[V],
+    show: impl Fn(&V) -> String,
+) -> (Vec<(String, Vec<usize>)>, Vec<usize>) {
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for (j, v) in values.iter().enumerate() {
         match groups.iter_mut().find(|(first, _)| values[*first] == *v) {
@@ -206,9 +214,11 @@ pub fn holders<V: PartialEq>(values: &[V], show: impl Fn(&V) -> String) -> (Vec<
         }
     }
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    // A tie for the most common value blames everybody: nothing says who is right.
+    let tie = groups.len() > 1 && groups[0].1.len() == groups[1].1.len();
     let mut outside: Vec<usize> = groups
         .iter()
-        .skip(1)
+        .skip(usize::from(!tie))
         .flat_map(|(_, js)| js.iter().copied())
         .collect();
     outside.sort_unstable();

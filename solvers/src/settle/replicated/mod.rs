@@ -323,7 +323,7 @@ pub struct ReplicaReport {
     pub id: String,
     /// Whether it followed the protocol (no deviation names it).
     pub honest: bool,
-    /// What it output; `None` for a replica that crashed.
+    /// What it output; `None` for a replica that crashed or went silent.
     pub outcome: Option<Outcome>,
     /// The bid vector it agreed on, if it got that far.
     pub agreed: Option<BidVector>,

@@ -33,17 +33,25 @@ struct Progress {
 }
 
 /// Runs replica `me` over `transport` to its end.
-pub(super) fn run(context: &Context<'_>, me: usize, transport: Box<dyn Transport>) -> ReplicaReport {
+pub(super) fn run(
+    context: &Context<'_>,
+    me: usize,
+    transport: Box<dyn Transport>,
+) -> ReplicaReport {
     let behaviour = &context.plan.behaviour[me];
     let mut link = Link::new(transport, context.ids.to_vec(), context.config.timeout);
-    if let Some(p) = behaviour.silent {
-        link.mute_from(p);
-    }
     let mut progress = Progress::default();
     let result = protocol(context, me, behaviour, &mut link, &mut progress);
     let outcome = match result {
         Ok(statement) => Some(Outcome::Settled(Box::new(statement))),
         Err(Stop::Crashed) => None,
+        Err(Stop::Silent) => {
+            // Every honest replica gives up after one timeout per step; lingering for
+            // all of the steps bounds this one's wait too.
+            let steps = 6;
+            link.linger(std::time::Instant::now() + context.config.timeout * steps);
+            None
+        }
         Err(Stop::Aborted(abort)) => {
             // Tell the others at once rather than leave them waiting for the timeout.
             link.broadcast(&Message::Abort(abort.phase));
@@ -66,6 +74,7 @@ pub(super) fn run(context: &Context<'_>, me: usize, transport: Box<dyn Transport
 enum Stop {
     Aborted(Abort),
     Crashed,
+    Silent,
 }
 
 impl From<Abort> for Stop {
@@ -81,9 +90,12 @@ fn protocol(
     link: &mut Link,
     progress: &mut Progress,
 ) -> Result<Statement, Stop> {
+    // A `crash` or `silent` deviator stops at the start of its phase.
     let crash = |phase: Phase| {
         if behaviour.crash == Some(phase) {
             Err(Stop::Crashed)
+        } else if behaviour.silent == Some(phase) {
+            Err(Stop::Silent)
         } else {
             Ok(())
         }

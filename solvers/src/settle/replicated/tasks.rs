@@ -199,7 +199,9 @@ fn conflict(
             let at = (0..g.participants.len())
                 .find(|&p| {
                     let first = values[0].as_ref().ok().map(|ts| ts[p]);
-                    values.iter().any(|v| v.as_ref().ok().map(|ts| ts[p]) != first)
+                    values
+                        .iter()
+                        .any(|v| v.as_ref().ok().map(|ts| ts[p]) != first)
                 })
                 .unwrap_or(0);
             let ts: Vec<Option<VcgTransfer>> = values
