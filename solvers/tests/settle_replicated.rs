@@ -545,7 +545,7 @@ fn lie_file(lie: &Lie, c: usize, ids: &[String], market: &Market) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     /// Random markets, random (m, k) with k ≥ 1, one random deviation kind with a
     /// coalition of 1..=k: the outcome is the honest statement (on the agreed bids,
@@ -566,7 +566,7 @@ proptest! {
         let ids: Vec<String> = m.providers[..r].iter().map(|p| p.id.clone()).collect();
         let file = lie_file(&lie, c, &ids, &m);
         let config = ReplicationConfig {
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
             ..cfg(mechanism, r, k, TransportKind::Channels)
         };
         let run = settle_replicated(&m, &m, &config, &deviations(&file)).unwrap();

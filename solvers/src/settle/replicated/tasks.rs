@@ -150,10 +150,20 @@ pub fn run(
             _ => return Err(link.malformed(Phase::Tasks, j)),
         });
     }
+    // Non-trading participants: exactly 0 without a solve, the same everywhere; the
+    // trading ones are filled in from their groups below.
     let mut results: Vec<VcgTransfer> = Vec::with_capacity(n);
     for i in 0..n {
-        // Non-trading participants: exactly 0, no solve, the same everywhere.
-        results.push(payments.transfer(s, i).map_err(failed)?);
+        let zero = VcgTransfer {
+            transfer: 0.0,
+            clamp: 0.0,
+            fell_back: false,
+        };
+        results.push(if payments.trades(i) {
+            zero
+        } else {
+            payments.transfer(s, i).map_err(failed)?
+        });
     }
     for g in &groups {
         let values: Vec<&Result<Vec<VcgTransfer>, String>> =
