@@ -86,7 +86,7 @@ pub fn toss(link: &mut Link, share: CoinShare, reveal: CoinShare) -> Result<u64,
     } else {
         Err(Abort {
             phase: Phase::Coin,
-            evidence: Evidence::CommitmentMismatch { mismatches },
+            evidence: Box::new(Evidence::CommitmentMismatch { mismatches }),
             replicas: link.names(offenders),
         })
     }

@@ -53,7 +53,7 @@ pub(super) fn compare(link: &mut Link, own: Message, what: &str) -> Result<(), A
     let (groups, outside) = holders(&hashes, hex);
     Err(Abort {
         phase,
-        evidence: Evidence::DifferingHashes {
+        evidence: Box::new(Evidence::DifferingHashes {
             what: what.to_string(),
             hashes: groups
                 .into_iter()
@@ -62,7 +62,7 @@ pub(super) fn compare(link: &mut Link, own: Message, what: &str) -> Result<(), A
                     replicas: link.names(js),
                 })
                 .collect(),
-        },
+        }),
         replicas: link.names(outside),
     })
 }

@@ -61,11 +61,17 @@ impl Link {
         js.into_iter().map(|j| self.ids[j].clone()).collect()
     }
 
-    /// Stays connected without sending anything until every peer has closed or the
-    /// `deadline` (the `silent` deviation: a mute replica that has not crashed).
-    pub fn linger(&mut self, deadline: Instant) {
+    /// Stays connected without sending anything until every peer not in `coalition`
+    /// has closed, or the `deadline` (the `silent` deviation: a mute replica that has
+    /// not crashed; its fellow silent replicas linger too, so it does not wait for
+    /// them).
+    pub fn linger(&mut self, deadline: Instant, coalition: &[bool]) {
         let me = self.me();
-        while (0..self.ids.len()).any(|j| j != me && !self.closed[j]) {
+        let waiting = |l: &Link| {
+            (0..l.ids.len())
+                .any(|j| j != me && !l.closed[j] && !coalition.get(j).copied().unwrap_or(false))
+        };
+        while waiting(self) {
             match self.transport.receive(deadline) {
                 Event::Timeout => return,
                 Event::Closed { from } => {
@@ -171,13 +177,13 @@ impl Link {
         };
         Abort {
             phase,
-            evidence: Evidence::Missing {
+            evidence: Box::new(Evidence::Missing {
                 malformed: pick(&|j| self.malformed[j]),
                 aborted: pick(&|j| !self.malformed[j] && self.aborted[j]),
                 disconnected: pick(&|j| !self.malformed[j] && !self.aborted[j] && self.closed[j]),
                 silent: pick(&|j| !self.malformed[j] && !self.aborted[j] && !self.closed[j]),
                 timeout_seconds: self.timeout.as_secs_f64(),
-            },
+            }),
             replicas: self.names(missing.iter().copied()),
         }
     }
@@ -187,17 +193,21 @@ impl Link {
     pub fn malformed(&self, phase: Phase, j: usize) -> Abort {
         Abort {
             phase,
-            evidence: Evidence::Missing {
+            evidence: Box::new(Evidence::Missing {
                 silent: Vec::new(),
                 disconnected: Vec::new(),
                 aborted: Vec::new(),
                 malformed: vec![self.ids[j].clone()],
                 timeout_seconds: self.timeout.as_secs_f64(),
-            },
+            }),
             replicas: vec![self.ids[j].clone()],
         }
     }
 }
+
+/// Distinct values (shown) with the replicas that sent each, and the replicas
+/// outside the most common value ([`holders`]).
+pub type Holding = (Vec<(String, Vec<usize>)>, Vec<usize>);
 
 /// Groups replicas by the value they sent, the largest group first (ties: the
 /// group with the lowest replica first), and names the replicas outside the

@@ -240,7 +240,7 @@ pub struct Abort {
     /// Where the run stopped.
     pub phase: Phase,
     /// What was seen.
-    pub evidence: Evidence,
+    pub evidence: Box<Evidence>,
     /// The replicas (provider ids) that disagreed or did not answer.
     pub replicas: Vec<String>,
 }
@@ -502,7 +502,7 @@ fn combine(
         Some(o) if agree => o,
         _ => Outcome::Aborted(Abort {
             phase: Phase::Output,
-            evidence: Evidence::HonestReplicasDisagree,
+            evidence: Box::new(Evidence::HonestReplicasDisagree),
             replicas: honest.iter().map(|r| r.id.clone()).collect(),
         }),
     };

@@ -49,7 +49,16 @@ pub(super) fn run(
             // Every honest replica gives up after one timeout per step; lingering for
             // all of the steps bounds this one's wait too.
             let steps = 6;
-            link.linger(std::time::Instant::now() + context.config.timeout * steps);
+            let silent: Vec<bool> = context
+                .plan
+                .behaviour
+                .iter()
+                .map(|b| b.silent.is_some())
+                .collect();
+            link.linger(
+                std::time::Instant::now() + context.config.timeout * steps,
+                &silent,
+            );
             None
         }
         Err(Stop::Aborted(abort)) => {

@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::link::{holders, Link};
+use super::link::{holders, Holding, Link};
 use super::wire::Message;
 use super::{Abort, Evidence, Holders, Phase};
 use crate::settle::vcg::{VcgPayments, VcgTransfer};
@@ -83,9 +83,9 @@ pub fn run(
 ) -> Result<(Statement, Vec<PaymentGroup>), Abort> {
     let failed = |e: crate::settle::SettleError| Abort {
         phase: Phase::Tasks,
-        evidence: Evidence::Mechanism {
+        evidence: Box::new(Evidence::Mechanism {
             message: e.to_string(),
-        },
+        }),
         replicas: Vec::new(),
     };
     let allocation = Allocation::lp(&s.g_declared, options.backend).map_err(failed)?;
@@ -178,9 +178,9 @@ pub fn run(
                 Err(message) => {
                     return Err(Abort {
                         phase: Phase::Tasks,
-                        evidence: Evidence::Mechanism {
+                        evidence: Box::new(Evidence::Mechanism {
                             message: message.clone(),
-                        },
+                        }),
                         replicas: Vec::new(),
                     })
                 }
@@ -204,41 +204,40 @@ fn conflict(
         Ok(_) => "results".to_string(),
         Err(e) => format!("failed: {e}"),
     };
-    let (participant, shown): (String, (Vec<(String, Vec<usize>)>, Vec<usize>)) =
-        if values.iter().all(|v| v.is_ok()) {
-            let at = (0..g.participants.len())
-                .find(|&p| {
-                    let first = values[0].as_ref().ok().map(|ts| ts[p]);
-                    values
-                        .iter()
-                        .any(|v| v.as_ref().ok().map(|ts| ts[p]) != first)
-                })
-                .unwrap_or(0);
-            let ts: Vec<Option<VcgTransfer>> = values
-                .iter()
-                .map(|v| v.as_ref().ok().and_then(|ts| ts.get(at).copied()))
-                .collect();
-            let show = |t: &Option<VcgTransfer>| match t {
-                Some(t) if t.clamp == 0.0 && !t.fell_back => format!("{:?}", t.transfer),
-                Some(t) => format!(
-                    "{:?} (clamp {:?}, fell back {})",
-                    t.transfer, t.clamp, t.fell_back
-                ),
-                None => "none".to_string(),
-            };
-            let id = g
-                .participants
-                .get(at)
-                .map(|&i| s.who.id(s.truth, i))
-                .unwrap_or_default();
-            (id, holders(&ts, show))
-        } else {
-            ("(the task)".to_string(), holders(values, show_failure))
+    let (participant, shown): (String, Holding) = if values.iter().all(|v| v.is_ok()) {
+        let at = (0..g.participants.len())
+            .find(|&p| {
+                let first = values[0].as_ref().ok().map(|ts| ts[p]);
+                values
+                    .iter()
+                    .any(|v| v.as_ref().ok().map(|ts| ts[p]) != first)
+            })
+            .unwrap_or(0);
+        let ts: Vec<Option<VcgTransfer>> = values
+            .iter()
+            .map(|v| v.as_ref().ok().and_then(|ts| ts.get(at).copied()))
+            .collect();
+        let show = |t: &Option<VcgTransfer>| match t {
+            Some(t) if t.clamp == 0.0 && !t.fell_back => format!("{:?}", t.transfer),
+            Some(t) => format!(
+                "{:?} (clamp {:?}, fell back {})",
+                t.transfer, t.clamp, t.fell_back
+            ),
+            None => "none".to_string(),
         };
+        let id = g
+            .participants
+            .get(at)
+            .map(|&i| s.who.id(s.truth, i))
+            .unwrap_or_default();
+        (id, holders(&ts, show))
+    } else {
+        ("(the task)".to_string(), holders(values, show_failure))
+    };
     let (groups, outside) = shown;
     Abort {
         phase: Phase::Tasks,
-        evidence: Evidence::ConflictingResults {
+        evidence: Box::new(Evidence::ConflictingResults {
             group: g.index,
             participant,
             values: groups
@@ -248,7 +247,7 @@ fn conflict(
                     replicas: link.names(js.into_iter().map(|x| g.replicas[x])),
                 })
                 .collect(),
-        },
+        }),
         replicas: link.names(outside.into_iter().map(|x| g.replicas[x])),
     }
 }
