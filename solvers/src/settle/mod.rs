@@ -25,6 +25,9 @@
 //! | [`mca`](mca::mca) | any, as possible trades | providers | balanced (= 0) | no | providers settle lots among themselves with neighbour-only messages ([MCA-Alloy]) |
 //! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market (issue 7) |
 //!
+//! vcg and mcafee can also be computed without a trusted auctioneer, by m of the
+//! market's providers robust to k deviators: [`replicated`] (design §10).
+//!
 //! "Allocation as possible trades" (DESIGN §6): mcafee and vickrey keep a subset of
 //! the allocation's trades (and may move a lot to another provider of the same broker
 //! market); their truthfulness holds for a fixed set of possible trades. With
