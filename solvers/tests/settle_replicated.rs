@@ -23,7 +23,10 @@ use brokerflow_solvers::settle::replicated::{
     output, settle_replicated, Channels, Deviation, Evidence, Link, Outcome, Phase, ReplicatedRun,
     ReplicationConfig, ReplicationError, Transport, TransportKind,
 };
-use brokerflow_solvers::settle::{settle, vcg, Allocation, Mechanism, SettleOptions, Statement};
+use brokerflow_solvers::settle::vcg::VcgPayments;
+use brokerflow_solvers::settle::{
+    settle, vcg, Allocation, Mechanism, Setting, SettleOptions, Statement,
+};
 use proptest::prelude::*;
 
 const MECHANISMS: [Mechanism; 2] = [Mechanism::Vcg, Mechanism::Mcafee];
@@ -354,6 +357,21 @@ fn k_plus_one_colluders_filling_a_group_get_a_forged_payment_accepted() {
     }
     let n = group.participants.len() as f64;
     assert!((honest.surplus - forged.surplus - 5.0 * n).abs() < 1e-9);
+    // Exactly: the centralised VCG steps with t_i + 5 for the group's participants
+    // give the accepted statement bit for bit.
+    let s = Setting::new(&m, &m);
+    let allocation = Allocation::lp(&s.g_declared, SettleOptions::default().backend).unwrap();
+    let payments = VcgPayments::new(&s, &allocation, &SettleOptions::default()).unwrap();
+    let transfers: Vec<_> = (0..s.who.len())
+        .map(|i| {
+            let mut t = payments.transfer(&s, i).unwrap();
+            if group.participants.contains(&s.who.id(&m, i)) {
+                t.transfer += 5.0;
+            }
+            t
+        })
+        .collect();
+    assert_eq!(payments.statement(&s, &allocation, &transfers), *forged);
     // One forger (k = 1) is exposed by the other member of its group.
     let run =
         settle_replicated(&m, &m, &config, &deviations(&format!("[{}]", forgers[0]))).unwrap();
