@@ -556,7 +556,7 @@ fn each_deviation_kind_is_caught_where_the_protocol_says() {
     let uid = &m.users[2].id;
     for mechanism in MECHANISMS {
         let config = ReplicationConfig {
-            timeout: Duration::from_millis(700),
+            timeout: Duration::from_secs(1),
             ..cfg(mechanism, 5, 2, TransportKind::Channels)
         };
         let task_phase = if mechanism == Mechanism::Vcg {
