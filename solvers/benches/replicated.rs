@@ -1,7 +1,8 @@
 //! Benchmark of the replicated auctioneer (design §10) against the centralised
 //! settlement, after [Dist-Auctioneer]'s Figs. 4–5: the double auction (mcafee) for
 //! 125 … 1 000 users at m = 8 replicas, k = 1, 2, 3; VCG at 125 and 1 000 users with
-//! 1, 2 and 4 payment groups (m = 3, k = 1; m = 8, k = 3; m = 8, k = 1).
+//! 1, 2 and 4 payment groups (m = 3, k = 1; m = 8, k = 3; m = 8, k = 1). Channels,
+//! and TCP on loopback for mcafee at k = 1.
 //!
 //! Every configuration runs once (seconds per run; criterion's ten samples would
 //! take many minutes) and its statement is checked equal to the centralised one.
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::replicated::{
-    settle_replicated, Outcome, ReplicatedRun, ReplicationConfig,
+    settle_replicated, Outcome, ReplicatedRun, ReplicationConfig, TransportKind,
 };
 use brokerflow_solvers::settle::vcg::VcgPayments;
 use brokerflow_solvers::settle::{
@@ -48,8 +50,7 @@ fn centralised(m: &Market, mechanism: Mechanism, threads: usize) -> (Statement, 
     (s, start.elapsed().as_secs_f64())
 }
 
-use brokerflow_solvers::lp::Backend;
-
+/// A replicated run over channels, checked equal to the centralised statement.
 fn replicated(
     m: &Market,
     mechanism: Mechanism,
@@ -57,8 +58,21 @@ fn replicated(
     k: usize,
     expected: &Statement,
 ) -> ReplicatedRun {
+    over(m, mechanism, r, k, expected, TransportKind::Channels)
+}
+
+/// A replicated run over `transport`, checked equal to the centralised statement.
+fn over(
+    m: &Market,
+    mechanism: Mechanism,
+    r: usize,
+    k: usize,
+    expected: &Statement,
+    transport: TransportKind,
+) -> ReplicatedRun {
     let config = ReplicationConfig {
         timeout: Duration::from_secs(600),
+        transport,
         ..ReplicationConfig::new(mechanism, r, k)
     };
     let run = settle_replicated(m, m, &config, &[]).expect("replicated run");
@@ -98,19 +112,21 @@ fn one_core_per_replica(m: &Market, run: &ReplicatedRun) -> f64 {
 
 fn main() {
     println!("\n### mcafee (double auction), m = 8 replicas\n");
-    println!("| users | centralised s | k = 1 s | k = 2 s | k = 3 s | messages (k = 1) | bytes (k = 1) |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| users | centralised s | k = 1 s | k = 2 s | k = 3 s | k = 1 over TCP s | messages (k = 1) | bytes (k = 1) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for users in [125, 250, 500, 1000] {
         let m = market(users);
         let (expected, central) = centralised(&m, Mechanism::Mcafee, 1);
         let runs: Vec<ReplicatedRun> = (1..=3)
             .map(|k| replicated(&m, Mechanism::Mcafee, 8, k, &expected))
             .collect();
+        let tcp = over(&m, Mechanism::Mcafee, 8, 1, &expected, TransportKind::Tcp);
         println!(
-            "| {users} | {central:.3} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            "| {users} | {central:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |",
             runs[0].replication.timing.wall_seconds,
             runs[1].replication.timing.wall_seconds,
             runs[2].replication.timing.wall_seconds,
+            tcp.replication.timing.wall_seconds,
             runs[0].replication.messages,
             runs[0].replication.bytes,
         );
