@@ -623,6 +623,29 @@ fn each_deviation_kind_is_caught_where_the_protocol_says() {
     }
 }
 
+/// A peer that sends bytes that are no protocol message is named as malformed at
+/// the step that waited for it, at once (no timeout wait).
+#[test]
+fn a_malformed_message_aborts_naming_its_sender() {
+    use brokerflow_solvers::settle::replicated::wire::Message;
+    let ids = vec!["a".to_string(), "b".to_string()];
+    let mut ends = Channels::connect(2);
+    let mut rogue = ends.pop().unwrap();
+    let honest = ends.pop().unwrap();
+    rogue.broadcast(&[42, 1, 2, 3]);
+    let mut link = Link::new(Box::new(honest), ids, Duration::from_secs(30));
+    let started = Instant::now();
+    let abort = link.exchange(Message::Echo(vec![Some(1.0)])).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(abort.phase, Phase::BidAgreement);
+    assert_eq!(abort.replicas, vec!["b".to_string()]);
+    assert!(
+        matches!(&*abort.evidence, Evidence::Missing { malformed, .. } if malformed == &vec!["b".to_string()]),
+        "{abort:?}"
+    );
+    drop(rogue);
+}
+
 /// A random deviation for proptest: kind, coalition size, amount, phase.
 #[derive(Debug, Clone)]
 struct Lie {
