@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("brokerflow: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<cmd::Verdict>() {
+                Some(verdict) => ExitCode::from(verdict.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

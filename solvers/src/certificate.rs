@@ -22,8 +22,8 @@
 //! | P2⁻ at amounts a_k | W ≥ Σ_k v_k a_k − Σ_n R_n π_n + Σ_k a_k·dist⁻_k, dist⁻ with lengths r^k_u·π_u − c^k_e (acyclic G′) |
 //! | P3, 0 ≤ f_k ≤ d̄_k | W ≤ Σ_n R_n π_n + Σ_k d̄_k·max(0, v_k − dist_k) |
 //!
-//! (d̄_k is the demand the LP bounds f_k by: d_k capped at k's single-commodity maximum
-//! flow, [`crate::lp::demand_caps`].) The reported optimum is certified when it lies
+//! (d̄_k is the demand the LP bounds f_k by: d_k capped at twice k's single-commodity
+//! maximum flow, [`crate::lp::demand_caps`].) The reported optimum is certified when it lies
 //! within [`CERTIFICATE_TOLERANCE`] (relative to the size of the objective) of its
 //! bound: then no feasible solution can be better by more than that. The gap is
 //! exactly the complementary-slackness sum (flow on pairs of positive reduced cost,

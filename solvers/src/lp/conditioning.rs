@@ -5,15 +5,19 @@
 //! f_k ≤ d_k then mixes 10¹⁰ with capacities of 5, and the simplex and interior-point
 //! codes lose the small numbers to round-off (an optimum of 46 reported for 141). No
 //! user can receive more than its own maximum flow through G′ alone — one commodity,
-//! capacities as they are — so capping d_k there changes no feasible set and no
-//! optimum, only the conditioning.
+//! capacities as they are — so capping d_k at twice that changes no feasible set, no
+//! optimum and no price, only the conditioning. (Twice, not once: a bound the flow
+//! can reach would tie with the network's own bottleneck, and the dual could then
+//! price the user's demand row instead of the bottleneck — a degenerate, misleading
+//! price. A bound the flow can never reach is slack at every optimum, so every optimal
+//! dual puts its price on the network, as it does for the uncapped LP.)
 
 use brokerflow_graphs::ExpandedGraph;
 use petgraph::graph::NodeIndex;
 
 use super::{Backend, Formulation, LpError};
 
-/// d̄_k = min(d_k, the maximum flow of commodity k alone through G′), per commodity
+/// d̄_k = min(d_k, 2 × the maximum flow of commodity k alone through G′), per commodity
 /// (0 for stranded users and d_k ≤ 0). The LP bounds f_k by d̄_k; the reported demand
 /// stays the market's.
 ///
@@ -34,7 +38,8 @@ use super::{Backend, Formulation, LpError};
 /// let mut market = examples::tiny();
 /// market.users[0].demand = 1e10; // u1 reaches b1 through a link of bandwidth 5
 /// let g = ExpandedGraph::new(&market);
-/// assert_eq!(brokerflow_solvers::lp::demand_caps(&g)[0], 5.0);
+/// assert_eq!(brokerflow_solvers::lp::demand_caps(&g)[0], 10.0); // 2 × 5
+/// assert_eq!(brokerflow_solvers::lp::demand_caps(&g)[2], 10.0); // u3's own demand
 /// ```
 ///
 /// Paper: [MCF-Grid] §4.2 (P3's demand rows); design §4.
@@ -47,7 +52,7 @@ pub fn demand_caps(g: &ExpandedGraph) -> Vec<f64> {
             if c.demand <= 0.0 || c.is_stranded() {
                 return 0.0;
             }
-            if c.demand <= first_hop_bound(g, k) {
+            if c.demand <= 2.0 * first_hop_bound(g, k) {
                 return c.demand;
             }
             net.build(g, k);
@@ -55,7 +60,7 @@ pub fn demand_caps(g: &ExpandedGraph) -> Vec<f64> {
             // Trust the cap only with its proof: a cut of G′ whose capacity (read from
             // the graph, not from the residuals) is no more than the flow found.
             match net.cut_capacity() {
-                Some(cut) if flow < c.demand && cut <= flow * (1.0 + 1e-9) => flow,
+                Some(cut) if 2.0 * flow < c.demand && cut <= flow * (1.0 + 1e-9) => 2.0 * flow,
                 _ => c.demand,
             }
         })
@@ -286,7 +291,7 @@ pub(super) fn check_scale(
         let capped = bound < c.demand;
         see(bound, &|| {
             if capped {
-                format!("user {}'s demand (capped at its maximum flow)", c.id)
+                format!("user {}'s demand (capped at twice its maximum flow)", c.id)
             } else {
                 format!("user {}'s demand", c.id)
             }

@@ -131,7 +131,7 @@ pub enum LpError {
     BadlyScaled {
         /// The backend.
         backend: Backend,
-        /// The market element and field, e.g. `user u1's demand (capped at its maximum flow)`.
+        /// The market element and field, e.g. `user u1's demand (capped at twice its maximum flow)`.
         what: String,
         /// Its value.
         value: f64,
@@ -192,7 +192,7 @@ pub struct LpSolution {
     /// The optimality certificate ([`crate::certificate`]); `None` only when P1 is
     /// unbounded.
     pub certificate: Option<Certificate>,
-    /// Commodities whose demand the LP capped at their maximum flow through G′
+    /// Commodities whose demand the LP capped at twice their maximum flow through G′
     /// ([`demand_caps`]), with the cap; the reported demand stays the market's.
     pub capped: Vec<(usize, f64)>,
     /// LP size: variables.
