@@ -146,11 +146,12 @@ pub enum CertificateError {
 /// let g = ExpandedGraph::new(&examples::tiny());
 /// let p3 = lp::solve(&g, Objective::Welfare, &LpOptions::default()).unwrap();
 /// // The solver's own certificate passed; any other prices give a weaker bound.
-/// assert!(p3.certificate.ok());
+/// let proven = p3.certificate.unwrap();
+/// assert!(proven.ok());
 /// let zero = vec![0.0; g.graph.node_count()];
 /// let caps = lp::demand_caps(&g);
 /// let loose = certify(&g, p3.flow.as_ref().unwrap(), &zero, Claim::Welfare { caps: &caps }).unwrap();
-/// assert!(loose.bound > p3.certificate.bound);
+/// assert!(loose.bound > proven.bound);
 /// ```
 ///
 /// Paper: [MCF-Grid] §4.2 (the LPs); the bound is LP duality with the capacity rows

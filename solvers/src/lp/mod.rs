@@ -597,7 +597,8 @@ pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution,
 
 /// Per G′ node, the resource price π_n ≥ 0 from the LP's capacity-row duals: from the
 /// solve itself where the backend reports duals, else from the explicit dual LP
-/// ([`LinearProgram::dual`]) solved by the same backend. Read in
+/// ([`LinearProgram::dual`]) solved by the same backend (or, where that fails, from
+/// clarabel's duals of the same LP). Read in
 /// [`LinearProgram::dual_values`]'s convention (y ≥ 0 on ≤ rows of a maximisation,
 /// y ≤ 0 of a minimisation); a slightly negative price from round-off counts as 0,
 /// which keeps every bound of the certificate valid.
@@ -610,7 +611,19 @@ fn node_prices(
         Some(y) => y,
         None => {
             let dual = f.lp.dual();
-            f.lp.dual_values(&run(&dual, backend)?)
+            match run(&dual, backend) {
+                Ok(y) => f.lp.dual_values(&y),
+                // microlp misjudges a few explicit duals (free variables of the
+                // equality rows) as unbounded. The certificate accepts prices from
+                // anywhere, so take an interior-point solve's duals of the same LP.
+                Err(_) => {
+                    let answer = solve_lp_with(&f.lp, Backend::Clarabel, true)?;
+                    answer.row_duals.ok_or(LpError::Backend {
+                        backend: Backend::Clarabel,
+                        message: "no dual values reported".to_string(),
+                    })?
+                }
+            }
         }
     };
     let sign = match f.lp.sense {
