@@ -25,7 +25,7 @@
 //! Demand mode: W ≤ W(P3) + Σ_k v_k·max(0, s_k − d_k) + Σ_k K_k·imbalance_k + 1e-6·(1 + |W(P3)|).
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Flow, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, Flow, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     run, run_observed, EngineOptions, EngineRun, Injection, ObserverMode, Observers, Trace, Variant,
 };
@@ -37,7 +37,7 @@ use petgraph::Direction;
 
 const GENERATED: u64 = 20;
 
-fn generated(i: u64) -> Market {
+fn generated(i: u64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 3 + ((i * 5) % 10) as usize,
         brokers: 2 + (i % 3) as usize,
@@ -51,7 +51,7 @@ fn generated(i: u64) -> Market {
     generate(&config, 2000 + i).expect("valid generator config")
 }
 
-fn markets() -> Vec<(String, Market)> {
+fn markets() -> Vec<(String, ValidMarket)> {
     let mut all = vec![
         ("tiny".to_string(), examples::tiny()),
         ("figure3".to_string(), examples::figure3()),
@@ -345,7 +345,7 @@ fn o_demand_allowance(o: &EngineOptions) -> f64 {
 }
 
 /// A single path u → b → p with everything named, so every number can be worked by hand.
-fn single_path(broker_capacity: f64, link_bandwidth: f64, provider_capacity: f64) -> Market {
+fn single_path(broker_capacity: f64, link_bandwidth: f64, provider_capacity: f64) -> ValidMarket {
     Market::from_json_str(
         &format!(
             r#"{{"name": "path",

@@ -6,7 +6,7 @@
 //! P2 W = 130, P2⁻ W = 122, P3 W = 141 (u1 5 jobs, u2 13, u3 none).
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
 use brokerflow_solvers::certificate::{certify, Claim};
 use brokerflow_solvers::lp::{self, Backend, LpError, LpOptions, Objective};
 use proptest::prelude::*;
@@ -19,9 +19,9 @@ fn options(backend: Backend) -> LpOptions {
 }
 
 fn tiny_with_u1_demand(demand: f64) -> ExpandedGraph {
-    let mut m = examples::tiny();
+    let mut m = examples::tiny().into_market();
     m.users[0].demand = demand;
-    ExpandedGraph::new(&m)
+    ExpandedGraph::new(&m.validate().unwrap())
 }
 
 #[test]
@@ -62,10 +62,10 @@ fn p3_of_tiny_is_141_at_every_large_demand_of_u1_on_every_backend() {
 
 #[test]
 fn demand_caps_are_twice_the_max_flow_worked_by_hand() {
-    let mut m = examples::tiny();
+    let mut m = examples::tiny().into_market();
     m.users[0].demand = 1e10;
     m.users[1].demand = 1e10;
-    let g = ExpandedGraph::new(&m);
+    let g = ExpandedGraph::new(&m.validate().unwrap());
     let caps = lp::demand_caps(&g);
     // u1: one link of bandwidth 5. u2 (r = 2): b1 → p1 carries 15/2 = 7.5, b1 → b2
     // (bandwidth 8) → p2 (19/2 = 9.5, link 15) carries 8: 15.5 in all. u3 keeps its 10.
@@ -182,7 +182,7 @@ fn prices_of_the_wrong_shape_are_refused() {
     assert!(certify(&g, flow, &negative, claim).is_err());
 }
 
-fn generated(seed: u64) -> Market {
+fn generated(seed: u64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 3 + (seed % 8) as usize,
         brokers: 2 + (seed % 3) as usize,
@@ -205,11 +205,11 @@ proptest! {
         seed in 0u64..1000,
         exponents in proptest::collection::vec(0.0f64..12.0, 11),
     ) {
-        let mut m = generated(seed);
+        let mut m = generated(seed).into_market();
         for (u, e) in m.users.iter_mut().zip(exponents.iter().cycle()) {
             u.demand *= 10f64.powf(*e);
         }
-        let g = ExpandedGraph::new(&m);
+        let g = ExpandedGraph::new(&m.validate().unwrap());
         let reference = lp::max_welfare(&g, &options(Backend::Microlp));
         for backend in Backend::available() {
             match lp::max_welfare(&g, &options(backend)) {

@@ -62,7 +62,7 @@ pub struct LoadedMarket {
     /// Where it was read from.
     pub path: std::path::PathBuf,
     /// The validated market.
-    pub market: brokerflow_graphs::Market,
+    pub market: brokerflow_graphs::ValidMarket,
     /// Its expanded graph G′.
     pub graph: brokerflow_graphs::ExpandedGraph,
     /// SHA-256 of the file's bytes.

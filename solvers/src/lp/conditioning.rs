@@ -35,9 +35,9 @@ use super::{Backend, Formulation, LpError};
 /// # Example
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
-/// let mut market = examples::tiny();
+/// let mut market = examples::tiny().into_market();
 /// market.users[0].demand = 1e10; // u1 reaches b1 through a link of bandwidth 5
-/// let g = ExpandedGraph::new(&market);
+/// let g = ExpandedGraph::new(&market.validate().unwrap());
 /// assert_eq!(brokerflow_solvers::lp::demand_caps(&g)[0], 10.0); // 2 × 5
 /// assert_eq!(brokerflow_solvers::lp::demand_caps(&g)[2], 10.0); // u3's own demand
 /// ```

@@ -126,6 +126,10 @@ pub enum LpError {
         /// The certificate's residuals.
         report: String,
     },
+    /// A market built for a re-solve (a participant removed, say) broke a rule of
+    /// design §3.
+    #[error("{0}")]
+    InvalidMarket(Box<brokerflow_graphs::MarketError>),
     /// A number of the LP that the backend cannot resolve to the check's tolerance.
     #[error("{backend} cannot solve this LP to the check's tolerance: {what} is {value:e}, and the LP's numbers span more than {limit:e} (scale the market's units, or try `--backend microlp`)")]
     BadlyScaled {
