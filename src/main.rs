@@ -61,7 +61,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("brokerflow: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<cmd::Verdict>() {
+                Some(verdict) => ExitCode::from(verdict.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -63,7 +63,7 @@ fn same_arguments_give_identical_bytes_and_a_loadable_market() {
         ),
         (20, 5, 5)
     );
-    let meta = market.meta.unwrap();
+    let meta = market.meta.clone().unwrap();
     assert_eq!(meta["generator"], "brokerflow generate");
     assert_eq!(meta["seed"], 7);
     assert_eq!(meta["config"]["contention"], 2.0);
@@ -115,7 +115,7 @@ fn options_reach_the_market() {
     // Σ broker capacity = Σ demand / contention = 200 / 4, up to rounding.
     let total: f64 = market.brokers.iter().map(|b| b.capacity.unwrap()).sum();
     assert!((total - 50.0).abs() <= 5.0 * 0.0005 + 1e-9, "{total}");
-    let meta = market.meta.unwrap();
+    let meta = market.meta.clone().unwrap();
     assert_eq!(meta["config"]["demand"], serde_json::json!([10.0, 10.0]));
     assert_eq!(meta["config"]["posted_prices"], true);
 

@@ -52,7 +52,7 @@ fn import_writes_a_market_file_that_loads() {
         let market = Market::load(&out_path).unwrap();
         assert_eq!(market.brokers.len(), brokers);
         assert_eq!(market.users.len(), users);
-        let meta = market.meta.unwrap();
+        let meta = market.meta.clone().unwrap();
         assert_eq!(meta["imported_from"], file);
         assert_eq!(meta["format"], "mcf");
     }

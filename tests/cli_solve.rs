@@ -113,13 +113,19 @@ fn flows_evaluate_back_to_the_same_welfare_and_corruption_is_named() {
     assert_ne!(bad, text);
     let bad_path = scratch("bad.csv");
     std::fs::write(&bad_path, bad).unwrap();
-    let e = json(&[
-        "evaluate",
-        t,
-        "--flows",
-        bad_path.to_str().unwrap(),
-        "--json",
-    ]);
+    // An infeasible routing is a verdict, exit code 4, with the report on stdout.
+    let out = bin()
+        .args([
+            "evaluate",
+            t,
+            "--flows",
+            bad_path.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(e["feasible"], false);
     let violations = e["violations"].to_string();
     assert!(violations.contains("u1->b1"), "{violations}");

@@ -20,7 +20,7 @@
 //! assert!(ExpandedGraph::new(&examples::linked()).is_cyclic());
 //! ```
 
-use crate::market::Market;
+use crate::market::{Market, ValidMarket};
 
 /// The JSON text of `graphs/markets/tiny.json`.
 pub const TINY_JSON: &str = include_str!("../markets/tiny.json");
@@ -33,28 +33,28 @@ pub const POSTED_JSON: &str = include_str!("../markets/posted.json");
 
 /// Parses one bundled file. These files ship with the crate and are checked by its
 /// tests, so failing here is a build defect, not an input error.
-fn bundled(text: &str, origin: &str) -> Market {
+fn bundled(text: &str, origin: &str) -> ValidMarket {
     Market::from_json_str(text, origin)
         .unwrap_or_else(|e| panic!("bundled example market {origin} is invalid: {e}"))
 }
 
 /// `tiny`: the hand-solved market (see `graphs/markets/tiny.md`).
-pub fn tiny() -> Market {
+pub fn tiny() -> ValidMarket {
     bundled(TINY_JSON, "graphs/markets/tiny.json")
 }
 
 /// `figure3`: 5 users, 5 brokers, 5 providers in the shape of [MCF-Grid] Figure 3.
-pub fn figure3() -> Market {
+pub fn figure3() -> ValidMarket {
     bundled(FIGURE3_JSON, "graphs/markets/figure3.json")
 }
 
 /// `linked`: two broker markets linked both ways by broker→broker links.
-pub fn linked() -> Market {
+pub fn linked() -> ValidMarket {
     bundled(LINKED_JSON, "graphs/markets/linked.json")
 }
 
 /// `posted`: a one-broker market with posted prices per job ([MCF-Grid] §4.1, design
 /// §2), the bundled example for `settle --mechanism posted`.
-pub fn posted() -> Market {
+pub fn posted() -> ValidMarket {
     bundled(POSTED_JSON, "graphs/markets/posted.json")
 }

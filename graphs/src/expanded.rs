@@ -15,7 +15,7 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::market::Market;
+use crate::market::{Market, ValidMarket};
 use crate::pairs::UsablePairs;
 
 /// What a node of G′ stands for; the index points into the market's lists.
@@ -109,8 +109,10 @@ pub struct ExpandedGraph {
 }
 
 impl ExpandedGraph {
-    /// Expands a (validated) market into G′ and prunes each commodity's usable edges.
-    pub fn new(market: &Market) -> ExpandedGraph {
+    /// Expands a validated market into G′ and prunes each commodity's usable edges.
+    /// Only a [`ValidMarket`] is accepted, so every id, role pair and number the
+    /// expansion relies on has been checked.
+    pub fn new(market: &ValidMarket) -> ExpandedGraph {
         let mut graph = DiGraph::new();
         let mut by_name = HashMap::new();
         let mut add = |graph: &mut DiGraph<Node, Edge>, node: Node| {

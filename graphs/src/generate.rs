@@ -63,7 +63,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::error::MarketError;
-use crate::market::{Broker, Link, Market, Prices, Provider, User};
+use crate::market::{Broker, Link, Market, Prices, Provider, User, ValidMarket};
 
 /// What the generator writes as `meta.generator`.
 pub const GENERATOR: &str = "brokerflow generate";
@@ -648,7 +648,7 @@ enum Hop {
 /// Generates the random market of scenario (config, seed) as in [MCF-Grid] §6 and
 /// design §7 (see the module documentation for every rule). The result passes
 /// [`Market::validate`]; the same arguments always give the same market.
-pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<Market, GenerateError> {
+pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<ValidMarket, GenerateError> {
     config.validate()?;
     let mut rng = ChaCha8Rng::from_seed(rng_seed(config, seed)?);
     let rng = &mut rng;
@@ -828,8 +828,7 @@ pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<Market, GenerateE
         prices,
         meta: Some(meta),
     };
-    market.validate().map_err(GenerateError::Unrepresentable)?;
-    Ok(market)
+    market.validate().map_err(GenerateError::Unrepresentable)
 }
 
 /// Providers reachable from a user's brokers through broker→broker and

@@ -35,7 +35,7 @@ mod validate;
 pub use error::{MarketError, Rule};
 pub use expanded::{Commodity, Edge, ExpandedGraph, Node, NodeKind};
 pub use flow::Flow;
-pub use market::{Broker, Link, Market, Prices, Provider, Role, User};
+pub use market::{Broker, Link, Market, Prices, Provider, Role, User, ValidMarket};
 pub use pairs::UsablePairs;
 pub use summary::Summary;
 

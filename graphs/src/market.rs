@@ -133,10 +133,46 @@ fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 
+/// A market that passed every rule of design §3: the only input G′
+/// ([`crate::ExpandedGraph::new`]) and the solvers accept, so code that edits a market
+/// cannot reach a panic or a wrong answer — it must validate again
+/// ([`ValidMarket::into_market`], edit, [`Market::validate`]).
+///
+/// Reads as a [`Market`] (it dereferences to one); cannot be changed in place.
+///
+/// ```
+/// use brokerflow_graphs::examples;
+/// let mut m = examples::tiny().into_market();
+/// m.users[0].demand = -1.0;
+/// assert!(m.validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidMarket(Market);
+
+impl std::ops::Deref for ValidMarket {
+    type Target = Market;
+    fn deref(&self) -> &Market {
+        &self.0
+    }
+}
+
+impl ValidMarket {
+    /// The market itself, to edit (then [`Market::validate`] it again).
+    pub fn into_market(self) -> Market {
+        self.0
+    }
+
+    /// The market, read-only.
+    pub fn market(&self) -> &Market {
+        &self.0
+    }
+}
+
 impl Market {
     /// Parses and validates a market from JSON text. `origin` names the input in
     /// error messages (usually the file name).
-    pub fn from_json_str(text: &str, origin: &str) -> Result<Market, MarketError> {
+    pub fn from_json_str(text: &str, origin: &str) -> Result<ValidMarket, MarketError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let market: Market =
             serde_path_to_error::deserialize(&mut *de).map_err(|e| MarketError::Parse {
@@ -150,12 +186,11 @@ impl Market {
             path: String::new(),
             message: format!("unexpected text after the market object: {e}"),
         })?;
-        market.validate_as(origin)?;
-        Ok(market)
+        market.validate_as(origin)
     }
 
     /// Reads, parses and validates a market file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Market, MarketError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<ValidMarket, MarketError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| MarketError::Io {
             path: path.to_path_buf(),
@@ -164,14 +199,22 @@ impl Market {
         Market::from_json_str(&text, &path.display().to_string())
     }
 
-    /// Checks every rule of design §3; the error names the offender and the rule.
-    pub fn validate(&self) -> Result<(), MarketError> {
+    /// Checks every rule of design §3 and returns the market as a [`ValidMarket`]; the
+    /// error names the offender and the rule.
+    pub fn validate(self) -> Result<ValidMarket, MarketError> {
         self.validate_as("<market>")
     }
 
+    /// Checks every rule of design §3 without taking the market (for a yes/no answer;
+    /// to build G′, [`Market::validate`] it).
+    pub fn check(&self) -> Result<(), MarketError> {
+        crate::validate::validate(self, "<market>")
+    }
+
     /// Like [`Market::validate`], naming the input `origin` in the error.
-    pub fn validate_as(&self, origin: &str) -> Result<(), MarketError> {
-        crate::validate::validate(self, origin)
+    pub fn validate_as(self, origin: &str) -> Result<ValidMarket, MarketError> {
+        crate::validate::validate(&self, origin)?;
+        Ok(ValidMarket(self))
     }
 
     /// The market as pretty-printed JSON, in the file format it was read from.

@@ -252,9 +252,9 @@ fn tiny_eligibility_removes_exactly_p2_to_t_u1() {
     }
     // Without the restriction the edge comes back, and u1 can use the detour to p2:
     // its usable set grows from 4 to 4 + b1 → b1->b2 → b2 → b2->p2 → p2 → t(u1) = 9.
-    let mut open = market.clone();
+    let mut open = market.clone().into_market();
     open.users[0].eligible = None;
-    let g = ExpandedGraph::new(&open);
+    let g = ExpandedGraph::new(&open.validate().unwrap());
     assert_eq!(provider_to_collection_edges(&g), 5);
     assert_eq!(g.graph.edge_count(), 14);
     assert_eq!(per_commodity(&g), vec![9, 8, 4]);
@@ -376,7 +376,7 @@ fn tiny_hand_optima_have_the_hand_welfare() {
 fn tiny_meta_records_the_hand_optima() {
     // tiny.json's meta must say what tiny.md derives (kept in sync by this test).
     let m = examples::tiny();
-    let meta = m.meta.expect("tiny has meta");
+    let meta = m.meta.clone().expect("tiny has meta");
     let h = &meta["hand_optima"];
     assert_eq!(h["delta"], 0.5);
     assert_eq!(h["p2_welfare"], 130);

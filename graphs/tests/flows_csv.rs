@@ -4,7 +4,7 @@
 use brokerflow_graphs::formats::flows_csv::{
     read_flows, write_flows, FlowIssue, FlowProblem, FlowsError, IssueKind,
 };
-use brokerflow_graphs::{ExpandedGraph, Flow, Market};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market, ValidMarket};
 
 /// Two linked markets (b1 ⇄ b2); u2 may only use p2; b3 is down (capacity 0).
 const MARKET: &str = r#"{
@@ -28,7 +28,7 @@ const MARKET: &str = r#"{
   ]
 }"#;
 
-fn setup() -> (Market, ExpandedGraph) {
+fn setup() -> (ValidMarket, ExpandedGraph) {
     let market = Market::from_json_str(MARKET, "inline").expect("valid market");
     let g = ExpandedGraph::new(&market);
     (market, g)

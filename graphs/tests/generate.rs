@@ -43,8 +43,7 @@ fn has_3_decimals(x: f64, what: &str) {
 /// Everything the generator promises about one market, checked from the market alone.
 fn check(config: &GeneratorConfig, seed: u64, m: &Market) {
     let ctx = format!("{} / {config:?}", m.name);
-    m.validate()
-        .unwrap_or_else(|e| panic!("{ctx}: invalid: {e}"));
+    m.check().unwrap_or_else(|e| panic!("{ctx}: invalid: {e}"));
     assert_eq!(
         m.name,
         format!(
@@ -912,6 +911,7 @@ fn generated_valuations_follow_the_configured_distribution() {
         .flat_map(|s| {
             generate(&c, s)
                 .unwrap()
+                .into_market()
                 .users
                 .into_iter()
                 .map(|u| u.valuation)

@@ -63,7 +63,7 @@ fn check_benchmark(file: &str, nodes: usize, arcs: usize, commodities: usize) {
     assert_eq!((r.a.len(), r.k.len()), (arcs, commodities));
 
     let m = parse_mcf(&text, file).unwrap();
-    m.validate().unwrap();
+    m.check().unwrap();
     // Nodes → brokers, arcs → broker→broker links, commodities → users.
     assert_eq!(m.brokers.len(), nodes);
     let role = |id: &str| m.role_of(id).unwrap();
@@ -152,10 +152,10 @@ fn planar30_imports_with_the_header_counts() {
 fn round_trip(text: &str, origin: &str) {
     let m = parse_mcf(text, origin).unwrap();
     let written = write_mcf(&m).unwrap();
-    let mut again = parse_mcf(&written, origin).unwrap();
+    let mut again = parse_mcf(&written, origin).unwrap().into_market();
     assert!(again.meta.is_some());
     again.meta.clone_from(&m.meta);
-    assert_eq!(again, m);
+    assert_eq!(&again, m.market());
     // And writing is stable.
     assert_eq!(write_mcf(&again).unwrap(), written);
 }
@@ -173,7 +173,7 @@ fn parallel_arcs_and_loops_go_through_a_broker_of_their_own() {
     // direct link, so each goes through broker a<j> with the arc's bandwidth and cost.
     let text = "c parallel\np mcf 3 4 1\nk 0 2 7.5\na 0 1 2 10\na 1 2 3 10\na 0 1 5 4\na 2 2 1 1\n";
     let m = parse_mcf(text, "par.txt").unwrap();
-    m.validate().unwrap();
+    m.check().unwrap();
     let ids: Vec<&str> = m.brokers.iter().map(|b| b.id.as_str()).collect();
     assert_eq!(ids, ["n0", "n1", "n2", "a2", "a3"]);
     let find = |from: &str, to: &str| {
@@ -212,7 +212,7 @@ fn edge_cases_import() {
     // commodities sharing a destination, k and a lines interleaved, CRLF, tabs.
     let text = "p mcf 2 1 3\r\na 0\t1 0 0\r\nk 0 1 0\r\n  k 1 1 3 \r\n\r\nk 0 1 2\r\nc end";
     let m = parse_mcf(text, "dir/edge.mcf").unwrap();
-    m.validate().unwrap();
+    m.check().unwrap();
     assert_eq!(m.name, "edge");
     assert_eq!(m.meta.as_ref().unwrap()["imported_from"], "edge.mcf");
     assert_eq!(m.providers.len(), 1);
@@ -382,7 +382,9 @@ fn long_fields_are_shortened_in_messages() {
 
 #[test]
 fn write_refuses_markets_of_another_shape() {
-    let base = parse_mcf(&bench("grid1.txt"), "grid1.txt").unwrap();
+    let base = parse_mcf(&bench("grid1.txt"), "grid1.txt")
+        .unwrap()
+        .into_market();
     let refused = |m: &Market, what: &str| {
         let e = write_mcf(m).unwrap_err();
         assert!(matches!(e, McfError::NotImported { .. }));
@@ -472,10 +474,12 @@ proptest! {
         }
         match parse_mcf_bytes(&bytes, "grid1.txt") {
             Ok(m) => {
-                prop_assert!(m.validate().is_ok());
-                let mut again = parse_mcf(&write_mcf(&m).unwrap(), "grid1.txt").unwrap();
+                prop_assert!(m.check().is_ok());
+                let mut again = parse_mcf(&write_mcf(&m).unwrap(), "grid1.txt")
+                    .unwrap()
+                    .into_market();
                 again.meta.clone_from(&m.meta);
-                prop_assert_eq!(again, m);
+                prop_assert_eq!(&again, m.market());
             }
             Err(e) => {
                 let msg = e.to_string();

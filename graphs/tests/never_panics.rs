@@ -9,7 +9,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{formats::dot, ExpandedGraph, Market, MarketError, NodeKind, Summary};
+use brokerflow_graphs::{
+    formats::dot, ExpandedGraph, Market, MarketError, NodeKind, Summary, ValidMarket,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -475,7 +477,7 @@ fn apply_bytes(text: &mut Vec<u8>, e: &ByteEdit) {
 /// How each outcome was reached, to check the mutations really reach every rule.
 type Outcomes = RefCell<BTreeMap<String, usize>>;
 
-fn outcome_name(r: &Result<Market, MarketError>) -> String {
+fn outcome_name(r: &Result<ValidMarket, MarketError>) -> String {
     match r {
         Ok(_) => "accepted".into(),
         Err(MarketError::Parse { .. }) => "parse".into(),
@@ -512,7 +514,10 @@ fn check(text: &str, outcomes: &Outcomes) -> Result<(), TestCaseError> {
         }
         Ok(m) => m,
     };
-    prop_assert!(m.validate().is_ok(), "accepted but does not re-validate");
+    prop_assert!(
+        m.clone().into_market().validate().is_ok(),
+        "accepted but does not re-validate"
+    );
     let again = Market::from_json_str(&m.to_json_pretty(), "again");
     prop_assert!(again.is_ok(), "its own JSON is refused: {:?}", again.err());
 

@@ -7,7 +7,7 @@
 //! the shared pair index lists each pair once at its tail and once at its head.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market, NodeKind};
+use brokerflow_graphs::{ExpandedGraph, NodeKind, ValidMarket};
 use petgraph::visit::EdgeRef;
 use proptest::prelude::*;
 
@@ -50,7 +50,7 @@ fn brute_usable(g: &ExpandedGraph, k: usize) -> Vec<usize> {
     usable
 }
 
-fn market(seed: u64, down: &[usize], eligibility: f64, broker_links: f64) -> Market {
+fn market(seed: u64, down: &[usize], eligibility: f64, broker_links: f64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 6,
         brokers: 4,
@@ -59,7 +59,9 @@ fn market(seed: u64, down: &[usize], eligibility: f64, broker_links: f64) -> Mar
         broker_link_probability: broker_links,
         ..GeneratorConfig::default()
     };
-    let mut m = generate(&config, seed).expect("valid generator settings");
+    let mut m = generate(&config, seed)
+        .expect("valid generator settings")
+        .into_market();
     // Take some resources down: brokers, providers and links of capacity 0.
     let (nb, np, nl) = (m.brokers.len(), m.providers.len(), m.links.len());
     for &d in down {
@@ -69,7 +71,8 @@ fn market(seed: u64, down: &[usize], eligibility: f64, broker_links: f64) -> Mar
             _ => m.links[d / 3 % nl].bandwidth = Some(0.0),
         }
     }
-    m
+    m.validate()
+        .expect("a resource down is still a valid market")
 }
 
 proptest! {

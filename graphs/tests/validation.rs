@@ -6,7 +6,7 @@
 //! only thing that can be refused.
 
 use brokerflow_graphs::{
-    Broker, ExpandedGraph, Link, Market, MarketError, Provider, Role, Rule, User,
+    Broker, ExpandedGraph, Link, Market, MarketError, Provider, Role, Rule, User, ValidMarket,
 };
 use serde_json::{json, Value};
 
@@ -354,7 +354,9 @@ fn non_finite_numbers_in_json_are_refused_while_parsing() {
 /// A market built in code can hold NaN and infinities: `validate` refuses them.
 #[test]
 fn non_finite_numbers_in_code_are_refused_by_validate() {
-    let good: Market = Market::from_json_str(&with(|_| {}), ORIGIN).unwrap();
+    let good: Market = Market::from_json_str(&with(|_| {}), ORIGIN)
+        .unwrap()
+        .into_market();
     type Edit = Box<dyn Fn(&mut Market)>;
     let cases: Vec<(&str, &str, Edit)> = vec![
         (
@@ -417,7 +419,7 @@ fn non_finite_numbers_in_code_are_refused_by_validate() {
     for (field, at, change) in cases {
         let mut m = good.clone();
         change(&mut m);
-        let e = m.validate_as("hand-built").unwrap_err();
+        let e = m.clone().validate_as("hand-built").unwrap_err();
         let msg = e.to_string();
         assert_eq!(e.rule(), Some(&Rule::NonFinite { field }), "{msg}");
         assert_one_line(&msg);
@@ -794,7 +796,7 @@ fn eligibility_names_providers_once_each() {
 
 // ---- valid edge cases ----------------------------------------------------------------
 
-fn stranded(m: &Market) -> Vec<String> {
+fn stranded(m: &ValidMarket) -> Vec<String> {
     ExpandedGraph::new(m)
         .stranded()
         .map(|c| c.id.clone())
@@ -968,9 +970,32 @@ fn a_hand_built_market_validates_and_round_trips() {
         prices: None,
         meta: None,
     };
-    m.validate().unwrap();
+    let m = m.validate().unwrap();
     assert_eq!(
         Market::from_json_str(&m.to_json_pretty(), "built").unwrap(),
         m
     );
+}
+
+/// A market edited in code reaches G′ only through validation: an unknown link id or a
+/// negative demand is refused there, with its name, instead of panicking in the
+/// expansion or running through a solver.
+#[test]
+fn markets_edited_in_code_must_validate_again_before_expansion() {
+    let mut m = brokerflow_graphs::examples::tiny().into_market();
+    m.links.push(brokerflow_graphs::Link {
+        from: "b1".into(),
+        to: "nowhere".into(),
+        bandwidth: None,
+        cost: 0.0,
+    });
+    let msg = m.validate().unwrap_err().to_string();
+    assert!(msg.contains("nowhere"), "{msg}");
+    let mut m = brokerflow_graphs::examples::tiny().into_market();
+    m.users[1].demand = -1.0;
+    let msg = m.validate().unwrap_err().to_string();
+    assert!(msg.contains("u2") && msg.contains("demand"), "{msg}");
+    // Unedited, it expands as before.
+    let g = ExpandedGraph::new(&brokerflow_graphs::examples::tiny());
+    assert_eq!(g.graph.node_count(), 13);
 }

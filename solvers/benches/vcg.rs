@@ -13,12 +13,12 @@
 use std::time::Instant;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{settle, Allocation, Mechanism, SettleOptions, Statement};
 use criterion::{BenchmarkId, Criterion};
 
-fn market(users: usize, brokers: usize, providers: usize) -> Market {
+fn market(users: usize, brokers: usize, providers: usize) -> ValidMarket {
     let config = GeneratorConfig {
         users,
         brokers,
@@ -29,7 +29,7 @@ fn market(users: usize, brokers: usize, providers: usize) -> Market {
 }
 
 /// VCG on `m` (truthful bids) in a pool of `threads` threads, P3 allocation included.
-fn vcg(m: &Market, threads: usize) -> Statement {
+fn vcg(m: &ValidMarket, threads: usize) -> Statement {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

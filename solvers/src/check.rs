@@ -31,8 +31,8 @@
 //!
 //! | check | violated when |
 //! |---|---|
-//! | conservation of k at node n | \|(A·x_k − b_k)\[n\]\| > tol·max(1, d_k, f_k) |
-//! | non-negativity of x^k_e | x^k_e < −tol·max(1, d_k, f_k) |
+//! | conservation of k at node n | \|(A·x_k − b_k)\[n\]\| > tol·max(1, f_k, max_e \|x^k_e\|) |
+//! | non-negativity of x^k_e | x^k_e < −tol·max(1, f_k, max_e \|x^k_e\|) |
 //! | capacity of node n | Σ_k r^k_n·out^k_n − R_n > tol·max(1, R_n) |
 //! | demand of k | f_k − L_k > tol·max(1, L_k), L_k = d_k by default ([`DemandLimit`]) |
 //! | acyclicity of k | the edges with x^k_e > 0 (strictly) contain a directed cycle |
@@ -797,7 +797,12 @@ impl<'g> Checker<'g> {
                 DemandLimit::Scaled(f) => f * c.demand,
                 DemandLimit::Unbounded => f64::INFINITY,
             };
-            let scale = c.demand.max(served);
+            // The flow's own size, not the demand's: a demand of 10¹⁰ must not loosen
+            // the check on a flow of 5.
+            let scale = x_k
+                .values()
+                .iter()
+                .fold(served.abs(), |m, v| m.max(v.abs()));
             let allowed = tol.allowed(scale);
 
             // x ≥ 0.

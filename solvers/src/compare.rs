@@ -696,7 +696,7 @@ pub fn run_with_checkpoints(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brokerflow_graphs::examples;
+    use brokerflow_graphs::{examples, ValidMarket};
 
     #[test]
     fn labels_round_trip_and_are_unique() {
@@ -748,7 +748,7 @@ mod tests {
     }
 
     /// Every engine variant and mode, on a hand-sized and a generated market.
-    fn engine_cases() -> Vec<(Market, EngineOptions)> {
+    fn engine_cases() -> Vec<(ValidMarket, EngineOptions)> {
         let generated = brokerflow_graphs::generate::generate(
             &brokerflow_graphs::generate::GeneratorConfig {
                 users: 5,

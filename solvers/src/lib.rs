@@ -17,6 +17,7 @@
 //! - [`measures`], [`stats`] and [`compare`]: DESIGN §8's measures, their aggregates,
 //!   and the per-market comparison rows that `compare` and `experiment` print.
 
+pub mod certificate;
 pub mod check;
 pub mod compare;
 pub mod cycles;

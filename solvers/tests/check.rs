@@ -1,7 +1,7 @@
 //! The independent check (DESIGN §4) on small hand-built markets: a feasible flow
 //! passes with residuals exactly 0, and every kind of corruption is caught and named.
 
-use brokerflow_graphs::{ExpandedGraph, Flow, Market};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market, ValidMarket};
 use brokerflow_solvers::check::{
     check_flow, check_flow_with, find_cycle, is_acyclic, verify, DemandLimit, NodeRole, Tolerance,
     Violation,
@@ -33,7 +33,7 @@ const MARKET: &str = r#"{
   ]
 }"#;
 
-fn setup() -> (Market, ExpandedGraph) {
+fn setup() -> (ValidMarket, ExpandedGraph) {
     let market = Market::from_json_str(MARKET, "inline").expect("valid market");
     let g = ExpandedGraph::new(&market);
     (market, g)

@@ -8,7 +8,7 @@
 //! every variant × both injection modes, traced, at most 3 000 rounds each.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     run_observed, EngineOptions, Injection, ObserverMode, Observers, Runtime, Trace, Variant,
 };
@@ -17,7 +17,7 @@ use brokerflow_solvers::lp::{self, LpOptions};
 mod common;
 use common::fingerprint;
 
-fn big() -> Market {
+fn big() -> ValidMarket {
     let config = GeneratorConfig {
         users: 40,
         brokers: 6,

@@ -12,7 +12,7 @@
 //! other market runs demand mode with a queue ceiling of 2·d_k, so that sources discard.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::accounting::RoundLedger;
 use brokerflow_solvers::engine::node::{
     announce, deliver, node_step, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
@@ -31,7 +31,7 @@ struct RemoteNode {
     state: String,
 }
 
-fn generated(seed: u64, users: usize, brokers: usize, linked: bool) -> Market {
+fn generated(seed: u64, users: usize, brokers: usize, linked: bool) -> ValidMarket {
     let config = GeneratorConfig {
         users,
         brokers,
@@ -48,7 +48,7 @@ fn generated(seed: u64, users: usize, brokers: usize, linked: bool) -> Market {
 /// the jobs discarded.
 struct Compare<'a> {
     name: &'a str,
-    market: &'a Market,
+    market: &'a ValidMarket,
     options: EngineOptions,
 }
 

@@ -20,7 +20,7 @@
 //!   held; and its own ledger from the node states.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market, NodeKind};
+use brokerflow_graphs::{examples, ExpandedGraph, Market, NodeKind, ValidMarket};
 use brokerflow_solvers::engine::node::{
     announce, deliver, node_step, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
@@ -40,7 +40,7 @@ const TRACE_ROUNDS: usize = 2_500;
 /// Rounds of the independent node-function driver per run.
 const DRIVEN_ROUNDS: usize = 150;
 
-fn generated(i: u64) -> Market {
+fn generated(i: u64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 2 + ((i * 7) % 11) as usize,
         brokers: 1 + (i % 4) as usize,
@@ -56,7 +56,7 @@ fn generated(i: u64) -> Market {
 
 /// A market with a broker, a provider and a link that are down (capacity 0), next to
 /// working ones.
-fn resources_down() -> Market {
+fn resources_down() -> ValidMarket {
     Market::from_json_str(
         r#"{
           "name": "down",
@@ -76,8 +76,8 @@ fn resources_down() -> Market {
     .expect("valid market")
 }
 
-fn markets() -> Vec<(String, Market)> {
-    let mut all: Vec<(String, Market)> = (0..MARKETS)
+fn markets() -> Vec<(String, ValidMarket)> {
+    let mut all: Vec<(String, ValidMarket)> = (0..MARKETS)
         .map(|i| (format!("generated seed {}", 1000 + i), generated(i)))
         .collect();
     all.push(("tiny".into(), examples::tiny()));

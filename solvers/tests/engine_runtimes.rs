@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
     Trace, Variant,
@@ -66,7 +66,7 @@ fn same_everywhere(what: &str, market: &Market, g: &ExpandedGraph, o: &EngineOpt
 }
 
 /// Every variant × injection mode × potential on one market; returns the stop reasons.
-fn all_settings(name: &str, market: &Market, rounds: usize, window: usize) -> Vec<Stop> {
+fn all_settings(name: &str, market: &ValidMarket, rounds: usize, window: usize) -> Vec<Stop> {
     let g = ExpandedGraph::new(market);
     let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
         .unwrap()

@@ -10,7 +10,7 @@
 //!   `figure3` against the LP's dual.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::accounting::RoundLedger;
 use brokerflow_solvers::engine::runtime::{nodes::Nodes, Executor};
 use brokerflow_solvers::engine::setup::Setup;
@@ -45,7 +45,7 @@ fn cheapest_to_go(g: &ExpandedGraph, k: usize) -> Vec<Option<f64>> {
     best
 }
 
-fn generated(seed: u64) -> Market {
+fn generated(seed: u64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 8,
         brokers: 4,

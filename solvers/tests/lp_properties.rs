@@ -5,13 +5,13 @@
 
 use brokerflow_graphs::formats::flows_csv::{read_flows, write_flows};
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::check::{check_flow, Tolerance};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, LpStatus, Objective};
 
 const MARKETS: u64 = 60;
 
-fn market(seed: u64) -> Market {
+fn market(seed: u64) -> ValidMarket {
     let config = GeneratorConfig {
         users: 3 + (seed % 12) as usize,
         brokers: 2 + (seed % 4) as usize,
@@ -128,7 +128,7 @@ fn scaling_capacities_scales_delta() {
         let g = ExpandedGraph::new(&m);
         let base = lp::max_concurrent_flow(&g, &options()).unwrap();
         for c in [0.5, 3.0] {
-            let mut scaled = m.clone();
+            let mut scaled = m.clone().into_market();
             scaled
                 .brokers
                 .iter_mut()
@@ -141,6 +141,7 @@ fn scaling_capacities_scales_delta() {
                 .links
                 .iter_mut()
                 .for_each(|l| l.bandwidth = l.bandwidth.map(|x| x * c));
+            let scaled = scaled.validate().unwrap();
             let s = lp::max_concurrent_flow(&ExpandedGraph::new(&scaled), &options()).unwrap();
             match (base.delta, s.delta) {
                 (Some(d), Some(ds)) => {

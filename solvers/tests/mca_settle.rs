@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use brokerflow_graphs::{ExpandedGraph, Market, Role};
+use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
 
-fn market(name: &str) -> Market {
+fn market(name: &str) -> ValidMarket {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../graphs/markets")
         .join(name);

@@ -10,7 +10,7 @@
 //! * It refuses allocations without engine prices.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market};
+use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::{run, EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
@@ -18,7 +18,7 @@ use brokerflow_solvers::settle::{
 };
 
 /// The welfare-seeking demand-mode allocation at welfare scale c, with its prices.
-fn welfare_seeking(m: &Market, c: f64) -> Allocation {
+fn welfare_seeking(m: &ValidMarket, c: f64) -> Allocation {
     let g = ExpandedGraph::new(m);
     let mut o = EngineOptions::new(Variant::WelfareSeeking, Injection::Demand);
     o.welfare_scale = Some(c);
@@ -32,7 +32,7 @@ fn welfare_seeking(m: &Market, c: f64) -> Allocation {
     }
 }
 
-fn statement(m: &Market, a: &Allocation, mechanism: Mechanism) -> Statement {
+fn statement(m: &ValidMarket, a: &Allocation, mechanism: Mechanism) -> Statement {
     settle(m, m, a, mechanism, &SettleOptions::default()).unwrap()
 }
 

@@ -5,7 +5,7 @@
 //! minus the costs of what it sends (own cost and link cost); utility = value +
 //! receives − pays; surplus = Σ pays − Σ receives.
 
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
     mcafee::{clear, Entry},
@@ -16,12 +16,12 @@ use brokerflow_solvers::settle::{
 
 const TOL: f64 = 1e-6;
 
-fn market(text: &str) -> Market {
+fn market(text: &str) -> ValidMarket {
     Market::from_json_str(text, "inline").expect("valid market")
 }
 
 /// Settles `truth` with bids applied, at P3's allocation of the declared market.
-fn run(truth: &Market, bids: &Bids, mechanism: Mechanism) -> Result<Statement, SettleError> {
+fn run(truth: &ValidMarket, bids: &Bids, mechanism: Mechanism) -> Result<Statement, SettleError> {
     let declared = bids.apply(truth)?;
     let g = ExpandedGraph::new(&declared);
     let allocation = Allocation::lp(&g, Backend::DEFAULT)?;
@@ -34,7 +34,7 @@ fn run(truth: &Market, bids: &Bids, mechanism: Mechanism) -> Result<Statement, S
     )
 }
 
-fn truthful(truth: &Market, mechanism: Mechanism) -> Statement {
+fn truthful(truth: &ValidMarket, mechanism: Mechanism) -> Statement {
     run(truth, &Bids::default(), mechanism).unwrap()
 }
 
@@ -204,7 +204,7 @@ fn vcg_on_tiny_by_hand() {
 /// A one-broker market with unit traders: users u1..u4 (d = 1, r = 1) with the given
 /// valuations, providers p1..p4 (1 unit each) with the given costs; nothing else
 /// costs anything.
-fn unit_market(values: &[f64], costs: &[f64]) -> Market {
+fn unit_market(values: &[f64], costs: &[f64]) -> ValidMarket {
     let users: Vec<String> = values
         .iter()
         .enumerate()
@@ -291,7 +291,7 @@ fn mcafee_with_unit_traders_reduces_one_trade_when_p0_does_not_fit() {
 /// p2 3 units at 4, p3 5 units at `p3_cost`. P3: 6 units worth using (p3's cost ≥ 7
 /// is above every value), u1 gets 4, u2 the remaining 2, u3 (2 < 4) nothing:
 /// W = 40 + 12 − 3 − 12 = 37.
-fn divisible(p3_cost: f64) -> Market {
+fn divisible(p3_cost: f64) -> ValidMarket {
     market(&format!(
         r#"{{"name": "divisible",
   "users": [{{"id": "u1", "demand": 4, "requirement": 1, "valuation": 10}},
@@ -371,7 +371,7 @@ fn mcafee_rule_in_textbook_form() {
 /// p3 at 2; the user's own link costs 0.2 per job.
 /// P3 per-job costs: via p1 0.2 + 0.5 + 0.1 + 2 = 2.8, via p2 3.1, via p3 4.7: all 10
 /// go to p1 as long as v ≥ 2.8.
-fn procurement(v: f64) -> Market {
+fn procurement(v: f64) -> ValidMarket {
     market(&format!(
         r#"{{"name": "procurement",
   "users": [{{"id": "u", "demand": 10, "requirement": 2, "valuation": {v}}}],
@@ -431,7 +431,7 @@ fn vickrey_reserve_caps_the_price() {
 /// B → p2, all 10 served. No upstream costs, so the reserves are A = B = 10·5 = 50.
 /// Single-lot scores: A: p1 2·5 = 10, p3 4·5 = 20; B: p2 3·5 = 15, p3 20 + 5·0.2 = 21.
 /// Best single-lot cover: A → p1, B → p2, surplus (50 − 10) + (50 − 15) = 75.
-fn two_lots(p3_capacity: Option<f64>) -> Market {
+fn two_lots(p3_capacity: Option<f64>) -> ValidMarket {
     let cap = p3_capacity.map_or(String::new(), |c| format!(r#", "capacity": {c}"#));
     market(&format!(
         r#"{{"name": "two-lots",
@@ -603,7 +603,7 @@ fn vickrey_cover_search_respects_capacity_inside_one_auction() {
 
 /// One user through one broker to one provider of 6 units, with posted prices
 /// b: 5, p: 3 per job. Per-job costs: link u→b 0.1, broker 0.5, provider 2.
-fn posted_market(v: f64) -> Market {
+fn posted_market(v: f64) -> ValidMarket {
     market(&format!(
         r#"{{"name": "posted",
   "users": [{{"id": "u", "demand": 10, "requirement": 1, "valuation": {v}}}],

@@ -14,7 +14,7 @@
 //! rates printed.
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
-use brokerflow_graphs::{ExpandedGraph, Market, Role};
+use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use std::collections::BTreeMap;
 
@@ -85,7 +85,7 @@ enum Alloc {
     Fixed,
 }
 
-fn statement(truth: &Market, bids: &Bids, mechanism: Mechanism, alloc: Alloc) -> Statement {
+fn statement(truth: &ValidMarket, bids: &Bids, mechanism: Mechanism, alloc: Alloc) -> Statement {
     let declared = bids.apply(truth).expect("bids of known participants");
     let basis = match alloc {
         Alloc::Declared => &declared,
@@ -166,8 +166,11 @@ fn harness(
 ) -> Tally {
     let mut t = Tally::default();
     for seed in 0..MARKETS {
-        let mut truth = generate(config, seed).expect("valid configuration");
+        let mut truth = generate(config, seed)
+            .expect("valid configuration")
+            .into_market();
         prepare(&mut truth);
+        let truth = truth.validate().expect("prepared market stays valid");
         let honest = statement(&truth, &Bids::default(), mechanism, alloc);
         let tol = TOL * honest.welfare.abs().max(1.0);
         t.markets += 1;
@@ -462,8 +465,11 @@ fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
     // only.
     let mut with_lots = 0;
     for seed in 0..MARKETS {
-        let mut truth = generate(&config(), seed).expect("valid configuration");
+        let mut truth = generate(&config(), seed)
+            .expect("valid configuration")
+            .into_market();
         uncoupled(&mut truth);
+        let truth = truth.validate().expect("uncoupled market stays valid");
         let g = ExpandedGraph::new(&truth);
         let allocation = Allocation::lp(&g, Backend::DEFAULT).expect("P3");
         let mut bids = Bids::default();
@@ -564,7 +570,7 @@ fn textbook_mcafee(bids: &[f64], asks: &[f64]) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// A one-broker market of unit traders (d = 1, r = 1, capacity 1, no other costs).
-fn unit_market(values: &[f64], costs: &[f64]) -> Market {
+fn unit_market(values: &[f64], costs: &[f64]) -> ValidMarket {
     let mut m = Market {
         name: "unit".to_string(),
         users: Vec::new(),
@@ -597,8 +603,7 @@ fn unit_market(values: &[f64], costs: &[f64]) -> Market {
         });
         m.links.push(link("b", &format!("p{i}")));
     }
-    m.validate().expect("valid unit market");
-    m
+    m.validate().expect("valid unit market")
 }
 
 fn link(from: &str, to: &str) -> brokerflow_graphs::Link {

@@ -4,7 +4,7 @@
 //! expanded market, with another backend (clarabel).
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::vcg::{welfare_without, Resolve};
 use brokerflow_solvers::settle::{
@@ -28,7 +28,7 @@ fn config() -> GeneratorConfig {
 
 /// The Clarke transfers by definition: t_i = (W* − V̂_i) − W*_{−i}, W*_{−i} solved
 /// from scratch for every participant, traders or not.
-fn transfers_by_definition(m: &Market, allocation: &Allocation) -> Vec<f64> {
+fn transfers_by_definition(m: &ValidMarket, allocation: &Allocation) -> Vec<f64> {
     let g = ExpandedGraph::new(m);
     let who = Participants::of(m);
     let optimum = allocation.flow.welfare(&g);

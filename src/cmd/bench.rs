@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use brokerflow_graphs::formats::mcf::parse_mcf;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Runtime, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn bench_market(name: &str, seed: u64) -> anyhow::Result<Market> {
+fn bench_market(name: &str, seed: u64) -> anyhow::Result<ValidMarket> {
     if name == "planar30" {
         return Ok(parse_mcf(PLANAR30, "planar30.txt")?);
     }

@@ -20,6 +20,9 @@ use crate::cmd::{provenance, LoadedMarket};
 /// The flows file is CSV with the header `commodity,from,to,flow`: one row per user
 /// (commodity), market link and amount, plus `provider,sink` rows for what each
 /// provider completes for that user — the format `brokerflow solve --flows` writes.
+///
+/// Exit code 0 for a feasible routing, 4 for an infeasible one (its violations are
+/// listed, and no percentage of the optimum is given for it), 1 for an error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Market file (JSON).
@@ -58,7 +61,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     let optimum = p3.welfare(g).expect("P3 is always bounded");
-    let pct = percent_of_optimum(welfare, optimum);
+    // An infeasible routing's welfare is not comparable with the optimum: it may
+    // exceed it by using capacity that does not exist.
+    let pct = if feasible {
+        percent_of_optimum(welfare, optimum)
+    } else {
+        brokerflow_solvers::measures::Measure {
+            value: None,
+            reason: Some("the routing is infeasible"),
+        }
+    };
     let served: Vec<f64> = (0..g.commodities.len())
         .map(|k| flow.served(g, k))
         .collect();
@@ -81,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "provenance": provenance(&loaded, p3.backend),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
+        return verdict(feasible, violations.len());
     }
     println!(
         "routing {} on market '{}'",
@@ -102,6 +114,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (c, f) in g.commodities.iter().zip(&served) {
         println!("    {}  {:.6} / {}", c.id, f, c.demand);
     }
+    if !feasible {
+        println!("  welfare W = {welfare:.6} (of an infeasible routing: not compared with the optimum W* (P3) = {optimum:.6})");
+        return verdict(feasible, violations.len());
+    }
     println!("  welfare W = {welfare:.6}");
     match pct.value {
         Some(p) => println!("  optimum W* (P3) = {optimum:.6}; this routing reaches {p:.2}% of it"),
@@ -111,4 +127,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Exit code 4 for an infeasible routing, after its report is printed.
+fn verdict(feasible: bool, violations: usize) -> anyhow::Result<()> {
+    if feasible {
+        return Ok(());
+    }
+    Err(crate::cmd::Verdict {
+        code: crate::cmd::EXIT_INFEASIBLE,
+        message: format!("the routing is infeasible ({violations} violation(s))"),
+    }
+    .into())
 }

@@ -17,6 +17,22 @@ pub mod stream;
 use std::io::Write;
 use std::path::Path;
 
+/// A finished command whose answer is a negative verdict (not an error of the run):
+/// `main` prints nothing more and exits with `code`. The codes are documented in
+/// README ("Exit codes"): 1 an error, 2 a usage error (clap), 4 an infeasible
+/// routing (`evaluate`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Verdict {
+    /// The process exit code.
+    pub code: u8,
+    /// One line for stderr.
+    pub message: String,
+}
+
+/// `evaluate`'s exit code for a routing that breaks a constraint.
+pub const EXIT_INFEASIBLE: u8 = 4;
+
 /// Writes a whole file or nothing: a temporary file beside it, then a rename, so a
 /// failed run never leaves a partial file that looks complete.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -46,7 +62,7 @@ pub struct LoadedMarket {
     /// Where it was read from.
     pub path: std::path::PathBuf,
     /// The validated market.
-    pub market: brokerflow_graphs::Market,
+    pub market: brokerflow_graphs::ValidMarket,
     /// Its expanded graph G′.
     pub graph: brokerflow_graphs::ExpandedGraph,
     /// SHA-256 of the file's bytes.

@@ -367,7 +367,13 @@ pub fn to_json(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> serde_json
             "max_rounds": r.options.max_rounds, "ceiling": r.options.ceiling,
             "potential": r.options.potential, "welfare_scale": (r.options.variant == Variant::WelfareSeeking).then(|| r.options.effective_welfare_scale()),
         },
-        "approximate": "served and welfare are averages over the last window of rounds",
+        "approximate": "served and welfare are averages over the last window of rounds, trimmed to the steady flow they carry",
+        "unsteady": g.commodities.iter().zip(&r.unsteady)
+            .map(|(c, x)| (c.id.clone(), json!(x)))
+            .collect::<serde_json::Map<_, _>>(),
+        "queue_drift": g.commodities.iter().zip(&r.queue_drift)
+            .map(|(c, x)| (c.id.clone(), json!(x)))
+            .collect::<serde_json::Map<_, _>>(),
         "max_ledger_residual": r.max_ledger_residual,
         "max_capacity_violation": r.max_capacity_violation,
         "prices": (r.options.variant == Variant::WelfareSeeking).then(|| {
@@ -430,10 +436,12 @@ fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
             if c.is_stranded() { "  stranded" } else { "" }
         );
     }
+    let drift = r.queue_drift.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    let unsteady = r.unsteady.iter().fold(0.0f64, |m, d| m.max(d.abs()));
     let _ = writeln!(
         out,
-        "  ledger residual {:.1e}, capacity violation {:.1e}",
-        r.max_ledger_residual, r.max_capacity_violation
+        "  ledger residual {:.1e}, capacity violation {:.1e}; largest queue drift {:.1e} jobs/round, largest unsteady delivery {:.1e} (not counted as served)",
+        r.max_ledger_residual, r.max_capacity_violation, drift, unsteady
     );
     if r.options.variant == Variant::WelfareSeeking {
         let scarce: Vec<String> = named_prices(loaded, r)

@@ -228,6 +228,11 @@ fn to_json(loaded: &LoadedMarket, s: &LpSolution, seconds: f64) -> serde_json::V
         "constraints": s.constraints,
         "max_conservation_residual": s.max_conservation_residual,
         "max_capacity_violation": s.max_capacity_violation,
+        "certificate": s.certificate,
+        "certificate_tolerance": brokerflow_solvers::certificate::CERTIFICATE_TOLERANCE,
+        "demand_caps": s.capped.iter()
+            .map(|&(k, cap)| (g.commodities[k].id.clone(), json!(cap)))
+            .collect::<serde_json::Map<_, _>>(),
         "seconds": seconds,
         "provenance": provenance(loaded, s.backend),
     })
@@ -339,5 +344,19 @@ fn render(market: &Market, g: &ExpandedGraph, s: &LpSolution, seconds: f64) -> S
         "  independent check: conservation residual {:.1e}, capacity violation {:.1e}",
         s.max_conservation_residual, s.max_capacity_violation
     );
+    if let Some(c) = &s.certificate {
+        let _ = writeln!(
+            out,
+            "  optimality certificate: dual bound {:.6}, gap {:.1e} (allowed {:.1e}), reduced cost on flow {:.1e}, price x slack {:.1e}",
+            c.bound, c.gap, c.allowed, c.max_reduced_cost, c.max_price_slack
+        );
+    }
+    for &(k, cap) in &s.capped {
+        let _ = writeln!(
+            out,
+            "  note: {}'s demand {} is more than the network can carry for it; the LP bounded it by {} (twice its maximum flow), which changes no optimum",
+            g.commodities[k].id, g.commodities[k].demand, cap
+        );
+    }
     out
 }

@@ -55,7 +55,7 @@ use std::fmt::Write;
 use thiserror::Error;
 
 use crate::error::MarketError;
-use crate::market::{Broker, Link, Market, Provider, User};
+use crate::market::{Broker, Link, Market, Provider, User, ValidMarket};
 
 /// The largest node count a `p` line may declare: every node becomes a broker, so
 /// a tiny file must not be able to ask for billions of them.
@@ -257,7 +257,7 @@ struct Instance {
 
 /// Reads an mcf file's bytes into a market (see [`parse_mcf`]); input that is not
 /// UTF-8 is refused with the line of the first bad byte.
-pub fn parse_mcf_bytes(bytes: &[u8], origin: &str) -> Result<Market, McfError> {
+pub fn parse_mcf_bytes(bytes: &[u8], origin: &str) -> Result<ValidMarket, McfError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_mcf(text, origin),
         Err(e) => {
@@ -279,7 +279,7 @@ pub fn parse_mcf_bytes(bytes: &[u8], origin: &str) -> Result<Market, McfError> {
 ///
 /// The result passes [`Market::validate`]. Every refusal names `origin`, the line
 /// and what is wrong; no input makes this panic.
-pub fn parse_mcf(text: &str, origin: &str) -> Result<Market, McfError> {
+pub fn parse_mcf(text: &str, origin: &str) -> Result<ValidMarket, McfError> {
     let instance = read_instance(text, origin)?;
     let file_name = std::path::Path::new(origin)
         .file_name()
@@ -298,8 +298,7 @@ pub fn parse_mcf(text: &str, origin: &str) -> Result<Market, McfError> {
     meta.insert("version".into(), crate::VERSION.into());
     meta.insert("published_min_cost".into(), serde_json::Value::Null);
     market.meta = Some(meta);
-    market.validate_as(origin).map_err(McfError::Invalid)?;
-    Ok(market)
+    market.validate_as(origin).map_err(McfError::Invalid)
 }
 
 /// Writes a market of the shape [`parse_mcf`] makes back as an mcf file, so that

@@ -257,6 +257,16 @@ impl Accounting {
         )
     }
 
+    /// Per commodity, the window-averaged growth of its queues per round: injected −
+    /// discarded − absorbed (negative while queues drain). The ledger's identity makes
+    /// this exactly the average change of what the network holds.
+    pub(crate) fn window_drift(&self) -> Vec<f64> {
+        let n = self.window_len().max(1) as f64;
+        (0..self.sum_injected.len())
+            .map(|k| (self.sum_injected[k] - self.sum_discarded[k] - self.sum_absorbed[k]) / n)
+            .collect()
+    }
+
     /// Whether every commodity is satisfied over the window (DESIGN §5): feasible
     /// mode, absorbed ≥ (1 − ε)·injected; demand mode, admitted − absorbed ≤ ε·d_k per
     /// round.

@@ -33,6 +33,7 @@ pub mod observe;
 pub mod protocol;
 pub mod runtime;
 pub mod setup;
+pub mod steady;
 pub mod variants;
 mod water_fill;
 
@@ -196,9 +197,20 @@ pub struct EngineRun {
     pub rounds: usize,
     /// Why it stopped.
     pub stop: Stop,
-    /// Window-averaged flow per (edge, commodity) with circulation cancelled: the
-    /// routing in steady state, acyclic per commodity as every reported flow (DESIGN §2).
+    /// The routing in steady state: the window-averaged flow per (edge, commodity) with
+    /// circulation cancelled, trimmed to its steady part ([`steady::steady_flow`]) so
+    /// that it conserves jobs at every node, serves at most d_k and passes the same
+    /// independent check as an LP's flow. Acyclic per commodity as every reported flow
+    /// (design §2).
     pub flow: Flow,
+    /// Per commodity, what the window-averaged rates delivered beyond the steady flow
+    /// (absorbed at t_k per round minus [`EngineRun::served`]): jobs that queues
+    /// released, or that reached t_k along routes the averages cannot carry steadily.
+    pub unsteady: Vec<f64>,
+    /// Per commodity, the window-averaged growth of the jobs held in the network per
+    /// round (injected − discarded − absorbed; negative while queues drain). 0 in an
+    /// exact steady state.
+    pub queue_drift: Vec<f64>,
     /// Window-averaged jobs moved per (edge, commodity), circulation included: what
     /// the engine's costs are counted on.
     pub moved: Flow,
@@ -415,8 +427,13 @@ impl<'g> Engine<'g> {
     pub fn finish(self) -> EngineRun {
         let stop = self.stop.unwrap_or(Stop::RoundLimit);
         let moved = self.runtime.moved();
-        let mut flow = moved.clone();
-        crate::cycles::cancel_cycles(self.g, &mut flow);
+        let mut averaged = moved.clone();
+        crate::cycles::cancel_cycles(self.g, &mut averaged);
+        let demands: Vec<f64> = self.g.commodities.iter().map(|c| c.demand).collect();
+        let flow = steady::steady_flow(self.g, &averaged, &demands);
+        let unsteady = (0..self.g.commodities.len())
+            .map(|k| averaged.served(self.g, k) - flow.served(self.g, k))
+            .collect();
         let (injected, discarded) = self.accounting.window_averages();
         EngineRun {
             options: self.options,
@@ -424,6 +441,8 @@ impl<'g> Engine<'g> {
             rounds: self.rounds,
             stop,
             flow,
+            unsteady,
+            queue_drift: self.accounting.window_drift(),
             moved,
             injected,
             discarded,

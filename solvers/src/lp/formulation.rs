@@ -29,7 +29,8 @@ pub enum Supply {
     },
     /// P2 / P2⁻: out of s_k = the given amount of every commodity (per k).
     Fixed,
-    /// P3: out of s_k ≤ d_k.
+    /// P3: out of s_k ≤ the given bound of every commodity (per k): d_k capped at its
+    /// maximum flow ([`super::demand_caps`]).
     UpToDemand,
 }
 
@@ -81,7 +82,7 @@ impl Formulation {
 
     /// Flow conservation per commodity and node ([MCF-Grid] §4.2): inflow = outflow at
     /// every node but s_k and t_k, and the source row given by `supply`
-    /// (`amounts[k]` for [`Supply::Fixed`]).
+    /// (`amounts[k]` for [`Supply::Fixed`] and [`Supply::UpToDemand`]).
     pub fn add_conservation(&mut self, g: &ExpandedGraph, supply: Supply, amounts: &[f64]) {
         // Scratch per node: the terms of the node's row for the current commodity.
         let mut terms: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.graph.node_count()];
@@ -118,7 +119,7 @@ impl Formulation {
                             self.lp.add_row(name, row, Cmp::Eq, amounts[k]);
                         }
                         Supply::UpToDemand => {
-                            self.lp.add_row(name, row, Cmp::Le, c.demand);
+                            self.lp.add_row(name, row, Cmp::Le, amounts[k]);
                         }
                     }
                 } else {

@@ -7,11 +7,15 @@
 //! | P2⁻ minimum-utility flow | [`min_utility_flow`] | the worst routing of the same amounts |
 //! | P3 maximum welfare | [`max_welfare`] | which demands to serve, 0 ≤ f_k ≤ d_k, for the most welfare; its duals are prices |
 //!
-//! All four are built on G′ with per-commodity pruning ([`Formulation`]), solved by a
-//! [`Backend`], cleaned of cycles, and checked by [`crate::check`] independently of
-//! the builder before they are returned.
+//! All four are built on G′ with per-commodity pruning ([`Formulation`]), conditioned
+//! ([`demand_caps`]: a demand the network cannot carry is capped at what it can),
+//! solved by a [`Backend`], cleaned of cycles, and checked independently of the builder
+//! before they are returned: feasible by [`crate::check`], optimal by
+//! [`crate::certificate`] (the resource prices must prove a dual bound equal to the
+//! optimum). A solution that fails either is an error, never a result.
 
 mod backend;
+mod conditioning;
 mod formulation;
 mod margins;
 mod program;
@@ -23,11 +27,14 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
+use conditioning::check_scale;
+pub use conditioning::{demand_caps, dynamic_range};
 pub use formulation::{Formulation, Supply};
 pub use margins::profitable_pairs;
 pub use program::{Cmp, Domain, LinearProgram, Row, Sense};
 pub use warm::WarmLp;
 
+use crate::certificate::{certify, Certificate, Claim};
 use crate::cycles::cancel_cycles;
 
 /// Which LP of [MCF-Grid] §4.2.
@@ -110,6 +117,31 @@ pub enum LpError {
         /// The first violations, named.
         report: String,
     },
+    /// The solution is feasible but not proven optimal: the resource prices the solver
+    /// reported prove a bound that differs from its optimum ([`crate::certificate`]).
+    #[error("the {backend} solution is not proven optimal (the solver lost precision on this LP; try another `--backend`): {report}")]
+    NotOptimal {
+        /// The backend.
+        backend: Backend,
+        /// The certificate's residuals.
+        report: String,
+    },
+    /// A market built for a re-solve (a participant removed, say) broke a rule of
+    /// design §3.
+    #[error("{0}")]
+    InvalidMarket(Box<brokerflow_graphs::MarketError>),
+    /// A number of the LP that the backend cannot resolve to the check's tolerance.
+    #[error("{backend} cannot solve this LP to the check's tolerance: {what} is {value:e}, and the LP's numbers span more than {limit:e} (scale the market's units, or try `--backend microlp`)")]
+    BadlyScaled {
+        /// The backend.
+        backend: Backend,
+        /// The market element and field, e.g. `user u1's demand (capped at twice its maximum flow)`.
+        what: String,
+        /// Its value.
+        value: f64,
+        /// The backend's limit on the ratio of the largest to the smallest magnitude.
+        limit: f64,
+    },
 }
 
 /// Options shared by every LP.
@@ -158,8 +190,15 @@ pub struct LpSolution {
     /// Per node index: the P3 dual price of its resource (0 for slack or unlimited
     /// nodes); `None` unless asked for.
     pub prices: Option<Vec<f64>>,
-    /// |primal − dual| objective of the explicit dual solve, when prices were computed.
+    /// |primal − dual bound| of the optimality certificate, when prices were asked for
+    /// (the same number as `certificate.gap`).
     pub duality_gap: Option<f64>,
+    /// The optimality certificate ([`crate::certificate`]); `None` only when P1 is
+    /// unbounded.
+    pub certificate: Option<Certificate>,
+    /// Commodities whose demand the LP capped at twice their maximum flow through G′
+    /// ([`demand_caps`]), with the cap; the reported demand stays the market's.
+    pub capped: Vec<(usize, f64)>,
     /// LP size: variables.
     pub variables: usize,
     /// LP size: constraint rows.
@@ -192,6 +231,8 @@ impl LpSolution {
             amount_backoff: 0.0,
             prices: None,
             duality_gap: None,
+            certificate: None,
+            capped: Vec::new(),
             variables: f.lp.variables(),
             constraints: f.lp.rows.len(),
             backend: backend.resolve(f.lp.variables()),
@@ -341,9 +382,11 @@ pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpS
             options.backend,
         ));
     }
-    let x = run(&f.lp, options.backend)?;
+    check_scale(g, &f, options.backend, None)?;
+    let answer = run_with(&f.lp, options.backend, true)?;
+    let x = &answer.x;
     let delta = x[f.lp.variables() - 1].max(0.0);
-    let mut flow = f.flow(g, &x);
+    let mut flow = f.flow(g, x);
     if delta > 1.0 {
         for xs in &mut flow.x {
             xs.iter_mut().for_each(|v| *v /= delta);
@@ -361,7 +404,7 @@ pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpS
             }
         })
         .collect();
-    finish(
+    let s = finish(
         g,
         Objective::Concurrent,
         Some(delta),
@@ -369,6 +412,16 @@ pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpS
         &f,
         options,
         Some(&amounts),
+    )?;
+    let prices = node_prices(&f, answer.row_duals, options.backend)?;
+    certified(
+        g,
+        s,
+        &prices,
+        Claim::Concurrent {
+            delta,
+            active: &active,
+        },
     )
 }
 
@@ -469,12 +522,18 @@ pub fn utility_flow_for(
     for backoff in AMOUNT_BACKOFFS {
         let amounts: Vec<f64> = exact.iter().map(|a| a * (1.0 - backoff)).collect();
         let f = utility_formulation(g, sense, &amounts);
-        match run(&f.lp, options.backend) {
-            Ok(x) => {
-                let flow = f.flow(g, &x);
+        check_scale(g, &f, options.backend, Some(&amounts))?;
+        match run_with(&f.lp, options.backend, true) {
+            Ok(answer) => {
+                let flow = f.flow(g, &answer.x);
                 let mut s = finish(g, objective, delta, flow, &f, options, Some(&amounts))?;
                 s.amount_backoff = backoff;
-                return Ok(s);
+                let prices = node_prices(&f, answer.row_duals, options.backend)?;
+                let claim = match sense {
+                    Sense::Maximise => Claim::BestRouting { amounts: &amounts },
+                    Sense::Minimise => Claim::WorstRouting { amounts: &amounts },
+                };
+                return certified(g, s, &prices, claim);
             }
             Err(e @ LpError::Infeasible { .. }) => last = Some(e),
             Err(e) => return Err(e),
@@ -489,6 +548,11 @@ pub fn utility_flow_for(
 /// path of non-negative margin ([`profitable_pairs`]: no optimal P3 flow uses the
 /// others, so the optimum, its flows and its prices are P3's).
 pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
+    welfare_formulation_capped(g, &demand_caps(g))
+}
+
+/// [`welfare_formulation`] with the demand bounds d̄_k given.
+fn welfare_formulation_capped(g: &ExpandedGraph, caps: &[f64]) -> Formulation {
     let active = active(g);
     let profitable = profitable_pairs(g);
     let mut f = Formulation::on_pairs(
@@ -502,7 +566,7 @@ pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
             value - g.unit_cost(e, k)
         },
     );
-    f.add_conservation(g, Supply::UpToDemand, &[]);
+    f.add_conservation(g, Supply::UpToDemand, caps);
     f.add_capacity(g);
     f
 }
@@ -514,32 +578,89 @@ pub fn welfare_formulation(g: &ExpandedGraph) -> Formulation {
 /// ([`LinearProgram::dual`]) with the same backend. Where the optimum is degenerate
 /// the prices are one optimal dual point among several.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
-    let f = welfare_formulation(g);
-    let answer = run_with(&f.lp, options.backend, options.prices)?;
-    let x = answer.x;
-    let flow = f.flow(g, &x);
+    let caps = demand_caps(g);
+    let f = welfare_formulation_capped(g, &caps);
+    check_scale(g, &f, options.backend, Some(&caps))?;
+    let answer = run_with(&f.lp, options.backend, true)?;
+    let flow = f.flow(g, &answer.x);
     let mut s = finish(g, Objective::Welfare, None, flow, &f, options, None)?;
+    s.capped = caps
+        .iter()
+        .enumerate()
+        .filter(|&(k, &cap)| cap < g.commodities[k].demand && !g.commodities[k].is_stranded())
+        .map(|(k, &cap)| (k, cap))
+        .collect();
+    let prices = node_prices(&f, answer.row_duals, options.backend)?;
+    let mut s = certified(g, s, &prices, Claim::Welfare { caps: &caps })?;
     if options.prices {
-        let (row_prices, dual_objective) = match answer.row_duals {
-            Some(y) => {
-                // The dual objective b·y (+ the constant) of the reported duals.
-                let by: f64 = f.lp.rows.iter().zip(&y).map(|(r, y)| r.rhs * y).sum();
-                (y, by + f.lp.constant)
-            }
-            None => {
-                let dual = f.lp.dual();
-                let y = run(&dual, options.backend)?;
-                (f.lp.dual_values(&y), dual.objective_value(&y))
-            }
-        };
-        let prices = f
-            .capacity_rows
-            .iter()
-            .map(|r| r.map_or(0.0, |r| row_prices[r].max(0.0)))
-            .collect();
-        s.duality_gap = Some((dual_objective - f.lp.objective_value(&x)).abs());
+        s.duality_gap = s.certificate.map(|c| c.gap);
         s.prices = Some(prices);
     }
+    Ok(s)
+}
+
+/// Per G′ node, the resource price π_n ≥ 0 from the LP's capacity-row duals: from the
+/// solve itself where the backend reports duals, else from the explicit dual LP
+/// ([`LinearProgram::dual`]) solved by the same backend (or, where that fails, from
+/// clarabel's duals of the same LP). Read in
+/// [`LinearProgram::dual_values`]'s convention (y ≥ 0 on ≤ rows of a maximisation,
+/// y ≤ 0 of a minimisation); a slightly negative price from round-off counts as 0,
+/// which keeps every bound of the certificate valid.
+fn node_prices(
+    f: &Formulation,
+    row_duals: Option<Vec<f64>>,
+    backend: Backend,
+) -> Result<Vec<f64>, LpError> {
+    let y = match row_duals {
+        Some(y) => y,
+        None => {
+            let dual = f.lp.dual();
+            match run(&dual, backend) {
+                Ok(y) => f.lp.dual_values(&y),
+                // microlp misjudges a few explicit duals (free variables of the
+                // equality rows) as unbounded. The certificate accepts prices from
+                // anywhere, so take an interior-point solve's duals of the same LP.
+                Err(_) => {
+                    let answer = solve_lp_with(&f.lp, Backend::Clarabel, true)?;
+                    answer.row_duals.ok_or(LpError::Backend {
+                        backend: Backend::Clarabel,
+                        message: "no dual values reported".to_string(),
+                    })?
+                }
+            }
+        }
+    };
+    let sign = match f.lp.sense {
+        Sense::Maximise => 1.0,
+        Sense::Minimise => -1.0,
+    };
+    Ok(f.capacity_rows
+        .iter()
+        .map(|r| r.map_or(0.0, |r| (sign * y[r]).max(0.0)))
+        .collect())
+}
+
+/// Runs the optimality certificate on a checked solution: an error unless the prices
+/// prove its optimum.
+fn certified(
+    g: &ExpandedGraph,
+    mut s: LpSolution,
+    prices: &[f64],
+    claim: Claim<'_>,
+) -> Result<LpSolution, LpError> {
+    let backend = s.backend;
+    let flow = s.flow.as_ref().expect("a finished solution has a flow");
+    let c = certify(g, flow, prices, claim).map_err(|e| LpError::NotOptimal {
+        backend,
+        report: e.to_string(),
+    })?;
+    if !c.ok() {
+        return Err(LpError::NotOptimal {
+            backend,
+            report: c.summary(),
+        });
+    }
+    s.certificate = Some(c);
     Ok(s)
 }
 
@@ -575,9 +696,11 @@ fn finish(
 ) -> Result<LpSolution, LpError> {
     let backend = options.backend.resolve(f.lp.variables());
     // Round-off below the solver's tolerance is not flow: it would only add noise rows.
+    // Scaled by the commodity's own flow, not its demand: a demand of 10¹⁰ that the
+    // network caps at 5 must not make 5 jobs look like round-off.
     let zero = backend.tolerance();
-    for (k, xs) in flow.x.iter_mut().enumerate() {
-        let scale = g.commodities[k].demand.max(1.0);
+    for xs in flow.x.iter_mut() {
+        let scale = xs.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         xs.iter_mut().for_each(|v| {
             if *v < zero * scale {
                 *v = 0.0;

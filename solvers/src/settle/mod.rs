@@ -45,7 +45,7 @@ pub mod vickrey;
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{ExpandedGraph, Flow, Market, NodeKind, Role};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market, MarketError, NodeKind, Role, ValidMarket};
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -318,7 +318,7 @@ impl Bids {
     /// ask by a non-provider or for a non-user) and amounts that are negative or not
     /// finite, naming the entry. Entirety asks are recorded in the declared market's
     /// `meta` under [`ENTIRETY_META_KEY`] (replacing whatever `truth` had there).
-    pub fn apply(&self, truth: &Market) -> Result<Market, SettleError> {
+    pub fn apply(&self, truth: &Market) -> Result<ValidMarket, SettleError> {
         let mut m = truth.clone();
         let bad = |id: &str, message: String| SettleError::BadBid {
             id: id.to_string(),
@@ -381,7 +381,7 @@ impl Bids {
                 .get_or_insert_with(Default::default)
                 .insert(ENTIRETY_META_KEY.to_string(), value);
         }
-        Ok(m)
+        Ok(m.validate()?)
     }
 }
 
@@ -464,6 +464,9 @@ pub enum SettleError {
     /// The engine refused its settings (cannot happen with the defaults).
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    /// A market built from bids or for a re-solve broke a rule of design §3.
+    #[error("{0}")]
+    Market(#[from] MarketError),
 }
 
 impl From<LpError> for SettleError {
@@ -694,10 +697,10 @@ pub struct Setting<'a> {
 
 impl<'a> Setting<'a> {
     /// Builds both G′. `declared` must be `truth` with bids applied.
-    pub fn new(truth: &'a Market, declared: &'a Market) -> Setting<'a> {
+    pub fn new(truth: &'a ValidMarket, declared: &'a ValidMarket) -> Setting<'a> {
         Setting {
-            truth,
-            declared,
+            truth: truth.market(),
+            declared: declared.market(),
             g_true: ExpandedGraph::new(truth),
             g_declared: ExpandedGraph::new(declared),
             who: Participants::of(truth),
@@ -764,8 +767,8 @@ impl Default for SettleOptions {
 /// `truth` has the true values, used for utilities and welfare; `declared` is
 /// `truth` with the bids applied ([`Bids::apply`]), used by the mechanism.
 pub fn settle(
-    truth: &Market,
-    declared: &Market,
+    truth: &ValidMarket,
+    declared: &ValidMarket,
     allocation: &Allocation,
     mechanism: Mechanism,
     options: &SettleOptions,

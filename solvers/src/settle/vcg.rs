@@ -32,7 +32,9 @@ pub fn welfare_without(
     index: usize,
     options: &SettleOptions,
 ) -> Result<f64, lp::LpError> {
-    let m = without(declared, role, index);
+    let m = without(declared, role, index)
+        .validate()
+        .map_err(|e| lp::LpError::InvalidMarket(Box::new(e)))?;
     let g = ExpandedGraph::new(&m);
     let s = lp::max_welfare(
         &g,

@@ -620,7 +620,7 @@ fn solve_slot(
         prices: None,
         meta: None,
     };
-    market
+    let market = market
         .validate()
         .map_err(|source| StreamError::SlotMarket {
             slot: k,

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brokerflow_graphs::generate::generate;
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::compare::{compare_market, CompareOptions, MethodRow};
 use brokerflow_solvers::lp::LpOptions;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -223,7 +223,7 @@ impl Record {
 }
 
 /// The market of scenario `i` of a configuration.
-pub fn scenario_market(c: &Configuration, i: usize) -> Result<Market, String> {
+pub fn scenario_market(c: &Configuration, i: usize) -> Result<ValidMarket, String> {
     match &c.source {
         Source::Generated { config, seeds } => {
             generate(config, seeds[i]).map_err(|e| format!("generating seed {}: {e}", seeds[i]))

@@ -545,7 +545,7 @@ fn find_markets(dir: &Path, patterns: &[String]) -> Result<Vec<MarketFile>, (usi
 
 impl MarketFile {
     /// Parses the file: mcf by extension `.txt`/`.mcf`, JSON otherwise.
-    pub fn market(&self) -> Result<brokerflow_graphs::Market, String> {
+    pub fn market(&self) -> Result<brokerflow_graphs::ValidMarket, String> {
         let origin = self.path.display().to_string();
         let ext = self
             .path

@@ -1,0 +1,144 @@
+//! `brokerflow evaluate` as the independent judge of every routing brokerflow writes
+//! (design §4, §5): the engine's `run --flows` of every variant and injection mode, on
+//! the bundled markets and on 50 generated ones, must come out FEASIBLE; an infeasible
+//! routing exits with code 4 and gets no percentage of the optimum.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brokerflow-cli-evaluate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+const VARIANTS: [&str; 3] = ["fair", "utility-aware", "welfare-seeking"];
+const MODES: [&str; 2] = ["feasible", "demand"];
+
+/// Runs every variant and mode on `market` and evaluates each `--flows` file.
+fn every_run_is_feasible(market: &str, tag: &str) {
+    for variant in VARIANTS {
+        for mode in MODES {
+            let flows = scratch(&format!("{tag}-{variant}-{mode}.csv"));
+            let flows = flows.to_str().unwrap();
+            let out = run(&[
+                "run",
+                market,
+                "--variant",
+                variant,
+                "--inject",
+                mode,
+                "--flows",
+                flows,
+            ]);
+            assert!(
+                out.status.success(),
+                "{tag} {variant} {mode}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let out = run(&["evaluate", market, "--flows", flows, "--json"]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{tag} {variant} {mode}: {e}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+            assert_eq!(
+                v["feasible"], true,
+                "{tag} {variant} {mode}: {}",
+                v["violations"]
+            );
+            assert_eq!(out.status.code(), Some(0), "{tag} {variant} {mode}");
+            // Served never exceeds demand, and the welfare is at most the optimum.
+            let w = v["welfare"].as_f64().unwrap();
+            let opt = v["optimum"].as_f64().unwrap();
+            assert!(
+                w <= opt + 1e-6 * opt.abs().max(1.0),
+                "{tag} {variant} {mode}: {w} > {opt}"
+            );
+        }
+    }
+}
+
+#[test]
+fn engine_routings_on_the_bundled_markets_pass_evaluate() {
+    for name in ["tiny", "figure3", "linked", "posted"] {
+        let market =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("graphs/markets/{name}.json"));
+        every_run_is_feasible(market.to_str().unwrap(), name);
+    }
+}
+
+#[test]
+fn engine_routings_on_50_generated_markets_pass_evaluate() {
+    for seed in 0..50u64 {
+        let config = GeneratorConfig {
+            users: 3 + (seed % 6) as usize,
+            brokers: 2 + (seed % 3) as usize,
+            providers: 2 + ((seed / 3) % 3) as usize,
+            broker_link_probability: if seed % 3 == 0 { 0.3 } else { 0.0 },
+            eligibility: if seed % 2 == 0 { 0.5 } else { 0.0 },
+            contention: [0.5, 1.0, 2.0, 4.0][(seed % 4) as usize],
+            ..GeneratorConfig::default()
+        };
+        let market = generate(&config, seed).unwrap();
+        let path = scratch(&format!("generated-{seed}.json"));
+        std::fs::write(&path, serde_json::to_string(&market).unwrap()).unwrap();
+        every_run_is_feasible(path.to_str().unwrap(), &format!("seed {seed}"));
+    }
+}
+
+#[test]
+fn an_infeasible_routing_exits_4_without_a_percentage() {
+    // u1 sends 10 jobs over u1->b1, whose bandwidth is 5: conservation holds, the
+    // capacity does not. Its welfare 10 × (20 − 1) = 190 exceeds the optimum 141,
+    // which is exactly why no percentage may be printed for it.
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs/markets/tiny.json");
+    let flows = scratch("over-capacity.csv");
+    std::fs::write(
+        &flows,
+        "commodity,from,to,flow\nu1,u1,b1,10\nu1,b1,p1,10\nu1,p1,sink,10\n",
+    )
+    .unwrap();
+    let (tiny, flows) = (tiny.to_str().unwrap(), flows.to_str().unwrap());
+    let out = run(&["evaluate", tiny, "--flows", flows]);
+    assert_eq!(out.status.code(), Some(4));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("INFEASIBLE"), "{text}");
+    assert!(
+        text.contains("u1->b1"),
+        "the violated link is named: {text}"
+    );
+    assert!(
+        !text.contains('%'),
+        "no percentage for an infeasible routing: {text}"
+    );
+    let out = run(&["evaluate", tiny, "--flows", flows, "--json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["feasible"], false);
+    assert!(v["percent_of_optimum"].is_null());
+    assert_eq!(v["percent_of_optimum_reason"], "the routing is infeasible");
+    assert!((v["welfare"].as_f64().unwrap() - 190.0).abs() < 1e-9);
+    // The same routing within capacity (5 jobs) is feasible: exit 0, 95 / 141.
+    std::fs::write(
+        flows,
+        "commodity,from,to,flow\nu1,u1,b1,5\nu1,b1,p1,5\nu1,p1,sink,5\n",
+    )
+    .unwrap();
+    let out = run(&["evaluate", tiny, "--flows", flows, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pct = v["percent_of_optimum"].as_f64().unwrap();
+    assert!((pct - 100.0 * 95.0 / 141.0).abs() < 1e-9, "{pct}");
+}
