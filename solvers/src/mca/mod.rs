@@ -95,7 +95,7 @@ pub mod scenario;
 pub mod values;
 
 pub use explore::{explore, Exploration, ExploreOptions, Trace, Verdict};
-pub use protocol::{AgentState, Entry, Message};
+pub use protocol::{AgentState, Entry, Message, Rules};
 pub use run::{run_synchronous, SyncRun};
 pub use scenario::{McaError, Policy, Scenario, ScenarioFile};
 pub use values::{BundleValues, ItemSet, TableValues};

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::lp::{self, LpOptions};
 use crate::mca::values::{BundleValues, ItemSet, MAX_ITEMS};
-use crate::mca::{run_synchronous, Policy, Scenario};
+use crate::mca::{run_synchronous, Policy, Rules, Scenario};
 
 /// Jobs per time unit in one lot, at most: each (user, broker market) trade of the
 /// allocation is split into ⌈q / `LOT_JOBS`⌉ equal lots. If that makes more than
@@ -123,6 +123,7 @@ pub fn mca(
     s: &Setting<'_>,
     allocation: &Allocation,
     options: &SettleOptions,
+    rules: Rules,
 ) -> Result<Statement, SettleError> {
     let g = &s.g_declared;
     let paths = decompose(g, &allocation.flow, 1e-12);
@@ -313,8 +314,9 @@ pub fn mca(
                 target_bundle: items.len(),
                 rebid_lost: false,
             },
+            rules,
         };
-        let run = run_synchronous(&scenario, &scenario.policy);
+        let run = run_synchronous(&scenario, &scenario.policy, rules);
         all_consensus &= run.consensus;
         rounds = rounds.max(run.rounds);
         messages += run.messages;

@@ -775,11 +775,11 @@ pub fn settle(
         Mechanism::Mcafee => mcafee::mcafee(&s, allocation, options),
         Mechanism::Vickrey => vickrey::vickrey(&s, allocation),
         Mechanism::EnginePrices => engine_prices::engine_prices(&s, allocation),
-        Mechanism::Mca => mca::mca(&s, allocation, options),
+        Mechanism::Mca => mca::mca(&s, allocation, options, crate::mca::Rules::default()),
     }
 }
 
-fn check_shape(g: &ExpandedGraph, flow: &Flow) -> Result<(), SettleError> {
+pub(crate) fn check_shape(g: &ExpandedGraph, flow: &Flow) -> Result<(), SettleError> {
     if flow.x.len() != g.commodities.len() {
         return Err(SettleError::AllocationShape(format!(
             "{} commodities in the flow, {} users in the market",
