@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use brokerflow_graphs::{ExpandedGraph, Market, Role};
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::mca::Rules;
 use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
 
 fn market(name: &str) -> Market {
@@ -15,20 +16,26 @@ fn market(name: &str) -> Market {
     Market::load(&path).unwrap()
 }
 
+/// Every bundled market (graphs/markets/*.json), under both conflict-rule sets.
 #[test]
 fn mca_settles_every_bundled_market() {
-    for name in ["tiny.json", "figure3.json", "linked.json", "posted.json"] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../graphs/markets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for (name, rules) in names
+        .iter()
+        .flat_map(|n| Rules::ALL.map(|r| (n.as_str(), r)))
+    {
         let m = market(name);
         let g = ExpandedGraph::new(&m);
         let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-        let st = settle::settle(
-            &m,
-            &m,
-            &allocation,
-            Mechanism::Mca,
-            &SettleOptions::default(),
-        )
-        .unwrap();
+        let st =
+            settle::mca::settle_mca(&m, &m, &allocation, &SettleOptions::default(), rules).unwrap();
         assert_eq!(st.mechanism, Mechanism::Mca);
         assert_eq!(
             st.participants.len(),
@@ -37,8 +44,9 @@ fn mca_settles_every_bundled_market() {
         assert!(
             st.notes
                 .iter()
-                .any(|n| n.starts_with("consensus reached in every group")),
-            "{name}: {:?}",
+                .any(|n| n.starts_with("consensus reached in every group")
+                    && n.ends_with(&format!("{} conflict rules", rules.name()))),
+            "{name} {rules:?}: {:?}",
             st.notes
         );
         let p3 = allocation.flow.welfare(&g);
@@ -57,6 +65,18 @@ fn mca_settles_every_bundled_market() {
         // Providers: paid at least their declared (here: true) costs.
         for l in st.participants.iter().filter(|l| l.role == Role::Provider) {
             assert!(l.utility >= -1e-9, "{name}: {} utility {}", l.id, l.utility);
+        }
+        // The default rules are CBBA's: settle's own dispatch gives the same.
+        if rules == Rules::Cbba {
+            let by_default = settle::settle(
+                &m,
+                &m,
+                &allocation,
+                Mechanism::Mca,
+                &SettleOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(by_default, st, "{name}");
         }
         // Balanced: users pay everyone directly.
         assert!(

@@ -824,6 +824,31 @@ pub struct PathFlow {
     pub upstream: usize,
 }
 
+impl PathFlow {
+    /// The declared transport cost of this path's jobs upstream of the market
+    /// broker (s_k … → market): amount × Σ per-job edge costs.
+    pub fn upstream_cost(&self, g: &ExpandedGraph) -> f64 {
+        self.amount
+            * self.edges[..self.upstream]
+                .iter()
+                .map(|&e| g.unit_cost(e, self.commodity))
+                .sum::<f64>()
+    }
+}
+
+/// User k reimburses the broker at the tail of edge e its declared per-job cost
+/// for `a` jobs (nothing if the tail is not a broker): how vickrey and mca pay the
+/// brokers along a lot's path.
+pub(crate) fn reimburse_broker(s: &Setting<'_>, t: &mut Transfers, k: usize, e: EdgeIndex, a: f64) {
+    let g = &s.g_declared;
+    let Some((tail, _)) = g.graph.edge_endpoints(e) else {
+        return;
+    };
+    if matches!(g.node(tail).kind, NodeKind::Broker(_)) {
+        t.pay(Some(k), s.who.of_node(g, tail), g.unit_cost(e, k) * a);
+    }
+}
+
 /// Decomposes an acyclic per-commodity flow into s_k → t_k paths (largest bottleneck
 /// first is not needed: any decomposition splits the same flow). Amounts below
 /// `floor` are dropped as round-off.
