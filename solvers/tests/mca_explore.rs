@@ -32,8 +32,8 @@ fn verdicts(s: &Scenario, rules: Rules, channels: Channels) -> Vec<(Policy, Verd
 }
 
 /// Sub-modular values without rebidding: every delivery order converges, under
-/// every release policy and target bundle size, at 2 × 2 and 3 × 2 (complete graph,
-/// line, star), under both rule sets. With rebidding (Result 2): no policy
+/// every release policy and target bundle size, at 2 × 2, 3 × 2 (complete graph,
+/// line, star) and 3 × 3, under both rule sets. With rebidding (Result 2): no policy
 /// converges — under bid-time rules it oscillates; under [CBBA] rules the
 /// re-asserted claim meets cell 1 (a lower bid: leave), nobody's view changes,
 /// and the execution goes quiet without consensus.
@@ -44,6 +44,7 @@ fn submodular_converges_without_rebidding_and_rebidding_breaks_it() {
         "submodular-3x2-complete.json",
         "submodular-3x2-line.json",
         "submodular-3x2-star-deadlock.json",
+        "submodular-3x3.json",
     ] {
         let s = committed(name);
         assert_eq!(s.is_submodular(), Some(true), "{name}");

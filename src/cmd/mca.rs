@@ -484,7 +484,7 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "counterexample (times are ranks on one logical clock):\n  after the initial bids:"
+        "counterexample (times are ranks on one logical clock, per item and per agent):\n  after the initial bids:"
     );
     for (i, a) in t.initial.agents.iter().enumerate() {
         let _ = writeln!(out, "    {}: {}", s.agents[i], agent_text(s, a));
