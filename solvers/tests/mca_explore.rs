@@ -433,3 +433,34 @@ fn unordered_links_break_even_submodular_values() {
                 brokerflow_solvers::mca::protocol::BidTimeRule::SenderReleased
             ))));
 }
+
+/// 4 agents × 2 items, where cbba's state space is beyond exhaustive search:
+/// random delivery orders. Without rebidding every sampled order ends in consensus
+/// under cbba rules; the rebidding attack never does (each order goes quiet with
+/// the attacker's claim left standing). Under bid-time rules the attack keeps
+/// every order busy up to the bound (the oscillation the explorer shows). The same
+/// seed gives the same counts.
+#[test]
+fn sampled_orders_at_4x2() {
+    let s = committed("submodular-4x2.json");
+    let o = ExploreOptions::default();
+    for p in ["keep-T1", "release-T2"] {
+        let p = Policy::parse(p).unwrap();
+        let x = brokerflow_solvers::mca::sample(&s, &p, Rules::Cbba, &o, 150, 3);
+        assert_eq!((x.consensus, x.walks), (150, 150), "{}", p.name());
+        assert!(x.longest > 0);
+        assert_eq!(
+            x,
+            brokerflow_solvers::mca::sample(&s, &p, Rules::Cbba, &o, 150, 3)
+        );
+    }
+    let attack = Policy::parse("release-T2-rebid").unwrap();
+    let x = brokerflow_solvers::mca::sample(&s, &attack, Rules::Cbba, &o, 50, 3);
+    assert_eq!(x.no_consensus, 50);
+    let short = ExploreOptions {
+        max_deliveries: 60,
+        ..o
+    };
+    let x = brokerflow_solvers::mca::sample(&s, &attack, Rules::BidTime, &short, 20, 3);
+    assert_eq!(x.cut_at_bound, 20);
+}

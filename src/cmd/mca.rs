@@ -8,8 +8,8 @@ use brokerflow_solvers::mca::explore::{Channels, DEFAULT_MAX_DELIVERIES, DEFAULT
 use brokerflow_solvers::mca::protocol::StepLog;
 use brokerflow_solvers::mca::run::SYNC_ROUND_LIMIT;
 use brokerflow_solvers::mca::{
-    explore, run_synchronous, AgentState, Entry, Exploration, ExploreOptions, Message, Policy,
-    Rules, Scenario, Trace,
+    explore, run_synchronous, sample, AgentState, Entry, Exploration, ExploreOptions, Message,
+    Policy, Rules, Scenario, Trace,
 };
 use serde_json::{json, Value};
 
@@ -82,6 +82,14 @@ pub struct ExploreArgs {
     /// Refuse an exploration beyond this many distinct states.
     #[arg(long, default_value_t = DEFAULT_MAX_STATES)]
     pub max_states: usize,
+    /// Instead of every delivery order, run this many random ones (each message
+    /// chosen uniformly among those deliverable) and count how they end: evidence
+    /// where exhaustive search is too large, not a verdict.
+    #[arg(long, value_name = "WALKS")]
+    pub sample: Option<usize>,
+    /// Seed of --sample's generator (xorshift64).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Print JSON: for one policy and rule set {policy, rules, verdict, states,
     /// deliveries, trace}, for several {results: [...]}; with provenance.
     #[arg(long)]
@@ -264,6 +272,9 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
             ChannelsArg::Latest => Channels::Latest,
         },
     };
+    if let Some(walks) = a.sample {
+        return sample_mode(&l, &policies, &rule_sets, &options, walks, a.seed, a.json);
+    }
     let mut results = Vec::new();
     let mut seconds = Vec::new();
     for &rules in &rule_sets {
@@ -335,6 +346,72 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
         if let Some(t) = &only.trace {
             print!("{}", render_trace(s, t));
         }
+    }
+    Ok(())
+}
+
+/// `mca explore --sample WALKS`: random executions per rule set and policy.
+fn sample_mode(
+    l: &Loaded,
+    policies: &[Policy],
+    rule_sets: &[Rules],
+    options: &ExploreOptions,
+    walks: usize,
+    seed: u64,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let s = &l.scenario;
+    let samples: Vec<_> = rule_sets
+        .iter()
+        .flat_map(|&r| policies.iter().map(move |p| (r, *p)))
+        .map(|(r, p)| sample(s, &p, r, options, walks, seed))
+        .collect();
+    if as_json {
+        let mut prov = provenance(l);
+        prov.insert("walks".into(), json!(walks));
+        prov.insert("seed".into(), json!(seed));
+        prov.insert("max_deliveries".into(), json!(options.max_deliveries));
+        prov.insert("channels".into(), json!(options.channels.name()));
+        let rows: Vec<Value> = samples
+            .iter()
+            .map(|x| {
+                json!({
+                    "policy": x.policy.name(),
+                    "rules": x.rules.name(),
+                    "walks": x.walks,
+                    "consensus": x.consensus,
+                    "no_consensus": x.no_consensus,
+                    "cut_at_bound": x.cut_at_bound,
+                    "longest": x.longest,
+                })
+            })
+            .collect();
+        let out = json!({"samples": rows, "provenance": prov});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "scenario '{}': {} agents, {} items; {walks} random executions per row (seed {seed}), {} links, at most {} deliveries each; evidence, not a verdict",
+        s.name,
+        s.agents.len(),
+        s.items.len(),
+        options.channels.name(),
+        options.max_deliveries
+    );
+    println!(
+        "  {:<9} {:<16} {:>9} {:>12} {:>12} {:>8}",
+        "rules", "policy", "consensus", "no-consensus", "cut-at-bound", "longest"
+    );
+    for x in &samples {
+        println!(
+            "  {:<9} {:<16} {:>9} {:>12} {:>12} {:>8}",
+            x.rules.name(),
+            x.policy.name(),
+            x.consensus,
+            x.no_consensus,
+            x.cut_at_bound,
+            x.longest
+        );
     }
     Ok(())
 }

@@ -647,6 +647,85 @@ pub fn explore(
     })
 }
 
+/// What [`sample`] found: how random asynchronous executions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// The policy run.
+    pub policy: Policy,
+    /// The conflict rules run.
+    pub rules: Rules,
+    /// Executions run.
+    pub walks: usize,
+    /// Executions that ended (nothing in flight) in consensus.
+    pub consensus: usize,
+    /// Executions that ended without consensus.
+    pub no_consensus: usize,
+    /// Executions still running at the delivery bound.
+    pub cut_at_bound: usize,
+    /// The most deliveries any execution that ended needed.
+    pub longest: usize,
+}
+
+/// Random asynchronous executions where exhaustive search is too large: `walks`
+/// executions from [`explore`]'s initial state, each delivering a message chosen
+/// uniformly among the deliverable ones (xorshift64 seeded with `seed`, so the same
+/// arguments give the same answer) until nothing is in flight or
+/// `options.max_deliveries` deliveries. Evidence, not a verdict: an execution
+/// that no walk takes is not checked.
+pub fn sample(
+    scenario: &Scenario,
+    policy: &Policy,
+    rules: Rules,
+    options: &ExploreOptions,
+    walks: usize,
+    seed: u64,
+) -> Sample {
+    let system = System {
+        scenario,
+        policy: *policy,
+        rules,
+        channels: options.channels,
+    };
+    let mut x = seed.max(1);
+    let mut rnd = |m: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % m as u64) as usize
+    };
+    let initial = system.initial();
+    let mut out = Sample {
+        policy: *policy,
+        rules,
+        walks,
+        consensus: 0,
+        no_consensus: 0,
+        cut_at_bound: 0,
+        longest: 0,
+    };
+    for _ in 0..walks {
+        let mut state = initial.clone();
+        let mut depth = 0;
+        while !state.in_flight.is_empty() && depth < options.max_deliveries {
+            let choices = state.deliverable(options.channels);
+            let pos = choices[rnd(choices.len())];
+            state = system.deliver(&state, pos, None).0;
+            depth += 1;
+        }
+        if !state.in_flight.is_empty() {
+            out.cut_at_bound += 1;
+            continue;
+        }
+        out.longest = out.longest.max(depth);
+        if consensus(&state.agents, policy) {
+            out.consensus += 1;
+        } else {
+            out.no_consensus += 1;
+        }
+    }
+    out
+}
+
 /// Iterative depth-first search from state 0 in successor order: the first state
 /// found on a cycle (the head of a back edge), or else the longest path length.
 fn cycle_or_longest(g: &Graph) -> (Option<u32>, usize) {

@@ -13,7 +13,8 @@
 //!   utilities, the sub-modularity test, the brute-force optimum;
 //! - [`protocol`]: one agent's view, bidding, the conflict rules;
 //! - [`run`]: the synchronous runner;
-//! - [`explore`]: every asynchronous delivery order, breadth-first.
+//! - [`explore`]: every asynchronous delivery order, breadth-first; or, where that
+//!   is too large, random delivery orders ([`explore::sample`]).
 //!
 //! # The protocol as brokerflow reads it
 //!
@@ -109,7 +110,7 @@ pub mod run;
 pub mod scenario;
 pub mod values;
 
-pub use explore::{explore, Exploration, ExploreOptions, Trace, Verdict};
+pub use explore::{explore, sample, Exploration, ExploreOptions, Sample, Trace, Verdict};
 pub use protocol::{AgentState, Entry, Message, Rules};
 pub use run::{run_synchronous, SyncRun};
 pub use scenario::{McaError, Policy, Scenario, ScenarioFile};
