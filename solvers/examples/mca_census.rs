@@ -1,5 +1,5 @@
-//! A census of the literature's guarantees ([MCA-Alloy] Remark 3, §V; [CBBA]
-//! Theorems 1–2) for both conflict-rule sets of design §9: random sub-modular
+//! A census of the literature's guarantees ([MCA-Alloy] Remark 3, §V; [CBBA]'s
+//! convergence and greedy-optimality results) for both conflict-rule sets of design §9: random sub-modular
 //! (budget-additive) scenarios, 2–5 agents, 1–6 items, random trees, random
 //! connected graphs (a tree plus extra pairs) or complete graphs, target bundle |J|
 //! or less, release-outbid or not, no rebidding; synchronous runs. Every scenario

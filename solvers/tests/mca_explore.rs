@@ -1,7 +1,7 @@
 //! [MCA-Alloy]'s findings through the exhaustive explorer under both conflict-rule
 //! sets (bid-time and [CBBA]), on the scenarios committed under experiments/mca/,
 //! and random sub-modular scenarios through the synchronous runner (the
-//! literature's guarantees: [MCA-Alloy] Remark 3 and §V, [CBBA] Theorems 1–2).
+//! literature's guarantees: [MCA-Alloy] Remark 3 and §V, [CBBA]'s convergence and greedy-optimality results).
 
 use std::path::PathBuf;
 
@@ -285,8 +285,8 @@ proptest! {
     /// target, random connected graphs of up to 5 agents and 6 items: the
     /// synchronous run reaches consensus within D·|J| rounds, at most one agent
     /// holds each item (and it is the agreed winner), no bundle exceeds T, and the
-    /// value is at least half the brute-force optimum — the greedy bound [CBBA]
-    /// proves. Not (1 − 1/e): that fails, see `greedy_falls_below_1_minus_1_over_e`.
+    /// value is at least half the brute-force optimum — greedy's bound, which
+    /// [CBBA] inherits by reaching the sequential greedy result. Not (1 − 1/e): that fails, see `greedy_falls_below_1_minus_1_over_e`.
     #[test]
     fn cbba_on_random_connected_graphs_keeps_its_guarantees(
         agents in 2usize..=5,
@@ -356,8 +356,8 @@ proptest! {
 /// A at 7, and then B is worth nothing more to it. a1 bids A at 5, is outbid, and
 /// values nothing else. So A goes to a0 at 7, B to nobody: value 7. The optimum
 /// gives B to a0 and A to a1: 7 + 5 = 12. 7/12 ≈ 0.583 < 1 − 1/e ≈ 0.632, and
-/// ≥ 1/2, the bound greedy assignment keeps with sub-modular values ([CBBA] §IV:
-/// CBBA's result is the sequential greedy one). The same under every policy
+/// ≥ 1/2, the bound greedy assignment keeps with sub-modular values ([CBBA]: its
+/// result is the sequential greedy one). The same under every policy
 /// without rebidding and both rule sets; as a1's value of A approaches 7 the ratio
 /// approaches 1/2.
 #[test]
