@@ -464,3 +464,38 @@ fn sampled_orders_at_4x2() {
     let x = brokerflow_solvers::mca::sample(&s, &attack, Rules::BidTime, &short, 20, 3);
     assert_eq!(x.cut_at_bound, 20);
 }
+
+/// 4 agents × 2 items with sub-modular values and no rebidding: under bid-time
+/// rules some delivery order cycles — the lasso keeps changing some receiver's
+/// belief about a winner (a later, lower bid displacing a higher, older one at a
+/// third party by rule 4, and coming back by rule 5), so the protocol can run
+/// forever. One policy (the smallest search, about a quarter of a million states).
+#[test]
+fn bid_time_rules_oscillate_at_4x2() {
+    let s = committed("submodular-4x2.json");
+    assert_eq!(s.is_submodular(), Some(true));
+    let r = explore(
+        &s,
+        &Policy::parse("keep-T1").unwrap(),
+        Rules::BidTime,
+        &ExploreOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.verdict, Verdict::Oscillates);
+    let t = r.trace.unwrap();
+    let start = t.cycle_start.unwrap();
+    let rules_used: Vec<_> = t.steps[start..]
+        .iter()
+        .flat_map(|st| st.log.rules.iter().map(|(rule, _)| rule.number()))
+        .collect();
+    assert!(t.steps[start..].iter().any(|st| st
+        .before
+        .view
+        .iter()
+        .zip(&st.after.view)
+        .any(|(b, a)| b.winner != a.winner)));
+    assert!(
+        rules_used.contains(&4) && rules_used.contains(&5),
+        "{rules_used:?}"
+    );
+}
