@@ -23,22 +23,23 @@ pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channels {
     /// Each link (sender, receiver) delivers in the order sent; deliveries on
-    /// different links interleave in every way. The default: without it a stale
-    /// view can overtake a newer one on the same link, and rule 6 (k names none,
-    /// i names k: update), which carries no time check, lets it undo a newer bid
-    /// — a failure of the network, not of the policies.
+    /// different links interleave in every way. Like [`Channels::Latest`] it keeps
+    /// views in order on a link: without that a stale view can overtake a newer
+    /// one, and bid-time rule 6 (k names none, i names k: update), which carries
+    /// no time check, lets it undo a newer bid — a failure of the network, not of
+    /// the policies.
     Fifo,
     /// Any message in flight may be delivered next, even before an older one on
     /// the same link.
     Unordered,
     /// Each link holds at most the sender's latest view: a new view replaces one
     /// not yet delivered (state-based gossip). Executions interleave links in
-    /// every way; the state space is finite, so every search ends.
+    /// every way; the state space is finite, so every search ends. The default.
     Latest,
 }
 
 impl Channels {
-    /// `fifo` or `unordered`.
+    /// `fifo`, `unordered` or `latest`.
     pub fn name(self) -> &'static str {
         match self {
             Channels::Fifo => "fifo",
