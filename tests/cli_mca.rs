@@ -43,6 +43,7 @@ fn run_json_has_the_documented_keys_and_the_hand_result() {
     let p = &v["provenance"];
     assert_eq!(p["brokerflow"], env!("CARGO_PKG_VERSION"));
     assert_eq!(p["policy"], "release-T2");
+    assert_eq!(p["rules"], "cbba");
     assert_eq!(p["bound"], 2);
     assert_eq!(p["scenario_sha256"].as_str().unwrap().len(), 64);
 }
@@ -61,14 +62,18 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
         assert!(r["deliveries"].as_u64().unwrap() > 0);
     }
     assert_eq!(v["provenance"]["max_deliveries"], 200);
+    assert_eq!(v["provenance"]["rules"], serde_json::json!(["cbba"]));
     let one = json(&[
         "mca",
         "explore",
         &f,
         "--policies",
         "keep-T2-rebid",
+        "--rules",
+        "bid-time",
         "--json",
     ]);
+    assert_eq!(one["rules"], "bid-time");
     assert_eq!(one["verdict"], "oscillates");
     let trace = one["trace"].as_array().unwrap();
     assert_eq!(trace.len() as u64, one["deliveries"].as_u64().unwrap());
@@ -76,10 +81,57 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
         assert!(trace[0].get(key).is_some(), "{key}");
     }
     // The text form prints the same trace readably.
-    let out = run(&["mca", "explore", &f, "--policies", "keep-T2-rebid"]);
+    let out = run(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2-rebid",
+        "--rules",
+        "bid-time",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("step 1: deliver"), "{text}");
     assert!(text.contains("cycle starts here"), "{text}");
+    // Both rule sets at once: one row per (rules, policy); under CBBA rules the
+    // attack leaves a dead end, whose trace shows the stamps.
+    let both = json(&[
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T2-rebid",
+        "--rules",
+        "all",
+        "--json",
+    ]);
+    let rows = both["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["rules"].as_str(), rows[0]["verdict"].as_str()),
+        (Some("cbba"), Some("no-consensus-within-bound"))
+    );
+    assert_eq!(
+        (rows[1]["rules"].as_str(), rows[1]["verdict"].as_str()),
+        (Some("bid-time"), Some("oscillates"))
+    );
+    assert!(rows[0]["trace"][0]["before"].get("stamps").is_some());
+    let out = run(&["mca", "run", &f, "--rules", "alloy"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rules 'alloy'"));
+}
+
+/// The star that goes quiet without consensus under bid-time rules reaches it
+/// under CBBA rules, on the command line as in the library.
+#[test]
+fn run_rules_flag_selects_the_rule_set() {
+    let f = path("experiments/mca/submodular-3x2-star-deadlock.json");
+    let bid_time = json(&["mca", "run", &f, "--rules", "bid-time", "--json"]);
+    assert_eq!(bid_time["consensus"], false);
+    assert_eq!(bid_time["provenance"]["rules"], "bid-time");
+    let cbba = json(&["mca", "run", &f, "--rules", "cbba", "--json"]);
+    assert_eq!(cbba["consensus"], true);
+    assert_eq!(cbba["assignment"]["j0"], "a1");
 }
 
 #[test]
@@ -135,4 +187,59 @@ fn settle_with_mca_prints_consensus_and_welfare_beside_p3() {
         "{notes:?}"
     );
     assert!(notes.iter().any(|n| n.contains("P3 optimum")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("cbba conflict rules")),
+        "{notes:?}"
+    );
+    for rules in ["cbba", "bid-time"] {
+        let v = json(&[
+            "settle",
+            &m,
+            "--mechanism",
+            "mca",
+            "--rules",
+            rules,
+            "--json",
+        ]);
+        let notes = v["notes"].to_string();
+        assert!(
+            notes.contains("consensus reached in every group"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains(&format!("{rules} conflict rules")),
+            "{notes}"
+        );
+    }
+    let out = run(&["settle", &m, "--mechanism", "vcg", "--rules", "cbba"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mechanism mca only"));
+}
+
+/// `--sample`: random delivery orders, counted; JSON keys and the seed in the
+/// provenance; the same seed, the same bytes.
+#[test]
+fn explore_sample_counts_random_orders() {
+    let f = path("experiments/mca/submodular-2x2.json");
+    let args = [
+        "mca",
+        "explore",
+        &f,
+        "--policies",
+        "keep-T1,keep-T1-rebid",
+        "--sample",
+        "40",
+        "--seed",
+        "5",
+        "--json",
+    ];
+    let v = json(&args);
+    let rows = v["samples"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["rules"], "cbba");
+    assert_eq!(rows[0]["consensus"], 40);
+    assert_eq!(rows[1]["no_consensus"], 40);
+    assert_eq!(v["provenance"]["seed"], 5);
+    assert_eq!(v["provenance"]["walks"], 40);
+    assert_eq!(run(&args).stdout, run(&args).stdout);
 }

@@ -1,6 +1,9 @@
 //! The exhaustive explorer ([MCA-Alloy] §V's consensus check) on the committed
 //! sub-modular scenarios: 3 × 2 (complete and line), 3 × 3 and 4 × 2, at the
-//! release-outbid policy with full bundles and the default settings.
+//! release-outbid policy with full bundles and the default settings, under both
+//! conflict-rule sets (design §9) — except 4 × 2 under [CBBA] rules, whose state
+//! space is beyond exhaustive search here (more than 15 million states by 10
+//! deliveries; experiments/mca/README.md).
 //! `cargo bench -p brokerflow-solvers --bench mca`; the states visited are printed
 //! once per scope.
 
@@ -9,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use brokerflow_solvers::mca::{explore, ExploreOptions, Policy, Scenario};
+use brokerflow_solvers::mca::{explore, ExploreOptions, Policy, Rules, Scenario};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn committed(name: &str) -> Scenario {
@@ -23,25 +26,32 @@ fn committed(name: &str) -> Scenario {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("mca_explore");
     group.sample_size(10);
-    for (label, file) in [
-        ("3x2_complete", "submodular-3x2-complete.json"),
-        ("3x2_line", "submodular-3x2-line.json"),
-        ("3x3_complete", "submodular-3x3.json"),
-        ("4x2_complete", "submodular-4x2.json"),
+    for (label, file, rules) in [
+        ("3x2_complete", "submodular-3x2-complete.json", Rules::Cbba),
+        (
+            "3x2_complete",
+            "submodular-3x2-complete.json",
+            Rules::BidTime,
+        ),
+        ("3x2_line", "submodular-3x2-line.json", Rules::Cbba),
+        ("3x2_line", "submodular-3x2-line.json", Rules::BidTime),
+        ("3x3_complete", "submodular-3x3.json", Rules::Cbba),
+        ("3x3_complete", "submodular-3x3.json", Rules::BidTime),
+        ("4x2_complete", "submodular-4x2.json", Rules::BidTime),
     ] {
         let s = committed(file);
         let policy: Policy = s.policy;
         let options = ExploreOptions::default();
-        let r = explore(&s, &policy, &options).expect("within the state limit");
+        let r = explore(&s, &policy, rules, &options).expect("within the state limit");
+        let name = format!("{label}/{}/{}", rules.name(), policy.name());
         println!(
-            "mca_explore/{label}/{}: {} states, {} deliveries, {}",
-            policy.name(),
+            "mca_explore/{name}: {} states, {} deliveries, {}",
             r.states,
             r.deliveries,
             r.verdict.name()
         );
-        group.bench_function(format!("{label}/{}", policy.name()), |b| {
-            b.iter(|| explore(&s, &policy, &options).expect("within the state limit"))
+        group.bench_function(name, |b| {
+            b.iter(|| explore(&s, &policy, rules, &options).expect("within the state limit"))
         });
     }
     group.finish();

@@ -1,14 +1,29 @@
-//! A census of the literature's guarantees ([MCA-Alloy] Remark 3, §V) for the
-//! conflict rules as brokerflow states them: random sub-modular (budget-additive)
-//! scenarios, 2–5 agents, 1–6 items, complete graphs or random trees, target
-//! bundle |J| or less, release-outbid or not, no rebidding; synchronous runs.
-//! Prints, per cell, the cases and how many end without consensus, need more than
-//! D·|J| rounds, or reach less than (1 − 1/e) of the optimum.
+//! A census of the literature's guarantees ([MCA-Alloy] Remark 3, §V; [CBBA]'s
+//! convergence and greedy-optimality results) for both conflict-rule sets of design §9: random sub-modular
+//! (budget-additive) scenarios, 2–5 agents, 1–6 items, random trees, random
+//! connected graphs (a tree plus extra pairs) or complete graphs, target bundle |J|
+//! or less, release-outbid or not, no rebidding; synchronous runs. Every scenario
+//! runs under both rule sets. Prints, per rule set, graph and target, the cases and
+//! how many end without consensus, need more than D·|J| rounds, reach less than
+//! (1 − 1/e) or less than 1/2 of the optimum, and the smallest value / optimum.
 //! `cargo run --release -p brokerflow-solvers --example mca_census [CASES] [SEED]`
 
 use std::collections::BTreeMap;
 
-use brokerflow_solvers::mca::{run_synchronous, Policy, Scenario, ScenarioFile};
+use brokerflow_solvers::mca::{run_synchronous, Policy, Rules, Scenario, ScenarioFile};
+
+/// Per cell: cases, no consensus, rounds > D·|J|, value < (1 − 1/e)·opt,
+/// value < opt / 2 (the last three among runs that reached consensus), and the
+/// smallest value / optimum.
+#[derive(Clone, Copy)]
+struct Cell {
+    cases: usize,
+    no_consensus: usize,
+    slow: usize,
+    below_1_1e: usize,
+    below_half: usize,
+    worst: f64,
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -25,12 +40,22 @@ fn main() {
         seed ^= seed << 17;
         seed % m
     };
-    // [tree, complete][T < |J|, T = |J|] → [cases, no consensus, > D·|J|, < (1 − 1/e)].
-    let mut c = [[[0usize; 4]; 2]; 2];
+    let graphs = ["tree", "connected", "complete"];
+    let empty = Cell {
+        cases: 0,
+        no_consensus: 0,
+        slow: 0,
+        below_1_1e: 0,
+        below_half: 0,
+        worst: f64::INFINITY,
+    };
+    // [rules][graph][T < |J|, T = |J|].
+    let mut c = [[[empty; 2]; 3]; 2];
+    let ratio_1_1e = 1.0 - (-1f64).exp();
     for _ in 0..cases {
         let n = 2 + rnd(4) as usize;
         let m = 1 + rnd(6) as usize;
-        let complete = rnd(2) == 0;
+        let graph = rnd(3) as usize;
         let t = if rnd(2) == 0 {
             m
         } else {
@@ -52,9 +77,21 @@ fn main() {
             }
             values.insert(id.clone(), table);
         }
-        let neighbours = (!complete).then(|| {
-            (1..n)
-                .map(|i| (ids[rnd(i as u64) as usize].clone(), ids[i].clone()))
+        let neighbours = (graph < 2).then(|| {
+            let mut pairs: Vec<(usize, usize)> =
+                (1..n).map(|i| (rnd(i as u64) as usize, i)).collect();
+            if graph == 1 {
+                for _ in 0..rnd(n as u64 + 1) {
+                    let (u, v) = (rnd(n as u64) as usize, rnd(n as u64) as usize);
+                    let (u, v) = (u.min(v), u.max(v));
+                    if u != v && !pairs.contains(&(u, v)) {
+                        pairs.push((u, v));
+                    }
+                }
+            }
+            pairs
+                .into_iter()
+                .map(|(u, v)| (ids[u].clone(), ids[v].clone()))
                 .collect()
         });
         let file = ScenarioFile {
@@ -68,6 +105,7 @@ fn main() {
                 target_bundle: t,
                 rebid_lost: false,
             },
+            rules: Rules::default(),
             meta: None,
         };
         let s = match Scenario::from_file(&file, "census") {
@@ -77,30 +115,47 @@ fn main() {
                 continue;
             }
         };
-        let r = run_synchronous(&s, &s.policy);
-        let cell = &mut c[usize::from(complete)][usize::from(t == m)];
-        cell[0] += 1;
-        if !r.consensus {
-            cell[1] += 1;
-        } else {
-            if r.rounds > s.bound() {
-                cell[2] += 1;
+        for (ri, rules) in Rules::ALL.into_iter().enumerate() {
+            let r = run_synchronous(&s, &s.policy, rules);
+            let cell = &mut c[ri][graph][usize::from(t == m)];
+            cell.cases += 1;
+            if !r.consensus {
+                cell.no_consensus += 1;
+                continue;
             }
-            if r.optimum
-                .is_some_and(|o| r.value < (1.0 - (-1f64).exp()) * o - 1e-9)
-            {
-                cell[3] += 1;
+            if r.rounds > s.bound() {
+                cell.slow += 1;
+            }
+            if let Some(o) = r.optimum.filter(|&o| o > 0.0) {
+                let q = r.value / o;
+                cell.worst = cell.worst.min(q);
+                if q < ratio_1_1e - 1e-9 {
+                    cell.below_1_1e += 1;
+                }
+                if q < 0.5 - 1e-9 {
+                    cell.below_half += 1;
+                }
             }
         }
     }
-    println!("graph     target   cases  no-consensus  rounds>D|J|  value<(1-1/e)opt");
-    for (g, name) in ["tree", "complete"].iter().enumerate() {
-        for (t, tname) in ["T<|J|", "T=|J|"].iter().enumerate() {
-            let x = c[g][t];
-            println!(
-                "{name:<9} {tname:<7} {:>6} {:>13} {:>12} {:>17}",
-                x[0], x[1], x[2], x[3]
-            );
+    println!(
+        "rules     graph      target   cases  no-consensus  rounds>D|J|  value<(1-1/e)opt  value<opt/2  worst value/opt"
+    );
+    for (ri, rules) in Rules::ALL.iter().enumerate() {
+        for (g, name) in graphs.iter().enumerate() {
+            for (t, tname) in ["T<|J|", "T=|J|"].iter().enumerate() {
+                let x = c[ri][g][t];
+                println!(
+                    "{:<9} {name:<10} {tname:<7} {:>6} {:>13} {:>12} {:>17} {:>12} {:>16.3}",
+                    rules.name(),
+                    x.cases,
+                    x.no_consensus,
+                    x.slow,
+                    x.below_1_1e,
+                    x.below_half,
+                    x.worst
+                );
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::mca::Rules;
 use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
 
 fn market(name: &str) -> ValidMarket {
@@ -15,20 +16,26 @@ fn market(name: &str) -> ValidMarket {
     Market::load(&path).unwrap()
 }
 
+/// Every bundled market (graphs/markets/*.json), under both conflict-rule sets.
 #[test]
 fn mca_settles_every_bundled_market() {
-    for name in ["tiny.json", "figure3.json", "linked.json", "posted.json"] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../graphs/markets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for (name, rules) in names
+        .iter()
+        .flat_map(|n| Rules::ALL.map(|r| (n.as_str(), r)))
+    {
         let m = market(name);
         let g = ExpandedGraph::new(&m);
         let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-        let st = settle::settle(
-            &m,
-            &m,
-            &allocation,
-            Mechanism::Mca,
-            &SettleOptions::default(),
-        )
-        .unwrap();
+        let st =
+            settle::mca::settle_mca(&m, &m, &allocation, &SettleOptions::default(), rules).unwrap();
         assert_eq!(st.mechanism, Mechanism::Mca);
         assert_eq!(
             st.participants.len(),
@@ -37,8 +44,9 @@ fn mca_settles_every_bundled_market() {
         assert!(
             st.notes
                 .iter()
-                .any(|n| n.starts_with("consensus reached in every group")),
-            "{name}: {:?}",
+                .any(|n| n.starts_with("consensus reached in every group")
+                    && n.ends_with(&format!("{} conflict rules", rules.name()))),
+            "{name} {rules:?}: {:?}",
             st.notes
         );
         let p3 = allocation.flow.welfare(&g);
@@ -57,6 +65,18 @@ fn mca_settles_every_bundled_market() {
         // Providers: paid at least their declared (here: true) costs.
         for l in st.participants.iter().filter(|l| l.role == Role::Provider) {
             assert!(l.utility >= -1e-9, "{name}: {} utility {}", l.id, l.utility);
+        }
+        // The default rules are CBBA's: settle's own dispatch gives the same.
+        if rules == Rules::Cbba {
+            let by_default = settle::settle(
+                &m,
+                &m,
+                &allocation,
+                Mechanism::Mca,
+                &SettleOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(by_default, st, "{name}");
         }
         // Balanced: users pay everyone directly.
         assert!(
@@ -107,4 +127,58 @@ fn tiny_keeps_p3_welfare() {
     )
     .unwrap();
     assert!((st.welfare - 141.0).abs() < 1e-6, "{}", st.welfare);
+}
+
+/// Individual rationality at *declared* costs when they differ from the true ones:
+/// every provider declares 1.5 × its true cost + 0.5; the allocation is P3's at the
+/// declared bids. Each provider is paid at least its declared cost of the work it
+/// runs (Σ over its delivery edges of the declared per-job cost × jobs), since a
+/// winner is paid that cost plus a winning bid ≥ 0; under both rule sets, on every
+/// bundled market.
+#[test]
+fn providers_are_paid_at_least_their_declared_costs() {
+    for name in ["tiny.json", "figure3.json", "linked.json", "posted.json"] {
+        let truth = market(name);
+        let mut declared = truth.clone();
+        for p in &mut declared.providers {
+            p.cost = 1.5 * p.cost + 0.5;
+        }
+        let gd = ExpandedGraph::new(&declared);
+        let allocation = Allocation::lp(&gd, Backend::DEFAULT).unwrap();
+        for rules in Rules::ALL {
+            let st = settle::mca::settle_mca(
+                &truth,
+                &declared,
+                &allocation,
+                &SettleOptions::default(),
+                rules,
+            )
+            .unwrap();
+            let mut paid_work = 0.0;
+            for p in &declared.providers {
+                let n = gd.node_named(&p.id).unwrap();
+                let cost: f64 = (0..gd.commodities.len())
+                    .map(|k| {
+                        st.trades
+                            .edges(&gd, k)
+                            .filter(|(e, _)| {
+                                gd.graph.edge_endpoints(*e).is_some_and(|(t, _)| t == n)
+                            })
+                            .map(|(e, x)| gd.unit_cost(e, k) * x)
+                            .sum::<f64>()
+                    })
+                    .sum();
+                let line = st.participants.iter().find(|l| l.id == p.id).unwrap();
+                assert!(
+                    line.receives >= cost - 1e-9 * cost.max(1.0),
+                    "{name} {rules:?}: {} receives {} < declared cost {cost}",
+                    p.id,
+                    line.receives
+                );
+                paid_work += cost;
+            }
+            // Not vacuous: some provider runs work at a positive declared cost.
+            assert!(paid_work > 0.0, "{name} {rules:?}");
+        }
+    }
 }

@@ -8,8 +8,8 @@ use brokerflow_solvers::mca::explore::{Channels, DEFAULT_MAX_DELIVERIES, DEFAULT
 use brokerflow_solvers::mca::protocol::StepLog;
 use brokerflow_solvers::mca::run::SYNC_ROUND_LIMIT;
 use brokerflow_solvers::mca::{
-    explore, run_synchronous, AgentState, Entry, Exploration, ExploreOptions, Message, Policy,
-    Scenario, Trace,
+    explore, run_synchronous, sample, AgentState, Entry, Exploration, ExploreOptions, Message,
+    Policy, Rules, Scenario, Trace,
 };
 use serde_json::{json, Value};
 
@@ -17,8 +17,10 @@ use serde_json::{json, Value};
 ///
 /// A scenario file (JSON) names `agents`, `items`, optional `neighbours` (pairs;
 /// absent = complete graph), `values` (agent → {"A+B": value}; a bundle without an
-/// entry is worth the sum of its items) and `policy` (`release_outbid`,
-/// `target_bundle`, `rebid_lost`). See experiments/mca/.
+/// entry is worth the sum of its items), `policy` (`release_outbid`,
+/// `target_bundle`, `rebid_lost`) and optional `rules` (`cbba`, the default:
+/// Choi–Brunet–How's information-time rules; or `bid-time`: the bid-time rules
+/// that reproduce the Alloy model's findings). See experiments/mca/.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -44,6 +46,10 @@ pub struct RunArgs {
     /// Run this policy instead of the file's (e.g. release-T2, keep-T1-rebid).
     #[arg(long)]
     pub policy: Option<String>,
+    /// Conflict rules instead of the file's: cbba (information times, the
+    /// default) or bid-time.
+    #[arg(long)]
+    pub rules: Option<String>,
     /// Print one JSON object: consensus, rounds, messages, assignment, value,
     /// optimum, bound, ended, provenance.
     #[arg(long)]
@@ -60,6 +66,10 @@ pub struct ExploreArgs {
     /// policy.
     #[arg(long)]
     pub policies: Option<String>,
+    /// Conflict rules: cbba, bid-time, or all (both, cbba first); by default the
+    /// file's (cbba if it names none).
+    #[arg(long)]
+    pub rules: Option<String>,
     /// Executions are followed for at most this many deliveries; a state at the
     /// bound with messages still in flight counts as no consensus within the bound.
     #[arg(long, default_value_t = DEFAULT_MAX_DELIVERIES)]
@@ -72,8 +82,16 @@ pub struct ExploreArgs {
     /// Refuse an exploration beyond this many distinct states.
     #[arg(long, default_value_t = DEFAULT_MAX_STATES)]
     pub max_states: usize,
-    /// Print JSON: for one policy {policy, verdict, states, deliveries, trace}, for
-    /// several {results: [...]}; with provenance.
+    /// Instead of every delivery order, run this many random ones (each message
+    /// chosen uniformly among those deliverable) and count how they end: evidence
+    /// where exhaustive search is too large, not a verdict.
+    #[arg(long, value_name = "WALKS")]
+    pub sample: Option<usize>,
+    /// Seed of --sample's generator (xorshift64).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON: for one policy and rule set {policy, rules, verdict, states,
+    /// deliveries, trace}, for several {results: [...]}; with provenance.
     #[arg(long)]
     pub json: bool,
 }
@@ -132,7 +150,11 @@ fn run_mode(a: RunArgs) -> anyhow::Result<()> {
         Some(p) => Policy::parse(p)?,
         None => s.policy,
     };
-    let r = run_synchronous(s, &policy);
+    let rules = match &a.rules {
+        Some(r) => Rules::parse(r)?,
+        None => s.rules,
+    };
+    let r = run_synchronous(s, &policy, rules);
     if a.json {
         let assignment: serde_json::Map<String, Value> = s
             .items
@@ -142,6 +164,7 @@ fn run_mode(a: RunArgs) -> anyhow::Result<()> {
             .collect();
         let mut prov = provenance(&l);
         prov.insert("policy".into(), json!(policy.name()));
+        prov.insert("rules".into(), json!(rules.name()));
         prov.insert("bound".into(), json!(r.bound));
         prov.insert("diameter".into(), json!(s.diameter()));
         prov.insert("round_limit".into(), json!(SYNC_ROUND_LIMIT));
@@ -160,12 +183,13 @@ fn run_mode(a: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "scenario '{}': {} agents, {} items, D = {}, policy {}, sub-modular: {}",
+        "scenario '{}': {} agents, {} items, D = {}, policy {}, rules {}, sub-modular: {}",
         s.name,
         s.agents.len(),
         s.items.len(),
         s.diameter(),
         policy.name(),
+        rules.name(),
         yes_no(s.is_submodular())
     );
     let outcome = if r.consensus {
@@ -234,6 +258,11 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
             .map(Policy::parse)
             .collect::<Result<_, _>>()?,
     };
+    let rule_sets: Vec<Rules> = match a.rules.as_deref() {
+        None => vec![s.rules],
+        Some("all") => Rules::ALL.to_vec(),
+        Some(r) => vec![Rules::parse(r)?],
+    };
     let options = ExploreOptions {
         max_deliveries: a.max_deliveries,
         max_states: a.max_states,
@@ -243,18 +272,28 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
             ChannelsArg::Latest => Channels::Latest,
         },
     };
-    let mut results = Vec::with_capacity(policies.len());
-    let mut seconds = Vec::with_capacity(policies.len());
-    for p in &policies {
-        let start = std::time::Instant::now();
-        let e = explore(s, p, &options).with_context(|| format!("{}", l.path.display()))?;
-        seconds.push(start.elapsed().as_secs_f64());
-        results.push(e);
+    if let Some(walks) = a.sample {
+        return sample_mode(&l, &policies, &rule_sets, &options, walks, a.seed, a.json);
+    }
+    let mut results = Vec::new();
+    let mut seconds = Vec::new();
+    for &rules in &rule_sets {
+        for p in &policies {
+            let start = std::time::Instant::now();
+            let e = explore(s, p, rules, &options)
+                .with_context(|| format!("{} ({} rules)", l.path.display(), rules.name()))?;
+            seconds.push(start.elapsed().as_secs_f64());
+            results.push(e);
+        }
     }
     let mut prov = provenance(&l);
     prov.insert(
         "policies".into(),
         json!(policies.iter().map(Policy::name).collect::<Vec<_>>()),
+    );
+    prov.insert(
+        "rules".into(),
+        json!(rule_sets.iter().map(|r| r.name()).collect::<Vec<_>>()),
     );
     prov.insert("max_deliveries".into(), json!(a.max_deliveries));
     prov.insert("max_states".into(), json!(a.max_states));
@@ -286,12 +325,13 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
         a.max_deliveries
     );
     println!(
-        "  {:<16} {:<27} {:>10} {:>11} {:>9}",
-        "policy", "verdict", "states", "deliveries", "seconds"
+        "  {:<9} {:<16} {:<27} {:>10} {:>11} {:>9}",
+        "rules", "policy", "verdict", "states", "deliveries", "seconds"
     );
     for (e, secs) in results.iter().zip(&seconds) {
         println!(
-            "  {:<16} {:<27} {:>10} {:>11} {:>9.3}",
+            "  {:<9} {:<16} {:<27} {:>10} {:>11} {:>9.3}",
+            e.rules.name(),
             e.policy.name(),
             e.verdict.name(),
             e.states,
@@ -310,9 +350,76 @@ fn explore_mode(a: ExploreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `mca explore --sample WALKS`: random executions per rule set and policy.
+fn sample_mode(
+    l: &Loaded,
+    policies: &[Policy],
+    rule_sets: &[Rules],
+    options: &ExploreOptions,
+    walks: usize,
+    seed: u64,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let s = &l.scenario;
+    let samples: Vec<_> = rule_sets
+        .iter()
+        .flat_map(|&r| policies.iter().map(move |p| (r, *p)))
+        .map(|(r, p)| sample(s, &p, r, options, walks, seed))
+        .collect();
+    if as_json {
+        let mut prov = provenance(l);
+        prov.insert("walks".into(), json!(walks));
+        prov.insert("seed".into(), json!(seed));
+        prov.insert("max_deliveries".into(), json!(options.max_deliveries));
+        prov.insert("channels".into(), json!(options.channels.name()));
+        let rows: Vec<Value> = samples
+            .iter()
+            .map(|x| {
+                json!({
+                    "policy": x.policy.name(),
+                    "rules": x.rules.name(),
+                    "walks": x.walks,
+                    "consensus": x.consensus,
+                    "no_consensus": x.no_consensus,
+                    "cut_at_bound": x.cut_at_bound,
+                    "longest": x.longest,
+                })
+            })
+            .collect();
+        let out = json!({"samples": rows, "provenance": prov});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "scenario '{}': {} agents, {} items; {walks} random executions per row (seed {seed}), {} links, at most {} deliveries each; evidence, not a verdict",
+        s.name,
+        s.agents.len(),
+        s.items.len(),
+        options.channels.name(),
+        options.max_deliveries
+    );
+    println!(
+        "  {:<9} {:<16} {:>9} {:>12} {:>12} {:>8}",
+        "rules", "policy", "consensus", "no-consensus", "cut-at-bound", "longest"
+    );
+    for x in &samples {
+        println!(
+            "  {:<9} {:<16} {:>9} {:>12} {:>12} {:>8}",
+            x.rules.name(),
+            x.policy.name(),
+            x.consensus,
+            x.no_consensus,
+            x.cut_at_bound,
+            x.longest
+        );
+    }
+    Ok(())
+}
+
 fn result_json(s: &Scenario, e: &Exploration) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("policy".into(), json!(e.policy.name()));
+    m.insert("rules".into(), json!(e.rules.name()));
     m.insert("verdict".into(), json!(e.verdict.name()));
     m.insert("states".into(), json!(e.states));
     m.insert("deliveries".into(), json!(e.deliveries));
@@ -364,15 +471,35 @@ fn view_json(s: &Scenario, view: &[Entry]) -> Value {
     Value::Object(m)
 }
 
+/// Under CBBA rules, agent → the time of the latest information from it.
+fn stamps_json(s: &Scenario, stamps: &[u64]) -> Value {
+    let m: serde_json::Map<String, Value> = s
+        .agents
+        .iter()
+        .zip(stamps)
+        .map(|(a, t)| (a.clone(), json!(t)))
+        .collect();
+    Value::Object(m)
+}
+
 fn agent_json(s: &Scenario, a: &AgentState) -> Value {
-    json!({
+    let mut v = json!({
         "view": view_json(s, &a.view),
         "bundle": a.bundle.iter().map(|&j| s.items[j].clone()).collect::<Vec<_>>(),
-    })
+    });
+    if !a.stamps.is_empty() {
+        v["stamps"] = stamps_json(s, &a.stamps);
+    }
+    v
 }
 
 fn message_json(s: &Scenario, m: &Message) -> Value {
-    json!({"from": s.agents[m.from], "to": s.agents[m.to], "view": view_json(s, &m.view)})
+    let mut v =
+        json!({"from": s.agents[m.from], "to": s.agents[m.to], "view": view_json(s, &m.view)});
+    if !m.stamps.is_empty() {
+        v["stamps"] = stamps_json(s, &m.stamps);
+    }
+    v
 }
 
 fn rules_json(s: &Scenario, log: &StepLog) -> Value {
@@ -390,21 +517,41 @@ fn rules_json(s: &Scenario, log: &StepLog) -> Value {
     Value::Object(m)
 }
 
-fn view_text(s: &Scenario, view: &[Entry]) -> String {
-    s.items
+/// A view as text; bid times only where the rules use them (not under CBBA, whose
+/// stamps follow instead).
+fn view_text(s: &Scenario, view: &[Entry], stamps: &[u64]) -> String {
+    let timed = stamps.is_empty();
+    let mut text = s
+        .items
         .iter()
         .zip(view)
-        .map(|(item, e)| match e.winner {
-            Some(w) => format!("{item}: {} bid {} t{}", s.agents[w], e.bid, e.time),
-            None => format!("{item}: none t{}", e.time),
+        .map(|(item, e)| match (e.winner, timed) {
+            (Some(w), true) => format!("{item}: {} bid {} t{}", s.agents[w], e.bid, e.time),
+            (Some(w), false) => format!("{item}: {} bid {}", s.agents[w], e.bid),
+            (None, true) => format!("{item}: none t{}", e.time),
+            (None, false) => format!("{item}: none"),
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if !timed {
+        let st: Vec<String> = s
+            .agents
+            .iter()
+            .zip(stamps)
+            .map(|(a, t)| format!("{a} t{t}"))
+            .collect();
+        text.push_str(&format!("; heard from {}", st.join(", ")));
+    }
+    text
 }
 
 fn agent_text(s: &Scenario, a: &AgentState) -> String {
     let bundle: Vec<&str> = a.bundle.iter().map(|&j| s.items[j].as_str()).collect();
-    format!("{}; bundle [{}]", view_text(s, &a.view), bundle.join(", "))
+    format!(
+        "{}; bundle [{}]",
+        view_text(s, &a.view, &a.stamps),
+        bundle.join(", ")
+    )
 }
 
 /// A counterexample as text: per step the message delivered, the receiver's view
@@ -414,7 +561,7 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "counterexample (times are ranks on one logical clock):\n  after the initial bids:"
+        "counterexample (times are ranks on one logical clock, per item and per agent):\n  after the initial bids:"
     );
     for (i, a) in t.initial.agents.iter().enumerate() {
         let _ = writeln!(out, "    {}: {}", s.agents[i], agent_text(s, a));
@@ -434,7 +581,7 @@ fn render_trace(s: &Scenario, t: &Trace) -> String {
             n + 1,
             s.agents[st.message.from],
             to,
-            view_text(s, &st.message.view)
+            view_text(s, &st.message.view, &st.message.stamps)
         );
         let _ = writeln!(out, "    {to} before: {}", agent_text(s, &st.before));
         let rules: Vec<String> = s

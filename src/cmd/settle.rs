@@ -170,6 +170,10 @@ pub struct Args {
     /// Seed of the replicas' coin shares (runs are reproducible).
     #[arg(long, default_value_t = 0, help_heading = "Replicated auctioneer")]
     pub seed: u64,
+    /// Conflict rules of --mechanism mca: cbba (information times, the default)
+    /// or bid-time (see `mca --help`).
+    #[arg(long, value_name = "RULES")]
+    pub rules: Option<String>,
 }
 
 /// How replicas talk (design §10).
@@ -223,15 +227,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let mechanism: Mechanism = args.mechanism.into();
-    let statement = settle::settle(
-        &loaded.market,
-        &declared,
-        &allocation,
-        mechanism,
-        &SettleOptions {
-            backend: args.backend,
-        },
-    )?;
+    let options = SettleOptions {
+        backend: args.backend,
+    };
+    let statement = match (&args.rules, mechanism) {
+        (None, _) => settle::settle(&loaded.market, &declared, &allocation, mechanism, &options)?,
+        (Some(r), Mechanism::Mca) => settle::mca::settle_mca(
+            &loaded.market,
+            &declared,
+            &allocation,
+            &options,
+            brokerflow_solvers::mca::Rules::parse(r)?,
+        )?,
+        (Some(_), _) => anyhow::bail!("--rules applies to --mechanism mca only"),
+    };
     let backend = args.backend.resolve(loaded.graph.usable_pairs());
     let totals = to_json(&loaded, &statement, &args, backend);
     if let Some(path) = &args.out {

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use super::protocol::{consensus, rank_times, AgentState, Entry, Message, StepLog};
+use super::protocol::{consensus, rank_columns, AgentState, Entry, Message, Rules, StepLog};
 use super::scenario::{McaError, Policy, Scenario};
 
 /// Default bound on deliveries (`--max-deliveries`): states first reached after
@@ -23,22 +23,23 @@ pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channels {
     /// Each link (sender, receiver) delivers in the order sent; deliveries on
-    /// different links interleave in every way. The default: without it a stale
-    /// view can overtake a newer one on the same link, and rule 6 (k names none,
-    /// i names k: update), which carries no time check, lets it undo a newer bid
-    /// — a failure of the network, not of the policies.
+    /// different links interleave in every way. Like [`Channels::Latest`] it keeps
+    /// views in order on a link: without that a stale view can overtake a newer
+    /// one, and bid-time rule 6 (k names none, i names k: update), which carries
+    /// no time check, lets it undo a newer bid — a failure of the network, not of
+    /// the policies.
     Fifo,
     /// Any message in flight may be delivered next, even before an older one on
     /// the same link.
     Unordered,
     /// Each link holds at most the sender's latest view: a new view replaces one
     /// not yet delivered (state-based gossip). Executions interleave links in
-    /// every way; the state space is finite, so every search ends.
+    /// every way; the state space is finite, so every search ends. The default.
     Latest,
 }
 
 impl Channels {
-    /// `fifo` or `unordered`.
+    /// `fifo`, `unordered` or `latest`.
     pub fn name(self) -> &'static str {
         match self {
             Channels::Fifo => "fifo",
@@ -104,17 +105,6 @@ pub struct SystemState {
 }
 
 impl SystemState {
-    fn times(&mut self) -> impl Iterator<Item = &mut u64> {
-        self.agents
-            .iter_mut()
-            .flat_map(|a| a.view.iter_mut().map(|e| &mut e.time))
-            .chain(
-                self.in_flight
-                    .iter_mut()
-                    .flat_map(|m| m.view.iter_mut().map(|e| &mut e.time)),
-            )
-    }
-
     /// Orders messages canonically (by link, in send order on each link, for
     /// FIFO links; fully sorted otherwise) and ranks times: equal behaviour ⇒
     /// equal state.
@@ -123,7 +113,17 @@ impl SystemState {
             Channels::Fifo | Channels::Latest => self.in_flight.sort_by_key(|m| (m.from, m.to)),
             Channels::Unordered => self.in_flight.sort(),
         }
-        rank_times(self.times());
+        let mut rows: Vec<(&mut [Entry], &mut [u64])> = self
+            .agents
+            .iter_mut()
+            .map(|a| (&mut a.view[..], &mut a.stamps[..]))
+            .chain(
+                self.in_flight
+                    .iter_mut()
+                    .map(|m| (&mut m.view[..], &mut m.stamps[..])),
+            )
+            .collect();
+        rank_columns(&mut rows);
     }
 
     /// Positions of the messages that may be delivered next, each distinct
@@ -146,12 +146,18 @@ impl SystemState {
     fn latest(&self) -> u64 {
         self.agents
             .iter()
-            .flat_map(|a| a.view.iter().map(|e| e.time))
-            .chain(
-                self.in_flight
+            .flat_map(|a| {
+                a.view
                     .iter()
-                    .flat_map(|m| m.view.iter().map(|e| e.time)),
-            )
+                    .map(|e| e.time)
+                    .chain(a.stamps.iter().copied())
+            })
+            .chain(self.in_flight.iter().flat_map(|m| {
+                m.view
+                    .iter()
+                    .map(|e| e.time)
+                    .chain(m.stamps.iter().copied())
+            }))
             .max()
             .unwrap_or(0)
     }
@@ -193,6 +199,8 @@ pub struct Trace {
 pub struct Exploration {
     /// The policy explored.
     pub policy: Policy,
+    /// The conflict rules explored.
+    pub rules: Rules,
     /// The verdict.
     pub verdict: Verdict,
     /// Distinct states visited.
@@ -207,78 +215,118 @@ pub struct Exploration {
     pub trace: Option<Trace>,
 }
 
-/// Packs states into words (bids interned), so that visited states cost little.
+/// Appends `v` as a LEB128 variable-length integer: seven bits a byte, low first,
+/// the high bit set on every byte but the last. Distinct sequences of values give
+/// distinct byte strings, so packed states compare as the states do.
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads one [`put`] integer from `w` at `*p`, advancing `*p`.
+fn get(w: &[u8], p: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let b = w[*p];
+        *p += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// Packs states into bytes (bids interned, every number a variable-length
+/// integer: ranks, ids and bid indices are small), so that visited states cost
+/// little.
 struct Packer {
-    bids: HashMap<u64, u32>,
+    bids: HashMap<u64, u64>,
     bid_values: Vec<u64>,
     agents: usize,
     items: usize,
     rebid: bool,
+    rules: Rules,
 }
 
 impl Packer {
-    fn bid(&mut self, bits: u64) -> u32 {
+    fn bid(&mut self, bits: u64) -> u64 {
         if let Some(&b) = self.bids.get(&bits) {
             return b;
         }
-        let b = self.bid_values.len() as u32;
+        let b = self.bid_values.len() as u64;
         self.bid_values.push(bits);
         self.bids.insert(bits, b);
         b
     }
 
-    fn entry(&mut self, out: &mut Vec<u32>, e: &Entry) {
-        out.push(e.winner.map_or(u32::MAX, |w| w as u32));
-        out.push(self.bid((e.bid + 0.0).to_bits()));
-        out.push(e.time as u32);
+    fn entry(&mut self, out: &mut Vec<u8>, e: &Entry) {
+        put(out, e.winner.map_or(0, |w| w as u64 + 1));
+        let b = self.bid((e.bid + 0.0).to_bits());
+        put(out, b);
+        put(out, e.time);
     }
 
-    fn pack(&mut self, s: &SystemState) -> Rc<[u32]> {
+    fn pack(&mut self, s: &SystemState) -> Rc<[u8]> {
         let mut out = Vec::new();
         for a in &s.agents {
             for e in &a.view {
                 self.entry(&mut out, e);
             }
-            out.push(a.bundle.len() as u32);
-            out.extend(a.bundle.iter().map(|&j| j as u32));
-            out.push(a.lost as u32);
-            out.push((a.lost >> 32) as u32);
+            put(&mut out, a.bundle.len() as u64);
+            for &j in &a.bundle {
+                put(&mut out, j as u64);
+            }
+            put(&mut out, a.lost);
             for &o in &a.own {
-                out.push(self.bid(o));
+                let b = self.bid(o);
+                put(&mut out, b);
+            }
+            for &t in &a.stamps {
+                put(&mut out, t);
             }
         }
-        out.push(s.in_flight.len() as u32);
+        put(&mut out, s.in_flight.len() as u64);
         for msg in &s.in_flight {
-            out.push(((msg.from as u32) << 16) | msg.to as u32);
+            put(&mut out, msg.from as u64);
+            put(&mut out, msg.to as u64);
             for e in &msg.view {
                 self.entry(&mut out, e);
+            }
+            for &t in &msg.stamps {
+                put(&mut out, t);
             }
         }
         out.into()
     }
 
-    fn unpack(&self, w: &[u32]) -> SystemState {
+    fn unpack(&self, w: &[u8]) -> SystemState {
         let mut p = 0;
-        let mut next = || {
-            p += 1;
-            w[p - 1]
-        };
-        let entry = |next: &mut dyn FnMut() -> u32| {
+        let mut next = || get(w, &mut p);
+        let entry = |next: &mut dyn FnMut() -> u64| {
             let winner = next();
             let bid = f64::from_bits(self.bid_values[next() as usize]);
-            let time = u64::from(next());
+            let time = next();
             Entry {
-                winner: (winner != u32::MAX).then_some(winner as usize),
+                winner: (winner != 0).then(|| winner as usize - 1),
                 bid,
                 time,
             }
+        };
+        let stamped = if self.rules == Rules::Cbba {
+            self.agents
+        } else {
+            0
         };
         let mut agents = Vec::with_capacity(self.agents);
         for _ in 0..self.agents {
             let view = (0..self.items).map(|_| entry(&mut next)).collect();
             let len = next() as usize;
             let bundle = (0..len).map(|_| next() as usize).collect();
-            let lost = u64::from(next()) | (u64::from(next()) << 32);
+            let lost = next();
             let own = if self.rebid {
                 (0..self.items)
                     .map(|_| self.bid_values[next() as usize])
@@ -286,22 +334,28 @@ impl Packer {
             } else {
                 Vec::new()
             };
+            let stamps = (0..stamped).map(|_| next()).collect();
             agents.push(AgentState {
+                rules: self.rules,
                 view,
                 bundle,
                 lost,
                 own,
+                stamps,
             });
         }
         let count = next() as usize;
         let mut in_flight = Vec::with_capacity(count);
         for _ in 0..count {
-            let ft = next();
+            let from = next() as usize;
+            let to = next() as usize;
             let view = (0..self.items).map(|_| entry(&mut next)).collect();
+            let stamps = (0..stamped).map(|_| next()).collect();
             in_flight.push(Message {
-                from: (ft >> 16) as usize,
-                to: (ft & 0xffff) as usize,
+                from,
+                to,
                 view,
+                stamps,
             });
         }
         SystemState { agents, in_flight }
@@ -312,6 +366,7 @@ impl Packer {
 struct System<'a> {
     scenario: &'a Scenario,
     policy: Policy,
+    rules: Rules,
     channels: Channels,
 }
 
@@ -320,23 +375,21 @@ impl System<'_> {
     /// to its neighbours.
     fn initial(&self) -> SystemState {
         let (n, m) = (self.scenario.agents.len(), self.scenario.items.len());
-        let mut agents: Vec<AgentState> =
-            (0..n).map(|_| AgentState::new(m, &self.policy)).collect();
+        let mut agents: Vec<AgentState> = (0..n)
+            .map(|_| AgentState::new(n, m, &self.policy, self.rules))
+            .collect();
         let mut in_flight = Vec::new();
         for (i, a) in agents.iter_mut().enumerate() {
-            a.bid(
-                i,
-                self.scenario.values.as_ref(),
-                &self.policy,
-                i as u64 + 1,
-                None,
-            );
+            let now = i as u64 + 1;
+            a.bid(i, self.scenario.values.as_ref(), &self.policy, now, None);
             if a.view.iter().any(|e| *e != Entry::NONE) {
+                let (view, stamps) = a.outgoing(i, now);
                 for &k in &self.scenario.neighbours[i] {
                     in_flight.push(Message {
                         from: i,
                         to: k,
-                        view: a.view.clone(),
+                        view: view.clone(),
+                        stamps: stamps.clone(),
                     });
                 }
             }
@@ -362,7 +415,15 @@ impl System<'_> {
         let mut scratch = StepLog::default();
         let log = log.unwrap_or(&mut scratch);
         let agent = &mut next.agents[i];
-        agent.receive(i, msg.from, &msg.view, &self.policy, now, Some(log));
+        agent.receive(
+            i,
+            msg.from,
+            &msg.view,
+            &msg.stamps,
+            &self.policy,
+            now,
+            Some(log),
+        );
         agent.bid(
             i,
             self.scenario.values.as_ref(),
@@ -373,15 +434,19 @@ impl System<'_> {
         let mut sent = 0;
         if agent.view != before {
             sent = self.scenario.neighbours[i].len();
-            let view = agent.view.clone();
+            let (view, stamps) = agent.outgoing(i, now);
             for &k in &self.scenario.neighbours[i] {
                 let queued = next.in_flight.iter_mut().find(|m| m.from == i && m.to == k);
                 match queued {
-                    Some(m) if self.channels == Channels::Latest => m.view = view.clone(),
+                    Some(m) if self.channels == Channels::Latest => {
+                        m.view = view.clone();
+                        m.stamps = stamps.clone();
+                    }
                     _ => next.in_flight.push(Message {
                         from: i,
                         to: k,
                         view: view.clone(),
+                        stamps: stamps.clone(),
                     }),
                 }
             }
@@ -412,7 +477,7 @@ impl System<'_> {
 
 /// The explored graph: states by index, BFS parents, edges.
 struct Graph {
-    packed: Vec<Rc<[u32]>>,
+    packed: Vec<Rc<[u8]>>,
     depth: Vec<u32>,
     /// (parent state, position of the message delivered in the parent).
     parent: Vec<(u32, u32)>,
@@ -423,13 +488,13 @@ struct Graph {
     succ: Vec<(u32, u32)>,
 }
 
-/// Explores every asynchronous execution of `scenario` under `policy` up to
+/// Explores every asynchronous execution of `scenario` under `policy` and `rules` up to
 /// `options.max_deliveries` deliveries ([MCA-Alloy] §V's consensus assertion, in
 /// breadth-first order).
 ///
-/// A state is every agent's view, bundle and lost items plus the multiset of
-/// messages in flight, with times ranked ([`rank_times`]) so that states that
-/// behave alike are equal. The initial state: every agent has bid once and sent.
+/// A state is every agent's view, bundle, lost items and (under [CBBA] rules)
+/// stamps plus the multiset of messages in flight, with times ranked column by
+/// column ([`rank_columns`]) so that states that behave alike are equal. The initial state: every agent has bid once and sent.
 /// A step delivers one in-flight message — on [`Channels::Fifo`] links the
 /// oldest of some link, on [`Channels::Unordered`] any; the receiver resolves it, bids, and sends its view if it changed.
 /// States are expanded in breadth-first order (messages in sorted order), each
@@ -454,11 +519,13 @@ struct Graph {
 pub fn explore(
     scenario: &Scenario,
     policy: &Policy,
+    rules: Rules,
     options: &ExploreOptions,
 ) -> Result<Exploration, McaError> {
     let system = System {
         scenario,
         policy: *policy,
+        rules,
         channels: options.channels,
     };
     let mut packer = Packer {
@@ -467,10 +534,11 @@ pub fn explore(
         agents: scenario.agents.len(),
         items: scenario.items.len(),
         rebid: policy.rebid_lost,
+        rules,
     };
     let init = system.initial();
     let first = packer.pack(&init);
-    let mut index: HashMap<Rc<[u32]>, u32> = HashMap::new();
+    let mut index: HashMap<Rc<[u8]>, u32> = HashMap::new();
     index.insert(first.clone(), 0);
     let mut g = Graph {
         packed: vec![first],
@@ -571,12 +639,92 @@ pub fn explore(
     };
     Ok(Exploration {
         policy: *policy,
+        rules,
         verdict,
         states,
         deliveries,
         max_deliveries: options.max_deliveries,
         trace,
     })
+}
+
+/// What [`sample`] found: how random asynchronous executions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// The policy run.
+    pub policy: Policy,
+    /// The conflict rules run.
+    pub rules: Rules,
+    /// Executions run.
+    pub walks: usize,
+    /// Executions that ended (nothing in flight) in consensus.
+    pub consensus: usize,
+    /// Executions that ended without consensus.
+    pub no_consensus: usize,
+    /// Executions still running at the delivery bound.
+    pub cut_at_bound: usize,
+    /// The most deliveries any execution that ended needed.
+    pub longest: usize,
+}
+
+/// Random asynchronous executions where exhaustive search is too large: `walks`
+/// executions from [`explore`]'s initial state, each delivering a message chosen
+/// uniformly among the deliverable ones (xorshift64 seeded with `seed`, so the same
+/// arguments give the same answer) until nothing is in flight or
+/// `options.max_deliveries` deliveries. Evidence, not a verdict: an execution
+/// that no walk takes is not checked.
+pub fn sample(
+    scenario: &Scenario,
+    policy: &Policy,
+    rules: Rules,
+    options: &ExploreOptions,
+    walks: usize,
+    seed: u64,
+) -> Sample {
+    let system = System {
+        scenario,
+        policy: *policy,
+        rules,
+        channels: options.channels,
+    };
+    let mut x = seed.max(1);
+    let mut rnd = |m: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % m as u64) as usize
+    };
+    let initial = system.initial();
+    let mut out = Sample {
+        policy: *policy,
+        rules,
+        walks,
+        consensus: 0,
+        no_consensus: 0,
+        cut_at_bound: 0,
+        longest: 0,
+    };
+    for _ in 0..walks {
+        let mut state = initial.clone();
+        let mut depth = 0;
+        while !state.in_flight.is_empty() && depth < options.max_deliveries {
+            let choices = state.deliverable(options.channels);
+            let pos = choices[rnd(choices.len())];
+            state = system.deliver(&state, pos, None).0;
+            depth += 1;
+        }
+        if !state.in_flight.is_empty() {
+            out.cut_at_bound += 1;
+            continue;
+        }
+        out.longest = out.longest.max(depth);
+        if consensus(&state.agents, policy) {
+            out.consensus += 1;
+        } else {
+            out.no_consensus += 1;
+        }
+    }
+    out
 }
 
 /// Iterative depth-first search from state 0 in successor order: the first state

@@ -1,5 +1,6 @@
 //! Max-consensus auctions (MCA) among agents, and an explorer that finds where they
-//! fail ([MCA-Alloy]).
+//! fail ([MCA-Alloy]), under two sets of conflict rules: [MCA-Alloy]'s bid-time
+//! rules and [CBBA]'s information-time rules (design §9).
 //!
 //! A set of agents bid on a set of items with private bundle values, and agree on
 //! the winners by exchanging full views with their neighbours only (max-consensus,
@@ -12,7 +13,8 @@
 //!   utilities, the sub-modularity test, the brute-force optimum;
 //! - [`protocol`]: one agent's view, bidding, the conflict rules;
 //! - [`run`]: the synchronous runner;
-//! - [`explore`]: every asynchronous delivery order, breadth-first.
+//! - [`explore`]: every asynchronous delivery order, breadth-first; or, where that
+//!   is too large, random delivery orders ([`explore::sample`]).
 //!
 //! # The protocol as brokerflow reads it
 //!
@@ -33,9 +35,11 @@
 //! **Messages.** After a change of its view an agent sends the whole view
 //! (a, b, t) to every neighbour.
 //!
-//! **Conflict rules** ([`protocol::resolve`]), receiver i, sender k, per item, the
-//! first match wins (UPDATE = take k's (a, b, t); LEAVE = keep; RESET =
-//! (none, 0, now)):
+//! **Conflict rules**, one of two sets ([`Rules`]).
+//!
+//! *Bid-time rules* ([`Rules::BidTime`], [`protocol::resolve`]): receiver i,
+//! sender k, per item, the first match wins (UPDATE = take k's (a, b, t); LEAVE =
+//! keep; RESET = (none, 0, now)):
 //! 1. i thinks it won and k names another winner: UPDATE if b_k > b_i (equal bids:
 //!    if k's winner has the lower id — the bidding tie rule, without which two
 //!    equal claims would both stand), else keep a and b with t = max(t_i, t_k);
@@ -51,6 +55,15 @@
 //! 9. k names i while i names none: keep, with t = now;
 //! 10. otherwise LEAVE.
 //!
+//! *[CBBA] rules* ([`Rules::Cbba`], the default, [`protocol::resolve_cbba`]):
+//! entries carry no time; each agent keeps s_iq, the time of the latest
+//! information it has from agent q, and a message carries the sender's. Decisions
+//! about a winner m compare s_km with s_im (Table I, 17 cells; the table is in
+//! [`protocol::resolve_cbba`]'s documentation); after the items, s_iq =
+//! max(s_iq, s_kq) for q ≠ i. A belief about m is overturned only by newer
+//! information from m, so a later, lower bid or a reset cannot outdate a higher
+//! one.
+//!
 //! Items are resolved in item order. When an item i held is no longer i's, i has
 //! been outbid on it: the item is lost and leaves the bundle, and under
 //! `release_outbid` the items added after it are released at once (none, 0, now),
@@ -63,10 +76,11 @@
 //! after an outbid item (§V Result 1: "the agents release (and rebid) all
 //! subsequent items to an outbid item"), and RESET is rule 8.
 //!
-//! **Time.** One logical clock: every bidding phase and every receipt takes a tick
-//! newer than every time in the system. Rules compare times only by order, so the
-//! explorer ranks them ([`protocol::rank_times`]), which keeps the state space
-//! finite without changing behaviour.
+//! **Time.** One logical clock: every bidding phase, send and receipt takes a tick
+//! newer than every time in the system. Rules compare times only by order and only
+//! within a column (one item's bid times; the stamps about one agent), so the
+//! explorer ranks them column by column ([`protocol::rank_columns`]), which keeps
+//! the state space finite without changing behaviour.
 //!
 //! **Consensus** ([`protocol::consensus`], [MCA-Alloy] §V's consensusPred made
 //! conflict-free): every agent agrees on every item's winner and bid, a winner
@@ -80,13 +94,15 @@
 //!
 //! **What holds.** The literature ([MCA-Alloy] Remark 3, §V) expects, with
 //! sub-modular values and no rebidding, consensus within D·|J| synchronous rounds at
-//! ≥ (1 − 1/e) of the optimum. With these rules the explorer confirms convergence
-//! in every delivery order at 2 × 2 and 3 × 2 (complete graph and line) and the
-//! property tests confirm consensus on complete graphs; but because the rules
-//! compare *bid* times, a later, lower bid can displace a higher one at third
-//! parties: 4 agents × 2 items can oscillate, and sparse graphs can go quiet
-//! without consensus (a reset's "none" is newer than the true winner's bid). The
-//! committed scenarios and the census example measure both.
+//! ≥ (1 − 1/e) of the optimum. Under [CBBA] rules the explorer confirms
+//! convergence in every delivery order on the committed 2 × 2, 3 × 2 and 3 × 3
+//! scenarios, and the property tests consensus within D·|J| rounds on random
+//! connected graphs; the value bound that holds is greedy's 1/2, not (1 − 1/e)
+//! (`submodular-2x2-greedy-gap.json` reaches 7 of 12). Under bid-time rules a later,
+//! lower bid can displace a higher one at third parties, because they compare *bid*
+//! times: 4 agents × 2 items can oscillate, and sparse graphs can go quiet without
+//! consensus (a reset's "none" is newer than the true winner's bid). The committed
+//! scenarios and the census example measure both.
 
 pub mod explore;
 pub mod protocol;
@@ -94,8 +110,8 @@ pub mod run;
 pub mod scenario;
 pub mod values;
 
-pub use explore::{explore, Exploration, ExploreOptions, Trace, Verdict};
-pub use protocol::{AgentState, Entry, Message};
+pub use explore::{explore, sample, Exploration, ExploreOptions, Sample, Trace, Verdict};
+pub use protocol::{AgentState, Entry, Message, Rules};
 pub use run::{run_synchronous, SyncRun};
 pub use scenario::{McaError, Policy, Scenario, ScenarioFile};
 pub use values::{BundleValues, ItemSet, TableValues};

@@ -1,9 +1,62 @@
 //! One agent's side of the protocol ([MCA-Alloy] §II-A): its view (a, b, t) and
-//! bundle m, bidding by marginal utility, and resolving a neighbour's view by the
-//! conflict rules.
+//! bundle m, bidding by marginal utility, and resolving a neighbour's view by one
+//! of two sets of conflict rules ([`Rules`]).
 
-use super::scenario::Policy;
+use serde::{Deserialize, Serialize};
+
+use super::scenario::{McaError, Policy};
 use super::values::{BundleValues, ItemSet};
+
+/// Which conflict rules resolve a neighbour's view (design §9): the seam between
+/// the two rule sets brokerflow implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rules {
+    /// [MCA-Alloy]'s table as design §9 states it: each view entry carries the time
+    /// its bid was made, and the rules compare bid times ([`resolve`]). Reproduces
+    /// [MCA-Alloy]'s Results 1 and 2, but with sub-modular values it can oscillate
+    /// (4 agents × 2 items) or go quiet without consensus on sparse graphs.
+    BidTime,
+    /// [CBBA] Table I: each agent keeps, per other agent, the time of the latest
+    /// information it has from that agent (directly or relayed), and the rules
+    /// compare those ([`resolve_cbba`]); bid times play no part. The default: the
+    /// rule set for which [CBBA] proves consensus with sub-modular values.
+    #[default]
+    Cbba,
+}
+
+impl Rules {
+    /// Both rule sets, the default first.
+    pub const ALL: [Rules; 2] = [Rules::Cbba, Rules::BidTime];
+
+    /// The name used in files and on the command line: `cbba` or `bid-time`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rules::BidTime => "bid-time",
+            Rules::Cbba => "cbba",
+        }
+    }
+
+    /// Parses [`Rules::name`]'s form.
+    pub fn parse(name: &str) -> Result<Rules, McaError> {
+        Rules::ALL
+            .into_iter()
+            .find(|r| r.name() == name.trim())
+            .ok_or_else(|| McaError::BadRules {
+                name: name.to_string(),
+            })
+    }
+
+    /// The time an entry made at `now` carries: `now` for bid-time rules; always 0
+    /// under [CBBA], whose entries carry no time (so that states differing only in
+    /// unused times are one state).
+    pub fn entry_time(self, now: u64) -> u64 {
+        match self {
+            Rules::BidTime => now,
+            Rules::Cbba => 0,
+        }
+    }
+}
 
 /// What an agent believes about one item: the winner a_ij (or none), the highest
 /// bid b_ij it knows, and the time t_ij that bid was made ([MCA-Alloy] §II-A's
@@ -73,12 +126,15 @@ pub struct Message {
     pub to: usize,
     /// The sender's view when it sent, per item.
     pub view: Vec<Entry>,
+    /// Under [CBBA] rules, the sender's stamps s_k when it sent (its own entry:
+    /// the send time); empty under bid-time rules.
+    pub stamps: Vec<u64>,
 }
 
-/// Which conflict rule matched one item on receipt (receiver i, sender k), in the
-/// order they are tried; the first match wins.
+/// Which bid-time conflict rule ([`Rules::BidTime`]) matched one item on receipt
+/// (receiver i, sender k), in the order they are tried; the first match wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rule {
+pub enum BidTimeRule {
     /// 1. i thinks it won and k names another winner: update if k's bid is higher
     ///    (equal bids: the lower winner id), else keep a and b with the newer time.
     ReceiverWon,
@@ -104,7 +160,7 @@ pub enum Rule {
     Otherwise,
 }
 
-impl Rule {
+impl BidTimeRule {
     /// The rule's number in the order of [MCA-Alloy]'s conflict resolution table as
     /// brokerflow states it (see the module documentation).
     pub fn number(self) -> usize {
@@ -114,16 +170,16 @@ impl Rule {
     /// A short description for traces.
     pub fn describe(self) -> &'static str {
         match self {
-            Rule::ReceiverWon => "receiver won, sender names another winner",
-            Rule::SameWinnerAndBid => "same winner and bid",
-            Rule::EqualBids => "different winners, equal bids: lower id",
-            Rule::SenderNamesThird => "sender names a third agent",
-            Rule::SenderNamesItself => "sender names itself",
-            Rule::SenderReleased => "sender names none, receiver names sender",
-            Rule::NewerRelease => "sender names none, receiver names a third agent",
-            Rule::Crossed => "each names the other",
-            Rule::ReceiverReleased => "sender names receiver, receiver names none",
-            Rule::Otherwise => "otherwise",
+            BidTimeRule::ReceiverWon => "receiver won, sender names another winner",
+            BidTimeRule::SameWinnerAndBid => "same winner and bid",
+            BidTimeRule::EqualBids => "different winners, equal bids: lower id",
+            BidTimeRule::SenderNamesThird => "sender names a third agent",
+            BidTimeRule::SenderNamesItself => "sender names itself",
+            BidTimeRule::SenderReleased => "sender names none, receiver names sender",
+            BidTimeRule::NewerRelease => "sender names none, receiver names a third agent",
+            BidTimeRule::Crossed => "each names the other",
+            BidTimeRule::ReceiverReleased => "sender names receiver, receiver names none",
+            BidTimeRule::Otherwise => "otherwise",
         }
     }
 }
@@ -156,9 +212,10 @@ impl Action {
     }
 }
 
-/// The conflict rules for one item ([MCA-Alloy] §II-A's agreement mechanism):
-/// receiver `i` holding `mine`, sender `k` whose message says `theirs`.
-pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (Rule, Action) {
+/// The bid-time conflict rules for one item ([MCA-Alloy] §II-A's agreement
+/// mechanism as design §9 states it): receiver `i` holding `mine`, sender `k` whose
+/// message says `theirs`.
+pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (BidTimeRule, Action) {
     let (a_i, a_k) = (mine.winner, theirs.winner);
     let older = mine.time < theirs.time;
     let is = |a: Option<usize>, x: usize| a == Some(x);
@@ -172,21 +229,21 @@ pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (Rule, Actio
             } else {
                 Action::KeepNewerTime
             };
-            return (Rule::ReceiverWon, action);
+            return (BidTimeRule::ReceiverWon, action);
         }
     }
     if a_i == a_k && mine.bid == theirs.bid {
-        return (Rule::SameWinnerAndBid, Action::Leave);
+        return (BidTimeRule::SameWinnerAndBid, Action::Leave);
     }
     if let (Some(n), Some(m)) = (a_i, a_k) {
         if n != m && mine.bid == theirs.bid && !(n == k && m == i) {
-            return (Rule::EqualBids, choose(m < n));
+            return (BidTimeRule::EqualBids, choose(m < n));
         }
     }
     match a_k {
         Some(m) if m != i && m != k => {
             let update = a_i.is_none() || is(a_i, k) || older;
-            (Rule::SenderNamesThird, choose(update))
+            (BidTimeRule::SenderNamesThird, choose(update))
         }
         Some(m) if m == k => {
             let update = match a_i {
@@ -194,15 +251,210 @@ pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (Rule, Actio
                 Some(n) if n == k => older,
                 Some(_) => mine.bid < theirs.bid || older,
             };
-            (Rule::SenderNamesItself, choose(update))
+            (BidTimeRule::SenderNamesItself, choose(update))
         }
-        None if is(a_i, k) => (Rule::SenderReleased, Action::Update),
+        None if is(a_i, k) => (BidTimeRule::SenderReleased, Action::Update),
         None if a_i.is_some_and(|n| n != i && n != k) && older => {
-            (Rule::NewerRelease, Action::Update)
+            (BidTimeRule::NewerRelease, Action::Update)
         }
-        Some(_) if is(a_i, k) => (Rule::Crossed, Action::Reset),
-        Some(_) if a_i.is_none() => (Rule::ReceiverReleased, Action::KeepNow),
-        _ => (Rule::Otherwise, Action::Leave),
+        Some(_) if is(a_i, k) => (BidTimeRule::Crossed, Action::Reset),
+        Some(_) if a_i.is_none() => (BidTimeRule::ReceiverReleased, Action::KeepNow),
+        _ => (BidTimeRule::Otherwise, Action::Leave),
+    }
+}
+
+/// Whom one side of a [CBBA] Table I cell names as an item's winner (receiver i,
+/// sender k): i, k, a third agent m, a fourth agent n (the receiver's, when the
+/// sender names m), or nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Named {
+    /// The receiver i.
+    Receiver,
+    /// The sender k.
+    Sender,
+    /// A third agent m ∉ {i, k}.
+    Third,
+    /// A fourth agent n ∉ {i, k, m} (the receiver's belief, when the sender names m).
+    Fourth,
+    /// No winner.
+    Nobody,
+}
+
+impl Named {
+    fn of(a: Option<usize>, i: usize, k: usize, m: Option<usize>) -> Named {
+        match a {
+            None => Named::Nobody,
+            Some(x) if x == i => Named::Receiver,
+            Some(x) if x == k => Named::Sender,
+            Some(x) if m.is_some_and(|m| m != x) => Named::Fourth,
+            Some(_) => Named::Third,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Named::Receiver => "i",
+            Named::Sender => "k",
+            Named::Third => "m",
+            Named::Fourth => "n",
+            Named::Nobody => "none",
+        }
+    }
+}
+
+/// Which cell of [CBBA] Table I matched one item: whom the sender k names, whom the
+/// receiver i names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CbbaCell {
+    /// z_kj.
+    pub sender_names: Named,
+    /// z_ij.
+    pub receiver_names: Named,
+}
+
+impl CbbaCell {
+    /// The cell's number, 1–17, reading [CBBA] Table I row by row (sender k, i,
+    /// m, none; within each, receiver i, k, m, n, none).
+    pub fn number(self) -> usize {
+        use Named::*;
+        let order: [(Named, &[Named]); 4] = [
+            (Sender, &[Receiver, Sender, Third, Nobody]),
+            (Receiver, &[Receiver, Sender, Third, Nobody]),
+            (Third, &[Receiver, Sender, Third, Fourth, Nobody]),
+            (Nobody, &[Receiver, Sender, Third, Nobody]),
+        ];
+        let mut n = 0;
+        for (sender, receivers) in order {
+            for &r in receivers {
+                n += 1;
+                if sender == self.sender_names && r == self.receiver_names {
+                    return n;
+                }
+            }
+        }
+        0
+    }
+}
+
+/// The [CBBA] Table I rules for one item: receiver `i` holding `mine`, sender `k`
+/// whose message says `theirs`; `mine_stamps[q]` and `their_stamps[q]` are i's
+/// and k's times of the latest information from agent q, i's as before this
+/// message. "newer(m)" is s_km > s_im. A bid *beats* another when it is higher, or
+/// equal with a lower winner id (the bidding tie rule).
+///
+/// | k names | i names | action |
+/// |---|---|---|
+/// | k | i | update if k's bid beats i's, else leave |
+/// | k | k | update |
+/// | k | m | update if newer(m) or k's bid beats m's |
+/// | k | none | update |
+/// | i | i | leave |
+/// | i | k | reset |
+/// | i | m | reset if newer(m), else leave |
+/// | i | none | leave |
+/// | m | i | update if newer(m) and m's bid beats i's, else leave |
+/// | m | k | update if newer(m), else reset |
+/// | m | m | update if newer(m), else leave |
+/// | m | n | update if newer(m) and newer(n), or newer(m) and m's bid beats n's; reset if newer(n) and s_im > s_km; else leave |
+/// | m | none | update if newer(m), else leave |
+/// | none | i | leave |
+/// | none | k | update |
+/// | none | m | update if newer(m), else leave |
+/// | none | none | leave |
+pub fn resolve_cbba(
+    i: usize,
+    k: usize,
+    mine: &Entry,
+    theirs: &Entry,
+    mine_stamps: &[u64],
+    their_stamps: &[u64],
+) -> (CbbaCell, Action) {
+    use Named::*;
+    let stamp = |v: &[u64], q: usize| v.get(q).copied().unwrap_or(0);
+    let newer = |q: usize| stamp(their_stamps, q) > stamp(mine_stamps, q);
+    let older = |q: usize| stamp(their_stamps, q) < stamp(mine_stamps, q);
+    let beats = match (theirs.winner, mine.winner) {
+        (Some(w), Some(v)) => theirs.bid > mine.bid || (theirs.bid == mine.bid && w < v),
+        _ => theirs.bid > mine.bid,
+    };
+    let m = theirs.winner.filter(|&x| x != i && x != k);
+    let cell = CbbaCell {
+        sender_names: Named::of(theirs.winner, i, k, None),
+        receiver_names: Named::of(mine.winner, i, k, m),
+    };
+    let choose = |c: bool| if c { Action::Update } else { Action::Leave };
+    let action = match (cell.sender_names, cell.receiver_names) {
+        (Sender, Receiver) => choose(beats),
+        (Sender, Sender) | (Sender, Nobody) => Action::Update,
+        (Sender, _) => choose(mine.winner.is_some_and(newer) || beats),
+        (Receiver, Sender) => Action::Reset,
+        (Receiver, Third) | (Receiver, Fourth) => {
+            if mine.winner.is_some_and(newer) {
+                Action::Reset
+            } else {
+                Action::Leave
+            }
+        }
+        (Receiver, _) => Action::Leave,
+        (Third, r) => {
+            let nm = m.is_some_and(newer);
+            match r {
+                Receiver => choose(nm && beats),
+                Sender => {
+                    if nm {
+                        Action::Update
+                    } else {
+                        Action::Reset
+                    }
+                }
+                Third | Nobody => choose(nm),
+                Fourth => {
+                    let n = mine.winner.unwrap_or(usize::MAX);
+                    if nm && (newer(n) || beats) {
+                        Action::Update
+                    } else if newer(n) && m.is_some_and(older) {
+                        Action::Reset
+                    } else {
+                        Action::Leave
+                    }
+                }
+            }
+        }
+        (Nobody, Sender) => Action::Update,
+        (Nobody, Third) | (Nobody, Fourth) => choose(mine.winner.is_some_and(newer)),
+        (Nobody, _) | (Fourth, _) => Action::Leave,
+    };
+    (cell, action)
+}
+
+/// The rule that matched one item on receipt, under either rule set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// A bid-time rule ([`resolve`]).
+    BidTime(BidTimeRule),
+    /// A [CBBA] Table I cell ([`resolve_cbba`]).
+    Cbba(CbbaCell),
+}
+
+impl Rule {
+    /// The rule's number within its rule set.
+    pub fn number(self) -> usize {
+        match self {
+            Rule::BidTime(r) => r.number(),
+            Rule::Cbba(c) => c.number(),
+        }
+    }
+
+    /// A short description for traces.
+    pub fn describe(self) -> String {
+        match self {
+            Rule::BidTime(r) => r.describe().to_string(),
+            Rule::Cbba(c) => format!(
+                "cbba: sender names {}, receiver names {}",
+                c.sender_names.word(),
+                c.receiver_names.word()
+            ),
+        }
     }
 }
 
@@ -221,11 +473,14 @@ pub struct StepLog {
 }
 
 /// One agent's state: its view of every item, its bundle m_i in the order it added
-/// the items, the items it has lost, and (for the rebidding attack) its own last
-/// bid per item.
+/// the items, the items it has lost, under [CBBA] rules its time of the latest
+/// information from every agent, and (for the rebidding attack) its own last bid
+/// per item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AgentState {
-    /// Per item, (a_ij, b_ij, t_ij).
+    /// The conflict rules this agent follows.
+    pub rules: Rules,
+    /// Per item, (a_ij, b_ij, t_ij); t_ij is 0 throughout under [CBBA] rules.
     pub view: Vec<Entry>,
     /// m_i, oldest first; always the items whose a_ij is the agent itself.
     pub bundle: Vec<usize>,
@@ -234,12 +489,18 @@ pub struct AgentState {
     /// Own last bid per item, kept only under `rebid_lost` (empty otherwise, so
     /// that it never splits states that behave alike).
     pub own: Vec<u64>,
+    /// [CBBA]'s s_i: per agent q, the time of the latest information this agent
+    /// has from q, directly or relayed (its own entry: when it last sent). Empty
+    /// under bid-time rules.
+    pub stamps: Vec<u64>,
 }
 
 impl AgentState {
-    /// An agent that knows nothing: every item (none, 0, 0), empty bundle.
-    pub fn new(items: usize, policy: &Policy) -> AgentState {
+    /// An agent that knows nothing: every item (none, 0, 0), empty bundle, no
+    /// information from anyone (all stamps 0).
+    pub fn new(agents: usize, items: usize, policy: &Policy, rules: Rules) -> AgentState {
         AgentState {
+            rules,
             view: vec![Entry::NONE; items],
             bundle: Vec::new(),
             lost: 0,
@@ -248,7 +509,21 @@ impl AgentState {
             } else {
                 Vec::new()
             },
+            stamps: match rules {
+                Rules::Cbba => vec![0; agents],
+                Rules::BidTime => Vec::new(),
+            },
         }
+    }
+
+    /// Agent `me` is about to send its view at `now`: under [CBBA] rules its own
+    /// stamp becomes `now` (what it sends is its information as of now). Returns
+    /// the view and the stamps the message carries.
+    pub fn outgoing(&mut self, me: usize, now: u64) -> (Vec<Entry>, Vec<u64>) {
+        if let Some(own) = self.stamps.get_mut(me) {
+            *own = now;
+        }
+        (self.view.clone(), self.stamps.clone())
     }
 
     fn bundle_set(&self) -> ItemSet {
@@ -280,7 +555,7 @@ impl AgentState {
                     self.view[j] = Entry {
                         winner: Some(me),
                         bid,
-                        time: now,
+                        time: self.rules.entry_time(now),
                     };
                     self.bundle.push(j);
                     if let Some(l) = log.as_deref_mut() {
@@ -308,7 +583,7 @@ impl AgentState {
             self.view[j] = Entry {
                 winner: Some(me),
                 bid: u,
-                time: now,
+                time: self.rules.entry_time(now),
             };
             self.bundle.push(j);
             if !self.own.is_empty() {
@@ -320,27 +595,41 @@ impl AgentState {
         }
     }
 
-    /// Receipt by agent `me` of sender `from`'s view at time `now`: every item
-    /// resolved by [`resolve`] in item order; an item the agent held and no longer
-    /// wins is lost, leaves the bundle, and under `release_outbid` releases the
-    /// items added after it — at once, so items resolved later in the same receipt
-    /// see the release.
+    /// Receipt by agent `me` of sender `from`'s view (and, under [CBBA] rules, its
+    /// stamps) at time `now`: every item resolved by the agent's rules ([`resolve`]
+    /// or [`resolve_cbba`], against the stamps as they were before this message) in
+    /// item order; an item the agent held and no longer wins is lost, leaves the
+    /// bundle, and under `release_outbid` releases the items added after it — at
+    /// once, so items resolved later in the same receipt see the release. Then,
+    /// under [CBBA] rules, s_iq = max(s_iq, s_kq) for every q ≠ i.
+    #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &mut self,
         me: usize,
         from: usize,
         theirs: &[Entry],
+        their_stamps: &[u64],
         policy: &Policy,
         now: u64,
         mut log: Option<&mut StepLog>,
     ) {
+        let stamp_now = self.rules.entry_time(now);
         for (j, their) in theirs.iter().enumerate().take(self.view.len()) {
             let mine = self.view[j];
-            let (rule, action) = resolve(me, from, &mine, their);
+            let (rule, action) = match self.rules {
+                Rules::BidTime => {
+                    let (r, a) = resolve(me, from, &mine, their);
+                    (Rule::BidTime(r), a)
+                }
+                Rules::Cbba => {
+                    let (c, a) = resolve_cbba(me, from, &mine, their, &self.stamps, their_stamps);
+                    (Rule::Cbba(c), a)
+                }
+            };
             self.view[j] = match action {
                 Action::Update => *their,
                 Action::Leave => mine,
-                Action::Reset => Entry::none_at(now),
+                Action::Reset => Entry::none_at(stamp_now),
                 Action::KeepNewerTime => Entry {
                     time: mine.time.max(their.time),
                     ..mine
@@ -359,13 +648,18 @@ impl AgentState {
                     self.bundle.remove(p);
                     if policy.release_outbid {
                         for r in self.bundle.drain(p..) {
-                            self.view[r] = Entry::none_at(now);
+                            self.view[r] = Entry::none_at(stamp_now);
                             if let Some(l) = log.as_deref_mut() {
                                 l.released.push(r);
                             }
                         }
                     }
                 }
+            }
+        }
+        for (q, s) in self.stamps.iter_mut().enumerate() {
+            if q != me {
+                *s = (*s).max(their_stamps.get(q).copied().unwrap_or(0));
             }
         }
     }
@@ -439,5 +733,25 @@ pub fn rank_times<'a>(times: impl Iterator<Item = &'a mut u64>) {
     for t in all.iter_mut() {
         let r = distinct.binary_search(t).unwrap_or(0) as u64;
         **t = r + offset;
+    }
+}
+
+/// Ranks the times of a system column by column ([`rank_times`] per column): the
+/// bid times of each item, and the stamps about each agent, over `rows` (every
+/// agent's and every message's (view, stamps)). The rules compare times only
+/// within a column (an item's bid times with each other, [CBBA]'s s_kq with s_iq),
+/// and `now` is newer than every time, so this changes no behaviour; it merges
+/// states that differ only in how columns interleave.
+pub fn rank_columns(rows: &mut [(&mut [Entry], &mut [u64])]) {
+    let items = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for j in 0..items {
+        rank_times(
+            rows.iter_mut()
+                .filter_map(|r| r.0.get_mut(j).map(|e| &mut e.time)),
+        );
+    }
+    let agents = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    for q in 0..agents {
+        rank_times(rows.iter_mut().filter_map(|r| r.1.get_mut(q)));
     }
 }

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::protocol::{assignment, assignment_value, consensus, rank_times, AgentState, Entry};
+use super::protocol::{
+    assignment, assignment_value, consensus, rank_columns, AgentState, Entry, Rules,
+};
 use super::scenario::{Policy, Scenario};
 
 /// Rounds after which the synchronous runner gives up, if the run neither goes
@@ -45,6 +47,8 @@ impl Ended {
 pub struct SyncRun {
     /// The policy run.
     pub policy: Policy,
+    /// The conflict rules run.
+    pub rules: Rules,
     /// The run went quiet with every agent in agreement ([`consensus`]).
     pub consensus: bool,
     /// The last round in which some agent's belief about a winner or a bid changed
@@ -66,18 +70,21 @@ pub struct SyncRun {
     pub agents: Vec<AgentState>,
 }
 
-/// Runs the protocol in synchronous rounds under `policy`.
+/// Runs the protocol in synchronous rounds under `policy` and `rules`.
 ///
 /// Round r: every agent bids in id order (each action takes the next tick of one
 /// logical clock); every agent whose view differs from the last view it sent sends
-/// it to all its neighbours; then every receiver resolves its messages in sender
+/// it to all its neighbours (under [CBBA] rules with its stamps, its own stamped
+/// with the send time); then every receiver resolves its messages in sender
 /// order (a canonical order, never arrival order). The run ends in a round where
 /// nobody sends, when a state repeats (the state after a round, with times ranked,
 /// equals an earlier one: it oscillates), or at [`SYNC_ROUND_LIMIT`].
-pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
+pub fn run_synchronous(s: &Scenario, policy: &Policy, rules: Rules) -> SyncRun {
     let (n, m) = (s.agents.len(), s.items.len());
     let values = s.values.as_ref();
-    let mut agents: Vec<AgentState> = (0..n).map(|_| AgentState::new(m, policy)).collect();
+    let mut agents: Vec<AgentState> = (0..n)
+        .map(|_| AgentState::new(n, m, policy, rules))
+        .collect();
     let mut last_sent: Vec<Vec<Entry>> = vec![vec![Entry::NONE; m]; n];
     let mut now = 0u64;
     let mut seen: HashMap<(Vec<AgentState>, Vec<Vec<Entry>>), usize> = HashMap::new();
@@ -89,13 +96,15 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
             now += 1;
             a.bid(i, values, policy, now, None);
         }
-        // (receiver, sender, view), sorted by receiver then sender.
-        let mut inbox: Vec<(usize, usize, Vec<Entry>)> = Vec::new();
+        // (receiver, sender, view, stamps), sorted by receiver then sender.
+        let mut inbox: Vec<(usize, usize, Vec<Entry>, Vec<u64>)> = Vec::new();
+        now += 1;
         for i in 0..n {
             if agents[i].view != last_sent[i] {
-                last_sent[i] = agents[i].view.clone();
+                let (view, stamps) = agents[i].outgoing(i, now);
+                last_sent[i] = view.clone();
                 for &k in &s.neighbours[i] {
-                    inbox.push((k, i, agents[i].view.clone()));
+                    inbox.push((k, i, view.clone(), stamps.clone()));
                 }
             }
         }
@@ -108,10 +117,10 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
             break;
         }
         messages += inbox.len();
-        inbox.sort_by_key(|&(to, from, _)| (to, from));
-        for (to, from, view) in &inbox {
+        inbox.sort_by_key(|&(to, from, _, _)| (to, from));
+        for (to, from, view, stamps) in &inbox {
             now += 1;
-            agents[*to].receive(*to, *from, view, policy, now, None);
+            agents[*to].receive(*to, *from, view, stamps, policy, now, None);
         }
         // Rounds count while some winner or bid changes; a time alone moving
         // (rule 1's newer time) is not progress towards max-consensus.
@@ -125,15 +134,15 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
             rounds = round;
         }
         let mut key = (agents.clone(), last_sent.clone());
-        let (ka, ks) = (&mut key.0, &mut key.1);
-        rank_times(
-            ka.iter_mut()
-                .flat_map(|a| a.view.iter_mut().map(|e| &mut e.time))
-                .chain(
-                    ks.iter_mut()
-                        .flat_map(|v| v.iter_mut().map(|e| &mut e.time)),
-                ),
-        );
+        {
+            let (ka, ks) = (&mut key.0, &mut key.1);
+            let mut rows: Vec<(&mut [Entry], &mut [u64])> = ka
+                .iter_mut()
+                .map(|a| (&mut a.view[..], &mut a.stamps[..]))
+                .chain(ks.iter_mut().map(|v| (&mut v[..], &mut [][..])))
+                .collect();
+            rank_columns(&mut rows);
+        }
         if let Some(&first) = seen.get(&key) {
             ended = Ended::Repeats { first, round };
             break;
@@ -143,6 +152,7 @@ pub fn run_synchronous(s: &Scenario, policy: &Policy) -> SyncRun {
     let assignment = assignment(&agents, m);
     SyncRun {
         policy: *policy,
+        rules,
         consensus: ended == Ended::Quiescent && consensus(&agents, policy),
         rounds,
         messages,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::protocol::Rules;
 use super::values::{BundleValues, ItemSet, TableValues, MAX_ITEMS};
 
 /// The most agents a scenario may have (agent ids travel in messages as small
@@ -18,7 +19,7 @@ pub const MAX_AGENTS: usize = 64;
 #[non_exhaustive]
 pub enum McaError {
     /// Not JSON of the documented shape (unknown field, wrong type, missing field).
-    #[error("{origin}: {path}: {message} (expected {{\"agents\": [ids], \"items\": [ids], \"neighbours\": [[id, id], …] (optional), \"values\": {{agent: {{\"A+B\": number}}}}, \"policy\": {{\"release_outbid\": bool, \"target_bundle\": integer, \"rebid_lost\": bool}}}})")]
+    #[error("{origin}: {path}: {message} (expected {{\"agents\": [ids], \"items\": [ids], \"neighbours\": [[id, id], …] (optional), \"values\": {{agent: {{\"A+B\": number}}}}, \"policy\": {{\"release_outbid\": bool, \"target_bundle\": integer, \"rebid_lost\": bool}}, \"rules\": \"cbba\"|\"bid-time\" (optional)}})")]
     Parse {
         /// The file.
         origin: String,
@@ -44,6 +45,12 @@ pub enum McaError {
         name: String,
         /// What is wrong.
         rule: String,
+    },
+    /// A rule-set name on the command line that does not parse.
+    #[error("rules '{name}': unknown (known: cbba, bid-time)")]
+    BadRules {
+        /// The name given.
+        name: String,
     },
     /// The exploration would visit more states than its limit.
     #[error("the exploration of policy {policy} passed {limit} states at {deliveries} deliveries: too large for exhaustive search; lower --max-deliveries or the scope")]
@@ -159,6 +166,9 @@ pub struct ScenarioFile {
     pub values: BTreeMap<String, BTreeMap<String, f64>>,
     /// The policy every agent follows.
     pub policy: Policy,
+    /// The conflict rules (`cbba`, the default, or `bid-time`; design §9).
+    #[serde(default)]
+    pub rules: Rules,
     /// Free-form provenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
@@ -178,6 +188,8 @@ pub struct Scenario {
     pub values: Box<dyn BundleValues + Send + Sync>,
     /// The policy given in the file (the explorer may try others).
     pub policy: Policy,
+    /// The conflict rules given in the file (the command line may override them).
+    pub rules: Rules,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -188,6 +200,7 @@ impl std::fmt::Debug for Scenario {
             .field("items", &self.items)
             .field("neighbours", &self.neighbours)
             .field("policy", &self.policy)
+            .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
 }
@@ -375,6 +388,7 @@ impl Scenario {
             neighbours,
             values: Box::new(table),
             policy: file.policy,
+            rules: file.rules,
         })
     }
 

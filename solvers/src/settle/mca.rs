@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, NodeKind};
+use brokerflow_graphs::{Flow, Market, NodeKind};
 use petgraph::graph::NodeIndex;
 
 use super::{
-    add_flow, decompose, delivery_edge, sell_links, Allocation, Mechanism, Setting, SettleError,
-    SettleOptions, Statement, Transfers,
+    add_flow, check_shape, decompose, delivery_edge, reimburse_broker as reimburse, sell_links,
+    Allocation, Mechanism, Setting, SettleError, SettleOptions, Statement, Transfers,
 };
 use crate::lp::{self, LpOptions};
 use crate::mca::values::{BundleValues, ItemSet, MAX_ITEMS};
-use crate::mca::{run_synchronous, Policy, Scenario};
+use crate::mca::{run_synchronous, Policy, Rules, Scenario};
 
 /// Jobs per time unit in one lot, at most: each (user, broker market) trade of the
 /// allocation is split into ⌈q / `LOT_JOBS`⌉ equal lots. If that makes more than
@@ -101,8 +101,9 @@ impl BundleValues for ProviderMargins {
 /// are built, and a note says how much.
 ///
 /// **Protocol**: release-outbid, no target bundle limit (T = number of lots), no
-/// rebidding, synchronous rounds ([`run_synchronous`]). A note says whether
-/// consensus was reached and in how many rounds against D·|J|.
+/// rebidding, synchronous rounds ([`run_synchronous`]) under `rules` ([CBBA]'s by
+/// default, design §9). A note says which rules, whether consensus was reached and
+/// in how many rounds against D·|J|.
 ///
 /// **Settlement at the winning bids**: each winner runs, of every lot it holds, the
 /// fraction its capacity (then the link's bandwidth) allows; the user pays the
@@ -123,6 +124,7 @@ pub fn mca(
     s: &Setting<'_>,
     allocation: &Allocation,
     options: &SettleOptions,
+    rules: Rules,
 ) -> Result<Statement, SettleError> {
     let g = &s.g_declared;
     let paths = decompose(g, &allocation.flow, 1e-12);
@@ -205,15 +207,7 @@ pub fn mca(
         let upstream: f64 = lot
             .paths
             .iter()
-            .map(|&i| {
-                let p = &paths[i];
-                lot.share
-                    * p.amount
-                    * p.edges[..p.upstream]
-                        .iter()
-                        .map(|&e| g.unit_cost(e, k))
-                        .sum::<f64>()
-            })
+            .map(|&i| lot.share * paths[i].upstream_cost(g))
             .sum();
         for (li, l) in links.iter().enumerate() {
             let Some(p) = position(l.provider) else {
@@ -313,8 +307,9 @@ pub fn mca(
                 target_bundle: items.len(),
                 rebid_lost: false,
             },
+            rules,
         };
-        let run = run_synchronous(&scenario, &scenario.policy);
+        let run = run_synchronous(&scenario, &scenario.policy, rules);
         all_consensus &= run.consensus;
         rounds = rounds.max(run.rounds);
         messages += run.messages;
@@ -410,13 +405,15 @@ pub fn mca(
         ),
         if all_consensus {
             format!(
-                "consensus reached in every group of providers after at most {rounds} synchronous rounds (largest bound D·|J| = {bound}), {messages} messages"
+                "consensus reached in every group of providers after at most {rounds} synchronous rounds (largest bound D·|J| = {bound}), {messages} messages, {} conflict rules",
+                rules.name()
             )
         } else {
             format!(
-                "no consensus in {} group(s) of providers (ended: {}) after at most {rounds} rounds (largest bound D·|J| = {bound}); settled the lots exactly one provider holds",
+                "no consensus in {} group(s) of providers (ended: {}) after at most {rounds} rounds (largest bound D·|J| = {bound}), {} conflict rules; settled the lots exactly one provider holds",
                 ended.len(),
-                ended.join(", ")
+                ended.join(", "),
+                rules.name()
             )
         },
     ];
@@ -443,13 +440,18 @@ pub fn mca(
     Ok(s.statement(Mechanism::Mca, &allocation.source, flow, &t, notes))
 }
 
-/// The user reimburses the sending broker its declared per-job cost on edge e.
-fn reimburse(s: &Setting<'_>, t: &mut Transfers, k: usize, e: petgraph::graph::EdgeIndex, a: f64) {
-    let g = &s.g_declared;
-    let Some((tail, _)) = g.graph.edge_endpoints(e) else {
-        return;
-    };
-    if matches!(g.node(tail).kind, NodeKind::Broker(_)) {
-        t.pay(Some(k), s.who.of_node(g, tail), g.unit_cost(e, k) * a);
-    }
+/// `settle --mechanism mca` under the given conflict rules: what
+/// [`super::settle`] does for [`Mechanism::Mca`] (which uses the default,
+/// [CBBA]'s), with the rules chosen (design §9). `truth` has the true values,
+/// `declared` the bids; `allocation` is a flow on G′ of `declared`.
+pub fn settle_mca(
+    truth: &Market,
+    declared: &Market,
+    allocation: &Allocation,
+    options: &SettleOptions,
+    rules: Rules,
+) -> Result<Statement, SettleError> {
+    let s = Setting::new(truth, declared);
+    check_shape(&s.g_declared, &allocation.flow)?;
+    mca(&s, allocation, options, rules)
 }

@@ -782,11 +782,11 @@ pub fn settle(
         Mechanism::Mcafee => mcafee::mcafee(&s, allocation, options),
         Mechanism::Vickrey => vickrey::vickrey(&s, allocation),
         Mechanism::EnginePrices => engine_prices::engine_prices(&s, allocation),
-        Mechanism::Mca => mca::mca(&s, allocation, options),
+        Mechanism::Mca => mca::mca(&s, allocation, options, crate::mca::Rules::default()),
     }
 }
 
-fn check_shape(g: &ExpandedGraph, flow: &Flow) -> Result<(), SettleError> {
+pub(crate) fn check_shape(g: &ExpandedGraph, flow: &Flow) -> Result<(), SettleError> {
     if flow.x.len() != g.commodities.len() {
         return Err(SettleError::AllocationShape(format!(
             "{} commodities in the flow, {} users in the market",
@@ -829,6 +829,31 @@ pub struct PathFlow {
     pub market: NodeIndex,
     /// How many edges lie upstream of the market broker's out-edge (s_k … → market).
     pub upstream: usize,
+}
+
+impl PathFlow {
+    /// The declared transport cost of this path's jobs upstream of the market
+    /// broker (s_k … → market): amount × Σ per-job edge costs.
+    pub fn upstream_cost(&self, g: &ExpandedGraph) -> f64 {
+        self.amount
+            * self.edges[..self.upstream]
+                .iter()
+                .map(|&e| g.unit_cost(e, self.commodity))
+                .sum::<f64>()
+    }
+}
+
+/// User k reimburses the broker at the tail of edge e its declared per-job cost
+/// for `a` jobs (nothing if the tail is not a broker): how vickrey and mca pay the
+/// brokers along a lot's path.
+pub(crate) fn reimburse_broker(s: &Setting<'_>, t: &mut Transfers, k: usize, e: EdgeIndex, a: f64) {
+    let g = &s.g_declared;
+    let Some((tail, _)) = g.graph.edge_endpoints(e) else {
+        return;
+    };
+    if matches!(g.node(tail).kind, NodeKind::Broker(_)) {
+        t.pay(Some(k), s.who.of_node(g, tail), g.unit_cost(e, k) * a);
+    }
 }
 
 /// Decomposes an acyclic per-commodity flow into s_k → t_k paths (largest bottleneck

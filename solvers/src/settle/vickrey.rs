@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use brokerflow_graphs::{Flow, NodeKind};
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::NodeIndex;
 
 use super::{
-    add_flow, declared_entirety, decompose, delivery_edge, sell_links, Allocation, Mechanism,
-    Setting, SettleError, Statement, Transfers,
+    add_flow, declared_entirety, decompose, delivery_edge, reimburse_broker as reimburse,
+    sell_links, Allocation, Mechanism, Setting, SettleError, Statement, Transfers,
 };
 
 /// One lot's sealed-bid second-price (Vickrey) procurement auction (seed 001 §2.1:
@@ -361,17 +361,7 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
         let mut auction = Auction::default();
         for (li, &(b, q, lot_paths)) in lots.iter().enumerate() {
             let units = c.requirement * q;
-            let upstream: f64 = lot_paths
-                .iter()
-                .map(|&i| {
-                    let p = &paths[i];
-                    p.amount
-                        * p.edges[..p.upstream]
-                            .iter()
-                            .map(|&e| g.unit_cost(e, k))
-                            .sum::<f64>()
-                })
-                .sum();
+            let upstream: f64 = lot_paths.iter().map(|&i| paths[i].upstream_cost(g)).sum();
             let mut bids = Vec::new();
             for (i, l) in links.iter().enumerate() {
                 let NodeKind::Provider(j) = g.node(l.provider).kind else {
@@ -497,15 +487,4 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
         ));
     }
     Ok(s.statement(Mechanism::Vickrey, &allocation.source, trades, &t, notes))
-}
-
-/// The user reimburses the sending broker its declared per-job cost on edge e.
-fn reimburse(s: &Setting<'_>, t: &mut Transfers, k: usize, e: EdgeIndex, a: f64) {
-    let g = &s.g_declared;
-    let Some((tail, _)) = g.graph.edge_endpoints(e) else {
-        return;
-    };
-    if matches!(g.node(tail).kind, NodeKind::Broker(_)) {
-        t.pay(Some(k), s.who.of_node(g, tail), g.unit_cost(e, k) * a);
-    }
 }
