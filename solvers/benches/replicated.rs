@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::replicated::{
     settle_replicated, Outcome, ReplicatedRun, ReplicationConfig, TransportKind,
@@ -26,7 +26,7 @@ use brokerflow_solvers::settle::{
     settle, Allocation, Mechanism, Participants, Setting, SettleOptions, Statement,
 };
 
-fn market(users: usize) -> Market {
+fn market(users: usize) -> ValidMarket {
     let config = GeneratorConfig {
         users,
         brokers: (users / 25).max(2),
@@ -37,7 +37,7 @@ fn market(users: usize) -> Market {
 }
 
 /// The centralised settlement in a pool of `threads` rayon threads, P3 included.
-fn centralised(m: &Market, mechanism: Mechanism, threads: usize) -> (Statement, f64) {
+fn centralised(m: &ValidMarket, mechanism: Mechanism, threads: usize) -> (Statement, f64) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -87,7 +87,7 @@ fn over(
 /// its tasks one after the other in this thread: task 1 (P3 and the warm-start
 /// base, run by every replica at once) plus the slowest payment group's re-solves
 /// (the groups run at once). Communication excluded; an estimate, not a run.
-fn one_core_per_replica(m: &Market, run: &ReplicatedRun) -> f64 {
+fn one_core_per_replica(m: &ValidMarket, run: &ReplicatedRun) -> f64 {
     let start = Instant::now();
     let s = Setting::new(m, m);
     let allocation = Allocation::lp(&s.g_declared, Backend::DEFAULT).expect("P3");

@@ -139,10 +139,11 @@ fn tiny_keeps_p3_welfare() {
 fn providers_are_paid_at_least_their_declared_costs() {
     for name in ["tiny.json", "figure3.json", "linked.json", "posted.json"] {
         let truth = market(name);
-        let mut declared = truth.clone();
+        let mut declared = truth.clone().into_market();
         for p in &mut declared.providers {
             p.cost = 1.5 * p.cost + 0.5;
         }
+        let declared = declared.validate().unwrap();
         let gd = ExpandedGraph::new(&declared);
         let allocation = Allocation::lp(&gd, Backend::DEFAULT).unwrap();
         for rules in Rules::ALL {

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
-use brokerflow_graphs::{examples, ExpandedGraph, Market, Role};
+use brokerflow_graphs::{examples, ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::settle::replicated::bid_agreement::{agreed_market, BidVector};
 use brokerflow_solvers::settle::replicated::coin::{self, CoinShare};
 use brokerflow_solvers::settle::replicated::{
@@ -51,12 +51,12 @@ fn config() -> GeneratorConfig {
     }
 }
 
-fn market(seed: u64) -> Market {
+fn market(seed: u64) -> ValidMarket {
     generate(&config(), seed).expect("valid generator config")
 }
 
 /// `settle` in one process: P3's allocation at the declared bids, then the mechanism.
-fn centralised(truth: &Market, declared: &Market, mechanism: Mechanism) -> Statement {
+fn centralised(truth: &ValidMarket, declared: &ValidMarket, mechanism: Mechanism) -> Statement {
     let allocation = Allocation::lp(
         &ExpandedGraph::new(declared),
         SettleOptions::default().backend,
@@ -293,8 +293,9 @@ fn equivocation_ends_in_one_agreed_bid_or_exclusion() {
             let agreed = honest_agreed(&run);
             assert_eq!(agreed[user], Some(m.users[user].valuation));
             assert_eq!(agreed[0], Some(40.0));
-            let mut declared = m.clone();
+            let mut declared = m.clone().into_market();
             declared.users[0].valuation = 40.0;
+            let declared = declared.validate().unwrap();
             assert_settled_with(&run, &centralised(&m, &declared, mechanism), "4 of 5 agree");
             // 3 × 7, 2 × declared → no value has 4 echoes → excluded.
             let d = deviations(&format!(
@@ -307,6 +308,7 @@ fn equivocation_ends_in_one_agreed_bid_or_exclusion() {
             assert_eq!(run.replication.excluded, vec![uid.clone()]);
             let excluded = vcg::without(&m, Role::User, user);
             assert_eq!(agreed_market(&m, &agreed), excluded);
+            let excluded = excluded.validate().unwrap();
             assert_settled_with(&run, &centralised(&m, &excluded, mechanism), "excluded");
         }
     }
@@ -741,7 +743,7 @@ proptest! {
                 // declared bid (an equivocating one differs at ≤ k), so the agreed
                 // bids are the declared ones and the statement the honest one.
                 let agreed = honest_agreed(&run);
-                prop_assert_eq!(&agreed_market(&m, &agreed), &m, "{}", file);
+                prop_assert_eq!(&agreed_market(&m, &agreed), m.market(), "{}", file);
                 prop_assert_eq!(&**s, &centralised(&m, &m, mechanism), "{}", file);
             }
             Outcome::Aborted(a) => {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, Market, NodeKind};
+use brokerflow_graphs::{Flow, NodeKind, ValidMarket};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -445,8 +445,8 @@ pub fn mca(
 /// [CBBA]'s), with the rules chosen (design §9). `truth` has the true values,
 /// `declared` the bids; `allocation` is a flow on G′ of `declared`.
 pub fn settle_mca(
-    truth: &Market,
-    declared: &Market,
+    truth: &ValidMarket,
+    declared: &ValidMarket,
     allocation: &Allocation,
     options: &SettleOptions,
     rules: Rules,

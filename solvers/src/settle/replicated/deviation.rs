@@ -328,7 +328,7 @@ mod tests {
     use super::*;
 
     fn tiny() -> (Market, Vec<String>) {
-        let m = brokerflow_graphs::examples::tiny();
+        let m = brokerflow_graphs::examples::tiny().into_market();
         let ids = m.providers.iter().map(|p| p.id.clone()).collect();
         (m, ids)
     }

@@ -142,8 +142,20 @@ fn protocol(
     progress.coin = Some(u);
 
     crash(Phase::Tasks)?;
-    let declared = agreed_market(context.base, &agreed);
-    let setting = Setting::new(context.truth, &declared);
+    // The agreed bids passed input validation; a market they still make invalid is
+    // the mechanism's failure, the same at every honest replica.
+    let invalid = |e: brokerflow_graphs::MarketError| Abort {
+        phase: Phase::Tasks,
+        evidence: Box::new(super::Evidence::Mechanism {
+            message: e.to_string(),
+        }),
+        replicas: Vec::new(),
+    };
+    let declared = agreed_market(context.base, &agreed)
+        .validate()
+        .map_err(invalid)?;
+    let truth = context.truth.clone().validate().map_err(invalid)?;
+    let setting = Setting::new(&truth, &declared);
     let (statement, groups) = tasks::run(
         link,
         &setting,
