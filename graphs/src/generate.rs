@@ -45,7 +45,7 @@
 //! let config = GeneratorConfig { users: 10, brokers: 3, providers: 4, ..Default::default() };
 //! let market = generate(&config, 7)?;
 //! assert_eq!(market.name, "generated-K10-B3-P4-seed7");
-//! assert!(market.validate().is_ok());
+//! assert!(market.check().is_ok()); // it is a ValidMarket already
 //! // Same configuration and seed: the same bytes.
 //! assert_eq!(market.to_json_pretty(), generate(&config, 7)?.to_json_pretty());
 //! # Ok::<_, brokerflow_graphs::generate::GenerateError>(())
