@@ -20,7 +20,7 @@ pub type Read = fn(&Record) -> Option<f64>;
 /// The measures aggregated per (configuration, method), with how to read them.
 /// `rounds_to_95` is defined in `brokerflow_solvers::compare::run_with_checkpoints`
 /// (DESIGN §8 has no such measure; issue 7's target).
-pub const MEASURES: [(&str, Read); 11] = [
+pub const MEASURES: [(&str, Read); 10] = [
     ("welfare", |r| r.welfare),
     ("optimum", |r| r.optimum),
     ("percent_of_optimum", |r| r.percent_of_optimum),
@@ -28,7 +28,6 @@ pub const MEASURES: [(&str, Read); 11] = [
     ("served_fraction", |r| r.served_fraction),
     ("rounds", |r| r.rounds.map(|x| x as f64)),
     ("rounds_to_95", |r| r.rounds_to_95.map(|x| x as f64)),
-    ("gap_closed_served", |r| r.gap_closed_served),
     ("price_error", |r| r.price_error),
     ("converged", |r| r.converged.map(|c| f64::from(u8::from(c)))),
     ("failed", |r| Some(f64::from(u8::from(!r.ok)))),
@@ -329,7 +328,7 @@ pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
         );
         let _ = writeln!(
             s,
-            "| method | ok | failed | welfare | optimum | % of optimum | p10 % | gap closed | gap closed (served) | served fraction | rounds | rounds median | rounds p90 | converged | rounds to 95 % median | to 95 % p90 | to 95 % n | price error |"
+            "| method | ok | failed | welfare | optimum | % of optimum | p10 % | gap closed | gap closed n | served fraction | rounds | rounds median | rounds p90 | converged | rounds to 95 % median | to 95 % p90 | to 95 % n | price error |"
         );
         let _ = writeln!(
             s,
@@ -356,7 +355,7 @@ pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
                 pm(pct.estimate, 1),
                 pct.p10.map_or("–".into(), |x| format!("{x:.1}")),
                 pm(get("gap_closed").estimate, 3),
-                pm(get("gap_closed_served").estimate, 3),
+                get("gap_closed").estimate.map_or("–".into(), |e| e.n.to_string()),
                 pm(get("served_fraction").estimate, 3),
                 pm(rounds.estimate, 0),
                 int(rounds.median),
