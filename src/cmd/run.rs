@@ -103,6 +103,10 @@ pub struct EngineArgs {
     /// rounds grow like c); default 20 in demand mode, 5 in feasible mode.
     #[arg(long)]
     pub welfare_scale: Option<f64>,
+    /// Momentum β on pushes, in [0, 1): each push over an edge adds β × the node's own
+    /// last push over it (the engine's default when absent).
+    #[arg(long)]
+    pub momentum: Option<f64>,
     /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
@@ -144,6 +148,7 @@ impl EngineArgs {
             PotentialArg::Exponential => Potential::Exponential,
         };
         o.welfare_scale = self.welfare_scale;
+        o.momentum = self.momentum;
         o.runtime = self.runtime.into();
         Ok(o)
     }

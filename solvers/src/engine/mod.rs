@@ -110,6 +110,11 @@ pub struct EngineOptions {
     /// Who runs the nodes; default [`Runtime::Flat`]. Every runtime gives the same
     /// result, bit for bit.
     pub runtime: Runtime,
+    /// β of momentum on pushes (heavy ball, [Local-MCF]): each push over an edge adds
+    /// β × the node's own last push over it (normalised), so a steady flow needs a
+    /// (1 − β) times smaller height gradient. Local: a node remembers what it sent.
+    /// In [0, 1); `None` = the default ([`EngineOptions::effective_momentum`]).
+    pub momentum: Option<f64>,
 }
 
 impl EngineOptions {
@@ -120,6 +125,11 @@ impl EngineOptions {
             Injection::Demand => 20.0,
             Injection::Feasible { .. } => 5.0,
         })
+    }
+
+    /// The momentum β in effect: `momentum`, or its default, 0 (none).
+    pub fn effective_momentum(&self) -> f64 {
+        self.momentum.unwrap_or(0.0)
     }
 
     /// The defaults for a variant and injection mode.
@@ -136,6 +146,7 @@ impl EngineOptions {
             weight_floor: None,
             welfare_scale: None,
             runtime: Runtime::Flat,
+            momentum: None,
         }
     }
 }
@@ -290,6 +301,10 @@ pub struct Engine<'g> {
     rounds: usize,
     /// Consecutive rounds in which every commodity passed the window test.
     satisfied_for: usize,
+    /// Half a window into a stretch of settled amounts: the window welfare then, and
+    /// the gross amount it is measured against (values plus costs), to test that the
+    /// welfare has settled too.
+    welfare_mark: Option<(f64, f64)>,
     stop: Option<Stop>,
 }
 
@@ -315,6 +330,7 @@ impl<'g> Engine<'g> {
             injection,
             rounds: 0,
             satisfied_for: 0,
+            welfare_mark: None,
             stop,
         })
     }
@@ -377,17 +393,45 @@ impl<'g> Engine<'g> {
         self.rounds += 1;
         let excess = self.runtime.round(&mut self.ledger);
         self.accounting.book(&self.ledger, excess);
-        // Converged once the window test has held for a whole window of rounds, so
-        // the reported averages cover a steady state, not the ramp-up.
+        // Converged once the amounts have settled for a whole window of rounds (so
+        // the reported averages cover a steady state, not the ramp-up) and the window
+        // welfare has too: it is read half a window into the stretch and at its end
+        // (two windows overlapping by half), and must agree within ε of the gross
+        // amount (values plus costs) — else the test goes on for another half window.
         if self.accounting.window_full() && self.accounting.satisfied(self.g, &self.options) {
             self.satisfied_for += 1;
         } else {
             self.satisfied_for = 0;
+            self.welfare_mark = None;
         }
-        if self.satisfied_for >= self.options.window {
-            self.stop = Some(Stop::Converged);
+        let window = self.options.window;
+        let half = (window / 2).max(1);
+        if self.satisfied_for == half && self.welfare_mark.is_none() {
+            self.welfare_mark = Some(self.welfare_and_gross());
+        }
+        if self.satisfied_for >= window {
+            let (now, gross) = self.welfare_and_gross();
+            match self.welfare_mark {
+                Some((then, scale))
+                    if (now - then).abs() <= self.options.epsilon * gross.max(scale) =>
+                {
+                    self.stop = Some(Stop::Converged);
+                }
+                _ => {
+                    self.welfare_mark = Some((now, gross));
+                    self.satisfied_for = half;
+                }
+            }
         }
         true
+    }
+
+    /// The window welfare and its gross amount (values of absorbed jobs plus costs of
+    /// moved ones), O(window × usable pairs).
+    fn welfare_and_gross(&self) -> (f64, f64) {
+        let moved = self.runtime.moved();
+        let (welfare, cost) = (moved.welfare(self.g), moved.cost(self.g));
+        (welfare, (welfare + cost).abs() + cost.abs())
     }
 
     /// Runs to the end with `observers` watching, and finishes.

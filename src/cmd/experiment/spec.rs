@@ -107,6 +107,7 @@ struct RawEngine {
     potential: Option<String>,
     weight_floor: Option<f64>,
     welfare_scale: Option<f64>,
+    momentum: Option<f64>,
     runtime: Option<String>,
     backend: Option<String>,
 }
@@ -457,6 +458,15 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
         }
     }
     o.welfare_scale = raw.welfare_scale;
+    if let Some(b) = raw.momentum {
+        if !(0.0..1.0).contains(&b) {
+            return Err((
+                "engine.momentum",
+                format!("{b} is out of range: in [0, 1) (momentum β on pushes)"),
+            ));
+        }
+    }
+    o.momentum = raw.momentum;
     if let Some(p) = &raw.potential {
         o.potential = match p.as_str() {
             "quadratic" => Potential::Quadratic,

@@ -132,7 +132,19 @@ pub struct Learned {
     /// V_k, the user's scale, as set by k's source and learned from its jobs; none
     /// until known.
     pub scale: Known,
+    /// At a feasible-mode source: rounds in which its queue stood above height c and
+    /// still grew; V_k is eased by e^(−EASING·eased) (the network needs more pressure
+    /// than the cost penalty lets through).
+    #[serde(default)]
+    pub eased: f64,
+    /// At a source: its queue height after injecting, last round.
+    #[serde(default)]
+    pub last: f64,
 }
+
+/// Per round of a growing queue above height c, a feasible-mode source eases V_k by
+/// this much (relative).
+pub const EASING: f64 = 0.01;
 
 /// A node's announced cost to go of one commodity: the distance-vector exchange
 /// (static unit costs, so it settles after as many rounds as the longest cheapest
@@ -199,6 +211,8 @@ impl PushPolicy for WelfareSeeking {
         Learned {
             to_go: Known::new(collection.then_some(0.0)),
             scale: Known::NONE,
+            eased: 0.0,
+            last: 0.0,
         }
     }
 
@@ -223,7 +237,22 @@ impl PushPolicy for WelfareSeeking {
             );
         }
         if local.injection > 0.0 {
-            slot.scale = Known::new(slot.to_go.get().and_then(|to_go| c.source_scale(to_go)));
+            let ease = (-EASING * slot.eased).exp();
+            slot.scale = Known::new(
+                slot.to_go
+                    .get()
+                    .and_then(|to_go| c.source_scale(to_go))
+                    .map(|v| v * ease),
+            );
+        }
+    }
+
+    fn adapt(local: &Local, c: &Shaping, slot: &mut Learned, height: f64) {
+        if local.injection > 0.0 && !c.gate {
+            if height > c.scale && height > slot.last {
+                slot.eased += 1.0;
+            }
+            slot.last = height;
         }
     }
 
