@@ -163,6 +163,10 @@ pub fn mean_of_zeros(len: usize) -> f64 {
     std::iter::repeat_n(0.0, len).sum::<f64>() / len.max(1) as f64
 }
 
+/// The floor, as a share of d_k per round, of the admitted amount the settled test
+/// measures a commodity's imbalance against ([`Accounting::satisfied`]).
+const ADMITTED_FLOOR: f64 = 0.1;
+
 /// The driver's running accounts: cumulative ledger, the window's ledger sums, the
 /// largest ledger residual and capacity excess, and the convergence test.
 #[derive(Debug, Clone)]
@@ -260,10 +264,11 @@ impl Accounting {
     /// Whether every commodity's amounts have settled over the window (design §5):
     /// what reaches its collection point and what its source admitted (injected
     /// minus discarded) differ by at most ε of the admitted amount,
-    /// |admitted − absorbed| ≤ ε·max(admitted, ε·d_k·rounds). Both ways: a queue
+    /// |admitted − absorbed| ≤ ε·max(admitted, d_k·rounds / 10). Both ways: a queue
     /// still filling (jobs admitted, paid for on their way, not yet served) fails it
-    /// as a queue draining does, whatever the injection mode; the floor ε·d_k per round
-    /// keeps a user that admits almost nothing from holding up the run.
+    /// as a queue draining does, whatever the injection mode; the floor of a tenth of
+    /// the demand keeps a user that admits almost nothing from holding up the run over
+    /// a trickle that matters to no one's welfare.
     pub(crate) fn satisfied(&self, g: &ExpandedGraph, o: &EngineOptions) -> bool {
         let rounds = self.window_len() as f64;
         (0..g.commodities.len()).all(|k| {
@@ -272,7 +277,7 @@ impl Accounting {
             }
             let admitted = self.sum_injected[k] - self.sum_discarded[k];
             let absorbed = self.sum_absorbed[k];
-            let floor = o.epsilon * g.commodities[k].demand * rounds;
+            let floor = ADMITTED_FLOOR * g.commodities[k].demand * rounds;
             (admitted - absorbed).abs() <= o.epsilon * admitted.max(floor)
         })
     }

@@ -75,6 +75,12 @@ impl Injection {
     }
 }
 
+/// β of momentum on pushes by default: measured in experiments/rounds.md (0.5, 0.8,
+/// 0.9, 0.95 on the same scenarios; the larger β, the smaller the routing error at a
+/// given welfare scale, which in turn allows the smaller scales that converge in
+/// fewer rounds).
+pub const DEFAULT_MOMENTUM: f64 = 0.95;
+
 /// Every setting of a run, with documented defaults (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
@@ -89,7 +95,9 @@ pub struct EngineOptions {
     /// ε of the convergence test; default 0.03.
     pub epsilon: f64,
     /// Rounds in the sliding window of convergence and of the reported averages;
-    /// default 200.
+    /// default 50 (measured in experiments/rounds.md: with momentum the routing is
+    /// steady enough that 50 rounds average it as well as 200 did, and a run needs at
+    /// least two windows).
     pub window: usize,
     /// Round limit; default 20 000.
     pub max_rounds: usize,
@@ -105,7 +113,8 @@ pub struct EngineOptions {
     pub weight_floor: Option<f64>,
     /// Welfare-seeking variant: the dimensionless c of V_k = c / C^k_s (feasible mode)
     /// or V_k = c / (v_k − C^k_s) (demand mode); error shrinks like
-    /// 1/c, rounds grow like c. `None` = 20 in demand mode, 5 in feasible mode.
+    /// 1/c, rounds grow like c. `None` = 3 in demand mode, 1 in feasible mode (with
+    /// momentum; experiments/rounds.md).
     pub welfare_scale: Option<f64>,
     /// Who runs the nodes; default [`Runtime::Flat`]. Every runtime gives the same
     /// result, bit for bit.
@@ -118,18 +127,18 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
-    /// The welfare-seeking variant's c in effect: `welfare_scale`, or its default (20 in
-    /// demand mode, 5 in feasible mode).
+    /// The welfare-seeking variant's c in effect: `welfare_scale`, or its default (3 in
+    /// demand mode, 1 in feasible mode).
     pub fn effective_welfare_scale(&self) -> f64 {
         self.welfare_scale.unwrap_or(match self.injection {
-            Injection::Demand => 20.0,
-            Injection::Feasible { .. } => 5.0,
+            Injection::Demand => 3.0,
+            Injection::Feasible { .. } => 1.0,
         })
     }
 
-    /// The momentum β in effect: `momentum`, or its default, 0 (none).
+    /// The momentum β in effect: `momentum`, or its default, [`DEFAULT_MOMENTUM`].
     pub fn effective_momentum(&self) -> f64 {
-        self.momentum.unwrap_or(0.0)
+        self.momentum.unwrap_or(DEFAULT_MOMENTUM)
     }
 
     /// The defaults for a variant and injection mode.
@@ -140,7 +149,7 @@ impl EngineOptions {
             potential: Potential::Quadratic,
             eta: 0.02,
             epsilon: 0.03,
-            window: 200,
+            window: 50,
             max_rounds: 20_000,
             ceiling: 20.0,
             weight_floor: None,

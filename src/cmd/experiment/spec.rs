@@ -8,12 +8,13 @@
 //! [engine]                             # optional; every field optional (engine defaults)
 //! eta = 0.02
 //! epsilon = 0.03
-//! window = 200
+//! window = 50
 //! rounds = 20000
 //! ceiling = 20
 //! potential = "quadratic"              # or "exponential"
 //! weight_floor = 1.0                   # default: the smallest valuation
-//! welfare_scale = 20                   # welfare-seeking c; default: the engine's
+//! welfare_scale = 3                    # welfare-seeking c; default: the engine's (3 demand, 1 feasible)
+//! momentum = 0.95                      # momentum β on pushes, in [0, 1); default 0.95
 //! runtime = "flat"                     # or "nodes": who runs the nodes (same results)
 //! backend = "auto"                     # LP backend
 //!

@@ -144,7 +144,7 @@ pub struct Learned {
 
 /// Per round of a growing queue above height c, a feasible-mode source eases V_k by
 /// this much (relative).
-pub const EASING: f64 = 0.01;
+pub const EASING: f64 = 0.03;
 
 /// A node's announced cost to go of one commodity: the distance-vector exchange
 /// (static unit costs, so it settles after as many rounds as the longest cheapest
