@@ -27,8 +27,7 @@ use crate::engine::{
 };
 use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
 use crate::measures::{
-    Measure,
-    gap_closed, percent_of_optimum, price_error, served_fraction, OPTIMUM_TOLERANCE,
+    gap_closed, percent_of_optimum, price_error, served_fraction, Measure, OPTIMUM_TOLERANCE,
 };
 
 /// Rounds between two checkpoints of `rounds_to_95` ([`run_with_checkpoints`]).

@@ -229,8 +229,8 @@ impl<P: PushPolicy> Flat<'_, P> {
                         _ => 0.0,
                     },
                     policy: s.slots[slots.clone()].to_vec(),
-                    pushed: s.pushed[l.slot_out[slots.start] as usize
-                        ..l.slot_out[slots.end] as usize]
+                    pushed: s.pushed
+                        [l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
                         .to_vec(),
                 }
             })

@@ -164,6 +164,18 @@ pub struct Scale {
     pub scale: Known,
 }
 
+/// V_k as k's source sets it: [`Shaping::source_scale`] of its learned cost to go,
+/// eased by e^(−EASING·eased) in feasible mode.
+fn source_v(c: &Shaping, slot: &Learned) -> Known {
+    let ease = (-EASING * slot.eased).exp();
+    Known::new(
+        slot.to_go
+            .get()
+            .and_then(|to_go| c.source_scale(to_go))
+            .map(|v| v * ease),
+    )
+}
+
 /// The head's cost to go over an out-edge: 0 at the collection point, else what the
 /// head announced (`None`: it knows no route to t_k yet).
 fn head_to_go(into_sink: bool, head: &ToGo) -> Option<f64> {
@@ -237,20 +249,17 @@ impl PushPolicy for WelfareSeeking {
             );
         }
         if local.injection > 0.0 {
-            let ease = (-EASING * slot.eased).exp();
-            slot.scale = Known::new(
-                slot.to_go
-                    .get()
-                    .and_then(|to_go| c.source_scale(to_go))
-                    .map(|v| v * ease),
-            );
+            slot.scale = source_v(c, slot);
         }
     }
 
+    /// A feasible-mode source whose queue stands above height c and still grows eases
+    /// V_k (and stamps the eased V_k on this round's jobs).
     fn adapt(local: &Local, c: &Shaping, slot: &mut Learned, height: f64) {
         if local.injection > 0.0 && !c.gate {
             if height > c.scale && height > slot.last {
                 slot.eased += 1.0;
+                slot.scale = source_v(c, slot);
             }
             slot.last = height;
         }
