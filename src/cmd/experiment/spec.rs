@@ -599,7 +599,8 @@ providers = 2
         let s = parse(GOOD).unwrap();
         assert_eq!(s.configurations[0].scenarios(), 2);
         assert_eq!(s.configurations[0].scenario_label(1), "2");
-        assert_eq!(s.engine.window, 200);
+        assert_eq!(s.engine.window, 50);
+        assert_eq!(s.engine.momentum, None);
         assert_eq!(s.backend, Backend::Auto);
         assert!(s.figures && s.trace.is_none());
     }
@@ -638,6 +639,16 @@ providers = 2
         let e = error_of(&format!("{GOOD}[engine]\nepsilon = -1\n"));
         assert!(e.starts_with("x/spec.toml: engine: epsilon"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn momentum_is_read_and_must_be_in_zero_to_one() {
+        let s = parse(&format!("{GOOD}[engine]\nmomentum = 0.5\n")).unwrap();
+        assert_eq!(s.engine.momentum, Some(0.5));
+        for bad in ["1.0", "-0.1", "2"] {
+            let e = error_of(&format!("{GOOD}[engine]\nmomentum = {bad}\n"));
+            assert!(e.starts_with("x/spec.toml: engine.momentum: "), "{e}");
+        }
     }
 
     #[test]

@@ -870,9 +870,10 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             + bytes(l.inward.len(), size_of::<InPair>())
             + bytes(
                 l.commodity.len(),
-                size_of::<P::Commodity>() + size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
+                size_of::<P::Commodity>() + 2 * size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
             )
             + bytes(s.held.len(), 3 * size_of::<f64>())
+            + bytes(s.pushed.len(), size_of::<f64>())
             + bytes(
                 s.slots.len(),
                 size_of::<P::Slot>() + size_of::<P::Announce>() + size_of::<P::Stamp>(),
