@@ -120,6 +120,9 @@ fn refusal(text: &str) -> (usize, Problem) {
     (e.line().unwrap(), e.problem().unwrap().clone())
 }
 
+/// What a refusal's problem must match.
+type Expect = fn(&Problem) -> bool;
+
 const NODES: &str = "NODES (\n a ( 0 0 )\n b ( 1 1 )\n)\n";
 const LINKS: &str = "LINKS (\n ab ( a b ) 5 0 1 0 ( )\n)\n";
 const DEMANDS: &str = "DEMANDS (\n d ( a b ) 1 3 UNLIMITED\n)\n";
@@ -130,7 +133,7 @@ fn malformed_files_are_refused_with_their_line() {
     parse_sndlib(&ok, "ok.txt", &all()).unwrap();
     let with = |from: &str, to: &str| ok.replacen(from, to, 1);
     // Line numbers counted in `ok`: NODES 1–4, LINKS 5–7, DEMANDS 8–10.
-    let cases: Vec<(String, usize, fn(&Problem) -> bool)> = vec![
+    let cases: Vec<(String, usize, Expect)> = vec![
         (
             with("ab ( a b )", "ab ( a c )"),
             6,
