@@ -113,3 +113,63 @@ fn help_explains_the_mapping() {
         assert!(help.contains(words), "{words:?} missing from:\n{help}");
     }
 }
+
+#[test]
+fn sndlib_import_of_abilene_and_its_refusals() {
+    let dir = scratch("sndlib");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("graphs/markets/sndlib/abilene.txt")
+        .display()
+        .to_string();
+    let out_path = dir.join("abilene.json");
+    let out = brokerflow(&[
+        "import",
+        "--format",
+        "sndlib",
+        "--max-demands",
+        "32",
+        &file,
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let market = Market::load(&out_path).unwrap();
+    // 12 PoPs; 15 links both ways, one link per user, one per data centre.
+    assert_eq!((market.brokers.len(), market.users.len()), (12, 32));
+    assert_eq!(
+        market.links.len(),
+        30 + 32 + market.providers.len(),
+        "{:?}",
+        market.providers
+    );
+    assert_eq!(market.meta.clone().unwrap()["format"], "sndlib");
+
+    // A link to a node NODES does not list: one line naming the file and the line.
+    let bad = dir.join("bad.txt");
+    std::fs::write(
+        &bad,
+        "NODES (\n a ( 0 0 )\n)\nLINKS (\n l ( a z ) 1 0 0 0 ( )\n)\nDEMANDS (\n)\n",
+    )
+    .unwrap();
+    let out = brokerflow(&["import", "--format", "sndlib", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad.txt: line 5: "), "{err}");
+    assert!(err.contains("\"z\" is not a node"), "{err}");
+    // --max-demands belongs to sndlib.
+    let out = brokerflow(&[
+        "import",
+        "--format",
+        "mcf",
+        "--max-demands",
+        "3",
+        &benchmark("grid1.txt"),
+    ]);
+    assert!(!out.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

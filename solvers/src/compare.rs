@@ -5,7 +5,8 @@
 //! P2 and P2⁻ (best and worst routing of the amounts min(δ*,1)·d_k) and P3 (maximum
 //! welfare). Each engine row (DESIGN §5) is measured against the matching optimum:
 //! in *feasible* mode P2 at the amounts the engine injects, (1 − η)·min(δ*,1)·d_k,
-//! with P2⁻ at the same amounts as the worst end of `gap_closed`; in *demand* mode P3.
+//! for percent_of_optimum, and P2 and P2⁻ at the amounts the run served (its
+//! window-averaged absorbed rates) for `gap_closed` (design §8); in *demand* mode P3.
 //!
 //! Engine rows also record `rounds_to_95` ([`Checkpoints`], an observer of the run):
 //! the first checkpoint from which the window welfare stays ≥ 95 % of that optimum.
@@ -26,7 +27,7 @@ use crate::engine::{
 };
 use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
 use crate::measures::{
-    gap_closed, percent_of_optimum, price_error, served_fraction, OPTIMUM_TOLERANCE,
+    gap_closed, percent_of_optimum, price_error, served_fraction, Measure, OPTIMUM_TOLERANCE,
 };
 
 /// Rounds between two checkpoints of `rounds_to_95` ([`run_with_checkpoints`]).
@@ -181,7 +182,9 @@ pub struct MethodRow {
     pub optimum: Option<f64>,
     /// 100 · W / W* (DESIGN §8).
     pub percent_of_optimum: Option<f64>,
-    /// (W − W⁻) / (W* − W⁻) (DESIGN §8); P2-type and feasible-mode rows only.
+    /// (W − W⁻) / (W* − W⁻) (design §8), with P2 and P2⁻ at the amounts the row
+    /// serves (an engine run: its window-averaged absorbed rates); P2-type and
+    /// feasible-mode rows only.
     pub gap_closed: Option<f64>,
     /// Σ f_k / Σ d_k over non-stranded users (DESIGN §8).
     pub served_fraction: Option<f64>,
@@ -193,11 +196,9 @@ pub struct MethodRow {
     /// `percent_of_optimum`). Defined here; DESIGN §8 has no such measure; issue 7's
     /// target ("welfare reaches and stays at ≥ 95 % of P3").
     pub rounds_to_95: Option<usize>,
-    /// Feasible-mode engine rows: gap_closed with P2 and P2⁻ solved at the amounts the
-    /// run actually served (its window-averaged absorbed rates) instead of the injected
-    /// ones, so an ε-shortfall in amounts (allowed by the convergence test, and valued
-    /// at v_k) does not count as routing. Defined here, not in DESIGN §8; issue 7's
-    /// diagnostic for gap_closed. `None` where gap_closed would be undefined.
+    /// An alias of `gap_closed`, kept for readers of older outputs: design §8's
+    /// gap_closed is now measured at the served amounts, which is what this field
+    /// measured before the two became one.
     pub gap_closed_served: Option<f64>,
     /// Welfare-seeking demand-mode rows: [`crate::measures::price_error`] of the run's
     /// node prices against P3's exact dual prices. Defined there (issue 7).
@@ -496,23 +497,20 @@ fn engine_row(
     let mut row = MethodRow::empty(Method::Engine { variant, mode });
     let mut o = options.engine;
     o.variant = variant;
-    let (optimum, worst, backend) = match mode {
+    // The yardstick of percent_of_optimum: P2 at the injected amounts (feasible), P3
+    // (demand). gap_closed's ends are solved after the run, at the served amounts.
+    let (optimum, backend) = match mode {
         InjectionMode::Feasible => {
             let delta = y.delta()?;
             row.delta = delta;
             o.injection = Injection::Feasible { delta };
             let best = summarise(g, y.scaled(Objective::Utility)?).0?;
-            let worst = match summarise(g, y.scaled(Objective::WorstUtility)?).0 {
-                Ok(s) => Some(bounded(Objective::WorstUtility, &s)?),
-                Err(_) if g.is_cyclic() => None,
-                Err(e) => return Err(e),
-            };
-            (bounded(Objective::Utility, &best)?, worst, best.backend)
+            (bounded(Objective::Utility, &best)?, best.backend)
         }
         InjectionMode::Demand => {
             o.injection = Injection::Demand;
             let p3 = summarise(g, y.p3()).0?;
-            (bounded(Objective::Welfare, &p3)?, None, p3.backend)
+            (bounded(Objective::Welfare, &p3)?, p3.backend)
         }
     };
     let start = Instant::now();
@@ -538,19 +536,23 @@ fn engine_row(
     row.welfare = Some(welfare);
     row.optimum = Some(optimum);
     row.percent_of_optimum = pct.value;
-    row.gap_closed = match mode {
-        InjectionMode::Feasible => gap_closed(welfare, optimum, worst).value,
-        InjectionMode::Demand => None,
-    };
     if mode == InjectionMode::Feasible {
-        // A diagnostic: if its LPs fail, the row keeps its DESIGN §8 measures.
-        row.gap_closed_served = match gap_closed_served(g, &y.options, &r, row.delta) {
-            Ok(v) => v,
+        // Design §8: P2 and P2⁻ at the amounts the run served, so the ε-shortfall in
+        // amounts that the convergence test allows is not counted as routing. An LP
+        // failure there leaves the measure undefined, with the reason.
+        row.gap_closed = match served_gap_closed(g, &y.options, &r, row.delta) {
+            Ok(m) => {
+                if let Some(reason) = m.reason {
+                    row.notes.push(format!("gap_closed: {reason}"));
+                }
+                m.value
+            }
             Err(e) => {
                 row.notes.push(e);
                 None
             }
         };
+        row.gap_closed_served = row.gap_closed;
     }
     if mode == InjectionMode::Demand && variant == Variant::WelfareSeeking {
         let duals = match &y.p3().0 {
@@ -570,15 +572,15 @@ fn engine_row(
     Ok(row)
 }
 
-/// gap_closed at the amounts an engine run served: P2 and P2⁻ solved at its absorbed
-/// rates s_k ([`MethodRow::gap_closed_served`]). `None` on a cyclic market (P2⁻
-/// undefined) or where the two ends coincide.
-fn gap_closed_served(
+/// Design §8's gap_closed of an engine run: P2 and P2⁻ solved at its absorbed rates
+/// s_k. Undefined on a cyclic market (P2⁻ undefined) or where the two ends are
+/// about equal.
+fn served_gap_closed(
     g: &ExpandedGraph,
     options: &LpOptions,
     r: &EngineRun,
     delta: Option<f64>,
-) -> Result<Option<f64>, String> {
+) -> Result<Measure, String> {
     let served: Vec<f64> = (0..g.commodities.len()).map(|k| r.served(g, k)).collect();
     let at = |objective| {
         lp::utility_flow_for(g, objective, delta, &served, options)
@@ -592,7 +594,7 @@ fn gap_closed_served(
         Err(_) if g.is_cyclic() => None,
         Err(e) => return Err(e),
     };
-    Ok(gap_closed(r.welfare(g), best, worst).value)
+    Ok(gap_closed(r.welfare(g), best, worst))
 }
 
 /// `rounds_to_95` as an observer of a run (attach it with

@@ -44,16 +44,23 @@ pub fn percent_of_optimum(welfare: f64, optimum: f64) -> Measure {
     }
 }
 
-/// gap_closed = (W − W⁻) / (W* − W⁻) (DESIGN §8): where between the worst (P2⁻) and
-/// best (P2) routing of the same amounts a flow's welfare lies. Undefined when the
-/// two ends are within [`OPTIMUM_TOLERANCE`] or P2⁻ is undefined (`worst = None`,
-/// cyclic market).
+/// gap_closed's indifference tolerance (design §8): where the best and worst routing
+/// differ by at most this share of max(1, |W*|), every routing is about as good as any
+/// other and the ratio would measure noise, so gap_closed is undefined.
+pub const GAP_TOLERANCE: f64 = 1e-3;
+
+/// gap_closed = (W − W⁻) / (W* − W⁻) (design §8): where between the worst (P2⁻) and
+/// best (P2) routing of the same amounts a flow's welfare lies. The caller passes W*
+/// and W⁻ solved at the amounts the flow serves (for an engine run, its
+/// window-averaged absorbed rates), so the measure judges routing alone. Undefined
+/// when P2⁻ is undefined (`worst = None`, cyclic market) or W* − W⁻ ≤
+/// [`GAP_TOLERANCE`]·max(1, |W*|).
 pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
     match worst {
         None => Measure::none("the worst routing (P2-) is undefined on a cyclic market"),
-        Some(w) if optimum - w <= OPTIMUM_TOLERANCE => {
-            Measure::none("every routing of these amounts has the same welfare")
-        }
+        Some(w) if optimum - w <= GAP_TOLERANCE * optimum.abs().max(1.0) => Measure::none(
+            "every routing of these amounts has about the same welfare (W* - W- <= 1e-3 max(1, |W*|))",
+        ),
         Some(w) => Measure::some((welfare - w) / (optimum - w)),
     }
 }

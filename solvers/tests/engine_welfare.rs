@@ -14,7 +14,7 @@ use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::accounting::RoundLedger;
 use brokerflow_solvers::engine::runtime::{nodes::Nodes, Executor};
 use brokerflow_solvers::engine::setup::Setup;
-use brokerflow_solvers::engine::variants::welfare_seeking::WelfareSeeking;
+use brokerflow_solvers::engine::variants::welfare_seeking::{WelfareSeeking, EASING};
 use brokerflow_solvers::engine::{run, EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::{self, LpOptions};
 
@@ -102,6 +102,13 @@ fn nodes_learn_cheapest_costs_and_scales_by_messages() {
                         } else {
                             Some(c)
                         };
+                        // A feasible-mode source eases V_k while its queue stands above
+                        // height c and still grows (never in demand mode).
+                        let eased = state.policy[j].eased;
+                        if injection == Injection::Demand {
+                            assert_eq!(eased, 0.0);
+                        }
+                        let scale = scale.map(|v| v * (-EASING * eased).exp());
                         assert_eq!(
                             state.policy[j].scale.get(),
                             scale,

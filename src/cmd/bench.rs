@@ -106,8 +106,8 @@ pub struct EngineBenchArgs {
     pub sizes: Vec<usize>,
     /// Rounds timed per (market, variant, runtime, threads), after the engine is set up
     /// (and after an untimed warm-up of up to 20 fair rounds per market and runtime); a
-    /// run that converges earlier is timed over the rounds it ran (the default window
-    /// of 200 rounds needs at least 400 to converge).
+    /// run that converges earlier is timed over the rounds it ran (a run needs at
+    /// least two windows to converge).
     #[arg(long, default_value_t = 200)]
     pub rounds: usize,
     /// Runtimes to time, comma-separated.

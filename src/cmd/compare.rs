@@ -19,8 +19,9 @@ use crate::cmd::LoadedMarket;
 /// rounds, rounds to reach and keep 95 % of the optimum, and time.
 ///
 /// The optimum a distributed row is measured against: in feasible mode, P2 at the
-/// amounts the engine injects ((1 − η)·min(δ*,1)·d_k), with P2⁻ at the same amounts as
-/// the worst end for gap_closed; in demand mode, P3.
+/// amounts the engine injects ((1 − η)·min(δ*,1)·d_k); its gap_closed puts its welfare
+/// between P2⁻ and P2 solved at the amounts it actually served (undefined where those
+/// differ by at most 1e-3·max(1, |P2|), or on a cyclic market); in demand mode, P3.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Market file (JSON).
@@ -48,7 +49,7 @@ struct Row {
     /// `brokerflow_solvers::compare::run_with_checkpoints`; DESIGN §8 has no such
     /// measure; issue 7's target).
     rounds_to_95: Option<usize>,
-    /// Feasible-mode engine rows: gap_closed at the served amounts (issue 7).
+    /// An alias of `gap_closed`, kept for readers of older outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     gap_closed_served: Option<f64>,
     /// Welfare-seeking demand rows: node prices against P3's duals (issue 7).
@@ -171,7 +172,7 @@ fn render(loaded: &LoadedMarket, rows: &[Row]) -> String {
     }
     let _ = writeln!(
         out,
-        "  % opt: welfare as a percentage of the matching optimum (feasible mode: P2 at the injected amounts; demand mode: P3). gap: share of the gap between the worst (P2-) and best (P2) routing of the same amounts that a routing closes. to 95%: the first round, checked every 50 rounds and at the last, from which the engine's window welfare stays >= 95 % of the optimum. Engine rows are averages over the last window of rounds."
+        "  % opt: welfare as a percentage of the matching optimum (feasible mode: P2 at the injected amounts; demand mode: P3). gap: share of the gap between the worst (P2-) and best (P2) routing of the amounts a row serves that its routing closes (engine rows: at their window-averaged absorbed rates). to 95%: the first round, checked every 50 rounds and at the last, from which the engine's window welfare stays >= 95 % of the optimum. Engine rows are averages over the last window of rounds."
     );
     out
 }

@@ -132,7 +132,7 @@ pub fn provenance(spec: &Spec) -> String {
     .map(|b| format!("{} {}", b.name(), b.tolerance()))
     .collect();
     format!(
-        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}, welfare scale {}, runtime {}\n",
+        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}, welfare scale {}, runtime {}, momentum {}\n",
         env!("CARGO_PKG_VERSION"),
         spec.name,
         spec.path.file_name().map_or(String::new(), |f| f.to_string_lossy().to_string()),
@@ -152,6 +152,7 @@ pub fn provenance(spec: &Spec) -> String {
         e.welfare_scale
             .map_or("engine default".to_string(), |c| c.to_string()),
         e.runtime.name(),
+        e.effective_momentum(),
     )
 }
 

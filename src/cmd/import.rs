@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use brokerflow_graphs::formats::mcf;
+use brokerflow_graphs::formats::{mcf, sndlib};
 
 /// Convert a network in another format into a brokerflow market (JSON).
 ///
@@ -23,7 +23,21 @@ use brokerflow_graphs::formats::mcf;
 /// free, reached from broker n<destination>). The market's `meta` records the
 /// input's file name and SHA-256 and the brokerflow version.
 ///
-/// Example: brokerflow import --format mcf graphs/markets/mcf/grid1.txt -o grid1.json
+/// sndlib — SNDlib's native network format (real backbones: sections NODES,
+/// LINKS, DEMANDS). It becomes a linked-broker market: every PoP a broker of the
+/// node's id (unlimited, free); every link two broker->broker links, one each way,
+/// with bandwidth = the pre-installed capacity (or, if 0, the largest module's
+/// capacity) and cost per unit = the routing cost plus the cheapest module cost per
+/// capacity unit; every demand a user of the demand's id at its source, demand =
+/// routing unit x demand value, requirement 1, whose only eligible provider is the
+/// data centre dc-<target> (unlimited, free) at its target. SNDlib has no
+/// valuations: each user is given 2 x the cost of its cheapest path per unit (1 if
+/// that path is free), so serving it on its cheapest path earns its cost again.
+/// Setup costs, hop limits and admissible paths are not modelled.
+///
+/// Examples:
+///   brokerflow import --format mcf graphs/markets/mcf/grid1.txt -o grid1.json
+///   brokerflow import --format sndlib --max-demands 32 graphs/markets/sndlib/abilene.txt -o abilene.json
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Format of the input file.
@@ -31,6 +45,9 @@ pub struct Args {
     pub format: Format,
     /// The file to import.
     pub file: PathBuf,
+    /// sndlib: keep only the first N demands of the file (in file order).
+    #[arg(long, value_name = "N")]
+    pub max_demands: Option<usize>,
     /// Write the market here (JSON) instead of to standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -41,15 +58,27 @@ pub struct Args {
 pub enum Format {
     /// Multicommodity-flow benchmark format: `p mcf n m k`, `k origin dest demand`, `a src dst cost capacity`.
     Mcf,
+    /// SNDlib's native network format: NODES, LINKS (capacities, costs), DEMANDS.
+    Sndlib,
 }
 
 /// Runs `import`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.max_demands.is_some() && args.format != Format::Sndlib {
+        anyhow::bail!("--max-demands applies to --format sndlib only");
+    }
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("{}: cannot read", args.file.display()))?;
     let origin = args.file.display().to_string();
     let market = match args.format {
         Format::Mcf => mcf::parse_mcf_bytes(&bytes, &origin)?,
+        Format::Sndlib => sndlib::parse_sndlib_bytes(
+            &bytes,
+            &origin,
+            &sndlib::SndlibOptions {
+                max_demands: args.max_demands,
+            },
+        )?,
     };
     let json = market.to_json_pretty();
     match &args.output {

@@ -81,15 +81,16 @@ pub struct EngineArgs {
     /// Round limit.
     #[arg(long, default_value_t = 20_000)]
     pub rounds: usize,
-    /// ε: convergence tolerance (feasible mode: absorb ≥ (1 − ε) of the injection over
-    /// the window; demand mode: admitted − absorbed ≤ ε·d_k per round).
+    /// ε: convergence tolerance (over the window, every commodity's absorbed and
+    /// admitted amounts agree within ε of the admitted amount, and the window welfare
+    /// agrees within ε of its gross amount with the window half a window earlier).
     #[arg(long, default_value_t = 0.03)]
     pub epsilon: f64,
     /// η: feasible mode injects (1 − η)·min(δ*,1)·d_k (headroom for convergence).
     #[arg(long, default_value_t = 0.02)]
     pub eta: f64,
     /// Rounds of the sliding window for convergence and for the reported averages.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 50)]
     pub window: usize,
     /// Demand mode: a source holds at most this many times its demand; more is
     /// discarded (counted as unserved). Higher serves more over long paths but
@@ -100,9 +101,13 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value = "quadratic")]
     pub potential: PotentialArg,
     /// welfare-seeking variant: the dimensionless scale c of V (error shrinks like 1/c,
-    /// rounds grow like c); default 20 in demand mode, 5 in feasible mode.
+    /// rounds grow like c); default 3 in demand mode, 1 in feasible mode.
     #[arg(long)]
     pub welfare_scale: Option<f64>,
+    /// Momentum β on pushes, in [0, 1): each push over an edge adds β × the node's own
+    /// last push over it; default 0.95 (0 switches it off).
+    #[arg(long)]
+    pub momentum: Option<f64>,
     /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
@@ -144,6 +149,7 @@ impl EngineArgs {
             PotentialArg::Exponential => Potential::Exponential,
         };
         o.welfare_scale = self.welfare_scale;
+        o.momentum = self.momentum;
         o.runtime = self.runtime.into();
         Ok(o)
     }

@@ -3,3 +3,4 @@
 pub mod dot;
 pub mod flows_csv;
 pub mod mcf;
+pub mod sndlib;

@@ -76,6 +76,12 @@ impl Injection {
     }
 }
 
+/// β of momentum on pushes by default: measured in experiments/rounds.md (0.5, 0.8,
+/// 0.9, 0.95 on the same scenarios; the larger β, the smaller the routing error at a
+/// given welfare scale, which in turn allows the smaller scales that converge in
+/// fewer rounds).
+pub const DEFAULT_MOMENTUM: f64 = 0.95;
+
 /// Every setting of a run, with documented defaults (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
@@ -90,7 +96,9 @@ pub struct EngineOptions {
     /// ε of the convergence test; default 0.03.
     pub epsilon: f64,
     /// Rounds in the sliding window of convergence and of the reported averages;
-    /// default 200.
+    /// default 50 (measured in experiments/rounds.md: with momentum the routing is
+    /// steady enough that 50 rounds average it as well as 200 did, and a run needs at
+    /// least two windows).
     pub window: usize,
     /// Round limit; default 20 000.
     pub max_rounds: usize,
@@ -106,21 +114,32 @@ pub struct EngineOptions {
     pub weight_floor: Option<f64>,
     /// Welfare-seeking variant: the dimensionless c of V_k = c / C^k_s (feasible mode)
     /// or V_k = c / (v_k − C^k_s) (demand mode); error shrinks like
-    /// 1/c, rounds grow like c. `None` = 20 in demand mode, 5 in feasible mode.
+    /// 1/c, rounds grow like c. `None` = 3 in demand mode, 1 in feasible mode (with
+    /// momentum; experiments/rounds.md).
     pub welfare_scale: Option<f64>,
     /// Who runs the nodes; default [`Runtime::Flat`]. Every runtime gives the same
     /// result, bit for bit.
     pub runtime: Runtime,
+    /// β of momentum on pushes (heavy ball, [Local-MCF]): each push over an edge adds
+    /// β × the node's own last push over it (normalised), so a steady flow needs a
+    /// (1 − β) times smaller height gradient. Local: a node remembers what it sent.
+    /// In [0, 1); `None` = the default ([`EngineOptions::effective_momentum`]).
+    pub momentum: Option<f64>,
 }
 
 impl EngineOptions {
-    /// The welfare-seeking variant's c in effect: `welfare_scale`, or its default (20 in
-    /// demand mode, 5 in feasible mode).
+    /// The welfare-seeking variant's c in effect: `welfare_scale`, or its default (3 in
+    /// demand mode, 1 in feasible mode).
     pub fn effective_welfare_scale(&self) -> f64 {
         self.welfare_scale.unwrap_or(match self.injection {
-            Injection::Demand => 20.0,
-            Injection::Feasible { .. } => 5.0,
+            Injection::Demand => 3.0,
+            Injection::Feasible { .. } => 1.0,
         })
+    }
+
+    /// The momentum β in effect: `momentum`, or its default, [`DEFAULT_MOMENTUM`].
+    pub fn effective_momentum(&self) -> f64 {
+        self.momentum.unwrap_or(DEFAULT_MOMENTUM)
     }
 
     /// The defaults for a variant and injection mode.
@@ -131,12 +150,13 @@ impl EngineOptions {
             potential: Potential::Quadratic,
             eta: 0.02,
             epsilon: 0.03,
-            window: 200,
+            window: 50,
             max_rounds: 20_000,
             ceiling: 20.0,
             weight_floor: None,
             welfare_scale: None,
             runtime: Runtime::Flat,
+            momentum: None,
         }
     }
 }
@@ -302,6 +322,10 @@ pub struct Engine<'g> {
     rounds: usize,
     /// Consecutive rounds in which every commodity passed the window test.
     satisfied_for: usize,
+    /// Half a window into a stretch of settled amounts: the window welfare then, and
+    /// the gross amount it is measured against (values plus costs), to test that the
+    /// welfare has settled too.
+    welfare_mark: Option<(f64, f64)>,
     stop: Option<Stop>,
 }
 
@@ -327,6 +351,7 @@ impl<'g> Engine<'g> {
             injection,
             rounds: 0,
             satisfied_for: 0,
+            welfare_mark: None,
             stop,
         })
     }
@@ -389,17 +414,45 @@ impl<'g> Engine<'g> {
         self.rounds += 1;
         let excess = self.runtime.round(&mut self.ledger);
         self.accounting.book(&self.ledger, excess);
-        // Converged once the window test has held for a whole window of rounds, so
-        // the reported averages cover a steady state, not the ramp-up.
+        // Converged once the amounts have settled for a whole window of rounds (so
+        // the reported averages cover a steady state, not the ramp-up) and the window
+        // welfare has too: it is read half a window into the stretch and at its end
+        // (two windows overlapping by half), and must agree within ε of the gross
+        // amount (values plus costs) — else the test goes on for another half window.
         if self.accounting.window_full() && self.accounting.satisfied(self.g, &self.options) {
             self.satisfied_for += 1;
         } else {
             self.satisfied_for = 0;
+            self.welfare_mark = None;
         }
-        if self.satisfied_for >= self.options.window {
-            self.stop = Some(Stop::Converged);
+        let window = self.options.window;
+        let half = (window / 2).max(1);
+        if self.satisfied_for == half && self.welfare_mark.is_none() {
+            self.welfare_mark = Some(self.welfare_and_gross());
+        }
+        if self.satisfied_for >= window {
+            let (now, gross) = self.welfare_and_gross();
+            match self.welfare_mark {
+                Some((then, scale))
+                    if (now - then).abs() <= self.options.epsilon * gross.max(scale) =>
+                {
+                    self.stop = Some(Stop::Converged);
+                }
+                _ => {
+                    self.welfare_mark = Some((now, gross));
+                    self.satisfied_for = half;
+                }
+            }
         }
         true
+    }
+
+    /// The window welfare and its gross amount (values of absorbed jobs plus costs of
+    /// moved ones), O(window × usable pairs).
+    fn welfare_and_gross(&self) -> (f64, f64) {
+        let moved = self.runtime.moved();
+        let (welfare, cost) = (moved.welfare(self.g), moved.cost(self.g));
+        (welfare, (welfare + cost).abs() + cost.abs())
     }
 
     /// Runs to the end with `observers` watching, and finishes.

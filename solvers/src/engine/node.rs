@@ -109,6 +109,10 @@ pub struct NodeState<P: PushPolicy> {
     pub lambda: f64,
     /// The variant's state per local commodity.
     pub policy: Vec<P::Slot>,
+    /// Per out-edge (aligned with `NodeConfig::out`): x̄ of the node's last push over
+    /// it, the memory of momentum.
+    #[serde(default)]
+    pub pushed: Vec<f64>,
 }
 
 impl<P: PushPolicy> NodeState<P> {
@@ -126,6 +130,7 @@ impl<P: PushPolicy> NodeState<P> {
                 .iter()
                 .map(|c| P::initial(config.collection, &c.policy))
                 .collect(),
+            pushed: vec![0.0; config.out.len()],
         }
     }
 }
@@ -260,7 +265,8 @@ impl<P: PushPolicy> Heads<P> for Resolved<'_, P> {
 /// use brokerflow_solvers::engine::Potential;
 /// // A broker of capacity 4 holding 6 jobs of commodity 0 (demand 10), with one
 /// // in-queue and out-edges to two providers.
-/// let local = Local { k: 0, demand: 10.0, resource: 1.0, queues: 3, injection: 0.0, ceiling: None };
+/// let local = Local { k: 0, demand: 10.0, resource: 1.0, queues: 3, injection: 0.0, ceiling: None,
+///     momentum: 0.0 };
 /// let edge = |edge, to| OutEdge::<Fair> { edge, to, into_sink: false, policy: Nothing {} };
 /// let config = NodeConfig::<Fair> { node: 3, capacity: Some(4.0), collection: false,
 ///     commodities: vec![LocalCommodity { local, policy: Nothing {}, out_edges: 2 }],
@@ -324,6 +330,7 @@ pub fn node_step<P: PushPolicy>(
             held: &mut state.held,
             discarded: &mut state.discarded,
             slots: &mut state.policy,
+            pushed: &mut state.pushed,
         },
         &Resolved::<P> {
             heights: &scratch.heights,

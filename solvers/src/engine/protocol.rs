@@ -42,6 +42,10 @@ pub struct Local {
     /// Demand mode at k's source: the most jobs of k the source may hold; the excess
     /// is discarded (Awerbuch–Leighton's discard).
     pub ceiling: Option<f64>,
+    /// β of momentum on pushes (0 = none): a push over an out-edge adds β × this
+    /// node's last normalised push over it ([`StateMut::pushed`]).
+    #[serde(default)]
+    pub momentum: f64,
 }
 
 /// The normalised height q̄ = held / queues / d_k of a node's queues of a commodity.
@@ -97,6 +101,9 @@ pub struct StateMut<'a, P: PushPolicy> {
     pub discarded: &'a mut [f64],
     /// The variant's state per commodity.
     pub slots: &'a mut [P::Slot],
+    /// Per out-edge j: x̄ of this node's last push over it (jobs / d_k), the memory of
+    /// momentum; written by every step.
+    pub pushed: &'a mut [f64],
 }
 
 /// Reusable buffers of [`step`]: nothing is allocated once they have grown to the
@@ -144,6 +151,7 @@ pub fn step<P: PushPolicy>(
         held,
         discarded,
         slots,
+        pushed,
     } = state;
     let StepScratch { terms, owner, fill } = scratch;
     terms.clear();
@@ -180,6 +188,7 @@ pub fn step<P: PushPolicy>(
                 }
             }
         }
+        P::adapt(&local, &commodity, slot, height(&local, held[i]));
         // 2–3. Balance (implicit: one total per commodity) and the push terms, with
         //      their free pushes (λ = 0).
         if held[i] <= 0.0 || outs.is_empty() {
@@ -197,6 +206,13 @@ pub fn step<P: PushPolicy>(
                 P::term(&local, &push_with, &edge, into_sink, &heads.announced(j))
             else {
                 continue;
+            };
+            // Momentum: a bonus of 2·w·β·x̄_last per unit makes the unconstrained push
+            // (Δq̄ − penalty/w)/2 + β·x̄_last.
+            let penalty = if local.momentum > 0.0 && !into_sink {
+                penalty - 2.0 * weight * local.momentum * pushed[j]
+            } else {
+                penalty
             };
             let term = Term {
                 tail,
@@ -227,6 +243,7 @@ pub fn step<P: PushPolicy>(
         _ => 0.0,
     };
     sent.fill(0.0);
+    pushed.fill(0.0);
     let mut used = 0.0;
     // Terms come commodity by commodity: read each commodity's data once.
     let (mut current, mut demand, mut resource) = (usize::MAX, 0.0, 0.0);
@@ -242,6 +259,7 @@ pub fn step<P: PushPolicy>(
         let amount = if amount > 0.0 { amount } else { 0.0 };
         held[i] -= amount;
         sent[j] = amount;
+        pushed[j] = amount / demand;
         used += resource * amount;
     }
     Stepped { lambda, used }

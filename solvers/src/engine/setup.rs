@@ -135,6 +135,7 @@ impl<'m, 'g> Setup<'m, 'g> {
                         && matches!(o.injection, Injection::Demand)
                         && P::uses_ceiling())
                     .then_some(o.ceiling * c.demand),
+                    momentum: o.effective_momentum(),
                 },
                 policy: P::configure_commodity(self, k),
                 out_edges: outs,
@@ -178,6 +179,11 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     }
     if !(o.ceiling.is_finite() && o.ceiling > 0.0) {
         return bad("ceiling", o.ceiling, "a positive multiple of demand");
+    }
+    if let Some(b) = o.momentum {
+        if !(0.0..1.0).contains(&b) {
+            return bad("momentum", b, "in [0, 1)");
+        }
     }
     if let Some(c) = o.welfare_scale {
         if !(c.is_finite() && c > 0.0) {

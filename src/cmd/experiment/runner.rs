@@ -72,8 +72,8 @@ pub struct Record {
     /// ≥ 95 % of the optimum (`brokerflow_solvers::compare::run_with_checkpoints`;
     /// defined there; DESIGN §8 has no such measure; issue 7's target).
     pub rounds_to_95: Option<usize>,
-    /// Feasible-mode engine rows: gap_closed at the served amounts
-    /// (`brokerflow_solvers::compare::MethodRow::gap_closed_served`; issue 7).
+    /// An alias of `gap_closed` (`brokerflow_solvers::compare::MethodRow::gap_closed_served`),
+    /// kept so older outputs keep their columns.
     pub gap_closed_served: Option<f64>,
     /// Welfare-seeking demand rows: the node prices' error against P3's duals
     /// (`brokerflow_solvers::measures::price_error`; issue 7).

@@ -8,12 +8,13 @@
 //! [engine]                             # optional; every field optional (engine defaults)
 //! eta = 0.02
 //! epsilon = 0.03
-//! window = 200
+//! window = 50
 //! rounds = 20000
 //! ceiling = 20
 //! potential = "quadratic"              # or "exponential"
 //! weight_floor = 1.0                   # default: the smallest valuation
-//! welfare_scale = 20                   # welfare-seeking c; default: the engine's
+//! welfare_scale = 3                    # welfare-seeking c; default: the engine's (3 demand, 1 feasible)
+//! momentum = 0.95                      # momentum β on pushes, in [0, 1); default 0.95
 //! runtime = "flat"                     # or "nodes": who runs the nodes (same results)
 //! backend = "auto"                     # LP backend
 //!
@@ -107,6 +108,7 @@ struct RawEngine {
     potential: Option<String>,
     weight_floor: Option<f64>,
     welfare_scale: Option<f64>,
+    momentum: Option<f64>,
     runtime: Option<String>,
     backend: Option<String>,
 }
@@ -457,6 +459,15 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
         }
     }
     o.welfare_scale = raw.welfare_scale;
+    if let Some(b) = raw.momentum {
+        if !(0.0..1.0).contains(&b) {
+            return Err((
+                "engine.momentum",
+                format!("{b} is out of range: in [0, 1) (momentum β on pushes)"),
+            ));
+        }
+    }
+    o.momentum = raw.momentum;
     if let Some(p) = &raw.potential {
         o.potential = match p.as_str() {
             "quadratic" => Potential::Quadratic,
@@ -588,7 +599,8 @@ providers = 2
         let s = parse(GOOD).unwrap();
         assert_eq!(s.configurations[0].scenarios(), 2);
         assert_eq!(s.configurations[0].scenario_label(1), "2");
-        assert_eq!(s.engine.window, 200);
+        assert_eq!(s.engine.window, 50);
+        assert_eq!(s.engine.momentum, None);
         assert_eq!(s.backend, Backend::Auto);
         assert!(s.figures && s.trace.is_none());
     }
@@ -627,6 +639,16 @@ providers = 2
         let e = error_of(&format!("{GOOD}[engine]\nepsilon = -1\n"));
         assert!(e.starts_with("x/spec.toml: engine: epsilon"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn momentum_is_read_and_must_be_in_zero_to_one() {
+        let s = parse(&format!("{GOOD}[engine]\nmomentum = 0.5\n")).unwrap();
+        assert_eq!(s.engine.momentum, Some(0.5));
+        for bad in ["1.0", "-0.1", "2"] {
+            let e = error_of(&format!("{GOOD}[engine]\nmomentum = {bad}\n"));
+            assert!(e.starts_with("x/spec.toml: engine.momentum: "), "{e}");
+        }
     }
 
     #[test]

@@ -100,6 +100,8 @@ struct Layout<P: PushPolicy> {
     commodity: Vec<P::Commodity>,
     injection: Vec<f64>,
     ceiling: Vec<Option<f64>>,
+    /// Per commodity: β of momentum on its pushes.
+    momentum: Vec<f64>,
     source: Vec<u32>,
     sink: Vec<u32>,
     k_start: Vec<u32>,
@@ -119,6 +121,8 @@ struct State<P: PushPolicy> {
     slots: Vec<P::Slot>,
     /// What the slot's jobs carry this round.
     stamps: Vec<P::Stamp>,
+    /// Per out-edge: x̄ of its tail's last push over it (momentum's memory).
+    pushed: Vec<f64>,
 }
 
 /// Where a chunk of nodes starts in each index space.
@@ -178,6 +182,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
                 .collect(),
             announced: Vec::new(),
             stamps: vec![P::Stamp::default(); slots],
+            pushed: vec![0.0; layout.out.len()],
         };
         let mut state = state;
         state.announced = state.slots.iter().map(P::announce).collect();
@@ -223,7 +228,10 @@ impl<P: PushPolicy> Flat<'_, P> {
                         (Some(_), Some(row)) => row[l.node_cap[n] as usize],
                         _ => 0.0,
                     },
-                    policy: s.slots[slots].to_vec(),
+                    policy: s.slots[slots.clone()].to_vec(),
+                    pushed: s.pushed
+                        [l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
+                        .to_vec(),
                 }
             })
             .collect()
@@ -250,6 +258,7 @@ impl<P: PushPolicy> Layout<P> {
             commodity: vec![P::Commodity::default(); commodities],
             injection: vec![0.0; commodities],
             ceiling: vec![None; commodities],
+            momentum: vec![0.0; commodities],
             source: vec![NONE; commodities],
             sink: vec![NONE; commodities],
             k_start: Vec::new(),
@@ -275,6 +284,7 @@ impl<P: PushPolicy> Layout<P> {
                 });
                 // The same at every node of k.
                 l.commodity[k] = lc.policy;
+                l.momentum[k] = lc.local.momentum;
                 l.slot_out.push(l.out.len() as u32);
                 if source {
                     l.source[k] = s;
@@ -418,6 +428,7 @@ impl<P: PushPolicy> Layout<P> {
             queues: x.queues(),
             injection,
             ceiling,
+            momentum: self.momentum[x.k as usize],
         }
     }
 
@@ -432,6 +443,7 @@ impl<P: PushPolicy> Layout<P> {
                 queues: x.queues(),
                 injection: 0.0,
                 ceiling: None,
+                momentum: 0.0,
             },
             held,
         )
@@ -520,6 +532,7 @@ struct StepParts<'p, P: PushPolicy> {
     slots: &'p mut [P::Slot],
     stamps: &'p mut [P::Stamp],
     sent: &'p mut [f64],
+    pushed: &'p mut [f64],
     lambda: &'p mut [f64],
     scratch: &'p mut [StepScratch],
     excess: &'p mut [f64],
@@ -533,6 +546,7 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
         let (slots, sl) = split(self.slots, s);
         let (stamps, st) = split(self.stamps, s);
         let (sent, se) = split(self.sent, at.out - from.out);
+        let (pushed, pu) = split(self.pushed, at.out - from.out);
         let (lambda, l) = split(self.lambda, at.cap - from.cap);
         let (scratch, sc) = split(self.scratch, at.chunk - from.chunk);
         let (excess, e) = split(self.excess, at.chunk - from.chunk);
@@ -543,6 +557,7 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
                 slots,
                 stamps,
                 sent,
+                pushed,
                 lambda,
                 scratch,
                 excess,
@@ -553,6 +568,7 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
                 slots: sl,
                 stamps: st,
                 sent: se,
+                pushed: pu,
                 lambda: l,
                 scratch: sc,
                 excess: e,
@@ -636,6 +652,7 @@ fn step_chunk<P: PushPolicy>(
                     held: &mut p.held[rs0..rs1],
                     discarded: &mut p.report[rs0..rs1],
                     slots: &mut p.slots[rs0..rs1],
+                    pushed: &mut p.pushed[o0 - from.out..o1 - from.out],
                 },
                 &FlatHeads::<P> {
                     out: &layout.out[o0..o1],
@@ -757,6 +774,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             announced,
             slots,
             stamps,
+            pushed,
         } = state;
         // 1. Every node steps, reading the announcements of the last round.
         let parts = StepParts::<P> {
@@ -765,6 +783,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             slots,
             stamps,
             sent: sent.next_row(),
+            pushed,
             lambda: lambda.next_row(),
             scratch,
             excess,
@@ -851,9 +870,10 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             + bytes(l.inward.len(), size_of::<InPair>())
             + bytes(
                 l.commodity.len(),
-                size_of::<P::Commodity>() + size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
+                size_of::<P::Commodity>() + 2 * size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
             )
             + bytes(s.held.len(), 3 * size_of::<f64>())
+            + bytes(s.pushed.len(), size_of::<f64>())
             + bytes(
                 s.slots.len(),
                 size_of::<P::Slot>() + size_of::<P::Announce>() + size_of::<P::Stamp>(),

@@ -207,7 +207,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
             .map(|((c, s), n)| {
                 size_of::<NodeConfig<P>>()
                     + c.commodities.len() * size_of::<LocalCommodity<P>>()
-                    + c.out.len() * size_of::<OutEdge<P>>()
+                    + c.out.len() * (size_of::<OutEdge<P>>() + size_of::<f64>())
                     + size_of::<NodeState<P>>()
                     + s.held.len() * (4 * size_of::<f64>() + size_of::<P::Slot>())
                     + n.len() * size_of::<usize>()

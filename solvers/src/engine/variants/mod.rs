@@ -118,6 +118,10 @@ pub trait PushPolicy:
         local.ceiling
     }
 
+    /// After injecting, before pushing: the node sees the height q̄ of its own queues of
+    /// the commodity (a source can adapt what it stamps on its jobs). Default: nothing.
+    fn adapt(_local: &Local, _c: &Self::Commodity, _slot: &mut Self::Slot, _height: f64) {}
+
     /// Whether (and with what) the node pushes this commodity this round; `None`
     /// holds every job of it.
     fn push(local: &Local, c: &Self::Commodity, slot: &Self::Slot) -> Option<Self::Push>;

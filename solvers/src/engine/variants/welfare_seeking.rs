@@ -132,7 +132,19 @@ pub struct Learned {
     /// V_k, the user's scale, as set by k's source and learned from its jobs; none
     /// until known.
     pub scale: Known,
+    /// At a feasible-mode source: rounds in which its queue stood above height c and
+    /// still grew; V_k is eased by e^(−EASING·eased) (the network needs more pressure
+    /// than the cost penalty lets through).
+    #[serde(default)]
+    pub eased: f64,
+    /// At a source: its queue height after injecting, last round.
+    #[serde(default)]
+    pub last: f64,
 }
+
+/// Per round of a growing queue above height c, a feasible-mode source eases V_k by
+/// this much (relative).
+pub const EASING: f64 = 0.03;
 
 /// A node's announced cost to go of one commodity: the distance-vector exchange
 /// (static unit costs, so it settles after as many rounds as the longest cheapest
@@ -150,6 +162,18 @@ pub struct Scale {
     /// V_k, if the sender knew it.
     #[serde(default, skip_serializing_if = "Known::is_none")]
     pub scale: Known,
+}
+
+/// V_k as k's source sets it: [`Shaping::source_scale`] of its learned cost to go,
+/// eased by e^(−EASING·eased) in feasible mode.
+fn source_v(c: &Shaping, slot: &Learned) -> Known {
+    let ease = (-EASING * slot.eased).exp();
+    Known::new(
+        slot.to_go
+            .get()
+            .and_then(|to_go| c.source_scale(to_go))
+            .map(|v| v * ease),
+    )
 }
 
 /// The head's cost to go over an out-edge: 0 at the collection point, else what the
@@ -199,6 +223,8 @@ impl PushPolicy for WelfareSeeking {
         Learned {
             to_go: Known::new(collection.then_some(0.0)),
             scale: Known::NONE,
+            eased: 0.0,
+            last: 0.0,
         }
     }
 
@@ -223,7 +249,19 @@ impl PushPolicy for WelfareSeeking {
             );
         }
         if local.injection > 0.0 {
-            slot.scale = Known::new(slot.to_go.get().and_then(|to_go| c.source_scale(to_go)));
+            slot.scale = source_v(c, slot);
+        }
+    }
+
+    /// A feasible-mode source whose queue stands above height c and still grows eases
+    /// V_k (and stamps the eased V_k on this round's jobs).
+    fn adapt(local: &Local, c: &Shaping, slot: &mut Learned, height: f64) {
+        if local.injection > 0.0 && !c.gate {
+            if height > c.scale && height > slot.last {
+                slot.eased += 1.0;
+                slot.scale = source_v(c, slot);
+            }
+            slot.last = height;
         }
     }
 
