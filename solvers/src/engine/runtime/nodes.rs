@@ -220,7 +220,12 @@ pub(crate) fn step_node<P: PushPolicy>(
     lambda.commit();
     config.capacity.map_or(f64::NEG_INFINITY, |cap| {
         let excess = capacity_excess(stepped.used, cap);
-        debug_assert!(excess <= 1e-9, "node {} used {} of {cap}", config.node, stepped.used);
+        debug_assert!(
+            excess <= 1e-9,
+            "node {} used {} of {cap}",
+            config.node,
+            stepped.used
+        );
         excess
     })
 }

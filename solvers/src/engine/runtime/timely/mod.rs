@@ -234,7 +234,10 @@ thread_local! {
 /// Every process of the cluster must run the same `f` on the same market and options.
 /// Outside `with_cluster`, the timely runtime runs one process with one worker and a
 /// failure panics.
-pub fn with_cluster<R>(cluster: &Cluster, f: impl FnOnce() -> R) -> Result<(R, Traffic), TimelyError> {
+pub fn with_cluster<R>(
+    cluster: &Cluster,
+    f: impl FnOnce() -> R,
+) -> Result<(R, Traffic), TimelyError> {
     cluster.validate()?;
     let traffic = Arc::new(Mutex::new(Traffic::default()));
     let previous = SCOPE.with(|s| {
@@ -445,7 +448,10 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
         };
         for o in &self.orders {
             if o.send(order).is_err() {
-                failure(TimelyError::Timely(format!("{}: a worker stopped", during())));
+                failure(TimelyError::Timely(format!(
+                    "{}: a worker stopped",
+                    during()
+                )));
             }
         }
         // The workers give up after the timeout themselves; this is the backstop.
@@ -459,9 +465,10 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
                 during: during(),
                 seconds: self.cluster.timeout.as_secs(),
             }),
-            Err(RecvTimeoutError::Disconnected) => {
-                failure(TimelyError::Timely(format!("{}: a worker failed", during())))
-            }
+            Err(RecvTimeoutError::Disconnected) => failure(TimelyError::Timely(format!(
+                "{}: a worker failed",
+                during()
+            ))),
         }
     }
 }
@@ -474,7 +481,9 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
         let round = self.rounds + 1;
         let Reply::Reports(reports) = self.ask(Order::Round, || format!("round {round}")) else {
-            fail(TimelyError::Timely(format!("round {round}: unexpected answer")));
+            fail(TimelyError::Timely(format!(
+                "round {round}: unexpected answer"
+            )));
         };
         self.rounds = round;
         // Workers own contiguous node ranges: their reports in worker order are the
@@ -492,8 +501,16 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
             let mut ends = r.ends.iter();
             for &held in &r.held {
                 let m = slots.next().expect("a report per slot");
-                let discarded = if m.source { *ends.next().expect("an end") } else { 0.0 };
-                let absorbed = if m.collection { *ends.next().expect("an end") } else { 0.0 };
+                let discarded = if m.source {
+                    *ends.next().expect("an end")
+                } else {
+                    0.0
+                };
+                let absorbed = if m.collection {
+                    *ends.next().expect("an end")
+                } else {
+                    0.0
+                };
                 ledger.add(m.k as usize, m.injection, discarded, absorbed, held);
             }
         }
@@ -530,8 +547,7 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
     }
 
     fn prices(&self) -> Vec<Option<f64>> {
-        let Reply::Means(means) = self.ask(Order::Gather, || "gathering the prices".into())
-        else {
+        let Reply::Means(means) = self.ask(Order::Gather, || "gathering the prices".into()) else {
             fail(TimelyError::Timely("gathering: unexpected answer".into()));
         };
         let lambda: Vec<f64> = means.into_iter().flat_map(|m: Means| m.lambda).collect();
@@ -601,8 +617,14 @@ mod tests {
     #[test]
     fn a_bad_cluster_is_an_error() {
         let mut c = Cluster::threads(0);
-        assert!(matches!(with_cluster(&c, || ()), Err(TimelyError::Config(_))));
+        assert!(matches!(
+            with_cluster(&c, || ()),
+            Err(TimelyError::Config(_))
+        ));
         c = Cluster::processes(1, 2, vec!["a:1".into(), "b:2".into()]);
-        assert!(matches!(with_cluster(&c, || ()), Err(TimelyError::Config(_))));
+        assert!(matches!(
+            with_cluster(&c, || ()),
+            Err(TimelyError::Config(_))
+        ));
     }
 }

@@ -69,7 +69,10 @@ impl Network {
 
     /// Connects to every other process (a socket per process, `None` for this one);
     /// nothing with one process.
-    pub(super) fn connect(self: &Arc<Self>, key: [u8; 32]) -> Result<Vec<Option<Link>>, TimelyError> {
+    pub(super) fn connect(
+        self: &Arc<Self>,
+        key: [u8; 32],
+    ) -> Result<Vec<Option<Link>>, TimelyError> {
         let n = self.addresses.len();
         if n <= 1 {
             return Ok(Vec::new());
@@ -79,11 +82,12 @@ impl Network {
         let seconds = self.timeout.as_secs();
         // Listen first (later processes connect here), then connect to earlier ones.
         let listener = if me + 1 < n {
-            let l = TcpListener::bind(&self.addresses[me]).map_err(|source| TimelyError::Listen {
-                process: me,
-                address: self.addresses[me].clone(),
-                source,
-            })?;
+            let l =
+                TcpListener::bind(&self.addresses[me]).map_err(|source| TimelyError::Listen {
+                    process: me,
+                    address: self.addresses[me].clone(),
+                    source,
+                })?;
             l.set_nonblocking(true)
                 .map_err(|e| TimelyError::Timely(format!("listening: {e}")))?;
             Some(l)
@@ -95,7 +99,9 @@ impl Network {
             let stream = loop {
                 match TcpStream::connect(&self.addresses[p]) {
                     Ok(s) => break s,
-                    Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
                     Err(_) => {
                         return Err(TimelyError::Connect {
                             process: p,

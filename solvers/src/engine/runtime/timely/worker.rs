@@ -23,7 +23,7 @@ use super::network::Link;
 use super::{owner, Cluster, TimelyError, Traffic};
 use crate::engine::accounting::Ring;
 use crate::engine::node::{
-    announce, deliver, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
+    announce, deliver, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
 use crate::engine::runtime::nodes::{node_bytes, step_node};
 use crate::engine::variants::PushPolicy;
@@ -77,11 +77,15 @@ pub(super) struct Means {
 }
 
 /// What travels between workers; each exchange of a round carries one kind.
+/// Announcements and jobs travel as plain tuples: timely encodes with bincode, which
+/// has no flattened fields (the protocol's messages flatten the variant's data).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 enum Message<P: PushPolicy> {
-    Heights(Vec<Heights<P>>),
-    Jobs(Vec<Jobs<P>>),
+    /// Announcements: (sender, [(k, height, what the variant announces)]).
+    Heights(Vec<(usize, Vec<(usize, f64, P::Announce)>)>),
+    /// Jobs: (sender, edge, receiver, k, amount, stamp).
+    Jobs(Vec<(usize, usize, usize, usize, f64, P::Stamp)>),
     Report(Report),
     Means(Means),
     Footprint(u32, usize, usize),
@@ -182,7 +186,9 @@ type Input<P> = InputHandle<u64, CapacityContainerBuilder<Vec<(u32, Message<P>)>
 struct Exchanges<P: PushPolicy> {
     input: Input<P>,
     probe: ProbeHandle<u64>,
-    arrived: Rc<RefCell<Vec<Message<P>>>>,
+    /// What arrived, with its epoch: a faster worker's messages of the next exchange
+    /// can arrive before this worker has seen the current one close.
+    arrived: Rc<RefCell<Vec<(u64, Message<P>)>>>,
     /// The process of every worker.
     process: Vec<usize>,
     me: usize,
@@ -207,7 +213,8 @@ impl<P: PushPolicy> Exchanges<P> {
             }
             self.input.send(m);
         }
-        let next = *self.input.time() + 1;
+        let epoch = *self.input.time();
+        let next = epoch + 1;
         self.input.advance_to(next);
         let deadline = Instant::now() + self.timeout;
         while self.probe.less_than(&next) {
@@ -221,7 +228,10 @@ impl<P: PushPolicy> Exchanges<P> {
                 });
             }
         }
-        Ok(std::mem::take(&mut *self.arrived.borrow_mut()))
+        let mut arrived = self.arrived.borrow_mut();
+        let (now, later): (Vec<_>, Vec<_>) = arrived.drain(..).partition(|(t, _)| *t == epoch);
+        *arrived = later;
+        Ok(now.into_iter().map(|(_, m)| m).collect())
     }
 }
 
@@ -241,10 +251,11 @@ fn work<P: PushPolicy>(worker: &mut Worker, own: Own<P>, reply: &Sender<Reply>, 
                     "Arrive",
                     move |_, _| {
                         move |input, _output| {
-                            input.for_each(|_, data| {
+                            input.for_each(|cap, data| {
+                                let epoch = cap.least().copied().unwrap_or(u64::MAX);
                                 arrived
                                     .borrow_mut()
-                                    .extend(data.drain(..).map(|(_, m)| m));
+                                    .extend(data.drain(..).map(|(_, m)| (epoch, m)));
                             });
                         }
                     },
@@ -355,7 +366,8 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         let mut traffic = Traffic::default();
         let during = |phase: &str| format!("round {round} ({phase})");
         // 1. Every node announces to the workers of its in-neighbours.
-        let mut batches: Vec<Vec<Heights<P>>> = vec![Vec::new(); peers];
+        type WireHeights<P> = (usize, Vec<(usize, f64, <P as PushPolicy>::Announce)>);
+        let mut batches: Vec<Vec<WireHeights<P>>> = vec![Vec::new(); peers];
         for ((config, state), tell) in self
             .part
             .configs
@@ -366,7 +378,14 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             if config.commodities.is_empty() || tell.is_empty() {
                 continue;
             }
-            let heights = announce(config, state);
+            let h = announce(config, state);
+            let heights: WireHeights<P> = (
+                h.from,
+                h.heights
+                    .iter()
+                    .map(|a| (a.k, a.height, a.policy))
+                    .collect(),
+            );
             for &to in tell {
                 batches[to as usize].push(heights.clone());
                 traffic.messages += 1;
@@ -388,20 +407,22 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 Message::Heights(h) => h,
                 _ => Vec::new(),
             })
+            .map(|(from, heights)| Heights {
+                from,
+                heights: heights
+                    .into_iter()
+                    .map(|(k, height, policy)| Announced { k, height, policy })
+                    .collect(),
+            })
             .collect();
         heard.sort_unstable_by_key(|h| h.from);
         // 2. Every node steps with its out-neighbours' announcements; its jobs go to
         //    the workers of their receivers.
-        let mut batches: Vec<Vec<Jobs<P>>> = vec![Vec::new(); peers];
+        type WireJob<P> = (usize, usize, usize, usize, f64, <P as PushPolicy>::Stamp);
+        let mut batches: Vec<Vec<WireJob<P>>> = vec![Vec::new(); peers];
         let mut excess = f64::NEG_INFINITY;
         let mut from_neighbours: Vec<&Heights<P>> = Vec::new();
-        for (i, (config, state)) in self
-            .part
-            .configs
-            .iter()
-            .zip(&mut self.states)
-            .enumerate()
-        {
+        for (i, (config, state)) in self.part.configs.iter().zip(&mut self.states).enumerate() {
             from_neighbours.clear();
             from_neighbours.extend(self.neighbours[i].iter().filter_map(|&m| {
                 heard
@@ -426,7 +447,8 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 if ex.process[to as usize] != here {
                     traffic.remote_messages += 1;
                 }
-                batches[to as usize].push(job);
+                batches[to as usize]
+                    .push((job.from, job.edge, job.to, job.k, job.amount, job.stamp));
             }
         }
         drop(from_neighbours);
@@ -443,19 +465,21 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 Message::Jobs(j) => j,
                 _ => Vec::new(),
             })
+            .map(|(from, edge, to, k, amount, stamp)| Jobs {
+                from,
+                edge,
+                to,
+                k,
+                amount,
+                stamp,
+            })
             .collect();
         // Each node applies its arrivals in its own canonical order, whatever order
         // they came in.
         arrivals.sort_unstable_by_key(|j| j.to);
         let mut rest = &arrivals[..];
         let mut jobs: Vec<&Jobs<P>> = Vec::new();
-        for (i, (config, state)) in self
-            .part
-            .configs
-            .iter()
-            .zip(&mut self.states)
-            .enumerate()
-        {
+        for (i, (config, state)) in self.part.configs.iter().zip(&mut self.states).enumerate() {
             let n = self.part.first + i;
             let count = rest.iter().take_while(|j| j.to == n).count();
             jobs.clear();
@@ -506,7 +530,11 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         Ok(reports)
     }
 
-    fn gather(&mut self, worker: &mut Worker, ex: &mut Exchanges<P>) -> Result<Vec<Means>, TimelyError> {
+    fn gather(
+        &mut self,
+        worker: &mut Worker,
+        ex: &mut Exchanges<P>,
+    ) -> Result<Vec<Means>, TimelyError> {
         let means = Means {
             worker: worker.index() as u32,
             sent: self.sent.iter().flat_map(Ring::means).collect(),
