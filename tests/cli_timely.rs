@@ -33,7 +33,11 @@ fn run(args: &[&str]) -> Output {
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
 fn comparable(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v["provenance"]
@@ -65,39 +69,50 @@ fn free_ports(count: u16) -> u16 {
 #[test]
 fn timely_threads_and_processes_write_what_flat_writes() {
     let m = market("linked");
-    let common = ["run", &m, "--variant", "welfare-seeking", "--json", "--rounds", "600"];
+    let common = [
+        "run",
+        &m,
+        "--variant",
+        "welfare-seeking",
+        "--json",
+        "--rounds",
+        "600",
+    ];
     let flat_flows = scratch("flat.csv");
     let flat = run(&[&common[..], &["--flows", &flat_flows]].concat());
     let expected = comparable(&flat);
     let threads_flows = scratch("threads.csv");
-    let threads = run(
+    let threads = run(&[
+        &common[..],
         &[
-            &common[..],
-            &["--runtime", "timely", "--workers", "2", "--flows", &threads_flows],
-        ]
-        .concat(),
-    );
+            "--runtime",
+            "timely",
+            "--workers",
+            "2",
+            "--flows",
+            &threads_flows,
+        ],
+    ]
+    .concat());
     assert_eq!(comparable(&threads), expected);
     let port = free_ports(2).to_string();
     let processes_flows = scratch("processes.csv");
-    let processes = run(
+    let processes = run(&[
+        &common[..],
         &[
-            &common[..],
-            &[
-                "--runtime",
-                "timely",
-                "--workers",
-                "2",
-                "--processes",
-                "2",
-                "--port",
-                &port,
-                "--flows",
-                &processes_flows,
-            ],
-        ]
-        .concat(),
-    );
+            "--runtime",
+            "timely",
+            "--workers",
+            "2",
+            "--processes",
+            "2",
+            "--port",
+            &port,
+            "--flows",
+            &processes_flows,
+        ],
+    ]
+    .concat());
     assert_eq!(comparable(&processes), expected);
     let flows = std::fs::read(&flat_flows).unwrap();
     assert_eq!(std::fs::read(&threads_flows).unwrap(), flows);
@@ -109,7 +124,16 @@ fn a_taken_port_is_refused_clearly() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let m = market("tiny");
-    let out = run(&["run", &m, "--runtime", "timely", "--processes", "2", "--port", &port]);
+    let out = run(&[
+        "run",
+        &m,
+        "--runtime",
+        "timely",
+        "--processes",
+        "2",
+        "--port",
+        &port,
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("port {port} is taken")), "{err}");
@@ -120,15 +144,33 @@ fn cluster_flags_need_the_timely_runtime_and_a_host_file_needs_an_index() {
     let m = market("tiny");
     let out = run(&["run", &m, "--workers", "2"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("need --runtime timely"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("need --runtime timely"),
+        "{err}"
+    );
     let hosts = scratch("hosts.txt");
     std::fs::write(&hosts, "127.0.0.1:1\n127.0.0.1:2\n").unwrap();
     let out = run(&["run", &m, "--runtime", "timely", "--hosts", &hosts]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("--hosts needs --process"), "{err}");
-    let out = run(&["run", &m, "--runtime", "timely", "--hosts", &hosts, "--process", "2"]);
+    assert!(
+        !out.status.success() && err.contains("--hosts needs --process"),
+        "{err}"
+    );
+    let out = run(&[
+        "run",
+        &m,
+        "--runtime",
+        "timely",
+        "--hosts",
+        &hosts,
+        "--process",
+        "2",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("lists processes 0 to 1"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("lists processes 0 to 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,13 +178,30 @@ fn a_process_that_dies_ends_the_run_with_an_error_naming_it() {
     // A market big enough that the run is still going when process 1 is killed.
     let file = scratch("big.json");
     let out = run(&[
-        "generate", "--users", "400", "--brokers", "10", "--providers", "20", "--seed", "3",
-        "--output", &file,
+        "generate",
+        "--users",
+        "400",
+        "--brokers",
+        "10",
+        "--providers",
+        "20",
+        "--seed",
+        "3",
+        "--output",
+        &file,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let base = free_ports(2);
     let hosts = scratch("hosts-die.txt");
-    std::fs::write(&hosts, format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1)).unwrap();
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1),
+    )
+    .unwrap();
     let args = |i: &str| {
         vec![
             "run".to_string(),

@@ -595,7 +595,12 @@ fn timed_timely(
     workers: usize,
     processes: usize,
     rounds: usize,
-) -> anyhow::Result<(f64, usize, brokerflow_solvers::engine::Footprint, Option<Traffic>)> {
+) -> anyhow::Result<(
+    f64,
+    usize,
+    brokerflow_solvers::engine::Footprint,
+    Option<Traffic>,
+)> {
     let addresses = if processes > 1 {
         let listeners = (0..processes)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
@@ -621,7 +626,10 @@ fn timed_timely(
     let (first, others) = std::thread::scope(|s| {
         let others: Vec<_> = (1..processes).map(|p| s.spawn(move || timed(p))).collect();
         let first = timed(0);
-        (first, others.into_iter().map(|h| h.join()).collect::<Vec<_>>())
+        (
+            first,
+            others.into_iter().map(|h| h.join()).collect::<Vec<_>>(),
+        )
     });
     for other in others {
         match other {

@@ -235,7 +235,13 @@ fn said(c: &Local) -> String {
 /// process that failed.
 fn finish<R>(
     mut children: Vec<Local>,
-    outcome: Result<(anyhow::Result<R>, brokerflow_solvers::engine::runtime::timely::Traffic), brokerflow_solvers::engine::runtime::timely::TimelyError>,
+    outcome: Result<
+        (
+            anyhow::Result<R>,
+            brokerflow_solvers::engine::runtime::timely::Traffic,
+        ),
+        brokerflow_solvers::engine::runtime::timely::TimelyError,
+    >,
     timeout: Duration,
 ) -> anyhow::Result<R> {
     let failed_child = |children: &mut Vec<Local>| -> Option<String> {
@@ -261,14 +267,18 @@ fn finish<R>(
                     match c.child.try_wait() {
                         Ok(Some(status)) if status.success() => break,
                         Ok(Some(status)) => {
-                            let message = format!("process {} failed ({status}): {}", c.index, said(c));
+                            let message =
+                                format!("process {} failed ({status}): {}", c.index, said(c));
                             kill_all(&mut children);
                             bail!(message);
                         }
                         _ if Instant::now() > deadline => {
                             let index = c.index;
                             kill_all(&mut children);
-                            bail!("process {index} did not finish within {} s", timeout.as_secs());
+                            bail!(
+                                "process {index} did not finish within {} s",
+                                timeout.as_secs()
+                            );
                         }
                         _ => std::thread::sleep(Duration::from_millis(20)),
                     }

@@ -666,7 +666,10 @@ providers = 2
         assert_eq!(parse(GOOD).unwrap().engine.runtime, Runtime::Flat);
         let s = parse(&format!("{GOOD}[engine]\nruntime = \"nodes\"\n")).unwrap();
         assert_eq!(s.engine.runtime, Runtime::Nodes);
-        let s = parse(&format!("{GOOD}[engine]\nruntime = \"timely\"\nworkers = 2\n")).unwrap();
+        let s = parse(&format!(
+            "{GOOD}[engine]\nruntime = \"timely\"\nworkers = 2\n"
+        ))
+        .unwrap();
         assert_eq!((s.engine.runtime, s.workers), (Runtime::Timely, 2));
         let e = error_of(&format!("{GOOD}[engine]\nruntime = \"warp\"\n"));
         assert!(

@@ -76,16 +76,26 @@ pub(super) struct Means {
     pub(super) lambda: Vec<f64>,
 }
 
+/// Announcements as tuples: (sender, [(k, height, what the variant announces)]).
+type WireHeights<P> = (usize, Vec<(usize, f64, <P as PushPolicy>::Announce)>);
+/// Jobs as tuples: (sender, edge, receiver, k, amount, stamp).
+type WireJob<P> = (usize, usize, usize, usize, f64, <P as PushPolicy>::Stamp);
+
 /// What travels between workers; each exchange of a round carries one kind.
-/// Announcements and jobs travel as plain tuples: timely encodes with bincode, which
-/// has no flattened fields (the protocol's messages flatten the variant's data).
+/// Announcements and jobs travel as tuples: timely encodes with bincode, which has no
+/// flattened fields (the protocol's messages flatten the variant's data). To another
+/// process the variant's parts go apart, CBOR-encoded: bincode is positional and
+/// cannot decode fields a variant leaves out; to a worker of the same process they go
+/// as they are (timely does not encode them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 enum Message<P: PushPolicy> {
-    /// Announcements: (sender, [(k, height, what the variant announces)]).
-    Heights(Vec<(usize, Vec<(usize, f64, P::Announce)>)>),
-    /// Jobs: (sender, edge, receiver, k, amount, stamp).
-    Jobs(Vec<(usize, usize, usize, usize, f64, P::Stamp)>),
+    Heights(Vec<WireHeights<P>>),
+    /// Announcements without the variant's parts, and those parts in entry order.
+    RemoteHeights(Vec<(usize, Vec<(usize, f64)>)>, Vec<u8>),
+    Jobs(Vec<WireJob<P>>),
+    /// Jobs without their stamps, and the stamps in order.
+    RemoteJobs(Vec<(usize, usize, usize, usize, f64)>, Vec<u8>),
     Report(Report),
     Means(Means),
     Footprint(u32, usize, usize),
@@ -300,6 +310,20 @@ fn work<P: PushPolicy>(worker: &mut Worker, own: Own<P>, reply: &Sender<Reply>, 
     }
 }
 
+/// The variant's parts of a batch, CBOR-encoded (self-describing).
+fn encode<T: Serialize>(parts: &[T]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // Writing into memory fails only if a part cannot be serialised at all, which the
+    // protocol's messages can.
+    let _ = ciborium::into_writer(parts, &mut bytes);
+    bytes
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, TimelyError> {
+    ciborium::from_reader(bytes)
+        .map_err(|e| TimelyError::Timely(format!("decoding a variant's message parts: {e}")))
+}
+
 /// A worker's nodes with their states and windows, as the `nodes` runtime keeps them.
 struct Nodes<'c, P: PushPolicy> {
     part: Part<P>,
@@ -366,7 +390,6 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         let mut traffic = Traffic::default();
         let during = |phase: &str| format!("round {round} ({phase})");
         // 1. Every node announces to the workers of its in-neighbours.
-        type WireHeights<P> = (usize, Vec<(usize, f64, <P as PushPolicy>::Announce)>);
         let mut batches: Vec<Vec<WireHeights<P>>> = vec![Vec::new(); peers];
         for ((config, state), tell) in self
             .part
@@ -398,27 +421,53 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             .into_iter()
             .enumerate()
             .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| (to as u32, Message::Heights(b)))
+            .map(|(to, b)| {
+                let m = if ex.process[to] == here {
+                    Message::Heights(b)
+                } else {
+                    let parts: Vec<P::Announce> =
+                        b.iter().flat_map(|(_, h)| h.iter().map(|e| e.2)).collect();
+                    let plain = b
+                        .into_iter()
+                        .map(|(from, h)| (from, h.into_iter().map(|e| (e.0, e.1)).collect()))
+                        .collect();
+                    Message::RemoteHeights(plain, encode(&parts))
+                };
+                (to as u32, m)
+            })
             .collect();
-        let mut heard: Vec<Heights<P>> = ex
-            .exchange(worker, out, &mut traffic, &during("announcements"))?
-            .into_iter()
-            .flat_map(|m| match m {
+        let mut heard: Vec<Heights<P>> = Vec::new();
+        for m in ex.exchange(worker, out, &mut traffic, &during("announcements"))? {
+            let wire: Vec<WireHeights<P>> = match m {
                 Message::Heights(h) => h,
+                Message::RemoteHeights(plain, parts) => {
+                    let mut parts = decode::<P::Announce>(&parts)?.into_iter();
+                    plain
+                        .into_iter()
+                        .map(|(from, h)| {
+                            let h = h
+                                .into_iter()
+                                .map(|(k, x)| (k, x, parts.next().unwrap_or_default()))
+                                .collect();
+                            (from, h)
+                        })
+                        .collect()
+                }
                 _ => Vec::new(),
-            })
-            .map(|(from, heights)| Heights {
-                from,
-                heights: heights
-                    .into_iter()
-                    .map(|(k, height, policy)| Announced { k, height, policy })
-                    .collect(),
-            })
-            .collect();
+            };
+            heard.extend(wire.into_iter().map(|(from, heights)| {
+                Heights {
+                    from,
+                    heights: heights
+                        .into_iter()
+                        .map(|(k, height, policy)| Announced { k, height, policy })
+                        .collect(),
+                }
+            }));
+        }
         heard.sort_unstable_by_key(|h| h.from);
         // 2. Every node steps with its out-neighbours' announcements; its jobs go to
         //    the workers of their receivers.
-        type WireJob<P> = (usize, usize, usize, usize, f64, <P as PushPolicy>::Stamp);
         let mut batches: Vec<Vec<WireJob<P>>> = vec![Vec::new(); peers];
         let mut excess = f64::NEG_INFINITY;
         let mut from_neighbours: Vec<&Heights<P>> = Vec::new();
@@ -456,15 +505,35 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             .into_iter()
             .enumerate()
             .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| (to as u32, Message::Jobs(b)))
-            .collect();
-        let mut arrivals: Vec<Jobs<P>> = ex
-            .exchange(worker, out, &mut traffic, &during("jobs"))?
-            .into_iter()
-            .flat_map(|m| match m {
-                Message::Jobs(j) => j,
-                _ => Vec::new(),
+            .map(|(to, b)| {
+                let m = if ex.process[to] == here {
+                    Message::Jobs(b)
+                } else {
+                    let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
+                    let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
+                    Message::RemoteJobs(plain, encode(&stamps))
+                };
+                (to as u32, m)
             })
+            .collect();
+        let mut wire: Vec<WireJob<P>> = Vec::new();
+        for m in ex.exchange(worker, out, &mut traffic, &during("jobs"))? {
+            match m {
+                Message::Jobs(j) => wire.extend(j),
+                Message::RemoteJobs(plain, stamps) => {
+                    let stamps = decode::<P::Stamp>(&stamps)?;
+                    wire.extend(
+                        plain
+                            .into_iter()
+                            .zip(stamps)
+                            .map(|(j, s)| (j.0, j.1, j.2, j.3, j.4, s)),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let mut arrivals: Vec<Jobs<P>> = wire
+            .into_iter()
             .map(|(from, edge, to, k, amount, stamp)| Jobs {
                 from,
                 edge,
