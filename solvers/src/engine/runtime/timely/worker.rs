@@ -189,6 +189,9 @@ struct Context<'c> {
     window: usize,
 }
 
+/// What arrived at a worker, with its epoch.
+type Arrived<P> = Rc<RefCell<Vec<(u64, Message<P>)>>>;
+
 type Input<P> = InputHandle<u64, CapacityContainerBuilder<Vec<(u32, Message<P>)>>>;
 
 /// The worker's side of the exchanges: its input, the probe that closes each epoch,
@@ -198,7 +201,7 @@ struct Exchanges<P: PushPolicy> {
     probe: ProbeHandle<u64>,
     /// What arrived, with its epoch: a faster worker's messages of the next exchange
     /// can arrive before this worker has seen the current one close.
-    arrived: Rc<RefCell<Vec<(u64, Message<P>)>>>,
+    arrived: Arrived<P>,
     /// The process of every worker.
     process: Vec<usize>,
     me: usize,
