@@ -436,7 +436,7 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
         String::from_utf8(ok(&["bench", "engine", "--sizes", "5,10", "--rounds", "5"]).stdout)
             .unwrap();
     assert!(
-        text.contains("| users | brokers | providers | variant | runtime | threads | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair |"),
+        text.contains("| users | brokers | providers | variant | runtime | threads | processes | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair | messages per round | remote bytes per round |"),
         "{text}"
     );
     // 2 sizes × 3 variants × 2 runtimes × 2 thread counts.
@@ -524,8 +524,8 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
             assert!(r["window_bytes_per_pair"].as_f64().unwrap() > 0.0, "{r}");
         }
         for row in rows.iter().filter(|r| r[0] == u) {
-            assert_eq!(row[6], pairs.to_string(), "{row:?}");
-            assert_eq!(row[7], "5", "{row:?}");
+            assert_eq!(row[7], pairs.to_string(), "{row:?}");
+            assert_eq!(row[8], "5", "{row:?}");
         }
     }
     refused(&["bench", "engine", "--sizes", "0,5"], "--sizes");
@@ -575,7 +575,7 @@ fn runtimes_give_the_same_run_and_say_which_they_are() {
     }
     let (default, _) = strip(json(&["run", &t, "--json"]));
     assert_eq!(default, "flat");
-    refused(&["run", &t, "--runtime", "timely"], "--runtime");
+    refused(&["run", &t, "--runtime", "warp"], "--runtime");
 }
 
 /// `run --prices` (issue 7): the welfare-seeking run's node prices beside P3's exact

@@ -18,6 +18,7 @@ use anyhow::Context;
 use brokerflow_graphs::formats::mcf::parse_mcf;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
+use brokerflow_solvers::engine::runtime::timely::{with_cluster, Cluster, Traffic};
 use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Runtime, Variant};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective};
 use serde::{Deserialize, Serialize};
@@ -113,9 +114,15 @@ pub struct EngineBenchArgs {
     /// Runtimes to time, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "flat,nodes")]
     pub runtimes: Vec<crate::cmd::run::RuntimeArg>,
-    /// Thread counts to time (a rayon pool of each size), comma-separated, each ≥ 1.
+    /// Thread counts to time (a rayon pool of each size; for the timely runtime, its
+    /// workers per process), comma-separated, each ≥ 1.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub threads: Vec<usize>,
+    /// timely runtime: process counts to time, comma-separated. Processes beyond the
+    /// first are threads of this program, each its own timely process with its own
+    /// engine, connected over loopback TCP on ports the OS hands out.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub processes: Vec<usize>,
     /// Variants to time, comma-separated (default: every variant).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<crate::cmd::run::VariantArg>,
@@ -401,6 +408,8 @@ struct EngineRow {
     variant: &'static str,
     runtime: &'static str,
     threads: usize,
+    /// timely processes (1 for the other runtimes).
+    processes: usize,
     usable_pairs: usize,
     rounds: usize,
     ns_per_round: Option<f64>,
@@ -411,6 +420,10 @@ struct EngineRow {
     state_bytes_per_pair: Option<f64>,
     /// The sliding window (history of the reported averages) per usable pair.
     window_bytes_per_pair: Option<f64>,
+    /// timely: announcements and job messages per round (to any worker).
+    messages_per_round: Option<f64>,
+    /// timely: payload bytes per round sent to other processes.
+    remote_bytes_per_round: Option<f64>,
 }
 
 fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
@@ -422,6 +435,9 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
     }
     if a.rounds == 0 {
         anyhow::bail!("--rounds must be at least 1");
+    }
+    if a.processes.is_empty() || a.processes.contains(&0) {
+        anyhow::bail!("--processes: every count must be at least 1");
     }
     if a.threads.is_empty() || a.threads.contains(&0) {
         anyhow::bail!(
@@ -454,8 +470,8 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             machine(),
         );
         println!();
-        println!("| users | brokers | providers | variant | runtime | threads | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair |");
-        println!("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| users | brokers | providers | variant | runtime | threads | processes | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair | messages per round | remote bytes per round |");
+        println!("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
     for &users in &a.sizes {
         let (users, brokers, providers) = engine_bench_size(users);
@@ -478,20 +494,34 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             Engine::new(&market, &g, &warm)?.advance(warm.max_rounds, &mut Observers::new());
             for &variant in &variants {
                 let mut one_thread = None;
-                for (threads, pool) in &pools {
+                let process_counts = if runtime == Runtime::Timely {
+                    a.processes.clone()
+                } else {
+                    vec![1]
+                };
+                let shapes: Vec<(usize, usize)> = (0..pools.len())
+                    .flat_map(|i| process_counts.iter().map(move |&p| (i, p)))
+                    .collect();
+                for (pool_index, processes) in shapes {
+                    let (threads, pool) = &pools[pool_index];
                     let mut o = EngineOptions::new(variant, Injection::Demand);
                     o.max_rounds = a.rounds;
                     o.runtime = runtime;
-                    // Built inside the pool: the flat runtime sizes its chunks to it.
-                    let (ns, rounds, footprint) = pool.install(|| {
-                        let mut engine = Engine::new(&market, &g, &o)?;
-                        let start = Instant::now();
-                        engine.advance(a.rounds, &mut Observers::new());
-                        let ns = start.elapsed().as_nanos() as f64;
-                        Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
-                    })?;
+                    let (ns, rounds, footprint, traffic) = if runtime == Runtime::Timely {
+                        timed_timely(&market, &g, &o, *threads, processes, a.rounds)?
+                    } else {
+                        // Built inside the pool: the flat runtime sizes its chunks to it.
+                        let (ns, rounds, footprint) = pool.install(|| {
+                            let mut engine = Engine::new(&market, &g, &o)?;
+                            let start = Instant::now();
+                            engine.advance(a.rounds, &mut Observers::new());
+                            let ns = start.elapsed().as_nanos() as f64;
+                            Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
+                        })?;
+                        (ns, rounds, footprint, None)
+                    };
                     let per_round = (rounds > 0).then(|| ns / rounds as f64);
-                    if *threads == 1 {
+                    if *threads == 1 && processes == 1 {
                         one_thread = per_round;
                     }
                     let per_pair = |x: f64| (pairs > 0).then(|| x / pairs as f64);
@@ -502,6 +532,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                         variant: variant.name(),
                         runtime: runtime.name(),
                         threads: *threads,
+                        processes,
                         usable_pairs: pairs,
                         rounds,
                         ns_per_round: per_round,
@@ -509,6 +540,12 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                         speedup: one_thread.zip(per_round).map(|(one, this)| one / this),
                         state_bytes_per_pair: per_pair(footprint.state as f64),
                         window_bytes_per_pair: per_pair(footprint.window as f64),
+                        messages_per_round: traffic
+                            .filter(|t| t.rounds > 0)
+                            .map(|t| t.messages as f64 / t.rounds as f64),
+                        remote_bytes_per_round: traffic
+                            .filter(|t| t.rounds > 0)
+                            .map(|t| t.remote_bytes as f64 / t.rounds as f64),
                     };
                     if a.json {
                         println!("{}", serde_json::to_string(&row)?);
@@ -517,13 +554,14 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                             x.map_or("-".to_string(), |x| format!("{x:.d$}"))
                         };
                         println!(
-                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                             row.users,
                             row.brokers,
                             row.providers,
                             row.variant,
                             row.runtime,
                             row.threads,
+                            row.processes,
                             row.usable_pairs,
                             row.rounds,
                             num(row.ns_per_round, 0),
@@ -531,6 +569,8 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                             num(row.speedup, 2),
                             num(row.state_bytes_per_pair, 0),
                             num(row.window_bytes_per_pair, 0),
+                            num(row.messages_per_round, 0),
+                            num(row.remote_bytes_per_round, 0),
                         );
                     }
                 }
@@ -539,7 +579,67 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
     }
     if !a.json {
         println!();
-        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
+        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. timely: threads = workers per process; processes beyond the first are threads of this program connected over loopback TCP; messages = announcements and job messages per round, remote bytes = their payload (and the reports) sent to other processes per round, as timely encodes them, without its headers and progress messages. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
     }
     Ok(())
+}
+
+/// Times `rounds` rounds of `o` on the timely runtime: `workers` per process on
+/// `processes` processes (process 0 here, the others on threads of this program over
+/// loopback TCP, each with its own engine, as separate programs would run). Returns
+/// process 0's wall clock, rounds, footprint and the protocol's traffic.
+fn timed_timely(
+    market: &brokerflow_graphs::Market,
+    g: &ExpandedGraph,
+    o: &EngineOptions,
+    workers: usize,
+    processes: usize,
+    rounds: usize,
+) -> anyhow::Result<(
+    f64,
+    usize,
+    brokerflow_solvers::engine::Footprint,
+    Option<Traffic>,
+)> {
+    let addresses = if processes > 1 {
+        let listeners = (0..processes)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()
+            .context("finding free loopback ports")?;
+        listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.to_string()))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    let timed = |process: usize| {
+        let cluster = Cluster::processes(workers, process, addresses.clone());
+        with_cluster(&cluster, || {
+            let mut engine = Engine::new(market, g, o)?;
+            let start = Instant::now();
+            engine.advance(rounds, &mut Observers::new());
+            let ns = start.elapsed().as_nanos() as f64;
+            Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
+        })
+    };
+    let (first, others) = std::thread::scope(|s| {
+        let others: Vec<_> = (1..processes).map(|p| s.spawn(move || timed(p))).collect();
+        let first = timed(0);
+        (
+            first,
+            others.into_iter().map(|h| h.join()).collect::<Vec<_>>(),
+        )
+    });
+    for other in others {
+        match other {
+            Ok(r) => {
+                r?.0?;
+            }
+            Err(_) => anyhow::bail!("a timely process of the benchmark panicked"),
+        }
+    }
+    let (run, traffic) = first?;
+    let (ns, rounds, footprint) = run?;
+    Ok((ns, rounds, footprint, Some(traffic)))
 }

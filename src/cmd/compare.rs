@@ -61,8 +61,13 @@ struct Row {
     notes: Vec<String>,
 }
 
-/// Runs `compare`.
+/// Runs `compare` (on every process of a timely cluster; only process 0 prints).
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let cluster = args.engine.cluster.clone();
+    crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |_| run_here(args))
+}
+
+fn run_here(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let options = CompareOptions {

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_peers;
+pub mod cluster;
 pub mod compare;
 pub mod evaluate;
 pub mod experiment;

@@ -46,6 +46,9 @@ pub enum RuntimeArg {
     /// Every node through the public per-node step and its messages, as a broker
     /// embeds it (the reference; the same result, slower).
     Nodes,
+    /// The per-node step on timely-dataflow, over --workers threads and --processes
+    /// (local, or on several machines with --hosts); the same result.
+    Timely,
 }
 
 impl From<RuntimeArg> for Runtime {
@@ -53,6 +56,7 @@ impl From<RuntimeArg> for Runtime {
         match r {
             RuntimeArg::Flat => Runtime::Flat,
             RuntimeArg::Nodes => Runtime::Nodes,
+            RuntimeArg::Timely => Runtime::Timely,
         }
     }
 }
@@ -114,6 +118,8 @@ pub struct EngineArgs {
     /// Who runs the nodes; every runtime gives the same result, bit for bit.
     #[arg(long, value_enum, default_value = "flat")]
     pub runtime: RuntimeArg,
+    #[command(flatten)]
+    pub cluster: crate::cmd::cluster::ClusterArgs,
 }
 
 impl EngineArgs {
@@ -191,8 +197,18 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs `run`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs `run` (on every process of a timely cluster; only process 0 writes).
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    let cluster = args.engine.cluster.clone();
+    crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |role| {
+        if !role.writes {
+            (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
+        }
+        run_here(args)
+    })
+}
+
+fn run_here(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     if args.prices.is_some() && args.variant.0 != Variant::WelfareSeeking {

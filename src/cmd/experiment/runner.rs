@@ -256,7 +256,17 @@ fn run_scenario(spec: &Spec, ci: usize, si: usize) -> Vec<Record> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let market = scenario_market(c, si)?;
         let g = ExpandedGraph::new(&market);
-        Ok::<_, String>(compare_market(&market, &g, &compare_options(spec, c)))
+        let options = compare_options(spec, c);
+        if spec.engine.runtime != brokerflow_solvers::engine::Runtime::Timely {
+            return Ok::<_, String>(compare_market(&market, &g, &options));
+        }
+        // Each scenario's engine runs on its own timely workers, in this process.
+        let cluster = brokerflow_solvers::engine::runtime::timely::Cluster::threads(spec.workers);
+        brokerflow_solvers::engine::runtime::timely::with_cluster(&cluster, || {
+            compare_market(&market, &g, &options)
+        })
+        .map(|(rows, _)| rows)
+        .map_err(|e| e.to_string())
     }));
     match result {
         Ok(Ok(rows)) => rows

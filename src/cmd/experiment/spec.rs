@@ -15,7 +15,8 @@
 //! weight_floor = 1.0                   # default: the smallest valuation
 //! welfare_scale = 3                    # welfare-seeking c; default: the engine's (3 demand, 1 feasible)
 //! momentum = 0.95                      # momentum β on pushes, in [0, 1); default 0.95
-//! runtime = "flat"                     # or "nodes": who runs the nodes (same results)
+//! runtime = "flat"                     # or "nodes", "timely": who runs the nodes (same results)
+//! workers = 2                          # timely only: worker threads per scenario run
 //! backend = "auto"                     # LP backend
 //!
 //! [outputs]                            # optional
@@ -110,6 +111,7 @@ struct RawEngine {
     welfare_scale: Option<f64>,
     momentum: Option<f64>,
     runtime: Option<String>,
+    workers: Option<usize>,
     backend: Option<String>,
 }
 
@@ -241,6 +243,8 @@ pub struct Spec {
     pub engine: EngineOptions,
     /// LP backend.
     pub backend: Backend,
+    /// The timely runtime's worker threads per engine run (1 for other runtimes).
+    pub workers: usize,
     /// Whether to draw the figures.
     pub figures: bool,
     /// The scenario of Figs. 4–5: (configuration index, scenario index).
@@ -407,6 +411,7 @@ impl Spec {
             configurations,
             engine,
             backend,
+            workers: raw.engine.workers.unwrap_or(1),
             figures: raw.outputs.figures,
             trace,
             sha256: brokerflow_graphs::input_hash(&hashed),
@@ -488,6 +493,14 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
                 format!("unknown runtime '{r}' (known: {})", known.join(", ")),
             )
         })?;
+    }
+    if let Some(w) = raw.workers {
+        if w == 0 || o.runtime != Runtime::Timely {
+            return Err((
+                "engine.workers",
+                format!("workers = {w}: at least 1, and only with runtime = \"timely\""),
+            ));
+        }
     }
     let backend = match &raw.backend {
         None => Backend::DEFAULT,
@@ -675,12 +688,19 @@ providers = 2
         assert_eq!(parse(GOOD).unwrap().engine.runtime, Runtime::Flat);
         let s = parse(&format!("{GOOD}[engine]\nruntime = \"nodes\"\n")).unwrap();
         assert_eq!(s.engine.runtime, Runtime::Nodes);
-        let e = error_of(&format!("{GOOD}[engine]\nruntime = \"timely\"\n"));
+        let s = parse(&format!(
+            "{GOOD}[engine]\nruntime = \"timely\"\nworkers = 2\n"
+        ))
+        .unwrap();
+        assert_eq!((s.engine.runtime, s.workers), (Runtime::Timely, 2));
+        let e = error_of(&format!("{GOOD}[engine]\nruntime = \"warp\"\n"));
         assert!(
-            e.starts_with("x/spec.toml: engine.runtime: unknown runtime 'timely'")
-                && e.contains("flat, nodes"),
+            e.starts_with("x/spec.toml: engine.runtime: unknown runtime 'warp'")
+                && e.contains("flat, nodes, timely"),
             "{e}"
         );
+        let e = error_of(&format!("{GOOD}[engine]\nworkers = 2\n"));
+        assert!(e.contains("engine.workers"), "{e}");
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //!   round loop — parallel over chunks of nodes with rayon. The fast one.
 //! - [`Runtime::Nodes`]: every node through the public, serialisable per-node step and
 //!   its messages ([`super::node`]), as an embedding broker runs it. The reference.
+//! - [`Runtime::Timely`]: the same owned per-node step on timely-dataflow [Timely],
+//!   over worker threads and processes on several machines ([`timely`]).
 
 pub mod flat;
 pub mod nodes;
+pub mod timely;
 
 use brokerflow_graphs::Flow;
 use serde::Serialize;
@@ -29,17 +32,21 @@ pub enum Runtime {
     Flat,
     /// Every node through the owned per-node step and its messages ([`nodes`]).
     Nodes,
+    /// The owned per-node step on timely-dataflow, over workers and processes
+    /// ([`timely`]; the cluster comes from [`timely::with_cluster`]).
+    Timely,
 }
 
 impl Runtime {
     /// Every runtime.
-    pub const ALL: [Runtime; 2] = [Runtime::Flat, Runtime::Nodes];
+    pub const ALL: [Runtime; 3] = [Runtime::Flat, Runtime::Nodes, Runtime::Timely];
 
-    /// `flat` or `nodes`.
+    /// `flat`, `nodes` or `timely`.
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Flat => "flat",
             Runtime::Nodes => "nodes",
+            Runtime::Timely => "timely",
         }
     }
 
@@ -93,6 +100,7 @@ pub(crate) fn executor<'g>(setup: &Setup<'_, 'g>, runtime: Runtime) -> Box<dyn E
             match self.runtime {
                 Runtime::Flat => Box::new(flat::Flat::<P>::new(self.setup)),
                 Runtime::Nodes => Box::new(nodes::Nodes::<P>::new(self.setup)),
+                Runtime::Timely => Box::new(timely::Timely::<P>::new(self.setup)),
             }
         }
     }

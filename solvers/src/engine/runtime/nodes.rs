@@ -106,31 +106,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
                 |scratch, (n, ((((config, state), outbox), sent), lambda))| {
                     let heard: Vec<&Heights<P>> =
                         neighbours[n].iter().map(|&m| &heights[m]).collect();
-                    outbox.clear();
-                    let stepped = node_step(config, state, &heard, params, scratch, outbox);
-                    // The node's window: what it sent over each out-edge (0 for none).
-                    let row = sent.next_row();
-                    row.iter_mut().for_each(|x| *x = 0.0);
-                    let mut jobs = outbox.iter().peekable();
-                    let mut j = 0;
-                    for c in &config.commodities {
-                        for e in &config.out[j..j + c.out_edges] {
-                            if let Some(job) =
-                                jobs.next_if(|x| x.k == c.local.k && x.edge == e.edge)
-                            {
-                                row[j] = job.amount;
-                            }
-                            j += 1;
-                        }
-                    }
-                    sent.commit();
-                    lambda.next_row()[0] = stepped.lambda;
-                    lambda.commit();
-                    config.capacity.map_or(f64::NEG_INFINITY, |cap| {
-                        let excess = capacity_excess(stepped.used, cap);
-                        debug_assert!(excess <= 1e-9, "node {n} used {} of {cap}", stepped.used);
-                        excess
-                    })
+                    step_node(config, state, &heard, params, scratch, outbox, sent, lambda)
                 },
             )
             .reduce(|| f64::NEG_INFINITY, f64::max);
@@ -197,23 +173,77 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 
     fn footprint(&self) -> Footprint {
-        use crate::engine::node::{LocalCommodity, OutEdge};
-        use std::mem::size_of;
         let state = self
             .configs
             .iter()
             .zip(&self.states)
             .zip(&self.neighbours)
-            .map(|((c, s), n)| {
-                size_of::<NodeConfig<P>>()
-                    + c.commodities.len() * size_of::<LocalCommodity<P>>()
-                    + c.out.len() * (size_of::<OutEdge<P>>() + size_of::<f64>())
-                    + size_of::<NodeState<P>>()
-                    + s.held.len() * (4 * size_of::<f64>() + size_of::<P::Slot>())
-                    + n.len() * size_of::<usize>()
-            })
+            .map(|((c, s), n)| node_bytes(c, s, n.len()))
             .sum();
         let window = self.sent.iter().chain(&self.lambda).map(Ring::bytes).sum();
         Footprint { state, window }
     }
+}
+
+/// One node's step of a round ([`node_step`]) with its window kept: what it sent over
+/// each out-edge (0 for none) and its λ become the newest rows of `sent` and `lambda`.
+/// `outbox` is cleared first. Returns the node's capacity excess
+/// ([`capacity_excess`]; −∞ without a capacity). Shared by every runtime that runs
+/// owned nodes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step_node<P: PushPolicy>(
+    config: &NodeConfig<P>,
+    state: &mut NodeState<P>,
+    heard: &[&Heights<P>],
+    params: &StepParams,
+    scratch: &mut NodeScratch<P>,
+    outbox: &mut Vec<Jobs<P>>,
+    sent: &mut Ring,
+    lambda: &mut Ring,
+) -> f64 {
+    outbox.clear();
+    let stepped = node_step(config, state, heard, params, scratch, outbox);
+    let row = sent.next_row();
+    row.iter_mut().for_each(|x| *x = 0.0);
+    let mut jobs = outbox.iter().peekable();
+    let mut j = 0;
+    for c in &config.commodities {
+        for e in &config.out[j..j + c.out_edges] {
+            if let Some(job) = jobs.next_if(|x| x.k == c.local.k && x.edge == e.edge) {
+                row[j] = job.amount;
+            }
+            j += 1;
+        }
+    }
+    sent.commit();
+    lambda.next_row()[0] = stepped.lambda;
+    lambda.commit();
+    config.capacity.map_or(f64::NEG_INFINITY, |cap| {
+        let excess = capacity_excess(stepped.used, cap);
+        debug_assert!(
+            excess <= 1e-9,
+            "node {} used {} of {cap}",
+            config.node,
+            stepped.used
+        );
+        excess
+    })
+}
+
+/// Bytes of one owned node's configuration and state, with `neighbours` out-neighbour
+/// indices.
+pub(crate) fn node_bytes<P: PushPolicy>(
+    c: &NodeConfig<P>,
+    s: &NodeState<P>,
+    neighbours: usize,
+) -> usize {
+    use crate::engine::node::{LocalCommodity, OutEdge};
+    use std::mem::size_of;
+    size_of::<NodeConfig<P>>()
+        + c.commodities.len() * size_of::<LocalCommodity<P>>()
+        // Each out-edge also remembers its last push (momentum).
+        + c.out.len() * (size_of::<OutEdge<P>>() + size_of::<f64>())
+        + size_of::<NodeState<P>>()
+        + s.held.len() * (4 * size_of::<f64>() + size_of::<P::Slot>())
+        + neighbours * size_of::<usize>()
 }
