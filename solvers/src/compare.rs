@@ -581,7 +581,11 @@ fn served_gap_closed(
     r: &EngineRun,
     delta: Option<f64>,
 ) -> Result<Measure, String> {
-    let served: Vec<f64> = (0..g.commodities.len()).map(|k| r.served(g, k)).collect();
+    // The absorbed rates: the steady flow's amounts plus what the window's averages
+    // delivered beyond it, since W counts the value of both.
+    let served: Vec<f64> = (0..g.commodities.len())
+        .map(|k| r.served(g, k) + r.unsteady[k])
+        .collect();
     let at = |objective| {
         lp::utility_flow_for(g, objective, delta, &served, options)
             .map_err(|e| format!("P2 at the served amounts: {}", chain(&e)))

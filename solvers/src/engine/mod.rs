@@ -259,11 +259,18 @@ impl EngineRun {
         self.flow.served(g, k)
     }
 
-    /// DESIGN §2's engine welfare on window-averaged rates: values count absorbed jobs,
-    /// costs every job moved (also jobs that circulated, which the reported `flow` no
-    /// longer shows; see [`EngineRun::circulation_cost`]).
+    /// Design §2's engine welfare on window-averaged rates: values count every absorbed
+    /// job (the steady flow's and the [`EngineRun::unsteady`] deliveries), costs every
+    /// job moved (also jobs that circulated or were still on their way, which the
+    /// reported `flow` no longer shows; see [`EngineRun::circulation_cost`]).
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
-        self.flow.welfare(g) - self.circulation_cost(g)
+        let unsteady_value: f64 = g
+            .commodities
+            .iter()
+            .zip(&self.unsteady)
+            .map(|(c, u)| c.valuation * u)
+            .sum();
+        self.flow.welfare(g) + unsteady_value - self.circulation_cost(g)
     }
 
     /// Cost per round of jobs that moved in circles (broker→broker links both ways)

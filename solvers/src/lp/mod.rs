@@ -369,6 +369,10 @@ pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
 /// The returned flow is one δ*-optimal flow scaled by min(δ*,1)/δ*, so it serves
 /// exactly min(δ*,1)·d_k and is feasible for P2.
 pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    with_auto_fallback(options, |o| max_concurrent_flow_with(g, o))
+}
+
+fn max_concurrent_flow_with(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     let active = active(g);
     let f = concurrent_formulation(g);
     if concurrent_is_unbounded(g, &active) {
@@ -509,6 +513,18 @@ pub fn utility_flow_for(
     exact: &[f64],
     options: &LpOptions,
 ) -> Result<LpSolution, LpError> {
+    with_auto_fallback(options, |o| {
+        utility_flow_for_with(g, objective, delta, exact, o)
+    })
+}
+
+fn utility_flow_for_with(
+    g: &ExpandedGraph,
+    objective: Objective,
+    delta: Option<f64>,
+    exact: &[f64],
+    options: &LpOptions,
+) -> Result<LpSolution, LpError> {
     let sense = match objective {
         Objective::WorstUtility => {
             if g.is_cyclic() {
@@ -578,6 +594,31 @@ fn welfare_formulation_capped(g: &ExpandedGraph, caps: &[f64]) -> Formulation {
 /// ([`LinearProgram::dual`]) with the same backend. Where the optimum is degenerate
 /// the prices are one optimal dual point among several.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+    with_auto_fallback(options, |o| max_welfare_with(g, o))
+}
+
+/// `auto` means "whatever answers exactly": when the large backend's solution fails
+/// the independent check or the optimality certificate (an interior point's answer
+/// can be off by 1e-4 relative on badly scaled LPs), the same LP is solved again by
+/// microlp's exact simplex. The solution records the backend that answered.
+fn with_auto_fallback(
+    options: &LpOptions,
+    solve: impl Fn(&LpOptions) -> Result<LpSolution, LpError>,
+) -> Result<LpSolution, LpError> {
+    match solve(options) {
+        Err(LpError::NotOptimal { .. } | LpError::CheckFailed { .. })
+            if options.backend == Backend::Auto =>
+        {
+            solve(&LpOptions {
+                backend: Backend::Microlp,
+                ..*options
+            })
+        }
+        other => other,
+    }
+}
+
+fn max_welfare_with(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     let caps = demand_caps(g);
     let f = welfare_formulation_capped(g, &caps);
     check_scale(g, &f, options.backend, Some(&caps))?;
