@@ -255,10 +255,23 @@ fn flows_are_read_by_evaluate_with_the_same_welfare_and_routing_matches_them() {
                 "--json",
             ]);
             let eval = json(&["evaluate", &m, "--flows", &flows, "--json"]);
-            // The flows file has circulation cancelled; the engine's welfare counts the
-            // circulating jobs' costs too (DESIGN §2), reported as circulation_cost.
+            // The flows file is the steady flow with circulation cancelled; the engine's
+            // welfare also counts the circulating jobs' costs (design §2, reported as
+            // circulation_cost) and the value of the unsteady deliveries.
+            let market: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+            let unsteady_value: f64 = market["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| {
+                    u["valuation"].as_f64().unwrap()
+                        * run["unsteady"][u["id"].as_str().unwrap()].as_f64().unwrap()
+                })
+                .sum();
             let (w_run, w_eval) = (
-                run["welfare"].as_f64().unwrap() + run["circulation_cost"].as_f64().unwrap(),
+                run["welfare"].as_f64().unwrap() + run["circulation_cost"].as_f64().unwrap()
+                    - unsteady_value,
                 eval["welfare"].as_f64().unwrap(),
             );
             assert!(

@@ -20,7 +20,8 @@ use std::path::Path;
 
 /// A finished command whose answer is a negative verdict (not an error of the run):
 /// `main` prints nothing more and exits with `code`. The codes are documented in
-/// README ("Exit codes"): 1 an error, 2 a usage error (clap), 4 an infeasible
+/// README ("Exit codes"): 1 an error, 2 a usage error (clap), 3 an aborted replicated
+/// settlement, 4 an infeasible
 /// routing (`evaluate`).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
