@@ -5,7 +5,7 @@
 use std::ffi::CString;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::{self, LpOptions, Objective, Sense};
 
 /// Reads an LP file with HiGHS's own reader and returns its optimal objective.
@@ -32,7 +32,7 @@ fn highs_objective(path: &std::path::Path) -> f64 {
     }
 }
 
-fn check_market(name: &str, m: &Market) {
+fn check_market(name: &str, m: &ValidMarket) {
     let g = ExpandedGraph::new(m);
     let dir = std::env::temp_dir().join(format!("brokerflow-highs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
