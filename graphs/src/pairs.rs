@@ -151,6 +151,18 @@ impl UsablePairs {
         &self.into[self.in_start[n.index()]..self.in_start[n.index() + 1]]
     }
 
+    /// Commodity k's pairs leaving node n: a contiguous run of [`UsablePairs::leaving`]
+    /// (pair ids are commodity-major).
+    pub fn leaving_of(&self, n: NodeIndex, k: usize) -> &[usize] {
+        commodity_run(self.leaving(n), self.range(k))
+    }
+
+    /// Commodity k's pairs entering node n: a contiguous run of
+    /// [`UsablePairs::entering`].
+    pub fn entering_of(&self, n: NodeIndex, k: usize) -> &[usize] {
+        commodity_run(self.entering(n), self.range(k))
+    }
+
     /// Bytes held by the index (for the scale reports).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
@@ -186,4 +198,11 @@ mod tests {
         assert!(p.entering(NodeIndex::new(0)).is_empty());
         assert_eq!(p.commodity(2), 1);
     }
+}
+
+/// The part of a node's pair list (sorted by pair id) that lies in `ids`.
+fn commodity_run(list: &[usize], ids: Range<usize>) -> &[usize] {
+    let from = list.partition_point(|&p| p < ids.start);
+    let to = list.partition_point(|&p| p < ids.end);
+    &list[from..to]
 }

@@ -10,6 +10,7 @@
 //! ([`super::EngineRun::queue_drift`]).
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
+use petgraph::graph::NodeIndex;
 
 /// The steady part of `flow` (acyclic per commodity, as after cycle cancelling): per
 /// commodity, a flow y with 0 ≤ y ≤ x on every pair, inflow = outflow at every node
@@ -71,7 +72,7 @@ pub fn steady_flow(g: &ExpandedGraph, flow: &Flow, bounds: &[f64]) -> Flow {
         while next < order.len() {
             let n = order[next];
             next += 1;
-            for &p in leaving_k(g, n, k) {
+            for &p in pairs.leaving_of(NodeIndex::new(n), k) {
                 if ys[p - start] > 0.0 {
                     let h = pairs.head(p).index();
                     indegree[h] -= 1;
@@ -96,7 +97,7 @@ pub fn steady_flow(g: &ExpandedGraph, flow: &Flow, bounds: &[f64]) -> Flow {
             if n == c.sink.index() {
                 continue;
             }
-            let leaving = leaving_k(g, n, k);
+            let leaving = pairs.leaving_of(NodeIndex::new(n), k);
             let out: f64 = leaving.iter().map(|&p| ys[p - start]).sum();
             let factor = if out > through[n] {
                 through[n] / out
@@ -116,8 +117,12 @@ pub fn steady_flow(g: &ExpandedGraph, flow: &Flow, bounds: &[f64]) -> Flow {
             if n == c.source.index() || n == c.sink.index() {
                 continue;
             }
-            let out: f64 = leaving_k(g, n, k).iter().map(|&p| ys[p - start]).sum();
-            let entering = entering_k(g, n, k);
+            let out: f64 = pairs
+                .leaving_of(NodeIndex::new(n), k)
+                .iter()
+                .map(|&p| ys[p - start])
+                .sum();
+            let entering = pairs.entering_of(NodeIndex::new(n), k);
             let inflow: f64 = entering.iter().map(|&p| ys[p - start]).sum();
             if inflow > out {
                 let factor = if inflow > 0.0 { out / inflow } else { 0.0 };
@@ -128,26 +133,4 @@ pub fn steady_flow(g: &ExpandedGraph, flow: &Flow, bounds: &[f64]) -> Flow {
         }
     }
     steady
-}
-
-/// Commodity k's pairs leaving node `n` (a contiguous run: sorted by commodity).
-fn leaving_k(g: &ExpandedGraph, n: usize, k: usize) -> &[usize] {
-    let pairs = g.pairs();
-    run_of(pairs.leaving(petgraph::graph::NodeIndex::new(n)), k, |p| {
-        pairs.commodity(p)
-    })
-}
-
-/// Commodity k's pairs entering node `n`.
-fn entering_k(g: &ExpandedGraph, n: usize, k: usize) -> &[usize] {
-    let pairs = g.pairs();
-    run_of(pairs.entering(petgraph::graph::NodeIndex::new(n)), k, |p| {
-        pairs.commodity(p)
-    })
-}
-
-fn run_of(list: &[usize], k: usize, commodity: impl Fn(usize) -> usize) -> &[usize] {
-    let from = list.partition_point(|&p| commodity(p) < k);
-    let to = from + list[from..].partition_point(|&p| commodity(p) == k);
-    &list[from..to]
 }

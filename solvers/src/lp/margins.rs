@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use brokerflow_graphs::{ExpandedGraph, UsablePairs};
+use brokerflow_graphs::ExpandedGraph;
 use petgraph::graph::NodeIndex;
 
 /// Per usable pair of G′ ([`UsablePairs`] ids): whether its edge lies on some
@@ -34,12 +34,12 @@ pub fn profitable_pairs(g: &ExpandedGraph) -> Vec<bool> {
         let cost = |pair: usize| g.unit_cost(pairs.edge(pair), k);
         from_source.run(
             c.source,
-            |n| own(pairs, pairs.leaving(n), k),
+            |n| pairs.leaving_of(n, k),
             |p| (pairs.head(p), cost(p)),
         );
         to_sink.run(
             c.sink,
-            |n| own(pairs, pairs.entering(n), k),
+            |n| pairs.entering_of(n, k),
             |p| (pairs.tail(p), cost(p)),
         );
         for pair in pairs.range(k) {
@@ -50,13 +50,6 @@ pub fn profitable_pairs(g: &ExpandedGraph) -> Vec<bool> {
         }
     }
     keep
-}
-
-/// Commodity k's run of a node's pair list (sorted by commodity, then edge).
-fn own<'a>(pairs: &UsablePairs, list: &'a [usize], k: usize) -> &'a [usize] {
-    let from = list.partition_point(|&p| pairs.commodity(p) < k);
-    let to = from + list[from..].partition_point(|&p| pairs.commodity(p) == k);
-    &list[from..to]
 }
 
 /// Dijkstra distances with reusable storage: only the nodes a search reaches are

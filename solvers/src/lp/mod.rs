@@ -332,13 +332,7 @@ fn concurrent_is_unbounded(g: &ExpandedGraph, active: &[bool]) -> bool {
             if n == c.sink {
                 return true;
             }
-            // n's leaving pairs are sorted by commodity: k's run is contiguous.
-            let leaving = pairs.leaving(n);
-            let from = leaving.partition_point(|&p| pairs.commodity(p) < k);
-            for &pair in &leaving[from..] {
-                if pairs.commodity(pair) != k {
-                    break;
-                }
+            for &pair in pairs.leaving_of(n, k) {
                 let head = pairs.head(pair);
                 if !seen[head.index()] && g.node(head).capacity.is_none() {
                     seen[head.index()] = true;
