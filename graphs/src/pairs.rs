@@ -174,6 +174,13 @@ impl UsablePairs {
     }
 }
 
+/// The part of a node's pair list (sorted by pair id) that lies in `ids`.
+fn commodity_run(list: &[usize], ids: Range<usize>) -> &[usize] {
+    let from = list.partition_point(|&p| p < ids.start);
+    let to = list.partition_point(|&p| p < ids.end);
+    &list[from..to]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,11 +205,4 @@ mod tests {
         assert!(p.entering(NodeIndex::new(0)).is_empty());
         assert_eq!(p.commodity(2), 1);
     }
-}
-
-/// The part of a node's pair list (sorted by pair id) that lies in `ids`.
-fn commodity_run(list: &[usize], ids: Range<usize>) -> &[usize] {
-    let from = list.partition_point(|&p| p < ids.start);
-    let to = list.partition_point(|&p| p < ids.end);
-    &list[from..to]
 }
