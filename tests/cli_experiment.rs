@@ -299,12 +299,20 @@ markets = ["*.json"]
 "#,
     );
     let out = dir.join("out");
-    run_ok(&[
+    // Every output is written, and the exit code (5) says that rows failed.
+    let run = brokerflow(&[
         "experiment",
         spec.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("2 of 4 rows failed"));
     let text = read(&out, "scenarios.csv");
     let rows: Vec<&str> = text
         .lines()
@@ -388,4 +396,43 @@ fn emit_writes_the_scenario_that_generate_makes() {
     assert_eq!(read(&dir, "k4-2.json"), read(&dir, "gen.json"));
     let out = brokerflow(&["experiment", spec.to_str().unwrap(), "--emit", "K4", "99"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no scenario '99'"));
+}
+
+/// A folder that holds a finished run (the committed results, by default) is not
+/// overwritten by accident; `--force` replaces it, stale figures included.
+#[test]
+fn a_finished_run_is_not_overwritten_without_force() {
+    let dir = temp_dir("force");
+    let spec = write_spec(
+        &dir,
+        r#"
+name = "once"
+methods = ["lp/welfare"]
+[outputs]
+figures = false
+[[configuration]]
+name = "K4"
+seeds = 1
+[configuration.generator]
+users = 4
+brokers = 2
+providers = 2
+"#,
+    );
+    let spec = spec.to_str().unwrap();
+    run_ok(&["experiment", spec]);
+    let out = dir.join("once");
+    let first = read(&out, "scenarios.csv");
+    std::fs::write(out.join("left-by-another-spec.svg"), "<svg/>").unwrap();
+    let again = brokerflow(&["experiment", spec]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("--force") && err.contains("--out"), "{err}");
+    assert_eq!(read(&out, "scenarios.csv"), first);
+    assert!(out.join("left-by-another-spec.svg").exists());
+    run_ok(&["experiment", spec, "--force"]);
+    assert_eq!(read(&out, "scenarios.csv"), first, "same spec, same rows");
+    assert!(!out.join("left-by-another-spec.svg").exists());
+    // --resume of a finished run is an explicit request and stays allowed.
+    run_ok(&["experiment", spec, "--resume"]);
 }

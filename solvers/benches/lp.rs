@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the LP baselines (DESIGN §4): build and solve of P1 and P3
+//! Criterion benchmarks of the LP baselines (design §4): build and solve of P1 and P3
 //! on generated markets, sizes in the bench names, per pure-Rust backend. The largest
 //! sizes and planar30 are in `brokerflow bench lp`, which runs each measurement in its
 //! own process under a time limit.

@@ -1,5 +1,5 @@
-//! Benchmark of VCG settlement (DESIGN §6, issue 6): one P3 re-solve per trading
-//! participant, in parallel with rayon (seed 000 parallelises exactly this step), on
+//! Benchmark of VCG settlement (design §6): one P3 re-solve per trading
+//! participant, in parallel with rayon ([Dist-Auctioneer] parallelises exactly this step), on
 //! generated markets of 20, 200 and 1 000 users with 1 and 2 threads.
 //!
 //! 20 and 200 users run under criterion (sizes and threads in the bench names);

@@ -1,9 +1,9 @@
-//! One market, every method, DESIGN §8's measures: the per-method rows that
+//! One market, every method, design §8's measures: the per-method rows that
 //! `brokerflow compare` prints and that every scenario of an experiment records.
 //!
-//! The LP rows are the analyst's yardsticks (DESIGN §4): P1 (maximum concurrent flow),
+//! The LP rows are the analyst's yardsticks (design §4): P1 (maximum concurrent flow),
 //! P2 and P2⁻ (best and worst routing of the amounts min(δ*,1)·d_k) and P3 (maximum
-//! welfare). Each engine row (DESIGN §5) is measured against the matching optimum:
+//! welfare). Each engine row (design §5) is measured against the matching optimum:
 //! in *feasible* mode P2 at the amounts the engine injects, (1 − η)·min(δ*,1)·d_k,
 //! for percent_of_optimum, and P2 and P2⁻ at the amounts the run served (its
 //! window-averaged absorbed rates) for `gap_closed` (design §8); in *demand* mode P3.
@@ -36,7 +36,7 @@ pub const CHECKPOINT_ROUNDS: usize = 50;
 /// The share of W* that `rounds_to_95` asks the window welfare to reach and keep.
 pub const TARGET_SHARE: f64 = 0.95;
 
-/// The two injection modes of the engine (DESIGN §5 step 1), without P1's δ* (which
+/// The two injection modes of the engine (design §5 step 1), without P1's δ* (which
 /// [`compare_market`] solves for itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,9 +61,9 @@ impl InjectionMode {
 /// mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// An LP baseline of DESIGN §4.
+    /// An LP baseline of design §4.
     Lp(Objective),
-    /// The distributed engine of DESIGN §5.
+    /// The distributed engine of design §5.
     Engine {
         /// Push weights.
         variant: Variant,
@@ -168,40 +168,40 @@ impl Default for CompareOptions {
     }
 }
 
-/// One method's result on one market, in DESIGN §8's measures (`None` where a
+/// One method's result on one market, in design §8's measures (`None` where a
 /// measure does not apply or is undefined; the reason is in `notes`).
 #[derive(Debug, Clone)]
 pub struct MethodRow {
     /// The method.
     pub method: Method,
-    /// W of its flow (DESIGN §2); for engine rows on window-averaged rates. `None`
+    /// W of its flow (design §2); for engine rows on window-averaged rates. `None`
     /// for P1, whose flow is one of many δ*-optimal flows.
     pub welfare: Option<f64>,
     /// W* of the matching optimum (P2 for P2-type rows, P3 for P3 and demand mode,
     /// P2 at the injected amounts for feasible mode).
     pub optimum: Option<f64>,
-    /// 100 · W / W* (DESIGN §8).
+    /// 100 · W / W* (design §8).
     pub percent_of_optimum: Option<f64>,
     /// (W − W⁻) / (W* − W⁻) (design §8), with P2 and P2⁻ at the amounts the row
     /// serves (an engine run: its window-averaged absorbed rates); P2-type and
     /// feasible-mode rows only.
     pub gap_closed: Option<f64>,
-    /// Σ f_k / Σ d_k over non-stranded users (DESIGN §8).
+    /// Σ f_k / Σ d_k over non-stranded users (design §8).
     pub served_fraction: Option<f64>,
     /// Engine rows: rounds run.
     pub rounds: Option<usize>,
     /// Engine rows: the first checkpoint round from which the window welfare stays
     /// ≥ 95 % of `optimum` up to the end of the run ([`run_with_checkpoints`]);
     /// `None` if it never does, or if `optimum` is not positive (as for
-    /// `percent_of_optimum`). Defined here; DESIGN §8 has no such measure; issue 7's
-    /// target ("welfare reaches and stays at ≥ 95 % of P3").
+    /// `percent_of_optimum`). Defined here, for the welfare-seeking engine's target
+    /// ("welfare reaches and stays at ≥ 95 % of P3"); design §8 has no such measure.
     pub rounds_to_95: Option<usize>,
     /// An alias of `gap_closed`, kept for readers of older outputs: design §8's
     /// gap_closed is now measured at the served amounts, which is what this field
     /// measured before the two became one.
     pub gap_closed_served: Option<f64>,
     /// Welfare-seeking demand-mode rows: [`crate::measures::price_error`] of the run's
-    /// node prices against P3's exact dual prices. Defined there (issue 7).
+    /// node prices against P3's exact dual prices. Defined there.
     pub price_error: Option<f64>,
     /// Engine rows: whether every commodity was satisfied over the window.
     pub converged: Option<bool>,
@@ -340,7 +340,7 @@ impl<'a> Yardsticks<'a> {
     }
 }
 
-/// Compares every requested method on one market (DESIGN §8): one [`MethodRow`] per
+/// Compares every requested method on one market (design §8): one [`MethodRow`] per
 /// method, in the order of `options.methods`.
 ///
 /// Arguments: the validated market, its G′, and the options. Returns the rows; a
@@ -352,7 +352,7 @@ impl<'a> Yardsticks<'a> {
 /// engine row's optimum is solved before its run, which evaluates the window welfare
 /// every [`CHECKPOINT_ROUNDS`] rounds for `rounds_to_95`.
 ///
-/// Paper: seed 003 §6 (the experiments compare exactly these).
+/// Paper: [MCF-Grid] §6 (the experiments compare exactly these).
 ///
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
@@ -605,10 +605,10 @@ fn served_gap_closed(
 /// `ObserverMode::Every(CHECKPOINT_ROUNDS)`); it reads the window welfare at its
 /// checkpoints and never changes the run.
 ///
-/// `rounds_to_95` is defined here; DESIGN §8 has no such measure; issue 7's target
+/// `rounds_to_95` is defined here; design §8 has no such measure
 /// ("welfare reaches and stays at ≥ 95 % of P3"). Checkpoints are every
 /// [`CHECKPOINT_ROUNDS`]-th round and the run's last round; at each the engine's
-/// [`window welfare`](Engine::window_welfare) (DESIGN §2's engine welfare of the
+/// [`window welfare`](Engine::window_welfare) (design §2's engine welfare of the
 /// current window, as `EngineRun::welfare` reports at the end) is compared with
 /// [`TARGET_SHARE`]·W*. The result is the first checkpoint round R at which it is
 /// ≥ 0.95·W* and stays so at every later checkpoint; `None` if the last checkpoint

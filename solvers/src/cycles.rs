@@ -1,4 +1,4 @@
-//! Cycle cancelling: reported flows never circulate (DESIGN §2). Removing a cycle of a
+//! Cycle cancelling: reported flows never circulate (design §2). Removing a cycle of a
 //! commodity keeps conservation, lowers every node's resource use and, costs being
 //! non-negative, never lowers welfare.
 

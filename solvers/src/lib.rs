@@ -3,18 +3,18 @@
 //! Algorithms over the expanded graph G′ of `brokerflow-graphs`, each a free function
 //! over [`brokerflow_graphs::ExpandedGraph`]:
 //!
-//! - [`lp`]: the LP baselines P1, P2, P2⁻, P3 (DESIGN §4), every solution passed
+//! - [`lp`]: the LP baselines P1, P2, P2⁻, P3 (design §4), every solution passed
 //!   through [`check`] (independent of the LP builder) and [`cycles`] before it is
 //!   returned;
-//! - [`engine`]: the distributed potential-balancing algorithm (DESIGN §5), run
+//! - [`engine`]: the distributed potential-balancing algorithm (design §5), run
 //!   through the public per-node step of [`engine::node`];
 //! - [`mca`]: max-consensus auctions among agents and an exhaustive explorer of
 //!   their asynchronous executions ([MCA-Alloy]);
-//! - [`settle`]: settlement mechanisms on top of an allocation (DESIGN §6);
+//! - [`settle`]: settlement mechanisms on top of an allocation (design §6);
 //! - [`stream`]: the market for stream computation of [Stream-Market]: offers over
 //!   time, replicas, per-slot markets priced by McAfee's rule, and contracts with
 //!   deposits and hidden spot checks on a ledger;
-//! - [`measures`], [`stats`] and [`compare`]: DESIGN §8's measures, their aggregates,
+//! - [`measures`], [`stats`] and [`compare`]: design §8's measures, their aggregates,
 //!   and the per-market comparison rows that `compare` and `experiment` print.
 
 pub mod certificate;

@@ -1,4 +1,4 @@
-//! The measures of DESIGN §8, defined once and used everywhere: CLI, experiments,
+//! The measures of design §8, defined once and used everywhere: CLI, experiments,
 //! benchmarks.
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
@@ -34,7 +34,7 @@ impl Measure {
     }
 }
 
-/// percent_of_optimum = 100 · W / W* (DESIGN §8); undefined when W* ≤
+/// percent_of_optimum = 100 · W / W* (design §8); undefined when W* ≤
 /// [`OPTIMUM_TOLERANCE`].
 pub fn percent_of_optimum(welfare: f64, optimum: f64) -> Measure {
     if optimum <= OPTIMUM_TOLERANCE {
@@ -68,8 +68,9 @@ pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
 /// price_error = max_n |λ_n − y_n| / max_n y_n over the capacity-limited nodes of G′:
 /// how far an engine run's node prices λ (the welfare-seeking variant's window-averaged
 /// multipliers, [`crate::engine::EngineRun::prices`]) lie from P3's exact dual prices y,
-/// relative to the largest dual price. Not one of DESIGN §8's measures: defined here
-/// for issue 7 ("its prices … are compared with the exact LP duals of P3"). Undefined
+/// relative to the largest dual price. Not one of design §8's measures: defined here
+/// for the welfare-seeking engine, whose prices are compared with the exact LP
+/// duals of P3. Undefined
 /// when no dual price exceeds [`OPTIMUM_TOLERANCE`] (nothing is scarce). Duals of a
 /// degenerate P3 are one optimal vertex among several, so a large value can also mean
 /// the engine found another optimal price vector.
@@ -86,7 +87,7 @@ pub fn price_error(prices: &[Option<f64>], duals: &[f64]) -> Measure {
     Measure::some(worst / largest)
 }
 
-/// served_fraction = Σ f_k / Σ d_k over non-stranded users (DESIGN §8); `None` when
+/// served_fraction = Σ f_k / Σ d_k over non-stranded users (design §8); `None` when
 /// they have no demand at all.
 pub fn served_fraction(g: &ExpandedGraph, flow: &Flow) -> Option<f64> {
     let (served, demand) = g

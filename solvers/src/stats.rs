@@ -1,4 +1,4 @@
-//! The aggregates of DESIGN §8, defined once: means with 95 % confidence intervals
+//! The aggregates of design §8, defined once: means with 95 % confidence intervals
 //! from Student's t (n − 1 degrees of freedom), paired differences between two
 //! methods on the same scenarios, and nearest-rank percentiles ("worst decile" = the
 //! 10th percentile).
@@ -69,7 +69,7 @@ pub fn mean_ci(xs: &[f64]) -> Option<Estimate> {
 }
 
 /// Per-scenario differences a_i − b_i over the scenarios where both are defined
-/// (DESIGN §8: a gain of one method over another is the mean of these, with its own
+/// (design §8: a gain of one method over another is the mean of these, with its own
 /// paired CI). Slices are aligned by scenario; extra entries of the longer are ignored.
 pub fn paired_differences(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<f64> {
     a.iter()
@@ -80,7 +80,7 @@ pub fn paired_differences(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<f64> {
 
 /// The p-th percentile by nearest rank (0 < p ≤ 100): the value of rank ⌈p/100 · n⌉
 /// (1-based) among the sorted values; p ≤ 0 gives the minimum. `None` for no values,
-/// for a NaN among them, or for p outside [0, 100] or NaN. DESIGN §8's "worst
+/// for a NaN among them, or for p outside [0, 100] or NaN. design §8's "worst
 /// decile" is `percentile(xs, 10.0)`.
 pub fn percentile(xs: &[f64], p: f64) -> Option<f64> {
     if xs.is_empty() || !(0.0..=100.0).contains(&p) || xs.iter().any(|x| x.is_nan()) {

@@ -1,4 +1,4 @@
-//! The independent check (DESIGN §4) on small hand-built markets: a feasible flow
+//! The independent check (design §4) on small hand-built markets: a feasible flow
 //! passes with residuals exactly 0, and every kind of corruption is caught and named.
 
 use brokerflow_graphs::{ExpandedGraph, Flow, Market, ValidMarket};

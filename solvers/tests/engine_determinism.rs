@@ -1,4 +1,4 @@
-//! Determinism of the engine (DESIGN §5): the same market run inside a 1-thread and a
+//! Determinism of the engine (design §5): the same market run inside a 1-thread and a
 //! 2-thread rayon pool gives bit-identical flows, routing tables and traces, and two
 //! runs in the same pool are identical too — on both runtimes, which agree with each
 //! other.

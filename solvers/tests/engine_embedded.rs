@@ -1,4 +1,4 @@
-//! The embeddable node step (DESIGN §5): every node steps alone, as if on its own
+//! The embeddable node step (design §5): every node steps alone, as if on its own
 //! machine, and everything it exchanges — its configuration, its state between phases,
 //! every `Heights` and `Jobs` message — travels as JSON text and is parsed back before
 //! use. Jobs reach each node in a shuffled order: the node applies them in its own

@@ -1,4 +1,4 @@
-//! The engine's job ledger and capacity invariants (DESIGN §5).
+//! The engine's job ledger and capacity invariants (design §5).
 //!
 //! 40 random generated markets (seeds 1000..1040: 2–12 users, 1–4 brokers, 1–4
 //! providers, contention 0.5/1/2/4, broker→broker link probability 0/0.3/0.7,
@@ -134,7 +134,7 @@ fn settings(g: &ExpandedGraph, delta: Option<f64>, index: usize) -> Vec<EngineOp
     all
 }
 
-/// a_k worked out from DESIGN §5: (1 − η)·min(δ*,1)·d_k or d_k; 0 when stranded.
+/// a_k worked out from design §5: (1 − η)·min(δ*,1)·d_k or d_k; 0 when stranded.
 fn expected_injection(g: &ExpandedGraph, o: &EngineOptions, k: usize) -> f64 {
     let c = &g.commodities[k];
     if c.is_stranded() || c.demand <= 0.0 {

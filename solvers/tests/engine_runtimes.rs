@@ -1,4 +1,4 @@
-//! Every runtime computes the same rounds (DESIGN §5, "Protocol and runtimes"): for
+//! Every runtime computes the same rounds (design §5, "Protocol and runtimes"): for
 //! every variant × injection mode × potential, the `flat` and the `nodes` runtime, each
 //! inside a 1-thread and a 2-thread rayon pool, give bit-identical flows, moved
 //! amounts, served amounts, window averages, prices, routing tables, ledger (every

@@ -1,5 +1,5 @@
-//! The engine against the LP baselines and against closed forms (issue 4, "Done when";
-//! DESIGN §5 and §8), at the documented defaults (η = 0.02, ε = 0.03, window 200).
+//! The engine against the LP baselines and against closed forms
+//! (design §5 and §8), at the documented defaults (η = 0.02, ε = 0.03, window 200).
 //!
 //! Markets: the bundled tiny, figure3 and linked, and 20 generated markets (seeds
 //! 2000..2020: 3–12 users, 2–4 brokers, 2–4 providers, contention 0.5/1/2/4,
@@ -8,7 +8,7 @@
 //!
 //! ## Tolerances for welfare (why the LP bounds are not exact here)
 //! The LP optima W(P2), W(P2⁻) are for exactly a_k jobs of every k per round, moved by a
-//! conservative, acyclic flow. The engine's flow is a window average (DESIGN §5), which
+//! conservative, acyclic flow. The engine's flow is a window average (design §5), which
 //! differs from such a flow in two ways that the convergence test allows:
 //! 1. it serves s_k, not a_k: feasible mode converges once s_k ≥ (1 − ε)·a_k, so up to
 //!    ε·a_k jobs of k per round are not (yet) absorbed; each such job changes W by at
@@ -21,7 +21,7 @@
 //! τ = Σ_k (v_k + K_k)·|a_k − s_k| + Σ_k K_k·imbalance_k + 1e-6·(1 + |W(P2)|), a
 //! first-order bound. A sharper check solves P2 and P2⁻ at the served amounts s_k
 //! themselves (through the public formulation), where only the second term remains.
-//! On cyclic markets P2⁻ is undefined (DESIGN §4) and only the upper bounds are checked.
+//! On cyclic markets P2⁻ is undefined (design §4) and only the upper bounds are checked.
 //! Demand mode: W ≤ W(P3) + Σ_k v_k·max(0, s_k − d_k) + Σ_k K_k·imbalance_k + 1e-6·(1 + |W(P3)|).
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
@@ -164,7 +164,7 @@ fn feasible_mode_serves_its_share_and_welfare_lies_between_the_lp_bounds() {
             let r = run(&market, &g, &o).unwrap();
             stats.add(&r);
             let what = format!("{name}, {} feasible", variant.name());
-            // DESIGN §5 / issue 4: feasible mode converges at the defaults.
+            // design §5: feasible mode converges at the defaults.
             assert!(
                 r.converged,
                 "{what}: not converged after {} rounds ({:?})",
@@ -501,7 +501,7 @@ fn circulating(g: &ExpandedGraph, flow: &Flow) -> Vec<(usize, f64)> {
     found
 }
 
-/// DESIGN §2: "reported flows never circulate: per commodity they are acyclic (cancel
+/// design §2: "reported flows never circulate: per commodity they are acyclic (cancel
 /// any cycle before reporting)". Markets with broker→broker links both ways: linked,
 /// and a generated one (8 users, 4 brokers, 3 providers, broker→broker link
 /// probability 0.6, seed 5) where the window average of commodity u2 (index 1) runs

@@ -1,4 +1,4 @@
-//! Reverse water-filling meets its optimality (KKT) conditions (DESIGN §5 step 3), on
+//! Reverse water-filling meets its optimality (KKT) conditions (design §5 step 3), on
 //! random push problems for both potentials: λ ≥ 0; Σ usage·x̄ ≤ R, with equality when
 //! λ > 0 (complementary slackness); 0 ≤ x̄ ≤ q̄_t; and on every term the derivative of
 //! its part of the objective plus λ·usage is 0 where 0 < x̄ < q̄_t (stationarity),

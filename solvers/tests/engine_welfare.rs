@@ -1,4 +1,4 @@
-//! The welfare-seeking variant's local knowledge and its prices (DESIGN §5):
+//! The welfare-seeking variant's local knowledge and its prices (design §5):
 //!
 //! * every node learns its cheapest cost to t_k by the distance-vector exchange in its
 //!   announcements, and every source its user's scale V_k (c / (v_k − C_s) in demand

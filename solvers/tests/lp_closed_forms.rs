@@ -1,5 +1,5 @@
 //! The LP baselines against closed forms worked out by hand on small markets
-//! (DESIGN §4). Every test runs under every backend compiled into this build.
+//! (design §4). Every test runs under every backend compiled into this build.
 
 use brokerflow_graphs::{ExpandedGraph, Market};
 use brokerflow_solvers::check::is_acyclic;

@@ -1,4 +1,4 @@
-//! Properties of the LP baselines on random generated markets (DESIGN §4, §7).
+//! Properties of the LP baselines on random generated markets (design §4, §7).
 //!
 //! 60 markets (seeds 0..60) of 3–14 users, 2–5 brokers and 2–5 providers, with and
 //! without broker→broker links and eligibility lists, at contention 0.5, 1, 2 and 4.

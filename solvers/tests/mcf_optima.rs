@@ -1,5 +1,5 @@
 //! The imported Larsson–Yuan benchmarks reproduce their published min-cost optima as
-//! −(P2 welfare) (DESIGN §4): grid1 827 319 and planar30 44 350 624. Every demand fits
+//! −(P2 welfare) (design §4): grid1 827 319 and planar30 44 350 624. Every demand fits
 //! (δ* ≥ 1) and valuations are 0, so P2's welfare is minus the min-cost flow's cost.
 
 use brokerflow_graphs::formats::mcf::parse_mcf;

@@ -1,4 +1,4 @@
-//! `engine-prices` (issue 7): settlement at the welfare-seeking engine's own node
+//! `engine-prices` : settlement at the welfare-seeking engine's own node
 //! prices.
 //!
 //! * Against an independent method: on `tiny`, as the welfare scale c grows the

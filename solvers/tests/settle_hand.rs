@@ -1,7 +1,7 @@
-//! Settlement (DESIGN §6) on small markets whose statements are worked out by hand;
+//! Settlement (design §6) on small markets whose statements are worked out by hand;
 //! every expected number is derived in the comment above its assertion.
 //!
-//! Conventions (DESIGN §2): a participant's value is v_k per job served for a user,
+//! Conventions (design §2): a participant's value is v_k per job served for a user,
 //! minus the costs of what it sends (own cost and link cost); utility = value +
 //! receives − pays; surplus = Σ pays − Σ receives.
 
@@ -424,7 +424,7 @@ fn vickrey_reserve_caps_the_price() {
 }
 
 /// One user u (d = 10, r = 1, v = 10) reaching two broker markets over links of
-/// bandwidth 5 each, so P3 splits it into two lots (seed 001 §2.2): lot A = 5 jobs
+/// bandwidth 5 each, so P3 splits it into two lots ([NOMAD] §2.2): lot A = 5 jobs
 /// at b1, lot B = 5 jobs at b2. p1 (cost 2) is linked from b1 only, p2 (cost 3) from
 /// b2 only, p3 (cost 4, capacity as given) from both, b2→p3 costing 0.2 per job.
 /// P3 per-job net values: via p1 10 − 2 = 8, via p2 7, via p3 6 or 5.8: A → p1,

@@ -1,4 +1,4 @@
-//! Property tests of settlement (DESIGN §6, issue 6) on random generated markets:
+//! Property tests of settlement (design §6) on random generated markets:
 //! individual rationality, budget balance and truthfulness for every mechanism that
 //! promises them, and — the same harness on `posted` and `lp-prices` — proof that
 //! it finds profitable misreports where nothing promises truthfulness.
@@ -81,7 +81,7 @@ enum Alloc {
     /// P3 at the declared bids (what `settle --allocation lp --bids` does).
     Declared,
     /// P3 at the true bids, held fixed: the set of possible trades does not move
-    /// with the misreport (DESIGN §6, mechanisms that choose their own trades).
+    /// with the misreport (design §6, mechanisms that choose their own trades).
     Fixed,
 }
 
@@ -344,7 +344,7 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
     );
 }
 
-/// A provider misreports its entirety ask for one user (seed 001 §2.2): to 0, to a
+/// A provider misreports its entirety ask for one user ([NOMAD] §2.2): to 0, to a
 /// random multiple in [0, 1.5) of c_p·r_k·d_k (its truthful ask if the user's whole
 /// demand is allocated; the truthful ask is c_p·r_k times the jobs allocated), or to
 /// that + U[0, 2); half of the time it misreports its cost (its single-lot asks) too.

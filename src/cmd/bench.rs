@@ -1,12 +1,12 @@
 //! `brokerflow bench lp`: LP build and solve times per backend on generated markets
-//! of growing size and on the imported planar30 benchmark (DESIGN §4).
+//! of growing size and on the imported planar30 benchmark (design §4).
 //!
 //! Each measurement runs in a child process (`brokerflow bench lp-one …`, hidden), so
 //! one that exceeds the time limit is killed cleanly and larger sizes for that
 //! backend are skipped.
 //!
 //! `brokerflow bench engine`: the distributed engine's cost per round against the
-//! usable (edge, commodity) pairs of G′ (DESIGN §5), per variant, runtime and thread
+//! usable (edge, commodity) pairs of G′ (design §5), per variant, runtime and thread
 //! count, on generated markets of growing size, in one process; and the engine's
 //! memory per pair.
 

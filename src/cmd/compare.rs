@@ -1,5 +1,5 @@
 //! `brokerflow compare`: the LP baselines and the distributed variants on one market,
-//! side by side, in the measures of DESIGN §8.
+//! side by side, in the measures of design §8.
 
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One row of the comparison (DESIGN §8's measures; `None` where one does not apply).
+/// One row of the comparison (design §8's measures; `None` where one does not apply).
 #[derive(Debug, Serialize)]
 struct Row {
     method: &'static str,
@@ -46,13 +46,13 @@ struct Row {
     rounds: Option<usize>,
     /// The first checkpoint round (every 50th and the last) from which the window
     /// welfare stays ≥ 95 % of `optimum` (defined in
-    /// `brokerflow_solvers::compare::run_with_checkpoints`; DESIGN §8 has no such
-    /// measure; issue 7's target).
+    /// `brokerflow_solvers::compare::run_with_checkpoints`; design §8 has no such
+    /// measure).
     rounds_to_95: Option<usize>,
     /// An alias of `gap_closed`, kept for readers of older outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     gap_closed_served: Option<f64>,
-    /// Welfare-seeking demand rows: node prices against P3's duals (issue 7).
+    /// Welfare-seeking demand rows: node prices against P3's duals.
     #[serde(skip_serializing_if = "Option::is_none")]
     price_error: Option<f64>,
     converged: Option<bool>,

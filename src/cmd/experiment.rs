@@ -1,6 +1,6 @@
 //! `brokerflow experiment`: batch runs over random topologies and market files
-//! (DESIGN §7), reproducible from one spec file, with CSV results, aggregates and SVG
-//! figures (seed 003 Table 1 and Figs. 4–6).
+//! (design §7), reproducible from one spec file, with CSV results, aggregates and SVG
+//! figures ([MCF-Grid] Table 1 and Figs. 4–6).
 
 pub mod figures;
 pub mod runner;
@@ -13,6 +13,7 @@ use anyhow::Context;
 use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
 use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
 
+use crate::cmd::output::Outputs;
 use crate::cmd::write_atomically;
 use runner::{csv_line, out_dir, run_batch, scenario_market, Batch, COLUMNS, JOURNAL};
 use spec::Spec;
@@ -22,7 +23,7 @@ use spec::Spec;
 /// and method, failures included), `timings.csv` (wall clock), `summary.csv` and
 /// `summary.md` (means with 95 % Student-t intervals, medians and 90th percentiles,
 /// rounds to converge and rounds to reach and keep 95 % of the optimum, paired
-/// utility-aware − fair differences, seed 003 Table 1 beside the paper's numbers) and
+/// utility-aware − fair differences, [MCF-Grid] Table 1 beside the paper's numbers) and
 /// SVG figures.
 ///
 /// `scenarios.csv` and `summary.csv` are byte-identical for any `--jobs`. Spec
@@ -40,6 +41,11 @@ pub struct Args {
     /// Keep the rows a previous, interrupted run of the same spec finished; run the rest.
     #[arg(long)]
     pub resume: bool,
+    /// Replace the results of an earlier run in the output folder (without it, a
+    /// folder that already holds a finished run's scenarios.csv is refused, so the
+    /// committed results under experiments/ are never overwritten by accident).
+    #[arg(long)]
+    pub force: bool,
     /// Instead of running: write the market of scenario (CONFIG, SEED) — SEED is the
     /// seed of a generated configuration or the file of a given one — to `-o FILE`.
     #[arg(long, num_args = 2, value_names = ["CONFIG", "SEED"])]
@@ -56,9 +62,22 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     if let Some(emit) = &args.emit {
-        return emit_market(&spec, &emit[0], &emit[1], args.output.as_ref());
+        let mut outputs = Outputs::plan(&[&args.spec], &[("-o", args.output.as_ref())])?;
+        return emit_market(
+            &spec,
+            &emit[0],
+            &emit[1],
+            args.output.as_ref(),
+            &mut outputs,
+        );
     }
     let out = out_dir(&spec, args.out.as_ref());
+    if out.join("scenarios.csv").exists() && !args.resume && !args.force {
+        anyhow::bail!(
+            "{} already holds the results of an earlier run (scenarios.csv): write this run elsewhere with --out DIR, keep its finished rows with --resume, or replace them with --force",
+            out.display()
+        );
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
@@ -91,28 +110,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "summary.md",
         &summary::summary_md(&spec, &batch.records, &provenance),
     )?;
-    if spec.figures {
-        for (name, svg) in figures::draw_all(&spec, &batch.records, &provenance)? {
-            write(&name, &svg)?;
-        }
+    let figures = if spec.figures {
+        figures::draw_all(&spec, &batch.records, &provenance)?
+    } else {
+        Vec::new()
+    };
+    // Figures an earlier run left that this one does not draw would pass for its own.
+    remove_stale_figures(&out, &figures)?;
+    for (name, svg) in &figures {
+        write(name, svg)?;
     }
     let _ = std::fs::remove_file(out.join(JOURNAL));
     let failed = batch.records.iter().filter(|r| !r.ok).count();
     eprintln!(
-        "experiment '{}': {} scenarios run, {} resumed, {} rows ({} failed) in {:.1} s on {} threads -> {}",
+        "experiment '{}': {} run, {} resumed, {} ({} failed) in {:.1} s on {} -> {}",
         spec.name,
-        batch.ran,
+        crate::cmd::count(batch.ran, "scenario"),
         batch.resumed,
-        batch.records.len(),
+        crate::cmd::count(batch.records.len(), "row"),
         failed,
         batch.seconds,
-        jobs,
+        crate::cmd::count(jobs, "thread"),
         out.display()
     );
+    if failed > 0 {
+        return Err(crate::cmd::Verdict {
+            code: crate::cmd::EXIT_FAILED_ROWS,
+            message: format!(
+                "{failed} of {} rows failed (status \"error\" in {}); the outputs are complete otherwise",
+                batch.records.len(),
+                out.join("scenarios.csv").display()
+            ),
+        }
+        .into());
+    }
     Ok(())
 }
 
-/// The provenance lines every output starts with (DESIGN §8): version, spec and its
+/// Removes the `.svg` files in `out` that are not among `figures`.
+fn remove_stale_figures(out: &std::path::Path, figures: &[(String, String)]) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        let is_svg = path.extension().is_some_and(|e| e == "svg");
+        if is_svg && !figures.iter().any(|(f, _)| Some(f) == name.as_ref()) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing the stale figure {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The provenance lines every output starts with (design §8): version, spec and its
 /// hash, LP backend and tolerances, engine settings. No wall clock.
 pub fn provenance(spec: &Spec) -> String {
     let e = &spec.engine;
@@ -169,8 +219,11 @@ fn scenarios_csv(spec: &Spec, batch: &Batch, provenance: &str) -> String {
 fn timings_csv(spec: &Spec, batch: &Batch, jobs: usize, provenance: &str) -> String {
     let mut s = provenance.to_string();
     s.push_str(&format!(
-        "# wall clock of this invocation: {:.3} s on {} threads ({} scenarios run, {} resumed)\n",
-        batch.seconds, jobs, batch.ran, batch.resumed
+        "# wall clock of this invocation: {:.3} s on {} ({} run, {} resumed)\n",
+        batch.seconds,
+        crate::cmd::count(jobs, "thread"),
+        crate::cmd::count(batch.ran, "scenario"),
+        batch.resumed
     ));
     s.push_str("configuration,scenario,method,seconds\n");
     for r in &batch.records {
@@ -190,6 +243,7 @@ fn emit_market(
     config: &str,
     scenario: &str,
     output: Option<&PathBuf>,
+    outputs: &mut Outputs,
 ) -> anyhow::Result<()> {
     let file = spec.path.display();
     let c = spec
@@ -203,8 +257,10 @@ fn emit_market(
     let market = scenario_market(c, i).map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = market.to_json_pretty();
     match output {
-        Some(path) => write_atomically(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display())),
+        Some(path) => {
+            outputs.stage(path, text);
+            std::mem::take(outputs).commit()
+        }
         None => {
             print!("{text}");
             Ok(())

@@ -1,4 +1,4 @@
-//! `brokerflow generate`: a random market as in seed 003 §6 / DESIGN §7, written as a
+//! `brokerflow generate`: a random market as in [MCF-Grid] §6 / design §7, written as a
 //! market file.
 
 use std::path::PathBuf;
@@ -170,12 +170,24 @@ impl Args {
 
 /// Runs `generate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.users == 0 {
+        anyhow::bail!("invalid --users: 0; a market needs at least one user (job stream) to route");
+    }
     let config = args.config();
     let market = generate(&config, args.seed).map_err(|e| explain(&e))?;
     let text = market.to_json_pretty();
     match &args.output {
-        Some(path) => crate::cmd::write_atomically(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            crate::cmd::write_atomically(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "generated market '{}' (seed {}): {} -> {}",
+                market.name,
+                args.seed,
+                crate::cmd::census(&market),
+                path.display()
+            );
+        }
         None => print!("{text}"),
     }
     Ok(())

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+use crate::cmd::census;
+use crate::cmd::output::Outputs;
 use brokerflow_graphs::formats::{mcf, sndlib};
 
 /// Convert a network in another format into a brokerflow market (JSON).
@@ -67,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.max_demands.is_some() && args.format != Format::Sndlib {
         anyhow::bail!("--max-demands applies to --format sndlib only");
     }
+    let mut outputs = Outputs::plan(&[&args.file], &[("-o", args.output.as_ref())])?;
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("{}: cannot read", args.file.display()))?;
     let origin = args.file.display().to_string();
@@ -83,14 +87,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let json = market.to_json_pretty();
     match &args.output {
         Some(path) => {
-            crate::cmd::write_atomically(path, json.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
+            outputs.stage(path, json);
+            outputs.commit()?;
             eprintln!(
-                "imported {origin}: {} brokers, {} links, {} users, {} providers -> {}",
-                market.brokers.len(),
-                market.links.len(),
-                market.users.len(),
-                market.providers.len(),
+                "imported {origin}: {} -> {}",
+                census(&market),
                 path.display()
             );
         }

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use brokerflow_graphs::{formats::dot, ExpandedGraph, Market, Summary};
+
+use crate::cmd::count;
+use crate::cmd::output::Outputs;
 
 /// Describe a market: participants, the expanded graph G′, demand against capacity
 /// per layer, and stranded users (users that reach no eligible provider).
@@ -21,12 +23,13 @@ pub struct Args {
 
 /// Runs `inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut outputs = Outputs::plan(&[&args.market], &[("--dot", args.dot.as_ref())])?;
     let market = Market::load(&args.market)?;
     let g = ExpandedGraph::new(&market);
     let summary = Summary::new(&market, &g);
     if let Some(path) = &args.dot {
-        crate::cmd::write_atomically(path, dot::to_dot(&market).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, dot::to_dot(&market));
+        outputs.commit()?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -42,8 +45,11 @@ fn render(s: &Summary) -> String {
     let _ = writeln!(out, "market {}", s.name);
     let _ = writeln!(
         out,
-        "  participants: {} users, {} brokers, {} providers, {} links",
-        s.users, s.brokers, s.providers, s.links
+        "  participants: {}, {}, {}, {}",
+        count(s.users, "user"),
+        count(s.brokers, "broker"),
+        count(s.providers, "provider"),
+        count(s.links, "link")
     );
     let _ = writeln!(
         out,
@@ -62,7 +68,7 @@ fn render(s: &Summary) -> String {
         let cap = match (l.count, l.capacity) {
             (0, _) => "none in this market".to_string(),
             (_, None) => "unlimited".to_string(),
-            (_, Some(c)) => format!("{} ({:.0}% of demand)", fmt_num(c), pct(c, l.demand)),
+            (_, Some(c)) => format!("{} ({})", fmt_num(c), share_of_demand(c, l.demand)),
         };
         let _ = writeln!(
             out,
@@ -86,11 +92,12 @@ fn render(s: &Summary) -> String {
     out
 }
 
-fn pct(c: f64, d: f64) -> f64 {
+/// Capacity as a share of the layer's demand; "no demand" when there is none.
+fn share_of_demand(c: f64, d: f64) -> String {
     if d > 0.0 {
-        100.0 * c / d
+        format!("{:.0}% of demand", 100.0 * c / d)
     } else {
-        f64::INFINITY
+        "no demand".to_string()
     }
 }
 

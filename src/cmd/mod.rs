@@ -10,19 +10,18 @@ pub mod generate;
 pub mod import;
 pub mod inspect;
 pub mod mca;
+pub mod output;
 pub mod run;
 pub mod settle;
 pub mod solve;
 pub mod stream;
 
-use std::io::Write;
 use std::path::Path;
 
 /// A finished command whose answer is a negative verdict (not an error of the run):
 /// `main` prints nothing more and exits with `code`. The codes are documented in
 /// README ("Exit codes"): 1 an error, 2 a usage error (clap), 3 an aborted replicated
-/// settlement, 4 an infeasible
-/// routing (`evaluate`).
+/// settlement, 4 an infeasible routing (`evaluate`), 5 an experiment with failed rows.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Verdict {
@@ -35,28 +34,39 @@ pub struct Verdict {
 /// `evaluate`'s exit code for a routing that breaks a constraint.
 pub const EXIT_INFEASIBLE: u8 = 4;
 
-/// Writes a whole file or nothing: a temporary file beside it, then a rename, so a
-/// failed run never leaves a partial file that looks complete.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("not a file path"))?;
-    let tmp = dir.unwrap_or(Path::new(".")).join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// `experiment`'s exit code when it wrote every output but some rows failed.
+pub const EXIT_FAILED_ROWS: u8 = 5;
+
+pub use output::write_atomically;
+
+/// `n` and the noun, in the plural unless `n` is 1: "1 broker", "2 brokers".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
-    result
+}
+
+/// `x` with `decimals` decimals, without the sign of a value that rounds to zero
+/// ("0.0000", never "-0.0000").
+pub fn fixed(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// A market's size in words: brokers, links, users and providers.
+pub fn census(m: &brokerflow_graphs::Market) -> String {
+    format!(
+        "{}, {}, {}, {}",
+        count(m.brokers.len(), "broker"),
+        count(m.links.len(), "link"),
+        count(m.users.len(), "user"),
+        count(m.providers.len(), "provider")
+    )
 }
 
 /// A market file as read: the validated market, its G′, and the hash of its bytes.
@@ -89,7 +99,7 @@ impl LoadedMarket {
     }
 }
 
-/// What made an output (DESIGN §8): version, backend, tolerances, input hash.
+/// What made an output (design §8): version, backend, tolerances, input hash.
 pub fn provenance(
     loaded: &LoadedMarket,
     backend: brokerflow_solvers::lp::Backend,
@@ -102,4 +112,26 @@ pub fn provenance(
         "solver_tolerance": backend.tolerance(),
         "check_tolerance": brokerflow_solvers::lp::CHECK_TOLERANCE,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count, fixed};
+
+    #[test]
+    fn fixed_never_prints_a_negative_zero() {
+        assert_eq!(fixed(-1e-12, 4), "0.0000");
+        assert_eq!(fixed(-0.0, 4), "0.0000");
+        assert_eq!(fixed(-0.00004, 4), "0.0000");
+        assert_eq!(fixed(-0.0001, 4), "-0.0001");
+        assert_eq!(fixed(12.34567, 2), "12.35");
+        assert_eq!(fixed(-3.0, 0), "-3");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "broker"), "1 broker");
+        assert_eq!(count(0, "broker"), "0 brokers");
+        assert_eq!(count(2, "thread"), "2 threads");
+    }
 }

@@ -14,7 +14,8 @@ use brokerflow_solvers::measures;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cmd::{provenance, write_atomically, LoadedMarket};
+use crate::cmd::output::Outputs;
+use crate::cmd::{provenance, LoadedMarket};
 
 /// Push weights (see `brokerflow run --help`): every variant the engine registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +132,14 @@ impl EngineArgs {
         variant: Variant,
         inject: InjectArg,
     ) -> anyhow::Result<EngineOptions> {
+        if self.window > self.rounds {
+            // Also what keeps a mistyped window from allocating window × pairs.
+            anyhow::bail!(
+                "--window {} is longer than the round limit (--rounds {}): a run never fills it",
+                self.window,
+                self.rounds
+            );
+        }
         let injection = match inject {
             InjectArg::Demand => Injection::Demand,
             InjectArg::Feasible => {
@@ -209,6 +218,15 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
 }
 
 fn run_here(args: Args) -> anyhow::Result<()> {
+    let mut outputs = Outputs::plan(
+        &[&args.market],
+        &[
+            ("--trace", args.trace.as_ref()),
+            ("--flows", args.flows.as_ref()),
+            ("--routing", args.routing.as_ref()),
+            ("--prices", args.prices.as_ref()),
+        ],
+    )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     if args.prices.is_some() && args.variant.0 != Variant::WelfareSeeking {
@@ -230,15 +248,13 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let result = engine::run_observed(&loaded.market, g, &options, &mut observers)?;
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.trace {
-        write_atomically(path, trace_csv(&loaded, &trace).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, trace_csv(&loaded, &trace));
     }
     if let Some(path) = &args.flows {
-        write_atomically(
+        outputs.stage(
             path,
-            flows_csv::write_flows(&loaded.market, g, &result.flow).as_bytes(),
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
+            flows_csv::write_flows(&loaded.market, g, &result.flow),
+        );
     }
     if let Some(path) = &args.routing {
         let mut csv = String::from("broker,commodity,next_hop,fraction\n");
@@ -248,8 +264,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
                 r.broker, r.commodity, r.next_hop, r.fraction
             ));
         }
-        write_atomically(path, csv.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, csv);
     }
     let mut price_error = None;
     if let Some(path) = &args.prices {
@@ -274,10 +289,10 @@ fn run_here(args: Args) -> anyhow::Result<()> {
                 ));
             }
         }
-        write_atomically(path, csv.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, csv);
         price_error = Some(measures::price_error(&result.prices, &duals));
     }
+    outputs.commit()?;
     if args.json {
         let mut value = to_json(&loaded, &result, seconds);
         if let Some(e) = &price_error {

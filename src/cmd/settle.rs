@@ -1,4 +1,4 @@
-//! `brokerflow settle`: who pays whom for an allocation (DESIGN §6).
+//! `brokerflow settle`: who pays whom for an allocation (design §6).
 
 use std::path::PathBuf;
 
@@ -12,9 +12,10 @@ use brokerflow_solvers::settle::{self, Allocation, Bids, Mechanism, SettleOption
 use serde_json::json;
 use std::time::Duration;
 
-use crate::cmd::{provenance, write_atomically, LoadedMarket};
+use crate::cmd::output::Outputs;
+use crate::cmd::{fixed, provenance, LoadedMarket};
 
-/// Which allocation to settle (DESIGN §6).
+/// Which allocation to settle (design §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AllocationArg {
     /// P3's welfare-maximising allocation at the declared bids.
@@ -40,7 +41,7 @@ impl AllocationArg {
     }
 }
 
-/// Which settlement mechanism (DESIGN §6).
+/// Which settlement mechanism (design §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MechanismArg {
     /// The market file's posted prices: budget-balanced, neither IR nor truthful.
@@ -192,6 +193,20 @@ pub struct Aborted(pub String);
 
 /// Runs `settle`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let sidecar = args.out.as_ref().map(|path| {
+        let mut side = path.clone().into_os_string();
+        side.push(".json");
+        PathBuf::from(side)
+    });
+    let mut inputs = vec![args.market.as_path()];
+    inputs.extend(args.bids.as_deref());
+    let mut outputs = Outputs::plan(
+        &inputs,
+        &[
+            ("--out", args.out.as_ref()),
+            ("--out's .json sidecar", sidecar.as_ref()),
+        ],
+    )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let bids = match &args.bids {
         None => Bids::default(),
@@ -214,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.backend)?,
         Some(variant) => {
-            // DESIGN §6: an engine variant run in demand mode, at the declared bids, with
+            // design §6: an engine variant run in demand mode, at the declared bids, with
             // the engine's default settings; its window-averaged, cycle-free flow.
             let (allocation, converged) = Allocation::engine(&declared, &declared_graph, variant)?;
             if !converged {
@@ -243,16 +258,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let backend = args.backend.resolve(loaded.graph.usable_pairs());
     let totals = to_json(&loaded, &statement, &args, backend);
-    if let Some(path) = &args.out {
-        write_atomically(path, to_csv(&statement).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        let mut side = path.clone().into_os_string();
-        side.push(".json");
-        let side = PathBuf::from(side);
+    if let (Some(path), Some(side)) = (&args.out, &sidecar) {
+        outputs.stage(path, to_csv(&statement));
         let mut text = serde_json::to_string_pretty(&totals)?;
         text.push('\n');
-        write_atomically(&side, text.as_bytes())
-            .with_context(|| format!("writing {}", side.display()))?;
+        outputs.stage(side, text);
+        outputs.commit()?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&totals)?);
@@ -435,13 +446,13 @@ fn render(loaded: &LoadedMarket, s: &Statement) -> String {
     for l in &s.participants {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:<8} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+            "  {:<width$}  {:<8} {:>12} {:>12} {:>12} {:>12}",
             l.id,
             l.role.to_string(),
-            l.volume,
-            l.pays,
-            l.receives,
-            l.utility
+            fixed(l.volume, 4),
+            fixed(l.pays, 4),
+            fixed(l.receives, 4),
+            fixed(l.utility, 4)
         );
     }
     let _ = writeln!(out, "  welfare (true values) W = {:.6}", s.welfare);

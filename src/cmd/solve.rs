@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
-use brokerflow_graphs::{ExpandedGraph, Market};
 use brokerflow_solvers::lp::{self, Backend, LpOptions, LpSolution, LpStatus, Objective};
 use serde_json::json;
 
-use crate::cmd::{provenance, write_atomically, LoadedMarket};
+use crate::cmd::output::Outputs;
+use crate::cmd::{provenance, LoadedMarket};
 
 /// Which LP to solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,7 +76,14 @@ pub struct Args {
     /// `node,price` (bandwidth nodes named `u->v`).
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// Print the per-user table even on a market of more than
+    /// [`PER_USER_TABLE_LIMIT`] users (the totals are always printed first).
+    #[arg(long)]
+    pub verbose: bool,
 }
+
+/// Above this many users the readable output gives totals only, unless `--verbose`.
+pub const PER_USER_TABLE_LIMIT: usize = 50;
 
 /// Runs `solve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -90,44 +97,95 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.prices.is_some() && objectives != [Objective::Welfare] {
         anyhow::bail!("--prices needs --objective welfare: only P3's duals are market prices");
     }
+    let mut outputs = Outputs::plan(
+        &[&args.market],
+        &[
+            ("--flows", args.flows.as_ref()),
+            ("--export-lp", args.export_lp.as_ref()),
+            ("--prices", args.prices.as_ref()),
+        ],
+    )?;
     let loaded = LoadedMarket::load(&args.market)?;
-    let mut json_out = Vec::new();
-    for (i, &objective) in objectives.iter().enumerate() {
-        let options = LpOptions {
-            backend: args.backend,
-            prices: objective == Objective::Welfare,
-        };
-        let start = Instant::now();
-        let solution = lp::solve(&loaded.graph, objective, &options)?;
-        let seconds = start.elapsed().as_secs_f64();
-        if single {
-            write_files(&args, &loaded, &solution)?;
-        }
+    if single {
+        // One LP: its failure is the command's error, and its files are written
+        // before anything is printed.
+        let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend)?;
+        stage_files(&args, &loaded, &solution, &mut outputs);
+        outputs.commit()?;
         if args.json {
-            json_out.push(to_json(&loaded, &solution, seconds));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&to_json(&loaded, &solution, seconds))?
+            );
+        } else {
+            print!("{}", render(&loaded, &solution, seconds, args.verbose));
+        }
+        return Ok(());
+    }
+    // Several LPs: each is solved and printed even when another fails (as `compare`
+    // does); a failed one is a row with its error, and the command then exits 1.
+    let mut json_out = Vec::new();
+    let mut failed = Vec::new();
+    for (i, &objective) in objectives.iter().enumerate() {
+        let result = solve_one(&loaded, objective, args.backend);
+        if args.json {
+            json_out.push(match &result {
+                Ok((solution, seconds)) => to_json(&loaded, solution, *seconds),
+                Err(e) => json!({"objective": objective, "error": format!("{e:#}")}),
+            });
         } else {
             if i > 0 {
                 println!();
             }
-            print!(
-                "{}",
-                render(&loaded.market, &loaded.graph, &solution, seconds)
-            );
+            match &result {
+                Ok((solution, seconds)) => {
+                    print!("{}", render(&loaded, solution, *seconds, args.verbose))
+                }
+                Err(e) => println!(
+                    "{} on market '{}'\n  not solved: {e:#}",
+                    describe(objective),
+                    loaded.market.name
+                ),
+            }
+        }
+        if result.is_err() {
+            failed.push(objective.name());
         }
     }
     if args.json {
-        let value = if single {
-            json_out.remove(0)
-        } else {
-            serde_json::Value::Array(json_out)
-        };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Array(json_out))?
+        );
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} LPs not solved ({}); the others are printed above",
+            failed.len(),
+            objectives.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }
 
-/// Writes `--export-lp`, `--flows` and `--prices` for one solved LP.
-fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> anyhow::Result<()> {
+fn solve_one(
+    loaded: &LoadedMarket,
+    objective: Objective,
+    backend: Backend,
+) -> anyhow::Result<(LpSolution, f64)> {
+    let options = LpOptions {
+        backend,
+        prices: objective == Objective::Welfare,
+    };
+    let start = Instant::now();
+    let solution = lp::solve(&loaded.graph, objective, &options)
+        .with_context(|| format!("{} ({})", objective.name(), describe(objective)))?;
+    Ok((solution, start.elapsed().as_secs_f64()))
+}
+
+/// Stages `--export-lp`, `--flows` and `--prices` for one solved LP.
+fn stage_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution, outputs: &mut Outputs) {
     let (market, g) = (&loaded.market, &loaded.graph);
     let objective = solution.objective;
     if let Some(path) = &args.export_lp {
@@ -159,12 +217,10 @@ fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> any
             market.name,
             provenance(loaded, solution.backend)
         );
-        write_atomically(path, f.lp.to_cplex_lp(&comment).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, f.lp.to_cplex_lp(&comment));
     }
     if let (Some(path), Some(flow)) = (&args.flows, &solution.flow) {
-        write_atomically(path, flows_csv::write_flows(market, g, flow).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, flows_csv::write_flows(market, g, flow));
     }
     if let (Some(path), Some(prices)) = (&args.prices, &solution.prices) {
         let mut csv = String::from("node,price\n");
@@ -174,10 +230,17 @@ fn write_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution) -> any
                 csv.push_str(&format!("{},{}\n", node.name, prices[n.index()]));
             }
         }
-        write_atomically(path, csv.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, csv);
     }
-    Ok(())
+}
+
+/// `part` as a percentage of `whole`, or "no demand" when there is none.
+fn percent_of(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.1} %", 100.0 * part / whole)
+    } else {
+        "no demand".to_string()
+    }
 }
 
 fn describe(o: Objective) -> &'static str {
@@ -238,8 +301,9 @@ fn to_json(loaded: &LoadedMarket, s: &LpSolution, seconds: f64) -> serde_json::V
     })
 }
 
-fn render(market: &Market, g: &ExpandedGraph, s: &LpSolution, seconds: f64) -> String {
+fn render(loaded: &LoadedMarket, s: &LpSolution, seconds: f64, verbose: bool) -> String {
     use std::fmt::Write;
+    let (market, g) = (&loaded.market, &loaded.graph);
     let mut out = String::new();
     let _ = writeln!(out, "{} on market '{}'", describe(s.objective), market.name);
     let _ = writeln!(
@@ -279,21 +343,37 @@ fn render(market: &Market, g: &ExpandedGraph, s: &LpSolution, seconds: f64) -> S
         }
     }
     if let Some(served) = s.served(g) {
-        let _ = writeln!(out, "  served / demand per user:");
-        let width = g.commodities.iter().map(|c| c.id.len()).max().unwrap_or(0);
-        for (c, f) in g.commodities.iter().zip(served) {
-            let pct = if c.demand > 0.0 {
-                format!("{:5.1}%", 100.0 * f / c.demand)
-            } else {
-                "   -  ".to_string()
-            };
+        let total: f64 = served.iter().sum();
+        let demand: f64 = g.commodities.iter().map(|c| c.demand).sum();
+        let _ = writeln!(
+            out,
+            "  served {total:.6} of a total demand of {demand} ({}), over {} users",
+            percent_of(total, demand),
+            g.commodities.len()
+        );
+        if verbose || g.commodities.len() <= PER_USER_TABLE_LIMIT {
+            let _ = writeln!(out, "  served / demand per user:");
+            let width = g.commodities.iter().map(|c| c.id.len()).max().unwrap_or(0);
+            for (c, f) in g.commodities.iter().zip(served) {
+                let pct = if c.demand > 0.0 {
+                    format!("{:5.1}%", 100.0 * f / c.demand)
+                } else {
+                    "   -  ".to_string()
+                };
+                let _ = writeln!(
+                    out,
+                    "    {:<width$}  {:>12.6} / {:<10} {pct}{}",
+                    c.id,
+                    f,
+                    c.demand,
+                    if c.is_stranded() { "  stranded" } else { "" }
+                );
+            }
+        } else {
             let _ = writeln!(
                 out,
-                "    {:<width$}  {:>12.6} / {:<10} {pct}{}",
-                c.id,
-                f,
-                c.demand,
-                if c.is_stranded() { "  stranded" } else { "" }
+                "  (the per-user table has {} rows: --verbose prints it, --json and --flows give every number)",
+                g.commodities.len()
             );
         }
     }

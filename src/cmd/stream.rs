@@ -11,6 +11,7 @@ use brokerflow_solvers::stream::{match_offers, MatchOptions, MatchOutcome, Offer
 use plotters::prelude::*;
 use serde_json::json;
 
+use crate::cmd::output::Outputs;
 use crate::cmd::write_atomically;
 
 /// The stream-computation market ([Stream-Market]): offers with time windows,
@@ -70,6 +71,7 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 }
 
 fn run_match(a: MatchArgs) -> anyhow::Result<()> {
+    let mut outputs = Outputs::plan(&[&a.offers], &[("--out", a.out.as_ref())])?;
     let text = read_text(&a.offers)?;
     let origin = a.offers.display().to_string();
     let offers = Offers::from_json_str(&text, &origin)?;
@@ -83,8 +85,8 @@ fn run_match(a: MatchArgs) -> anyhow::Result<()> {
         "parameters": offers.parameters,
     });
     if let Some(path) = &a.out {
-        write_atomically(path, allocations_csv(&outcome, &provenance).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        outputs.stage(path, allocations_csv(&outcome, &provenance));
+        outputs.commit()?;
     }
     if a.json {
         let doc = json!({

@@ -1,5 +1,5 @@
 //! `engine-prices`: settlement at the welfare-seeking engine's own node prices — a
-//! decentralised settlement (issue 7; DESIGN §5–§6).
+//! decentralised settlement (design §5–§6).
 
 use super::lp_prices::settle_at_prices;
 use super::{Allocation, Mechanism, Setting, SettleError, Statement};

@@ -1,4 +1,4 @@
-//! `lp-prices`: competitive prices from the exact duals of P3 (DESIGN §4, §6).
+//! `lp-prices`: competitive prices from the exact duals of P3 (design §4, §6).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -71,7 +71,7 @@ impl Ord for Ordered {
     }
 }
 
-/// Settles at competitive prices from P3's exact duals (DESIGN §4, §6): P3 is solved
+/// Settles at competitive prices from P3's exact duals (design §4, §6): P3 is solved
 /// at the declared bids with its explicit dual LP ([`lp::max_welfare`] with
 /// `prices`), giving y_n per resource unit; each job of k handed to node n is paid
 /// π^k_n ([`job_prices`]). A bandwidth node's rent y_n·(jobs on the link) is paid by

@@ -1,5 +1,5 @@
 //! `mcafee`: McAfee's (1992) trade-reduction double auction, one per broker market,
-//! for divisible quantities (DESIGN §6; seed 000 §V-B1, which runs a truthful,
+//! for divisible quantities (design §6; [Dist-Auctioneer] §V-B1, which runs a truthful,
 //! budget-balanced double auction and allocates by water-filling).
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ pub struct Clearing {
     pub reduced: bool,
 }
 
-/// McAfee's (1992) rule on a book (seed 000 §V-B1's double auction): `buyers` and
+/// McAfee's (1992) rule on a book ([Dist-Auctioneer] §V-B1's double auction): `buyers` and
 /// `sellers` are the traders of the possible trades, `next_buyer` and `next_seller`
 /// the best bid and ask among those that cannot trade (McAfee's b_{k+1}, s_{k+1}).
 ///
@@ -96,7 +96,7 @@ pub fn clear(
 }
 
 /// McAfee's trade-reduction double auction per broker market, for divisible
-/// quantities (DESIGN §6; seed 000 §V-B1).
+/// quantities (design §6; [Dist-Auctioneer] §V-B1).
 ///
 /// **The books.** The allocation is split into paths; a path belongs to the broker
 /// market of its last broker b (the one that sells to the provider). In market b:

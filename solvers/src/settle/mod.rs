@@ -1,14 +1,14 @@
-//! Settlement (DESIGN §6): who pays whom for an allocation, with the guarantees each
+//! Settlement (design §6): who pays whom for an allocation, with the guarantees each
 //! mechanism promises.
 //!
 //! Input: the market with the participants' *true* values, the *declared* market
 //! (the same market with the bids of a [`Bids`] file applied), an [`Allocation`] and a
 //! [`Mechanism`]. Output: a [`Statement`] with one [`Line`] per participant — volume,
-//! pays, receives, utility (true values minus payments, DESIGN §2) — and the totals:
+//! pays, receives, utility (true values minus payments, design §2) — and the totals:
 //! welfare at true values and the market's surplus (Σ pays − Σ receives; negative is
 //! a deficit somebody outside the market must cover).
 //!
-//! A participant's *value* of a flow is the part of DESIGN §2's welfare it owns: a
+//! A participant's *value* of a flow is the part of design §2's welfare it owns: a
 //! user gets v_k per job served; every sender bears its own cost and the cost of the
 //! link it sends on (a broker c_b per job forwarded, a provider c_p·r_k per job run).
 //! These parts add up to W exactly, so Σ utility = W − surplus.
@@ -21,14 +21,14 @@
 //! | [`lp-prices`](lp_prices::lp_prices) | any (clears only `lp`) | yes at `lp` | surplus ≥ 0 at `lp` | no | competitive prices that clear P3 |
 //! | [`vcg`](vcg::vcg) | `lp` only | yes | deficit possible | yes, everyone | efficiency and truth matter, someone funds the deficit |
 //! | [`mcafee`](mcafee::mcafee) | any, as possible trades | yes | surplus ≥ 0 | users and providers, for a fixed trade set | the market must never run a deficit |
-//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids (NOMAD, seed 001) |
+//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids ([NOMAD]) |
 //! | [`mca`](mca::mca) | any, as possible trades | providers | balanced (= 0) | no | providers settle lots among themselves with neighbour-only messages ([MCA-Alloy]) |
-//! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market (issue 7) |
+//! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market |
 //!
 //! vcg and mcafee can also be computed without a trusted auctioneer, by m of the
 //! market's providers robust to k deviators: [`replicated`] (design §10).
 //!
-//! "Allocation as possible trades" (DESIGN §6): mcafee and vickrey keep a subset of
+//! "Allocation as possible trades" (design §6): mcafee and vickrey keep a subset of
 //! the allocation's trades (and may move a lot to another provider of the same broker
 //! market); their truthfulness holds for a fixed set of possible trades. With
 //! `--allocation lp` that set is P3 at the declared bids, so a bid that changes P3's
@@ -57,13 +57,13 @@ use crate::lp::{self, Backend, LpError, LpOptions};
 /// amounts are compared with this times max(1, the amount's scale).
 pub const SETTLE_TOLERANCE: f64 = 1e-6;
 
-/// Where an allocation came from (DESIGN §6).
+/// Where an allocation came from (design §6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "variant")]
 pub enum AllocationSource {
-    /// P3's welfare-maximising allocation at the declared bids (DESIGN §4).
+    /// P3's welfare-maximising allocation at the declared bids (design §4).
     Lp,
-    /// A run of the distributed engine in demand mode (DESIGN §5), by variant name
+    /// A run of the distributed engine in demand mode (design §5), by variant name
     /// (`fair`, `utility-aware`, …).
     Engine(String),
 }
@@ -78,7 +78,7 @@ impl AllocationSource {
     }
 }
 
-/// An allocation to settle: a flow on G′ and where it came from (DESIGN §6).
+/// An allocation to settle: a flow on G′ and where it came from (design §6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
     /// x^k_e on G′ (acyclic per commodity).
@@ -93,7 +93,7 @@ pub struct Allocation {
 }
 
 impl Allocation {
-    /// P3 on the declared market's G′ (DESIGN §4): the `lp` allocation.
+    /// P3 on the declared market's G′ (design §4): the `lp` allocation.
     pub fn lp(declared: &ExpandedGraph, backend: Backend) -> Result<Allocation, SettleError> {
         let s = lp::max_welfare(
             declared,
@@ -110,7 +110,7 @@ impl Allocation {
         })
     }
 
-    /// An engine run in demand mode on the declared market (DESIGN §6): its
+    /// An engine run in demand mode on the declared market (design §6): its
     /// window-averaged, cycle-free flow, and for the welfare-seeking variant its node
     /// prices. Also returns whether the run converged (a caller should say so if not).
     pub fn engine(
@@ -132,7 +132,7 @@ impl Allocation {
     }
 }
 
-/// The settlement mechanisms of DESIGN §6 implemented here.
+/// The settlement mechanisms of design §6 implemented here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mechanism {
@@ -197,7 +197,7 @@ impl std::str::FromStr for Mechanism {
     }
 }
 
-/// Declared bids that override the market file's values (DESIGN §6): what a user
+/// Declared bids that override the market file's values (design §6): what a user
 /// runs to see what a misreport would do.
 ///
 /// JSON, every map optional, unknown fields refused:
@@ -208,10 +208,10 @@ impl std::str::FromStr for Mechanism {
 /// `valuations` names users (v_k per job); `costs` names brokers (c_b per job) or
 /// providers (c_p per resource unit). `entirety` names providers, then users: the
 /// provider's *entirety ask* in [`vickrey`](vickrey::vickrey), the money it asks in
-/// total for running all of that user's lots (seed 001 §2.2: "an entirety bid is a
+/// total for running all of that user's lots ([NOMAD] §2.2: "an entirety bid is a
 /// bid for all the lots in the RDG"). Without an entry the entirety ask is the sum
 /// of the provider's single-lot asks, which is also its truthful value: costs are
-/// linear (DESIGN §2), so combining lots saves nothing in the market model. Only
+/// linear (design §2), so combining lots saves nothing in the market model. Only
 /// `vickrey` reads entirety asks; the other mechanisms ignore them. Link costs,
 /// capacities, demands and requirements are not bids. Amounts must be finite and
 /// ≥ 0.
@@ -225,7 +225,7 @@ pub struct Bids {
     #[serde(default)]
     pub costs: BTreeMap<String, f64>,
     /// Provider id → user id → declared entirety ask (money per time unit for all
-    /// of the user's lots, transport excluded; seed 001 §2.2).
+    /// of the user's lots, transport excluded; [NOMAD] §2.2).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub entirety: BTreeMap<String, BTreeMap<String, f64>>,
 }
@@ -237,7 +237,7 @@ pub struct Bids {
 /// entirety asks in; the value has the shape of [`Bids::entirety`].
 pub const ENTIRETY_META_KEY: &str = "declared_entirety_asks";
 
-/// Declared entirety asks by (provider index, user index) in market order (seed 001
+/// Declared entirety asks by (provider index, user index) in market order ([NOMAD]
 /// §2.2), as recorded in `declared`'s meta by [`Bids::apply`]. Empty when none were
 /// declared; an unreadable record or an unknown id is a typed error.
 pub fn declared_entirety(declared: &Market) -> Result<BTreeMap<(usize, usize), f64>, SettleError> {
@@ -428,7 +428,7 @@ pub enum SettleError {
         /// Jobs per time unit sent.
         amount: f64,
     },
-    /// `vcg` on an allocation that is not P3's optimum (DESIGN §6).
+    /// `vcg` on an allocation that is not P3's optimum (design §6).
     #[error("vcg is defined only on the welfare optimum: its payments are welfare differences at P3's allocation, so it refuses the '{0}' allocation (use --allocation lp)")]
     VcgNeedsOptimum(String),
     /// A VCG re-solve found more welfare without a participant than the optimum with
@@ -478,7 +478,7 @@ impl From<LpError> for SettleError {
     }
 }
 
-/// One participant's row of the statement (DESIGN §6).
+/// One participant's row of the statement (design §6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Line {
     /// Participant id.
@@ -492,11 +492,11 @@ pub struct Line {
     pub pays: f64,
     /// Money received per time unit.
     pub receives: f64,
-    /// True value of its part of the trades (DESIGN §2) + receives − pays.
+    /// True value of its part of the trades (design §2) + receives − pays.
     pub utility: f64,
 }
 
-/// A settlement: one line per participant and the totals (DESIGN §6).
+/// A settlement: one line per participant and the totals (design §6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statement {
     /// The mechanism used.
@@ -505,7 +505,7 @@ pub struct Statement {
     pub allocation: AllocationSource,
     /// Users, brokers, providers, in market order.
     pub participants: Vec<Line>,
-    /// W of the kept trades at true values (DESIGN §2).
+    /// W of the kept trades at true values (design §2).
     pub welfare: f64,
     /// W of the kept trades at declared values.
     pub declared_welfare: f64,
@@ -629,7 +629,7 @@ impl Participants {
     }
 }
 
-/// Per participant, its value of `flow` on `g` (DESIGN §2): v_k·f_k for users, minus
+/// Per participant, its value of `flow` on `g` (design §2): v_k·f_k for users, minus
 /// the unit cost of every edge it sends on (its own cost and the link's). Σ = W.
 pub fn participant_values(g: &ExpandedGraph, who: Participants, flow: &Flow) -> Vec<f64> {
     let mut v = vec![0.0; who.len()];
@@ -762,7 +762,7 @@ impl Default for SettleOptions {
     }
 }
 
-/// Settles `allocation` (a flow on G′ of `declared`) with `mechanism` (DESIGN §6).
+/// Settles `allocation` (a flow on G′ of `declared`) with `mechanism` (design §6).
 ///
 /// `truth` has the true values, used for utilities and welfare; `declared` is
 /// `truth` with the bids applied ([`Bids::apply`]), used by the mechanism.

@@ -1,4 +1,4 @@
-//! `posted`: settlement at the market file's posted prices (DESIGN §2, §6; seed 003
+//! `posted`: settlement at the market file's posted prices (design §2, §6; [MCF-Grid]
 //! §4.1).
 
 use brokerflow_graphs::{Flow, NodeKind};
@@ -6,7 +6,7 @@ use brokerflow_graphs::{Flow, NodeKind};
 use super::{Allocation, Mechanism, Setting, SettleError, Statement, Transfers};
 
 /// Settles at posted prices: whoever sends a job of user k to broker or provider n
-/// pays n its posted price π^k_n (seed 003 §4.1, DESIGN §2); a broker forwarding to a
+/// pays n its posted price π^k_n ([MCF-Grid] §4.1, design §2); a broker forwarding to a
 /// linked broker pays that broker's price as it would a provider's. The senders
 /// also bear their link costs, which are part of their value, not a transfer.
 ///

@@ -1,5 +1,5 @@
 //! SVG figures of a batch (plotters, SVG backend only): the per-commodity flow by
-//! round of one named scenario (seed 003 Figs. 4–5), welfare of fair vs
+//! round of one named scenario ([MCF-Grid] Figs. 4–5), welfare of fair vs
 //! utility-aware vs the LP optimum across configurations (Fig. 6), and histograms of
 //! percent_of_optimum.
 //!

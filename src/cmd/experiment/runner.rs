@@ -54,7 +54,7 @@ pub struct Record {
     pub method: usize,
     /// Whether the method produced a result.
     pub ok: bool,
-    /// DESIGN §8 measures and the row's other numbers (`None` = empty cell).
+    /// design §8 measures and the row's other numbers (`None` = empty cell).
     pub served_fraction: Option<f64>,
     /// W.
     pub welfare: Option<f64>,
@@ -70,13 +70,13 @@ pub struct Record {
     pub converged: Option<bool>,
     /// Engine rows: the first checkpoint round from which the window welfare stays
     /// ≥ 95 % of the optimum (`brokerflow_solvers::compare::run_with_checkpoints`;
-    /// defined there; DESIGN §8 has no such measure; issue 7's target).
+    /// defined there; design §8 has no such measure).
     pub rounds_to_95: Option<usize>,
     /// An alias of `gap_closed` (`brokerflow_solvers::compare::MethodRow::gap_closed_served`),
     /// kept so older outputs keep their columns.
     pub gap_closed_served: Option<f64>,
     /// Welfare-seeking demand rows: the node prices' error against P3's duals
-    /// (`brokerflow_solvers::measures::price_error`; issue 7).
+    /// (`brokerflow_solvers::measures::price_error`).
     pub price_error: Option<f64>,
     /// P1's δ* where the method needed it.
     pub delta: Option<f64>,

@@ -1,4 +1,4 @@
-//! Experiment specs (DESIGN §7): TOML files in `experiments/` naming configurations
+//! Experiment specs (design §7): TOML files in `experiments/` naming configurations
 //! (generated or given markets), methods, engine settings and outputs.
 //!
 //! ```toml
@@ -27,7 +27,7 @@
 //! name = "K5"
 //! seeds = 100                          # scenarios = seeds first_seed .. first_seed+seeds-1
 //! first_seed = 1                       # optional, default 1
-//! paper = { gain_percent = 16.2, percent_of_optimum = 62 }   # optional, seed 003 Table 1
+//! paper = { gain_percent = 16.2, percent_of_optimum = 62 }   # optional, [MCF-Grid] Table 1
 //! methods = ["lp/welfare"]             # optional, overrides the top-level list
 //! [configuration.generator]            # brokerflow_graphs::generate::GeneratorConfig
 //! users = 5
@@ -291,10 +291,15 @@ impl Spec {
             field: field.to_string(),
             message,
         };
-        if raw.name.trim().is_empty() || raw.name.contains(['/', '\\']) {
+        let odd_name = raw.name.trim().is_empty()
+            || raw.name.contains(['/', '\\'])
+            || raw.name.chars().any(char::is_control)
+            || raw.name == "."
+            || raw.name == "..";
+        if odd_name {
             return Err(bad(
                 "name",
-                "must be a non-empty name without slashes (it names the output folder)".into(),
+                "must be a non-empty name without slashes, control characters, '.' or '..' (it names the output folder)".into(),
             ));
         }
         let methods = parse_methods(&raw.methods).map_err(|m| bad("methods", m))?;
@@ -327,6 +332,12 @@ impl Spec {
             };
             let source = match (c.generator, c.markets) {
                 (Some(g), None) => {
+                    if g.users == 0 {
+                        return Err(bad(
+                            &at("generator.users"),
+                            "must be at least 1: a market without users routes nothing".into(),
+                        ));
+                    }
                     g.validate().map_err(|e| {
                         bad(
                             &at(&format!("generator.{}", e.field().unwrap_or("(any)"))),
@@ -510,8 +521,23 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
     // error rather than a failed row in every scenario.
     let probe = brokerflow_graphs::examples::tiny();
     let g = brokerflow_graphs::ExpandedGraph::new(&probe);
+    // The probe runs one round, so the settings that concern the run's length are
+    // checked here.
+    if o.max_rounds == 0 {
+        return Err(("engine.rounds", "rounds = 0: at least 1 round".into()));
+    }
+    if o.window > o.max_rounds {
+        return Err((
+            "engine.window",
+            format!(
+                "window = {} is longer than rounds = {}: a run never fills it",
+                o.window, o.max_rounds
+            ),
+        ));
+    }
     let mut check = o;
     check.max_rounds = 1;
+    check.window = 1;
     if let Err(e) = brokerflow_solvers::engine::run(&probe, &g, &check) {
         return Err(("engine", e.to_string()));
     }
@@ -620,6 +646,36 @@ providers = 2
 
     fn error_of(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    /// Settings a spec used to accept and then run into nonsense: no users, a
+    /// name that writes into the spec's folder or its parent, no rounds, a window
+    /// that no run fills.
+    #[test]
+    fn settings_that_make_no_run_are_refused_up_front() {
+        let e = error_of(&GOOD.replace("users = 3", "users = 0"));
+        assert!(
+            e.starts_with("x/spec.toml: configuration[0].generator.users: must be at least 1"),
+            "{e}"
+        );
+        for name in [".", "..", "a\nb"] {
+            let e = error_of(&GOOD.replace("name = \"t\"", &format!("name = {name:?}")));
+            assert!(e.starts_with("x/spec.toml: name: must be"), "{name:?}: {e}");
+        }
+        let engine = |keys: &str| {
+            GOOD.replace(
+                "[[configuration]]",
+                &format!("[engine]\n{keys}\n[[configuration]]"),
+            )
+        };
+        let e = error_of(&engine("rounds = 0"));
+        assert!(e.contains("engine.rounds"), "{e}");
+        let e = error_of(&engine("rounds = 100\nwindow = 1000000000000"));
+        assert!(
+            e.contains("engine.window") && e.contains("longer than rounds = 100"),
+            "{e}"
+        );
+        assert!(parse(&engine("rounds = 100\nwindow = 100")).is_ok());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Aggregates of a batch (DESIGN §8): per configuration and method the mean of each
+//! Aggregates of a batch (design §8): per configuration and method the mean of each
 //! measure with its 95 % Student-t interval, worst decile, median and 90th percentile
 //! (all percentiles by nearest rank); paired utility-aware −
 //! fair differences per injection mode; and, for configurations that carry the
@@ -19,7 +19,7 @@ pub type Read = fn(&Record) -> Option<f64>;
 
 /// The measures aggregated per (configuration, method), with how to read them.
 /// `rounds_to_95` is defined in `brokerflow_solvers::compare::run_with_checkpoints`
-/// (DESIGN §8 has no such measure; issue 7's target).
+/// (design §8 has no such measure).
 pub const MEASURES: [(&str, Read); 10] = [
     ("welfare", |r| r.welfare),
     ("optimum", |r| r.optimum),

@@ -1,0 +1,410 @@
+//! What every command does with its files and its messages, through the built binary:
+//! outputs are checked before the work starts (never onto an input, never two onto one
+//! path, never into a missing folder) and written together or not at all; inputs that
+//! are not a market get a message saying what they are; several LPs print every one
+//! even when one fails; counts read as English.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn brokerflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn bundled(name: &str) -> String {
+    format!("{}/graphs/markets/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder of its own for one test.
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerflow-cli-outputs-{}-{test}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Fails unless the command failed with a one-line message containing `needle`.
+fn refused(out: &Output, needle: &str) -> String {
+    let err = stderr(out);
+    assert!(!out.status.success(), "should be refused: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn tiny_copy(dir: &Path) -> PathBuf {
+    let m = dir.join("m.json");
+    std::fs::copy(bundled("tiny.json"), &m).unwrap();
+    m
+}
+
+#[test]
+fn an_output_onto_an_input_is_refused_and_the_input_kept() {
+    let dir = folder("onto-input");
+    let m = tiny_copy(&dir);
+    let before = std::fs::read(&m).unwrap();
+    let attempts: Vec<Vec<&str>> = vec![
+        vec!["solve", s(&m), "--objective", "welfare", "--flows", s(&m)],
+        vec!["run", s(&m), "--flows", s(&m)],
+        vec!["inspect", s(&m), "--dot", s(&m)],
+        vec!["settle", s(&m), "--mechanism", "lp-prices", "--out", s(&m)],
+    ];
+    for args in &attempts {
+        let err = refused(&brokerflow(args), "that is an input of this command");
+        assert!(err.contains("m.json"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read(&m).unwrap(),
+            before,
+            "{args:?} changed the market"
+        );
+    }
+    // The same file under another name is still the input.
+    let other = format!("{}/./m.json", s(&dir));
+    refused(
+        &brokerflow(&["solve", s(&m), "--objective", "welfare", "--flows", &other]),
+        "that is an input",
+    );
+    let mcf = dir.join("g.txt");
+    std::fs::copy(bundled("mcf/grid1.txt"), &mcf).unwrap();
+    let mcf_before = std::fs::read(&mcf).unwrap();
+    refused(
+        &brokerflow(&["import", "--format", "mcf", s(&mcf), "-o", s(&mcf)]),
+        "that is an input",
+    );
+    assert_eq!(std::fs::read(&mcf).unwrap(), mcf_before);
+}
+
+#[test]
+fn two_outputs_onto_one_path_are_refused() {
+    let dir = folder("one-path");
+    let x = dir.join("x.csv");
+    let err = refused(
+        &brokerflow(&[
+            "run",
+            &bundled("tiny.json"),
+            "--flows",
+            s(&x),
+            "--trace",
+            s(&x),
+        ]),
+        "give each output its own file",
+    );
+    assert!(err.contains("--flows") && err.contains("--trace"), "{err}");
+    refused(
+        &brokerflow(&[
+            "solve",
+            &bundled("tiny.json"),
+            "--objective",
+            "welfare",
+            "--flows",
+            s(&x),
+            "--prices",
+            s(&x),
+        ]),
+        "both name",
+    );
+    assert!(!x.exists());
+}
+
+#[test]
+fn a_missing_output_folder_is_refused_before_any_file_is_written() {
+    let dir = folder("missing-folder");
+    let flows = dir.join("f.csv");
+    let prices = dir.join("nodir/p.csv");
+    let err = refused(
+        &brokerflow(&[
+            "solve",
+            &bundled("tiny.json"),
+            "--objective",
+            "welfare",
+            "--flows",
+            s(&flows),
+            "--prices",
+            s(&prices),
+        ]),
+        "does not exist",
+    );
+    assert!(err.contains("--prices"), "{err}");
+    assert!(
+        !flows.exists(),
+        "--flows was written although the command failed"
+    );
+    let trace = dir.join("t.csv");
+    refused(
+        &brokerflow(&[
+            "run",
+            &bundled("tiny.json"),
+            "--trace",
+            s(&trace),
+            "--routing",
+            s(&prices),
+        ]),
+        "does not exist",
+    );
+    assert!(!trace.exists());
+}
+
+/// `settle --out S` also writes `S.json`; when that cannot be written, `S` must not
+/// be left behind alone.
+#[test]
+fn settle_writes_its_statement_and_sidecar_together_or_neither() {
+    let dir = folder("sidecar");
+    let out = dir.join("s.csv");
+    std::fs::create_dir(dir.join("s.csv.json")).unwrap();
+    refused(
+        &brokerflow(&[
+            "settle",
+            &bundled("tiny.json"),
+            "--mechanism",
+            "lp-prices",
+            "--out",
+            s(&out),
+        ]),
+        "is a directory",
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir(dir.join("s.csv.json")).unwrap();
+    let ok = brokerflow(&[
+        "settle",
+        &bundled("tiny.json"),
+        "--mechanism",
+        "lp-prices",
+        "--out",
+        s(&out),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(out.exists() && dir.join("s.csv.json").exists());
+    // No temporary file is left beside the outputs.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn a_read_only_output_is_refused() {
+    let dir = folder("read-only");
+    let flows = dir.join("f.csv");
+    std::fs::write(&flows, "keep me\n").unwrap();
+    let mut perms = std::fs::metadata(&flows).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&flows, perms).unwrap();
+    refused(
+        &brokerflow(&[
+            "solve",
+            &bundled("tiny.json"),
+            "--objective",
+            "welfare",
+            "--flows",
+            s(&flows),
+        ]),
+        "read-only",
+    );
+    assert_eq!(std::fs::read_to_string(&flows).unwrap(), "keep me\n");
+}
+
+#[test]
+fn files_that_are_not_a_market_say_what_they_are() {
+    let dir = folder("not-a-market");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("market.yaml", b"name: x\nusers: []\n".to_vec(), "not YAML"),
+        ("empty.json", Vec::new(), "the file is empty"),
+        ("array.json", b"[1, 2]".to_vec(), "not an array"),
+        (
+            "grid1.txt",
+            std::fs::read(bundled("mcf/grid1.txt")).unwrap(),
+            "import --format mcf",
+        ),
+        (
+            "abilene.txt",
+            std::fs::read(bundled("sndlib/abilene.txt")).unwrap(),
+            "import --format sndlib",
+        ),
+        (
+            "truncated.json",
+            std::fs::read(bundled("tiny.json")).unwrap()[..40].to_vec(),
+            "truncated",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = refused(&brokerflow(&["solve", s(&path)]), needle);
+        assert!(err.contains(name), "the message names the file: {err}");
+        assert!(!err.contains("?:"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // A byte-order mark is skipped: the market reads as without it (P1 of tiny: 0.5).
+    let bom = dir.join("bom.json");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(std::fs::read(bundled("tiny.json")).unwrap());
+    std::fs::write(&bom, bytes).unwrap();
+    let out = brokerflow(&["solve", s(&bom), "--objective", "concurrent", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["delta"], 0.5);
+}
+
+/// linked.json has broker → broker cycles, so P2⁻ is refused; P1, P2 and P3 are still
+/// solved and printed, and the command then fails naming the one it could not solve.
+#[test]
+fn several_lps_print_every_one_even_when_one_fails() {
+    let linked = bundled("linked.json");
+    let all = "concurrent,utility,worst-utility,welfare";
+    let out = brokerflow(&["solve", &linked, "--objective", all]);
+    let err = refused(&out, "1 of 4 LPs not solved (worst-utility)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("P1 maximum concurrent flow"), "{text}");
+    assert!(text.contains("P2- minimum-utility flow"), "{text}");
+    assert!(text.contains("not solved"), "{text}");
+    assert!(text.contains("P3 maximum welfare"), "{text}: {err}");
+    assert_eq!(text.matches("welfare W =").count(), 2, "P2 and P3: {text}");
+    let out = brokerflow(&["solve", &linked, "--objective", all, "--json"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows[2]["error"].as_str().unwrap().contains("cycle"), "{v}");
+    assert!(rows[3]["welfare"].is_number(), "{v}");
+}
+
+/// Above 50 users the readable output gives totals and no per-user table (unless
+/// `--verbose`); the total is the sum of the per-user amounts in `--json`.
+#[test]
+fn solve_prints_totals_first_and_the_per_user_table_on_request() {
+    let dir = folder("totals");
+    let m = dir.join("m60.json");
+    let gen = brokerflow(&[
+        "generate",
+        "--users",
+        "60",
+        "--brokers",
+        "3",
+        "--providers",
+        "4",
+        "--seed",
+        "1",
+        "-o",
+        s(&m),
+    ]);
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let text = |extra: &[&str]| {
+        let mut args = vec!["solve", s(&m), "--objective", "welfare"];
+        args.extend_from_slice(extra);
+        let out = brokerflow(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let short = text(&[]);
+    assert!(short.contains("over 60 users"), "{short}");
+    assert!(!short.contains("served / demand per user"), "{short}");
+    assert!(short.contains("--verbose"), "{short}");
+    let long = text(&["--verbose"]);
+    assert!(long.contains("served / demand per user"), "{long}");
+    let out = brokerflow(&["solve", s(&m), "--objective", "welfare", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total: f64 = v["served"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    assert!(
+        short.contains(&format!("served {total:.6} of a total demand")),
+        "{total}: {short}"
+    );
+}
+
+#[test]
+fn generate_refuses_zero_users_and_reports_what_it_wrote() {
+    let dir = folder("generate");
+    let m = dir.join("g.json");
+    let err = refused(
+        &brokerflow(&[
+            "generate",
+            "--users",
+            "0",
+            "--brokers",
+            "1",
+            "--providers",
+            "1",
+            "--seed",
+            "1",
+            "-o",
+            s(&m),
+        ]),
+        "--users",
+    );
+    assert!(err.contains("at least one user"), "{err}");
+    assert!(!m.exists());
+    let out = brokerflow(&[
+        "generate",
+        "--users",
+        "3",
+        "--brokers",
+        "1",
+        "--providers",
+        "2",
+        "--seed",
+        "4",
+        "-o",
+        s(&m),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("1 broker,"), "singular: {err}");
+    assert!(
+        err.contains("3 users") && err.contains("2 providers"),
+        "{err}"
+    );
+    assert!(err.contains("g.json"), "{err}");
+    let inspect = brokerflow(&["inspect", s(&m)]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("1 broker,"), "{text}");
+    assert!(!text.contains("1 brokers"), "{text}");
+}
+
+/// A layer with capacity but no demand says so rather than "inf% of demand".
+#[test]
+fn inspect_says_no_demand_rather_than_an_infinite_share() {
+    let dir = folder("no-demand");
+    let m = dir.join("idle.json");
+    let text = std::fs::read_to_string(bundled("tiny.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = v;
+    for u in v["users"].as_array_mut().unwrap() {
+        u["demand"] = serde_json::json!(0);
+    }
+    std::fs::write(&m, v.to_string()).unwrap();
+    let out = brokerflow(&["inspect", s(&m)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no demand"), "{text}");
+    assert!(!text.contains("inf"), "{text}");
+}
+
+/// A window longer than the round limit would never fill; a mistyped one used to
+/// allocate window × pairs of memory and abort.
+#[test]
+fn a_window_longer_than_the_round_limit_is_refused() {
+    let err = refused(
+        &brokerflow(&["run", &bundled("tiny.json"), "--window", "1000000000000"]),
+        "window",
+    );
+    assert!(err.contains("round limit"), "{err}");
+}
