@@ -408,3 +408,108 @@ fn a_window_longer_than_the_round_limit_is_refused() {
     );
     assert!(err.contains("round limit"), "{err}");
 }
+
+/// A flag that the command would ignore is refused rather than silently dropped.
+#[test]
+fn flags_that_would_be_ignored_are_refused() {
+    let err = refused(
+        &brokerflow(&[
+            "run",
+            &bundled("tiny.json"),
+            "--variant",
+            "fair",
+            "--welfare-scale",
+            "5",
+        ]),
+        "--welfare-scale applies to --variant welfare-seeking only",
+    );
+    assert!(err.contains("fair"), "{err}");
+    let dir = folder("ignored-flags");
+    let m = dir.join("g.json");
+    refused(
+        &brokerflow(&[
+            "generate",
+            "--users",
+            "3",
+            "--brokers",
+            "1",
+            "--providers",
+            "1",
+            "--seed",
+            "1",
+            "--price-margin",
+            "0.5,0.6",
+            "-o",
+            s(&m),
+        ]),
+        "needs --posted-prices",
+    );
+    assert!(!m.exists());
+}
+
+/// posted.json with p2's price for u2 removed: u2 may be sent to p2, so `settle
+/// --mechanism posted` is refused before any allocation is computed, naming the pair.
+#[test]
+fn incomplete_posted_prices_are_refused_before_settling() {
+    let dir = folder("posted");
+    let text = std::fs::read_to_string(bundled("posted.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["prices"]["provider"]["p2"]
+        .as_object_mut()
+        .unwrap()
+        .remove("u2");
+    let m = dir.join("holes.json");
+    std::fs::write(&m, v.to_string()).unwrap();
+    for allocation in ["lp", "fair"] {
+        let err = refused(
+            &brokerflow(&[
+                "settle",
+                s(&m),
+                "--mechanism",
+                "posted",
+                "--allocation",
+                allocation,
+            ]),
+            "the posted prices are incomplete: p2 posts no price for jobs of u2",
+        );
+        assert!(!err.contains("more pairs"), "one pair only: {err}");
+    }
+    let ok = brokerflow(&["settle", &bundled("posted.json"), "--mechanism", "posted"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+/// Under lp-prices every payment but the links' congestion rents goes to a
+/// participant, so the surplus equals the rents; the statement says whose they are.
+#[test]
+fn lp_prices_says_who_the_surplus_belongs_to() {
+    let out = brokerflow(&[
+        "settle",
+        &bundled("tiny.json"),
+        "--mechanism",
+        "lp-prices",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let surplus = v["surplus"].as_f64().unwrap();
+    assert!(surplus > 0.0, "tiny's user link is scarce: {v}");
+    let note = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.contains("congestion rent"))
+        .unwrap_or_else(|| panic!("no note on the rents: {v}"));
+    assert!(note.contains("owns the links' bandwidth"), "{note}");
+    assert!(
+        note.contains(&format!("({surplus:.6} in all")),
+        "{note} vs {surplus}"
+    );
+    let text = brokerflow(&["settle", &bundled("tiny.json"), "--mechanism", "lp-prices"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("allocation lp (P3's optimum at the declared bids)"),
+        "{text}"
+    );
+    assert!(!text.contains("-0.0000"), "{text}");
+}

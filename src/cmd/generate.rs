@@ -136,9 +136,14 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().broker_link_bandwidth, help_heading = "Economics (uniform ranges unless stated)")]
     pub broker_link_bandwidth: Range,
     /// Margin of posted prices over what they must cover, as a fraction (0.2 = 20 %);
-    /// used only with --posted-prices.
-    #[arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().price_margin, help_heading = "Economics (uniform ranges unless stated)")]
-    pub price_margin: Range,
+    /// only with --posted-prices (default 0.1,0.3).
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_name = "MIN,MAX",
+        help_heading = "Economics (uniform ranges unless stated)"
+    )]
+    pub price_margin: Option<Range>,
 }
 
 impl Args {
@@ -163,13 +168,18 @@ impl Args {
             capacity_spread: self.capacity_spread,
             user_link_bandwidth: self.user_link_bandwidth,
             broker_link_bandwidth: self.broker_link_bandwidth,
-            price_margin: self.price_margin,
+            price_margin: self
+                .price_margin
+                .unwrap_or(GeneratorConfig::default().price_margin),
         }
     }
 }
 
 /// Runs `generate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.price_margin.is_some() && !args.posted_prices {
+        anyhow::bail!("--price-margin sets the margins of posted prices: it needs --posted-prices");
+    }
     if args.users == 0 {
         anyhow::bail!("invalid --users: 0; a market needs at least one user (job stream) to route");
     }

@@ -229,6 +229,12 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
+    if args.engine.welfare_scale.is_some() && args.variant.0 != Variant::WelfareSeeking {
+        anyhow::bail!(
+            "--welfare-scale applies to --variant welfare-seeking only; {} has no welfare scale",
+            args.variant.0.name()
+        );
+    }
     if args.prices.is_some() && args.variant.0 != Variant::WelfareSeeking {
         anyhow::bail!(
             "--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit"

@@ -8,7 +8,9 @@ use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::replicated::{
     self, Deviation, Outcome, ReplicationConfig, TransportKind,
 };
-use brokerflow_solvers::settle::{self, Allocation, Bids, Mechanism, SettleOptions, Statement};
+use brokerflow_solvers::settle::{
+    self, Allocation, AllocationSource, Bids, Mechanism, SettleOptions, Statement,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -222,6 +224,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(p) => format!("{}", p.display()),
             None => "bids".to_string(),
         })?;
+    let mechanism: Mechanism = args.mechanism.into();
+    if mechanism == Mechanism::Posted {
+        // Before any allocation is computed: a missing price would otherwise surface
+        // only after the LP or the engine run, and only where the flow passes.
+        settle::posted::check_posted_prices(&loaded.market, &loaded.graph)?;
+    }
     if args.replicas.is_some() {
         return run_replicated(&args, &loaded, &declared);
     }
@@ -241,7 +249,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             allocation
         }
     };
-    let mechanism: Mechanism = args.mechanism.into();
     let options = SettleOptions {
         backend: args.backend,
     };
@@ -429,7 +436,10 @@ fn render(loaded: &LoadedMarket, s: &Statement) -> String {
         "settlement of market '{}': mechanism {}, allocation {}",
         loaded.market.name,
         s.mechanism,
-        s.allocation.name()
+        match &s.allocation {
+            AllocationSource::Lp => "lp (P3's optimum at the declared bids)".to_string(),
+            other => format!("{} (an engine run at the declared bids)", other.name()),
+        }
     );
     let width = s
         .participants

@@ -138,11 +138,12 @@ pub fn settle_at_prices(
     allocation: &super::Allocation,
     y: &[f64],
     mechanism: Mechanism,
-    notes: Vec<String>,
+    mut notes: Vec<String>,
 ) -> Statement {
     let g = &s.g_declared;
     let pi = job_prices(g, y);
     let mut t = Transfers::zero(s.who.len());
+    let mut rents = 0.0;
     for (k, pi_k) in pi.iter().enumerate() {
         for &(first, second) in &g.link_edges {
             let a = allocation.flow.get(g, k, first);
@@ -162,8 +163,14 @@ pub fn settle_at_prices(
             if second.is_some() {
                 // The bandwidth node's rent: r = 1 per job.
                 t.pay(sender, None, a * y[mid.index()]);
+                rents += a * y[mid.index()];
             }
         }
+    }
+    if rents > 0.0 {
+        notes.push(format!(
+            "the surplus is the congestion rent of scarce links ({rents:.6} in all: each sender pays the link's price per job on it); it belongs to whoever owns the links' bandwidth, who is not a participant of this statement"
+        ));
     }
     s.statement(
         mechanism,

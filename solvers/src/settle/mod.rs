@@ -418,6 +418,17 @@ pub enum SettleError {
     /// `posted` on a market file without a `prices` table.
     #[error("the market has no posted prices (no \"prices\" table): use another mechanism, or generate the market with --posted-prices")]
     NoPostedPrices,
+    /// `posted`: the prices table leaves out a (node, user) pair that the user's jobs
+    /// can reach, so some allocation would find no price there.
+    #[error("the posted prices are incomplete: {node} posts no price for jobs of {user}, which can reach it{}; every broker and provider a user's jobs can reach must post a price for that user", if *.more > 0 { format!(" (and {} more pairs)", .more) } else { String::new() })]
+    IncompletePostedPrices {
+        /// The first broker or provider without a price, in market order.
+        node: String,
+        /// The user it posts no price for.
+        user: String,
+        /// How many further pairs lack one.
+        more: usize,
+    },
     /// `posted`: the allocation sends jobs of a user to a node that posts no price for it.
     #[error("no posted price of {node} for jobs of {user}, but the allocation sends it {amount} of them")]
     MissingPostedPrice {

@@ -1,7 +1,8 @@
 //! `posted`: settlement at the market file's posted prices (design §2, §6; [MCF-Grid]
 //! §4.1).
 
-use brokerflow_graphs::{Flow, NodeKind};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market, NodeKind, Prices};
+use petgraph::graph::NodeIndex;
 
 use super::{Allocation, Mechanism, Setting, SettleError, Statement, Transfers};
 
@@ -39,23 +40,14 @@ pub fn posted(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Set
             if a <= 0.0 {
                 continue;
             }
-            let Some(to) = g.node_named(&link.to) else {
+            let Some((to, price)) = posted_price(prices, g, &link.to, &c.id) else {
                 continue;
             };
-            let table = match g.node(to).kind {
-                NodeKind::Broker(_) => &prices.broker,
-                NodeKind::Provider(_) => &prices.provider,
-                _ => continue,
-            };
-            let price = table
-                .get(&link.to)
-                .and_then(|m| m.get(&c.id))
-                .copied()
-                .ok_or_else(|| SettleError::MissingPostedPrice {
-                    node: link.to.clone(),
-                    user: c.id.clone(),
-                    amount: a,
-                })?;
+            let price = price.ok_or_else(|| SettleError::MissingPostedPrice {
+                node: link.to.clone(),
+                user: c.id.clone(),
+                amount: a,
+            })?;
             let from = g.node_named(&link.from).and_then(|n| s.who.of_node(g, n));
             t.pay(from, s.who.of_node(g, to), a * price);
         }
@@ -68,4 +60,53 @@ pub fn posted(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Set
         &t,
         Vec::new(),
     ))
+}
+
+/// Checks, before any allocation is computed, that the market's posted prices cover
+/// every (broker or provider, user) pair the user's jobs can reach over a usable edge
+/// of G′ — the pairs at which [`posted`] may need a price.
+///
+/// Errors: [`SettleError::NoPostedPrices`] without a `prices` table;
+/// [`SettleError::IncompletePostedPrices`] naming the first pair without a price.
+pub fn check_posted_prices(market: &Market, g: &ExpandedGraph) -> Result<(), SettleError> {
+    let prices = market.prices.as_ref().ok_or(SettleError::NoPostedPrices)?;
+    let pairs = g.pairs();
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for (k, c) in g.commodities.iter().enumerate() {
+        for (l, link) in market.links.iter().enumerate() {
+            let (first, _) = g.link_edges[l];
+            if pairs.find(k, first).is_none() {
+                continue;
+            }
+            if let Some((_, None)) = posted_price(prices, g, &link.to, &c.id) {
+                missing.push((link.to.clone(), c.id.clone()));
+            }
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some((node, user)) => Err(SettleError::IncompletePostedPrices {
+            node: node.clone(),
+            user: user.clone(),
+            more: missing.len() - 1,
+        }),
+    }
+}
+
+/// The node a link leads to and its posted price for `user`'s jobs (`None` inside when
+/// it posts none); `None` when the link leads to no broker or provider, where no price
+/// is paid.
+fn posted_price(
+    prices: &Prices,
+    g: &ExpandedGraph,
+    to: &str,
+    user: &str,
+) -> Option<(NodeIndex, Option<f64>)> {
+    let n = g.node_named(to)?;
+    let table = match g.node(n).kind {
+        NodeKind::Broker(_) => &prices.broker,
+        NodeKind::Provider(_) => &prices.provider,
+        _ => return None,
+    };
+    Some((n, table.get(to).and_then(|m| m.get(user)).copied()))
 }
