@@ -513,3 +513,63 @@ fn lp_prices_says_who_the_surplus_belongs_to() {
     );
     assert!(!text.contains("-0.0000"), "{text}");
 }
+
+/// `compare --methods` runs only the methods asked for, in the order given; unknown
+/// or repeated labels are refused naming the known ones. A market without demand
+/// says so instead of "stopped at the round limit".
+#[test]
+fn compare_runs_the_methods_asked_for() {
+    let out = brokerflow(&[
+        "compare",
+        &bundled("tiny.json"),
+        "--methods",
+        "welfare-seeking/demand,lp/welfare",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(String, String)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["method"].to_string(), r["mode"].to_string()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("\"welfare-seeking\"".into(), "\"demand\"".into()),
+            ("\"lp\"".into(), "\"welfare\"".into())
+        ]
+    );
+    // P3 of tiny is 141 (graphs/markets/tiny.md).
+    assert_eq!(v["rows"][1]["welfare"], 141.0);
+    let err = refused(
+        &brokerflow(&["compare", &bundled("tiny.json"), "--methods", "lp/x"]),
+        "unknown method 'lp/x'",
+    );
+    assert!(
+        err.contains("lp/welfare") && err.contains("fair/demand"),
+        "{err}"
+    );
+    refused(
+        &brokerflow(&[
+            "compare",
+            &bundled("tiny.json"),
+            "--methods",
+            "lp/welfare,lp/welfare",
+        ]),
+        "listed twice",
+    );
+    let dir = folder("compare-idle");
+    let m = dir.join("idle.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundled("tiny.json")).unwrap()).unwrap();
+    for u in v["users"].as_array_mut().unwrap() {
+        u["demand"] = serde_json::json!(0);
+    }
+    std::fs::write(&m, v.to_string()).unwrap();
+    let out = brokerflow(&["compare", s(&m), "--methods", "fair/demand"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nothing to route"), "{text}");
+    assert!(!text.contains("round limit"), "{text}");
+}

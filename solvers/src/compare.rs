@@ -529,9 +529,14 @@ fn engine_row(
     if let Some(reason) = pct.reason {
         row.notes.push(reason.to_string());
     }
-    if !r.converged {
-        row.notes
-            .push(format!("stopped at the round limit ({})", o.max_rounds));
+    match r.stop {
+        engine::Stop::Converged => {}
+        engine::Stop::RoundLimit => row
+            .notes
+            .push(format!("stopped at the round limit ({})", o.max_rounds)),
+        engine::Stop::NothingToRoute => row
+            .notes
+            .push("nothing to route: no user has demand".to_string()),
     }
     row.welfare = Some(welfare);
     row.optimum = Some(optimum);

@@ -13,7 +13,7 @@ use crate::cmd::run::{engine_provenance, EngineArgs, InjectArg};
 use crate::cmd::LoadedMarket;
 
 /// Compare on one market: the LP optima P1, P2, P2⁻, P3 and the distributed variants
-/// `fair`, `utility-aware` and the experimental `welfare-seeking`, each in feasible and
+/// `fair`, `utility-aware` and `welfare-seeking`, each in feasible and
 /// in demand injection, with welfare,
 /// percent of the matching optimum, share of the routing gap closed, served fraction,
 /// rounds, rounds to reach and keep 95 % of the optimum, and time.
@@ -28,6 +28,12 @@ pub struct Args {
     pub market: PathBuf,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Only these methods, comma-separated, in the spec's labels: lp/concurrent,
+    /// lp/utility, lp/worst-utility, lp/welfare, and <variant>/<mode> for the variants
+    /// fair, utility-aware, welfare-seeking and the modes feasible, demand (default:
+    /// all ten).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub methods: Option<Vec<String>>,
     /// Print `{"market": …, "rows": […]}` instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -68,10 +74,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn run_here(args: Args) -> anyhow::Result<()> {
+    let methods = match &args.methods {
+        None => Method::ALL.to_vec(),
+        Some(labels) => parse_methods(labels)?,
+    };
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let options = CompareOptions {
-        methods: Method::ALL.to_vec(),
+        methods,
         lp: LpOptions {
             backend: args.engine.backend,
             prices: false,
@@ -125,6 +135,28 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         print!("{}", render(&loaded, &rows));
     }
     Ok(())
+}
+
+/// `--methods`: each label once, every one known.
+fn parse_methods(labels: &[String]) -> anyhow::Result<Vec<Method>> {
+    let mut methods: Vec<Method> = Vec::new();
+    for label in labels {
+        let m = Method::from_label(label.trim()).ok_or_else(|| {
+            let known: Vec<String> = Method::ALL.iter().map(|m| m.label()).collect();
+            anyhow::anyhow!(
+                "--methods: unknown method '{label}' (known: {})",
+                known.join(", ")
+            )
+        })?;
+        if methods.contains(&m) {
+            anyhow::bail!("--methods: '{label}' is listed twice");
+        }
+        methods.push(m);
+    }
+    if methods.is_empty() {
+        anyhow::bail!("--methods: give at least one method");
+    }
+    Ok(methods)
 }
 
 fn render(loaded: &LoadedMarket, rows: &[Row]) -> String {
