@@ -117,7 +117,7 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
         "configuration,scenario,method,status,served_fraction,welfare,optimum,percent_of_optimum,gap_closed,rounds,converged,rounds_to_95,gap_closed_served,price_error,delta,notes,error"
     );
     assert!(
-        scenarios.contains(", welfare scale 12.5, runtime flat, momentum 0.95\n"),
+        scenarios.contains(", welfare scale 12.5, runtime flat, momentum engine default\n"),
         "the spec's welfare_scale and the engine's runtime are in the provenance: {scenarios}"
     );
     assert_eq!(rows.len() - 1, 2 * 3 * METHODS);

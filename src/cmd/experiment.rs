@@ -202,7 +202,8 @@ pub fn provenance(spec: &Spec) -> String {
         e.welfare_scale
             .map_or("engine default".to_string(), |c| c.to_string()),
         e.runtime.name(),
-        e.effective_momentum(),
+        e.momentum
+            .map_or("engine default".to_string(), |b| b.to_string()),
     )
 }
 

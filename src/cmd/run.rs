@@ -110,7 +110,8 @@ pub struct EngineArgs {
     #[arg(long)]
     pub welfare_scale: Option<f64>,
     /// Momentum β on pushes, in [0, 1): each push over an edge adds β × the node's own
-    /// last push over it; default 0.95 (0 switches it off).
+    /// last push over it; default 0.98 in demand mode, 0.95 in feasible mode (0 switches it
+    /// off).
     #[arg(long)]
     pub momentum: Option<f64>,
     /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).

@@ -76,11 +76,17 @@ impl Injection {
     }
 }
 
-/// β of momentum on pushes by default: measured in experiments/rounds.md (0.5, 0.8,
-/// 0.9, 0.95 on the same scenarios; the larger β, the smaller the routing error at a
-/// given welfare scale, which in turn allows the smaller scales that converge in
-/// fewer rounds).
-pub const DEFAULT_MOMENTUM: f64 = 0.95;
+/// β of momentum on pushes by default in demand mode: measured in
+/// experiments/rounds.md (0.95, 0.97, 0.98 on the same scenarios). A steady flow x̄
+/// needs a height gradient of 2(1 − β)·x̄ per hop, which acts like a per-hop cost and
+/// is the routing error of welfare-seeking prices; on a backbone with long paths
+/// (Abilene, \[SNDlib\]) 0.95 left 4.3 % of P3's welfare unserved, 0.98 leaves 1.2 %.
+pub const DEFAULT_MOMENTUM_DEMAND: f64 = 0.98;
+
+/// β of momentum on pushes by default in feasible mode: measured in
+/// experiments/rounds.md; above 0.95 the slow feasible runs get slower (at 0.98 one
+/// run of 400 hit the round limit).
+pub const DEFAULT_MOMENTUM_FEASIBLE: f64 = 0.95;
 
 /// Every setting of a run, with documented defaults (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -120,7 +126,7 @@ pub struct EngineOptions {
     /// Who runs the nodes; default [`Runtime::Flat`]. Every runtime gives the same
     /// result, bit for bit.
     pub runtime: Runtime,
-    /// β of momentum on pushes (heavy ball, [Local-MCF]): each push over an edge adds
+    /// β of momentum on pushes (heavy ball, \[Local-MCF\]): each push over an edge adds
     /// β × the node's own last push over it (normalised), so a steady flow needs a
     /// (1 − β) times smaller height gradient. Local: a node remembers what it sent.
     /// In [0, 1); `None` = the default ([`EngineOptions::effective_momentum`]).
@@ -137,9 +143,13 @@ impl EngineOptions {
         })
     }
 
-    /// The momentum β in effect: `momentum`, or its default, [`DEFAULT_MOMENTUM`].
+    /// The momentum β in effect: `momentum`, or its default for the injection mode,
+    /// [`DEFAULT_MOMENTUM_DEMAND`] or [`DEFAULT_MOMENTUM_FEASIBLE`].
     pub fn effective_momentum(&self) -> f64 {
-        self.momentum.unwrap_or(DEFAULT_MOMENTUM)
+        self.momentum.unwrap_or(match self.injection {
+            Injection::Demand => DEFAULT_MOMENTUM_DEMAND,
+            Injection::Feasible { .. } => DEFAULT_MOMENTUM_FEASIBLE,
+        })
     }
 
     /// The defaults for a variant and injection mode.

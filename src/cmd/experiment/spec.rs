@@ -14,7 +14,7 @@
 //! potential = "quadratic"              # or "exponential"
 //! weight_floor = 1.0                   # default: the smallest valuation
 //! welfare_scale = 3                    # welfare-seeking c; default: the engine's (3 demand, 1 feasible)
-//! momentum = 0.95                      # momentum β on pushes, in [0, 1); default 0.95
+//! momentum = 0.95                      # momentum β on pushes, in [0, 1); default: the engine's (0.98 demand, 0.95 feasible)
 //! runtime = "flat"                     # or "nodes", "timely": who runs the nodes (same results)
 //! workers = 2                          # timely only: worker threads per scenario run
 //! backend = "auto"                     # LP backend
