@@ -573,3 +573,15 @@ fn compare_runs_the_methods_asked_for() {
     assert!(text.contains("nothing to route"), "{text}");
     assert!(!text.contains("round limit"), "{text}");
 }
+
+/// `run` without `--variant` runs welfare-seeking, the variant README recommends.
+#[test]
+fn run_defaults_to_the_welfare_seeking_variant() {
+    let out = brokerflow(&["run", &bundled("tiny.json"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["variant"], "welfare-seeking", "{v}");
+    // Its welfare is within 1 % of P3 = 141 on tiny (graphs/markets/tiny.md).
+    let w = v["welfare"].as_f64().unwrap();
+    assert!(w > 0.99 * 141.0 && w <= 141.0 + 1e-6, "{w}");
+}

