@@ -474,7 +474,9 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
         );
         println!();
         println!("| users | brokers | providers | variant | runtime | threads | processes | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair | messages per round | remote bytes per round | CPU ns per round per pair |");
-        println!("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
     }
     for &users in &a.sizes {
         let (users, brokers, providers) = engine_bench_size(users);
