@@ -424,6 +424,9 @@ struct EngineRow {
     messages_per_round: Option<f64>,
     /// timely: payload bytes per round sent to other processes.
     remote_bytes_per_round: Option<f64>,
+    /// CPU time of the rounds (user + system, every thread of this process) per round
+    /// per pair: less disturbed than the wall clock on a shared machine.
+    cpu_ns_per_round_per_pair: Option<f64>,
 }
 
 fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
@@ -470,8 +473,10 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             machine(),
         );
         println!();
-        println!("| users | brokers | providers | variant | runtime | threads | processes | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair | messages per round | remote bytes per round |");
-        println!("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| users | brokers | providers | variant | runtime | threads | processes | usable pairs | rounds | ns per round | ns per round per pair | speed-up | state bytes per pair | window bytes per pair | messages per round | remote bytes per round | CPU ns per round per pair |");
+        println!(
+            "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
     }
     for &users in &a.sizes {
         let (users, brokers, providers) = engine_bench_size(users);
@@ -507,18 +512,29 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                     let mut o = EngineOptions::new(variant, Injection::Demand);
                     o.max_rounds = a.rounds;
                     o.runtime = runtime;
-                    let (ns, rounds, footprint, traffic) = if runtime == Runtime::Timely {
-                        timed_timely(&market, &g, &o, *threads, processes, a.rounds)?
+                    let (ns, cpu_ns, rounds, footprint, traffic) = if runtime == Runtime::Timely {
+                        let (ns, rounds, footprint, traffic) =
+                            timed_timely(&market, &g, &o, *threads, processes, a.rounds)?;
+                        // Not measured: the other timely processes are threads of
+                        // this program, so its CPU time is theirs too.
+                        (ns, None, rounds, footprint, traffic)
                     } else {
                         // Built inside the pool: the flat runtime sizes its chunks to it.
-                        let (ns, rounds, footprint) = pool.install(|| {
+                        let (ns, cpu_ns, rounds, footprint) = pool.install(|| {
                             let mut engine = Engine::new(&market, &g, &o)?;
                             let start = Instant::now();
+                            let cpu = super::bench_peers::own_cpu_seconds();
                             engine.advance(a.rounds, &mut Observers::new());
                             let ns = start.elapsed().as_nanos() as f64;
-                            Ok::<_, anyhow::Error>((ns, engine.rounds(), engine.footprint()))
+                            let cpu_ns = (super::bench_peers::own_cpu_seconds() - cpu) * 1e9;
+                            Ok::<_, anyhow::Error>((
+                                ns,
+                                cpu_ns,
+                                engine.rounds(),
+                                engine.footprint(),
+                            ))
                         })?;
-                        (ns, rounds, footprint, None)
+                        (ns, Some(cpu_ns), rounds, footprint, None)
                     };
                     let per_round = (rounds > 0).then(|| ns / rounds as f64);
                     if *threads == 1 && processes == 1 {
@@ -546,6 +562,9 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                         remote_bytes_per_round: traffic
                             .filter(|t| t.rounds > 0)
                             .map(|t| t.remote_bytes as f64 / t.rounds as f64),
+                        cpu_ns_per_round_per_pair: cpu_ns
+                            .filter(|_| rounds > 0)
+                            .and_then(|c| per_pair(c / rounds as f64)),
                     };
                     if a.json {
                         println!("{}", serde_json::to_string(&row)?);
@@ -554,7 +573,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                             x.map_or("-".to_string(), |x| format!("{x:.d$}"))
                         };
                         println!(
-                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                             row.users,
                             row.brokers,
                             row.providers,
@@ -571,6 +590,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                             num(row.window_bytes_per_pair, 0),
                             num(row.messages_per_round, 0),
                             num(row.remote_bytes_per_round, 0),
+                            num(row.cpu_ns_per_round_per_pair, 1),
                         );
                     }
                 }
@@ -579,7 +599,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
     }
     if !a.json {
         println!();
-        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. timely: threads = workers per process; processes beyond the first are threads of this program connected over loopback TCP; messages = announcements and job messages per round, remote bytes = their payload (and the reports) sent to other processes per round, as timely encodes them, without its headers and progress messages. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. Timings vary from run to run.");
+        println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. timely: threads = workers per process; processes beyond the first are threads of this program connected over loopback TCP; messages = announcements and job messages per round, remote bytes = their payload (and the reports) sent to other processes per round, as timely encodes them, without its headers and progress messages. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. CPU ns = CPU time of the rounds (user + system, every thread of the process, idle or spinning) / rounds / pairs, less disturbed by other work on the machine than the wall clock (not measured for timely). Timings vary from run to run.");
     }
     Ok(())
 }

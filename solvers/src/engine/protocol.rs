@@ -90,6 +90,13 @@ pub trait Heads<P: PushPolicy> {
     fn height(&self, j: usize) -> f64;
     /// What the head of out-edge j announced (default if it said nothing).
     fn announced(&self, j: usize) -> P::Announce;
+    /// The height this node itself announced last round of local commodity i, if the
+    /// caller kept it: a node that injects nothing (not a source) holds the same jobs
+    /// as when it announced, so the step takes it instead of dividing again. `None`
+    /// (the default): the step computes [`height`].
+    fn own(&self, _i: usize) -> Option<f64> {
+        None
+    }
 }
 
 /// A node's changing state, borrowed per local commodity (aligned with the
@@ -188,7 +195,13 @@ pub fn step<P: PushPolicy>(
                 }
             }
         }
-        P::adapt(&local, &commodity, slot, height(&local, held[i]));
+        // The queue's height after injecting (unchanged since the announcement at a
+        // node that injects nothing).
+        let tail = match heads.own(i) {
+            Some(announced) if local.injection <= 0.0 => announced,
+            _ => height(&local, held[i]),
+        };
+        P::adapt(&local, &commodity, slot, tail);
         // 2–3. Balance (implicit: one total per commodity) and the push terms, with
         //      their free pushes (λ = 0).
         if held[i] <= 0.0 || outs.is_empty() {
@@ -197,7 +210,6 @@ pub fn step<P: PushPolicy>(
         let Some(push_with) = P::push(&local, &commodity, slot) else {
             continue;
         };
-        let tail = height(&local, held[i]);
         // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
         let usage = local.demand * local.resource;
         for j in outs {

@@ -61,6 +61,19 @@ impl SlotLocal {
     }
 }
 
+/// What every node of a commodity knows of it (the same at every node), in one place:
+/// a slot's step reads it with one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+struct KData<C> {
+    /// The variant's data.
+    policy: C,
+    /// β of momentum on its pushes.
+    momentum: f64,
+    /// The source's injection and ceiling.
+    injection: f64,
+    ceiling: Option<f64>,
+}
+
 /// An out-edge: the variant's data, the slot of its head, whether the head is the
 /// commodity's collection point.
 #[derive(Debug, Clone, Copy)]
@@ -94,14 +107,9 @@ struct Layout<P: PushPolicy> {
     /// Every slot's arrivals, slot by slot (a slot has queues − out-edges of them),
     /// each slot's in increasing sender order.
     inward: Vec<InPair>,
-    /// Per commodity: the variant's data, the source's injection and ceiling; its
-    /// source and collection slots; its slots in node order
-    /// (`k_slots[k_start[k]..k_start[k + 1]]`).
-    commodity: Vec<P::Commodity>,
-    injection: Vec<f64>,
-    ceiling: Vec<Option<f64>>,
-    /// Per commodity: β of momentum on its pushes.
-    momentum: Vec<f64>,
+    /// Per commodity: what its nodes know of it; its source and collection slots; its
+    /// slots in node order (`k_slots[k_start[k]..k_start[k + 1]]`).
+    commodity: Vec<KData<P::Commodity>>,
     source: Vec<u32>,
     sink: Vec<u32>,
     k_start: Vec<u32>,
@@ -149,7 +157,7 @@ pub struct Flat<'a, P: PushPolicy> {
     /// Chunk boundaries (one more than chunks), and per chunk its step buffers and
     /// largest capacity excess.
     cuts: Vec<Cut>,
-    scratch: Vec<StepScratch>,
+    scratch: Vec<ChunkScratch<P>>,
     excess: Vec<f64>,
 }
 
@@ -177,7 +185,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
                 .map(|s| {
                     let n = layout.node_of(s);
                     let k = layout.local[s].k as usize;
-                    P::initial(layout.collection[n], &layout.commodity[k])
+                    P::initial(layout.collection[n], &layout.commodity[k].policy)
                 })
                 .collect(),
             announced: Vec::new(),
@@ -197,7 +205,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             layout,
             state,
             cuts,
-            scratch: vec![StepScratch::default(); chunks],
+            scratch: (0..chunks).map(|_| ChunkScratch::default()).collect(),
             excess: vec![f64::NEG_INFINITY; chunks],
         }
     }
@@ -255,10 +263,7 @@ impl<P: PushPolicy> Layout<P> {
             slot_out: Vec::with_capacity(slots + 1),
             out: Vec::with_capacity(outs),
             inward: Vec::new(),
-            commodity: vec![P::Commodity::default(); commodities],
-            injection: vec![0.0; commodities],
-            ceiling: vec![None; commodities],
-            momentum: vec![0.0; commodities],
+            commodity: vec![KData::default(); commodities],
             source: vec![NONE; commodities],
             sink: vec![NONE; commodities],
             k_start: Vec::new(),
@@ -283,13 +288,13 @@ impl<P: PushPolicy> Layout<P> {
                     resource: lc.local.resource,
                 });
                 // The same at every node of k.
-                l.commodity[k] = lc.policy;
-                l.momentum[k] = lc.local.momentum;
+                l.commodity[k].policy = lc.policy;
+                l.commodity[k].momentum = lc.local.momentum;
                 l.slot_out.push(l.out.len() as u32);
                 if source {
                     l.source[k] = s;
-                    l.injection[k] = lc.local.injection;
-                    l.ceiling[k] = lc.local.ceiling;
+                    l.commodity[k].injection = lc.local.injection;
+                    l.commodity[k].ceiling = lc.local.ceiling;
                 }
                 if c.collection {
                     l.sink[k] = s;
@@ -416,8 +421,9 @@ impl<P: PushPolicy> Layout<P> {
     }
 
     fn to_local(&self, x: &SlotLocal) -> Local {
+        let kd = &self.commodity[x.k as usize];
         let (injection, ceiling) = if x.is_source() {
-            (self.injection[x.k as usize], self.ceiling[x.k as usize])
+            (kd.injection, kd.ceiling)
         } else {
             (0.0, None)
         };
@@ -428,7 +434,7 @@ impl<P: PushPolicy> Layout<P> {
             queues: x.queues(),
             injection,
             ceiling,
-            momentum: self.momentum[x.k as usize],
+            momentum: kd.momentum,
         }
     }
 
@@ -450,12 +456,37 @@ impl<P: PushPolicy> Layout<P> {
     }
 }
 
-/// One node as the step sees it: views into the layout.
+/// A chunk's buffers: the step's, and one node's configuration and its heads'
+/// announcements gathered from the layout before its step. The gathers are short loops
+/// of independent loads (per commodity, per head slot), so their cache misses overlap
+/// instead of stalling the step one by one.
+struct ChunkScratch<P: PushPolicy> {
+    step: StepScratch,
+    local: Vec<Local>,
+    commodity: Vec<P::Commodity>,
+    heights: Vec<f64>,
+    announced: Vec<P::Announce>,
+}
+
+impl<P: PushPolicy> Default for ChunkScratch<P> {
+    fn default() -> Self {
+        ChunkScratch {
+            step: StepScratch::default(),
+            local: Vec::new(),
+            commodity: Vec::new(),
+            heights: Vec::new(),
+            announced: Vec::new(),
+        }
+    }
+}
+
+/// One node as the step sees it: views into the layout and the gathered buffers.
 struct FlatNode<'r, P: PushPolicy> {
-    layout: &'r Layout<P>,
     capacity: Option<f64>,
-    /// The node's slots, their first out-edges (one more entry), its out-edges.
-    local: &'r [SlotLocal],
+    /// The node's slots (gathered), their first out-edges (one more entry), its
+    /// out-edges.
+    local: &'r [Local],
+    commodity: &'r [P::Commodity],
     slot_out: &'r [u32],
     out: &'r [FlatOut<P::Edge>],
 }
@@ -468,10 +499,10 @@ impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
         self.local.len()
     }
     fn local(&self, i: usize) -> Local {
-        self.layout.to_local(&self.local[i])
+        self.local[i]
     }
     fn commodity(&self, i: usize) -> P::Commodity {
-        self.layout.commodity[self.local[i].k as usize]
+        self.commodity[i]
     }
     fn out_count(&self, i: usize) -> usize {
         (self.slot_out[i + 1] - self.slot_out[i]) as usize
@@ -482,19 +513,28 @@ impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
     }
 }
 
-/// The announcements of one node's heads, read through its out-edges' head slots.
+/// The announcements of one node's heads, gathered per out-edge.
 struct FlatHeads<'r, P: PushPolicy> {
-    out: &'r [FlatOut<P::Edge>],
     heights: &'r [f64],
     announced: &'r [P::Announce],
+    /// The node's own slots' announced heights (delivery announces every slot that
+    /// can receive; the others never hold a job, and announce the initial 0).
+    own: &'r [f64],
 }
 
 impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
     fn height(&self, j: usize) -> f64 {
-        self.heights[self.out[j].head as usize]
+        self.heights[j]
     }
     fn announced(&self, j: usize) -> P::Announce {
-        self.announced[self.out[j].head as usize]
+        if size_of::<P::Announce>() == 0 {
+            P::Announce::default()
+        } else {
+            self.announced[j]
+        }
+    }
+    fn own(&self, i: usize) -> Option<f64> {
+        Some(self.own[i])
     }
 }
 
@@ -534,7 +574,7 @@ struct StepParts<'p, P: PushPolicy> {
     sent: &'p mut [f64],
     pushed: &'p mut [f64],
     lambda: &'p mut [f64],
-    scratch: &'p mut [StepScratch],
+    scratch: &'p mut [ChunkScratch<P>],
     excess: &'p mut [f64],
 }
 
@@ -640,11 +680,32 @@ fn step_chunk<P: PushPolicy>(
                 used: 0.0,
             }
         } else {
+            let ChunkScratch {
+                step: scratch,
+                local,
+                commodity,
+                heights: head_heights,
+                announced: head_announced,
+            } = &mut *scratch;
+            local.clear();
+            commodity.clear();
+            for x in &layout.local[s0..s1] {
+                local.push(layout.to_local(x));
+                commodity.push(layout.commodity[x.k as usize].policy);
+            }
+            head_heights.clear();
+            head_announced.clear();
+            for o in &layout.out[o0..o1] {
+                head_heights.push(heights[o.head as usize]);
+                if size_of::<P::Announce>() > 0 {
+                    head_announced.push(announced[o.head as usize]);
+                }
+            }
             protocol::step(
                 &FlatNode::<P> {
-                    layout,
                     capacity,
-                    local: &layout.local[s0..s1],
+                    local,
+                    commodity,
                     slot_out: &layout.slot_out[s0..=s1],
                     out: &layout.out[o0..o1],
                 },
@@ -655,9 +716,9 @@ fn step_chunk<P: PushPolicy>(
                     pushed: &mut p.pushed[o0 - from.out..o1 - from.out],
                 },
                 &FlatHeads::<P> {
-                    out: &layout.out[o0..o1],
-                    heights,
-                    announced,
+                    heights: head_heights,
+                    announced: head_announced,
+                    own: &heights[s0..s1],
                 },
                 potential,
                 scratch,
@@ -740,7 +801,7 @@ fn report_of<P: PushPolicy>(
     }
     let (injected, discarded) = match layout.source[k] {
         NONE => (0.0, 0.0),
-        s => (layout.injection[k], report[s as usize]),
+        s => (layout.commodity[k].injection, report[s as usize]),
     };
     let absorbed = match layout.sink[k] {
         NONE => 0.0,
@@ -868,10 +929,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             + bytes(l.slot_out.len() + l.k_slots.len(), 4)
             + bytes(l.out.len(), size_of::<FlatOut<P::Edge>>())
             + bytes(l.inward.len(), size_of::<InPair>())
-            + bytes(
-                l.commodity.len(),
-                size_of::<P::Commodity>() + 2 * size_of::<f64>() + size_of::<Option<f64>>() + 3 * 4,
-            )
+            + bytes(l.commodity.len(), size_of::<KData<P::Commodity>>() + 3 * 4)
             + bytes(s.held.len(), 3 * size_of::<f64>())
             + bytes(s.pushed.len(), size_of::<f64>())
             + bytes(
