@@ -1,4 +1,4 @@
-//! SNDlib's native network format ([SNDlib]), read into a [`Market`]: real
+//! SNDlib's native network format (\[SNDlib\]), read into a [`Market`]: real
 //! telecommunication backbones (PoPs, links with capacities and costs, measured
 //! demands) as linked-broker markets (design §2–§3).
 //!

@@ -18,7 +18,7 @@ use std::collections::BinaryHeap;
 use brokerflow_graphs::ExpandedGraph;
 use petgraph::graph::NodeIndex;
 
-/// Per usable pair of G′ ([`UsablePairs`] ids): whether its edge lies on some
+/// Per usable pair of G′ ([`UsablePairs`](brokerflow_graphs::UsablePairs) ids): whether its edge lies on some
 /// s_k → t_k path of commodity k with value − cost ≥ 0 (paths of margin exactly 0
 /// are kept, so the test never hinges on round-off).
 pub fn profitable_pairs(g: &ExpandedGraph) -> Vec<bool> {

@@ -492,7 +492,7 @@ struct Graph {
 /// `options.max_deliveries` deliveries ([MCA-Alloy] §V's consensus assertion, in
 /// breadth-first order).
 ///
-/// A state is every agent's view, bundle, lost items and (under [CBBA] rules)
+/// A state is every agent's view, bundle, lost items and (under \[CBBA\] rules)
 /// stamps plus the multiset of messages in flight, with times ranked column by
 /// column ([`rank_columns`]) so that states that behave alike are equal. The initial state: every agent has bid once and sent.
 /// A step delivers one in-flight message — on [`Channels::Fifo`] links the

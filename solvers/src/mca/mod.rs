@@ -1,6 +1,6 @@
 //! Max-consensus auctions (MCA) among agents, and an explorer that finds where they
 //! fail ([MCA-Alloy]), under two sets of conflict rules: [MCA-Alloy]'s bid-time
-//! rules and [CBBA]'s information-time rules (design §9).
+//! rules and \[CBBA\]'s information-time rules (design §9).
 //!
 //! A set of agents bid on a set of items with private bundle values, and agree on
 //! the winners by exchanging full views with their neighbours only (max-consensus,
@@ -13,7 +13,7 @@
 //!   utilities, the sub-modularity test, the brute-force optimum;
 //! - [`protocol`]: one agent's view, bidding, the conflict rules;
 //! - [`run`]: the synchronous runner;
-//! - [`explore`]: every asynchronous delivery order, breadth-first; or, where that
+//! - [`explore`](mod@explore): every asynchronous delivery order, breadth-first; or, where that
 //!   is too large, random delivery orders ([`explore::sample`]).
 //!
 //! # The protocol as brokerflow reads it
@@ -55,7 +55,7 @@
 //! 9. k names i while i names none: keep, with t = now;
 //! 10. otherwise LEAVE.
 //!
-//! *[CBBA] rules* ([`Rules::Cbba`], the default, [`protocol::resolve_cbba`]):
+//! *\[CBBA\] rules* ([`Rules::Cbba`], the default, [`protocol::resolve_cbba`]):
 //! entries carry no time; each agent keeps s_iq, the time of the latest
 //! information it has from agent q, and a message carries the sender's. Decisions
 //! about a winner m compare s_km with s_im (Table I, 17 cells; the table is in
@@ -94,7 +94,7 @@
 //!
 //! **What holds.** The literature ([MCA-Alloy] Remark 3, §V) expects, with
 //! sub-modular values and no rebidding, consensus within D·|J| synchronous rounds at
-//! ≥ (1 − 1/e) of the optimum. Under [CBBA] rules the explorer confirms
+//! ≥ (1 − 1/e) of the optimum. Under \[CBBA\] rules the explorer confirms
 //! convergence in every delivery order on the committed 2 × 2, 3 × 2 and 3 × 3
 //! scenarios, and the property tests consensus within D·|J| rounds on random
 //! connected graphs; the value bound that holds is greedy's 1/2, not (1 − 1/e)

@@ -17,10 +17,10 @@ pub enum Rules {
     /// [MCA-Alloy]'s Results 1 and 2, but with sub-modular values it can oscillate
     /// (4 agents × 2 items) or go quiet without consensus on sparse graphs.
     BidTime,
-    /// [CBBA] Table I: each agent keeps, per other agent, the time of the latest
+    /// \[CBBA\] Table I: each agent keeps, per other agent, the time of the latest
     /// information it has from that agent (directly or relayed), and the rules
     /// compare those ([`resolve_cbba`]); bid times play no part. The default: the
-    /// rule set for which [CBBA] proves consensus with sub-modular values.
+    /// rule set for which \[CBBA\] proves consensus with sub-modular values.
     #[default]
     Cbba,
 }
@@ -48,7 +48,7 @@ impl Rules {
     }
 
     /// The time an entry made at `now` carries: `now` for bid-time rules; always 0
-    /// under [CBBA], whose entries carry no time (so that states differing only in
+    /// under \[CBBA\], whose entries carry no time (so that states differing only in
     /// unused times are one state).
     pub fn entry_time(self, now: u64) -> u64 {
         match self {
@@ -126,7 +126,7 @@ pub struct Message {
     pub to: usize,
     /// The sender's view when it sent, per item.
     pub view: Vec<Entry>,
-    /// Under [CBBA] rules, the sender's stamps s_k when it sent (its own entry:
+    /// Under \[CBBA\] rules, the sender's stamps s_k when it sent (its own entry:
     /// the send time); empty under bid-time rules.
     pub stamps: Vec<u64>,
 }
@@ -263,7 +263,7 @@ pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (BidTimeRule
     }
 }
 
-/// Whom one side of a [CBBA] Table I cell names as an item's winner (receiver i,
+/// Whom one side of a \[CBBA\] Table I cell names as an item's winner (receiver i,
 /// sender k): i, k, a third agent m, a fourth agent n (the receiver's, when the
 /// sender names m), or nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -302,7 +302,7 @@ impl Named {
     }
 }
 
-/// Which cell of [CBBA] Table I matched one item: whom the sender k names, whom the
+/// Which cell of \[CBBA\] Table I matched one item: whom the sender k names, whom the
 /// receiver i names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CbbaCell {
@@ -313,7 +313,7 @@ pub struct CbbaCell {
 }
 
 impl CbbaCell {
-    /// The cell's number, 1–17, reading [CBBA] Table I row by row (sender k, i,
+    /// The cell's number, 1–17, reading \[CBBA\] Table I row by row (sender k, i,
     /// m, none; within each, receiver i, k, m, n, none).
     pub fn number(self) -> usize {
         use Named::*;
@@ -336,7 +336,7 @@ impl CbbaCell {
     }
 }
 
-/// The [CBBA] Table I rules for one item: receiver `i` holding `mine`, sender `k`
+/// The \[CBBA\] Table I rules for one item: receiver `i` holding `mine`, sender `k`
 /// whose message says `theirs`; `mine_stamps[q]` and `their_stamps[q]` are i's
 /// and k's times of the latest information from agent q, i's as before this
 /// message. "newer(m)" is s_km > s_im. A bid *beats* another when it is higher, or
@@ -432,7 +432,7 @@ pub fn resolve_cbba(
 pub enum Rule {
     /// A bid-time rule ([`resolve`]).
     BidTime(BidTimeRule),
-    /// A [CBBA] Table I cell ([`resolve_cbba`]).
+    /// A \[CBBA\] Table I cell ([`resolve_cbba`]).
     Cbba(CbbaCell),
 }
 
@@ -473,14 +473,14 @@ pub struct StepLog {
 }
 
 /// One agent's state: its view of every item, its bundle m_i in the order it added
-/// the items, the items it has lost, under [CBBA] rules its time of the latest
+/// the items, the items it has lost, under \[CBBA\] rules its time of the latest
 /// information from every agent, and (for the rebidding attack) its own last bid
 /// per item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AgentState {
     /// The conflict rules this agent follows.
     pub rules: Rules,
-    /// Per item, (a_ij, b_ij, t_ij); t_ij is 0 throughout under [CBBA] rules.
+    /// Per item, (a_ij, b_ij, t_ij); t_ij is 0 throughout under \[CBBA\] rules.
     pub view: Vec<Entry>,
     /// m_i, oldest first; always the items whose a_ij is the agent itself.
     pub bundle: Vec<usize>,
@@ -489,7 +489,7 @@ pub struct AgentState {
     /// Own last bid per item, kept only under `rebid_lost` (empty otherwise, so
     /// that it never splits states that behave alike).
     pub own: Vec<u64>,
-    /// [CBBA]'s s_i: per agent q, the time of the latest information this agent
+    /// \[CBBA\]'s s_i: per agent q, the time of the latest information this agent
     /// has from q, directly or relayed (its own entry: when it last sent). Empty
     /// under bid-time rules.
     pub stamps: Vec<u64>,
@@ -516,7 +516,7 @@ impl AgentState {
         }
     }
 
-    /// Agent `me` is about to send its view at `now`: under [CBBA] rules its own
+    /// Agent `me` is about to send its view at `now`: under \[CBBA\] rules its own
     /// stamp becomes `now` (what it sends is its information as of now). Returns
     /// the view and the stamps the message carries.
     pub fn outgoing(&mut self, me: usize, now: u64) -> (Vec<Entry>, Vec<u64>) {
@@ -595,13 +595,13 @@ impl AgentState {
         }
     }
 
-    /// Receipt by agent `me` of sender `from`'s view (and, under [CBBA] rules, its
+    /// Receipt by agent `me` of sender `from`'s view (and, under \[CBBA\] rules, its
     /// stamps) at time `now`: every item resolved by the agent's rules ([`resolve`]
     /// or [`resolve_cbba`], against the stamps as they were before this message) in
     /// item order; an item the agent held and no longer wins is lost, leaves the
     /// bundle, and under `release_outbid` releases the items added after it — at
     /// once, so items resolved later in the same receipt see the release. Then,
-    /// under [CBBA] rules, s_iq = max(s_iq, s_kq) for every q ≠ i.
+    /// under \[CBBA\] rules, s_iq = max(s_iq, s_kq) for every q ≠ i.
     #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &mut self,
@@ -739,7 +739,7 @@ pub fn rank_times<'a>(times: impl Iterator<Item = &'a mut u64>) {
 /// Ranks the times of a system column by column ([`rank_times`] per column): the
 /// bid times of each item, and the stamps about each agent, over `rows` (every
 /// agent's and every message's (view, stamps)). The rules compare times only
-/// within a column (an item's bid times with each other, [CBBA]'s s_kq with s_iq),
+/// within a column (an item's bid times with each other, \[CBBA\]'s s_kq with s_iq),
 /// and `now` is newer than every time, so this changes no behaviour; it merges
 /// states that differ only in how columns interleave.
 pub fn rank_columns(rows: &mut [(&mut [Entry], &mut [u64])]) {

@@ -74,7 +74,7 @@ pub struct SyncRun {
 ///
 /// Round r: every agent bids in id order (each action takes the next tick of one
 /// logical clock); every agent whose view differs from the last view it sent sends
-/// it to all its neighbours (under [CBBA] rules with its stamps, its own stamped
+/// it to all its neighbours (under \[CBBA\] rules with its stamps, its own stamped
 /// with the send time); then every receiver resolves its messages in sender
 /// order (a canonical order, never arrival order). The run ends in a round where
 /// nobody sends, when a state repeats (the state after a round, with times ranked,

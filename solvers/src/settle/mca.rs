@@ -95,13 +95,13 @@ impl BundleValues for ProviderMargins {
 /// that link and is eligible at p; its margin for the lot is q·(v_k − c_p·r_k −
 /// the transport b → p) − the lot's share of the upstream transport, at declared
 /// values; its value of a bundle fills its capacity R_p with the bundle's lots by
-/// margin per resource unit ([`ProviderMargins`], sub-modular by construction).
+/// margin per resource unit (`ProviderMargins`, sub-modular by construction).
 /// Link bandwidth b → p is not in the values (it would break sub-modularity): a
 /// winner's lots through a link are cut to its remaining bandwidth when the trades
 /// are built, and a note says how much.
 ///
 /// **Protocol**: release-outbid, no target bundle limit (T = number of lots), no
-/// rebidding, synchronous rounds ([`run_synchronous`]) under `rules` ([CBBA]'s by
+/// rebidding, synchronous rounds ([`run_synchronous`]) under `rules` (\[CBBA\]'s by
 /// default, design §9). A note says which rules, whether consensus was reached and
 /// in how many rounds against D·|J|.
 ///
@@ -442,7 +442,7 @@ pub fn mca(
 
 /// `settle --mechanism mca` under the given conflict rules: what
 /// [`super::settle`] does for [`Mechanism::Mca`] (which uses the default,
-/// [CBBA]'s), with the rules chosen (design §9). `truth` has the true values,
+/// \[CBBA\]'s), with the rules chosen (design §9). `truth` has the true values,
 /// `declared` the bids; `allocation` is a flow on G′ of `declared`.
 pub fn settle_mca(
     truth: &ValidMarket,

@@ -21,7 +21,7 @@
 //! | [`lp-prices`](lp_prices::lp_prices) | any (clears only `lp`) | yes at `lp` | surplus ≥ 0 at `lp` | no | competitive prices that clear P3 |
 //! | [`vcg`](vcg::vcg) | `lp` only | yes | deficit possible | yes, everyone | efficiency and truth matter, someone funds the deficit |
 //! | [`mcafee`](mcafee::mcafee) | any, as possible trades | yes | surplus ≥ 0 | users and providers, for a fixed trade set | the market must never run a deficit |
-//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids ([NOMAD]) |
+//! | [`vickrey`](vickrey::vickrey) | any, as possible trades | yes | balanced (= 0) | providers, per user's auction | users procure lots from competing providers, single-lot or entirety bids (\[NOMAD\]) |
 //! | [`mca`](mca::mca) | any, as possible trades | providers | balanced (= 0) | no | providers settle lots among themselves with neighbour-only messages ([MCA-Alloy]) |
 //! | [`engine-prices`](engine_prices::engine_prices) | `welfare-seeking` only | approximately | surplus ≥ 0 | no | no LP at all: the nodes' own prices settle the market |
 //!
@@ -208,7 +208,7 @@ impl std::str::FromStr for Mechanism {
 /// `valuations` names users (v_k per job); `costs` names brokers (c_b per job) or
 /// providers (c_p per resource unit). `entirety` names providers, then users: the
 /// provider's *entirety ask* in [`vickrey`](vickrey::vickrey), the money it asks in
-/// total for running all of that user's lots ([NOMAD] §2.2: "an entirety bid is a
+/// total for running all of that user's lots (\[NOMAD\] §2.2: "an entirety bid is a
 /// bid for all the lots in the RDG"). Without an entry the entirety ask is the sum
 /// of the provider's single-lot asks, which is also its truthful value: costs are
 /// linear (design §2), so combining lots saves nothing in the market model. Only
@@ -225,7 +225,7 @@ pub struct Bids {
     #[serde(default)]
     pub costs: BTreeMap<String, f64>,
     /// Provider id → user id → declared entirety ask (money per time unit for all
-    /// of the user's lots, transport excluded; [NOMAD] §2.2).
+    /// of the user's lots, transport excluded; \[NOMAD\] §2.2).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub entirety: BTreeMap<String, BTreeMap<String, f64>>,
 }
@@ -237,7 +237,7 @@ pub struct Bids {
 /// entirety asks in; the value has the shape of [`Bids::entirety`].
 pub const ENTIRETY_META_KEY: &str = "declared_entirety_asks";
 
-/// Declared entirety asks by (provider index, user index) in market order ([NOMAD]
+/// Declared entirety asks by (provider index, user index) in market order (\[NOMAD\]
 /// §2.2), as recorded in `declared`'s meta by [`Bids::apply`]. Empty when none were
 /// declared; an unreadable record or an unknown id is a typed error.
 pub fn declared_entirety(declared: &Market) -> Result<BTreeMap<(usize, usize), f64>, SettleError> {

@@ -1,4 +1,4 @@
-//! `vickrey`: NOMAD's sealed-bid second-price procurement ([NOMAD] §2.2–2.4, design
+//! `vickrey`: NOMAD's sealed-bid second-price procurement (\[NOMAD\] §2.2–2.4, design
 //! §6): one auction per user, whose lots are the user's jobs in each broker market,
 //! with single-lot bids and entirety bids, settled by the generalised Vickrey rule.
 
@@ -12,7 +12,7 @@ use super::{
     sell_links, Allocation, Mechanism, Setting, SettleError, Statement, Transfers,
 };
 
-/// One lot's sealed-bid second-price (Vickrey) procurement auction ([NOMAD] §2.1:
+/// One lot's sealed-bid second-price (Vickrey) procurement auction (\[NOMAD\] §2.1:
 /// "the winning bid then pays the amount of the second"): `scores` are the
 /// bidders' (index, score) where a lower score is a better offer, `reserve` the most
 /// the buyer accepts. The lowest score wins (ties by index) if it is within the
@@ -31,7 +31,7 @@ pub fn second_price(scores: &[(usize, f64)], reserve: f64) -> Option<(usize, f64
     Some((winner, paid))
 }
 
-/// One lot of a user's auction ([NOMAD] §2.2: "a lot is an individual set of goods
+/// One lot of a user's auction (\[NOMAD\] §2.2: "a lot is an individual set of goods
 /// in an auction, which are bid on as a unit").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lot {
@@ -45,7 +45,7 @@ pub struct Lot {
     pub bids: Vec<(usize, f64)>,
 }
 
-/// One sealed-bid procurement auction with entirety bids ([NOMAD] §2.2), in the
+/// One sealed-bid procurement auction with entirety bids (\[NOMAD\] §2.2), in the
 /// abstract: lots, single-lot bids on each, entirety bids on all of them, and the
 /// bidders' remaining capacities.
 ///
@@ -83,7 +83,7 @@ pub struct Outcome {
     pub surplus: f64,
     /// Winner → the score it is paid: its own winning score(s) + S* − S*₋ᵢ, where
     /// S*₋ᵢ is the best surplus without any of its bids (the generalised Vickrey
-    /// payment, [NOMAD] §2.2's GVA for procurement).
+    /// payment, \[NOMAD\] §2.2's GVA for procurement).
     pub paid: BTreeMap<usize, f64>,
     /// Whether every cover search was exhaustive (see [`SEARCH_LIMIT`]).
     pub exact: bool,
@@ -207,7 +207,7 @@ impl Auction {
         }
     }
 
-    /// Winner determination and generalised Vickrey payments ([NOMAD] §2.2): the
+    /// Winner determination and generalised Vickrey payments (\[NOMAD\] §2.2): the
     /// best cover, and each winner paid its own winning score(s) plus what its
     /// presence adds to the best surplus (S* − S*₋ᵢ). With single-lot bids only and
     /// no capacity that binds, every lot is a separate [`second_price`] auction.
@@ -256,7 +256,7 @@ impl Auction {
     }
 }
 
-/// NOMAD's sealed-bid procurement with entirety bids ([NOMAD] §2.2–2.4: "the
+/// NOMAD's sealed-bid procurement with entirety bids (\[NOMAD\] §2.2–2.4: "the
 /// winning bid then pays the amount of the second"; "an entirety bid is a bid for
 /// all the lots in the RDG and allows the bidder to benefit from savings resulting
 /// from the combined bids"; a depot "makes either just a single lot bid or an

@@ -9,7 +9,7 @@
 //!   round loop — parallel over chunks of nodes with rayon. The fast one.
 //! - [`Runtime::Nodes`]: every node through the public, serialisable per-node step and
 //!   its messages ([`super::node`]), as an embedding broker runs it. The reference.
-//! - [`Runtime::Timely`]: the same owned per-node step on timely-dataflow [Timely],
+//! - [`Runtime::Timely`]: the same owned per-node step on timely-dataflow \[Timely\],
 //!   over worker threads and processes on several machines ([`timely`]).
 
 pub mod flat;

@@ -1,4 +1,4 @@
-//! The `timely` runtime: the rounds on timely-dataflow [Timely], over worker threads
+//! The `timely` runtime: the rounds on timely-dataflow \[Timely\], over worker threads
 //! and over processes on several machines (design §5 "Protocol and runtimes", §12).
 //!
 //! G′'s nodes are cut into contiguous ranges, one per timely worker (every process
