@@ -9,16 +9,14 @@
 use std::sync::LazyLock;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
+use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
-    run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
-    Trace, Variant,
+    run_observed, EngineOptions, ObserverMode, Observers, Runtime, Stop, Trace,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
 
 mod common;
-use common::fingerprint;
+use common::{bundled_markets, every_setting, fingerprint};
 
 static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
     [1, 2].map(|t| {
@@ -68,38 +66,16 @@ fn same_everywhere(what: &str, market: &Market, g: &ExpandedGraph, o: &EngineOpt
 /// Every variant × injection mode × potential on one market; returns the stop reasons.
 fn all_settings(name: &str, market: &ValidMarket, rounds: usize, window: usize) -> Vec<Stop> {
     let g = ExpandedGraph::new(market);
-    let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-        .unwrap()
-        .delta;
-    let mut stops = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let what = format!(
-                    "{name}, {} {} {potential:?}",
-                    variant.name(),
-                    injection.name()
-                );
-                stops.push(same_everywhere(&what, market, &g, &o));
-            }
-        }
-    }
-    stops
+    every_setting(name, &g, rounds, window)
+        .iter()
+        .map(|(what, o)| same_everywhere(what, market, &g, o))
+        .collect()
 }
 
 #[test]
 fn runtimes_agree_bit_for_bit_on_the_bundled_markets() {
     let mut stops = Vec::new();
-    for (name, market) in [
-        ("tiny", examples::tiny()),
-        ("figure3", examples::figure3()),
-        ("linked", examples::linked()),
-        ("posted", examples::posted()),
-    ] {
+    for (name, market) in bundled_markets() {
         stops.extend(all_settings(name, &market, 700, 200));
     }
     // Not vacuous: runs converged and runs hit the limit.

@@ -18,11 +18,10 @@ use brokerflow_solvers::engine::{
     run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
     Trace, Variant,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
 
 mod common;
-use common::fingerprint;
+use common::{bundled_markets, every_setting, fingerprint};
 
 /// Loopback addresses on ports the OS hands out as free, so parallel tests never meet.
 fn loopback(processes: usize) -> Vec<String> {
@@ -93,37 +92,23 @@ fn all_settings(
     shapes: &[(usize, usize)],
 ) -> Vec<Stop> {
     let g = ExpandedGraph::new(market);
-    let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-        .unwrap()
-        .delta;
     let mut stops = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let (stop, flat) = print_of(market, &g, &o);
-                stops.push(stop);
-                let exponential = [(2, 1)];
-                let shapes = match potential {
-                    Potential::Quadratic => shapes,
-                    Potential::Exponential => &exponential[..],
-                };
-                for &(workers, processes) in shapes {
-                    for (p, print) in timely_prints(market, &g, &o, workers, processes)
-                        .iter()
-                        .enumerate()
-                    {
-                        let what = format!(
-                            "{name}, {} {} {potential:?}, {workers} workers × {processes} processes (process {p})",
-                            variant.name(),
-                            injection.name()
-                        );
-                        same(&what, &flat, print);
-                    }
-                }
+    for (what, o) in every_setting(name, &g, rounds, window) {
+        let (stop, flat) = print_of(market, &g, &o);
+        stops.push(stop);
+        let exponential = [(2, 1)];
+        let shapes = match o.potential {
+            Potential::Quadratic => shapes,
+            Potential::Exponential => &exponential[..],
+        };
+        for &(workers, processes) in shapes {
+            for (p, print) in timely_prints(market, &g, &o, workers, processes)
+                .iter()
+                .enumerate()
+            {
+                let what =
+                    format!("{what}, {workers} workers × {processes} processes (process {p})");
+                same(&what, &flat, print);
             }
         }
     }
@@ -135,12 +120,7 @@ const SHAPES: [(usize, usize); 5] = [(1, 1), (2, 1), (4, 1), (1, 2), (2, 2)];
 #[test]
 fn timely_matches_flat_bit_for_bit_on_the_bundled_markets() {
     let mut stops = Vec::new();
-    for (name, market) in [
-        ("tiny", examples::tiny()),
-        ("figure3", examples::figure3()),
-        ("linked", examples::linked()),
-        ("posted", examples::posted()),
-    ] {
+    for (name, market) in bundled_markets() {
         stops.extend(all_settings(name, &market, 400, 100, &SHAPES));
     }
     // Not vacuous: runs converged and runs hit the limit.

@@ -1,7 +1,55 @@
-//! Shared by the engine's comparison tests: everything a run reports, as bits.
+//! Shared by the engine's comparison tests: everything a run reports, as bits; the
+//! bundled markets and every setting the runtimes are compared on.
 
-use brokerflow_graphs::ExpandedGraph;
-use brokerflow_solvers::engine::{routing_table, EngineRun, TraceRow};
+// Each test crate that includes this module uses part of it.
+#![allow(dead_code)]
+
+use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
+use brokerflow_solvers::engine::{
+    routing_table, EngineOptions, EngineRun, Injection, Potential, TraceRow, Variant,
+};
+use brokerflow_solvers::lp::{self, LpOptions};
+
+/// The bundled markets the runtimes are compared on, by name.
+pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
+    [
+        ("tiny", examples::tiny()),
+        ("figure3", examples::figure3()),
+        ("linked", examples::linked()),
+        ("posted", examples::posted()),
+    ]
+}
+
+/// Every variant × injection mode (feasible at P1's δ*, and demand) × potential on the
+/// market `name` of `g`, with `rounds` and `window`, each with a label naming it.
+pub fn every_setting(
+    name: &str,
+    g: &ExpandedGraph,
+    rounds: usize,
+    window: usize,
+) -> Vec<(String, EngineOptions)> {
+    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
+        .unwrap()
+        .delta;
+    let mut settings = Vec::new();
+    for variant in Variant::ALL {
+        for injection in [Injection::Feasible { delta }, Injection::Demand] {
+            for potential in [Potential::Quadratic, Potential::Exponential] {
+                let mut o = EngineOptions::new(variant, injection);
+                o.potential = potential;
+                o.max_rounds = rounds;
+                o.window = window;
+                let what = format!(
+                    "{name}, {} {} {potential:?}",
+                    variant.name(),
+                    injection.name()
+                );
+                settings.push((what, o));
+            }
+        }
+    }
+    settings
+}
 
 /// Everything a run reports, one line per part, f64s by `to_bits` (so that 0.0 vs
 /// −0.0 or the last ulp count): rounds, stop, window averages, ledger residuals, served

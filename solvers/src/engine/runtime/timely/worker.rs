@@ -25,7 +25,7 @@ use crate::engine::accounting::Ring;
 use crate::engine::node::{
     announce, deliver, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
-use crate::engine::runtime::nodes::{node_bytes, step_node};
+use crate::engine::runtime::nodes::{empty_windows, out_neighbours, owned_footprint, step_node};
 use crate::engine::variants::PushPolicy;
 
 /// What the driver asks of its process's workers.
@@ -348,22 +348,12 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
     fn new(part: Part<P>, c: &Context<'c>) -> Nodes<'c, P> {
         let configs = &part.configs;
         let w = c.cluster.workers;
+        let (sent, lambda) = empty_windows(configs, c.window);
         Nodes {
             states: configs.iter().map(NodeState::new).collect(),
-            neighbours: configs
-                .iter()
-                .map(|c| {
-                    let mut n: Vec<usize> = c.out.iter().map(|e| e.to).collect();
-                    n.sort_unstable();
-                    n.dedup();
-                    n
-                })
-                .collect(),
-            sent: configs
-                .iter()
-                .map(|cf| Ring::new(c.window, cf.out.len()))
-                .collect(),
-            lambda: configs.iter().map(|_| Ring::new(c.window, 1)).collect(),
+            neighbours: out_neighbours(configs),
+            sent,
+            lambda,
             scratch: NodeScratch::default(),
             outbox: Vec::new(),
             cuts: c.cuts,
@@ -588,18 +578,31 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         traffic.remote_bytes += remote_leaders
             * bincode::serialized_size(&Message::<P>::Report(report.clone())).unwrap_or(0);
         report.traffic = traffic;
-        let out = self.to_leaders(Message::Report(report));
-        let mut ignore = Traffic::default();
-        let mut reports: Vec<Report> = ex
-            .exchange(worker, out, &mut ignore, &during("reports"))?
+        let reports = Message::Report(report);
+        self.at_leaders(worker, ex, reports, &during("reports"), |m| match m {
+            Message::Report(r) => Some((r.worker, r)),
+            _ => None,
+        })
+    }
+
+    /// Sends `m` to the first worker of every process and, there, returns what every
+    /// worker sent, in worker order (`pick` takes a message's worker and content).
+    fn at_leaders<T>(
+        &self,
+        worker: &mut Worker,
+        ex: &mut Exchanges<P>,
+        m: Message<P>,
+        during: &str,
+        pick: impl Fn(Message<P>) -> Option<(u32, T)>,
+    ) -> Result<Vec<T>, TimelyError> {
+        let out = self.to_leaders(m);
+        let mut got: Vec<(u32, T)> = ex
+            .exchange(worker, out, &mut Traffic::default(), during)?
             .into_iter()
-            .filter_map(|m| match m {
-                Message::Report(r) => Some(r),
-                _ => None,
-            })
+            .filter_map(pick)
             .collect();
-        reports.sort_unstable_by_key(|r| r.worker);
-        Ok(reports)
+        got.sort_unstable_by_key(|(w, _)| *w);
+        Ok(got.into_iter().map(|(_, t)| t).collect())
     }
 
     fn gather(
@@ -612,17 +615,16 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             sent: self.sent.iter().flat_map(Ring::means).collect(),
             lambda: self.lambda.iter().map(|l| l.means()[0]).collect(),
         };
-        let out = self.to_leaders(Message::Means(means));
-        let mut means: Vec<Means> = ex
-            .exchange(worker, out, &mut Traffic::default(), "gathering")?
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Means(m) => Some(m),
+        self.at_leaders(
+            worker,
+            ex,
+            Message::Means(means),
+            "gathering",
+            |m| match m {
+                Message::Means(m) => Some((m.worker, m)),
                 _ => None,
-            })
-            .collect();
-        means.sort_unstable_by_key(|m| m.worker);
-        Ok(means)
+            },
+        )
     }
 
     fn footprint(
@@ -630,26 +632,18 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         worker: &mut Worker,
         ex: &mut Exchanges<P>,
     ) -> Result<Vec<(usize, usize)>, TimelyError> {
-        let state = self
-            .part
-            .configs
-            .iter()
-            .zip(&self.states)
-            .zip(&self.neighbours)
-            .map(|((c, s), n)| node_bytes(c, s, n.len()))
-            .sum::<usize>()
-            + self.part.tell.iter().map(|t| t.len() * 4).sum::<usize>();
-        let window = self.sent.iter().chain(&self.lambda).map(Ring::bytes).sum();
-        let out = self.to_leaders(Message::Footprint(worker.index() as u32, state, window));
-        let mut f: Vec<(u32, usize, usize)> = ex
-            .exchange(worker, out, &mut Traffic::default(), "measuring memory")?
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Footprint(w, s, b) => Some((w, s, b)),
-                _ => None,
-            })
-            .collect();
-        f.sort_unstable();
-        Ok(f.into_iter().map(|(_, s, b)| (s, b)).collect())
+        let owned = owned_footprint(
+            &self.part.configs,
+            &self.states,
+            &self.neighbours,
+            &self.sent,
+            &self.lambda,
+        );
+        let state = owned.state + self.part.tell.iter().map(|t| t.len() * 4).sum::<usize>();
+        let m = Message::Footprint(worker.index() as u32, state, owned.window);
+        self.at_leaders(worker, ex, m, "measuring memory", |m| match m {
+            Message::Footprint(w, s, b) => Some((w, (s, b))),
+            _ => None,
+        })
     }
 }
