@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, free_ports, market, run, scratch};
+use common::{bin, free_ports, market, refused, run, scratch};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
@@ -149,18 +149,16 @@ fn settle_on_timely_threads_and_processes_writes_what_flat_writes() {
             "{what}: 2 processes"
         );
     }
-    let out = run(&[
-        "settle",
-        &market("tiny"),
-        "--mechanism",
-        "vcg",
-        "--runtime",
-        "timely",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("engine allocation"),
-        "{err}"
+    refused(
+        &[
+            "settle",
+            &market("tiny"),
+            "--mechanism",
+            "vcg",
+            "--runtime",
+            "timely",
+        ],
+        "engine allocation",
     );
 }
 
@@ -169,52 +167,32 @@ fn a_taken_port_is_refused_clearly() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let m = market("tiny");
-    let out = run(&[
-        "run",
-        &m,
-        "--runtime",
-        "timely",
-        "--processes",
-        "2",
-        "--port",
-        &port,
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("port {port} is taken")), "{err}");
+    refused(
+        &[
+            "run",
+            &m,
+            "--runtime",
+            "timely",
+            "--processes",
+            "2",
+            "--port",
+            &port,
+        ],
+        &format!("port {port} is taken"),
+    );
 }
 
 #[test]
 fn cluster_flags_need_the_timely_runtime_and_a_host_file_needs_an_index() {
     let m = market("tiny");
-    let out = run(&["run", &m, "--workers", "2"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("need --runtime timely"),
-        "{err}"
-    );
+    refused(&["run", &m, "--workers", "2"], "need --runtime timely");
     let hosts = scratch("hosts.txt");
     std::fs::write(&hosts, "127.0.0.1:1\n127.0.0.1:2\n").unwrap();
-    let out = run(&["run", &m, "--runtime", "timely", "--hosts", &hosts]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--hosts needs --process"),
-        "{err}"
-    );
-    let out = run(&[
-        "run",
-        &m,
-        "--runtime",
-        "timely",
-        "--hosts",
-        &hosts,
-        "--process",
-        "2",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("lists processes 0 to 1"),
-        "{err}"
+    let hosted = ["run", &m, "--runtime", "timely", "--hosts", &hosts];
+    refused(&hosted, "--hosts needs --process");
+    refused(
+        &[&hosted[..], &["--process", "2"]].concat(),
+        "lists processes 0 to 1",
     );
 }
 

@@ -26,7 +26,7 @@ pub enum AllocationArg {
     /// The distributed engine's utility-aware variant in demand mode.
     UtilityAware,
     /// The distributed engine's experimental welfare-seeking (drift-plus-penalty)
-    /// variant in demand mode, at the engine's default welfare scale.
+    /// variant in demand mode, at --welfare-scale (default: the engine's).
     WelfareSeeking,
 }
 

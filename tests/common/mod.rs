@@ -63,3 +63,17 @@ pub fn free_ports(count: u16) -> u16 {
     }
     panic!("no free ports");
 }
+
+/// Asserts that the binary refuses `args`: it fails, without a panic and without a
+/// result, and its error names `names`.
+pub fn refused(args: &[&str], names: &str) {
+    let out = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: the error does not name {names}: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+}
