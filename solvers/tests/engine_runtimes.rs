@@ -8,7 +8,6 @@
 
 use std::sync::LazyLock;
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     run_observed, EngineOptions, ObserverMode, Observers, Runtime, Stop, Trace,
@@ -16,7 +15,7 @@ use brokerflow_solvers::engine::{
 use proptest::prelude::*;
 
 mod common;
-use common::{bundled_markets, every_setting, fingerprint};
+use common::{bundled_markets, every_setting, fingerprint, random_markets};
 
 static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
     [1, 2].map(|t| {
@@ -88,26 +87,8 @@ proptest! {
 
     #[test]
     fn runtimes_agree_bit_for_bit_on_random_markets(
-        users in 2usize..14,
-        brokers in 1usize..5,
-        providers in 1usize..5,
-        contention in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
-        broker_link_probability in prop::sample::select(vec![0.0, 0.4, 0.8]),
-        eligibility in prop::sample::select(vec![0.0, 0.5, 1.0]),
-        posted_prices in any::<bool>(),
-        seed in 0u64..1_000_000,
+        (name, market) in random_markets(),
     ) {
-        let config = GeneratorConfig {
-            users,
-            brokers,
-            providers,
-            contention,
-            broker_link_probability,
-            eligibility,
-            posted_prices,
-            ..GeneratorConfig::default()
-        };
-        let market = generate(&config, seed).unwrap();
-        all_settings(&format!("{config:?} seed {seed}"), &market, 800, 60);
+        all_settings(&name, &market, 800, 60);
     }
 }

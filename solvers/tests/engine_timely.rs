@@ -11,7 +11,6 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::runtime::timely::{with_cluster, Cluster, TimelyError};
 use brokerflow_solvers::engine::{
@@ -21,7 +20,7 @@ use brokerflow_solvers::engine::{
 use proptest::prelude::*;
 
 mod common;
-use common::{bundled_markets, every_setting, fingerprint};
+use common::{bundled_markets, every_setting, fingerprint, random_markets};
 
 /// Loopback addresses on ports the OS hands out as free, so parallel tests never meet.
 fn loopback(processes: usize) -> Vec<String> {
@@ -133,27 +132,9 @@ proptest! {
 
     #[test]
     fn timely_matches_flat_bit_for_bit_on_random_markets(
-        users in 2usize..14,
-        brokers in 1usize..5,
-        providers in 1usize..5,
-        contention in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
-        broker_link_probability in prop::sample::select(vec![0.0, 0.4, 0.8]),
-        eligibility in prop::sample::select(vec![0.0, 0.5, 1.0]),
-        posted_prices in any::<bool>(),
-        seed in 0u64..1_000_000,
+        (name, market) in random_markets(),
     ) {
-        let config = GeneratorConfig {
-            users,
-            brokers,
-            providers,
-            contention,
-            broker_link_probability,
-            eligibility,
-            posted_prices,
-            ..GeneratorConfig::default()
-        };
-        let market = generate(&config, seed).unwrap();
-        all_settings(&format!("{config:?} seed {seed}"), &market, 200, 40, &SHAPES);
+        all_settings(&name, &market, 200, 40, &SHAPES);
     }
 }
 

@@ -4,11 +4,13 @@
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::{
     routing_table, EngineOptions, EngineRun, Injection, Potential, TraceRow, Variant,
 };
 use brokerflow_solvers::lp::{self, LpOptions};
+use proptest::prelude::*;
 
 /// The bundled markets the runtimes are compared on, by name.
 pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
@@ -18,6 +20,36 @@ pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
         ("linked", examples::linked()),
         ("posted", examples::posted()),
     ]
+}
+
+/// Random generated markets, each with a label naming its configuration and seed:
+/// few users, brokers and providers, with broker→broker cycles, eligibility lists,
+/// posted prices, and scarce and plentiful capacity.
+pub fn random_markets() -> impl Strategy<Value = (String, ValidMarket)> {
+    (
+        (2usize..14, 1usize..5, 1usize..5),
+        prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
+        prop::sample::select(vec![0.0, 0.4, 0.8]),
+        prop::sample::select(vec![0.0, 0.5, 1.0]),
+        any::<bool>(),
+        0u64..1_000_000,
+    )
+        .prop_map(
+            |((users, brokers, providers), contention, links, eligibility, posted, seed)| {
+                let config = GeneratorConfig {
+                    users,
+                    brokers,
+                    providers,
+                    contention,
+                    broker_link_probability: links,
+                    eligibility,
+                    posted_prices: posted,
+                    ..GeneratorConfig::default()
+                };
+                let market = generate(&config, seed).unwrap();
+                (format!("{config:?} seed {seed}"), market)
+            },
+        )
 }
 
 /// Every variant × injection mode (feasible at P1's δ*, and demand) × potential on the

@@ -209,6 +209,38 @@ struct Exchanges<P: PushPolicy> {
 }
 
 impl<P: PushPolicy> Exchanges<P> {
+    /// Counts one protocol message to worker `to` into `traffic`.
+    fn count(&self, traffic: &mut Traffic, to: u32) {
+        traffic.messages += 1;
+        if self.process[to as usize] != self.process[self.me] {
+            traffic.remote_messages += 1;
+        }
+    }
+
+    /// Every worker's non-empty batch as one message to it: `local` to a worker of
+    /// this process, `remote` (the variant's parts encoded apart) to another.
+    fn batches<T>(
+        &self,
+        batches: Vec<Vec<T>>,
+        local: impl Fn(Vec<T>) -> Message<P>,
+        remote: impl Fn(Vec<T>) -> Message<P>,
+    ) -> Vec<(u32, Message<P>)> {
+        let here = self.process[self.me];
+        batches
+            .into_iter()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(to, b)| {
+                let m = if self.process[to] == here {
+                    local(b)
+                } else {
+                    remote(b)
+                };
+                (to as u32, m)
+            })
+            .collect()
+    }
+
     /// Sends `out` (each to its worker), closes the epoch and steps until every
     /// worker's messages of it have arrived; returns what arrived here. Counts the
     /// payload bytes sent to other processes into `traffic`.
@@ -404,31 +436,18 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             );
             for &to in tell {
                 batches[to as usize].push(heights.clone());
-                traffic.messages += 1;
-                if ex.process[to as usize] != here {
-                    traffic.remote_messages += 1;
-                }
+                ex.count(&mut traffic, to);
             }
         }
-        let out = batches
-            .into_iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| {
-                let m = if ex.process[to] == here {
-                    Message::Heights(b)
-                } else {
-                    let parts: Vec<P::Announce> =
-                        b.iter().flat_map(|(_, h)| h.iter().map(|e| e.2)).collect();
-                    let plain = b
-                        .into_iter()
-                        .map(|(from, h)| (from, h.into_iter().map(|e| (e.0, e.1)).collect()))
-                        .collect();
-                    Message::RemoteHeights(plain, encode(&parts))
-                };
-                (to as u32, m)
-            })
-            .collect();
+        let out = ex.batches(batches, Message::Heights, |b| {
+            let parts: Vec<P::Announce> =
+                b.iter().flat_map(|(_, h)| h.iter().map(|e| e.2)).collect();
+            let plain = b
+                .into_iter()
+                .map(|(from, h)| (from, h.into_iter().map(|e| (e.0, e.1)).collect()))
+                .collect();
+            Message::RemoteHeights(plain, encode(&parts))
+        });
         let mut heard: Vec<Heights<P>> = Vec::new();
         for m in ex.exchange(worker, out, &mut traffic, &during("announcements"))? {
             let wire: Vec<WireHeights<P>> = match m {
@@ -485,30 +504,17 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             excess = excess.max(e);
             for job in self.outbox.drain(..) {
                 let to = owner(self.cuts, job.to);
-                traffic.messages += 1;
-                if ex.process[to as usize] != here {
-                    traffic.remote_messages += 1;
-                }
+                ex.count(&mut traffic, to);
                 batches[to as usize]
                     .push((job.from, job.edge, job.to, job.k, job.amount, job.stamp));
             }
         }
         drop(from_neighbours);
-        let out = batches
-            .into_iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| {
-                let m = if ex.process[to] == here {
-                    Message::Jobs(b)
-                } else {
-                    let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
-                    let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
-                    Message::RemoteJobs(plain, encode(&stamps))
-                };
-                (to as u32, m)
-            })
-            .collect();
+        let out = ex.batches(batches, Message::Jobs, |b| {
+            let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
+            let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
+            Message::RemoteJobs(plain, encode(&stamps))
+        });
         let mut wire: Vec<WireJob<P>> = Vec::new();
         for m in ex.exchange(worker, out, &mut traffic, &during("jobs"))? {
             match m {
