@@ -3,24 +3,10 @@
 //! the bundled markets and on 50 generated ones, must come out FEASIBLE; an infeasible
 //! routing exits with code 4 and gets no percentage of the optimum.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-evaluate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
+mod common;
+use common::{market, run, scratch};
 
 const VARIANTS: [&str; 3] = ["fair", "utility-aware", "welfare-seeking"];
 const MODES: [&str; 2] = ["feasible", "demand"];
@@ -30,7 +16,7 @@ fn every_run_is_feasible(market: &str, tag: &str) {
     for variant in VARIANTS {
         for mode in MODES {
             let flows = scratch(&format!("{tag}-{variant}-{mode}.csv"));
-            let flows = flows.to_str().unwrap();
+            let flows = flows.as_str();
             let out = run(&[
                 "run",
                 market,
@@ -73,9 +59,7 @@ fn every_run_is_feasible(market: &str, tag: &str) {
 #[test]
 fn engine_routings_on_the_bundled_markets_pass_evaluate() {
     for name in ["tiny", "figure3", "linked", "posted"] {
-        let market =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("graphs/markets/{name}.json"));
-        every_run_is_feasible(market.to_str().unwrap(), name);
+        every_run_is_feasible(&market(name), name);
     }
 }
 
@@ -94,7 +78,7 @@ fn engine_routings_on_50_generated_markets_pass_evaluate() {
         let market = generate(&config, seed).unwrap();
         let path = scratch(&format!("generated-{seed}.json"));
         std::fs::write(&path, serde_json::to_string(&market).unwrap()).unwrap();
-        every_run_is_feasible(path.to_str().unwrap(), &format!("seed {seed}"));
+        every_run_is_feasible(&path, &format!("seed {seed}"));
     }
 }
 
@@ -103,14 +87,14 @@ fn an_infeasible_routing_exits_4_without_a_percentage() {
     // u1 sends 10 jobs over u1->b1, whose bandwidth is 5: conservation holds, the
     // capacity does not. Its welfare 10 × (20 − 1) = 190 exceeds the optimum 141,
     // which is exactly why no percentage may be printed for it.
-    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs/markets/tiny.json");
+    let tiny = market("tiny");
     let flows = scratch("over-capacity.csv");
     std::fs::write(
         &flows,
         "commodity,from,to,flow\nu1,u1,b1,10\nu1,b1,p1,10\nu1,p1,sink,10\n",
     )
     .unwrap();
-    let (tiny, flows) = (tiny.to_str().unwrap(), flows.to_str().unwrap());
+    let (tiny, flows) = (tiny.as_str(), flows.as_str());
     let out = run(&["evaluate", tiny, "--flows", flows]);
     assert_eq!(out.status.code(), Some(4));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -436,3 +436,55 @@ providers = 2
     // --resume of a finished run is an explicit request and stays allowed.
     run_ok(&["experiment", spec, "--resume"]);
 }
+
+/// `[engine] runtime = "timely"` with `workers = 2` runs every scenario's engine on two
+/// timely workers and writes the same rows and summary as the flat runtime; only the
+/// provenance line (runtime, spec hash) differs.
+#[test]
+fn a_timely_spec_writes_the_rows_a_flat_spec_writes() {
+    let dir = temp_dir("timely");
+    let spec = |engine: &str| {
+        format!(
+            r#"
+name = "runtimes"
+methods = ["lp/welfare", "fair/feasible", "utility-aware/demand", "welfare-seeking/demand"]
+[engine]
+rounds = 600
+{engine}
+[[configuration]]
+name = "K5"
+seeds = 2
+[configuration.generator]
+users = 5
+brokers = 2
+providers = 3
+broker_link_probability = 0.5
+"#
+        )
+    };
+    let files = |engine: &str, name: &str| {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, spec(engine)).unwrap();
+        let out = dir.join(name);
+        run_ok(&[
+            "experiment",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let flat = files("", "flat");
+    let timely = files("runtime = \"timely\"\nworkers = 2", "timely");
+    let (a, b) = (read(&flat, "scenarios.csv"), read(&timely, "scenarios.csv"));
+    assert!(a.contains(", runtime flat, "), "{a}");
+    assert!(b.contains(", runtime timely, "), "{b}");
+    let rows = data(&a);
+    assert_eq!(rows.len() - 1, 2 * 4);
+    assert!(rows[1..].iter().all(|r| r[3] == "ok"), "{a}");
+    assert_eq!(rows, data(&b));
+    assert_eq!(
+        data(&read(&flat, "summary.csv")),
+        data(&read(&timely, "summary.csv"))
+    );
+}

@@ -3,26 +3,10 @@
 //! evaluate`, the routing table against the flows, and clear errors for bad options.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-}
-
-fn market(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("graphs/markets/{name}.json"))
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn scratch(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_string()
-}
+mod common;
+use common::{bin, market, refused, scratch};
 
 fn ok(args: &[&str]) -> Output {
     let out = bin().args(args).output().unwrap();
@@ -367,18 +351,6 @@ fn check_routing(market_path: &str, flows: &str, routing: &str, what: &str) {
             );
         }
     }
-}
-
-fn refused(args: &[&str], names: &str) {
-    let out = bin().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} was accepted");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(
-        stderr.contains(names),
-        "{args:?}: the error does not name {names}: {stderr}"
-    );
-    assert!(out.stdout.is_empty(), "{args:?} printed a result");
 }
 
 #[test]

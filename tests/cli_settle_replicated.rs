@@ -2,38 +2,12 @@
 //! run prints the centralised statement plus a replication block, an aborted run
 //! exits with code 3, bad settings and deviation files are refused with a message.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn example(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("graphs/markets")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn scratch(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-settle-replicated-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
+mod common;
+use common::{market, run, scratch_file};
 
 #[test]
 fn honest_runs_print_the_centralised_statement_over_both_transports() {
-    let market = example("figure3.json");
+    let market = market("figure3");
     for mechanism in ["vcg", "mcafee"] {
         let central = run(&["settle", &market, "--mechanism", mechanism, "--json"]);
         assert!(central.status.success());
@@ -80,8 +54,8 @@ fn honest_runs_print_the_centralised_statement_over_both_transports() {
 
 #[test]
 fn an_aborted_run_exits_with_code_3_and_names_the_replica() {
-    let market = example("figure3.json");
-    let d = scratch("coin.json", r#"[{"kind": "coin-reveal", "replica": "p3"}]"#);
+    let market = market("figure3");
+    let d = scratch_file("coin.json", r#"[{"kind": "coin-reveal", "replica": "p3"}]"#);
     let out = run(&[
         "settle",
         &market,
@@ -124,7 +98,7 @@ fn an_aborted_run_exits_with_code_3_and_names_the_replica() {
 
 #[test]
 fn bad_settings_and_deviation_files_are_refused_clearly() {
-    let market = example("figure3.json");
+    let market = market("figure3");
     let base = ["settle", market.as_str(), "--mechanism", "mcafee"];
     let refused = |extra: &[&str], needle: &str| {
         let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
@@ -153,7 +127,7 @@ fn bad_settings_and_deviation_files_are_refused_clearly() {
         ],
         "--allocation lp",
     );
-    let unknown = scratch("kind.json", r#"[{"kind": "bribe", "replica": "p1"}]"#);
+    let unknown = scratch_file("kind.json", r#"[{"kind": "bribe", "replica": "p1"}]"#);
     refused(
         &[
             "--replicas",
@@ -165,7 +139,7 @@ fn bad_settings_and_deviation_files_are_refused_clearly() {
         ],
         "unknown variant `bribe`",
     );
-    let id = scratch(
+    let id = scratch_file(
         "id.json",
         r#"[{"kind": "silent", "replica": "p9", "phase": "coin"}]"#,
     );
@@ -173,7 +147,7 @@ fn bad_settings_and_deviation_files_are_refused_clearly() {
         &["--replicas", "3", "--resilience", "1", "--deviate", &id],
         "'p9' is not a replica",
     );
-    let bidder = scratch("bidder.json", r#"[{"kind": "equivocate", "bidder": "b1"}]"#);
+    let bidder = scratch_file("bidder.json", r#"[{"kind": "equivocate", "bidder": "b1"}]"#);
     refused(
         &["--replicas", "3", "--resilience", "1", "--deviate", &bidder],
         "only users bid",

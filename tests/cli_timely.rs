@@ -1,34 +1,15 @@
 //! `--runtime timely` end to end through the built binary (design §5, §12): as threads
-//! and as local processes the command starts itself, the same flows file and JSON as
-//! `--runtime flat` (times and the runtime's name aside); a taken port, a bad cluster
-//! and a process that dies are clear errors, never hangs.
+//! and as local processes the command starts itself, `run` writes the same flows file
+//! and JSON as `--runtime flat` (times and the runtime's name aside) and `settle` the
+//! same statement; a taken port, a bad cluster and a process that dies are clear
+//! errors, never hangs.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-}
-
-fn market(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("graphs/markets/{name}.json"))
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn scratch(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-timely-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
+mod common;
+use common::{bin, free_ports, market, refused, run, scratch};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
@@ -45,25 +26,6 @@ fn comparable(out: &Output) -> serde_json::Value {
         .unwrap()
         .remove("engine_runtime");
     v
-}
-
-/// `count` consecutive free loopback ports (the first of them).
-fn free_ports(count: u16) -> u16 {
-    'search: for _ in 0..50 {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = probe.local_addr().unwrap().port();
-        drop(probe);
-        if base > 65_000 {
-            continue;
-        }
-        for p in base..base + count {
-            if TcpListener::bind(("127.0.0.1", p)).is_err() {
-                continue 'search;
-            }
-        }
-        return base;
-    }
-    panic!("no free ports");
 }
 
 #[test]
@@ -119,57 +81,118 @@ fn timely_threads_and_processes_write_what_flat_writes() {
     assert_eq!(std::fs::read(&processes_flows).unwrap(), flows);
 }
 
+/// `settle --allocation <variant>` settles the same statement on every runtime: on
+/// every bundled market, the statement CSV (volumes, payments, utilities) and its
+/// totals file are byte-identical between flat, timely on 2 workers and timely on 2
+/// local processes, and the provenance names the runtime that ran the engine.
+#[test]
+fn settle_on_timely_threads_and_processes_writes_what_flat_writes() {
+    let cases = [
+        ("tiny", "welfare-seeking", "engine-prices"),
+        ("figure3", "utility-aware", "lp-prices"),
+        ("linked", "fair", "mcafee"),
+        ("posted", "welfare-seeking", "posted"),
+        ("abilene", "utility-aware", "vickrey"),
+    ];
+    for (name, allocation, mechanism) in cases {
+        let m = market(name);
+        let settle = |tag: &str, runtime: &str, cluster: &[&str]| {
+            let out = scratch(&format!("{name}-{tag}.csv"));
+            let run = run(&[
+                &[
+                    "settle",
+                    &m,
+                    "--allocation",
+                    allocation,
+                    "--mechanism",
+                    mechanism,
+                    "--rounds",
+                    "300",
+                    "--json",
+                    "--out",
+                    &out,
+                    "--runtime",
+                    runtime,
+                ],
+                cluster,
+            ]
+            .concat());
+            let what = format!("{name} {allocation} {mechanism} {tag}");
+            let printed = comparable(&run);
+            let mut totals: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(format!("{out}.json")).unwrap()).unwrap();
+            let provenance = totals["provenance"].as_object_mut().unwrap();
+            let ran_on = provenance.remove("engine_runtime");
+            assert_eq!(ran_on, Some(serde_json::json!(runtime)), "{what}");
+            assert_eq!(
+                totals, printed,
+                "{what}: the totals file is what --json prints"
+            );
+            (std::fs::read(&out).unwrap(), totals)
+        };
+        let flat = settle("flat", "flat", &[]);
+        assert!(flat.0.len() > 40, "{name}: a statement with rows");
+        let what = format!("{name} {allocation} {mechanism}");
+        assert_eq!(
+            settle("threads", "timely", &["--workers", "2"]),
+            flat,
+            "{what}: 2 workers"
+        );
+        let port = free_ports(2).to_string();
+        assert_eq!(
+            settle(
+                "processes",
+                "timely",
+                &["--processes", "2", "--port", &port]
+            ),
+            flat,
+            "{what}: 2 processes"
+        );
+    }
+    refused(
+        &[
+            "settle",
+            &market("tiny"),
+            "--mechanism",
+            "vcg",
+            "--runtime",
+            "timely",
+        ],
+        "engine allocation",
+    );
+}
+
 #[test]
 fn a_taken_port_is_refused_clearly() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let m = market("tiny");
-    let out = run(&[
-        "run",
-        &m,
-        "--runtime",
-        "timely",
-        "--processes",
-        "2",
-        "--port",
-        &port,
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("port {port} is taken")), "{err}");
+    refused(
+        &[
+            "run",
+            &m,
+            "--runtime",
+            "timely",
+            "--processes",
+            "2",
+            "--port",
+            &port,
+        ],
+        &format!("port {port} is taken"),
+    );
 }
 
 #[test]
 fn cluster_flags_need_the_timely_runtime_and_a_host_file_needs_an_index() {
     let m = market("tiny");
-    let out = run(&["run", &m, "--workers", "2"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("need --runtime timely"),
-        "{err}"
-    );
+    refused(&["run", &m, "--workers", "2"], "need --runtime timely");
     let hosts = scratch("hosts.txt");
     std::fs::write(&hosts, "127.0.0.1:1\n127.0.0.1:2\n").unwrap();
-    let out = run(&["run", &m, "--runtime", "timely", "--hosts", &hosts]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--hosts needs --process"),
-        "{err}"
-    );
-    let out = run(&[
-        "run",
-        &m,
-        "--runtime",
-        "timely",
-        "--hosts",
-        &hosts,
-        "--process",
-        "2",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("lists processes 0 to 1"),
-        "{err}"
+    let hosted = ["run", &m, "--runtime", "timely", "--hosts", &hosts];
+    refused(&hosted, "--hosts needs --process");
+    refused(
+        &[&hosted[..], &["--process", "2"]].concat(),
+        "lists processes 0 to 1",
     );
 }
 
@@ -239,8 +262,9 @@ fn a_process_that_dies_ends_the_run_with_an_error_naming_it() {
     one.wait().unwrap();
     let killed = Instant::now();
     let out = zero.wait_with_output().unwrap();
-    assert!(killed.elapsed() < Duration::from_secs(30), "no hang");
     let err = String::from_utf8_lossy(&out.stderr);
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(30), "no hang: {took:?}, {err}");
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("lost process 1"), "{err}");
 }

@@ -8,17 +8,14 @@
 
 use std::sync::LazyLock;
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
+use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
-    run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
-    Trace, Variant,
+    run_observed, EngineOptions, ObserverMode, Observers, Runtime, Stop, Trace,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
 
 mod common;
-use common::fingerprint;
+use common::{bundled_markets, every_setting, fingerprint, random_markets};
 
 static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
     [1, 2].map(|t| {
@@ -68,38 +65,16 @@ fn same_everywhere(what: &str, market: &Market, g: &ExpandedGraph, o: &EngineOpt
 /// Every variant × injection mode × potential on one market; returns the stop reasons.
 fn all_settings(name: &str, market: &ValidMarket, rounds: usize, window: usize) -> Vec<Stop> {
     let g = ExpandedGraph::new(market);
-    let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-        .unwrap()
-        .delta;
-    let mut stops = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let what = format!(
-                    "{name}, {} {} {potential:?}",
-                    variant.name(),
-                    injection.name()
-                );
-                stops.push(same_everywhere(&what, market, &g, &o));
-            }
-        }
-    }
-    stops
+    every_setting(name, &g, rounds, window)
+        .iter()
+        .map(|(what, o)| same_everywhere(what, market, &g, o))
+        .collect()
 }
 
 #[test]
 fn runtimes_agree_bit_for_bit_on_the_bundled_markets() {
     let mut stops = Vec::new();
-    for (name, market) in [
-        ("tiny", examples::tiny()),
-        ("figure3", examples::figure3()),
-        ("linked", examples::linked()),
-        ("posted", examples::posted()),
-    ] {
+    for (name, market) in bundled_markets() {
         stops.extend(all_settings(name, &market, 700, 200));
     }
     // Not vacuous: runs converged and runs hit the limit.
@@ -112,26 +87,8 @@ proptest! {
 
     #[test]
     fn runtimes_agree_bit_for_bit_on_random_markets(
-        users in 2usize..14,
-        brokers in 1usize..5,
-        providers in 1usize..5,
-        contention in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
-        broker_link_probability in prop::sample::select(vec![0.0, 0.4, 0.8]),
-        eligibility in prop::sample::select(vec![0.0, 0.5, 1.0]),
-        posted_prices in any::<bool>(),
-        seed in 0u64..1_000_000,
+        (name, market) in random_markets(),
     ) {
-        let config = GeneratorConfig {
-            users,
-            brokers,
-            providers,
-            contention,
-            broker_link_probability,
-            eligibility,
-            posted_prices,
-            ..GeneratorConfig::default()
-        };
-        let market = generate(&config, seed).unwrap();
-        all_settings(&format!("{config:?} seed {seed}"), &market, 800, 60);
+        all_settings(&name, &market, 800, 60);
     }
 }

@@ -11,18 +11,16 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::runtime::timely::{with_cluster, Cluster, TimelyError};
 use brokerflow_solvers::engine::{
     run_observed, EngineOptions, Injection, ObserverMode, Observers, Potential, Runtime, Stop,
     Trace, Variant,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
 
 mod common;
-use common::fingerprint;
+use common::{bundled_markets, every_setting, fingerprint, random_markets};
 
 /// Loopback addresses on ports the OS hands out as free, so parallel tests never meet.
 fn loopback(processes: usize) -> Vec<String> {
@@ -93,37 +91,23 @@ fn all_settings(
     shapes: &[(usize, usize)],
 ) -> Vec<Stop> {
     let g = ExpandedGraph::new(market);
-    let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-        .unwrap()
-        .delta;
     let mut stops = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let (stop, flat) = print_of(market, &g, &o);
-                stops.push(stop);
-                let exponential = [(2, 1)];
-                let shapes = match potential {
-                    Potential::Quadratic => shapes,
-                    Potential::Exponential => &exponential[..],
-                };
-                for &(workers, processes) in shapes {
-                    for (p, print) in timely_prints(market, &g, &o, workers, processes)
-                        .iter()
-                        .enumerate()
-                    {
-                        let what = format!(
-                            "{name}, {} {} {potential:?}, {workers} workers × {processes} processes (process {p})",
-                            variant.name(),
-                            injection.name()
-                        );
-                        same(&what, &flat, print);
-                    }
-                }
+    for (what, o) in every_setting(name, &g, rounds, window) {
+        let (stop, flat) = print_of(market, &g, &o);
+        stops.push(stop);
+        let exponential = [(2, 1)];
+        let shapes = match o.potential {
+            Potential::Quadratic => shapes,
+            Potential::Exponential => &exponential[..],
+        };
+        for &(workers, processes) in shapes {
+            for (p, print) in timely_prints(market, &g, &o, workers, processes)
+                .iter()
+                .enumerate()
+            {
+                let what =
+                    format!("{what}, {workers} workers × {processes} processes (process {p})");
+                same(&what, &flat, print);
             }
         }
     }
@@ -135,12 +119,7 @@ const SHAPES: [(usize, usize); 5] = [(1, 1), (2, 1), (4, 1), (1, 2), (2, 2)];
 #[test]
 fn timely_matches_flat_bit_for_bit_on_the_bundled_markets() {
     let mut stops = Vec::new();
-    for (name, market) in [
-        ("tiny", examples::tiny()),
-        ("figure3", examples::figure3()),
-        ("linked", examples::linked()),
-        ("posted", examples::posted()),
-    ] {
+    for (name, market) in bundled_markets() {
         stops.extend(all_settings(name, &market, 400, 100, &SHAPES));
     }
     // Not vacuous: runs converged and runs hit the limit.
@@ -153,27 +132,9 @@ proptest! {
 
     #[test]
     fn timely_matches_flat_bit_for_bit_on_random_markets(
-        users in 2usize..14,
-        brokers in 1usize..5,
-        providers in 1usize..5,
-        contention in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
-        broker_link_probability in prop::sample::select(vec![0.0, 0.4, 0.8]),
-        eligibility in prop::sample::select(vec![0.0, 0.5, 1.0]),
-        posted_prices in any::<bool>(),
-        seed in 0u64..1_000_000,
+        (name, market) in random_markets(),
     ) {
-        let config = GeneratorConfig {
-            users,
-            brokers,
-            providers,
-            contention,
-            broker_link_probability,
-            eligibility,
-            posted_prices,
-            ..GeneratorConfig::default()
-        };
-        let market = generate(&config, seed).unwrap();
-        all_settings(&format!("{config:?} seed {seed}"), &market, 200, 40, &SHAPES);
+        all_settings(&name, &market, 200, 40, &SHAPES);
     }
 }
 

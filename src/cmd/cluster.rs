@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use brokerflow_solvers::engine::runtime::timely::{with_cluster, Cluster};
+use brokerflow_solvers::engine::runtime::timely::{with_cluster, Cluster, TimelyError, Traffic};
 use brokerflow_solvers::engine::Runtime;
 
 /// Workers and processes of the `timely` runtime.
@@ -131,7 +131,25 @@ pub fn launch<R>(
         silence_stdout();
     }
     let outcome = quiet_timely_panics(|| with_cluster(&cluster, || body(role)));
+    if let (true, Ok((Ok(_), traffic))) = (role.writes, &outcome) {
+        eprintln!("brokerflow: {}", traffic_line(&cluster, traffic));
+    }
     finish(children, outcome, timeout)
+}
+
+/// What the protocol exchanged, per round, for standard error (not an output: the
+/// outputs are the same on every runtime).
+fn traffic_line(cluster: &Cluster, t: &Traffic) -> String {
+    let per_round = |x: u64| x as f64 / t.rounds.max(1) as f64;
+    format!(
+        "timely on {} worker(s) x {} process(es): {} rounds; per round {:.0} messages, {:.0} of them to another process, {:.0} payload bytes to other processes",
+        cluster.workers,
+        cluster.process_count(),
+        t.rounds,
+        per_round(t.messages),
+        per_round(t.remote_messages),
+        per_round(t.remote_bytes)
+    )
 }
 
 /// Loopback addresses from `base`, refusing a port that is taken.
@@ -235,13 +253,7 @@ fn said(c: &Local) -> String {
 /// process that failed.
 fn finish<R>(
     mut children: Vec<Local>,
-    outcome: Result<
-        (
-            anyhow::Result<R>,
-            brokerflow_solvers::engine::runtime::timely::Traffic,
-        ),
-        brokerflow_solvers::engine::runtime::timely::TimelyError,
-    >,
+    outcome: Result<(anyhow::Result<R>, Traffic), TimelyError>,
     timeout: Duration,
 ) -> anyhow::Result<R> {
     let failed_child = |children: &mut Vec<Local>| -> Option<String> {

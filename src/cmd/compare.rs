@@ -86,9 +86,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             backend: args.engine.backend,
             prices: false,
         },
-        engine: args
-            .engine
-            .options(&loaded, Variant::Fair, InjectArg::Demand)?,
+        engine: args.engine.options(g, Variant::Fair, InjectArg::Demand)?,
         trace: false,
     };
     let computed = compare_market(&loaded.market, g, &options);

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
+use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::engine::{
     self, Engine, EngineOptions, EngineRun, Injection, Observe, ObserverMode, Observers, Potential,
     Runtime, Trace, Variant,
@@ -80,7 +81,8 @@ pub enum PotentialArg {
     Exponential,
 }
 
-/// Engine settings shared by `run` and `compare`.
+/// Engine settings shared by `run`, `compare` and `settle`: one definition of the
+/// engine's and the runtime's flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
     /// Round limit.
@@ -114,7 +116,8 @@ pub struct EngineArgs {
     /// off).
     #[arg(long)]
     pub momentum: Option<f64>,
-    /// LP backend for δ* in feasible mode (see `brokerflow solve --help`).
+    /// LP solver (see `brokerflow solve --help`): for δ* in feasible mode, and in
+    /// `settle` for P3, its duals and VCG's re-solves.
     #[arg(long, default_value = "auto")]
     pub backend: Backend,
     /// Who runs the nodes; every runtime gives the same result, bit for bit.
@@ -125,11 +128,11 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// The engine options for a variant and injection mode (solving P1 for δ* when
-    /// feasible injection needs it).
+    /// The engine options for a variant and injection mode on the market of `g`
+    /// (solving P1 for δ* when feasible injection needs it).
     pub fn options(
         &self,
-        loaded: &LoadedMarket,
+        g: &ExpandedGraph,
         variant: Variant,
         inject: InjectArg,
     ) -> anyhow::Result<EngineOptions> {
@@ -145,7 +148,7 @@ impl EngineArgs {
             InjectArg::Demand => Injection::Demand,
             InjectArg::Feasible => {
                 let p1 = lp::max_concurrent_flow(
-                    &loaded.graph,
+                    g,
                     &LpOptions {
                         backend: self.backend,
                         prices: false,
@@ -244,9 +247,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             "--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit"
         );
     }
-    let options = args
-        .engine
-        .options(&loaded, args.variant.into(), args.inject)?;
+    let options = args.engine.options(g, args.variant.into(), args.inject)?;
     let mut trace = Trace::default();
     let mut progress = Progress::new(&options);
     let mut observers = Observers::new();

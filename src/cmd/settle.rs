@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use brokerflow_solvers::engine::Variant;
+use brokerflow_solvers::engine::{Runtime, Variant};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::replicated::{
     self, Deviation, Outcome, ReplicationConfig, TransportKind,
@@ -14,7 +14,9 @@ use brokerflow_solvers::settle::{
 use serde_json::json;
 use std::time::Duration;
 
+use crate::cmd::cluster::Role;
 use crate::cmd::output::Outputs;
+use crate::cmd::run::{engine_provenance, EngineArgs, InjectArg};
 use crate::cmd::{fixed, provenance, LoadedMarket};
 
 /// Which allocation to settle (design §6).
@@ -27,7 +29,7 @@ pub enum AllocationArg {
     /// The distributed engine's utility-aware variant in demand mode.
     UtilityAware,
     /// The distributed engine's experimental welfare-seeking (drift-plus-penalty)
-    /// variant in demand mode, at the engine's default welfare scale.
+    /// variant in demand mode, at --welfare-scale (default: the engine's).
     WelfareSeeking,
 }
 
@@ -96,7 +98,8 @@ pub struct Args {
     pub market: PathBuf,
     /// Allocation to settle: lp (P3's welfare optimum at the declared bids), or the
     /// distributed engine's fair, utility-aware or welfare-seeking variant run in
-    /// demand mode at the declared bids (its steady, window-averaged flow).
+    /// demand mode at the declared bids (its steady, window-averaged flow), with the
+    /// engine flags below (--rounds, --window, ..., --runtime and its cluster).
     #[arg(long, value_enum, default_value = "lp")]
     pub allocation: AllocationArg,
     /// Settlement mechanism.
@@ -115,9 +118,10 @@ pub struct Args {
     /// Print one JSON object instead of the readable statement.
     #[arg(long)]
     pub json: bool,
-    /// LP solver for P3, its duals and VCG's re-solves (see `solve --help`).
-    #[arg(long, default_value = "auto")]
-    pub backend: Backend,
+    /// The engine's settings and runtime for an engine allocation (as `run`'s), and
+    /// the LP solver.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Replicated auctioneer (design §10): M of the market's providers (its first M,
     /// in file order) compute the settlement among themselves, with no trusted
     /// centre: bid agreement, input validation, a common coin, the allocation and
@@ -193,8 +197,27 @@ pub enum TransportArg {
 #[error("the replicated settlement aborted in phase {0}")]
 pub struct Aborted(pub String);
 
-/// Runs `settle`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs `settle` (for an engine allocation on the timely runtime: on every process of
+/// the cluster, which all take part in the engine's rounds; only process 0 settles and
+/// writes).
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    let runtime = Runtime::from(args.engine.runtime);
+    if args.allocation.variant().is_none() && runtime != Runtime::Flat {
+        anyhow::bail!(
+            "--runtime {} runs the engine: use it with an engine allocation (--allocation fair, utility-aware or welfare-seeking)",
+            runtime.name()
+        );
+    }
+    let cluster = args.engine.cluster.clone();
+    crate::cmd::cluster::launch(&cluster, runtime, |role| {
+        if !role.writes {
+            args.out = None;
+        }
+        run_here(&args, role)
+    })
+}
+
+fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     let sidecar = args.out.as_ref().map(|path| {
         let mut side = path.clone().into_os_string();
         side.push(".json");
@@ -231,16 +254,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         settle::posted::check_posted_prices(&loaded.market, &loaded.graph)?;
     }
     if args.replicas.is_some() {
-        return run_replicated(&args, &loaded, &declared);
+        return run_replicated(args, &loaded, &declared);
     }
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
     let allocation = match args.allocation.variant() {
-        None => Allocation::lp(&declared_graph, args.backend)?,
+        None => Allocation::lp(&declared_graph, args.engine.backend)?,
         Some(variant) => {
-            // design §6: an engine variant run in demand mode, at the declared bids, with
-            // the engine's default settings; its window-averaged, cycle-free flow.
-            let (allocation, converged) = Allocation::engine(&declared, &declared_graph, variant)?;
-            if !converged {
+            // design §6: an engine variant run in demand mode, at the declared bids; its
+            // window-averaged, cycle-free flow.
+            let options = args
+                .engine
+                .options(&declared_graph, variant, InjectArg::Demand)?;
+            let (allocation, converged) = Allocation::engine(&declared, &declared_graph, &options)?;
+            if !converged && role.writes {
                 eprintln!(
                     "brokerflow: note: the {} run stopped at its round limit without converging; settling its last window",
                     variant.name()
@@ -249,8 +275,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             allocation
         }
     };
+    if !role.writes {
+        // The other processes of a timely cluster only take part in the rounds.
+        return Ok(());
+    }
     let options = SettleOptions {
-        backend: args.backend,
+        backend: args.engine.backend,
     };
     let statement = match (&args.rules, mechanism) {
         (None, _) => settle::settle(&loaded.market, &declared, &allocation, mechanism, &options)?,
@@ -263,8 +293,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?,
         (Some(_), _) => anyhow::bail!("--rules applies to --mechanism mca only"),
     };
-    let backend = args.backend.resolve(loaded.graph.usable_pairs());
-    let totals = to_json(&loaded, &statement, &args, backend);
+    let backend = args.engine.backend.resolve(loaded.graph.usable_pairs());
+    let totals = to_json(&loaded, &statement, args, backend);
     if let (Some(path), Some(side)) = (&args.out, &sidecar) {
         outputs.stage(path, to_csv(&statement));
         let mut text = serde_json::to_string_pretty(&totals)?;
@@ -317,7 +347,7 @@ fn run_replicated(
         timeout: Duration::from_secs_f64(args.timeout),
         seed: args.seed,
         options: SettleOptions {
-            backend: args.backend,
+            backend: args.engine.backend,
         },
     };
     let run = replicated::settle_replicated(&loaded.market, declared, &config, &deviations)
@@ -325,7 +355,7 @@ fn run_replicated(
             Some(p) => format!("replicated settlement ({})", p.display()),
             None => "replicated settlement".to_string(),
         })?;
-    let backend = args.backend.resolve(loaded.graph.usable_pairs());
+    let backend = args.engine.backend.resolve(loaded.graph.usable_pairs());
     let replication = serde_json::to_value(&run.replication)?;
     let deviate = args.deviate.as_ref().map(|p| p.display().to_string());
     match &run.outcome {
@@ -407,7 +437,10 @@ fn to_json(
         "surplus": s.surplus,
         "notes": s.notes,
         "bids": args.bids.as_ref().map(|p| p.display().to_string()),
-        "provenance": provenance(loaded, backend),
+        "provenance": match args.allocation.variant() {
+            Some(_) => engine_provenance(loaded, backend, args.engine.runtime.into()),
+            None => provenance(loaded, backend),
+        },
     })
 }
 

@@ -50,7 +50,7 @@ use petgraph::graph::{EdgeIndex, NodeIndex};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::engine::{self, EngineOptions, Injection, Variant};
+use crate::engine::{self, EngineOptions, Variant};
 use crate::lp::{self, Backend, LpError, LpOptions};
 
 /// Relative tolerance of settlement's own checks (IR, budget, round-off clamps):
@@ -110,19 +110,18 @@ impl Allocation {
         })
     }
 
-    /// An engine run in demand mode on the declared market (design §6): its
+    /// An engine run on the declared market with `options` (the potential-balancing
+    /// rounds of \[MCF-Grid\] §5; settlement runs them in demand mode, on any runtime): its
     /// window-averaged, cycle-free flow, and for the welfare-seeking variant its node
     /// prices. Also returns whether the run converged (a caller should say so if not).
+    /// Every runtime gives the same allocation, bit for bit.
     pub fn engine(
         declared: &Market,
         declared_graph: &ExpandedGraph,
-        variant: Variant,
+        options: &EngineOptions,
     ) -> Result<(Allocation, bool), SettleError> {
-        let run = engine::run(
-            declared,
-            declared_graph,
-            &EngineOptions::new(variant, Injection::Demand),
-        )?;
+        let variant = options.variant;
+        let run = engine::run(declared, declared_graph, options)?;
         let allocation = Allocation {
             flow: run.flow,
             source: AllocationSource::Engine(variant.name().to_string()),

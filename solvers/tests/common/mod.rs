@@ -1,7 +1,87 @@
-//! Shared by the engine's comparison tests: everything a run reports, as bits.
+//! Shared by the engine's comparison tests: everything a run reports, as bits; the
+//! bundled markets and every setting the runtimes are compared on.
 
-use brokerflow_graphs::ExpandedGraph;
-use brokerflow_solvers::engine::{routing_table, EngineRun, TraceRow};
+// Each test crate that includes this module uses part of it.
+#![allow(dead_code)]
+
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
+use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
+use brokerflow_solvers::engine::{
+    routing_table, EngineOptions, EngineRun, Injection, Potential, TraceRow, Variant,
+};
+use brokerflow_solvers::lp::{self, LpOptions};
+use proptest::prelude::*;
+
+/// The bundled markets the runtimes are compared on, by name.
+pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
+    [
+        ("tiny", examples::tiny()),
+        ("figure3", examples::figure3()),
+        ("linked", examples::linked()),
+        ("posted", examples::posted()),
+    ]
+}
+
+/// Random generated markets, each with a label naming its configuration and seed:
+/// few users, brokers and providers, with broker→broker cycles, eligibility lists,
+/// posted prices, and scarce and plentiful capacity.
+pub fn random_markets() -> impl Strategy<Value = (String, ValidMarket)> {
+    (
+        (2usize..14, 1usize..5, 1usize..5),
+        prop::sample::select(vec![0.5, 1.0, 2.0, 4.0]),
+        prop::sample::select(vec![0.0, 0.4, 0.8]),
+        prop::sample::select(vec![0.0, 0.5, 1.0]),
+        any::<bool>(),
+        0u64..1_000_000,
+    )
+        .prop_map(
+            |((users, brokers, providers), contention, links, eligibility, posted, seed)| {
+                let config = GeneratorConfig {
+                    users,
+                    brokers,
+                    providers,
+                    contention,
+                    broker_link_probability: links,
+                    eligibility,
+                    posted_prices: posted,
+                    ..GeneratorConfig::default()
+                };
+                let market = generate(&config, seed).unwrap();
+                (format!("{config:?} seed {seed}"), market)
+            },
+        )
+}
+
+/// Every variant × injection mode (feasible at P1's δ*, and demand) × potential on the
+/// market `name` of `g`, with `rounds` and `window`, each with a label naming it.
+pub fn every_setting(
+    name: &str,
+    g: &ExpandedGraph,
+    rounds: usize,
+    window: usize,
+) -> Vec<(String, EngineOptions)> {
+    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
+        .unwrap()
+        .delta;
+    let mut settings = Vec::new();
+    for variant in Variant::ALL {
+        for injection in [Injection::Feasible { delta }, Injection::Demand] {
+            for potential in [Potential::Quadratic, Potential::Exponential] {
+                let mut o = EngineOptions::new(variant, injection);
+                o.potential = potential;
+                o.max_rounds = rounds;
+                o.window = window;
+                let what = format!(
+                    "{name}, {} {} {potential:?}",
+                    variant.name(),
+                    injection.name()
+                );
+                settings.push((what, o));
+            }
+        }
+    }
+    settings
+}
 
 /// Everything a run reports, one line per part, f64s by `to_bits` (so that 0.0 vs
 /// −0.0 or the last ulp count): rounds, stop, window averages, ledger residuals, served

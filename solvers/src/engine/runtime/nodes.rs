@@ -41,27 +41,16 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
     pub fn new(setup: &Setup<'_, 'a>) -> Nodes<'a, P> {
         let g = setup.graph();
         let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
-        let window = setup.options().window;
+        let (sent, lambda) = empty_windows(&configs, setup.options().window);
         Nodes {
             g,
             params: StepParams {
                 potential: setup.options().potential,
             },
             states: configs.iter().map(NodeState::new).collect(),
-            neighbours: configs
-                .iter()
-                .map(|c| {
-                    let mut n: Vec<usize> = c.out.iter().map(|e| e.to).collect();
-                    n.sort_unstable();
-                    n.dedup();
-                    n
-                })
-                .collect(),
-            sent: configs
-                .iter()
-                .map(|c| Ring::new(window, c.out.len()))
-                .collect(),
-            lambda: configs.iter().map(|_| Ring::new(window, 1)).collect(),
+            neighbours: out_neighbours(&configs),
+            sent,
+            lambda,
             outboxes: configs.iter().map(|_| Vec::new()).collect(),
             configs,
         }
@@ -173,15 +162,13 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 
     fn footprint(&self) -> Footprint {
-        let state = self
-            .configs
-            .iter()
-            .zip(&self.states)
-            .zip(&self.neighbours)
-            .map(|((c, s), n)| node_bytes(c, s, n.len()))
-            .sum();
-        let window = self.sent.iter().chain(&self.lambda).map(Ring::bytes).sum();
-        Footprint { state, window }
+        owned_footprint(
+            &self.configs,
+            &self.states,
+            &self.neighbours,
+            &self.sent,
+            &self.lambda,
+        )
     }
 }
 
@@ -230,13 +217,56 @@ pub(crate) fn step_node<P: PushPolicy>(
     })
 }
 
+/// Per node, its out-neighbours, sorted and once each: the nodes whose announcements
+/// it steps with. Shared by every runtime that runs owned nodes.
+pub(crate) fn out_neighbours<P: PushPolicy>(configs: &[NodeConfig<P>]) -> Vec<Vec<usize>> {
+    configs
+        .iter()
+        .map(|c| {
+            let mut n: Vec<usize> = c.out.iter().map(|e| e.to).collect();
+            n.sort_unstable();
+            n.dedup();
+            n
+        })
+        .collect()
+}
+
+/// Per node, an empty window of `window` rounds of what it sends over each out-edge,
+/// and one of its λ. Shared by every runtime that runs owned nodes.
+pub(crate) fn empty_windows<P: PushPolicy>(
+    configs: &[NodeConfig<P>],
+    window: usize,
+) -> (Vec<Ring>, Vec<Ring>) {
+    let sent = configs
+        .iter()
+        .map(|c| Ring::new(window, c.out.len()))
+        .collect();
+    let lambda = configs.iter().map(|_| Ring::new(window, 1)).collect();
+    (sent, lambda)
+}
+
+/// The memory owned nodes hold: their configurations, states and out-neighbour lists,
+/// and their windows. Shared by every runtime that runs owned nodes.
+pub(crate) fn owned_footprint<P: PushPolicy>(
+    configs: &[NodeConfig<P>],
+    states: &[NodeState<P>],
+    neighbours: &[Vec<usize>],
+    sent: &[Ring],
+    lambda: &[Ring],
+) -> Footprint {
+    let state = configs
+        .iter()
+        .zip(states)
+        .zip(neighbours)
+        .map(|((c, s), n)| node_bytes(c, s, n.len()))
+        .sum();
+    let window = sent.iter().chain(lambda).map(Ring::bytes).sum();
+    Footprint { state, window }
+}
+
 /// Bytes of one owned node's configuration and state, with `neighbours` out-neighbour
 /// indices.
-pub(crate) fn node_bytes<P: PushPolicy>(
-    c: &NodeConfig<P>,
-    s: &NodeState<P>,
-    neighbours: usize,
-) -> usize {
+fn node_bytes<P: PushPolicy>(c: &NodeConfig<P>, s: &NodeState<P>, neighbours: usize) -> usize {
     use crate::engine::node::{LocalCommodity, OutEdge};
     use std::mem::size_of;
     size_of::<NodeConfig<P>>()

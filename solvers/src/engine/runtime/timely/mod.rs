@@ -326,6 +326,12 @@ fn owner(cuts: &[usize], node: usize) -> u32 {
 }
 
 impl<'a, P: PushPolicy> Timely<'a, P> {
+    /// How often the driver, waiting for its workers, looks for a lost process.
+    const POLL: Duration = Duration::from_millis(50);
+    /// How long a reply may still come after a connection dropped (a peer that
+    /// finished cleanly) before the run is taken as failed.
+    const LOST_GRACE: Duration = Duration::from_secs(1);
+
     /// Starts this process's workers on the cluster of the enclosing [`with_cluster`]
     /// (one worker, this process alone, without one) and connects to the other
     /// processes; configures the nodes of this process's workers ([`Setup::partition`]).
@@ -455,20 +461,34 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
             }
         }
         // The workers give up after the timeout themselves; this is the backstop.
-        match self
-            .replies
-            .recv_timeout(self.cluster.timeout + Duration::from_secs(10))
-        {
-            Ok(Reply::Failed(e)) => failure(e),
-            Ok(reply) => reply,
-            Err(RecvTimeoutError::Timeout) => failure(TimelyError::Stalled {
-                during: during(),
-                seconds: self.cluster.timeout.as_secs(),
-            }),
-            Err(RecvTimeoutError::Disconnected) => failure(TimelyError::Timely(format!(
-                "{}: a worker failed",
-                during()
-            ))),
+        let deadline = Instant::now() + self.cluster.timeout + Duration::from_secs(10);
+        let mut lost_at: Option<Instant> = None;
+        loop {
+            match self.replies.recv_timeout(Self::POLL) {
+                Ok(Reply::Failed(e)) => failure(e),
+                Ok(reply) => return reply,
+                Err(RecvTimeoutError::Disconnected) => failure(TimelyError::Timely(format!(
+                    "{}: a worker failed",
+                    during()
+                ))),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    // A dropped connection ends the run at once, not at the timeout:
+                    // timely's threads panic when a peer is lost, and the workers
+                    // waiting for it may never answer.
+                    if self.network.lost().is_some()
+                        && now - *lost_at.get_or_insert(now) > Self::LOST_GRACE
+                    {
+                        failure(TimelyError::Timely(format!("{}: a peer dropped", during())));
+                    }
+                    if now > deadline {
+                        failure(TimelyError::Stalled {
+                            during: during(),
+                            seconds: self.cluster.timeout.as_secs(),
+                        });
+                    }
+                }
+            }
         }
     }
 }

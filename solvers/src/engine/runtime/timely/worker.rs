@@ -25,7 +25,7 @@ use crate::engine::accounting::Ring;
 use crate::engine::node::{
     announce, deliver, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
-use crate::engine::runtime::nodes::{node_bytes, step_node};
+use crate::engine::runtime::nodes::{empty_windows, out_neighbours, owned_footprint, step_node};
 use crate::engine::variants::PushPolicy;
 
 /// What the driver asks of its process's workers.
@@ -209,6 +209,38 @@ struct Exchanges<P: PushPolicy> {
 }
 
 impl<P: PushPolicy> Exchanges<P> {
+    /// Counts one protocol message to worker `to` into `traffic`.
+    fn count(&self, traffic: &mut Traffic, to: u32) {
+        traffic.messages += 1;
+        if self.process[to as usize] != self.process[self.me] {
+            traffic.remote_messages += 1;
+        }
+    }
+
+    /// Every worker's non-empty batch as one message to it: `local` to a worker of
+    /// this process, `remote` (the variant's parts encoded apart) to another.
+    fn batches<T>(
+        &self,
+        batches: Vec<Vec<T>>,
+        local: impl Fn(Vec<T>) -> Message<P>,
+        remote: impl Fn(Vec<T>) -> Message<P>,
+    ) -> Vec<(u32, Message<P>)> {
+        let here = self.process[self.me];
+        batches
+            .into_iter()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(to, b)| {
+                let m = if self.process[to] == here {
+                    local(b)
+                } else {
+                    remote(b)
+                };
+                (to as u32, m)
+            })
+            .collect()
+    }
+
     /// Sends `out` (each to its worker), closes the epoch and steps until every
     /// worker's messages of it have arrived; returns what arrived here. Counts the
     /// payload bytes sent to other processes into `traffic`.
@@ -348,22 +380,12 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
     fn new(part: Part<P>, c: &Context<'c>) -> Nodes<'c, P> {
         let configs = &part.configs;
         let w = c.cluster.workers;
+        let (sent, lambda) = empty_windows(configs, c.window);
         Nodes {
             states: configs.iter().map(NodeState::new).collect(),
-            neighbours: configs
-                .iter()
-                .map(|c| {
-                    let mut n: Vec<usize> = c.out.iter().map(|e| e.to).collect();
-                    n.sort_unstable();
-                    n.dedup();
-                    n
-                })
-                .collect(),
-            sent: configs
-                .iter()
-                .map(|cf| Ring::new(c.window, cf.out.len()))
-                .collect(),
-            lambda: configs.iter().map(|_| Ring::new(c.window, 1)).collect(),
+            neighbours: out_neighbours(configs),
+            sent,
+            lambda,
             scratch: NodeScratch::default(),
             outbox: Vec::new(),
             cuts: c.cuts,
@@ -414,31 +436,18 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             );
             for &to in tell {
                 batches[to as usize].push(heights.clone());
-                traffic.messages += 1;
-                if ex.process[to as usize] != here {
-                    traffic.remote_messages += 1;
-                }
+                ex.count(&mut traffic, to);
             }
         }
-        let out = batches
-            .into_iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| {
-                let m = if ex.process[to] == here {
-                    Message::Heights(b)
-                } else {
-                    let parts: Vec<P::Announce> =
-                        b.iter().flat_map(|(_, h)| h.iter().map(|e| e.2)).collect();
-                    let plain = b
-                        .into_iter()
-                        .map(|(from, h)| (from, h.into_iter().map(|e| (e.0, e.1)).collect()))
-                        .collect();
-                    Message::RemoteHeights(plain, encode(&parts))
-                };
-                (to as u32, m)
-            })
-            .collect();
+        let out = ex.batches(batches, Message::Heights, |b| {
+            let parts: Vec<P::Announce> =
+                b.iter().flat_map(|(_, h)| h.iter().map(|e| e.2)).collect();
+            let plain = b
+                .into_iter()
+                .map(|(from, h)| (from, h.into_iter().map(|e| (e.0, e.1)).collect()))
+                .collect();
+            Message::RemoteHeights(plain, encode(&parts))
+        });
         let mut heard: Vec<Heights<P>> = Vec::new();
         for m in ex.exchange(worker, out, &mut traffic, &during("announcements"))? {
             let wire: Vec<WireHeights<P>> = match m {
@@ -495,30 +504,17 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             excess = excess.max(e);
             for job in self.outbox.drain(..) {
                 let to = owner(self.cuts, job.to);
-                traffic.messages += 1;
-                if ex.process[to as usize] != here {
-                    traffic.remote_messages += 1;
-                }
+                ex.count(&mut traffic, to);
                 batches[to as usize]
                     .push((job.from, job.edge, job.to, job.k, job.amount, job.stamp));
             }
         }
         drop(from_neighbours);
-        let out = batches
-            .into_iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(to, b)| {
-                let m = if ex.process[to] == here {
-                    Message::Jobs(b)
-                } else {
-                    let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
-                    let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
-                    Message::RemoteJobs(plain, encode(&stamps))
-                };
-                (to as u32, m)
-            })
-            .collect();
+        let out = ex.batches(batches, Message::Jobs, |b| {
+            let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
+            let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
+            Message::RemoteJobs(plain, encode(&stamps))
+        });
         let mut wire: Vec<WireJob<P>> = Vec::new();
         for m in ex.exchange(worker, out, &mut traffic, &during("jobs"))? {
             match m {
@@ -588,18 +584,31 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         traffic.remote_bytes += remote_leaders
             * bincode::serialized_size(&Message::<P>::Report(report.clone())).unwrap_or(0);
         report.traffic = traffic;
-        let out = self.to_leaders(Message::Report(report));
-        let mut ignore = Traffic::default();
-        let mut reports: Vec<Report> = ex
-            .exchange(worker, out, &mut ignore, &during("reports"))?
+        let reports = Message::Report(report);
+        self.at_leaders(worker, ex, reports, &during("reports"), |m| match m {
+            Message::Report(r) => Some((r.worker, r)),
+            _ => None,
+        })
+    }
+
+    /// Sends `m` to the first worker of every process and, there, returns what every
+    /// worker sent, in worker order (`pick` takes a message's worker and content).
+    fn at_leaders<T>(
+        &self,
+        worker: &mut Worker,
+        ex: &mut Exchanges<P>,
+        m: Message<P>,
+        during: &str,
+        pick: impl Fn(Message<P>) -> Option<(u32, T)>,
+    ) -> Result<Vec<T>, TimelyError> {
+        let out = self.to_leaders(m);
+        let mut got: Vec<(u32, T)> = ex
+            .exchange(worker, out, &mut Traffic::default(), during)?
             .into_iter()
-            .filter_map(|m| match m {
-                Message::Report(r) => Some(r),
-                _ => None,
-            })
+            .filter_map(pick)
             .collect();
-        reports.sort_unstable_by_key(|r| r.worker);
-        Ok(reports)
+        got.sort_unstable_by_key(|(w, _)| *w);
+        Ok(got.into_iter().map(|(_, t)| t).collect())
     }
 
     fn gather(
@@ -612,17 +621,16 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             sent: self.sent.iter().flat_map(Ring::means).collect(),
             lambda: self.lambda.iter().map(|l| l.means()[0]).collect(),
         };
-        let out = self.to_leaders(Message::Means(means));
-        let mut means: Vec<Means> = ex
-            .exchange(worker, out, &mut Traffic::default(), "gathering")?
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Means(m) => Some(m),
+        self.at_leaders(
+            worker,
+            ex,
+            Message::Means(means),
+            "gathering",
+            |m| match m {
+                Message::Means(m) => Some((m.worker, m)),
                 _ => None,
-            })
-            .collect();
-        means.sort_unstable_by_key(|m| m.worker);
-        Ok(means)
+            },
+        )
     }
 
     fn footprint(
@@ -630,26 +638,18 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         worker: &mut Worker,
         ex: &mut Exchanges<P>,
     ) -> Result<Vec<(usize, usize)>, TimelyError> {
-        let state = self
-            .part
-            .configs
-            .iter()
-            .zip(&self.states)
-            .zip(&self.neighbours)
-            .map(|((c, s), n)| node_bytes(c, s, n.len()))
-            .sum::<usize>()
-            + self.part.tell.iter().map(|t| t.len() * 4).sum::<usize>();
-        let window = self.sent.iter().chain(&self.lambda).map(Ring::bytes).sum();
-        let out = self.to_leaders(Message::Footprint(worker.index() as u32, state, window));
-        let mut f: Vec<(u32, usize, usize)> = ex
-            .exchange(worker, out, &mut Traffic::default(), "measuring memory")?
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Footprint(w, s, b) => Some((w, s, b)),
-                _ => None,
-            })
-            .collect();
-        f.sort_unstable();
-        Ok(f.into_iter().map(|(_, s, b)| (s, b)).collect())
+        let owned = owned_footprint(
+            &self.part.configs,
+            &self.states,
+            &self.neighbours,
+            &self.sent,
+            &self.lambda,
+        );
+        let state = owned.state + self.part.tell.iter().map(|t| t.len() * 4).sum::<usize>();
+        let m = Message::Footprint(worker.index() as u32, state, owned.window);
+        self.at_leaders(worker, ex, m, "measuring memory", |m| match m {
+            Message::Footprint(w, s, b) => Some((w, (s, b))),
+            _ => None,
+        })
     }
 }

@@ -1,0 +1,79 @@
+//! Shared by the command-line tests: the built binary, the bundled markets, scratch
+//! files and free loopback ports.
+
+// Each test crate that includes this module uses part of it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The built `brokerflow` binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+}
+
+/// Runs the binary with `args` and waits for it.
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+/// The bundled market `name` (`graphs/markets/NAME.json`).
+pub fn market(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("graphs/markets/{name}.json"))
+        .display()
+        .to_string()
+}
+
+/// A path `name` in a directory of this test program and process (so parallel test
+/// programs never share a file).
+pub fn scratch(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerflow-{}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).display().to_string()
+}
+
+/// [`scratch`] with `text` written to it.
+pub fn scratch_file(name: &str, text: &str) -> String {
+    let path = scratch(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `count` consecutive free loopback ports (the first of them).
+pub fn free_ports(count: u16) -> u16 {
+    'search: for _ in 0..50 {
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 65_000 {
+            continue;
+        }
+        for p in base..base + count {
+            if TcpListener::bind(("127.0.0.1", p)).is_err() {
+                continue 'search;
+            }
+        }
+        return base;
+    }
+    panic!("no free ports");
+}
+
+/// Asserts that the binary refuses `args`: it fails, without a panic and without a
+/// result, and its error names `names`.
+pub fn refused(args: &[&str], names: &str) {
+    let out = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: the error does not name {names}: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+}
