@@ -278,8 +278,15 @@ fn not_a_market_hint(text: &str) -> Option<String> {
     if body.starts_with('{') {
         return None;
     }
-    if body.starts_with('[') {
-        return Some("a market is a JSON object ({…}), not an array".to_string());
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+        let kind = match value {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Some(format!("a market is a JSON object ({{…}}), not {kind}"));
     }
     let sndlib = body.contains("NODES (") || first_line.starts_with("?SNDlib");
     if sndlib {

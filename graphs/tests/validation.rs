@@ -620,33 +620,31 @@ fn trailing_text_after_the_object() {
 
 #[test]
 fn not_json_at_all() {
-    for text in [
-        "",
-        "   ",
-        "hello",
-        "name: tiny",
-        "{",
-        "{\"name\": \"x\"",
-        "\u{feff}{}",
+    // Each refused in one line that says what is wrong: what the text is when it is no
+    // JSON at all, else where the JSON breaks off.
+    for (text, says) in [
+        ("", "the file is empty"),
+        ("   ", "the file is empty"),
+        ("hello", "not JSON"),
+        ("name: tiny", "not YAML"),
+        ("{", "line 1"),
+        ("{\"name\": \"x\"", "truncated"),
+        // A byte-order mark is skipped; `{}` then lacks its fields.
+        ("\u{feff}{}", "line 1"),
     ] {
         let e = refuse(text);
         let msg = e.to_string();
         assert!(matches!(e, MarketError::Parse { .. }), "{e:?}");
         assert_one_line(&msg);
         assert!(msg.starts_with(&format!("{ORIGIN}: ")), "{msg}");
-        assert!(msg.contains("line 1"), "no position in: {msg}");
+        assert!(msg.contains(says), "{text:?}: expected {says:?} in: {msg}");
     }
-    // JSON, but not an object.
-    // (serde reads a struct from an array too, positionally, so `[1, 2]` fails at its
-    // first element, which would have to be the name.)
-    assert_parse(
-        "[1, 2]",
-        "[0]",
-        &["invalid type: integer `1`, expected a string"],
-    );
-    assert_parse("\"market\"", "(top level)", &["invalid type: string"]);
-    assert_parse("42", "(top level)", &["invalid type: integer"]);
-    assert_parse("null", "(top level)", &["invalid type: null"]);
+    // JSON, but not an object (serde would read a struct from an array positionally,
+    // so arrays are refused before it tries).
+    assert_parse("[1, 2]", "(top level)", &["not an array"]);
+    assert_parse("\"market\"", "(top level)", &["not a string"]);
+    assert_parse("42", "(top level)", &["not a number"]);
+    assert_parse("null", "(top level)", &["not null"]);
 }
 
 #[test]

@@ -129,10 +129,14 @@ fn every_engine_run_reports_a_feasible_flow_within_demand() {
                 let report = check_flow(&g, &r.flow, Tolerance::new(1e-9));
                 assert!(report.ok(), "seed {seed} {variant:?}: {}", report.summary());
                 for (k, c) in g.commodities.iter().enumerate() {
+                    // Within demand up to the round-off of summing the trimmed edge
+                    // amounts (one part in 10^12).
                     assert!(
-                        r.served(&g, k) <= c.demand,
-                        "seed {seed}: {} over demand",
-                        c.id
+                        r.served(&g, k) <= c.demand * (1.0 + 1e-12),
+                        "seed {seed} {variant:?} {injection:?}: {} served {} of demand {}",
+                        c.id,
+                        r.served(&g, k),
+                        c.demand
                     );
                     // The trimmed part and the drift are reported, not hidden: what the
                     // averages delivered is the steady flow plus the unsteady part.
