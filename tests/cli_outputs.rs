@@ -5,14 +5,10 @@
 //! even when one fails; counts read as English.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn brokerflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::run as brokerflow;
 
 fn bundled(name: &str) -> String {
     format!("{}/graphs/markets/{name}", env!("CARGO_MANIFEST_DIR"))
