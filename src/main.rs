@@ -41,19 +41,30 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Inspect(args) => cmd::inspect::run(args),
-        Command::Solve(args) => cmd::solve::run(args),
-        Command::Run(args) => cmd::run::run(args),
-        Command::Compare(args) => cmd::compare::run(args),
-        Command::Settle(args) => cmd::settle::run(args),
-        Command::Evaluate(args) => cmd::evaluate::run(args),
-        Command::Bench(args) => cmd::bench::run(args),
-        Command::Import(args) => cmd::import::run(args),
-        Command::Generate(args) => cmd::generate::run(args),
-        Command::Experiment(args) => cmd::experiment::run(args),
-        Command::Stream(args) => cmd::stream::run(args),
-        Command::Mca(args) => cmd::mca::run(args),
+    // `print!` panics when standard output fails (a reader that closed the pipe, a
+    // full disk). Such a panic is not a bug to report: it is caught below and becomes
+    // a quiet exit (closed pipe, as `head` expects) or a one-line error.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            default_hook(info)
+        }
+    }));
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(result) => result.and_then(|()| match std::io::Write::flush(&mut std::io::stdout()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(anyhow::anyhow!(
+                "writing to standard output: {e}; the output is incomplete"
+            )),
+            Ok(()) => Ok(()),
+        }),
+        Err(payload) => match stdout_failure(&*payload) {
+            Some(_) if closed_pipe(&*payload) => return ExitCode::SUCCESS,
+            Some(message) => Err(anyhow::anyhow!(
+                "writing to standard output: {message}; the output is incomplete"
+            )),
+            None => std::panic::resume_unwind(payload),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,4 +81,35 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Solve(args) => cmd::solve::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Settle(args) => cmd::settle::run(args),
+        Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Import(args) => cmd::import::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
+        Command::Stream(args) => cmd::stream::run(args),
+        Command::Mca(args) => cmd::mca::run(args),
+    }
+}
+
+/// The error of a `print!` whose standard output failed, from its panic payload.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    let text = match payload.downcast_ref::<String>() {
+        Some(s) => s.as_str(),
+        None => *payload.downcast_ref::<&str>()?,
+    };
+    text.strip_prefix("failed printing to stdout: ")
+}
+
+/// Whether the failed `print!` met a reader that had closed the pipe (EPIPE).
+fn closed_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    stdout_failure(payload).is_some_and(|m| m.contains("Broken pipe") || m.contains("os error 32"))
 }

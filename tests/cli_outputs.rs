@@ -581,3 +581,48 @@ fn run_defaults_to_the_welfare_seeking_variant() {
     let w = v["welfare"].as_f64().unwrap();
     assert!(w > 0.99 * 141.0 && w <= 141.0 + 1e-6, "{w}");
 }
+
+/// A reader that stops early (`generate … | head -c 10`) ends the command quietly, as
+/// `head` expects; a full disk is a one-line error, never a panic.
+#[test]
+fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = common::bin()
+        .args([
+            "generate",
+            "--users",
+            "3000",
+            "--brokers",
+            "40",
+            "--providers",
+            "60",
+            "--seed",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's read end is dropped here, before the market is written out.
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = common::bin()
+            .args(["solve", &bundled("tiny.json"), "--json"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = refused(&out, "writing to standard output");
+        assert!(err.contains("No space left"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
