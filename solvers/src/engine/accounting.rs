@@ -1,5 +1,5 @@
 //! Accounting from per-node reports: the job ledger, capacity, the sliding window and
-//! the convergence test (DESIGN §5). Runtimes report per node; everything here reduces
+//! the convergence test (design §5). Runtimes report per node; everything here reduces
 //! those reports in a fixed order (nodes in increasing G′ index, then commodities in
 //! increasing index), so the sums are the same bits whichever runtime, thread count or
 //! process produced the reports.

@@ -1,8 +1,8 @@
-//! The distributed potential-balancing algorithm (seed 003 §5, after Awerbuch–Leighton;
-//! DESIGN §5): every user, broker, provider and bandwidth node decides each round on
+//! The distributed potential-balancing algorithm ([MCF-Grid] §5, after Awerbuch–Leighton;
+//! design §5): every user, broker, provider and bandwidth node decides each round on
 //! local information and its neighbours' messages alone.
 //!
-//! The engine is a **protocol** and **runtimes** (DESIGN §5, "Protocol and runtimes"):
+//! The engine is a **protocol** and **runtimes** (design §5, "Protocol and runtimes"):
 //! - [`protocol`]: what one node does in a round, on borrowed state with reusable
 //!   buffers — [`protocol::step`] (learn, inject, balance, push by reverse
 //!   water-filling) and [`protocol::receive`] (take delivery in the canonical order);
@@ -52,7 +52,7 @@ use accounting::{Accounting, RoundLedger};
 use runtime::Executor;
 use setup::Setup;
 
-/// What the sources inject each round (DESIGN §5 step 1).
+/// What the sources inject each round (design §5 step 1).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "mode")]
 pub enum Injection {
@@ -88,7 +88,7 @@ pub const DEFAULT_MOMENTUM_DEMAND: f64 = 0.98;
 /// run of 400 hit the round limit).
 pub const DEFAULT_MOMENTUM_FEASIBLE: f64 = 0.95;
 
-/// Every setting of a run, with documented defaults (DESIGN §5).
+/// Every setting of a run, with documented defaults (design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
     /// Push weights.
@@ -115,7 +115,7 @@ pub struct EngineOptions {
     /// 4, 827 at 20, 6 684 at 200).
     pub ceiling: f64,
     /// Positive floor of utility-aware weights (before the ×d_k); `None` = the
-    /// smallest valuation of any user with demand (DESIGN §5: a floor of that order
+    /// smallest valuation of any user with demand (design §5: a floor of that order
     /// converges, 1e-3 often does not).
     pub weight_floor: Option<f64>,
     /// Welfare-seeking variant: the dimensionless c of V_k = c / C^k_s (feasible mode)
@@ -258,7 +258,7 @@ pub struct EngineRun {
     /// Per G′ node, the window-averaged multiplier λ of its capacity in the push
     /// problem (`None` for nodes of unlimited capacity). In the welfare-seeking variant
     /// this is the node's own price in money per resource unit — a decentralised
-    /// counterpart of P3's dual price of the node (DESIGN §4); in the fair and
+    /// counterpart of P3's dual price of the node (design §4); in the fair and
     /// utility-aware variants it is in weight units and not a price.
     pub prices: Vec<Option<f64>>,
 }
@@ -304,7 +304,7 @@ pub struct Route {
     pub fraction: f64,
 }
 
-/// Runs the distributed algorithm on G′ (seed 003 §5.1): rounds of announce, step
+/// Runs the distributed algorithm on G′ ([MCF-Grid] §5.1): rounds of announce, step
 /// (inject, balance, push) and deliver (absorb), until converged or the round limit,
 /// on the runtime `options.runtime`.
 pub fn run(
@@ -411,7 +411,7 @@ impl<'g> Engine<'g> {
         f
     }
 
-    /// DESIGN §2's engine welfare of the current window (values of absorbed jobs,
+    /// design §2's engine welfare of the current window (values of absorbed jobs,
     /// costs of every job moved): what [`EngineRun::welfare`] would report if the run
     /// stopped now. O(window × usable pairs); for checkpoints, not for every round.
     pub fn window_welfare(&self) -> f64 {
@@ -525,7 +525,7 @@ impl<'g> Engine<'g> {
 }
 
 /// Every broker's routing table from a flow: per (commodity, next hop), the share of
-/// the broker's outflow of that commodity (DESIGN §5). Next hops are market
+/// the broker's outflow of that commodity (design §5). Next hops are market
 /// participants: a bandwidth node stands for the link's receiver.
 pub fn routing_table(g: &ExpandedGraph, flow: &Flow) -> Vec<Route> {
     let mut routes = Vec::new();

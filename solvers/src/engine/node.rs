@@ -1,5 +1,5 @@
 //! One node as an embedding broker runs it: owned, serialisable configuration, state
-//! and messages, and the three steps of a round over them (seed 003 §5.1, DESIGN §5).
+//! and messages, and the three steps of a round over them ([MCF-Grid] §5.1, design §5).
 //! These are a thin adapter over [`super::protocol`]: the arithmetic is the
 //! protocol's, so a node run here — exchanging its messages over any transport —
 //! computes exactly what the engine's runtimes compute for it. The engine's `nodes`

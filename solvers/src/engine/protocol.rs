@@ -1,4 +1,4 @@
-//! The protocol: what one node does in a round, on borrowed state (DESIGN §5,
+//! The protocol: what one node does in a round, on borrowed state (design §5,
 //! "Protocol and runtimes"). Every runtime runs every node through exactly these
 //! functions — the flat in-process runtime on views into its arrays, the `nodes`
 //! runtime and an embedding broker on the owned types of [`super::node`] — so the
@@ -31,7 +31,7 @@ use super::water_fill::{fits, push, water_fill_bound, FillScratch, Potential, Te
 pub struct Local {
     /// Commodity index k.
     pub k: usize,
-    /// d_k: heights are normalised by it (seed 003 §5).
+    /// d_k: heights are normalised by it ([MCF-Grid] §5).
     pub demand: f64,
     /// r^k_n: resource units one job of k uses here.
     pub resource: f64,
@@ -133,7 +133,7 @@ pub struct Stepped {
     pub used: f64,
 }
 
-/// Phase 2, the per-node step of seed 003 §5.1: learn, inject (at a source; above its
+/// Phase 2, the per-node step of [MCF-Grid] §5.1: learn, inject (at a source; above its
 /// ceiling, discard), balance, and push x^k_{n,n′} on every usable out-edge by
 /// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
 /// x̄ ≤ q̄_t (reverse water-filling, as [`super::reverse_water_fill`]).

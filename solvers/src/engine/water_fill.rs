@@ -1,9 +1,9 @@
-//! The per-node resource allocation of seed 003 §5.1 phase 3 (DESIGN §5 step 3):
+//! The per-node resource allocation of [MCF-Grid] §5.1 phase 3 (design §5 step 3):
 //! reverse water-filling.
 
 use serde::{Deserialize, Serialize};
 
-/// The potential Φ of a queue of normalised height y (seed 003 §5).
+/// The potential Φ of a queue of normalised height y ([MCF-Grid] §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Potential {
@@ -115,7 +115,7 @@ pub(crate) struct FillScratch {
 /// otherwise the one λ where it fills R exactly, found by sorting the breakpoints and
 /// walking them: O(m log m).
 ///
-/// Paper: seed 003 §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
+/// Paper: [MCF-Grid] §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
 pub fn reverse_water_fill(
     terms: &[Term],
     capacity: Option<f64>,

@@ -1,4 +1,4 @@
-//! Runtimes: how the nodes of G′ are scheduled (DESIGN §5, "Protocol and runtimes").
+//! Runtimes: how the nodes of G′ are scheduled (design §5, "Protocol and runtimes").
 //! Every runtime runs every node through the protocol's step ([`super::protocol`]) and
 //! reports per node; the engine's accounting reduces the reports in a fixed order. So
 //! every runtime computes the same rounds, bit for bit, for any thread count.

@@ -1,4 +1,4 @@
-//! `fair`: w = 1 everywhere — the paper's standard feasible flow balancing (seed 003
+//! `fair`: w = 1 everywhere — the paper's standard feasible flow balancing ([MCF-Grid]
 //! §5). Pushes go downhill by queue height alone; a demand-mode source discards above
 //! the queue ceiling.
 

@@ -49,7 +49,7 @@ impl<T> Wire for T where
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Nothing {}
 
-/// One variant of the engine: the push weights and what they need (DESIGN §5).
+/// One variant of the engine: the push weights and what they need (design §5).
 ///
 /// The protocol calls these hooks in a fixed place of every node's step
 /// ([`super::protocol::step`]); every runtime runs the same step, so a variant is
@@ -157,7 +157,7 @@ pub trait WithPolicy {
 
 macro_rules! variants {
     ($($name:ident => $module:ident :: $policy:ident),+ $(,)?) => {
-        /// The push weights w^k_{n,n′} (DESIGN §5), one per [`PushPolicy`].
+        /// The push weights w^k_{n,n′} (design §5), one per [`PushPolicy`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Variant {
             $(

@@ -1,5 +1,5 @@
 //! `utility-aware`: w^k_{n,n′} = d_k × the utility moving one job of k over the edge
-//! generates for its sender, floored at a positive value (seed 003 §6; DESIGN §5).
+//! generates for its sender, floored at a positive value ([MCF-Grid] §6; design §5).
 //!
 //! The utility is known locally: with posted prices, the sender's own margin on that
 //! edge; without them, v_k minus the costs the sender incurs by that move (its own
@@ -60,7 +60,7 @@ impl PushPolicy for UtilityAware {
     }
 }
 
-/// The utility moving one job of k over G′ edge e generates for its sender (DESIGN §5):
+/// The utility moving one job of k over G′ edge e generates for its sender (design §5):
 /// with posted prices, the sender's margin; without, v_k minus the costs the sender
 /// incurs (its own and the link's). A bandwidth node carries its link's sender's weight.
 pub fn utility_of_move(market: &Market, g: &ExpandedGraph, e: EdgeIndex, k: usize) -> f64 {

@@ -9,7 +9,7 @@
 //! money unit: the user's own surplus or route cost sets the units); c is
 //! `EngineOptions::welfare_scale`. Every node learns C by a distance-vector exchange
 //! with its out-neighbours (in its announcements) and V_k from the jobs it receives
-//! (the source stamps them, as the user's bid travels with its jobs in seed 003 §6).
+//! (the source stamps them, as the user's bid travels with its jobs in [MCF-Grid] §6).
 
 use petgraph::graph::EdgeIndex;
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ pub struct Shaping {
     /// Demand mode: the source admits jobs only while its value covers its cheapest
     /// route, up to height c (value-gated admission); feasible mode: no gate.
     pub gate: bool,
-    /// v_k, the user's bid (it travels with its jobs, DESIGN §5).
+    /// v_k, the user's bid (it travels with its jobs, design §5).
     pub valuation: f64,
 }
 
