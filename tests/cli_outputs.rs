@@ -42,6 +42,18 @@ fn refused(out: &Output, needle: &str) -> String {
     err
 }
 
+/// tiny with every demand set to 0, written into `dir`.
+fn idle_tiny(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(bundled("tiny.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for u in v["users"].as_array_mut().unwrap() {
+        u["demand"] = serde_json::json!(0);
+    }
+    let m = dir.join("idle.json");
+    std::fs::write(&m, v.to_string()).unwrap();
+    m
+}
+
 fn tiny_copy(dir: &Path) -> PathBuf {
     let m = dir.join("m.json");
     std::fs::copy(bundled("tiny.json"), &m).unwrap();
@@ -378,15 +390,7 @@ fn generate_refuses_zero_users_and_reports_what_it_wrote() {
 /// A layer with capacity but no demand says so rather than "inf% of demand".
 #[test]
 fn inspect_says_no_demand_rather_than_an_infinite_share() {
-    let dir = folder("no-demand");
-    let m = dir.join("idle.json");
-    let text = std::fs::read_to_string(bundled("tiny.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut v = v;
-    for u in v["users"].as_array_mut().unwrap() {
-        u["demand"] = serde_json::json!(0);
-    }
-    std::fs::write(&m, v.to_string()).unwrap();
+    let m = idle_tiny(&folder("no-demand"));
     let out = brokerflow(&["inspect", s(&m)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -556,14 +560,7 @@ fn compare_runs_the_methods_asked_for() {
         ]),
         "listed twice",
     );
-    let dir = folder("compare-idle");
-    let m = dir.join("idle.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bundled("tiny.json")).unwrap()).unwrap();
-    for u in v["users"].as_array_mut().unwrap() {
-        u["demand"] = serde_json::json!(0);
-    }
-    std::fs::write(&m, v.to_string()).unwrap();
+    let m = idle_tiny(&folder("compare-idle"));
     let out = brokerflow(&["compare", s(&m), "--methods", "fair/demand"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("nothing to route"), "{text}");

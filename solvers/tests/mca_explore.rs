@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use brokerflow_solvers::mca::explore::Channels;
 use brokerflow_solvers::mca::values::is_submodular;
 use brokerflow_solvers::mca::{
-    explore, run_synchronous, ExploreOptions, Policy, Rules, Scenario, ScenarioFile, Verdict,
+    explore, run::Ended, run_synchronous, ExploreOptions, Policy, Rules, Scenario, ScenarioFile,
+    Verdict,
 };
 use proptest::prelude::*;
 
@@ -321,11 +322,15 @@ proptest! {
         prop_assert!(r.value >= 0.5 * optimum - 1e-9, "value {} < optimum {} / 2", r.value, optimum);
     }
 
-    /// Bid-time rules on the complete graph: the synchronous run reaches
-    /// consensus, conflict-free, with bundles within T. (On sparser graphs they do
-    /// not always: see `submodular-3x2-star-deadlock.json` and the census example.)
+    /// Bid-time rules on the complete graph: the synchronous run ends — in
+    /// consensus, conflict-free, or in a detected oscillation or deadlock, never at
+    /// the round limit — with bundles within T. Consensus itself is not guaranteed
+    /// even here: proptest found 3 agents × 5 items that oscillate and 3 × 6 that
+    /// go quiet without agreeing (kept in mca_explore.proptest-regressions); on
+    /// sparser graphs see also
+    /// `submodular-3x2-star-deadlock.json` and the census example.
     #[test]
-    fn bid_time_rules_on_complete_graphs_reach_consensus(
+    fn bid_time_rules_on_complete_graphs_end_without_conflicts(
         agents in 2usize..=5,
         items in 1usize..=6,
         weights in proptest::collection::vec(0u8..20, 30),
@@ -338,9 +343,12 @@ proptest! {
         file.policy.release_outbid = release;
         let s = Scenario::from_file(&file, "random").unwrap();
         let r = run_synchronous(&s, &s.policy, Rules::BidTime);
-        prop_assert!(r.consensus, "no consensus: {:?}", r.ended);
         for a in &r.agents {
             prop_assert!(a.bundle.len() <= s.policy.target_bundle);
+        }
+        if !r.consensus {
+            prop_assert!(!matches!(r.ended, Ended::RoundLimit), "{:?}", r.ended);
+            return Ok(());
         }
         for (j, w) in r.assignment.iter().enumerate() {
             prop_assert_eq!(*w, r.agents[0].view[j].winner);
