@@ -28,7 +28,7 @@ pub enum AllocationArg {
     Fair,
     /// The distributed engine's utility-aware variant in demand mode.
     UtilityAware,
-    /// The distributed engine's experimental welfare-seeking (drift-plus-penalty)
+    /// The distributed engine's welfare-seeking (drift-plus-penalty)
     /// variant in demand mode, at --welfare-scale (default: the engine's).
     WelfareSeeking,
 }
