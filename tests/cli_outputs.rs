@@ -623,3 +623,26 @@ fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
 }
+
+/// In a build without HiGHS (the default), naming it is refused where it is named —
+/// the flag or the spec — not at the first solve or as a failed row.
+#[cfg(not(feature = "highs"))]
+#[test]
+fn a_backend_not_in_this_build_is_refused_where_it_is_named() {
+    let err = refused(
+        &brokerflow(&["solve", &bundled("tiny.json"), "--backend", "highs"]),
+        "not enabled in this build",
+    );
+    assert!(err.contains("--backend"), "{err}");
+    let dir = folder("highs-spec");
+    let spec = dir.join("s.toml");
+    std::fs::write(
+        &spec,
+        "name = \"hb\"\nmethods = [\"lp/welfare\"]\n[engine]\nbackend = \"highs\"\n[[configuration]]\nname = \"K3\"\nseeds = 1\n[configuration.generator]\nusers = 3\nbrokers = 2\nproviders = 2\n",
+    )
+    .unwrap();
+    let out = brokerflow(&["experiment", s(&spec), "--out", s(&dir.join("out"))]);
+    let err = refused(&out, "engine.backend");
+    assert!(err.contains("not enabled in this build"), "{err}");
+    assert_ne!(out.status.code(), Some(5), "a spec error, not failed rows");
+}

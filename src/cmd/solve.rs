@@ -158,6 +158,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&serde_json::Value::Array(json_out))?
         );
     }
+    if failed.len() == objectives.len() {
+        anyhow::bail!("none of the {} LPs was solved", objectives.len());
+    }
     if !failed.is_empty() {
         anyhow::bail!(
             "{} of {} LPs not solved ({}); the others are printed above",

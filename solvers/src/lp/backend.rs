@@ -115,7 +115,11 @@ impl std::str::FromStr for Backend {
             "auto" => Ok(Backend::Auto),
             "microlp" => Ok(Backend::Microlp),
             "clarabel" => Ok(Backend::Clarabel),
-            "highs" => Ok(Backend::Highs),
+            "highs" if cfg!(feature = "highs") => Ok(Backend::Highs),
+            // Refused where it is named (a flag, a spec), not at the first solve.
+            "highs" => Err(
+                "the highs backend is not enabled in this build (rebuild with `--features highs`; available: auto, microlp, clarabel)".to_string(),
+            ),
             other => Err(format!(
                 "unknown LP backend '{other}' (known: auto, microlp, clarabel, highs)"
             )),
