@@ -67,19 +67,19 @@ pub fn posted(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Set
 /// of G′ — the pairs at which [`posted`] may need a price.
 ///
 /// Errors: [`SettleError::NoPostedPrices`] without a `prices` table;
-/// [`SettleError::IncompletePostedPrices`] naming the first pair without a price.
+/// [`SettleError::IncompletePostedPrices`] naming the first pair without a price
+/// (by user, then by G′ edge).
 pub fn check_posted_prices(market: &Market, g: &ExpandedGraph) -> Result<(), SettleError> {
     let prices = market.prices.as_ref().ok_or(SettleError::NoPostedPrices)?;
     let pairs = g.pairs();
     let mut missing: Vec<(String, String)> = Vec::new();
+    // Over each user's usable pairs only (not users × links): every broker or
+    // provider its jobs can be handed to is the head of one of them.
     for (k, c) in g.commodities.iter().enumerate() {
-        for (l, link) in market.links.iter().enumerate() {
-            let (first, _) = g.link_edges[l];
-            if pairs.find(k, first).is_none() {
-                continue;
-            }
-            if let Some((_, None)) = posted_price(prices, g, &link.to, &c.id) {
-                missing.push((link.to.clone(), c.id.clone()));
+        for pair in pairs.range(k) {
+            let to = &g.node(pairs.head(pair)).name;
+            if let Some((_, None)) = posted_price(prices, g, to, &c.id) {
+                missing.push((to.clone(), c.id.clone()));
             }
         }
     }
