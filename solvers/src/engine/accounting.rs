@@ -18,6 +18,10 @@ pub struct RoundLedger {
     pub absorbed: Vec<f64>,
     /// Jobs held anywhere after the round.
     pub queued: Vec<f64>,
+    /// Jobs in flight after the round (sent, delayed by a fault, not yet delivered).
+    pub in_flight: Vec<f64>,
+    /// Jobs lost this round (in messages a fault lost).
+    pub lost: Vec<f64>,
 }
 
 impl RoundLedger {
@@ -28,6 +32,8 @@ impl RoundLedger {
             discarded: vec![0.0; commodities],
             absorbed: vec![0.0; commodities],
             queued: vec![0.0; commodities],
+            in_flight: vec![0.0; commodities],
+            lost: vec![0.0; commodities],
         }
     }
 
@@ -38,6 +44,8 @@ impl RoundLedger {
             &mut self.discarded,
             &mut self.absorbed,
             &mut self.queued,
+            &mut self.in_flight,
+            &mut self.lost,
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
@@ -176,7 +184,10 @@ pub(crate) struct Accounting {
     cumulative_injected: Vec<f64>,
     cumulative_discarded: Vec<f64>,
     cumulative_absorbed: Vec<f64>,
-    /// The window's discarded and absorbed per round (injected is a_k every round).
+    cumulative_lost: Vec<f64>,
+    /// The window's injected, discarded and absorbed per round (injected is a_k but in
+    /// rounds where a fault keeps the source down).
+    injected: Ring,
     discarded: Ring,
     absorbed: Ring,
     sum_injected: Vec<f64>,
@@ -194,6 +205,8 @@ impl Accounting {
             cumulative_injected: vec![0.0; n],
             cumulative_discarded: vec![0.0; n],
             cumulative_absorbed: vec![0.0; n],
+            cumulative_lost: vec![0.0; n],
+            injected: Ring::new(window, n),
             discarded: Ring::new(window, n),
             absorbed: Ring::new(window, n),
             sum_injected: vec![0.0; n],
@@ -204,19 +217,24 @@ impl Accounting {
         }
     }
 
-    /// Books one round: the cumulative ledger and its residual, the window.
+    /// Books one round: the cumulative ledger and its residual, the window. The
+    /// residual is cumulative injected − absorbed − queued − in flight − discarded −
+    /// lost, in that order of subtraction (design §5, "Faults").
     pub(crate) fn book(&mut self, this: &RoundLedger, capacity_excess: f64) {
         self.max_capacity_violation = self.max_capacity_violation.max(capacity_excess);
         let commodities = self.injection.len();
         for k in 0..commodities {
-            debug_assert_eq!(this.injected[k], self.injection[k]);
+            debug_assert!(this.injected[k] == self.injection[k] || this.injected[k] == 0.0);
             self.cumulative_injected[k] += this.injected[k];
             self.cumulative_discarded[k] += this.discarded[k];
             self.cumulative_absorbed[k] += this.absorbed[k];
+            self.cumulative_lost[k] += this.lost[k];
             let residual = (self.cumulative_injected[k]
                 - self.cumulative_absorbed[k]
                 - this.queued[k]
-                - self.cumulative_discarded[k])
+                - this.in_flight[k]
+                - self.cumulative_discarded[k]
+                - self.cumulative_lost[k])
                 .abs()
                 / self.cumulative_injected[k].max(1.0);
             self.max_ledger_residual = self.max_ledger_residual.max(residual);
@@ -224,20 +242,26 @@ impl Accounting {
         }
         // The window sums run: add the new round, then subtract the one leaving.
         let full = self.discarded.full();
-        let (discarded, absorbed) = (self.discarded.next_row(), self.absorbed.next_row());
+        let (injected, discarded, absorbed) = (
+            self.injected.next_row(),
+            self.discarded.next_row(),
+            self.absorbed.next_row(),
+        );
         for k in 0..commodities {
-            let (d, a) = (this.discarded[k], this.absorbed[k]);
-            self.sum_injected[k] += this.injected[k];
+            let (i, d, a) = (this.injected[k], this.discarded[k], this.absorbed[k]);
+            self.sum_injected[k] += i;
             self.sum_discarded[k] += d;
             self.sum_absorbed[k] += a;
             if full {
-                self.sum_injected[k] -= self.injection[k];
+                self.sum_injected[k] -= injected[k];
                 self.sum_discarded[k] -= discarded[k];
                 self.sum_absorbed[k] -= absorbed[k];
             }
+            injected[k] = i;
             discarded[k] = d;
             absorbed[k] = a;
         }
+        self.injected.commit();
         self.discarded.commit();
         self.absorbed.commit();
     }
@@ -294,6 +318,6 @@ impl Accounting {
 
     /// Bytes of the window.
     pub(crate) fn window_bytes(&self) -> usize {
-        self.discarded.bytes() + self.absorbed.bytes()
+        self.injected.bytes() + self.discarded.bytes() + self.absorbed.bytes()
     }
 }

@@ -15,9 +15,11 @@
 //!   nothing allocated per round, parallel over node chunks) or [`Runtime::Nodes`]
 //!   (every node through [`node`]'s owned step and messages: the reference). Both give
 //!   the same bits, for any thread count.
-//! - [`accounting`]: the job ledger (injected = absorbed + queued + discarded, per
-//!   commodity), every node's capacity, the sliding window and the convergence test,
-//!   reduced from per-node reports in a fixed order.
+//! - [`accounting`]: the job ledger (injected = absorbed + queued + in flight +
+//!   discarded + lost, per commodity), every node's capacity, the sliding window and
+//!   the convergence test, reduced from per-node reports in a fixed order.
+//! - [`faults`]: fault schedules (nodes down, links cut, messages lost, delayed or
+//!   duplicated, liars) applied between the steps, on the `flat` and `nodes` runtimes.
 //! - [`observe`]: trace, checkpoints and progress attach from outside the round loop.
 //!
 //! [`run`] runs until every commodity has been satisfied over the sliding window for a
@@ -28,6 +30,7 @@
 //! sources inject ([`Injection`]).
 
 pub mod accounting;
+pub mod faults;
 pub mod node;
 pub mod observe;
 pub mod protocol;
@@ -185,6 +188,9 @@ pub enum EngineError {
         /// The rule.
         rule: &'static str,
     },
+    /// A fault schedule on a runtime that does not run them.
+    #[error("the {0} runtime does not run fault schedules (use --runtime flat or nodes)")]
+    FaultsUnsupported(&'static str),
 }
 
 /// Why a run stopped.
@@ -214,6 +220,10 @@ pub struct TraceRow {
     pub queued: f64,
     /// Jobs discarded at the source this round.
     pub discarded: f64,
+    /// Jobs in flight after the round (delayed by a fault; design §5, "Faults").
+    pub in_flight: f64,
+    /// Jobs lost this round (in messages a fault lost).
+    pub lost: f64,
 }
 
 /// The outcome of a run.
@@ -261,6 +271,8 @@ pub struct EngineRun {
     /// counterpart of P3's dual price of the node (design §4); in the fair and
     /// utility-aware variants it is in weight units and not a price.
     pub prices: Vec<Option<f64>>,
+    /// What the fault schedule did, if the run had one.
+    pub faults: Option<faults::FaultOutcome>,
 }
 
 impl EngineRun {
@@ -325,6 +337,17 @@ pub fn run_observed(
     Ok(Engine::new(market, g, options)?.run(observers))
 }
 
+/// [`run_observed`] under a fault schedule (design §5, "Faults"; `None`: none).
+pub fn run_with_faults(
+    market: &Market,
+    g: &ExpandedGraph,
+    options: &EngineOptions,
+    faults: Option<&faults::FaultPlan>,
+    observers: &mut Observers<'_>,
+) -> Result<EngineRun, EngineError> {
+    Ok(Engine::with_faults(market, g, options, faults)?.run(observers))
+}
+
 /// The round engine as explicit state (init / next round / finish), so a caller can
 /// drive it round by round; [`run`] is the usual entry point, and observers
 /// ([`observe`]) watch a run without driving it.
@@ -344,6 +367,9 @@ pub struct Engine<'g> {
     /// welfare has settled too.
     welfare_mark: Option<(f64, f64)>,
     stop: Option<Stop>,
+    /// The first round after the fault schedule's last fault (0 without faults): the
+    /// run does not converge before it.
+    faults_end: usize,
 }
 
 impl<'g> Engine<'g> {
@@ -353,6 +379,20 @@ impl<'g> Engine<'g> {
         g: &'g ExpandedGraph,
         options: &EngineOptions,
     ) -> Result<Engine<'g>, EngineError> {
+        Engine::with_faults(market, g, options, None)
+    }
+
+    /// [`Engine::new`] under a fault schedule (`None`: none); refused on a runtime
+    /// that does not run faults ([`Runtime::supports_faults`]).
+    pub fn with_faults(
+        market: &Market,
+        g: &'g ExpandedGraph,
+        options: &EngineOptions,
+        faults: Option<&faults::FaultPlan>,
+    ) -> Result<Engine<'g>, EngineError> {
+        if faults.is_some() && !options.runtime.supports_faults() {
+            return Err(EngineError::FaultsUnsupported(options.runtime.name()));
+        }
         let setup = Setup::new(market, g, options)?;
         let injection = setup.injections();
         let stop = injection
@@ -362,7 +402,7 @@ impl<'g> Engine<'g> {
         Ok(Engine {
             g,
             options: *options,
-            runtime: runtime::executor(&setup, options.runtime),
+            runtime: runtime::executor(&setup, options.runtime, faults),
             ledger: RoundLedger::new(g.commodities.len()),
             accounting: Accounting::new(injection.clone(), options.window),
             injection,
@@ -370,6 +410,7 @@ impl<'g> Engine<'g> {
             satisfied_for: 0,
             welfare_mark: None,
             stop,
+            faults_end: faults.map_or(0, faults::FaultPlan::end),
         })
     }
 
@@ -418,6 +459,14 @@ impl<'g> Engine<'g> {
         self.runtime.moved().welfare(self.g)
     }
 
+    /// design §2's welfare of the last round alone: values of the jobs absorbed in it,
+    /// costs of the jobs moved in it (0 before the first round). O(usable pairs).
+    pub fn round_welfare(&self) -> f64 {
+        self.runtime
+            .last_round()
+            .map_or(0.0, |flow| flow.welfare(self.g))
+    }
+
     /// Runs one round; returns whether it ran one (false once converged or at the
     /// limit).
     pub fn next_round(&mut self) -> bool {
@@ -436,7 +485,11 @@ impl<'g> Engine<'g> {
         // welfare has too: it is read half a window into the stretch and at its end
         // (two windows overlapping by half), and must agree within ε of the gross
         // amount (values plus costs) — else the test goes on for another half window.
-        if self.accounting.window_full() && self.accounting.satisfied(self.g, &self.options) {
+        // While faults are still to come, the run is not settled, whatever it looks like.
+        if self.rounds >= self.faults_end
+            && self.accounting.window_full()
+            && self.accounting.satisfied(self.g, &self.options)
+        {
             self.satisfied_for += 1;
         } else {
             self.satisfied_for = 0;
@@ -520,6 +573,7 @@ impl<'g> Engine<'g> {
             max_ledger_residual: self.accounting.max_ledger_residual,
             max_capacity_violation: self.accounting.max_capacity_violation,
             prices: self.runtime.prices(),
+            faults: self.runtime.fault_outcome(),
         }
     }
 }

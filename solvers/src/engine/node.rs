@@ -236,10 +236,11 @@ pub fn announce<P: PushPolicy>(config: &NodeConfig<P>, state: &NodeState<P>) -> 
     }
 }
 
-/// Announcements resolved per out-edge.
+/// Announcements resolved per out-edge, and which out-edges are open (empty: all).
 struct Resolved<'a, P: PushPolicy> {
     heights: &'a [f64],
     announced: &'a [P::Announce],
+    open: &'a [bool],
 }
 
 impl<P: PushPolicy> Heads<P> for Resolved<'_, P> {
@@ -248,6 +249,9 @@ impl<P: PushPolicy> Heads<P> for Resolved<'_, P> {
     }
     fn announced(&self, j: usize) -> P::Announce {
         self.announced[j]
+    }
+    fn open(&self, j: usize) -> bool {
+        self.open.get(j).copied().unwrap_or(true)
     }
 }
 
@@ -293,6 +297,21 @@ pub fn node_step<P: PushPolicy>(
     scratch: &mut NodeScratch<P>,
     outbox: &mut Vec<Jobs<P>>,
 ) -> Stepped {
+    node_step_open(config, state, heard, params, scratch, outbox, &[])
+}
+
+/// [`node_step`] with some out-edges closed (`open[j]` false: a fault cuts out-edge j
+/// or its head is down this round, design §5 "Faults"; nothing is pushed over it).
+/// An empty `open` opens every edge.
+pub fn node_step_open<P: PushPolicy>(
+    config: &NodeConfig<P>,
+    state: &mut NodeState<P>,
+    heard: &[&Heights<P>],
+    params: &StepParams,
+    scratch: &mut NodeScratch<P>,
+    outbox: &mut Vec<Jobs<P>>,
+    open: &[bool],
+) -> Stepped {
     // The head's announcement for every out-edge: the head's message, if it sent one,
     // and its entry for the edge's commodity.
     let order = &mut scratch.order;
@@ -335,6 +354,7 @@ pub fn node_step<P: PushPolicy>(
         &Resolved::<P> {
             heights: &scratch.heights,
             announced: &scratch.announced,
+            open,
         },
         params.potential,
         &mut scratch.step,

@@ -91,6 +91,8 @@ impl Observe for Trace {
             absorbed: l.absorbed[k],
             queued: l.queued[k],
             discarded: l.discarded[k],
+            in_flight: l.in_flight[k],
+            lost: l.lost[k],
         }));
     }
 }

@@ -97,6 +97,11 @@ pub trait Heads<P: PushPolicy> {
     fn own(&self, _i: usize) -> Option<f64> {
         None
     }
+    /// Whether out-edge j may carry jobs this round (false while a fault cuts it or
+    /// its head is down; design §5, "Faults"): a closed edge gets no push term.
+    fn open(&self, _j: usize) -> bool {
+        true
+    }
 }
 
 /// A node's changing state, borrowed per local commodity (aligned with the
@@ -213,6 +218,9 @@ pub fn step<P: PushPolicy>(
         // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
         let usage = local.demand * local.resource;
         for j in outs {
+            if !heads.open(j) {
+                continue;
+            }
             let (edge, into_sink) = config.out(j);
             let Some((weight, penalty)) =
                 P::term(&local, &push_with, &edge, into_sink, &heads.announced(j))

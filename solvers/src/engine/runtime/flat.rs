@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use super::{Executor, Footprint, Runtime};
 use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
+use crate::engine::faults::{FaultOutcome, FaultPlan, Network};
 use crate::engine::node::{NodeConfig, NodeState};
 use crate::engine::protocol::{self, Heads, Local, NodeView, StateMut, StepScratch, Stepped};
 use crate::engine::setup::Setup;
@@ -159,6 +160,8 @@ pub struct Flat<'a, P: PushPolicy> {
     cuts: Vec<Cut>,
     scratch: Vec<ChunkScratch<P>>,
     excess: Vec<f64>,
+    /// A fault schedule's network, what arrives per out-edge this round, and the round.
+    faults: Option<(Network, Vec<f64>, usize)>,
 }
 
 /// Work a chunk should hold, in slots + out-edges, at least.
@@ -168,6 +171,11 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
     /// Configures every node ([`Setup::node`]), lays the configurations out flat and
     /// precomputes the addressing. O(usable pairs · log) once.
     pub fn new(setup: &Setup<'_, 'a>) -> Flat<'a, P> {
+        Flat::with_faults(setup, None)
+    }
+
+    /// [`Flat::new`], running the fault schedule `faults` if given.
+    pub fn with_faults(setup: &Setup<'_, 'a>, faults: Option<&FaultPlan>) -> Flat<'a, P> {
         let g = setup.graph();
         let nodes = g.graph.node_count();
         let configs: Vec<NodeConfig<P>> = (0..nodes)
@@ -175,6 +183,10 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             .map(|n| setup.node(NodeIndex::new(n)))
             .collect();
         let layout = Layout::new(&configs, g.commodities.len());
+        let faults = faults.map(|plan| {
+            let net = Network::new(plan, g, &configs);
+            (net, vec![0.0; layout.out.len()], 0)
+        });
         drop(configs);
         let slots = layout.local.len();
         let state = State {
@@ -207,6 +219,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             cuts,
             scratch: (0..chunks).map(|_| ChunkScratch::default()).collect(),
             excess: vec![f64::NEG_INFINITY; chunks],
+            faults,
         }
     }
 }
@@ -520,6 +533,10 @@ struct FlatHeads<'r, P: PushPolicy> {
     /// The node's own slots' announced heights (delivery announces every slot that
     /// can receive; the others never hold a job, and announce the initial 0).
     own: &'r [f64],
+    /// Whether the node announced its true heights (a liar's are not its own).
+    honest: bool,
+    /// Per out-edge: open this round (empty: all open).
+    open: &'r [bool],
 }
 
 impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
@@ -534,7 +551,10 @@ impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
         }
     }
     fn own(&self, i: usize) -> Option<f64> {
-        Some(self.own[i])
+        self.honest.then(|| self.own[i])
+    }
+    fn open(&self, j: usize) -> bool {
+        self.open.get(j).copied().unwrap_or(true)
     }
 }
 
@@ -655,11 +675,13 @@ impl<P: PushPolicy> Split for DeliverParts<'_, P> {
 
 /// The step of every node of one chunk (`from..to`), writing `p`.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn step_chunk<P: PushPolicy>(
     layout: &Layout<P>,
     heights: &[f64],
     announced: &[P::Announce],
     potential: Potential,
+    net: Option<&Network>,
     from: &Cut,
     to: &Cut,
     p: StepParts<'_, P>,
@@ -674,6 +696,23 @@ fn step_chunk<P: PushPolicy>(
         let (o0, o1) = (layout.slot_out[s0] as usize, layout.slot_out[s1] as usize);
         let capacity = layout.capacity(n);
         let (rs0, rs1) = (s0 - from.slot, s1 - from.slot);
+        if net.is_some_and(|net| net.down[n]) {
+            // Down (design §5, "Faults"): no step; it sends nothing, injects and
+            // discards nothing, and its jobs carry what its state says.
+            p.sent[o0 - from.out..o1 - from.out].fill(0.0);
+            p.report[rs0..rs1].fill(0.0);
+            for s in rs0..rs1 {
+                p.stamps[s] = P::stamp(&p.slots[s]);
+            }
+            if capacity.is_some() {
+                p.lambda[layout.node_cap[n] as usize - from.cap] = 0.0;
+            }
+            continue;
+        }
+        let (honest, open) = match net {
+            Some(net) => (net.honest(n), &net.open[o0..o1]),
+            None => (true, &[][..]),
+        };
         let stepped = if s0 == s1 {
             Stepped {
                 lambda: 0.0,
@@ -719,6 +758,8 @@ fn step_chunk<P: PushPolicy>(
                     heights: head_heights,
                     announced: head_announced,
                     own: &heights[s0..s1],
+                    honest,
+                    open,
                 },
                 potential,
                 scratch,
@@ -743,10 +784,12 @@ fn step_chunk<P: PushPolicy>(
 /// Delivery at every node of one chunk: each slot adds what arrived over its in-edges
 /// this round (`row`, by out-edge) in the canonical order, then announces.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn deliver_chunk<P: PushPolicy>(
     layout: &Layout<P>,
     row: &[f64],
     stamps: &[P::Stamp],
+    net: Option<&Network>,
     from: &Cut,
     to: &Cut,
     p: DeliverParts<'_, P>,
@@ -756,10 +799,19 @@ fn deliver_chunk<P: PushPolicy>(
     let mut next = from.inward;
     for n in from.node..to.node {
         let collection = layout.collection[n];
+        let (down, factor) = match net {
+            Some(net) => (net.down[n], net.factor[n]),
+            None => (false, 1.0),
+        };
         for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
             let r = s - from.slot;
             let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
             let ins = layout.local[s].queues() as usize - outs;
+            if down {
+                // A down node takes no delivery and keeps its announcement.
+                next += ins;
+                continue;
+            }
             let arrivals = layout.inward[next..next + ins].iter().map(|a| {
                 let stamp = if size_of::<P::Stamp>() > 0 {
                     &stamps[a.tail as usize]
@@ -777,7 +829,11 @@ fn deliver_chunk<P: PushPolicy>(
             // Only in-neighbours read a height: a slot without in-edges (a source)
             // announces to no one.
             if ins > 0 {
-                p.heights[r] = layout.height(s, p.held[r]);
+                p.heights[r] = if factor == 1.0 {
+                    layout.height(s, p.held[r])
+                } else {
+                    layout.height(s, p.held[r]) * factor
+                };
             }
             p.announced[r] = P::announce(&p.slots[r]);
         }
@@ -792,6 +848,7 @@ fn report_of<P: PushPolicy>(
     layout: &Layout<P>,
     held: &[f64],
     report: &[f64],
+    down: Option<&[bool]>,
     k: usize,
 ) -> (f64, f64, f64, f64) {
     let slots = &layout.k_slots[layout.k_start[k] as usize..layout.k_start[k + 1] as usize];
@@ -801,6 +858,8 @@ fn report_of<P: PushPolicy>(
     }
     let (injected, discarded) = match layout.source[k] {
         NONE => (0.0, 0.0),
+        // A source that is down injects nothing (design §5, "Faults").
+        s if down.is_some_and(|d| d[layout.node_of(s as usize)]) => (0.0, report[s as usize]),
         s => (layout.commodity[k].injection, report[s as usize]),
     };
     let absorbed = match layout.sink[k] {
@@ -808,6 +867,32 @@ fn report_of<P: PushPolicy>(
         s => report[s as usize],
     };
     (queued, injected, discarded, absorbed)
+}
+
+impl<P: PushPolicy> Flat<'_, P> {
+    /// A flow with `means` (one value per out-edge) on the usable pairs the engine
+    /// carries and `zero` on the others.
+    fn flow_of(&self, means: &[f64], zero: f64) -> Flow {
+        let g = self.g;
+        let pairs = g.pairs();
+        let mut flow = Flow::zero(g);
+        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
+        // The out-edges of every node are its leaving pairs of the commodities the
+        // engine carries, in the same order.
+        let carried = |k: usize| self.layout.k_start[k] < self.layout.k_start[k + 1];
+        let mut o = 0;
+        for n in g.graph.node_indices() {
+            for &p in pairs.leaving(n) {
+                let k = pairs.commodity(p);
+                if carried(k) {
+                    flow.x[k][p - pairs.range(k).start] = means[o];
+                    o += 1;
+                }
+            }
+        }
+        debug_assert_eq!(o, self.layout.out.len());
+        flow
+    }
 }
 
 impl<P: PushPolicy> Executor for Flat<'_, P> {
@@ -825,8 +910,13 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             scratch,
             excess,
             potential,
+            faults,
             ..
         } = self;
+        if let Some((net, _, round)) = faults.as_mut() {
+            *round += 1;
+            net.begin(*round);
+        }
         let (layout, potential) = (&*layout, *potential);
         let State {
             held,
@@ -850,9 +940,14 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             excess,
         };
         let (heights_now, announced_now) = (&*heights, &*announced);
+        let net = faults.as_ref().map(|(net, _, _)| net);
         in_chunks(cuts, parts, &|from: &Cut, to: &Cut, p: StepParts<'_, P>| {
-            step_chunk(layout, heights_now, announced_now, potential, from, to, p)
+            step_chunk(layout, heights_now, announced_now, potential, net, from, to, p)
         });
+        // The faulty network carries what was sent: `arrive` is what is delivered.
+        if let Some((net, arrive, _)) = faults.as_mut() {
+            net.transmit(sent.current(), arrive);
+        }
         // 2. Every node takes delivery, in the canonical order, and announces.
         let parts = DeliverParts::<P> {
             held,
@@ -861,18 +956,23 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             announced,
             slots,
         };
-        let (row, stamps) = (sent.current(), &*stamps);
+        let (net, row) = match faults.as_ref() {
+            Some((net, arrive, _)) => (Some(net), &arrive[..]),
+            None => (None, sent.current()),
+        };
+        let stamps = &*stamps;
         in_chunks(
             cuts,
             parts,
             &|from: &Cut, to: &Cut, p: DeliverParts<'_, P>| {
-                deliver_chunk(layout, row, stamps, from, to, p)
+                deliver_chunk(layout, row, stamps, net, from, to, p)
             },
         );
         sent.commit();
         lambda.commit();
         // 3. Every commodity's ledger: its slots' reports in node order.
         let (held, report) = (&*held, &*report);
+        let down = net.map(|n| &n.down[..]);
         ledger
             .queued
             .par_iter_mut()
@@ -882,33 +982,26 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             .enumerate()
             .with_min_len(1024)
             .for_each(|(k, (((queued, injected), discarded), absorbed))| {
-                (*queued, *injected, *discarded, *absorbed) = report_of(layout, held, report, k)
+                (*queued, *injected, *discarded, *absorbed) =
+                    report_of(layout, held, report, down, k)
             });
+        if let Some((net, _, _)) = faults.as_ref() {
+            ledger.in_flight.copy_from_slice(&net.in_flight_now);
+            ledger.lost.copy_from_slice(&net.lost);
+        }
         excess.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     }
 
     fn moved(&self) -> Flow {
-        let g = self.g;
-        let pairs = g.pairs();
-        let mut flow = Flow::zero(g);
-        let zero = mean_of_zeros(self.sent.len());
-        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
-        let means = self.sent.means();
-        // The out-edges of every node are its leaving pairs of the commodities the
-        // engine carries, in the same order.
-        let carried = |k: usize| self.layout.k_start[k] < self.layout.k_start[k + 1];
-        let mut o = 0;
-        for n in g.graph.node_indices() {
-            for &p in pairs.leaving(n) {
-                let k = pairs.commodity(p);
-                if carried(k) {
-                    flow.x[k][p - pairs.range(k).start] = means[o];
-                    o += 1;
-                }
-            }
-        }
-        debug_assert_eq!(o, self.layout.out.len());
-        flow
+        self.flow_of(&self.sent.means(), mean_of_zeros(self.sent.len()))
+    }
+
+    fn last_round(&self) -> Option<Flow> {
+        Some(self.flow_of(self.sent.newest()?, 0.0))
+    }
+
+    fn fault_outcome(&self) -> Option<FaultOutcome> {
+        self.faults.as_ref().map(|(net, _, _)| net.outcome())
     }
 
     fn prices(&self) -> Vec<Option<f64>> {

@@ -20,6 +20,7 @@ use brokerflow_graphs::Flow;
 use serde::Serialize;
 
 use super::accounting::RoundLedger;
+use super::faults::{FaultOutcome, FaultPlan};
 use super::setup::Setup;
 use super::variants::{PushPolicy, WithPolicy};
 
@@ -86,23 +87,52 @@ pub trait Executor: Send {
 
     /// The memory held.
     fn footprint(&self) -> Footprint;
+
+    /// The jobs moved per usable (edge, commodity) pair in the last round alone (for
+    /// per-round welfare); `None` where the runtime does not keep it.
+    fn last_round(&self) -> Option<Flow> {
+        None
+    }
+
+    /// What the faults did so far, on a runtime running a fault schedule.
+    fn fault_outcome(&self) -> Option<FaultOutcome> {
+        None
+    }
 }
 
-/// Builds a runtime for the setup's variant.
-pub(crate) fn executor<'g>(setup: &Setup<'_, 'g>, runtime: Runtime) -> Box<dyn Executor + 'g> {
-    struct Build<'s, 'm, 'g> {
+impl Runtime {
+    /// Whether the runtime runs fault schedules (design §5, "Faults"): `flat` and
+    /// `nodes` do, with the same bits; `timely` does not yet.
+    pub fn supports_faults(self) -> bool {
+        matches!(self, Runtime::Flat | Runtime::Nodes)
+    }
+}
+
+/// Builds a runtime for the setup's variant, running `faults` if given (only on a
+/// runtime that [`Runtime::supports_faults`]; the engine refuses the others first).
+pub(crate) fn executor<'g>(
+    setup: &Setup<'_, 'g>,
+    runtime: Runtime,
+    faults: Option<&FaultPlan>,
+) -> Box<dyn Executor + 'g> {
+    struct Build<'s, 'm, 'g, 'f> {
         setup: &'s Setup<'m, 'g>,
         runtime: Runtime,
+        faults: Option<&'f FaultPlan>,
     }
-    impl<'g> WithPolicy for Build<'_, '_, 'g> {
+    impl<'g> WithPolicy for Build<'_, '_, 'g, '_> {
         type Output = Box<dyn Executor + 'g>;
         fn call<P: PushPolicy>(self) -> Self::Output {
             match self.runtime {
-                Runtime::Flat => Box::new(flat::Flat::<P>::new(self.setup)),
-                Runtime::Nodes => Box::new(nodes::Nodes::<P>::new(self.setup)),
+                Runtime::Flat => Box::new(flat::Flat::<P>::with_faults(self.setup, self.faults)),
+                Runtime::Nodes => Box::new(nodes::Nodes::<P>::with_faults(self.setup, self.faults)),
                 Runtime::Timely => Box::new(timely::Timely::<P>::new(self.setup)),
             }
         }
     }
-    setup.options().variant.dispatch(Build { setup, runtime })
+    setup.options().variant.dispatch(Build {
+        setup,
+        runtime,
+        faults,
+    })
 }

@@ -15,8 +15,10 @@ use rayon::prelude::*;
 
 use super::{Executor, Footprint, Runtime};
 use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
+use crate::engine::faults::{FaultOutcome, FaultPlan, Network};
 use crate::engine::node::{
-    announce, deliver, node_step, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
+    announce, deliver, node_step_open, Heights, Jobs, NodeConfig, NodeScratch, NodeState,
+    StepParams,
 };
 use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
@@ -34,15 +36,49 @@ pub struct Nodes<'a, P: PushPolicy> {
     sent: Vec<Ring>,
     lambda: Vec<Ring>,
     outboxes: Vec<Vec<Jobs<P>>>,
+    /// A fault schedule's network, with per node its first out-edge in the global
+    /// numbering, and the round's sent and arriving amounts in that numbering.
+    faults: Option<Faulty>,
+}
+
+/// The `nodes` runtime's state under a fault schedule.
+struct Faulty {
+    net: Network,
+    first_out: Vec<usize>,
+    sent: Vec<f64>,
+    arrive: Vec<f64>,
+    round: usize,
 }
 
 impl<'a, P: PushPolicy> Nodes<'a, P> {
     /// Configures every node ([`Setup::node`]) and empties every queue.
     pub fn new(setup: &Setup<'_, 'a>) -> Nodes<'a, P> {
+        Nodes::with_faults(setup, None)
+    }
+
+    /// [`Nodes::new`], running the fault schedule `faults` if given.
+    pub fn with_faults(setup: &Setup<'_, 'a>, faults: Option<&FaultPlan>) -> Nodes<'a, P> {
         let g = setup.graph();
         let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
         let (sent, lambda) = empty_windows(&configs, setup.options().window);
+        let faults = faults.map(|plan| {
+            let mut first_out = Vec::with_capacity(configs.len() + 1);
+            let mut at = 0;
+            for c in &configs {
+                first_out.push(at);
+                at += c.out.len();
+            }
+            first_out.push(at);
+            Faulty {
+                net: Network::new(plan, g, &configs),
+                first_out,
+                sent: vec![0.0; at],
+                arrive: vec![0.0; at],
+                round: 0,
+            }
+        });
         Nodes {
+            faults,
             g,
             params: StepParams {
                 potential: setup.options().potential,
@@ -73,6 +109,9 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
+        if self.faults.is_some() {
+            return self.faulty_round(ledger);
+        }
         // 1. Every node announces.
         let heights: Vec<Heights<P>> = self
             .configs
@@ -95,7 +134,9 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
                 |scratch, (n, ((((config, state), outbox), sent), lambda))| {
                     let heard: Vec<&Heights<P>> =
                         neighbours[n].iter().map(|&m| &heights[m]).collect();
-                    step_node(config, state, &heard, params, scratch, outbox, sent, lambda)
+                    step_node(
+                        config, state, &heard, params, scratch, outbox, sent, lambda, &[],
+                    )
                 },
             )
             .reduce(|| f64::NEG_INFINITY, f64::max);
@@ -161,6 +202,16 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
             .collect()
     }
 
+    fn last_round(&self) -> Option<Flow> {
+        let mut flow = Flow::zero(self.g);
+        self.fill(&mut flow, |ring| ring.newest().map(<[f64]>::to_vec));
+        Some(flow)
+    }
+
+    fn fault_outcome(&self) -> Option<FaultOutcome> {
+        self.faults.as_ref().map(|f| f.net.outcome())
+    }
+
     fn footprint(&self) -> Footprint {
         owned_footprint(
             &self.configs,
@@ -172,9 +223,150 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 }
 
-/// One node's step of a round ([`node_step`]) with its window kept: what it sent over
+impl<P: PushPolicy> Nodes<'_, P> {
+    /// Writes into `flow`, per usable pair, the value `row` picks from its tail's window
+    /// (zeros where it gives none).
+    fn fill(&self, flow: &mut Flow, row: impl Fn(&Ring) -> Option<Vec<f64>>) {
+        let pairs = self.g.pairs();
+        for (config, sent) in self.configs.iter().zip(&self.sent) {
+            let Some(values) = row(sent) else { continue };
+            let mut j = 0;
+            for c in &config.commodities {
+                let k = c.local.k;
+                let start = pairs.range(k).start;
+                for e in &config.out[j..j + c.out_edges] {
+                    let p = pairs
+                        .find(k, EdgeIndex::new(e.edge))
+                        .expect("a configured out-edge is a usable pair");
+                    flow.x[k][p - start] = values[j];
+                    j += 1;
+                }
+            }
+        }
+    }
+
+    /// A round under the fault schedule (design §5, "Faults"): down nodes neither step
+    /// nor take delivery, closed out-edges get no push, liars scale what they announce,
+    /// and the jobs sent pass through the faulty network ([`Network::transmit`]).
+    fn faulty_round(&mut self, ledger: &mut RoundLedger) -> f64 {
+        let f = self.faults.as_mut().expect("a faulty round has faults");
+        f.round += 1;
+        f.net.begin(f.round);
+        let net = &f.net;
+        // 1. Every node announces (a down node's state is frozen: its last one).
+        let heights: Vec<Heights<P>> = self
+            .configs
+            .par_iter()
+            .zip(&self.states)
+            .map(|(c, s)| {
+                let mut h = announce(c, s);
+                if !net.honest(c.node) {
+                    let factor = net.factor[c.node];
+                    h.heights.iter_mut().for_each(|a| a.height *= factor);
+                }
+                h
+            })
+            .collect();
+        // 2. Every node that is up steps, over its open out-edges.
+        let (params, neighbours, first_out) = (&self.params, &self.neighbours, &f.first_out);
+        let excess = self
+            .configs
+            .par_iter()
+            .zip(&mut self.states)
+            .zip(&mut self.outboxes)
+            .zip(&mut self.sent)
+            .zip(&mut self.lambda)
+            .enumerate()
+            .map_init(
+                NodeScratch::<P>::default,
+                |scratch, (n, ((((config, state), outbox), sent), lambda))| {
+                    if net.down[n] {
+                        outbox.clear();
+                        sent.next_row().iter_mut().for_each(|x| *x = 0.0);
+                        sent.commit();
+                        lambda.next_row()[0] = 0.0;
+                        lambda.commit();
+                        state.injected.iter_mut().for_each(|x| *x = 0.0);
+                        state.discarded.iter_mut().for_each(|x| *x = 0.0);
+                        return f64::NEG_INFINITY;
+                    }
+                    let heard: Vec<&Heights<P>> =
+                        neighbours[n].iter().map(|&m| &heights[m]).collect();
+                    let open = &net.open[first_out[n]..first_out[n + 1]];
+                    step_node(
+                        config, state, &heard, params, scratch, outbox, sent, lambda, open,
+                    )
+                },
+            )
+            .reduce(|| f64::NEG_INFINITY, f64::max);
+        // 3. The network carries what was sent (in the global out-edge numbering).
+        for (n, sent) in self.sent.iter().enumerate() {
+            if let Some(row) = sent.newest() {
+                f.sent[f.first_out[n]..f.first_out[n + 1]].copy_from_slice(row);
+            }
+        }
+        f.net.transmit(&f.sent, &mut f.arrive);
+        // 4. Deliveries: one message per out-edge with jobs arriving, stamped as its
+        //    sender stamps this round; down nodes take none.
+        let mut arrivals: Vec<Jobs<P>> = Vec::new();
+        for (m, config) in self.configs.iter().enumerate() {
+            let mut j = 0;
+            for (i, c) in config.commodities.iter().enumerate() {
+                for e in &config.out[j..j + c.out_edges] {
+                    let amount = f.arrive[f.first_out[m] + j];
+                    if amount > 0.0 {
+                        arrivals.push(Jobs {
+                            from: config.node,
+                            edge: e.edge,
+                            to: e.to,
+                            k: c.local.k,
+                            amount,
+                            stamp: P::stamp(&self.states[m].policy[i]),
+                        });
+                    }
+                    j += 1;
+                }
+            }
+        }
+        let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
+        for job in arrivals.iter().rev() {
+            inbox[job.to].push(job);
+        }
+        let down = &f.net.down;
+        self.configs
+            .par_iter()
+            .zip(&mut self.states)
+            .zip(&inbox)
+            .for_each(|((c, s), jobs)| {
+                if down[c.node] {
+                    s.absorbed.iter_mut().for_each(|x| *x = 0.0);
+                } else {
+                    deliver(c, s, jobs);
+                }
+            });
+        // Every node's report, in node order, and the network's.
+        ledger.clear();
+        for (c, s) in self.configs.iter().zip(&self.states) {
+            for (i, lc) in c.commodities.iter().enumerate() {
+                ledger.add(
+                    lc.local.k,
+                    s.injected[i],
+                    s.discarded[i],
+                    s.absorbed[i],
+                    s.held[i],
+                );
+            }
+        }
+        ledger.in_flight.copy_from_slice(&f.net.in_flight_now);
+        ledger.lost.copy_from_slice(&f.net.lost);
+        excess
+    }
+}
+
+/// One node's step of a round ([`node_step_open`]) with its window kept: what it sent over
 /// each out-edge (0 for none) and its λ become the newest rows of `sent` and `lambda`.
-/// `outbox` is cleared first. Returns the node's capacity excess
+/// `outbox` is cleared first; `open` closes out-edges (empty: all open). Returns the
+/// node's capacity excess
 /// ([`capacity_excess`]; −∞ without a capacity). Shared by every runtime that runs
 /// owned nodes.
 #[allow(clippy::too_many_arguments)]
@@ -187,9 +379,10 @@ pub(crate) fn step_node<P: PushPolicy>(
     outbox: &mut Vec<Jobs<P>>,
     sent: &mut Ring,
     lambda: &mut Ring,
+    open: &[bool],
 ) -> f64 {
     outbox.clear();
-    let stepped = node_step(config, state, heard, params, scratch, outbox);
+    let stepped = node_step_open(config, state, heard, params, scratch, outbox, open);
     let row = sent.next_row();
     row.iter_mut().for_each(|x| *x = 0.0);
     let mut jobs = outbox.iter().peekable();

@@ -500,6 +500,7 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 &mut self.outbox,
                 &mut self.sent[i],
                 &mut self.lambda[i],
+                &[],
             );
             excess = excess.max(e);
             for job in self.outbox.drain(..) {
