@@ -367,9 +367,9 @@ pub struct Engine<'g> {
     /// welfare has settled too.
     welfare_mark: Option<(f64, f64)>,
     stop: Option<Stop>,
-    /// The first round after the fault schedule's last fault (0 without faults): the
-    /// run does not converge before it.
-    faults_end: usize,
+    /// The run does not converge before this round: the first round after the fault
+    /// schedule's last fault, or what [`Engine::hold_until`] asked for (0: no hold).
+    hold: usize,
 }
 
 impl<'g> Engine<'g> {
@@ -410,8 +410,15 @@ impl<'g> Engine<'g> {
             satisfied_for: 0,
             welfare_mark: None,
             stop,
-            faults_end: faults.map_or(0, faults::FaultPlan::end),
+            hold: faults.map_or(0, faults::FaultPlan::end),
         })
+    }
+
+    /// Keeps the run from converging before round `round` (it may still stop at the
+    /// round limit): a fault-free reference then runs as long as the faulty run it is
+    /// compared with, round by round.
+    pub fn hold_until(&mut self, round: usize) {
+        self.hold = self.hold.max(round);
     }
 
     /// The options.
@@ -486,7 +493,7 @@ impl<'g> Engine<'g> {
         // (two windows overlapping by half), and must agree within ε of the gross
         // amount (values plus costs) — else the test goes on for another half window.
         // While faults are still to come, the run is not settled, whatever it looks like.
-        if self.rounds >= self.faults_end
+        if self.rounds >= self.hold
             && self.accounting.window_full()
             && self.accounting.satisfied(self.g, &self.options)
         {

@@ -147,3 +147,50 @@ pub fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<
     }
     out
 }
+
+/// Fault schedules for a market, each with a label: every fault kind alone over rounds
+/// 30..80 (at the first broker, on the first link), and one mixed schedule of every
+/// kind over overlapping ranges (design §5, "Faults").
+pub fn fault_schedules(
+    market: &brokerflow_graphs::Market,
+) -> Vec<(String, brokerflow_solvers::engine::faults::FaultSchedule)> {
+    use brokerflow_solvers::engine::faults::{parse, FaultSchedule};
+    let broker = &market.brokers[0].id;
+    let last_broker = &market.brokers[market.brokers.len() - 1].id;
+    let provider = &market.providers[0].id;
+    let link = &market.links[0];
+    let last = &market.links[market.links.len() - 1];
+    let alone = [
+        ("node-down", format!(r#""node": "{broker}""#)),
+        (
+            "link-cut",
+            format!(r#""link": ["{}", "{}"]"#, link.from, link.to),
+        ),
+        ("message-loss", r#""probability": 0.2"#.to_string()),
+        ("delay", r#""rounds": 3, "probability": 0.5"#.to_string()),
+        ("duplicate", r#""probability": 0.3"#.to_string()),
+        ("liar", format!(r#""node": "{broker}", "factor": 10"#)),
+    ];
+    let mut out: Vec<(String, FaultSchedule)> = alone
+        .iter()
+        .map(|(kind, fields)| {
+            let text = format!(
+                r#"{{"seed": 7, "faults": [{{"from": 30, "to": 80, "kind": "{kind}", {fields}}}]}}"#
+            );
+            (kind.to_string(), parse(&text, kind).unwrap())
+        })
+        .collect();
+    let mixed = format!(
+        r#"{{"seed": 11, "faults": [
+            {{"from": 20, "to": 40, "kind": "node-down", "node": "{provider}"}},
+            {{"from": 30, "to": 60, "kind": "link-cut", "link": ["{}", "{}"]}},
+            {{"from": 40, "to": 70, "kind": "message-loss", "probability": 0.1, "node": "{broker}"}},
+            {{"from": 50, "to": 90, "kind": "delay", "rounds": 2}},
+            {{"from": 20, "to": 90, "kind": "duplicate", "probability": 0.2}},
+            {{"from": 60, "to": 100, "kind": "liar", "node": "{last_broker}", "factor": 3}}
+        ]}}"#,
+        last.from, last.to
+    );
+    out.push(("mixed".to_string(), parse(&mixed, "mixed").unwrap()));
+    out
+}
