@@ -9,13 +9,14 @@
 use std::sync::LazyLock;
 
 use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
+use brokerflow_solvers::engine::faults::FaultPlan;
 use brokerflow_solvers::engine::{
-    run_observed, EngineOptions, ObserverMode, Observers, Runtime, Stop, Trace,
+    run_observed, run_with_faults, EngineOptions, ObserverMode, Observers, Runtime, Stop, Trace,
 };
 use proptest::prelude::*;
 
 mod common;
-use common::{bundled_markets, every_setting, fingerprint, random_markets};
+use common::{bundled_markets, every_setting, fault_schedules, fingerprint, random_markets};
 
 static POOLS: LazyLock<[rayon::ThreadPool; 2]> = LazyLock::new(|| {
     [1, 2].map(|t| {
@@ -91,4 +92,55 @@ proptest! {
     ) {
         all_settings(&name, &market, 800, 60);
     }
+}
+
+/// Under every fault kind alone and a mixed schedule (design §5, "Faults"), the `flat`
+/// and the `nodes` runtime, each on 1 and 2 threads, give the same bits — every
+/// variant × injection mode × potential on the bundled markets; and `timely`, which
+/// does not run faults, refuses them.
+#[test]
+fn runtimes_agree_bit_for_bit_under_faults() {
+    let mut lossy = 0;
+    for (name, market) in bundled_markets() {
+        let g = ExpandedGraph::new(&market);
+        for (kind, schedule) in fault_schedules(&market) {
+            let plan = FaultPlan::new(&schedule, &market, &g, &kind).unwrap();
+            for (what, o) in every_setting(name, &g, 400, 60) {
+                let what = format!("{what}, {kind}");
+                let mut reference: Option<(String, Vec<String>)> = None;
+                for runtime in [Runtime::Flat, Runtime::Nodes] {
+                    for pool in POOLS.iter() {
+                        let label = format!("{} on {} threads", runtime.name(), pool.current_num_threads());
+                        let o = EngineOptions { runtime, ..o };
+                        let (print, lost) = pool.install(|| {
+                            let mut trace = Trace::default();
+                            let mut observers = Observers::new();
+                            observers.push(&mut trace, ObserverMode::Always);
+                            let r = run_with_faults(&market, &g, &o, Some(&plan), &mut observers)
+                                .unwrap();
+                            let lost: f64 = r.faults.as_ref().unwrap().lost.iter().sum();
+                            (fingerprint(&g, &r, &trace.rows), lost)
+                        });
+                        if lost > 0.0 {
+                            lossy += 1;
+                        }
+                        match &reference {
+                            None => reference = Some((label, print)),
+                            Some((first, expected)) => {
+                                assert_eq!(expected.len(), print.len(), "{what}: {first} vs {label}");
+                                if let Some((a, b)) = expected.iter().zip(&print).find(|(a, b)| a != b) {
+                                    panic!("{what}: {first} vs {label} differ first at\n  {a}\n  {b}");
+                                }
+                            }
+                        }
+                    }
+                }
+                let o = EngineOptions { runtime: Runtime::Timely, ..o };
+                let refused = run_with_faults(&market, &g, &o, Some(&plan), &mut Observers::new());
+                assert!(refused.is_err(), "{what}: timely ran faults");
+            }
+        }
+    }
+    // Not vacuous: jobs were lost (and the lost column compared).
+    assert!(lossy > 0);
 }

@@ -142,7 +142,14 @@ pub fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<
             "trace {} {} {}",
             row.round,
             row.commodity,
-            bits(&[row.injected, row.absorbed, row.queued, row.discarded])
+            bits(&[
+                row.injected,
+                row.absorbed,
+                row.queued,
+                row.discarded,
+                row.in_flight,
+                row.lost
+            ])
         ));
     }
     out

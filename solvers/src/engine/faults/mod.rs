@@ -244,6 +244,9 @@ pub(crate) struct Network {
     pub(crate) down: Vec<bool>,
     /// Per G′ node: the factor of its announcements (1 for the honest).
     pub(crate) factor: Vec<f64>,
+    /// The nodes whose factor changed on entering this round (their announcements,
+    /// made at the end of the last round, must be restated).
+    pub(crate) restated: Vec<usize>,
     /// Per out-edge: whether its tail may send over it this round.
     pub(crate) open: Vec<bool>,
     /// Per G′ edge: cut this round.
@@ -277,6 +280,7 @@ impl Network {
             down: vec![false; g.graph.node_count()],
             factor: vec![1.0; g.graph.node_count()],
             open: Vec::new(),
+            restated: Vec::new(),
             cut: vec![false; g.graph.edge_count()],
             in_flight: Vec::new(),
             lost: vec![0.0; g.commodities.len()],
@@ -317,6 +321,7 @@ impl Network {
     /// who lies and which out-edges are open.
     pub(crate) fn begin(&mut self, round: usize) {
         self.round = round;
+        self.restated.clear();
         let active: Vec<usize> = (0..self.plan.faults.len())
             .filter(|&f| (self.plan.faults[f].from..self.plan.faults[f].to).contains(&round))
             .collect();
@@ -324,8 +329,8 @@ impl Network {
             return;
         }
         self.active = active;
+        let before = std::mem::replace(&mut self.factor, vec![1.0; self.down.len()]);
         self.down.fill(false);
-        self.factor.fill(1.0);
         self.cut.fill(false);
         for &f in &self.active {
             match &self.plan.faults[f].what {
@@ -335,6 +340,9 @@ impl Network {
                 _ => {}
             }
         }
+        self.restated = (0..before.len())
+            .filter(|&n| before[n] != self.factor[n])
+            .collect();
         for o in 0..self.edge.len() {
             self.open[o] = !self.cut[self.edge[o] as usize]
                 && !self.down[self.head[o] as usize]

@@ -916,6 +916,18 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         if let Some((net, _, round)) = faults.as_mut() {
             *round += 1;
             net.begin(*round);
+            // A node that starts or stops lying restates what it announced at the end
+            // of the last round (announcements are read in the round they are for).
+            for &n in &net.restated {
+                for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
+                    let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
+                    if layout.local[s].queues() as usize > outs {
+                        let height = layout.height(s, state.held[s]);
+                        let factor = net.factor[n];
+                        state.heights[s] = if factor == 1.0 { height } else { height * factor };
+                    }
+                }
+            }
         }
         let (layout, potential) = (&*layout, *potential);
         let State {
