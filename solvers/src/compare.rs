@@ -21,6 +21,7 @@ use std::time::Instant;
 use brokerflow_graphs::{ExpandedGraph, Market};
 use serde::Serialize;
 
+use crate::engine::faults::{self, FaultPlan, FaultReport, WelfareLog};
 use crate::engine::{
     self, Engine, EngineError, EngineOptions, EngineRun, Injection, Observe, ObserverMode,
     Observers, Trace, TraceRow, Variant,
@@ -148,6 +149,9 @@ pub struct CompareOptions {
     pub engine: EngineOptions,
     /// Whether engine rows keep the per-(round, commodity) trace ([`MethodRow::trace`]).
     pub trace: bool,
+    /// A fault schedule every engine row runs under (design §5, "Faults"); each such
+    /// row also runs its fault-free reference and reports [`MethodRow::faults`].
+    pub faults: Option<FaultPlan>,
 }
 
 impl CompareOptions {
@@ -158,6 +162,7 @@ impl CompareOptions {
             lp: LpOptions::default(),
             engine: EngineOptions::new(Variant::Fair, Injection::Demand),
             trace: false,
+            faults: None,
         }
     }
 }
@@ -218,6 +223,9 @@ pub struct MethodRow {
     pub error: Option<String>,
     /// Engine rows with [`CompareOptions::trace`] set: the per-(round, commodity) trace.
     pub trace: Vec<TraceRow>,
+    /// Engine rows under [`CompareOptions::faults`]: what each fault cost and the
+    /// recovery, against the row's fault-free run.
+    pub faults: Option<FaultReport>,
 }
 
 impl MethodRow {
@@ -240,6 +248,7 @@ impl MethodRow {
             notes: Vec::new(),
             error: None,
             trace: Vec::new(),
+            faults: None,
         }
     }
 
@@ -521,8 +530,19 @@ fn engine_row(
     if options.trace {
         observers.push(&mut trace, ObserverMode::Always);
     }
-    let r = engine::run_observed(market, g, &o, &mut observers).map_err(|e| chain(&e))?;
+    let plan = options.faults.as_ref();
+    let mut log = WelfareLog::from_round(plan.map_or(0, FaultPlan::end));
+    if plan.is_some() {
+        observers.push(&mut log, ObserverMode::Always);
+    }
+    let r = engine::run_with_faults(market, g, &o, plan, &mut observers).map_err(|e| chain(&e))?;
     row.seconds = start.elapsed().as_secs_f64();
+    drop(observers);
+    if let (Some(plan), Some(outcome)) = (plan, &r.faults) {
+        let mut reference = WelfareLog::from_round(plan.end());
+        faults::reference_run(market, g, &o, plan.end(), &mut reference).map_err(|e| chain(&e))?;
+        row.faults = Some(FaultReport::new(plan, outcome, &log, &reference));
+    }
     row.rounds_to_95 = checkpoints.rounds_to_95();
     let welfare = r.welfare(g);
     let pct = percent_of_optimum(welfare, optimum);

@@ -29,7 +29,10 @@ fn generated(n: u64) -> Vec<(String, ValidMarket)> {
                 broker_link_probability: 0.5,
                 ..GeneratorConfig::default()
             };
-            (format!("generated seed {seed}"), generate(&config, seed).unwrap())
+            (
+                format!("generated seed {seed}"),
+                generate(&config, seed).unwrap(),
+            )
         })
         .collect()
 }
@@ -58,7 +61,12 @@ struct Outcome {
     lost: f64,
 }
 
-fn faulty_run(market: &ValidMarket, g: &ExpandedGraph, o: &EngineOptions, plan: &FaultPlan) -> Outcome {
+fn faulty_run(
+    market: &ValidMarket,
+    g: &ExpandedGraph,
+    o: &EngineOptions,
+    plan: &FaultPlan,
+) -> Outcome {
     let mut trace = Trace::default();
     let mut log = WelfareLog::from_round(plan.end());
     let mut observers = Observers::new();
@@ -100,7 +108,11 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
                 runs += 1;
                 let imbalance = ledger_imbalance(&out.trace, g.commodities.len());
                 assert!(imbalance <= 1e-9, "{what}: ledger off by {imbalance:e}");
-                assert!(out.capacity <= 1e-9, "{what}: capacity exceeded by {}", out.capacity);
+                assert!(
+                    out.capacity <= 1e-9,
+                    "{what}: capacity exceeded by {}",
+                    out.capacity
+                );
                 if out.lost > 0.0 {
                     lost_runs += 1;
                 }

@@ -110,7 +110,11 @@ fn runtimes_agree_bit_for_bit_under_faults() {
                 let mut reference: Option<(String, Vec<String>)> = None;
                 for runtime in [Runtime::Flat, Runtime::Nodes] {
                     for pool in POOLS.iter() {
-                        let label = format!("{} on {} threads", runtime.name(), pool.current_num_threads());
+                        let label = format!(
+                            "{} on {} threads",
+                            runtime.name(),
+                            pool.current_num_threads()
+                        );
                         let o = EngineOptions { runtime, ..o };
                         let (print, lost) = pool.install(|| {
                             let mut trace = Trace::default();
@@ -127,15 +131,26 @@ fn runtimes_agree_bit_for_bit_under_faults() {
                         match &reference {
                             None => reference = Some((label, print)),
                             Some((first, expected)) => {
-                                assert_eq!(expected.len(), print.len(), "{what}: {first} vs {label}");
-                                if let Some((a, b)) = expected.iter().zip(&print).find(|(a, b)| a != b) {
-                                    panic!("{what}: {first} vs {label} differ first at\n  {a}\n  {b}");
+                                assert_eq!(
+                                    expected.len(),
+                                    print.len(),
+                                    "{what}: {first} vs {label}"
+                                );
+                                if let Some((a, b)) =
+                                    expected.iter().zip(&print).find(|(a, b)| a != b)
+                                {
+                                    panic!(
+                                        "{what}: {first} vs {label} differ first at\n  {a}\n  {b}"
+                                    );
                                 }
                             }
                         }
                     }
                 }
-                let o = EngineOptions { runtime: Runtime::Timely, ..o };
+                let o = EngineOptions {
+                    runtime: Runtime::Timely,
+                    ..o
+                };
                 let refused = run_with_faults(&market, &g, &o, Some(&plan), &mut Observers::new());
                 assert!(refused.is_err(), "{what}: timely ran faults");
             }

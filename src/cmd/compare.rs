@@ -9,7 +9,7 @@ use brokerflow_solvers::lp::{LpOptions, Objective};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cmd::run::{engine_provenance, EngineArgs, InjectArg};
+use crate::cmd::run::{engine_provenance, EngineArgs, FaultArgs, InjectArg};
 use crate::cmd::LoadedMarket;
 
 /// Compare on one market: the LP optima P1, P2, P2⁻, P3 and the distributed variants
@@ -34,6 +34,12 @@ pub struct Args {
     /// all ten).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub methods: Option<Vec<String>>,
+    /// Engine rows run under this fault schedule (see `brokerflow run --help`), each
+    /// with its fault-free run as reference: columns `lost` (jobs lost) and
+    /// `recovery` (rounds after the last fault until the window welfare is back within
+    /// 1 % of the fault-free run's; `never` if it is not by the end of the run).
+    #[command(flatten)]
+    pub faults: FaultArgs,
     /// Print `{"market": …, "rows": […]}` instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -62,6 +68,11 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     price_error: Option<f64>,
     converged: Option<bool>,
+    /// Under `--faults`: jobs lost, and the recovery rounds (design §5, "Faults").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jobs_lost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery: Option<serde_json::Value>,
     seconds: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<String>,
@@ -80,6 +91,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     };
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
+    let fault_file = args.faults.load(&loaded, args.engine.runtime.into())?;
     let options = CompareOptions {
         methods,
         lp: LpOptions {
@@ -88,6 +100,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         },
         engine: args.engine.options(g, Variant::Fair, InjectArg::Demand)?,
         trace: false,
+        faults: fault_file.as_ref().map(|f| f.plan.clone()),
     };
     let computed = compare_market(&loaded.market, g, &options);
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
@@ -113,8 +126,30 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             gap_closed_served: r.gap_closed_served,
             price_error: r.price_error,
             converged: r.converged,
+            jobs_lost: r.faults.as_ref().map(|f| f.jobs_lost),
+            recovery: r
+                .faults
+                .as_ref()
+                .and_then(|f| serde_json::to_value(&f.recovery).ok()),
             seconds: r.seconds,
-            notes: r.notes,
+            notes: {
+                let mut notes = r.notes;
+                if let Some(f) = &r.faults {
+                    notes.push(format!(
+                        "faults: {} jobs lost; {}",
+                        crate::cmd::fixed(f.jobs_lost, 4),
+                        match f.recovery.rounds {
+                            Some(n) => format!(
+                                "window welfare back within 1 % of the fault-free run {} after round {}",
+                                crate::cmd::count(n, "round"),
+                                f.recovery.faults_end
+                            ),
+                            None => "window welfare NOT back within 1 % of the fault-free run".to_string(),
+                        }
+                    ));
+                }
+                notes
+            },
         })
         .collect();
     if args.json {
@@ -128,6 +163,10 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             "approximate": "engine rows are averages over the last window of rounds; LP rows are exact to the solver tolerance",
             "provenance": engine_provenance(&loaded, backend, options.engine.runtime),
         });
+        let mut value = value;
+        if let Some(f) = &fault_file {
+            value["provenance"]["faults"] = f.provenance();
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&loaded, &rows));

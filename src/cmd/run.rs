@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_graphs::ExpandedGraph;
+use brokerflow_solvers::engine::faults::{self, FaultPlan, FaultReport, WelfareLog};
 use brokerflow_solvers::engine::{
     self, Engine, EngineOptions, EngineRun, Injection, Observe, ObserverMode, Observers, Potential,
     Runtime, Trace, Variant,
@@ -194,7 +195,9 @@ pub struct Args {
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Write the trace CSV: one row per (round, commodity) with injected, absorbed,
-    /// queued, discarded.
+    /// queued, discarded, in_flight and lost (the ledger: cumulative injected =
+    /// cumulative absorbed + queued + in_flight + cumulative discarded + cumulative
+    /// lost, every round).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// Write the window-averaged flow as CSV `commodity,from,to,flow` (as `solve`).
@@ -208,9 +211,73 @@ pub struct Args {
     /// `node,engine_price,p3_price`, and report the price_error measure.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--faults`, shared by `run` and `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FaultArgs {
+    /// Run under the fault schedule in FILE (JSON `{"seed": …, "faults": […]}`: nodes
+    /// down, links cut, messages lost, delayed or duplicated, liars; see README
+    /// "Faults"), and report what each fault cost and how soon the run recovered,
+    /// against the fault-free run of the same market and options (run too). Runtimes
+    /// flat and nodes (the same bits); timely refuses it.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+}
+
+/// A fault file as read: the schedule resolved on the market, and its hash.
+pub struct LoadedFaults {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The schedule, checked against the market and resolved on G′.
+    pub plan: FaultPlan,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+impl FaultArgs {
+    /// Reads and checks the fault file against the market, and refuses a runtime that
+    /// does not run faults — before any work starts.
+    pub fn load(
+        &self,
+        loaded: &LoadedMarket,
+        runtime: Runtime,
+    ) -> anyhow::Result<Option<LoadedFaults>> {
+        let Some(path) = &self.faults else {
+            return Ok(None);
+        };
+        if !runtime.supports_faults() {
+            anyhow::bail!(
+                "--faults {}: the {} runtime does not run fault schedules; use --runtime flat or nodes (the same bits)",
+                path.display(),
+                runtime.name()
+            );
+        }
+        let origin = path.display().to_string();
+        let bytes =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("{origin}: cannot read: {e}"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{origin}: not UTF-8 text"))?;
+        let schedule = faults::parse(&text, &origin)?;
+        let plan = FaultPlan::new(&schedule, &loaded.market, &loaded.graph, &origin)?;
+        Ok(Some(LoadedFaults {
+            path: path.clone(),
+            plan,
+            sha256: brokerflow_graphs::input_hash(text.as_bytes()),
+        }))
+    }
+}
+
+impl LoadedFaults {
+    /// The fault file in an output's provenance.
+    pub fn provenance(&self) -> serde_json::Value {
+        json!({"file": self.path.display().to_string(), "sha256": self.sha256})
+    }
 }
 
 /// Runs `run` (on every process of a timely cluster; only process 0 writes).
@@ -236,6 +303,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
+    let fault_file = args.faults.load(&loaded, args.engine.runtime.into())?;
     if args.engine.welfare_scale.is_some() && args.variant.0 != Variant::WelfareSeeking {
         anyhow::bail!(
             "--welfare-scale applies to --variant welfare-seeking only; {} has no welfare scale",
@@ -255,9 +323,24 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     if args.trace.is_some() {
         observers.push(&mut trace, ObserverMode::Always);
     }
+    let plan = fault_file.as_ref().map(|f| &f.plan);
+    let mut log = WelfareLog::from_round(plan.map_or(0, FaultPlan::end));
+    if plan.is_some() {
+        observers.push(&mut log, ObserverMode::Always);
+    }
     let start = Instant::now();
-    let result = engine::run_observed(&loaded.market, g, &options, &mut observers)?;
+    let result = engine::run_with_faults(&loaded.market, g, &options, plan, &mut observers)?;
     let seconds = start.elapsed().as_secs_f64();
+    drop(observers);
+    // What each fault cost, against the fault-free run (timed apart from the run).
+    let fault_report = match (plan, &result.faults) {
+        (Some(plan), Some(outcome)) => {
+            let mut reference = WelfareLog::from_round(plan.end());
+            faults::reference_run(&loaded.market, g, &options, plan.end(), &mut reference)?;
+            Some(FaultReport::new(plan, outcome, &log, &reference))
+        }
+        _ => None,
+    };
     if let Some(path) = &args.trace {
         outputs.stage(path, trace_csv(&loaded, &trace));
     }
@@ -309,9 +392,23 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         if let Some(e) = &price_error {
             value["price_error"] = serde_json::to_value(e)?;
         }
+        if let (Some(report), Some(file)) = (&fault_report, &fault_file) {
+            value["faults"] = serde_json::to_value(report)?;
+            value["faults"]["lost"] = json!(g
+                .commodities
+                .iter()
+                .zip(&result.faults.as_ref().map_or(vec![], |f| f.lost.clone()))
+                .map(|(c, x)| (c.id.clone(), json!(x)))
+                .collect::<serde_json::Map<_, _>>());
+            value["faults"]["recovery_share"] = json!(faults::RECOVERY_SHARE);
+            value["provenance"]["faults"] = file.provenance();
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&loaded, &result, seconds));
+        if let Some(report) = &fault_report {
+            print!("{}", render_faults(report, &options));
+        }
         if let Some(e) = &price_error {
             match e.value {
                 Some(v) => println!(
@@ -380,19 +477,66 @@ impl Observe for Progress {
 }
 
 fn trace_csv(loaded: &LoadedMarket, trace: &Trace) -> String {
-    let mut s = String::from("round,commodity,injected,absorbed,queued,discarded\n");
+    let mut s = String::from("round,commodity,injected,absorbed,queued,discarded,in_flight,lost\n");
     for row in &trace.rows {
         s.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{}\n",
             row.round,
             loaded.graph.commodities[row.commodity].id,
             row.injected,
             row.absorbed,
             row.queued,
-            row.discarded
+            row.discarded,
+            row.in_flight,
+            row.lost
         ));
     }
     s
+}
+
+/// The fault report in words: per fault what it cost, then the recovery.
+fn render_faults(report: &FaultReport, o: &EngineOptions) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  faults (against the fault-free run of the same market and options):"
+    );
+    for f in &report.faults {
+        let c = &f.counters;
+        let _ = writeln!(
+            out,
+            "    [{}] {}: {} jobs lost in {}, {} jobs delayed, {} ignored, welfare lost over its rounds {}",
+            f.fault,
+            f.fault_text,
+            crate::cmd::fixed(c.jobs_lost, 4),
+            crate::cmd::count(c.messages_lost as usize, "message"),
+            crate::cmd::fixed(c.jobs_delayed, 4),
+            crate::cmd::count(c.duplicates_ignored as usize, "duplicate"),
+            crate::cmd::fixed(f.welfare_lost, 4)
+        );
+    }
+    let r = &report.recovery;
+    let _ = writeln!(
+        out,
+        "  recovery: {} (window welfare {} vs fault-free {}; ε = {} of the convergence test)",
+        match r.rounds {
+            Some(n) => format!(
+                "window welfare within {} % of the fault-free run {} after the last fault ended (round {})",
+                faults::RECOVERY_SHARE * 100.0,
+                crate::cmd::count(n, "round"),
+                r.faults_end
+            ),
+            None => format!(
+                "NOT back within {} % of the fault-free run by the end of the run",
+                faults::RECOVERY_SHARE * 100.0
+            ),
+        },
+        crate::cmd::fixed(r.final_welfare, 4),
+        crate::cmd::fixed(r.reference_welfare, 4),
+        o.epsilon
+    );
+    out
 }
 
 /// The run as JSON (also used by `compare`).

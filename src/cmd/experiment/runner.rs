@@ -242,6 +242,7 @@ pub fn compare_options(spec: &Spec, c: &Configuration) -> CompareOptions {
         },
         engine: spec.engine,
         trace: false,
+        faults: None,
     }
 }
 

@@ -196,7 +196,13 @@ fn mix(mut z: u64) -> u64 {
 /// counter-based generator, the same whoever asks and in whatever order.
 fn uniform(seed: u64, round: usize, edge: u32, k: u32, kind: Draw, fault: usize) -> f64 {
     let mut h = mix(seed);
-    for x in [round as u64, u64::from(edge), u64::from(k), kind as u64, fault as u64] {
+    for x in [
+        round as u64,
+        u64::from(edge),
+        u64::from(k),
+        kind as u64,
+        fault as u64,
+    ] {
         h = mix(h ^ x);
     }
     (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -304,7 +310,10 @@ impl Network {
         }
         net.open = vec![true; net.edge.len()];
         // Not vacuous for edges a commodity cannot use: the graph is only read here.
-        debug_assert!(g.graph.edge_references().all(|e| e.id().index() < net.cut.len()));
+        debug_assert!(g
+            .graph
+            .edge_references()
+            .all(|e| e.id().index() < net.cut.len()));
         net
     }
 
@@ -372,8 +381,7 @@ impl Network {
             for &f in &self.active {
                 if let What::Duplicate(p) = self.plan.faults[f].what {
                     // The head's announcement over this edge, and the job message.
-                    if self.open[o] && uniform(seed, round, edge, k, Draw::DuplicateHeight, f) < p
-                    {
+                    if self.open[o] && uniform(seed, round, edge, k, Draw::DuplicateHeight, f) < p {
                         self.counters[f].duplicates_ignored += 1;
                     }
                     if amount > 0.0 && uniform(seed, round, edge, k, Draw::DuplicateJobs, f) < p {
@@ -384,19 +392,23 @@ impl Network {
             if amount <= 0.0 {
                 continue;
             }
-            let lost_by = self.active.iter().copied().find(|&f| match &self.plan.faults[f].what {
-                What::Loss(p, scope) => {
-                    let applies = match scope {
-                        Scope::All => true,
-                        Scope::Node(n) => {
-                            self.tail[o] as usize == *n || self.head[o] as usize == *n
-                        }
-                        Scope::Edges(edges) => edges.contains(&(edge as usize)),
-                    };
-                    applies && uniform(seed, round, edge, k, Draw::Loss, f) < *p
-                }
-                _ => false,
-            });
+            let lost_by = self
+                .active
+                .iter()
+                .copied()
+                .find(|&f| match &self.plan.faults[f].what {
+                    What::Loss(p, scope) => {
+                        let applies = match scope {
+                            Scope::All => true,
+                            Scope::Node(n) => {
+                                self.tail[o] as usize == *n || self.head[o] as usize == *n
+                            }
+                            Scope::Edges(edges) => edges.contains(&(edge as usize)),
+                        };
+                        applies && uniform(seed, round, edge, k, Draw::Loss, f) < *p
+                    }
+                    _ => false,
+                });
             if let Some(f) = lost_by {
                 self.counters[f].jobs_lost += amount;
                 self.counters[f].messages_lost += 1;
@@ -405,12 +417,16 @@ impl Network {
                 arrive[o] = 0.0;
                 continue;
             }
-            let delayed_by = self.active.iter().copied().find_map(|f| match self.plan.faults[f].what {
-                What::Delay(d, p) if uniform(seed, round, edge, k, Draw::Delay, f) < p => {
-                    Some((f, d))
-                }
-                _ => None,
-            });
+            let delayed_by =
+                self.active
+                    .iter()
+                    .copied()
+                    .find_map(|f| match self.plan.faults[f].what {
+                        What::Delay(d, p) if uniform(seed, round, edge, k, Draw::Delay, f) < p => {
+                            Some((f, d))
+                        }
+                        _ => None,
+                    });
             if let Some((f, d)) = delayed_by {
                 self.counters[f].jobs_delayed += amount;
                 self.in_flight.push(InFlight {
@@ -563,7 +579,13 @@ impl FaultReport {
         log: &WelfareLog,
         reference: &WelfareLog,
     ) -> FaultReport {
-        let reference_at = |r: usize| reference.round.get(r - 1).copied().unwrap_or(reference.last);
+        let reference_at = |r: usize| {
+            reference
+                .round
+                .get(r - 1)
+                .copied()
+                .unwrap_or(reference.last)
+        };
         let faults = plan
             .faults
             .iter()

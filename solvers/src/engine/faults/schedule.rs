@@ -117,7 +117,10 @@ impl fmt::Display for Fault {
                     write!(f, " on {}->{}", l[0], l[1])?;
                 }
             }
-            FaultKind::Delay { rounds, probability } => {
+            FaultKind::Delay {
+                rounds,
+                probability,
+            } => {
                 write!(f, " {rounds} rounds")?;
                 if let Some(p) = probability {
                     write!(f, " p={p}")?;
@@ -217,7 +220,9 @@ pub enum FaultRule {
     #[error("give node or link, not both")]
     NodeAndLink,
     /// A user announces to no one (it has no in-neighbours), so it cannot lie.
-    #[error("'{0}' is a user: users announce no heights (nothing sends to them), so a user cannot lie")]
+    #[error(
+        "'{0}' is a user: users announce no heights (nothing sends to them), so a user cannot lie"
+    )]
     LiarAtUser(String),
     /// Two faults that overlap in rounds and contradict or repeat each other.
     #[error("overlaps faults[{other}] ({what}) in rounds {from}..{to}: {why}")]
@@ -311,7 +316,14 @@ impl From<WireFault> for Fault {
                 to,
                 rounds,
                 probability,
-            } => (from, to, FaultKind::Delay { rounds, probability }),
+            } => (
+                from,
+                to,
+                FaultKind::Delay {
+                    rounds,
+                    probability,
+                },
+            ),
             WireFault::Duplicate {
                 from,
                 to,
@@ -367,11 +379,13 @@ pub fn parse(text: &str, origin: &str) -> Result<FaultSchedule, FaultError> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_str(text);
-    let wire: ObjectOnly<WireSchedule> = serde_path_to_error::deserialize(&mut *de)
-        .map_err(|e| {
+    let wire: ObjectOnly<WireSchedule> =
+        serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let inner = e.inner();
             let message = if inner.is_eof() {
-                format!("the text ends before the fault file is complete (a truncated file?): {inner}")
+                format!(
+                    "the text ends before the fault file is complete (a truncated file?): {inner}"
+                )
             } else {
                 inner.to_string()
             };
@@ -565,7 +579,8 @@ fn contradiction(a: &FaultKind, b: &FaultKind) -> Option<&'static str> {
         (Liar { node: x, .. }, Liar { node: y, .. }) if x == y => {
             Some("the node cannot lie by two factors at once")
         }
-        (Liar { node: x, .. }, NodeDown { node: y }) | (NodeDown { node: y }, Liar { node: x, .. })
+        (Liar { node: x, .. }, NodeDown { node: y })
+        | (NodeDown { node: y }, Liar { node: x, .. })
             if x == y =>
         {
             Some("a node that is down announces nothing, so it cannot lie")

@@ -924,7 +924,11 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
                     if layout.local[s].queues() as usize > outs {
                         let height = layout.height(s, state.held[s]);
                         let factor = net.factor[n];
-                        state.heights[s] = if factor == 1.0 { height } else { height * factor };
+                        state.heights[s] = if factor == 1.0 {
+                            height
+                        } else {
+                            height * factor
+                        };
                     }
                 }
             }
@@ -954,7 +958,16 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         let (heights_now, announced_now) = (&*heights, &*announced);
         let net = faults.as_ref().map(|(net, _, _)| net);
         in_chunks(cuts, parts, &|from: &Cut, to: &Cut, p: StepParts<'_, P>| {
-            step_chunk(layout, heights_now, announced_now, potential, net, from, to, p)
+            step_chunk(
+                layout,
+                heights_now,
+                announced_now,
+                potential,
+                net,
+                from,
+                to,
+                p,
+            )
         });
         // The faulty network carries what was sent: `arrive` is what is delivered.
         if let Some((net, arrive, _)) = faults.as_mut() {

@@ -135,7 +135,15 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
                     let heard: Vec<&Heights<P>> =
                         neighbours[n].iter().map(|&m| &heights[m]).collect();
                     step_node(
-                        config, state, &heard, params, scratch, outbox, sent, lambda, &[],
+                        config,
+                        state,
+                        &heard,
+                        params,
+                        scratch,
+                        outbox,
+                        sent,
+                        lambda,
+                        &[],
                     )
                 },
             )
