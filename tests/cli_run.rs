@@ -160,7 +160,7 @@ fn trace_has_one_balanced_row_per_round_and_commodity() {
             let rows = csv(&trace);
             assert_eq!(
                 rows[0].join(","),
-                "round,commodity,injected,absorbed,queued,discarded"
+                "round,commodity,injected,absorbed,queued,discarded,in_flight,lost"
             );
             assert_eq!(
                 rows.len() - 1,
@@ -170,7 +170,7 @@ fn trace_has_one_balanced_row_per_round_and_commodity() {
             let mut total: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
             let mut discarded_any = false;
             for (i, row) in rows[1..].iter().enumerate() {
-                assert_eq!(row.len(), 6);
+                assert_eq!(row.len(), 8);
                 assert_eq!(
                     row[0].parse::<usize>().unwrap(),
                     i / users.len() + 1,
