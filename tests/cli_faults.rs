@@ -17,7 +17,11 @@ const MIXED: &str = r#"{"seed": 5, "faults": [
 
 fn ok(args: &[&str]) -> std::process::Output {
     let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -28,9 +32,22 @@ fn the_trace_ledger_balances_every_round_and_the_same_seed_gives_the_same_bytes(
     let (a, b) = (scratch("a.csv"), scratch("b.csv"));
     let out = ok(&["run", &tiny, "--faults", &faults, "--trace", &a, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    ok(&["run", &tiny, "--faults", &faults, "--trace", &b, "--runtime", "nodes"]);
+    ok(&[
+        "run",
+        &tiny,
+        "--faults",
+        &faults,
+        "--trace",
+        &b,
+        "--runtime",
+        "nodes",
+    ]);
     let text = std::fs::read_to_string(&a).unwrap();
-    assert_eq!(text, std::fs::read_to_string(&b).unwrap(), "flat and nodes differ");
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&b).unwrap(),
+        "flat and nodes differ"
+    );
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -48,7 +65,10 @@ fn the_trace_ledger_balances_every_round_and_the_same_seed_gives_the_same_bytes(
         s[2] += x[3];
         s[3] += x[5];
         let balance = s[0] - s[1] - x[2] - x[4] - s[2] - s[3];
-        assert!(balance.abs() <= 1e-9 * s[0].max(1.0), "{line}: off by {balance}");
+        assert!(
+            balance.abs() <= 1e-9 * s[0].max(1.0),
+            "{line}: off by {balance}"
+        );
         lost += x[5];
         in_flight = in_flight.max(x[4]);
         rows += 1;
@@ -63,9 +83,15 @@ fn the_trace_ledger_balances_every_round_and_the_same_seed_gives_the_same_bytes(
         .iter()
         .map(|f| f["jobs_lost"].as_f64().unwrap())
         .sum();
-    assert!((by_fault - lost).abs() <= 1e-9 * lost, "{by_fault} vs {lost}");
+    assert!(
+        (by_fault - lost).abs() <= 1e-9 * lost,
+        "{by_fault} vs {lost}"
+    );
     assert_eq!(report["recovery"]["faults_end"], 100);
-    assert_eq!(v["provenance"]["faults"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        v["provenance"]["faults"]["sha256"].as_str().unwrap().len(),
+        64
+    );
     assert!(v["max_capacity_violation"].as_f64().unwrap() <= 1e-9);
     // Another seed draws other losses.
     let other = scratch_file("other.json", &MIXED.replace(r#""seed": 5"#, r#""seed": 6"#));
@@ -88,7 +114,10 @@ fn compare_reports_every_engine_row_under_faults() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    assert!(rows[0].get("jobs_lost").is_none(), "an LP row has no faults");
+    assert!(
+        rows[0].get("jobs_lost").is_none(),
+        "an LP row has no faults"
+    );
     assert!(rows[1]["jobs_lost"].as_f64().unwrap() > 0.0);
     assert_eq!(rows[1]["recovery"]["faults_end"], 100);
 }
@@ -100,14 +129,23 @@ fn bad_fault_files_and_timely_are_refused_up_front() {
         "unknown.json",
         r#"{"seed": 1, "faults": [{"from": 1, "to": 5, "kind": "node-down", "node": "b9"}]}"#,
     );
-    refused(&["run", &tiny, "--faults", &unknown], "faults[0].node: unknown id 'b9'");
+    refused(
+        &["run", &tiny, "--faults", &unknown],
+        "faults[0].node: unknown id 'b9'",
+    );
     refused(&["compare", &tiny, "--faults", &unknown], "unknown id 'b9'");
     let array = scratch_file("array.json", "[1, []]");
-    refused(&["run", &tiny, "--faults", &array], "expected a JSON object");
+    refused(
+        &["run", &tiny, "--faults", &array],
+        "expected a JSON object",
+    );
     let good = scratch_file("good.json", MIXED);
     refused(
         &["run", &tiny, "--faults", &good, "--runtime", "timely"],
         "the timely runtime does not run fault schedules",
     );
-    refused(&["run", &tiny, "--faults", &scratch("missing.json")], "cannot read");
+    refused(
+        &["run", &tiny, "--faults", &scratch("missing.json")],
+        "cannot read",
+    );
 }

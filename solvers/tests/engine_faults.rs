@@ -127,7 +127,13 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
     let quantiles = |mut xs: Vec<usize>| {
         xs.sort_unstable();
         let at = |q: f64| xs[((xs.len() as f64 * q).ceil() as usize).saturating_sub(1)];
-        format!("median {} p90 {} max {} over {}", at(0.5), at(0.9), xs[xs.len() - 1], xs.len())
+        format!(
+            "median {} p90 {} max {} over {}",
+            at(0.5),
+            at(0.9),
+            xs[xs.len() - 1],
+            xs.len()
+        )
     };
     println!(
         "faults: {runs} runs, {lost_runs} lost jobs; recovery rounds {}; not recovered {}",
@@ -135,7 +141,11 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
         not_recovered.len()
     );
     for variant in Variant::ALL {
-        let of: Vec<usize> = recovery.iter().filter(|r| r.0 == variant.name()).map(|r| r.1).collect();
+        let of: Vec<usize> = recovery
+            .iter()
+            .filter(|r| r.0 == variant.name())
+            .map(|r| r.1)
+            .collect();
         println!("  {}: {}", variant.name(), quantiles(of));
     }
     for n in not_recovered.iter().take(20) {

@@ -59,8 +59,14 @@ fn every_rule_is_refused_naming_the_path_and_the_rule() {
     let (r, _) = rule(r#"{"from": 1, "to": 5, "kind": "link-cut", "link": ["u1", "zz"]}"#);
     assert_eq!(r, FaultRule::UnknownId("zz".into()));
     assert_eq!(rule(&down("b1", 0, 5)).0, FaultRule::RoundZero);
-    assert_eq!(rule(&down("b1", 5, 5)).0, FaultRule::EmptyRange { from: 5, to: 5 });
-    assert_eq!(rule(&down("b1", 6, 5)).0, FaultRule::EmptyRange { from: 6, to: 5 });
+    assert_eq!(
+        rule(&down("b1", 5, 5)).0,
+        FaultRule::EmptyRange { from: 5, to: 5 }
+    );
+    assert_eq!(
+        rule(&down("b1", 6, 5)).0,
+        FaultRule::EmptyRange { from: 6, to: 5 }
+    );
     for p in ["-0.1", "1.5"] {
         let (r, m) = rule(&format!(
             r#"{{"from": 1, "to": 5, "kind": "message-loss", "probability": {p}}}"#
@@ -83,7 +89,9 @@ fn every_rule_is_refused_naming_the_path_and_the_rule() {
         assert!(matches!(r, FaultRule::Factor(_)), "{m}");
     }
     for d in ["0", "1001", "18446744073709551615"] {
-        let (r, m) = rule(&format!(r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": {d}}}"#));
+        let (r, m) = rule(&format!(
+            r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": {d}}}"#
+        ));
         assert!(matches!(r, FaultRule::DelayRounds(_)), "{m}");
     }
     let (r, _) = rule(
@@ -124,7 +132,8 @@ fn every_rule_is_refused_naming_the_path_and_the_rule() {
         let (r, m) = rule(&format!("{a}, {b}"));
         assert!(matches!(r, FaultRule::Overlap { other: 0, .. }), "{m}");
         assert!(m.contains("faults[1]"), "{m}");
-        let apart = b.replace(r#""from": 5, "to": 6"#, r#""from": 20, "to": 30"#)
+        let apart = b
+            .replace(r#""from": 5, "to": 6"#, r#""from": 20, "to": 30"#)
             .replace(r#""from": 9, "to": 12"#, r#""from": 10, "to": 12"#)
             .replace(r#""from": 9, "to": 16"#, r#""from": 10, "to": 16"#);
         let text = format!(r#"{{"seed": 1, "faults": [{a}, {apart}]}}"#);
@@ -146,17 +155,53 @@ fn malformed_files_are_refused_with_their_json_path() {
     let cases = [
         ("", "(top level)", "empty"),
         ("[7, []]", "(top level)", "a JSON object"),
-        (r#"{"seed": 1, "faults": [[1, 5, "node-down", "b1"]]}"#, "faults[0]", "a JSON object"),
-        (r#"{"seed": 1, "faults": [], "extra": 1}"#, "extra", "unknown field"),
-        (r#"{"seed": 1, "seed": 2, "faults": []}"#, "(top level)", "duplicate field"),
-        (r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "crash", "node": "b1"}]}"#, "faults[0].kind", "unknown variant"),
-        (r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "node-down", "node": "b1", "node": "b2"}]}"#, "faults[0]", "duplicate field"),
-        (r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "node-down", "nod": "b1"}]}"#, "faults[0]", "unknown field"),
-        (r#"{"seed": 1, "faults": [{"from": 1, "kind": "node-down", "node": "b1"}]}"#, "faults[0]", "missing field `to`"),
+        (
+            r#"{"seed": 1, "faults": [[1, 5, "node-down", "b1"]]}"#,
+            "faults[0]",
+            "a JSON object",
+        ),
+        (
+            r#"{"seed": 1, "faults": [], "extra": 1}"#,
+            "extra",
+            "unknown field",
+        ),
+        (
+            r#"{"seed": 1, "seed": 2, "faults": []}"#,
+            "(top level)",
+            "duplicate field",
+        ),
+        (
+            r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "crash", "node": "b1"}]}"#,
+            "faults[0].kind",
+            "unknown variant",
+        ),
+        (
+            r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "node-down", "node": "b1", "node": "b2"}]}"#,
+            "faults[0]",
+            "duplicate field",
+        ),
+        (
+            r#"{"seed": 1, "faults": [{"from": 1, "to": 2, "kind": "node-down", "nod": "b1"}]}"#,
+            "faults[0]",
+            "unknown field",
+        ),
+        (
+            r#"{"seed": 1, "faults": [{"from": 1, "kind": "node-down", "node": "b1"}]}"#,
+            "faults[0]",
+            "missing field `to`",
+        ),
         (r#"{"faults": []}"#, "(top level)", "missing field `seed`"),
         (r#"{"seed": -1, "faults": []}"#, "seed", "invalid value"),
-        (r#"{"seed": 1, "faults": []} {}"#, "(top level)", "unexpected text"),
-        (r#"{"seed": 1, "faults": [{"from": 1,"#, "faults[0]", "truncated"),
+        (
+            r#"{"seed": 1, "faults": []} {}"#,
+            "(top level)",
+            "unexpected text",
+        ),
+        (
+            r#"{"seed": 1, "faults": [{"from": 1,"#,
+            "faults[0]",
+            "truncated",
+        ),
     ];
     for (text, path, why) in cases {
         let e = parse(text, "f.json").expect_err(text);
