@@ -149,3 +149,52 @@ fn bad_fault_files_and_timely_are_refused_up_front() {
         "cannot read",
     );
 }
+
+#[test]
+fn an_experiment_spec_runs_its_engine_rows_under_faults() {
+    let dir = std::path::PathBuf::from(scratch("spec"));
+    std::fs::create_dir_all(dir.join("m")).unwrap();
+    std::fs::copy(market("tiny"), dir.join("m/tiny.json")).unwrap();
+    std::fs::write(dir.join("f.json"), MIXED).unwrap();
+    let spec = dir.join("s.toml");
+    std::fs::write(
+        &spec,
+        "name = \"faulty\"\nmethods = [\"welfare-seeking/demand\"]\n[engine]\nfaults = \"f.json\"\n\
+         [[configuration]]\nname = \"given\"\nmarkets = [\"m/*.json\"]\n",
+    )
+    .unwrap();
+    ok(&["experiment", spec.to_str().unwrap()]);
+    let rows = std::fs::read_to_string(dir.join("faulty/scenarios.csv")).unwrap();
+    let row = rows.lines().find(|l| l.starts_with("given,")).unwrap();
+    let welfare: f64 = row.split(',').nth(5).unwrap().parse().unwrap();
+    // The same welfare as `run --faults` on the same market and schedule.
+    let out = ok(&[
+        "run",
+        &market("tiny"),
+        "--faults",
+        dir.join("f.json").to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(welfare, v["welfare"].as_f64().unwrap(), "{row}");
+    // A schedule naming an id the market lacks fails the rows, naming the id.
+    std::fs::write(
+        dir.join("f.json"),
+        MIXED.replace(r#""node": "p1""#, r#""node": "p9""#),
+    )
+    .unwrap();
+    let out = run(&[
+        "experiment",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.join("again").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = std::fs::read_to_string(dir.join("again/scenarios.csv")).unwrap();
+    assert!(rows.contains("unknown id 'p9'"), "{rows}");
+}

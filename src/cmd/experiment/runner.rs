@@ -257,7 +257,17 @@ fn run_scenario(spec: &Spec, ci: usize, si: usize) -> Vec<Record> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let market = scenario_market(c, si)?;
         let g = ExpandedGraph::new(&market);
-        let options = compare_options(spec, c);
+        let mut options = compare_options(spec, c);
+        if let Some((file, schedule)) = &spec.faults {
+            let plan = brokerflow_solvers::engine::faults::FaultPlan::new(
+                schedule,
+                &market,
+                &g,
+                &file.display().to_string(),
+            )
+            .map_err(|e| e.to_string())?;
+            options.faults = Some(plan);
+        }
         if spec.engine.runtime != brokerflow_solvers::engine::Runtime::Timely {
             return Ok::<_, String>(compare_market(&market, &g, &options));
         }

@@ -18,6 +18,7 @@
 //! runtime = "flat"                     # or "nodes", "timely": who runs the nodes (same results)
 //! workers = 2                          # timely only: worker threads per scenario run
 //! backend = "auto"                     # LP backend
+//! faults = "faults.json"               # a fault schedule (relative to the spec) for every engine row; flat or nodes
 //!
 //! [outputs]                            # optional
 //! figures = true
@@ -113,6 +114,7 @@ struct RawEngine {
     runtime: Option<String>,
     workers: Option<usize>,
     backend: Option<String>,
+    faults: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +247,10 @@ pub struct Spec {
     pub backend: Backend,
     /// The timely runtime's worker threads per engine run (1 for other runtimes).
     pub workers: usize,
+    /// `[engine] faults`: the fault file (relative to the spec) every engine row runs
+    /// under, parsed; checked against each scenario's market when it runs (design §5,
+    /// "Faults").
+    pub faults: Option<(PathBuf, brokerflow_solvers::engine::faults::FaultSchedule)>,
     /// Whether to draw the figures.
     pub figures: bool,
     /// The scenario of Figs. 4–5: (configuration index, scenario index).
@@ -389,6 +395,29 @@ impl Spec {
             });
         }
         let (engine, backend) = engine_options(&raw.engine).map_err(|(f, m)| bad(f, m))?;
+        let faults = match &raw.engine.faults {
+            None => None,
+            Some(f) => {
+                if !engine.runtime.supports_faults() {
+                    return Err(bad(
+                        "engine.faults",
+                        format!("the {} runtime does not run fault schedules; use runtime = \"flat\" or \"nodes\"", engine.runtime.name()),
+                    ));
+                }
+                let file = dir.join(f);
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    bad(
+                        "engine.faults",
+                        format!("{}: cannot read: {e}", file.display()),
+                    )
+                })?;
+                hashed.extend_from_slice(text.as_bytes());
+                let schedule =
+                    brokerflow_solvers::engine::faults::parse(&text, &file.display().to_string())
+                        .map_err(|e| bad("engine.faults", e.to_string()))?;
+                Some((file, schedule))
+            }
+        };
         let trace = match raw.outputs.trace {
             None => None,
             Some(t) => {
@@ -423,6 +452,7 @@ impl Spec {
             engine,
             backend,
             workers: raw.engine.workers.unwrap_or(1),
+            faults,
             figures: raw.outputs.figures,
             trace,
             sha256: brokerflow_graphs::input_hash(&hashed),
