@@ -30,6 +30,7 @@ impl<'m, 'g> Setup<'m, 'g> {
         options: &EngineOptions,
     ) -> Result<Setup<'m, 'g>, EngineError> {
         validate(options)?;
+        super::magnitudes::check(market)?;
         Ok(Setup {
             market,
             g,
@@ -177,8 +178,12 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     if o.max_rounds == 0 {
         return bad("rounds", 0.0, "at least 1 round");
     }
-    if !(o.ceiling.is_finite() && o.ceiling > 0.0) {
-        return bad("ceiling", o.ceiling, "a positive multiple of demand");
+    if !(o.ceiling > 0.0 && o.ceiling <= super::magnitudes::LARGEST) {
+        return bad(
+            "ceiling",
+            o.ceiling,
+            "a positive multiple of demand, at most 1e100",
+        );
     }
     if let Some(b) = o.momentum {
         if !(0.0..1.0).contains(&b) {
@@ -186,8 +191,8 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
         }
     }
     if let Some(c) = o.welfare_scale {
-        if !(c.is_finite() && c > 0.0) {
-            return bad("welfare_scale", c, "positive");
+        if !(c > 0.0 && c <= super::magnitudes::LARGEST) {
+            return bad("welfare_scale", c, "positive, at most 1e100");
         }
     }
     if let Some(f) = o.weight_floor {

@@ -34,6 +34,8 @@ use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
 use crate::engine::water_fill::Potential;
 
+mod saved;
+
 /// No slot.
 const NONE: u32 = u32::MAX;
 
@@ -813,6 +815,14 @@ fn report_of<P: PushPolicy>(
 impl<P: PushPolicy> Executor for Flat<'_, P> {
     fn runtime(&self) -> Runtime {
         Runtime::Flat
+    }
+
+    fn save(&self) -> Option<super::NodesState> {
+        Some(self.save_state())
+    }
+
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+        self.load_state(state, window)
     }
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {

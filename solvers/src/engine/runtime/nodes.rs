@@ -21,6 +21,8 @@ use crate::engine::node::{
 use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
 
+mod saved;
+
 /// Every node as its own owned configuration and state.
 pub struct Nodes<'a, P: PushPolicy> {
     g: &'a ExpandedGraph,
@@ -70,6 +72,14 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
 impl<P: PushPolicy> Executor for Nodes<'_, P> {
     fn runtime(&self) -> Runtime {
         Runtime::Nodes
+    }
+
+    fn save(&self) -> Option<super::NodesState> {
+        Some(self.save_state())
+    }
+
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+        self.load_state(state, window)
     }
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
