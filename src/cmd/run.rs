@@ -18,6 +18,8 @@ use serde_json::json;
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
 
+pub mod state;
+
 /// Push weights (see `brokerflow run --help`): every variant the engine registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VariantArg(pub Variant);
@@ -208,6 +210,17 @@ pub struct Args {
     /// `node,engine_price,p3_price`, and report the price_error measure.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// Write the engine's state after the run (every node's queues, learned prices
+    /// and push memory, the window, the ledger; with the options and the market's
+    /// digest), to continue it with --resume.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
+    /// Continue from a state written by --save-state: on the same market, exactly where
+    /// it stopped; on a market whose numbers changed (demands, capacities, costs, …;
+    /// not its participants or links), re-planned from the saved queues. Needs the
+    /// options the state was saved with (--rounds and --runtime may differ).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -219,21 +232,31 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |role| {
         if !role.writes {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
+            args.save_state = None;
         }
         run_here(args)
     })
 }
 
 fn run_here(args: Args) -> anyhow::Result<()> {
+    let mut inputs = vec![args.market.as_path()];
+    inputs.extend(args.resume.as_deref());
     let mut outputs = Outputs::plan(
-        &[&args.market],
+        &inputs,
         &[
             ("--trace", args.trace.as_ref()),
             ("--flows", args.flows.as_ref()),
             ("--routing", args.routing.as_ref()),
             ("--prices", args.prices.as_ref()),
+            ("--save-state", args.save_state.as_ref()),
         ],
     )?;
+    state::check_runtime(
+        args.engine.runtime.into(),
+        args.save_state.is_some(),
+        args.resume.is_some(),
+    )?;
+    let saved = args.resume.as_deref().map(state::read).transpose()?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     if args.engine.welfare_scale.is_some() && args.variant.0 != Variant::WelfareSeeking {
@@ -256,8 +279,18 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         observers.push(&mut trace, ObserverMode::Always);
     }
     let start = Instant::now();
-    let result = engine::run_observed(&loaded.market, g, &options, &mut observers)?;
+    let (result, state, resumed) = state::run(
+        &loaded,
+        g,
+        &options,
+        &mut observers,
+        args.resume.as_deref().zip(saved.as_ref()),
+        args.save_state.is_some(),
+    )?;
     let seconds = start.elapsed().as_secs_f64();
+    if let (Some(path), Some(s)) = (&args.save_state, &state) {
+        outputs.stage(path, engine::replan::write_state(s));
+    }
     if let Some(path) = &args.trace {
         outputs.stage(path, trace_csv(&loaded, &trace));
     }
@@ -309,9 +342,15 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         if let Some(e) = &price_error {
             value["price_error"] = serde_json::to_value(e)?;
         }
+        if let (Some(r), Some(from)) = (&resumed, &args.resume) {
+            value["resumed"] = state::to_json(g, r, from);
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&loaded, &result, seconds));
+        if let (Some(r), Some(from)) = (&resumed, &args.resume) {
+            print!("{}", state::render(r, from));
+        }
         if let Some(e) = &price_error {
             match e.value {
                 Some(v) => println!(

@@ -775,6 +775,10 @@ pub fn resume<'g>(
         nodes.pushed.insert((a.index(), k, e.index()), x);
     }
     let exact_fit = same && unplaced == 0;
+    if exact_fit {
+        nodes.sent = plain_rows(&saved.window.sent);
+        nodes.lambda = plain_rows(&saved.window.lambda);
+    }
     engine
         .runtime
         .load(&mut nodes, exact_fit)
@@ -847,4 +851,20 @@ pub fn resume<'g>(
 /// The variant named in a state, if this build knows it.
 pub fn saved_variant(saved: &SavedState) -> Option<Variant> {
     Variant::from_name(&saved.provenance.variant)
+}
+
+impl Engine<'_> {
+    /// Runs to the end with `observers` watching, as [`Engine::run`], and saves the
+    /// state at the end ([`Engine::save`]) for `market`. A run that broke a capacity
+    /// is an error ([`super::EngineRun::valid`]), and nothing is saved.
+    pub fn run_and_save(
+        mut self,
+        observers: &mut super::Observers<'_>,
+        market: &Market,
+    ) -> Result<(super::EngineRun, SavedState), EngineError> {
+        self.advance(usize::MAX, observers);
+        observers.finish(&self);
+        let saved = self.save(market)?;
+        Ok((self.finish().valid()?, saved))
+    }
 }
