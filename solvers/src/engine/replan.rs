@@ -372,6 +372,7 @@ pub enum ResumeMode {
     /// The same market: the run went on exactly as if it had never stopped.
     Continued,
     /// The market's numbers changed: queues carried over, window and counts afresh.
+    #[serde(rename = "re-planned")]
     Replanned,
 }
 
@@ -830,7 +831,12 @@ pub fn resume<'g>(
         engine.rounds = saved.rounds;
         engine.satisfied_for = saved.satisfied_for;
         engine.welfare_mark = saved.welfare_mark.map(|m| (m.welfare.0, m.gross.0));
-        engine.stop = saved.stop.or(engine.stop);
+        // The round limit is this run's setting, not the state's: a run stopped by
+        // it goes on.
+        engine.stop = saved
+            .stop
+            .filter(|s| *s != Stop::RoundLimit)
+            .or(engine.stop);
         ResumeMode::Continued
     } else {
         engine.accounting = Accounting::new(engine.injection.clone(), options.window)
