@@ -155,6 +155,23 @@ impl<'m, 'g> Setup<'m, 'g> {
         config
     }
 
+    /// The nodes that carry some commodity (are on a usable pair of a commodity that
+    /// injects), in increasing index: the only nodes a runtime needs to configure and
+    /// run — every other node's step is empty. O(usable pairs · log), independent of
+    /// how many nodes G′ has (an imported benchmark may have millions that no
+    /// commodity can use).
+    pub fn active_nodes(&self) -> Vec<NodeIndex> {
+        let pairs = self.g.pairs();
+        let mut nodes: Vec<NodeIndex> = (0..self.g.commodities.len())
+            .filter(|&k| self.injection(k) > 0.0)
+            .flat_map(|k| pairs.range(k))
+            .flat_map(|p| [pairs.tail(p), pairs.head(p)])
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
     /// The configurations of `nodes`, in the order given.
     pub fn partition<P: PushPolicy>(
         &self,

@@ -92,8 +92,11 @@ struct InPair {
     tail: u32,
 }
 
-/// The fixed configuration of every node.
+/// The fixed configuration of every node that carries a commodity ("node" below: its
+/// position among those).
 struct Layout<P: PushPolicy> {
+    /// Per node: its G′ index (increasing).
+    node: Vec<u32>,
     /// Per node: its first slot (one more entry at the end).
     node_slot: Vec<u32>,
     /// R_n, NaN for unlimited (capacities are finite).
@@ -167,14 +170,16 @@ pub struct Flat<'a, P: PushPolicy> {
 const CHUNK_WORK: usize = 4096;
 
 impl<'a, P: PushPolicy> Flat<'a, P> {
-    /// Configures every node ([`Setup::node`]), lays the configurations out flat and
-    /// precomputes the addressing. O(usable pairs · log) once.
+    /// Configures every node that carries a commodity ([`Setup::active_nodes`],
+    /// [`Setup::node`]), lays the configurations out flat and precomputes the
+    /// addressing. O(usable pairs · log) once; the other nodes of G′ cost nothing, in
+    /// time or memory, then or in any round.
     pub fn new(setup: &Setup<'_, 'a>) -> Flat<'a, P> {
         let g = setup.graph();
-        let nodes = g.graph.node_count();
-        let configs: Vec<NodeConfig<P>> = (0..nodes)
+        let configs: Vec<NodeConfig<P>> = setup
+            .active_nodes()
             .into_par_iter()
-            .map(|n| setup.node(NodeIndex::new(n)))
+            .map(|n| setup.node(n))
             .collect();
         let layout = Layout::new(&configs, g.commodities.len());
         drop(configs);
@@ -214,12 +219,24 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
 }
 
 impl<P: PushPolicy> Flat<'_, P> {
-    /// Every node's state after the last round as the owned [`NodeState`] of the
-    /// `nodes` runtime (for comparing runtimes; O(slots)).
+    /// Every G′ node's state after the last round as the owned [`NodeState`] of the
+    /// `nodes` runtime (for comparing runtimes; O(nodes + slots)): a node that
+    /// carries no commodity is empty.
     pub fn node_states(&self) -> Vec<NodeState<P>> {
         let (l, s) = (&self.layout, &self.state);
         let lambdas = self.lambda.newest();
-        (0..l.capacity.len())
+        let mut states: Vec<NodeState<P>> = (0..self.g.graph.node_count())
+            .map(|_| NodeState {
+                held: Vec::new(),
+                injected: Vec::new(),
+                discarded: Vec::new(),
+                absorbed: Vec::new(),
+                lambda: 0.0,
+                policy: Vec::new(),
+                pushed: Vec::new(),
+            })
+            .collect();
+        let active = (0..l.capacity.len())
             .map(|n| {
                 let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
                 let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
@@ -243,8 +260,11 @@ impl<P: PushPolicy> Flat<'_, P> {
                         [l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
                         .to_vec(),
                 }
-            })
-            .collect()
+            });
+        for (n, state) in l.node.iter().zip(active) {
+            states[*n as usize] = state;
+        }
+        states
     }
 }
 
@@ -257,6 +277,7 @@ impl<P: PushPolicy> Layout<P> {
             "the flat runtime indexes slots and out-edges with 32 bits"
         );
         let mut l = Layout {
+            node: configs.iter().map(|c| c.node as u32).collect(),
             node_slot: Vec::with_capacity(configs.len() + 1),
             capacity: Vec::with_capacity(configs.len()),
             collection: Vec::with_capacity(configs.len()),
@@ -321,7 +342,10 @@ impl<P: PushPolicy> Layout<P> {
             let k = l.local[s].k;
             let outs = l.slot_out[s] as usize..l.slot_out[s + 1] as usize;
             for (out, tail) in l.out[outs.clone()].iter_mut().zip(&mut tail_of[outs]) {
-                let h = out.head as usize;
+                let h = l
+                    .node
+                    .binary_search(&out.head)
+                    .expect("the head of a usable pair carries its commodity");
                 let (h0, h1) = (l.node_slot[h] as usize, l.node_slot[h + 1] as usize);
                 let at = l.local[h0..h1]
                     .binary_search_by_key(&k, |x| x.k)
@@ -908,8 +932,8 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         // engine carries, in the same order.
         let carried = |k: usize| self.layout.k_start[k] < self.layout.k_start[k + 1];
         let mut o = 0;
-        for n in g.graph.node_indices() {
-            for &p in pairs.leaving(n) {
+        for &n in &self.layout.node {
+            for &p in pairs.leaving(NodeIndex::new(n as usize)) {
                 let k = pairs.commodity(p);
                 if carried(k) {
                     flow.x[k][p - pairs.range(k).start] = means[o];
@@ -924,9 +948,18 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
     fn prices(&self) -> Vec<Option<f64>> {
         let means = self.lambda.means();
         let l = &self.layout;
-        (0..l.capacity.len())
-            .map(|n| l.capacity(n).map(|_| means[l.node_cap[n] as usize]))
-            .collect()
+        // A node that carries nothing never binds: λ = 0 in every round.
+        let idle = mean_of_zeros(self.lambda.len());
+        let mut prices: Vec<Option<f64>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| self.g.node(n).capacity.map(|_| idle))
+            .collect();
+        for n in 0..l.capacity.len() {
+            prices[l.node[n] as usize] = l.capacity(n).map(|_| means[l.node_cap[n] as usize]);
+        }
+        prices
     }
 
     fn footprint(&self) -> Footprint {

@@ -39,18 +39,24 @@ pub struct Nodes<'a, P: PushPolicy> {
 }
 
 impl<'a, P: PushPolicy> Nodes<'a, P> {
-    /// Configures every node ([`Setup::node`]) and empties every queue.
+    /// Configures every node that carries a commodity ([`Setup::active_nodes`],
+    /// [`Setup::node`]) and empties every queue; the other nodes of G′ step with
+    /// nothing and cost nothing.
     pub fn new(setup: &Setup<'_, 'a>) -> Nodes<'a, P> {
         let g = setup.graph();
-        let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
+        let configs: Vec<NodeConfig<P>> = setup.partition(setup.active_nodes());
         let (sent, lambda) = empty_windows(&configs, setup.options().window);
+        let neighbours = out_neighbours(&configs)
+            .into_iter()
+            .map(|heads| heads.into_iter().map(|m| position(&configs, m)).collect())
+            .collect();
         Nodes {
             g,
             params: StepParams {
                 potential: setup.options().potential,
             },
             states: configs.iter().map(NodeState::new).collect(),
-            neighbours: out_neighbours(&configs),
+            neighbours,
             sent,
             lambda,
             outboxes: configs.iter().map(|_| Vec::new()).collect(),
@@ -58,15 +64,50 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
         }
     }
 
-    /// Every node's configuration, by G′ node index.
-    pub fn configs(&self) -> &[NodeConfig<P>] {
-        &self.configs
+    /// Every G′ node's configuration, by G′ node index (a node that carries no
+    /// commodity has none; O(nodes), for inspection).
+    pub fn configs(&self) -> Vec<NodeConfig<P>> {
+        let mut all: Vec<NodeConfig<P>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| NodeConfig {
+                node: n.index(),
+                capacity: self.g.node(n).capacity,
+                collection: matches!(
+                    self.g.node(n).kind,
+                    brokerflow_graphs::NodeKind::Collection(_)
+                ),
+                commodities: Vec::new(),
+                out: Vec::new(),
+            })
+            .collect();
+        for c in &self.configs {
+            all[c.node] = c.clone();
+        }
+        all
     }
 
-    /// Every node's state after the last round, by G′ node index.
-    pub fn states(&self) -> &[NodeState<P>] {
-        &self.states
+    /// Every G′ node's state after the last round, by G′ node index (empty where the
+    /// node carries no commodity; O(nodes), for inspection).
+    pub fn states(&self) -> Vec<NodeState<P>> {
+        let mut all: Vec<NodeState<P>> = self
+            .configs()
+            .iter()
+            .map(NodeState::new)
+            .collect();
+        for (c, s) in self.configs.iter().zip(&self.states) {
+            all[c.node] = s.clone();
+        }
+        all
     }
+}
+
+/// The position of G′ node `node` among `configs` (sorted by node).
+fn position<P: PushPolicy>(configs: &[NodeConfig<P>], node: usize) -> usize {
+    configs
+        .binary_search_by_key(&node, |c| c.node)
+        .expect("the head of a usable pair carries its commodity")
 }
 
 impl<P: PushPolicy> Executor for Nodes<'_, P> {
@@ -114,7 +155,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
         let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
         for outbox in self.outboxes.iter().rev() {
             for job in outbox {
-                inbox[job.to].push(job);
+                inbox[position(&self.configs, job.to)].push(job);
             }
         }
         self.configs
@@ -164,11 +205,18 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 
     fn prices(&self) -> Vec<Option<f64>> {
-        self.configs
-            .iter()
-            .zip(&self.lambda)
-            .map(|(c, l)| c.capacity.map(|_| l.means()[0]))
-            .collect()
+        // A node that carries nothing never binds: λ = 0 in every round.
+        let idle = mean_of_zeros(self.lambda.first().map_or(0, Ring::len));
+        let mut prices: Vec<Option<f64>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| self.g.node(n).capacity.map(|_| idle))
+            .collect();
+        for (c, l) in self.configs.iter().zip(&self.lambda) {
+            prices[c.node] = c.capacity.map(|_| l.means()[0]);
+        }
+        prices
     }
 
     fn footprint(&self) -> Footprint {

@@ -15,8 +15,8 @@ fn out_edges<P: PushPolicy>(g: &ExpandedGraph, l: &Layout<P>) -> Vec<usize> {
     let pairs = g.pairs();
     let carried = |k: usize| l.k_start[k] < l.k_start[k + 1];
     let mut edges = Vec::with_capacity(l.out.len());
-    for n in g.graph.node_indices() {
-        for &p in pairs.leaving(n) {
+    for &n in &l.node {
+        for &p in pairs.leaving(petgraph::graph::NodeIndex::new(n as usize)) {
             if carried(pairs.commodity(p)) {
                 edges.push(pairs.edge(p).index());
             }
@@ -40,9 +40,10 @@ impl<P: PushPolicy> Flat<'_, P> {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let k = l.local[x].k as usize;
                 let policy = serde_json::to_value(s.slots[x]).unwrap_or_default();
-                saved.queues.insert((n, k), (s.held[x], policy));
+                let node = l.node[n] as usize;
+                saved.queues.insert((node, k), (s.held[x], policy));
                 for o in l.slot_out[x] as usize..l.slot_out[x + 1] as usize {
-                    saved.pushed.insert((n, k, edges[o]), s.pushed[o]);
+                    saved.pushed.insert((node, k, edges[o]), s.pushed[o]);
                 }
             }
         }
@@ -66,21 +67,22 @@ impl<P: PushPolicy> Flat<'_, P> {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let local = &l.local[x];
                 let k = local.k as usize;
+                let node = l.node[n] as usize;
                 let outs = (l.slot_out[x + 1] - l.slot_out[x]) as usize;
                 // Jobs can only be held where some usable edge brings them (or at the
                 // source): anywhere else they could never be announced, so they are
                 // left to be counted as dropped.
                 let reachable = local.is_source() || local.queues() as usize > outs;
                 if reachable {
-                    if let Some((held, policy)) = saved.queues.remove(&(n, k)) {
+                    if let Some((held, policy)) = saved.queues.remove(&(node, k)) {
                         s.slots[x] = serde_json::from_value(policy).map_err(|e| {
-                            format!("the variant's state of {} at node {n}: {e}", local.k)
+                            format!("the variant's state of {} at node {node}: {e}", local.k)
                         })?;
                         s.held[x] = held;
                     }
                 }
                 for o in l.slot_out[x] as usize..l.slot_out[x + 1] as usize {
-                    s.pushed[o] = saved.pushed.remove(&(n, k, edges[o])).unwrap_or(0.0);
+                    s.pushed[o] = saved.pushed.remove(&(node, k, edges[o])).unwrap_or(0.0);
                 }
                 // What delivery would have announced after the saved round.
                 if local.queues() as usize > outs {
