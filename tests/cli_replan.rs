@@ -36,17 +36,41 @@ fn stop_save_resume_is_the_uninterrupted_run() {
     let whole_flows = scratch("whole.csv");
     let whole = json(&["run", &tiny, "--flows", &whole_flows, "--json"]);
     let state = scratch("after60.json");
-    let first = json(&["run", &tiny, "--rounds", "60", "--save-state", &state, "--json"]);
+    let first = json(&[
+        "run",
+        &tiny,
+        "--rounds",
+        "60",
+        "--save-state",
+        &state,
+        "--json",
+    ]);
     assert_eq!(first["rounds"], 60);
     assert_eq!(first["converged"], false);
     for runtime in ["flat", "nodes"] {
         let flows = scratch(&format!("resumed-{runtime}.csv"));
         let resumed = json(&[
-            "run", &tiny, "--resume", &state, "--runtime", runtime, "--flows", &flows, "--json",
+            "run",
+            &tiny,
+            "--resume",
+            &state,
+            "--runtime",
+            runtime,
+            "--flows",
+            &flows,
+            "--json",
         ]);
         assert_eq!(resumed["resumed"]["mode"], "continued");
         assert_eq!(resumed["resumed"]["rounds_before"], 60);
-        for key in ["rounds", "converged", "served", "welfare", "unsteady", "queue_drift", "prices"] {
+        for key in [
+            "rounds",
+            "converged",
+            "served",
+            "welfare",
+            "unsteady",
+            "queue_drift",
+            "prices",
+        ] {
             assert_eq!(resumed[key], whole[key], "{runtime}: {key}");
         }
         assert_eq!(
@@ -98,7 +122,15 @@ fn a_market_with_changed_numbers_is_replanned() {
 fn what_cannot_resume_is_refused_up_front() {
     let tiny = market("tiny");
     let state = scratch("refusals.json");
-    json(&["run", &tiny, "--rounds", "100", "--save-state", &state, "--json"]);
+    json(&[
+        "run",
+        &tiny,
+        "--rounds",
+        "100",
+        "--save-state",
+        &state,
+        "--json",
+    ]);
     let flows = scratch("never.csv");
     let other = tiny_with("other.json", |v| {
         let mut u4 = v["users"][2].clone();
@@ -114,7 +146,16 @@ fn what_cannot_resume_is_refused_up_front() {
         "user u4 appeared",
     );
     refused(
-        &["run", &tiny, "--resume", &state, "--ceiling", "4", "--flows", &flows],
+        &[
+            "run",
+            &tiny,
+            "--resume",
+            &state,
+            "--ceiling",
+            "4",
+            "--flows",
+            &flows,
+        ],
         "saved with other options than this run's: ceiling 20 (now 4)",
     );
     refused(
@@ -123,7 +164,10 @@ fn what_cannot_resume_is_refused_up_front() {
     );
     let text = std::fs::read_to_string(&state).unwrap();
     let cut = scratch_file("cut.json", &text[..text.len() * 2 / 3]);
-    refused(&["run", &tiny, "--resume", &cut, "--flows", &flows], "cut.json: truncated");
+    refused(
+        &["run", &tiny, "--resume", &cut, "--flows", &flows],
+        "cut.json: truncated",
+    );
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["pushes"][0] = serde_json::json!(["b1", "p1", "u1", "0.5"]);
     let positional = scratch_file("positional.json", &v.to_string());
@@ -136,7 +180,14 @@ fn what_cannot_resume_is_refused_up_front() {
         "that is an input of this command",
     );
     refused(
-        &["run", &tiny, "--save-state", &scratch("t.json"), "--runtime", "timely"],
+        &[
+            "run",
+            &tiny,
+            "--save-state",
+            &scratch("t.json"),
+            "--runtime",
+            "timely",
+        ],
         "--save-state needs --runtime flat or nodes",
     );
     assert!(!std::path::Path::new(&flows).exists());
@@ -151,9 +202,24 @@ fn an_overflowing_demand_is_refused_in_every_command() {
     let why = "user u1: demand = 1e308 is out of the engine's range";
     refused(&["run", &huge, "--variant", "fair"], why);
     refused(&["run", &huge], why);
-    refused(&["compare", &huge, "--methods", "fair/demand,welfare-seeking/demand"], why);
     refused(
-        &["settle", &huge, "--mechanism", "mcafee", "--allocation", "fair"],
+        &[
+            "compare",
+            &huge,
+            "--methods",
+            "fair/demand,welfare-seeking/demand",
+        ],
+        why,
+    );
+    refused(
+        &[
+            "settle",
+            &huge,
+            "--mechanism",
+            "mcafee",
+            "--allocation",
+            "fair",
+        ],
         why,
     );
 }
@@ -166,10 +232,24 @@ fn the_exponential_potential_keeps_capacities_with_a_tall_ceiling() {
     let flows = scratch("exponential.csv");
     for variant in ["fair", "utility-aware", "welfare-seeking"] {
         let r = json(&[
-            "run", &market("tiny"), "--variant", variant, "--potential", "exponential",
-            "--ceiling", "1000", "--rounds", "3000", "--flows", &flows, "--json",
+            "run",
+            &market("tiny"),
+            "--variant",
+            variant,
+            "--potential",
+            "exponential",
+            "--ceiling",
+            "1000",
+            "--rounds",
+            "3000",
+            "--flows",
+            &flows,
+            "--json",
         ]);
-        assert!(r["max_capacity_violation"].as_f64().unwrap() <= 1e-9, "{variant}: {r}");
+        assert!(
+            r["max_capacity_violation"].as_f64().unwrap() <= 1e-9,
+            "{variant}: {r}"
+        );
         let csv = std::fs::read_to_string(&flows).unwrap();
         let on_u1b1: f64 = csv
             .lines()
@@ -177,6 +257,9 @@ fn the_exponential_potential_keeps_capacities_with_a_tall_ceiling() {
             .filter(|l| l.split(',').nth(1) == Some("u1"))
             .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
             .sum();
-        assert!(on_u1b1 <= 5.0 + 1e-9, "{variant}: {on_u1b1} jobs from u1 over bandwidth 5");
+        assert!(
+            on_u1b1 <= 5.0 + 1e-9,
+            "{variant}: {on_u1b1} jobs from u1 over bandwidth 5"
+        );
     }
 }

@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::ExpandedGraph;
-use brokerflow_solvers::engine::{self, replan, Engine, EngineOptions, Injection, Observers, Variant};
+use brokerflow_solvers::engine::{
+    self, replan, Engine, EngineOptions, Injection, Observers, Variant,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -61,8 +63,7 @@ fn scenario(config: &GeneratorConfig, seed: u64) -> Row {
     let g2 = ExpandedGraph::new(&changed);
     let cold = engine::run(&changed, &g2, &o).expect("cold run");
     let saved = replan::read_state(&text).expect("the state reads back");
-    let (resumed_engine, resumed) =
-        replan::resume(&changed, &g2, &o, &saved).expect("resume");
+    let (resumed_engine, resumed) = replan::resume(&changed, &g2, &o, &saved).expect("resume");
     let resumed_run = resumed_engine
         .run(&mut Observers::new())
         .valid()
@@ -157,7 +158,10 @@ fn main() {
     let _ = writeln!(md, "| measure | median | p90 | mean |\n|---|---|---|---|");
     let _ = writeln!(md, "| rounds, cold start | {cm:.0} | {cp:.0} | {ca:.1} |");
     let _ = writeln!(md, "| rounds, resumed | {sm:.0} | {sp:.0} | {sa:.1} |");
-    let _ = writeln!(md, "| rounds ratio resumed / cold | {rm:.3} | {rp:.3} | {ra:.3} |");
+    let _ = writeln!(
+        md,
+        "| rounds ratio resumed / cold | {rm:.3} | {rp:.3} | {ra:.3} |"
+    );
     let _ = writeln!(
         md,
         "| welfare ratio resumed / cold | {wm:.4} | — | {wa:.4} |\n"

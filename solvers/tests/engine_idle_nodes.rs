@@ -46,13 +46,21 @@ fn idle_nodes_cost_nothing() {
             ts.participants.brokers.clear();
             tl.participants.brokers.clear();
             ts.provenance = tl.provenance.clone();
-            assert_eq!(replan::write_state(&ts), replan::write_state(&tl), "{what}: state file");
+            assert_eq!(
+                replan::write_state(&ts),
+                replan::write_state(&tl),
+                "{what}: state file"
+            );
             let (rs, rl) = (es.run(&mut Observers::new()), el.run(&mut Observers::new()));
             // The same rounds and flows; the price list has one entry per G′ node.
             let strip = |f: Vec<String>| -> Vec<String> {
                 f.into_iter().filter(|l| !l.starts_with("prices")).collect()
             };
-            assert_eq!(strip(fingerprint(&gs, &rs, &[])), strip(fingerprint(&gl, &rl, &[])), "{what}");
+            assert_eq!(
+                strip(fingerprint(&gs, &rs, &[])),
+                strip(fingerprint(&gl, &rl, &[])),
+                "{what}"
+            );
         }
     }
 }

@@ -30,7 +30,10 @@ fn stopped_and_resumed(
     saver: Runtime,
     resumer: Runtime,
 ) -> engine::EngineRun {
-    let mut first = EngineOptions { runtime: saver, ..*o };
+    let mut first = EngineOptions {
+        runtime: saver,
+        ..*o
+    };
     first.max_rounds = o.max_rounds;
     let mut e = Engine::new(m, g, &first).unwrap();
     e.advance(rounds, &mut Observers::new());
@@ -140,13 +143,12 @@ fn replanning_carries_or_drops_every_job() {
         let g2 = graph(&changed);
         let (e, resumed) = replan::resume(&changed, &g2, &o, &saved).unwrap();
         assert_eq!(resumed.mode, ResumeMode::Replanned);
-        for k in 0..3 {
+        for (k, &held) in before.iter().enumerate() {
             let total = resumed.carried[k] + resumed.dropped[k];
             assert!(
-                (total - before[k]).abs() <= 1e-12 * before[k].max(1.0),
-                "{}: commodity {k} held {} before, carried {} + dropped {}",
+                (total - held).abs() <= 1e-12 * held.max(1.0),
+                "{}: commodity {k} held {held} before, carried {} + dropped {}",
                 variant.name(),
-                before[k],
                 resumed.carried[k],
                 resumed.dropped[k]
             );
@@ -186,7 +188,11 @@ fn other_participants_are_refused_by_name() {
         panic!("other participants resumed");
     };
     let text = e.to_string();
-    for part in ["user u4 appeared", "link b1 -> p1 vanished", "link u4 -> b2 appeared"] {
+    for part in [
+        "user u4 appeared",
+        "link b1 -> p1 vanished",
+        "link u4 -> b2 appeared",
+    ] {
         assert!(text.contains(part), "{text}");
     }
 }
@@ -202,12 +208,14 @@ fn other_options_are_refused_by_name() {
     let mut other = o;
     other.ceiling = 4.0;
     other.momentum = Some(0.5);
-    let Err(EngineError::State(StateError::Options(why))) =
-        replan::resume(&m, &g, &other, &saved)
+    let Err(EngineError::State(StateError::Options(why))) = replan::resume(&m, &g, &other, &saved)
     else {
         panic!("other options resumed");
     };
-    assert!(why.contains("ceiling 20 (now 4)") && why.contains("momentum 0.98 (now 0.5)"), "{why}");
+    assert!(
+        why.contains("ceiling 20 (now 4)") && why.contains("momentum 0.98 (now 0.5)"),
+        "{why}"
+    );
     let Err(EngineError::State(StateError::Options(why))) = replan::resume(
         &m,
         &g,
@@ -247,11 +255,26 @@ fn malformed_states_are_refused_where_they_break() {
             edited(&|v| v["provenance"] = serde_json::json!(["x"])),
             "provenance: must be a JSON object",
         ),
-        (edited(&|v| v["queues"][0]["held"] = "-1.0".into()), "queues[0].held: jobs held cannot be negative"),
-        (edited(&|v| v["queues"][0]["held"] = "NaN".into()), "queues[0].held"),
-        (edited(&|v| v["queues"][0]["held"] = 1.5.into()), "queues[0].held"),
-        (edited(&|v| v["format"] = "something else".into()), "format: must be"),
-        (edited(&|v| v["version"] = 2.into()), "version: this build reads version 1"),
+        (
+            edited(&|v| v["queues"][0]["held"] = "-1.0".into()),
+            "queues[0].held: jobs held cannot be negative",
+        ),
+        (
+            edited(&|v| v["queues"][0]["held"] = "NaN".into()),
+            "queues[0].held",
+        ),
+        (
+            edited(&|v| v["queues"][0]["held"] = 1.5.into()),
+            "queues[0].held",
+        ),
+        (
+            edited(&|v| v["format"] = "something else".into()),
+            "format: must be",
+        ),
+        (
+            edited(&|v| v["version"] = 2.into()),
+            "version: this build reads version 1",
+        ),
         (edited(&|v| v["extra"] = 1.into()), "unknown field `extra`"),
         (
             edited(&|v| {
@@ -269,7 +292,10 @@ fn malformed_states_are_refused_where_they_break() {
         let Err(e) = replan::read_state(&text) else {
             panic!("accepted a state that should fail with {expected}");
         };
-        assert!(e.to_string().contains(expected), "{e} (expected {expected})");
+        assert!(
+            e.to_string().contains(expected),
+            "{e} (expected {expected})"
+        );
     }
 }
 
@@ -304,7 +330,10 @@ fn numbers_that_overflow_the_rounds_are_refused_by_name() {
         &EngineOptions::new(Variant::Fair, Injection::Demand),
     )
     .unwrap_err();
-    assert!(e.to_string().starts_with("link b1 -> b2: cost = 1e-200"), "{e}");
+    assert!(
+        e.to_string().starts_with("link b1 -> b2: cost = 1e-200"),
+        "{e}"
+    );
 }
 
 /// The exponential potential with a ceiling of 1 000 on tiny: every queue height at
@@ -322,14 +351,27 @@ fn exponential_potential_with_a_tall_ceiling_keeps_every_capacity() {
         o.ceiling = 1000.0;
         o.max_rounds = 3000;
         let r = engine::run(&m, &g, &o).unwrap();
-        assert!(r.max_capacity_violation <= 1e-9, "{}: {}", variant.name(), r.max_capacity_violation);
+        assert!(
+            r.max_capacity_violation <= 1e-9,
+            "{}: {}",
+            variant.name(),
+            r.max_capacity_violation
+        );
         // What left the bandwidth node u1->b1 (capacity 5) per round, on average.
         let out: f64 = g
             .graph
             .edges(u1b1)
-            .map(|e| (0..3).map(|k| r.moved.get(&g, k, petgraph::visit::EdgeRef::id(&e))).sum::<f64>())
+            .map(|e| {
+                (0..3)
+                    .map(|k| r.moved.get(&g, k, petgraph::visit::EdgeRef::id(&e)))
+                    .sum::<f64>()
+            })
             .sum();
-        assert!(out <= 5.0 * (1.0 + 1e-9), "{}: {out} on a bandwidth of 5", variant.name());
+        assert!(
+            out <= 5.0 * (1.0 + 1e-9),
+            "{}: {out} on a bandwidth of 5",
+            variant.name()
+        );
     }
 }
 
@@ -338,7 +380,12 @@ fn exponential_potential_with_a_tall_ceiling_keeps_every_capacity() {
 fn a_capacity_violation_fails_the_run() {
     let m = examples::tiny();
     let g = graph(&m);
-    let mut r = engine::run(&m, &g, &EngineOptions::new(Variant::Fair, Injection::Demand)).unwrap();
+    let mut r = engine::run(
+        &m,
+        &g,
+        &EngineOptions::new(Variant::Fair, Injection::Demand),
+    )
+    .unwrap();
     r.max_capacity_violation = 2.7e3;
     let Err(EngineError::CapacityViolated { excess }) = r.clone().valid() else {
         panic!("a violation passed");

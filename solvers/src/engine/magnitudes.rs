@@ -26,7 +26,7 @@ const RULE: &str = "the rounds multiply market numbers, so each must be 0 or bet
 pub fn check(market: &Market) -> Result<(), EngineError> {
     let bad = |place: String, field: &'static str, value: f64| {
         let a = value.abs();
-        (!(value == 0.0 || (SMALLEST..=LARGEST).contains(&a))).then(|| EngineError::Magnitude {
+        (!(value == 0.0 || (SMALLEST..=LARGEST).contains(&a))).then_some(EngineError::Magnitude {
             place,
             field,
             value,

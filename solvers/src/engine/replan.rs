@@ -404,7 +404,9 @@ fn exact_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(a) => Value::Array(a.into_iter().map(exact_numbers).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, exact_numbers(v))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, exact_numbers(v))).collect())
+        }
         other => other,
     }
 }
@@ -484,7 +486,10 @@ pub fn read_state(text: &str) -> Result<SavedState, StateError> {
         if !seen.insert((&q.node, &q.commodity)) {
             return invalid(
                 format!("queues[{i}]"),
-                &format!("node {} and commodity {} are listed twice", q.node, q.commodity),
+                &format!(
+                    "node {} and commodity {} are listed twice",
+                    q.node, q.commodity
+                ),
             );
         }
         unexact(q.policy.clone(), &format!("queues[{i}].policy"))?;
@@ -521,10 +526,7 @@ pub fn read_state(text: &str) -> Result<SavedState, StateError> {
         );
     }
     if state.satisfied_for > state.rounds {
-        return invalid(
-            "satisfied_for".into(),
-            "cannot exceed the rounds run",
-        );
+        return invalid("satisfied_for".into(), "cannot exceed the rounds run");
     }
     Ok(state)
 }
@@ -585,7 +587,11 @@ fn same_options(saved: &StateProvenance, o: &EngineOptions) -> Result<(), StateE
     let s = &saved.options;
     let mut differ = Vec::new();
     if saved.variant != o.variant.name() {
-        differ.push(format!("variant {} (now {})", saved.variant, o.variant.name()));
+        differ.push(format!(
+            "variant {} (now {})",
+            saved.variant,
+            o.variant.name()
+        ));
     }
     if saved.injection != o.injection.name() {
         differ.push(format!(
@@ -595,7 +601,8 @@ fn same_options(saved: &StateProvenance, o: &EngineOptions) -> Result<(), StateE
         ));
     }
     if s.potential != now.potential {
-        differ.push(format!("potential {:?} (now {:?})", s.potential, now.potential).to_lowercase());
+        differ
+            .push(format!("potential {:?} (now {:?})", s.potential, now.potential).to_lowercase());
     }
     let mut num = |name: &str, a: Exact, b: Exact| {
         if a.0.to_bits() != b.0.to_bits() {
@@ -823,11 +830,12 @@ pub fn resume<'g>(
             max_capacity_violation: l.max_capacity_violation.0,
         };
         engine.accounting =
-            Accounting::restored(engine.injection.clone(), options.window, &snapshot)
-                .ok_or_else(|| StateError::Invalid {
+            Accounting::restored(engine.injection.clone(), options.window, &snapshot).ok_or_else(
+                || StateError::Invalid {
                     path: "ledger".into(),
                     rule: format!("must hold one number per user ({commodities})"),
-                })?;
+                },
+            )?;
         engine.rounds = saved.rounds;
         engine.satisfied_for = saved.satisfied_for;
         engine.welfare_mark = saved.welfare_mark.map(|m| (m.welfare.0, m.gross.0));
@@ -839,8 +847,8 @@ pub fn resume<'g>(
             .or(engine.stop);
         ResumeMode::Continued
     } else {
-        engine.accounting = Accounting::new(engine.injection.clone(), options.window)
-            .carrying(&carried);
+        engine.accounting =
+            Accounting::new(engine.injection.clone(), options.window).carrying(&carried);
         ResumeMode::Replanned
     };
     Ok((

@@ -194,7 +194,7 @@ fn used(terms: &Terms, x: &[f64]) -> f64 {
 pub(crate) fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
     // Written so that a height that is not a number pushes nothing (and never reaches
     // `clamp` as a bound).
-    if !(t.tail > 0.0) || t.weight <= 0.0 {
+    if t.tail.is_nan() || t.tail <= 0.0 || t.weight <= 0.0 {
         return 0.0;
     }
     if potential == Potential::Exponential {
@@ -238,7 +238,7 @@ pub(crate) fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
 /// NaN.
 #[inline(never)]
 fn exponential_push_at(t: &Term, mu: f64) -> f64 {
-    if !(t.tail > 0.0) || t.weight <= 0.0 {
+    if t.tail.is_nan() || t.tail <= 0.0 || t.weight <= 0.0 {
         return 0.0;
     }
     let m = match t.head {
@@ -558,7 +558,10 @@ mod tests {
         // Unconstrained, the first term pushes half its gradient, (1000 − 998)/2 = 1
         // (up to asinh of e^−999 ≈ 0), the sink term everything.
         let free = reverse_water_fill(&t, None, Potential::Exponential).x;
-        assert!((free[0] - 1.0).abs() < 1e-12 && free[1] == 1000.0, "{free:?}");
+        assert!(
+            (free[0] - 1.0).abs() < 1e-12 && free[1] == 1000.0,
+            "{free:?}"
+        );
     }
 
     /// A penalty shifts a term's push like a price of its own (welfare-seeking): two

@@ -236,31 +236,29 @@ impl<P: PushPolicy> Flat<'_, P> {
                 pushed: Vec::new(),
             })
             .collect();
-        let active = (0..l.capacity.len())
-            .map(|n| {
-                let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
-                let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
-                NodeState {
-                    held: of(&|x| s.held[x]),
-                    injected: of(&|x| l.local(x).injection),
-                    discarded: of(&|x| {
-                        if l.local[x].is_source() {
-                            s.report[x]
-                        } else {
-                            0.0
-                        }
-                    }),
-                    absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
-                    lambda: match (l.capacity(n), lambdas) {
-                        (Some(_), Some(row)) => row[l.node_cap[n] as usize],
-                        _ => 0.0,
-                    },
-                    policy: s.slots[slots.clone()].to_vec(),
-                    pushed: s.pushed
-                        [l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
-                        .to_vec(),
-                }
-            });
+        let active = (0..l.capacity.len()).map(|n| {
+            let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
+            let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
+            NodeState {
+                held: of(&|x| s.held[x]),
+                injected: of(&|x| l.local(x).injection),
+                discarded: of(&|x| {
+                    if l.local[x].is_source() {
+                        s.report[x]
+                    } else {
+                        0.0
+                    }
+                }),
+                absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
+                lambda: match (l.capacity(n), lambdas) {
+                    (Some(_), Some(row)) => row[l.node_cap[n] as usize],
+                    _ => 0.0,
+                },
+                policy: s.slots[slots.clone()].to_vec(),
+                pushed: s.pushed[l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
+                    .to_vec(),
+            }
+        });
         for (n, state) in l.node.iter().zip(active) {
             states[*n as usize] = state;
         }

@@ -91,11 +91,7 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
     /// Every G′ node's state after the last round, by G′ node index (empty where the
     /// node carries no commodity; O(nodes), for inspection).
     pub fn states(&self) -> Vec<NodeState<P>> {
-        let mut all: Vec<NodeState<P>> = self
-            .configs()
-            .iter()
-            .map(NodeState::new)
-            .collect();
+        let mut all: Vec<NodeState<P>> = self.configs().iter().map(NodeState::new).collect();
         for (c, s) in self.configs.iter().zip(&self.states) {
             all[c.node] = s.clone();
         }

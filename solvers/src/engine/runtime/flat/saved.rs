@@ -42,8 +42,9 @@ impl<P: PushPolicy> Flat<'_, P> {
                 let policy = serde_json::to_value(s.slots[x]).unwrap_or_default();
                 let node = l.node[n] as usize;
                 saved.queues.insert((node, k), (s.held[x], policy));
-                for o in l.slot_out[x] as usize..l.slot_out[x + 1] as usize {
-                    saved.pushed.insert((node, k, edges[o]), s.pushed[o]);
+                let outs = l.slot_out[x] as usize..l.slot_out[x + 1] as usize;
+                for (&e, &push) in edges[outs.clone()].iter().zip(&s.pushed[outs]) {
+                    saved.pushed.insert((node, k, e), push);
                 }
             }
         }
@@ -60,7 +61,11 @@ impl<P: PushPolicy> Flat<'_, P> {
         saved
     }
 
-    pub(super) fn load_state(&mut self, saved: &mut NodesState, window: bool) -> Result<(), String> {
+    pub(super) fn load_state(
+        &mut self,
+        saved: &mut NodesState,
+        window: bool,
+    ) -> Result<(), String> {
         let edges = out_edges(self.g, &self.layout);
         let (l, s) = (&self.layout, &mut self.state);
         for n in 0..l.capacity.len() {
@@ -81,8 +86,9 @@ impl<P: PushPolicy> Flat<'_, P> {
                         s.held[x] = held;
                     }
                 }
-                for o in l.slot_out[x] as usize..l.slot_out[x + 1] as usize {
-                    s.pushed[o] = saved.pushed.remove(&(node, k, edges[o])).unwrap_or(0.0);
+                let range = l.slot_out[x] as usize..l.slot_out[x + 1] as usize;
+                for (&e, push) in edges[range.clone()].iter().zip(&mut s.pushed[range]) {
+                    *push = saved.pushed.remove(&(node, k, e)).unwrap_or(0.0);
                 }
                 // What delivery would have announced after the saved round.
                 if local.queues() as usize > outs {
@@ -121,7 +127,9 @@ impl<P: PushPolicy> Flat<'_, P> {
                 rows.push(full);
             }
             if rows.len() != saved.sent.len() {
-                return Err("the saved window must hold as many rounds of prices as of jobs sent".into());
+                return Err(
+                    "the saved window must hold as many rounds of prices as of jobs sent".into(),
+                );
             }
             self.lambda = Ring::from_rows(size, width, &rows)
                 .ok_or("the saved window is longer than this run's window")?;

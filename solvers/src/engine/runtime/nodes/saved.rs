@@ -30,7 +30,11 @@ impl<P: PushPolicy> Nodes<'_, P> {
             .map(|r| r.rows().map(<[f64]>::to_vec).collect())
             .collect();
         saved.sent = (0..rounds)
-            .map(|r| rows.iter_mut().flat_map(|node| std::mem::take(&mut node[r])).collect())
+            .map(|r| {
+                rows.iter_mut()
+                    .flat_map(|node| std::mem::take(&mut node[r]))
+                    .collect()
+            })
             .collect();
         let priced: Vec<&Ring> = self
             .configs
@@ -49,20 +53,22 @@ impl<P: PushPolicy> Nodes<'_, P> {
         saved
     }
 
-    pub(super) fn load_state(&mut self, saved: &mut NodesState, window: bool) -> Result<(), String> {
+    pub(super) fn load_state(
+        &mut self,
+        saved: &mut NodesState,
+        window: bool,
+    ) -> Result<(), String> {
         for (config, state) in self.configs.iter().zip(&mut self.states) {
             let n = config.node;
             let mut j = 0;
             for (i, c) in config.commodities.iter().enumerate() {
                 let k = c.local.k;
                 // As the flat runtime: jobs only where some usable edge brings them.
-                let reachable =
-                    c.local.injection > 0.0 || c.local.queues as usize > c.out_edges;
+                let reachable = c.local.injection > 0.0 || c.local.queues as usize > c.out_edges;
                 if reachable {
                     if let Some((held, policy)) = saved.queues.remove(&(n, k)) {
-                        state.policy[i] = serde_json::from_value(policy).map_err(|e| {
-                            format!("the variant's state of {k} at node {n}: {e}")
-                        })?;
+                        state.policy[i] = serde_json::from_value(policy)
+                            .map_err(|e| format!("the variant's state of {k} at node {n}: {e}"))?;
                         state.held[i] = held;
                     }
                 }
@@ -90,18 +96,25 @@ impl<P: PushPolicy> Nodes<'_, P> {
             }
             let size = self.sent.first().map_or(0, Ring::size);
             let (mut at, mut column) = (0, 0);
-            for ((config, sent), lambda) in self.configs.iter().zip(&mut self.sent).zip(&mut self.lambda) {
+            for ((config, sent), lambda) in self
+                .configs
+                .iter()
+                .zip(&mut self.sent)
+                .zip(&mut self.lambda)
+            {
                 let w = config.out.len();
-                let rows: Vec<Vec<f64>> = saved.sent.iter().map(|r| r[at..at + w].to_vec()).collect();
+                let rows: Vec<Vec<f64>> =
+                    saved.sent.iter().map(|r| r[at..at + w].to_vec()).collect();
                 *sent = Ring::from_rows(size, w, &rows)
                     .ok_or("the saved window is longer than this run's window")?;
                 at += w;
-                let rows: Vec<Vec<f64>> = if config.capacity.is_some() && !config.commodities.is_empty() {
-                    column += 1;
-                    saved.lambda.iter().map(|r| vec![r[column - 1]]).collect()
-                } else {
-                    saved.sent.iter().map(|_| vec![0.0]).collect()
-                };
+                let rows: Vec<Vec<f64>> =
+                    if config.capacity.is_some() && !config.commodities.is_empty() {
+                        column += 1;
+                        saved.lambda.iter().map(|r| vec![r[column - 1]]).collect()
+                    } else {
+                        saved.sent.iter().map(|_| vec![0.0]).collect()
+                    };
                 *lambda = Ring::from_rows(size, 1, &rows)
                     .ok_or("the saved window is longer than this run's window")?;
             }
