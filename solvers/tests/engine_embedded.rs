@@ -75,7 +75,7 @@ impl WithPolicy for Compare<'_> {
             })
             .collect();
         assert_eq!(
-            serde_json::to_string(nodes_runtime.configs()).unwrap(),
+            serde_json::to_string(&nodes_runtime.configs()).unwrap(),
             format!(
                 "[{}]",
                 nodes

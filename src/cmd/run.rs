@@ -19,6 +19,8 @@ use serde_json::json;
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
 
+pub mod state;
+
 /// Push weights (see `brokerflow run --help`): every variant the engine registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VariantArg(pub Variant);
@@ -213,6 +215,17 @@ pub struct Args {
     pub prices: Option<PathBuf>,
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// Write the engine's state after the run (every node's queues, learned prices
+    /// and push memory, the window, the ledger; with the options and the market's
+    /// digest), to continue it with --resume.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
+    /// Continue from a state written by --save-state: on the same market, exactly where
+    /// it stopped; on a market whose numbers changed (demands, capacities, costs, …;
+    /// not its participants or links), re-planned from the saved queues. Needs the
+    /// options the state was saved with (--rounds and --runtime may differ).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -286,24 +299,39 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |role| {
         if !role.writes {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
+            args.save_state = None;
         }
         run_here(args)
     })
 }
 
 fn run_here(args: Args) -> anyhow::Result<()> {
+    let mut inputs = vec![args.market.as_path()];
+    inputs.extend(args.resume.as_deref());
     let mut outputs = Outputs::plan(
-        &[&args.market],
+        &inputs,
         &[
             ("--trace", args.trace.as_ref()),
             ("--flows", args.flows.as_ref()),
             ("--routing", args.routing.as_ref()),
             ("--prices", args.prices.as_ref()),
+            ("--save-state", args.save_state.as_ref()),
         ],
     )?;
+    state::check_runtime(
+        args.engine.runtime.into(),
+        args.save_state.is_some(),
+        args.resume.is_some(),
+    )?;
+    let saved = args.resume.as_deref().map(state::read).transpose()?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let fault_file = args.faults.load(&loaded, args.engine.runtime.into())?;
+    if fault_file.is_some() && (args.resume.is_some() || args.save_state.is_some()) {
+        anyhow::bail!(
+            "--faults cannot be combined with --save-state or --resume: a saved state does not carry the messages a fault schedule holds in flight"
+        );
+    }
     if args.engine.welfare_scale.is_some() && args.variant.0 != Variant::WelfareSeeking {
         anyhow::bail!(
             "--welfare-scale applies to --variant welfare-seeking only; {} has no welfare scale",
@@ -329,18 +357,35 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         observers.push(&mut log, ObserverMode::Always);
     }
     let start = Instant::now();
-    let result = engine::run_with_faults(&loaded.market, g, &options, plan, &mut observers)?;
-    let seconds = start.elapsed().as_secs_f64();
-    drop(observers);
-    // What each fault cost, against the fault-free run (timed apart from the run).
-    let fault_report = match (plan, &result.faults) {
-        (Some(plan), Some(outcome)) => {
-            let mut reference = WelfareLog::from_round(plan.end());
-            faults::reference_run(&loaded.market, g, &options, plan.end(), &mut reference)?;
-            Some(FaultReport::new(plan, outcome, &log, &reference))
-        }
-        _ => None,
+    let (result, state, resumed, fault_report) = if let Some(plan) = plan {
+        let result =
+            engine::run_with_faults(&loaded.market, g, &options, Some(plan), &mut observers)?;
+        drop(observers);
+        // What each fault cost, against the fault-free run (timed apart from the run).
+        let fault_report = match &result.faults {
+            Some(outcome) => {
+                let mut reference = WelfareLog::from_round(plan.end());
+                faults::reference_run(&loaded.market, g, &options, plan.end(), &mut reference)?;
+                Some(FaultReport::new(plan, outcome, &log, &reference))
+            }
+            None => None,
+        };
+        (result, None, None, fault_report)
+    } else {
+        let (result, state, resumed) = state::run(
+            &loaded,
+            g,
+            &options,
+            &mut observers,
+            args.resume.as_deref().zip(saved.as_ref()),
+            args.save_state.is_some(),
+        )?;
+        (result, state, resumed, None)
     };
+    let seconds = start.elapsed().as_secs_f64();
+    if let (Some(path), Some(s)) = (&args.save_state, &state) {
+        outputs.stage(path, engine::replan::write_state(s));
+    }
     if let Some(path) = &args.trace {
         outputs.stage(path, trace_csv(&loaded, &trace));
     }
@@ -403,11 +448,17 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             value["faults"]["recovery_share"] = json!(faults::RECOVERY_SHARE);
             value["provenance"]["faults"] = file.provenance();
         }
+        if let (Some(r), Some(from)) = (&resumed, &args.resume) {
+            value["resumed"] = state::to_json(g, r, from);
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&loaded, &result, seconds));
         if let Some(report) = &fault_report {
             print!("{}", render_faults(report, &options));
+        }
+        if let (Some(r), Some(from)) = (&resumed, &args.resume) {
+            print!("{}", state::render(r, from));
         }
         if let Some(e) = &price_error {
             match e.value {

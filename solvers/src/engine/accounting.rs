@@ -99,6 +99,11 @@ impl Ring {
         self.len
     }
 
+    /// Rounds it holds at most.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// Whether no round is held.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -163,6 +168,21 @@ impl Ring {
     pub fn bytes(&self) -> usize {
         self.data.len() * std::mem::size_of::<f64>()
     }
+
+    /// A window of `size` rounds × `width` values holding `rows` (oldest first; at
+    /// most `size` of them, each `width` long), as if they had been written in turn:
+    /// its means are the same bits. `None` if the rows do not fit.
+    pub fn from_rows(size: usize, width: usize, rows: &[Vec<f64>]) -> Option<Ring> {
+        if rows.len() > size || rows.iter().any(|r| r.len() != width) {
+            return None;
+        }
+        let mut ring = Ring::new(size, width);
+        for row in rows {
+            ring.next_row().copy_from_slice(row);
+            ring.commit();
+        }
+        Some(ring)
+    }
 }
 
 /// The mean of `len` rounds of zeros, as [`Ring::means`] computes it (−0 when no round
@@ -174,6 +194,18 @@ pub fn mean_of_zeros(len: usize) -> f64 {
 /// The floor, as a share of d_k per round, of the admitted amount the settled test
 /// measures a commodity's imbalance against ([`Accounting::satisfied`]).
 const ADMITTED_FLOOR: f64 = 0.1;
+
+/// [`Accounting`] as plain numbers: the cumulative ledger (injected, discarded,
+/// absorbed), the window's rows (discarded, absorbed; oldest first), the window sums
+/// (injected, discarded, absorbed) and the two largest residuals.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AccountsSnapshot {
+    pub(crate) cumulative: [Vec<f64>; 3],
+    pub(crate) window: [Vec<Vec<f64>>; 2],
+    pub(crate) sums: [Vec<f64>; 3],
+    pub(crate) max_ledger_residual: f64,
+    pub(crate) max_capacity_violation: f64,
+}
 
 /// The driver's running accounts: cumulative ledger, the window's ledger sums, the
 /// largest ledger residual and capacity excess, and the convergence test.
@@ -314,6 +346,70 @@ impl Accounting {
             let floor = ADMITTED_FLOOR * g.commodities[k].demand * rounds;
             (admitted - absorbed).abs() <= o.epsilon * admitted.max(floor)
         })
+    }
+
+    /// The accounts as plain numbers, to save exactly ([`super::replan`]).
+    pub(crate) fn snapshot(&self) -> AccountsSnapshot {
+        AccountsSnapshot {
+            cumulative: [
+                self.cumulative_injected.clone(),
+                self.cumulative_discarded.clone(),
+                self.cumulative_absorbed.clone(),
+            ],
+            window: [
+                self.discarded.rows().map(<[f64]>::to_vec).collect(),
+                self.absorbed.rows().map(<[f64]>::to_vec).collect(),
+            ],
+            sums: [
+                self.sum_injected.clone(),
+                self.sum_discarded.clone(),
+                self.sum_absorbed.clone(),
+            ],
+            max_ledger_residual: self.max_ledger_residual,
+            max_capacity_violation: self.max_capacity_violation,
+        }
+    }
+
+    /// The accounts restored from a [`Accounting::snapshot`], for injections
+    /// `injection` and a window of `window` rounds; `None` if the sizes do not fit.
+    pub(crate) fn restored(
+        injection: Vec<f64>,
+        window: usize,
+        s: &AccountsSnapshot,
+    ) -> Option<Accounting> {
+        let n = injection.len();
+        let sized = |v: &Vec<f64>| (v.len() == n).then(|| v.clone());
+        let [ci, cd, ca] = &s.cumulative;
+        let [si, sd, sa] = &s.sums;
+        let [wd, wa] = &s.window;
+        if wd.len() != wa.len() {
+            return None;
+        }
+        // Without faults (a saved state never carries any) every round injects a_k.
+        let injected_rows: Vec<Vec<f64>> = (0..wd.len()).map(|_| injection.clone()).collect();
+        Some(Accounting {
+            cumulative_lost: vec![0.0; n],
+            injected: Ring::from_rows(window, n, &injected_rows)?,
+            cumulative_injected: sized(ci)?,
+            cumulative_discarded: sized(cd)?,
+            cumulative_absorbed: sized(ca)?,
+            discarded: Ring::from_rows(window, n, wd)?,
+            absorbed: Ring::from_rows(window, n, wa)?,
+            sum_injected: sized(si)?,
+            sum_discarded: sized(sd)?,
+            sum_absorbed: sized(sa)?,
+            max_ledger_residual: s.max_ledger_residual,
+            max_capacity_violation: s.max_capacity_violation,
+            injection,
+        })
+    }
+
+    /// Fresh accounts of a re-planned run: the jobs `carried` over into the network
+    /// count as injected before its first round, so the ledger's identity holds from
+    /// then on.
+    pub(crate) fn carrying(mut self, carried: &[f64]) -> Accounting {
+        self.cumulative_injected.copy_from_slice(carried);
+        self
     }
 
     /// Bytes of the window.

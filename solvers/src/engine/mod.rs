@@ -31,9 +31,11 @@
 
 pub mod accounting;
 pub mod faults;
+pub mod magnitudes;
 pub mod node;
 pub mod observe;
 pub mod protocol;
+pub mod replan;
 pub mod runtime;
 pub mod setup;
 pub mod steady;
@@ -174,7 +176,7 @@ impl EngineOptions {
     }
 }
 
-/// Settings that make no sense.
+/// Why the engine refuses a run, or a run's result.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum EngineError {
@@ -191,10 +193,37 @@ pub enum EngineError {
     /// A fault schedule on a runtime that does not run them.
     #[error("the {0} runtime does not run fault schedules (use --runtime flat or nodes)")]
     FaultsUnsupported(&'static str),
+    /// A market number outside the range the rounds compute in ([`magnitudes`]).
+    #[error("{place}: {field} = {value:e} is out of the engine's range: {rule}")]
+    Magnitude {
+        /// The participant (`user u1`, `link b1 -> p1`, …).
+        place: String,
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: f64,
+        /// The rule.
+        rule: &'static str,
+    },
+    /// Some node used more than its capacity in some round: the run's averages are not
+    /// a routing, and the run is not reported as one.
+    #[error("a node used {excess:.3e} of its capacity more than it has (relative, tolerance {CAPACITY_TOLERANCE:e}) in some round: the run is not a valid routing")]
+    CapacityViolated {
+        /// The largest relative excess ([`EngineRun::max_capacity_violation`]).
+        excess: f64,
+    },
+    /// A saved state that cannot be resumed from ([`replan`]).
+    #[error(transparent)]
+    State(#[from] replan::StateError),
 }
 
+/// The largest relative excess of a node's use over its capacity that a run may show
+/// (round-off of the water-fill's sums); more fails the run
+/// ([`EngineError::CapacityViolated`]).
+pub const CAPACITY_TOLERANCE: f64 = 1e-9;
+
 /// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stop {
     /// Every commodity was satisfied over the window.
@@ -276,6 +305,20 @@ pub struct EngineRun {
 }
 
 impl EngineRun {
+    /// The run itself if no node ever used more than its capacity (within
+    /// [`CAPACITY_TOLERANCE`]), else [`EngineError::CapacityViolated`]: a run that broke
+    /// a capacity is an error, never a result.
+    pub fn valid(self) -> Result<EngineRun, EngineError> {
+        // Written so that a violation that is not a number fails too.
+        if self.max_capacity_violation <= CAPACITY_TOLERANCE {
+            Ok(self)
+        } else {
+            Err(EngineError::CapacityViolated {
+                excess: self.max_capacity_violation,
+            })
+        }
+    }
+
     /// Steady absorbed rate of commodity k: what it is served.
     pub fn served(&self, g: &ExpandedGraph, k: usize) -> f64 {
         self.flow.served(g, k)
@@ -334,7 +377,7 @@ pub fn run_observed(
     options: &EngineOptions,
     observers: &mut Observers<'_>,
 ) -> Result<EngineRun, EngineError> {
-    Ok(Engine::new(market, g, options)?.run(observers))
+    Engine::new(market, g, options)?.run(observers).valid()
 }
 
 /// [`run_observed`] under a fault schedule (design §5, "Faults"; `None`: none).
@@ -345,7 +388,9 @@ pub fn run_with_faults(
     faults: Option<&faults::FaultPlan>,
     observers: &mut Observers<'_>,
 ) -> Result<EngineRun, EngineError> {
-    Ok(Engine::with_faults(market, g, options, faults)?.run(observers))
+    Engine::with_faults(market, g, options, faults)?
+        .run(observers)
+        .valid()
 }
 
 /// The round engine as explicit state (init / next round / finish), so a caller can

@@ -30,6 +30,7 @@ impl<'m, 'g> Setup<'m, 'g> {
         options: &EngineOptions,
     ) -> Result<Setup<'m, 'g>, EngineError> {
         validate(options)?;
+        super::magnitudes::check(market)?;
         Ok(Setup {
             market,
             g,
@@ -154,6 +155,23 @@ impl<'m, 'g> Setup<'m, 'g> {
         config
     }
 
+    /// The nodes that carry some commodity (are on a usable pair of a commodity that
+    /// injects), in increasing index: the only nodes a runtime needs to configure and
+    /// run — every other node's step is empty. O(usable pairs · log), independent of
+    /// how many nodes G′ has (an imported benchmark may have millions that no
+    /// commodity can use).
+    pub fn active_nodes(&self) -> Vec<NodeIndex> {
+        let pairs = self.g.pairs();
+        let mut nodes: Vec<NodeIndex> = (0..self.g.commodities.len())
+            .filter(|&k| self.injection(k) > 0.0)
+            .flat_map(|k| pairs.range(k))
+            .flat_map(|p| [pairs.tail(p), pairs.head(p)])
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
     /// The configurations of `nodes`, in the order given.
     pub fn partition<P: PushPolicy>(
         &self,
@@ -177,8 +195,12 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     if o.max_rounds == 0 {
         return bad("rounds", 0.0, "at least 1 round");
     }
-    if !(o.ceiling.is_finite() && o.ceiling > 0.0) {
-        return bad("ceiling", o.ceiling, "a positive multiple of demand");
+    if !(o.ceiling > 0.0 && o.ceiling <= super::magnitudes::LARGEST) {
+        return bad(
+            "ceiling",
+            o.ceiling,
+            "a positive multiple of demand, at most 1e100",
+        );
     }
     if let Some(b) = o.momentum {
         if !(0.0..1.0).contains(&b) {
@@ -186,8 +208,8 @@ fn validate(o: &EngineOptions) -> Result<(), EngineError> {
         }
     }
     if let Some(c) = o.welfare_scale {
-        if !(c.is_finite() && c > 0.0) {
-            return bad("welfare_scale", c, "positive");
+        if !(c > 0.0 && c <= super::magnitudes::LARGEST) {
+            return bad("welfare_scale", c, "positive, at most 1e100");
         }
     }
     if let Some(f) = o.weight_floor {

@@ -148,21 +148,31 @@ pub(crate) fn water_fill_bound(
     scratch: &mut FillScratch,
 ) -> f64 {
     let lambda = match potential {
-        Potential::Quadratic => quadratic_lambda(terms, capacity, scratch),
-        Potential::Exponential => bisect_lambda(terms, capacity, |l| {
-            terms
-                .iter()
-                .map(|t| t.usage * push(&t, l, potential))
-                .sum::<f64>()
-        }),
+        Potential::Quadratic => {
+            let lambda = quadratic_lambda(terms, capacity, scratch);
+            scratch.x.clear();
+            scratch
+                .x
+                .extend(terms.iter().map(|t| push(&t, lambda, potential)));
+            lambda
+        }
+        Potential::Exponential => {
+            let mu = bisect_log_lambda(terms, capacity);
+            scratch.x.clear();
+            scratch
+                .x
+                .extend(terms.iter().map(|t| exponential_push_at(&t, mu)));
+            // λ itself leaves the range of f64 where heights do (above about 700):
+            // reported as the largest finite number then.
+            mu.exp().min(f64::MAX)
+        }
     };
-    scratch.x.clear();
-    scratch
-        .x
-        .extend(terms.iter().map(|t| push(&t, lambda, potential)));
-    // Round-off must never let a node exceed its capacity.
+    // Round-off must never let a node exceed its capacity, and a push that is not a
+    // number sends nothing.
     let total = used(terms, &scratch.x);
-    if total > capacity && total > 0.0 {
+    if total.is_nan() {
+        scratch.x.iter_mut().for_each(|v| *v = 0.0);
+    } else if total > capacity && total > 0.0 {
         let scale = capacity / total;
         scratch.x.iter_mut().for_each(|v| *v *= scale);
     }
@@ -182,8 +192,18 @@ fn used(terms: &Terms, x: &[f64]) -> f64 {
 /// x̄ of one term at multiplier λ.
 #[inline]
 pub(crate) fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
-    if t.tail <= 0.0 || t.weight <= 0.0 {
+    // Written so that a height that is not a number pushes nothing (and never reaches
+    // `clamp` as a bound).
+    if t.tail.is_nan() || t.tail <= 0.0 || t.weight <= 0.0 {
         return 0.0;
+    }
+    if potential == Potential::Exponential {
+        let mu = if lambda > 0.0 {
+            lambda.ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        return exponential_push_at(t, mu);
     }
     // Dividing by a weight of 1 (the fair variant's) changes no bits: skip it.
     let cost = lambda * t.usage + t.penalty;
@@ -192,36 +212,54 @@ pub(crate) fn push(t: &Term, lambda: f64, potential: Potential) -> f64 {
     } else {
         cost / t.weight
     };
-    let x = match potential {
-        Potential::Quadratic => match t.head {
-            Some(h) => ((t.tail - h) - price) / 2.0,
-            None => t.tail - price,
-        },
-        Potential::Exponential => exponential_push(t, price),
+    let x = match t.head {
+        Some(h) => ((t.tail - h) - price) / 2.0,
+        None => t.tail - price,
     };
+    // Infinite heights or prices (never on a market the engine accepts) push nothing.
+    if x.is_nan() {
+        return 0.0;
+    }
     x.clamp(0.0, t.tail)
 }
 
-/// The unclamped exponential push at `price` = (λ·usage + penalty) / w (out of line:
-/// the quadratic hot path never computes an exponential).
+/// The exponential push of one term at multiplier λ = e^μ (μ = −∞ for λ = 0), clamped
+/// to [0, q̄_t], computed so that no exponential of a height is ever formed: e^y
+/// overflows above y ≈ 709, and a queue 1 000 times its demand high is within the
+/// ceiling's range.
+///
+/// With price p = (λ·usage + penalty) / w, the stationarity condition of
+/// w·[e^(q_t−x) + e^(q_h+x)] + p·w·x is e^(q_h+x) − e^(q_t−x) + p = 0; with
+/// m = (q_t + q_h)/2 it reads 2·e^m·sinh(x − (q_t − q_h)/2) = −p, so
+/// x = (q_t − q_h)/2 − asinh(p·e^(−m)/2). Into t_k: −e^(q_t−x) + p = 0, so
+/// x = −ln(p·e^(−q_t)) (everything when p ≤ 0). Only p·e^(−m) is formed, as
+/// e^(μ + ln(usage/w) − m) + (penalty/w)·e^(−m): each factor is at most 1 or the
+/// exponential of a finite number, so the result is finite or +∞ (then x = 0), never
+/// NaN.
 #[inline(never)]
-fn exponential_push(t: &Term, price: f64) -> f64 {
-    match t.head {
-        // d/dx [e^(q_t−x) + e^(q_h+x)] + price = 0 ⇒ B·u² + price·u − A = 0, u = e^x.
-        Some(h) => {
-            let (a, b) = (t.tail.exp(), h.exp());
-            let u = (-price + (price * price + 4.0 * a * b).sqrt()) / (2.0 * b);
-            u.ln()
-        }
-        // −e^(q_t−x) + price = 0 ⇒ x = q_t − ln(price).
-        None => {
-            if price <= 0.0 {
-                t.tail
-            } else {
-                t.tail - price.ln()
-            }
-        }
+fn exponential_push_at(t: &Term, mu: f64) -> f64 {
+    if t.tail.is_nan() || t.tail <= 0.0 || t.weight <= 0.0 {
+        return 0.0;
     }
+    let m = match t.head {
+        Some(h) => 0.5 * (t.tail + h),
+        None => t.tail,
+    };
+    let priced = if t.usage > 0.0 {
+        (mu + (t.usage / t.weight).ln() - m).exp()
+    } else {
+        0.0
+    };
+    let scaled = priced + t.penalty / t.weight * (-m).exp();
+    let x = match t.head {
+        Some(h) => 0.5 * (t.tail - h) - (0.5 * scaled).asinh(),
+        None if scaled > 0.0 => -scaled.ln(),
+        None => t.tail,
+    };
+    if x.is_nan() {
+        return 0.0;
+    }
+    x.clamp(0.0, t.tail)
 }
 
 /// One active term of the quadratic problem: x̄(λ) = clamp((a − λ·c)/β, 0, u), with
@@ -366,26 +404,40 @@ fn insertion_sort(events: &mut [Event]) {
     }
 }
 
-/// λ with `used(λ) = capacity` for a non-increasing `used`, by bisection; returns the
-/// upper end, which never uses more than the capacity.
-fn bisect_lambda(terms: &Terms, capacity: f64, used: impl Fn(f64) -> f64) -> f64 {
-    // At this λ every term pushes nothing.
+/// μ = ln λ with Σ usage·x̄(e^μ) = `capacity` for the exponential potential, by
+/// bisection on μ (λ itself may lie beyond f64's range); returns the upper end, which
+/// never uses more than the capacity. Called only when the free pushes (λ = 0) do not
+/// fit.
+fn bisect_log_lambda(terms: &Terms, capacity: f64) -> f64 {
+    let used = |mu: f64| -> f64 {
+        terms
+            .iter()
+            .map(|t| t.usage * exponential_push_at(&t, mu))
+            .sum::<f64>()
+    };
+    // Near this μ every term pushes nothing: e^(μ + ln(usage/w) − m) ≥ e^(q_t − m + 1)
+    // outweighs the height gradient and the penalty.
     let mut hi = terms
         .iter()
-        .filter(|t| t.usage > 0.0)
-        .map(|t| {
-            let a = t.tail.exp();
-            let b = t.head.map_or(0.0, f64::exp);
-            (a - b).max(a).max(1.0) * t.weight / t.usage
-        })
-        .fold(1.0, f64::max);
-    while used(hi) > capacity {
-        hi *= 2.0;
+        .filter(|t| t.usage > 0.0 && t.weight > 0.0 && t.tail > 0.0)
+        .map(|t| t.tail - (t.usage / t.weight).ln() + 1.0 + (t.penalty / t.weight).abs().ln_1p())
+        .fold(0.0, f64::max);
+    for _ in 0..64 {
+        if used(hi) <= capacity {
+            break;
+        }
+        hi += 1.0 + hi.abs();
     }
-    let mut lo = 0.0;
+    let mut lo = hi - 1.0;
+    for _ in 0..64 {
+        if used(lo) > capacity {
+            break;
+        }
+        lo -= 1.0 + lo.abs();
+    }
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
+        if !(mid > lo && mid < hi) {
             break;
         }
         if used(mid) > capacity {
@@ -478,6 +530,38 @@ mod tests {
         let x = reverse_water_fill(&t, Some(0.4), Potential::Exponential).x;
         let used = 2.0 * x[0] + x[1];
         assert!(used <= 0.4 + 1e-12 && used > 0.4 - 1e-9, "{x:?}");
+    }
+
+    /// Queues far above any height whose exponential f64 can hold (a source queue at
+    /// 1 000 times its demand, as a ceiling of 1 000 allows): the pushes are numbers in
+    /// [0, q̄_t] and never use more than the capacity. Before the pushes were computed
+    /// in the scaled form, e^1000 overflowed, every push came out NaN and the step sent
+    /// the whole queue.
+    #[test]
+    fn exponential_survives_tall_queues() {
+        let t = [
+            term(1000.0, Some(998.0), 1.0, 1.0),
+            term(1000.0, None, 1.0, 2.0),
+            term(400.0, Some(0.0), 3.0, 1.0),
+        ];
+        for capacity in [0.5, 5.0, 50.0] {
+            let fill = reverse_water_fill(&t, Some(capacity), Potential::Exponential);
+            let used: f64 = t.iter().zip(&fill.x).map(|(t, x)| t.usage * x).sum();
+            assert!(used <= capacity * (1.0 + 1e-12), "{fill:?}");
+            // The capacity binds (every free push alone exceeds 0.5 · 2), so it is full.
+            assert!(used >= capacity * (1.0 - 1e-9), "{fill:?} uses {used}");
+            for (t, x) in t.iter().zip(&fill.x) {
+                assert!((0.0..=t.tail).contains(x), "{fill:?}");
+            }
+            assert!(fill.lambda > 0.0 && fill.lambda.is_finite());
+        }
+        // Unconstrained, the first term pushes half its gradient, (1000 − 998)/2 = 1
+        // (up to asinh of e^−999 ≈ 0), the sink term everything.
+        let free = reverse_water_fill(&t, None, Potential::Exponential).x;
+        assert!(
+            (free[0] - 1.0).abs() < 1e-12 && free[1] == 1000.0,
+            "{free:?}"
+        );
     }
 
     /// A penalty shifts a term's push like a price of its own (welfare-seeking): two

@@ -35,6 +35,8 @@ use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
 use crate::engine::water_fill::Potential;
 
+mod saved;
+
 /// No slot.
 const NONE: u32 = u32::MAX;
 
@@ -91,8 +93,11 @@ struct InPair {
     tail: u32,
 }
 
-/// The fixed configuration of every node.
+/// The fixed configuration of every node that carries a commodity ("node" below: its
+/// position among those).
 struct Layout<P: PushPolicy> {
+    /// Per node: its G′ index (increasing).
+    node: Vec<u32>,
     /// Per node: its first slot (one more entry at the end).
     node_slot: Vec<u32>,
     /// R_n, NaN for unlimited (capacities are finite).
@@ -168,8 +173,10 @@ pub struct Flat<'a, P: PushPolicy> {
 const CHUNK_WORK: usize = 4096;
 
 impl<'a, P: PushPolicy> Flat<'a, P> {
-    /// Configures every node ([`Setup::node`]), lays the configurations out flat and
-    /// precomputes the addressing. O(usable pairs · log) once.
+    /// Configures every node that carries a commodity ([`Setup::active_nodes`],
+    /// [`Setup::node`]), lays the configurations out flat and precomputes the
+    /// addressing. O(usable pairs · log) once; the other nodes of G′ cost nothing, in
+    /// time or memory, then or in any round.
     pub fn new(setup: &Setup<'_, 'a>) -> Flat<'a, P> {
         Flat::with_faults(setup, None)
     }
@@ -177,10 +184,10 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
     /// [`Flat::new`], running the fault schedule `faults` if given.
     pub fn with_faults(setup: &Setup<'_, 'a>, faults: Option<&FaultPlan>) -> Flat<'a, P> {
         let g = setup.graph();
-        let nodes = g.graph.node_count();
-        let configs: Vec<NodeConfig<P>> = (0..nodes)
+        let configs: Vec<NodeConfig<P>> = setup
+            .active_nodes()
             .into_par_iter()
-            .map(|n| setup.node(NodeIndex::new(n)))
+            .map(|n| setup.node(n))
             .collect();
         let layout = Layout::new(&configs, g.commodities.len());
         let faults = faults.map(|plan| {
@@ -225,37 +232,50 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
 }
 
 impl<P: PushPolicy> Flat<'_, P> {
-    /// Every node's state after the last round as the owned [`NodeState`] of the
-    /// `nodes` runtime (for comparing runtimes; O(slots)).
+    /// Every G′ node's state after the last round as the owned [`NodeState`] of the
+    /// `nodes` runtime (for comparing runtimes; O(nodes + slots)): a node that
+    /// carries no commodity is empty.
     pub fn node_states(&self) -> Vec<NodeState<P>> {
         let (l, s) = (&self.layout, &self.state);
         let lambdas = self.lambda.newest();
-        (0..l.capacity.len())
-            .map(|n| {
-                let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
-                let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
-                NodeState {
-                    held: of(&|x| s.held[x]),
-                    injected: of(&|x| l.local(x).injection),
-                    discarded: of(&|x| {
-                        if l.local[x].is_source() {
-                            s.report[x]
-                        } else {
-                            0.0
-                        }
-                    }),
-                    absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
-                    lambda: match (l.capacity(n), lambdas) {
-                        (Some(_), Some(row)) => row[l.node_cap[n] as usize],
-                        _ => 0.0,
-                    },
-                    policy: s.slots[slots.clone()].to_vec(),
-                    pushed: s.pushed
-                        [l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
-                        .to_vec(),
-                }
+        let mut states: Vec<NodeState<P>> = (0..self.g.graph.node_count())
+            .map(|_| NodeState {
+                held: Vec::new(),
+                injected: Vec::new(),
+                discarded: Vec::new(),
+                absorbed: Vec::new(),
+                lambda: 0.0,
+                policy: Vec::new(),
+                pushed: Vec::new(),
             })
-            .collect()
+            .collect();
+        let active = (0..l.capacity.len()).map(|n| {
+            let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
+            let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
+            NodeState {
+                held: of(&|x| s.held[x]),
+                injected: of(&|x| l.local(x).injection),
+                discarded: of(&|x| {
+                    if l.local[x].is_source() {
+                        s.report[x]
+                    } else {
+                        0.0
+                    }
+                }),
+                absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
+                lambda: match (l.capacity(n), lambdas) {
+                    (Some(_), Some(row)) => row[l.node_cap[n] as usize],
+                    _ => 0.0,
+                },
+                policy: s.slots[slots.clone()].to_vec(),
+                pushed: s.pushed[l.slot_out[slots.start] as usize..l.slot_out[slots.end] as usize]
+                    .to_vec(),
+            }
+        });
+        for (n, state) in l.node.iter().zip(active) {
+            states[*n as usize] = state;
+        }
+        states
     }
 }
 
@@ -268,6 +288,7 @@ impl<P: PushPolicy> Layout<P> {
             "the flat runtime indexes slots and out-edges with 32 bits"
         );
         let mut l = Layout {
+            node: configs.iter().map(|c| c.node as u32).collect(),
             node_slot: Vec::with_capacity(configs.len() + 1),
             capacity: Vec::with_capacity(configs.len()),
             collection: Vec::with_capacity(configs.len()),
@@ -332,7 +353,10 @@ impl<P: PushPolicy> Layout<P> {
             let k = l.local[s].k;
             let outs = l.slot_out[s] as usize..l.slot_out[s + 1] as usize;
             for (out, tail) in l.out[outs.clone()].iter_mut().zip(&mut tail_of[outs]) {
-                let h = out.head as usize;
+                let h = l
+                    .node
+                    .binary_search(&out.head)
+                    .expect("the head of a usable pair carries its commodity");
                 let (h0, h1) = (l.node_slot[h] as usize, l.node_slot[h + 1] as usize);
                 let at = l.local[h0..h1]
                     .binary_search_by_key(&k, |x| x.k)
@@ -696,7 +720,9 @@ fn step_chunk<P: PushPolicy>(
         let (o0, o1) = (layout.slot_out[s0] as usize, layout.slot_out[s1] as usize);
         let capacity = layout.capacity(n);
         let (rs0, rs1) = (s0 - from.slot, s1 - from.slot);
-        if net.is_some_and(|net| net.down[n]) {
+        // The network knows nodes by G′ index.
+        let gn = layout.node[n] as usize;
+        if net.is_some_and(|net| net.down[gn]) {
             // Down (design §5, "Faults"): no step; it sends nothing, injects and
             // discards nothing, and its jobs carry what its state says.
             p.sent[o0 - from.out..o1 - from.out].fill(0.0);
@@ -710,7 +736,7 @@ fn step_chunk<P: PushPolicy>(
             continue;
         }
         let (honest, open) = match net {
-            Some(net) => (net.honest(n), &net.open[o0..o1]),
+            Some(net) => (net.honest(gn), &net.open[o0..o1]),
             None => (true, &[][..]),
         };
         let stepped = if s0 == s1 {
@@ -800,7 +826,10 @@ fn deliver_chunk<P: PushPolicy>(
     for n in from.node..to.node {
         let collection = layout.collection[n];
         let (down, factor) = match net {
-            Some(net) => (net.down[n], net.factor[n]),
+            Some(net) => {
+                let gn = layout.node[n] as usize;
+                (net.down[gn], net.factor[gn])
+            }
             None => (false, 1.0),
         };
         for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
@@ -859,7 +888,9 @@ fn report_of<P: PushPolicy>(
     let (injected, discarded) = match layout.source[k] {
         NONE => (0.0, 0.0),
         // A source that is down injects nothing (design §5, "Faults").
-        s if down.is_some_and(|d| d[layout.node_of(s as usize)]) => (0.0, report[s as usize]),
+        s if down.is_some_and(|d| d[layout.node[layout.node_of(s as usize)] as usize]) => {
+            (0.0, report[s as usize])
+        }
         s => (layout.commodity[k].injection, report[s as usize]),
     };
     let absorbed = match layout.sink[k] {
@@ -881,8 +912,8 @@ impl<P: PushPolicy> Flat<'_, P> {
         // engine carries, in the same order.
         let carried = |k: usize| self.layout.k_start[k] < self.layout.k_start[k + 1];
         let mut o = 0;
-        for n in g.graph.node_indices() {
-            for &p in pairs.leaving(n) {
+        for &n in &self.layout.node {
+            for &p in pairs.leaving(NodeIndex::new(n as usize)) {
                 let k = pairs.commodity(p);
                 if carried(k) {
                     flow.x[k][p - pairs.range(k).start] = means[o];
@@ -898,6 +929,14 @@ impl<P: PushPolicy> Flat<'_, P> {
 impl<P: PushPolicy> Executor for Flat<'_, P> {
     fn runtime(&self) -> Runtime {
         Runtime::Flat
+    }
+
+    fn save(&self) -> Option<super::NodesState> {
+        Some(self.save_state())
+    }
+
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+        self.load_state(state, window)
     }
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
@@ -918,12 +957,16 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             net.begin(*round);
             // A node that starts or stops lying restates what it announced at the end
             // of the last round (announcements are read in the round they are for).
-            for &n in &net.restated {
+            for &gn in &net.restated {
+                // The network knows nodes by G′ index; the layout by position.
+                let Ok(n) = layout.node.binary_search(&(gn as u32)) else {
+                    continue;
+                };
                 for s in layout.node_slot[n] as usize..layout.node_slot[n + 1] as usize {
                     let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
                     if layout.local[s].queues() as usize > outs {
                         let height = layout.height(s, state.held[s]);
-                        let factor = net.factor[n];
+                        let factor = net.factor[gn];
                         state.heights[s] = if factor == 1.0 {
                             height
                         } else {
@@ -1032,9 +1075,18 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
     fn prices(&self) -> Vec<Option<f64>> {
         let means = self.lambda.means();
         let l = &self.layout;
-        (0..l.capacity.len())
-            .map(|n| l.capacity(n).map(|_| means[l.node_cap[n] as usize]))
-            .collect()
+        // A node that carries nothing never binds: λ = 0 in every round.
+        let idle = mean_of_zeros(self.lambda.len());
+        let mut prices: Vec<Option<f64>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| self.g.node(n).capacity.map(|_| idle))
+            .collect();
+        for n in 0..l.capacity.len() {
+            prices[l.node[n] as usize] = l.capacity(n).map(|_| means[l.node_cap[n] as usize]);
+        }
+        prices
     }
 
     fn footprint(&self) -> Footprint {

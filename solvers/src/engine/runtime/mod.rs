@@ -16,6 +16,8 @@ pub mod flat;
 pub mod nodes;
 pub mod timely;
 
+use std::collections::BTreeMap;
+
 use brokerflow_graphs::Flow;
 use serde::Serialize;
 
@@ -98,6 +100,41 @@ pub trait Executor: Send {
     fn fault_outcome(&self) -> Option<FaultOutcome> {
         None
     }
+
+    /// Every node's state and the window, to save ([`super::replan`]); `None` where
+    /// the runtime cannot give it.
+    fn save(&self) -> Option<NodesState> {
+        None
+    }
+
+    /// Takes every node's state out of `state` (what it takes is removed from the
+    /// maps; what is left, the caller counts as dropped), and the window too when
+    /// `window`. Refuses, in words, state that does not fit.
+    fn load(&mut self, _state: &mut NodesState, _window: bool) -> Result<(), String> {
+        Err(format!(
+            "the {} runtime cannot resume from a saved state (use flat or nodes)",
+            self.runtime().name()
+        ))
+    }
+}
+
+/// Every node's changing state and the window, keyed by G′ indices: what a runtime
+/// saves and resumes from ([`super::replan`] names the keys for a file). Key order is
+/// the runtimes' own order — by node, then commodity, then edge — and the window's
+/// columns follow it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodesState {
+    /// Per (G′ node, commodity k): jobs held and the variant's state as JSON.
+    pub queues: BTreeMap<(usize, usize), (f64, serde_json::Value)>,
+    /// Per (G′ node, commodity k, G′ edge): x̄ of the node's last push over the edge
+    /// (momentum's memory).
+    pub pushed: BTreeMap<(usize, usize, usize), f64>,
+    /// The window, oldest round first: per round, the jobs sent over every out-edge,
+    /// in the order of `pushed`.
+    pub sent: Vec<Vec<f64>>,
+    /// The window, oldest round first: per round, λ of every node with a capacity
+    /// that carries some commodity, in node order.
+    pub lambda: Vec<Vec<f64>>,
 }
 
 impl Runtime {

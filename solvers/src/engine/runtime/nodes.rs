@@ -23,6 +23,8 @@ use crate::engine::node::{
 use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
 
+mod saved;
+
 /// Every node as its own owned configuration and state.
 pub struct Nodes<'a, P: PushPolicy> {
     g: &'a ExpandedGraph,
@@ -51,7 +53,9 @@ struct Faulty {
 }
 
 impl<'a, P: PushPolicy> Nodes<'a, P> {
-    /// Configures every node ([`Setup::node`]) and empties every queue.
+    /// Configures every node that carries a commodity ([`Setup::active_nodes`],
+    /// [`Setup::node`]) and empties every queue; the other nodes of G′ step with
+    /// nothing and cost nothing.
     pub fn new(setup: &Setup<'_, 'a>) -> Nodes<'a, P> {
         Nodes::with_faults(setup, None)
     }
@@ -59,7 +63,7 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
     /// [`Nodes::new`], running the fault schedule `faults` if given.
     pub fn with_faults(setup: &Setup<'_, 'a>, faults: Option<&FaultPlan>) -> Nodes<'a, P> {
         let g = setup.graph();
-        let configs: Vec<NodeConfig<P>> = setup.partition(g.graph.node_indices());
+        let configs: Vec<NodeConfig<P>> = setup.partition(setup.active_nodes());
         let (sent, lambda) = empty_windows(&configs, setup.options().window);
         let faults = faults.map(|plan| {
             let mut first_out = Vec::with_capacity(configs.len() + 1);
@@ -77,6 +81,10 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
                 round: 0,
             }
         });
+        let neighbours = out_neighbours(&configs)
+            .into_iter()
+            .map(|heads| heads.into_iter().map(|m| position(&configs, m)).collect())
+            .collect();
         Nodes {
             faults,
             g,
@@ -84,7 +92,7 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
                 potential: setup.options().potential,
             },
             states: configs.iter().map(NodeState::new).collect(),
-            neighbours: out_neighbours(&configs),
+            neighbours,
             sent,
             lambda,
             outboxes: configs.iter().map(|_| Vec::new()).collect(),
@@ -92,20 +100,59 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
         }
     }
 
-    /// Every node's configuration, by G′ node index.
-    pub fn configs(&self) -> &[NodeConfig<P>] {
-        &self.configs
+    /// Every G′ node's configuration, by G′ node index (a node that carries no
+    /// commodity has none; O(nodes), for inspection).
+    pub fn configs(&self) -> Vec<NodeConfig<P>> {
+        let mut all: Vec<NodeConfig<P>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| NodeConfig {
+                node: n.index(),
+                capacity: self.g.node(n).capacity,
+                collection: matches!(
+                    self.g.node(n).kind,
+                    brokerflow_graphs::NodeKind::Collection(_)
+                ),
+                commodities: Vec::new(),
+                out: Vec::new(),
+            })
+            .collect();
+        for c in &self.configs {
+            all[c.node] = c.clone();
+        }
+        all
     }
 
-    /// Every node's state after the last round, by G′ node index.
-    pub fn states(&self) -> &[NodeState<P>] {
-        &self.states
+    /// Every G′ node's state after the last round, by G′ node index (empty where the
+    /// node carries no commodity; O(nodes), for inspection).
+    pub fn states(&self) -> Vec<NodeState<P>> {
+        let mut all: Vec<NodeState<P>> = self.configs().iter().map(NodeState::new).collect();
+        for (c, s) in self.configs.iter().zip(&self.states) {
+            all[c.node] = s.clone();
+        }
+        all
     }
+}
+
+/// The position of G′ node `node` among `configs` (sorted by node).
+fn position<P: PushPolicy>(configs: &[NodeConfig<P>], node: usize) -> usize {
+    configs
+        .binary_search_by_key(&node, |c| c.node)
+        .expect("the head of a usable pair carries its commodity")
 }
 
 impl<P: PushPolicy> Executor for Nodes<'_, P> {
     fn runtime(&self) -> Runtime {
         Runtime::Nodes
+    }
+
+    fn save(&self) -> Option<super::NodesState> {
+        Some(self.save_state())
+    }
+
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+        self.load_state(state, window)
     }
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
@@ -153,7 +200,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
         let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
         for outbox in self.outboxes.iter().rev() {
             for job in outbox {
-                inbox[job.to].push(job);
+                inbox[position(&self.configs, job.to)].push(job);
             }
         }
         self.configs
@@ -203,11 +250,18 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
     }
 
     fn prices(&self) -> Vec<Option<f64>> {
-        self.configs
-            .iter()
-            .zip(&self.lambda)
-            .map(|(c, l)| c.capacity.map(|_| l.means()[0]))
-            .collect()
+        // A node that carries nothing never binds: λ = 0 in every round.
+        let idle = mean_of_zeros(self.lambda.first().map_or(0, Ring::len));
+        let mut prices: Vec<Option<f64>> = self
+            .g
+            .graph
+            .node_indices()
+            .map(|n| self.g.node(n).capacity.map(|_| idle))
+            .collect();
+        for (c, l) in self.configs.iter().zip(&self.lambda) {
+            prices[c.node] = c.capacity.map(|_| l.means()[0]);
+        }
+        prices
     }
 
     fn last_round(&self) -> Option<Flow> {
@@ -288,7 +342,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
             .map_init(
                 NodeScratch::<P>::default,
                 |scratch, (n, ((((config, state), outbox), sent), lambda))| {
-                    if net.down[n] {
+                    if net.down[config.node] {
                         outbox.clear();
                         sent.next_row().iter_mut().for_each(|x| *x = 0.0);
                         sent.commit();
@@ -338,7 +392,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
         }
         let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
         for job in arrivals.iter().rev() {
-            inbox[job.to].push(job);
+            inbox[position(&self.configs, job.to)].push(job);
         }
         let down = &f.net.down;
         self.configs
