@@ -14,6 +14,8 @@
 use brokerflow_graphs::ExpandedGraph;
 use thiserror::Error;
 
+use crate::compare::{InjectionMode, Method};
+use crate::engine::EngineOptions;
 use crate::lp::Objective;
 
 /// Resident bytes per LP variable used in the estimate: the most measured for a whole
@@ -186,14 +188,70 @@ pub fn engine_estimate(g: &ExpandedGraph, window: usize, max_rounds: usize) -> E
     }
 }
 
+/// Checks every LP of `lps` (P2 and P2⁻ solve P1 first, so it is checked with them)
+/// and, with `engine` = (window, round limit), an engine run: the first estimate above
+/// `limits` is the error. O(usable pairs) per LP.
+pub fn check_plan(
+    g: &ExpandedGraph,
+    lps: &[Objective],
+    engine: Option<(usize, usize)>,
+    limits: &Limits,
+) -> Result<(), TooLarge> {
+    let mut needed: Vec<Objective> = Vec::new();
+    for &o in lps {
+        if matches!(o, Objective::Utility | Objective::WorstUtility) {
+            needed.push(Objective::Concurrent);
+        }
+        needed.push(o);
+    }
+    // P1 has the most variables (its pairs and δ): one estimate answers for all.
+    let largest = needed
+        .iter()
+        .copied()
+        .max_by_key(|&o| (o == Objective::Concurrent, o == Objective::Welfare));
+    if let Some(o) = largest {
+        lp_estimate(g, o).check(limits)?;
+    }
+    if let Some((window, max_rounds)) = engine {
+        engine_estimate(g, window, max_rounds).check(limits)?;
+    }
+    Ok(())
+}
+
+/// [`check_plan`] for the rows of [`crate::compare::compare_market`]: each LP method,
+/// P3 (the optimum every row is measured against), P1 for engines in feasible mode,
+/// and one engine run if any method is an engine.
+pub fn check_methods(
+    g: &ExpandedGraph,
+    methods: &[Method],
+    engine: &EngineOptions,
+    limits: &Limits,
+) -> Result<(), TooLarge> {
+    let mut lps = vec![Objective::Welfare];
+    let mut runs_engine = false;
+    for m in methods {
+        match *m {
+            Method::Lp(o) => lps.push(o),
+            Method::Engine { mode, .. } => {
+                runs_engine = true;
+                if mode == InjectionMode::Feasible {
+                    lps.push(Objective::Concurrent);
+                }
+            }
+        }
+    }
+    let engine = runs_engine.then_some((engine.window, engine.max_rounds));
+    check_plan(g, &lps, engine, limits)
+}
+
 /// A computation whose estimate is above its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum TooLarge {
     /// An LP with more variables than the limit.
     #[error(
-        "the {} LP would have up to {} variables and {} constraints (about {} at {} KiB per variable); the limit is {} variables",
-        estimate.objective.name(),
+        "the LP {} would have up to {} variables and {} constraints (about {} at {} KiB per variable); the limit is {} variables",
+        lp_name(estimate.objective),
         estimate.variables,
         estimate.constraints,
         gib(estimate.bytes()),
@@ -221,6 +279,17 @@ pub enum TooLarge {
         /// [`Limits::engine_bytes`].
         limit: u64,
     },
+}
+
+/// The LP's name in the paper's terms (design §4) and on the command line.
+fn lp_name(o: Objective) -> String {
+    let p = match o {
+        Objective::Concurrent => "P1",
+        Objective::Utility => "P2",
+        Objective::WorstUtility => "P2⁻",
+        Objective::Welfare => "P3",
+    };
+    format!("{p} ({})", o.name())
 }
 
 /// Bytes in GiB for messages ("3.2 GiB"; large numbers in scientific notation).
