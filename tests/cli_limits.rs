@@ -104,3 +104,77 @@ fn the_bundled_markets_are_within_the_limits() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A spec of `seeds` scenarios of a market of `users` users, 2 brokers and 2
+/// providers, two LP and two engine methods.
+fn spec(name: &str, seeds: u64, users: usize) -> String {
+    common::scratch_file(
+        &format!("{name}.toml"),
+        &format!(
+            r#"name = "{name}"
+methods = ["lp/concurrent", "lp/welfare", "fair/demand", "utility-aware/demand"]
+[engine]
+rounds = 300
+[[configuration]]
+name = "K3"
+seeds = {seeds}
+[configuration.generator]
+users = {users}
+brokers = 2
+providers = 2
+"#
+        ),
+    )
+}
+
+/// Ten million scenarios of 4 methods on 20-user markets are above 10⁹ pair-runs:
+/// 10⁷ × 4 × at least 80 pairs, since each user has a path user → broker → bandwidth
+/// node → provider → collection point (the generator links every user to a broker and
+/// every broker to a provider, and broker → provider links have finite bandwidth).
+/// Refused before a row is written.
+#[test]
+fn a_batch_above_the_limit_is_refused_before_it_starts() {
+    let s = spec("huge", 10_000_000, 20);
+    let out = scratch("huge-out");
+    let args = ["experiment", &s, "--out", &out];
+    refused(&args, "the batch would run 10000000 scenarios");
+    refused(&args, "the limit is 1000000000 pair-runs; pass --force");
+    assert!(!std::path::Path::new(&out).join(".journal.csv").exists());
+}
+
+#[test]
+fn jobs_are_bounded() {
+    let s = spec("jobs", 1, 3);
+    refused(
+        &["experiment", &s, "--jobs", "100000"],
+        "--jobs 100000: at most 256",
+    );
+}
+
+/// A process killed between writing a temporary and renaming it leaves
+/// `.NAME.tmpPID` behind; the next run in that folder (here a `--resume`) removes it.
+/// 4 194 305 is above the largest pid Linux hands out (2²²), so no live writer owns it.
+#[test]
+fn resume_removes_the_temporaries_of_killed_runs() {
+    let s = spec("resume", 2, 3);
+    let out = scratch("resume-out");
+    let first = run(&["experiment", &s, "--out", &out, "--stop-after", "1"]);
+    assert!(!first.status.success());
+    let dir = std::path::Path::new(&out);
+    for name in [".journal.csv.tmp4194305", ".scenarios.csv.tmp4194305"] {
+        std::fs::write(dir.join(name), "cut short").unwrap();
+    }
+    let again = run(&["experiment", &s, "--out", &out, "--resume"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(dir.join("scenarios.csv").exists());
+}

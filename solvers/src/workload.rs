@@ -44,16 +44,21 @@ pub struct Limits {
     pub lp_variables: usize,
     /// The most bytes one engine run is estimated to hold.
     pub engine_bytes: u64,
+    /// The most pair-runs one experiment batch may hold: Σ scenarios × methods × usable
+    /// pairs ([`BatchEstimate`]).
+    pub batch_pair_runs: u64,
 }
 
 impl Limits {
     /// The documented defaults: 1 000 000 LP variables (about 3 GiB at
     /// [`LP_BYTES_PER_VARIABLE`]; 1.8× the largest documented LP, P1 at 100 000 users
-    /// with 553 922) and 4 GiB per engine run (4.7× the 100 000-user run's 852 MB
-    /// estimate).
+    /// with 553 922), 4 GiB per engine run (4.7× the 100 000-user run's 852 MB
+    /// estimate) and 10⁹ pair-runs per experiment batch (at the tens of µs a pair of
+    /// one method takes on the measured markets, about a day on 2 cores).
     pub const DEFAULT: Limits = Limits {
         lp_variables: 1_000_000,
         engine_bytes: 4 << 30,
+        batch_pair_runs: 1_000_000_000,
     };
 }
 
@@ -244,6 +249,41 @@ pub fn check_methods(
     check_plan(g, &lps, engine, limits)
 }
 
+/// The size of an experiment batch: every configuration's scenarios × methods ×
+/// usable pairs, with each configuration's pairs taken from one of its scenarios
+/// (generated scenarios of one configuration have the same counts of participants;
+/// their pairs differ by seed, so this is an estimate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchEstimate {
+    /// Scenarios in the batch.
+    pub scenarios: u64,
+    /// Σ scenarios × methods × usable pairs (saturating).
+    pub pair_runs: u64,
+}
+
+impl BatchEstimate {
+    /// Adds a configuration of `scenarios` scenarios, each `methods` methods on about
+    /// `pairs` usable pairs.
+    pub fn add(&mut self, scenarios: usize, methods: usize, pairs: usize) {
+        self.scenarios = self.scenarios.saturating_add(scenarios as u64);
+        let runs = (scenarios as u64)
+            .saturating_mul(methods as u64)
+            .saturating_mul(pairs as u64);
+        self.pair_runs = self.pair_runs.saturating_add(runs);
+    }
+
+    /// Refuses a batch above `limits`.
+    pub fn check(&self, limits: &Limits) -> Result<(), TooLarge> {
+        if self.pair_runs > limits.batch_pair_runs {
+            return Err(TooLarge::Batch {
+                estimate: *self,
+                limit: limits.batch_pair_runs,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A computation whose estimate is above its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -277,6 +317,19 @@ pub enum TooLarge {
         /// The estimate.
         estimate: EngineEstimate,
         /// [`Limits::engine_bytes`].
+        limit: u64,
+    },
+    /// An experiment batch above the pair-runs limit.
+    #[error(
+        "the batch would run {} scenarios, about {} pair-runs (scenarios × methods × usable pairs); the limit is {} pair-runs",
+        estimate.scenarios,
+        estimate.pair_runs,
+        limit
+    )]
+    Batch {
+        /// The estimate.
+        estimate: BatchEstimate,
+        /// [`Limits::batch_pair_runs`].
         limit: u64,
     },
 }
@@ -328,6 +381,7 @@ mod tests {
         let limits = Limits {
             lp_variables: 17,
             engine_bytes: 24_800,
+            batch_pair_runs: 0,
         };
         let g = ExpandedGraph::new(&examples::tiny());
         assert!(lp_estimate(&g, Objective::Concurrent)
@@ -344,6 +398,19 @@ mod tests {
         assert!(e.to_string().contains("the limit is 16 variables"), "{e}");
         assert!(engine_estimate(&g, 50, 10).check(&limits).is_ok());
         assert!(engine_estimate(&g, 51, 10).check(&limits).is_err());
+    }
+
+    #[test]
+    fn a_billion_seeds_of_tiny_are_refused_and_saturate_rather_than_wrap() {
+        let mut b = BatchEstimate::default();
+        b.add(1_000_000_000, 8, 16);
+        assert_eq!(b.pair_runs, 128_000_000_000);
+        assert!(b.check(&Limits::DEFAULT).is_err());
+        let mut small = BatchEstimate::default();
+        small.add(100, 8, 16);
+        assert!(small.check(&Limits::DEFAULT).is_ok());
+        small.add(usize::MAX, usize::MAX, 2);
+        assert_eq!(small.pair_runs, u64::MAX);
     }
 
     #[test]
