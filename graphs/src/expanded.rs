@@ -15,7 +15,7 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::market::{Market, ValidMarket};
+use crate::market::ValidMarket;
 use crate::pairs::UsablePairs;
 
 /// What a node of G′ stands for; the index points into the market's lists.
@@ -191,11 +191,23 @@ impl ExpandedGraph {
         let mut scratch = Reach::new(graph.node_count());
         let mut reached = Vec::new();
         let mut sink_pairs: Vec<(usize, usize)> = Vec::new();
+        // Eligibility by stamp (O(1) per reached provider), not by scanning the user's
+        // list for each one: that would cost reached × eligible per user.
+        let provider_index: HashMap<&str, usize> = (market.providers.iter().enumerate())
+            .map(|(p, provider)| (provider.id.as_str(), p))
+            .collect();
+        let mut eligible_stamp = vec![usize::MAX; market.providers.len()];
         for (k, u) in market.users.iter().enumerate() {
+            for p in u.eligible.iter().flatten() {
+                // A valid market names only providers here.
+                if let Some(&p) = provider_index.get(p.as_str()) {
+                    eligible_stamp[p] = k;
+                }
+            }
             forward_reach(&graph, by_name[&u.id], &mut scratch, &mut reached);
             for &n in &reached {
                 if let NodeKind::Provider(p) = graph[n].kind {
-                    if Market::is_eligible(u, &market.providers[p].id) {
+                    if u.eligible.is_none() || eligible_stamp[p] == k {
                         sink_pairs.push((p, k));
                     }
                 }
@@ -320,6 +332,10 @@ impl ExpandedGraph {
         // whole in-list of other users' links.
         let mut local: Vec<(u32, u32, EdgeIndex)> = Vec::new();
         for (i, &n) in reached.iter().enumerate() {
+            if matches!(self.graph[n].kind, NodeKind::Provider(_)) {
+                // Its edges go to collection points; k's own are `sink_edges`.
+                continue;
+            }
             for e in self.graph.edges_directed(n, Direction::Outgoing) {
                 if scratch.is(e.target(), forward) {
                     local.push((scratch.slot[e.target().index()], i as u32, e.id()));
@@ -380,6 +396,12 @@ fn forward_reach(
     while i < reached.len() {
         let n = reached[i];
         i += 1;
+        if matches!(graph[n].kind, NodeKind::Provider(_)) {
+            // A provider's only out-edges go to collection points: one per commodity
+            // it serves. Walking them for every user would make loading quadratic in
+            // the users that share a provider.
+            continue;
+        }
         for m in graph.neighbors_directed(n, Direction::Outgoing) {
             let market_node = !matches!(graph[m].kind, NodeKind::Collection(_));
             let can_carry = graph[m].capacity.is_none_or(|c| c > 0.0);

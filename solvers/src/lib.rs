@@ -15,7 +15,9 @@
 //!   time, replicas, per-slot markets priced by McAfee's rule, and contracts with
 //!   deposits and hidden spot checks on a ledger;
 //! - [`measures`], [`stats`] and [`compare`]: design §8's measures, their aggregates,
-//!   and the per-market comparison rows that `compare` and `experiment` print.
+//!   and the per-market comparison rows that `compare` and `experiment` print;
+//! - [`workload`]: the size of an LP or an engine run estimated from G′'s counts
+//!   before either is built, and the limits the command line enforces.
 //!
 //! # Example
 //!
@@ -51,3 +53,4 @@ pub mod measures;
 pub mod settle;
 pub mod stats;
 pub mod stream;
+pub mod workload;

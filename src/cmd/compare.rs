@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::{LpOptions, Objective};
+use brokerflow_solvers::workload;
 use serde::Serialize;
 use serde_json::json;
 
@@ -91,6 +92,9 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     };
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
+    let engine = args.engine.options(g, Variant::Fair, InjectArg::Demand)?;
+    let checked = workload::check_methods(g, &methods, &engine, &workload::Limits::DEFAULT);
+    crate::cmd::within_limits(&loaded.path, checked, args.engine.size.force)?;
     let fault_file = args.faults.load(&loaded, args.engine.runtime.into())?;
     let options = CompareOptions {
         methods,
@@ -98,7 +102,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             backend: args.engine.backend,
             prices: false,
         },
-        engine: args.engine.options(g, Variant::Fair, InjectArg::Demand)?,
+        engine,
         trace: false,
         faults: fault_file.as_ref().map(|f| f.plan.clone()),
     };

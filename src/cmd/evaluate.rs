@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv::read_flows;
 use brokerflow_solvers::check::{check_flow, Tolerance};
-use brokerflow_solvers::lp::{self, Backend, LpOptions, CHECK_TOLERANCE};
+use brokerflow_solvers::lp::{self, Backend, LpOptions, Objective, CHECK_TOLERANCE};
 use brokerflow_solvers::measures::{percent_of_optimum, served_fraction};
+use brokerflow_solvers::workload;
 use serde_json::json;
 
 use crate::cmd::{provenance, LoadedMarket};
@@ -36,12 +37,19 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub size: crate::cmd::SizeArgs,
 }
 
 /// Runs `evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let loaded = LoadedMarket::load(&args.market)?;
     let (market, g) = (&loaded.market, &loaded.graph);
+    crate::cmd::within_limits(
+        &loaded.path,
+        workload::check_plan(g, &[Objective::Welfare], None, &workload::Limits::DEFAULT),
+        args.size.force,
+    )?;
     let text = std::fs::read_to_string(&args.flows)
         .with_context(|| format!("{}: cannot read", args.flows.display()))?;
     let (flow, issues) = read_flows(market, g, &text, &args.flows.display().to_string())?;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
 use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
+use brokerflow_solvers::workload;
 
 use crate::cmd::output::Outputs;
 use crate::cmd::write_atomically;
@@ -35,7 +36,7 @@ pub struct Args {
     /// Output folder (default: <spec folder>/<spec name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; at most 256).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Keep the rows a previous, interrupted run of the same spec finished; run the rest.
@@ -43,7 +44,9 @@ pub struct Args {
     pub resume: bool,
     /// Replace the results of an earlier run in the output folder (without it, a
     /// folder that already holds a finished run's scenarios.csv is refused, so the
-    /// committed results under experiments/ are never overwritten by accident).
+    /// committed results under experiments/ are never overwritten by accident); also
+    /// start a batch whose size estimate is above the limits of README "Size limits"
+    /// (10⁹ pair-runs per batch; per scenario those of `solve` and `run`).
     #[arg(long)]
     pub force: bool,
     /// Instead of running: write the market of scenario (CONFIG, SEED) — SEED is the
@@ -78,12 +81,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             out.display()
         );
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(n) if n > MAX_JOBS => anyhow::bail!(
+            "--jobs {n}: at most {MAX_JOBS} (each job holds a whole scenario in memory; this machine has {})",
+            crate::cmd::count(cores(), "core")
+        ),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => cores().min(MAX_JOBS),
     };
+    within_batch_limits(&spec, args.force)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    crate::cmd::output::remove_stale_temporaries(&out)
+        .with_context(|| format!("removing stale temporary files in {}", out.display()))?;
     let batch = run_batch(&spec, &out, jobs, args.resume, args.stop_after)?;
     if batch.interrupted {
         anyhow::bail!(
@@ -145,6 +155,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The most `--jobs`: more threads than this only multiply the memory of the
+/// scenarios held at once (README "Size limits").
+pub const MAX_JOBS: usize = 256;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Refuses, unless `force`, a batch whose estimate is above the limits: each
+/// configuration's first scenario is built and checked as `compare` checks a market
+/// (its LPs and engine runs), and the batch's pair-runs are that scenario's usable pairs
+/// × methods × the configuration's scenarios.
+fn within_batch_limits(spec: &Spec, force: bool) -> anyhow::Result<()> {
+    let limits = workload::Limits::DEFAULT;
+    let mut batch = workload::BatchEstimate::default();
+    for c in &spec.configurations {
+        // A scenario that cannot be built is the batch's error row, not a refusal.
+        let Ok(market) = scenario_market(c, 0) else {
+            continue;
+        };
+        let g = brokerflow_graphs::ExpandedGraph::new(&market);
+        let options = runner::compare_options(spec, c);
+        if let Err(e) = workload::check_methods(&g, &c.methods, &options.engine, &limits) {
+            if !force {
+                anyhow::bail!(
+                    "{}: configuration '{}', scenario {}: {e}; pass --force to start it anyway",
+                    spec.path.display(),
+                    c.name,
+                    c.scenario_label(0)
+                );
+            }
+        }
+        batch.add(c.scenarios(), c.methods.len(), g.usable_pairs());
+    }
+    let checked = batch.check(&limits);
+    crate::cmd::within_limits(&spec.path, checked, force)
 }
 
 /// Removes the `.svg` files in `out` that are not among `figures`.

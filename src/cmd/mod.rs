@@ -99,6 +99,33 @@ impl LoadedMarket {
     }
 }
 
+/// `--force`, shared by the commands that solve LPs or run the engine: one definition
+/// of the flag and its help.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SizeArgs {
+    /// Start even when the size estimate (LP variables, engine memory) is above the
+    /// limits of README "Size limits" (1 000 000 LP variables, 4 GiB per engine run);
+    /// without it such a computation is refused before it starts.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Refuses, before any work, what an estimate puts above the size limits
+/// (`brokerflow_solvers::workload`, README "Size limits") unless `--force`: the error
+/// names the file, the estimate, the limit and `--force`.
+pub fn within_limits(
+    origin: &Path,
+    checked: Result<(), brokerflow_solvers::workload::TooLarge>,
+    force: bool,
+) -> anyhow::Result<()> {
+    match checked {
+        Err(e) if !force => {
+            anyhow::bail!("{}: {e}; pass --force to start it anyway", origin.display())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What made an output (design §8): version, backend, tolerances, input hash.
 pub fn provenance(
     loaded: &LoadedMarket,

@@ -13,6 +13,7 @@ use brokerflow_solvers::engine::{
 };
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 use brokerflow_solvers::measures;
+use brokerflow_solvers::workload;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -128,9 +129,24 @@ pub struct EngineArgs {
     pub runtime: RuntimeArg,
     #[command(flatten)]
     pub cluster: crate::cmd::cluster::ClusterArgs,
+    #[command(flatten)]
+    pub size: crate::cmd::SizeArgs,
 }
 
 impl EngineArgs {
+    /// Refuses, before any work, an engine run on `g` with these settings — and the
+    /// LPs `lps` beside it — whose size estimate is above the limits, unless `--force`.
+    pub fn within_limits(
+        &self,
+        loaded: &LoadedMarket,
+        g: &ExpandedGraph,
+        lps: &[lp::Objective],
+    ) -> anyhow::Result<()> {
+        let engine = Some((self.window, self.rounds));
+        let checked = workload::check_plan(g, lps, engine, &workload::Limits::DEFAULT);
+        crate::cmd::within_limits(&loaded.path, checked, self.size.force)
+    }
+
     /// The engine options for a variant and injection mode on the market of `g`
     /// (solving P1 for δ* when feasible injection needs it).
     pub fn options(
@@ -343,6 +359,11 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             "--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit"
         );
     }
+    let p1 = match args.inject {
+        InjectArg::Feasible => &[lp::Objective::Concurrent][..],
+        InjectArg::Demand => &[],
+    };
+    args.engine.within_limits(&loaded, g, p1)?;
     let options = args.engine.options(g, args.variant.into(), args.inject)?;
     let mut trace = Trace::default();
     let mut progress = Progress::new(&options);

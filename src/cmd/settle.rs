@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use brokerflow_solvers::engine::{Runtime, Variant};
-use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::lp::{Backend, Objective};
 use brokerflow_solvers::settle::replicated::{
     self, Deviation, Outcome, ReplicationConfig, TransportKind,
 };
 use brokerflow_solvers::settle::{
     self, Allocation, AllocationSource, Bids, Mechanism, SettleOptions, Statement,
 };
+use brokerflow_solvers::workload;
 use serde_json::json;
 use std::time::Duration;
 
@@ -257,6 +258,24 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         return run_replicated(args, &loaded, &declared);
     }
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
+    let solves_p3 = args.allocation.variant().is_none()
+        || matches!(
+            mechanism,
+            Mechanism::LpPrices | Mechanism::Vcg | Mechanism::Mca
+        );
+    let p3 = if solves_p3 {
+        &[Objective::Welfare][..]
+    } else {
+        &[]
+    };
+    match args.allocation.variant() {
+        None => crate::cmd::within_limits(
+            &loaded.path,
+            workload::check_plan(&declared_graph, p3, None, &workload::Limits::DEFAULT),
+            args.engine.size.force,
+        )?,
+        Some(_) => args.engine.within_limits(&loaded, &declared_graph, p3)?,
+    }
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.engine.backend)?,
         Some(variant) => {

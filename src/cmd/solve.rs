@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::lp::{self, Backend, LpOptions, LpSolution, LpStatus, Objective};
+use brokerflow_solvers::workload;
 use serde_json::json;
 
 use crate::cmd::output::Outputs;
@@ -80,6 +81,8 @@ pub struct Args {
     /// [`PER_USER_TABLE_LIMIT`] users (the totals are always printed first).
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub size: crate::cmd::SizeArgs,
 }
 
 /// Above this many users the readable output gives totals only, unless `--verbose`.
@@ -106,6 +109,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ],
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
+    crate::cmd::within_limits(
+        &loaded.path,
+        workload::check_plan(&loaded.graph, &objectives, None, &workload::Limits::DEFAULT),
+        args.size.force,
+    )?;
     if single {
         // One LP: its failure is the command's error, and its files are written
         // before anything is printed.

@@ -169,7 +169,7 @@ impl Record {
         }
         let config = spec.configurations.iter().position(|c| c.name == f[0])?;
         let c = &spec.configurations[config];
-        let scenario = c.scenario_index(&f[1])?;
+        let scenario = scenario_named(c, &f[1])?;
         let method = c.methods.iter().position(|m| m.label() == f[2])?;
         let num = |s: &str| -> Option<Option<f64>> {
             if s.is_empty() {
@@ -219,6 +219,21 @@ impl Record {
     /// The sort key: configuration, scenario, method (spec order).
     pub fn key(&self) -> (usize, usize, usize) {
         (self.config, self.scenario, self.method)
+    }
+}
+
+/// The index of the scenario labelled `label`: for generated scenarios by binary
+/// search over the ascending seeds (a resume reads one label per row, so a linear
+/// search would make resuming quadratic in the scenarios).
+fn scenario_named(c: &Configuration, label: &str) -> Option<usize> {
+    match &c.source {
+        Source::Generated { seeds, .. } => {
+            let seed: u64 = label.parse().ok()?;
+            // The label must be the seed as written, not another spelling of it.
+            (seed.to_string() == label).then_some(())?;
+            seeds.binary_search(&seed).ok()
+        }
+        Source::Given(_) => c.scenario_index(label),
     }
 }
 
@@ -417,21 +432,20 @@ pub fn run_batch(
     } else {
         BTreeMap::new()
     };
-    let mut pending = Vec::new();
-    let mut resumed = 0;
-    for (ci, c) in spec.configurations.iter().enumerate() {
-        for si in 0..c.scenarios() {
-            if (0..c.methods.len()).all(|m| finished.contains_key(&(ci, si, m))) {
-                resumed += 1;
-            } else {
-                pending.push((ci, si));
-            }
-        }
-    }
-    let interrupted = stop_after.is_some_and(|n| n < pending.len());
-    if let Some(n) = stop_after {
-        pending.truncate(n);
-    }
+    // Scenarios are streamed to the workers, never listed: a batch of a billion seeds
+    // must not allocate a billion entries before its first row.
+    let done = |ci: usize, si: usize| {
+        let methods = spec.configurations[ci].methods.len();
+        (0..methods).all(|m| finished.contains_key(&(ci, si, m)))
+    };
+    let scenarios = || {
+        (spec.configurations.iter().enumerate())
+            .flat_map(|(ci, c)| (0..c.scenarios()).map(move |si| (ci, si)))
+    };
+    let to_run = scenarios().filter(|&(ci, si)| !done(ci, si)).count();
+    let resumed = scenarios().count() - to_run;
+    let interrupted = stop_after.is_some_and(|n| n < to_run);
+    let ran = stop_after.map_or(to_run, |n| n.min(to_run));
     // The journal: kept records first (so it stays complete), then new ones.
     let journal_path = out.join(JOURNAL);
     let mut text = format!("# spec_sha256: {}\n", spec.sha256);
@@ -451,15 +465,16 @@ pub fn run_batch(
             .open(&journal_path)
             .with_context(|| format!("opening {}", journal_path.display()))?,
     );
-    let bar = progress_bar(pending.len() as u64);
+    let bar = progress_bar(ran as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .context("starting the thread pool")?;
+    let pending = scenarios().filter(|&(ci, si)| !done(ci, si)).take(ran);
     let results: Vec<anyhow::Result<Vec<Record>>> = pool.install(|| {
         pending
-            .par_iter()
-            .map(|&(ci, si)| {
+            .par_bridge()
+            .map(|(ci, si)| {
                 let records = run_scenario(spec, ci, si);
                 let mut lines = String::new();
                 for r in &records {
@@ -486,7 +501,7 @@ pub fn run_batch(
     }
     Ok(Batch {
         records: finished.into_values().collect(),
-        ran: pending.len(),
+        ran,
         resumed,
         seconds: start.elapsed().as_secs_f64(),
         interrupted,

@@ -1,0 +1,180 @@
+//! Size limits up front (README "Size limits"): an LP or an engine run whose estimate
+//! is above the limits is refused before any work, naming the file, the estimate, the
+//! limit and `--force`; the bundled markets are far below them.
+
+mod common;
+
+use common::{bin, market, refused, run, scratch};
+
+/// A 300-broker complete market with 10 users (every broker linked to every other
+/// both ways): each user can use about 2 × 300 × 299 pairs, so P1 has about 1.8
+/// million variables, above the limit of 1 000 000.
+fn complete_market() -> String {
+    let path = scratch("complete300.json");
+    let out = run(&[
+        "generate",
+        "--users",
+        "10",
+        "--brokers",
+        "300",
+        "--providers",
+        "10",
+        "--broker-link-probability",
+        "1",
+        "--seed",
+        "1",
+        "-o",
+        &path,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+#[test]
+fn oversized_lps_and_engine_runs_are_refused_before_they_start() {
+    let m = complete_market();
+    for args in [
+        vec!["solve", &m],
+        vec!["solve", &m, "--objective", "utility"],
+        vec!["evaluate", &m, "--flows", "nowhere.csv"],
+        vec!["compare", &m, "--methods", "welfare-seeking/demand"],
+        vec!["settle", &m, "--mechanism", "vcg"],
+        vec!["run", &m, "--inject", "feasible"],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(out.stdout.is_empty(), "{args:?} printed a result");
+        for part in [
+            m.as_str(),
+            "variables",
+            "the limit is 1000000 variables",
+            "pass --force",
+        ] {
+            assert!(stderr.contains(part), "{args:?}: no {part:?} in {stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_window_of_a_trillion_rounds_is_refused_by_its_memory_estimate() {
+    let tiny = market("tiny");
+    let args = [
+        "run",
+        &tiny,
+        "--window",
+        "1000000000000",
+        "--rounds",
+        "1000000000000",
+    ];
+    refused(&args, "a window of 1000000000000 rounds");
+    refused(&args, "the limit is 4.0 GiB; pass --force");
+    // --force passes the estimate; the window is still longer than the run can use.
+    let forced = ["run", &tiny, "--window", "1000000000000", "--force"];
+    refused(
+        &forced,
+        "--window 1000000000000 is longer than the round limit",
+    );
+}
+
+#[test]
+fn the_bundled_markets_are_within_the_limits() {
+    for name in ["tiny", "figure3", "linked", "posted", "abilene"] {
+        let out = bin()
+            .args(["solve", &market(name), "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = bin()
+        .args(["compare", &market("tiny"), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A spec of `seeds` scenarios of a market of `users` users, 2 brokers and 2
+/// providers, two LP and two engine methods.
+fn spec(name: &str, seeds: u64, users: usize) -> String {
+    common::scratch_file(
+        &format!("{name}.toml"),
+        &format!(
+            r#"name = "{name}"
+methods = ["lp/concurrent", "lp/welfare", "fair/demand", "utility-aware/demand"]
+[engine]
+rounds = 300
+[[configuration]]
+name = "K3"
+seeds = {seeds}
+[configuration.generator]
+users = {users}
+brokers = 2
+providers = 2
+"#
+        ),
+    )
+}
+
+/// Ten million scenarios of 4 methods on 20-user markets are above 10⁹ pair-runs:
+/// 10⁷ × 4 × at least 80 pairs, since each user has a path user → broker → bandwidth
+/// node → provider → collection point (the generator links every user to a broker and
+/// every broker to a provider, and broker → provider links have finite bandwidth).
+/// Refused before a row is written.
+#[test]
+fn a_batch_above_the_limit_is_refused_before_it_starts() {
+    let s = spec("huge", 10_000_000, 20);
+    let out = scratch("huge-out");
+    let args = ["experiment", &s, "--out", &out];
+    refused(&args, "the batch would run 10000000 scenarios");
+    refused(&args, "the limit is 1000000000 pair-runs; pass --force");
+    assert!(!std::path::Path::new(&out).join(".journal.csv").exists());
+}
+
+#[test]
+fn jobs_are_bounded() {
+    let s = spec("jobs", 1, 3);
+    refused(
+        &["experiment", &s, "--jobs", "100000"],
+        "--jobs 100000: at most 256",
+    );
+}
+
+/// A process killed between writing a temporary and renaming it leaves
+/// `.NAME.tmpPID` behind; the next run in that folder (here a `--resume`) removes it.
+/// 4 194 305 is above the largest pid Linux hands out (2²²), so no live writer owns it.
+#[test]
+fn resume_removes_the_temporaries_of_killed_runs() {
+    let s = spec("resume", 2, 3);
+    let out = scratch("resume-out");
+    let first = run(&["experiment", &s, "--out", &out, "--stop-after", "1"]);
+    assert!(!first.status.success());
+    let dir = std::path::Path::new(&out);
+    for name in [".journal.csv.tmp4194305", ".scenarios.csv.tmp4194305"] {
+        std::fs::write(dir.join(name), "cut short").unwrap();
+    }
+    let again = run(&["experiment", &s, "--out", &out, "--resume"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(dir.join("scenarios.csv").exists());
+}
