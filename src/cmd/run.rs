@@ -211,6 +211,15 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Write the run's window-averaged flow as a Graphviz DOT file: links labelled and
+    /// drawn by flow, saturated links, brokers and providers (within ε) in red.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+    /// Write one self-contained HTML file (no network access): the market graph with
+    /// the run's flows, its convergence curves (window welfare and served per user by
+    /// round), its totals and, for welfare-seeking, its node prices.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `run` (on every process of a timely cluster; only process 0 writes).
@@ -219,6 +228,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |role| {
         if !role.writes {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
+        }
+        if !role.writes {
+            (args.dot, args.report) = (None, None);
         }
         run_here(args)
     })
@@ -232,6 +244,8 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             ("--flows", args.flows.as_ref()),
             ("--routing", args.routing.as_ref()),
             ("--prices", args.prices.as_ref()),
+            ("--dot", args.dot.as_ref()),
+            ("--report", args.report.as_ref()),
         ],
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
@@ -252,8 +266,12 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new(&options);
     let mut observers = Observers::new();
     observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
-    if args.trace.is_some() {
+    if args.trace.is_some() || args.report.is_some() {
         observers.push(&mut trace, ObserverMode::Always);
+    }
+    let mut welfare_curve = crate::cmd::report::WelfareCurve::default();
+    if args.report.is_some() {
+        observers.push(&mut welfare_curve, ObserverMode::Every(options.window));
     }
     let start = Instant::now();
     let result = engine::run_observed(&loaded.market, g, &options, &mut observers)?;
@@ -277,6 +295,14 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         }
         outputs.stage(path, csv);
     }
+    crate::cmd::report::stage_run(
+        &loaded,
+        &result,
+        &welfare_curve.points,
+        &trace.rows,
+        (args.dot.as_ref(), args.report.as_ref()),
+        &mut outputs,
+    );
     let mut price_error = None;
     if let Some(path) = &args.prices {
         let p3 = lp::max_welfare(
@@ -325,7 +351,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
 }
 
 /// Node prices of a run by node name, in G′ node order (capacity-limited nodes only).
-fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f64)> {
+pub fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f64)> {
     let g = &loaded.graph;
     g.graph
         .node_indices()
