@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market};
 use serde::Serialize;
 
 use crate::engine::{
@@ -218,6 +218,12 @@ pub struct MethodRow {
     pub error: Option<String>,
     /// Engine rows with [`CompareOptions::trace`] set: the per-(round, commodity) trace.
     pub trace: Vec<TraceRow>,
+    /// The row's flow: the LP's optimal flow, or the engine run's window-averaged
+    /// steady flow; `None` for a failed row or an LP without a bounded flow.
+    pub flow: Option<Flow>,
+    /// Engine rows: (round, window welfare) at the `rounds_to_95` checkpoints
+    /// ([`Checkpoints`]); empty where those are not evaluated.
+    pub welfare_by_round: Vec<(usize, f64)>,
 }
 
 impl MethodRow {
@@ -240,6 +246,8 @@ impl MethodRow {
             notes: Vec::new(),
             error: None,
             trace: Vec::new(),
+            flow: None,
+            welfare_by_round: Vec::new(),
         }
     }
 
@@ -322,6 +330,17 @@ impl<'a> Yardsticks<'a> {
         solve_once(&mut self.p3, || lp::max_welfare(g, &o))
     }
 
+    /// The optimal flow of the LP row `objective`, if it was solved and bounded.
+    fn flow_of(&self, objective: Objective) -> Option<Flow> {
+        let slot = match objective {
+            Objective::Concurrent => &self.p1,
+            Objective::Utility => &self.p2,
+            Objective::WorstUtility => &self.p2_worst,
+            Objective::Welfare => &self.p3,
+        };
+        slot.as_ref()?.0.as_ref().ok()?.flow.clone()
+    }
+
     /// P2 or P2⁻ at the feasible-mode injection (1 − η)·min(δ*,1)·d_k.
     fn scaled(
         &mut self,
@@ -390,7 +409,10 @@ pub fn compare_market(
         .iter()
         .map(|&m| {
             let row = match m {
-                Method::Lp(o) => lp_row(&mut y, o),
+                Method::Lp(o) => lp_row(&mut y, o).map(|mut row| {
+                    row.flow = y.flow_of(o);
+                    row
+                }),
                 Method::Engine { variant, mode } => {
                     engine_row(market, &mut y, options, variant, mode)
                 }
@@ -574,6 +596,8 @@ fn engine_row(
     row.converged = Some(r.converged);
     row.backend = Some(backend);
     row.trace = trace.rows;
+    row.welfare_by_round = checkpoints.curve;
+    row.flow = Some(r.flow);
     Ok(row)
 }
 
@@ -628,6 +652,8 @@ pub struct Checkpoints {
     since: Option<usize>,
     /// The last round checked.
     checked: usize,
+    /// (round, window welfare) at every checkpoint evaluated.
+    curve: Vec<(usize, f64)>,
 }
 
 impl Checkpoints {
@@ -640,6 +666,7 @@ impl Checkpoints {
                 .map(|w| TARGET_SHARE * w),
             since: None,
             checked: 0,
+            curve: Vec::new(),
         }
     }
 
@@ -651,7 +678,9 @@ impl Checkpoints {
     fn check(&mut self, engine: &Engine<'_>) {
         self.checked = engine.rounds();
         if let Some(target) = self.target {
-            if engine.window_welfare() >= target {
+            let welfare = engine.window_welfare();
+            self.curve.push((engine.rounds(), welfare));
+            if welfare >= target {
                 self.since.get_or_insert(engine.rounds());
             } else {
                 self.since = None;

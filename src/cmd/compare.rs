@@ -37,6 +37,15 @@ pub struct Args {
     /// Print `{"market": …, "rows": […]}` instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write every method's routing as a Graphviz DOT file (one graph per method):
+    /// links labelled and drawn by flow, saturated resources in red.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+    /// Write one self-contained HTML file (no network access): the comparison table,
+    /// every method's routing on the market graph and the engine rows' convergence
+    /// curves (window welfare and served per user by round).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// One row of the comparison (design §8's measures; `None` where one does not apply).
@@ -78,6 +87,13 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         None => Method::ALL.to_vec(),
         Some(labels) => parse_methods(labels)?,
     };
+    let mut outputs = crate::cmd::output::Outputs::plan(
+        &[&args.market],
+        &[
+            ("--dot", args.dot.as_ref()),
+            ("--report", args.report.as_ref()),
+        ],
+    )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let options = CompareOptions {
@@ -87,7 +103,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             prices: false,
         },
         engine: args.engine.options(g, Variant::Fair, InjectArg::Demand)?,
-        trace: false,
+        trace: args.report.is_some(),
     };
     let computed = compare_market(&loaded.market, g, &options);
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
@@ -98,6 +114,15 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         .find(|r| r.method == Method::Lp(Objective::Welfare))
         .and_then(|r| r.backend)
         .unwrap_or(args.engine.backend);
+    crate::cmd::report::stage_compare(
+        &loaded,
+        &computed,
+        options.engine.epsilon,
+        &engine_provenance(&loaded, backend, options.engine.runtime),
+        (args.dot.as_ref(), args.report.as_ref()),
+        &mut outputs,
+    );
+    outputs.commit()?;
     let rows: Vec<Row> = computed
         .into_iter()
         .map(|r| Row {

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use brokerflow_graphs::{formats::dot, Market, Usage};
 use brokerflow_solvers::engine::{Engine, EngineRun, Observe, Stop, TraceRow, Variant};
-use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::compare::{Method, MethodRow};
+use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
 
 use crate::cmd::experiment::figures::colour;
 use crate::cmd::output::Outputs;
@@ -597,6 +598,79 @@ pub fn stage_run(
             "prices",
             &["resource", "price"],
             &rows,
+        );
+    }
+    outputs.stage(path, report.to_html());
+}
+
+/// Stages `compare`'s `--dot` and `--report`: every row's routing (LP rows:
+/// saturation within the LP check tolerance; engine rows: within the run's ε), the
+/// comparison table, the engine rows' curves.
+pub fn stage_compare(
+    loaded: &LoadedMarket,
+    rows: &[MethodRow],
+    epsilon: f64,
+    provenance: &serde_json::Value,
+    pictures: (Option<&PathBuf>, Option<&PathBuf>),
+    outputs: &mut Outputs,
+) {
+    let (market, g) = (&loaded.market, &loaded.graph);
+    let usages: Vec<(String, Usage)> = rows
+        .iter()
+        .filter_map(|r| {
+            let tolerance = match r.method {
+                Method::Lp(_) => CHECK_TOLERANCE,
+                Method::Engine { .. } => epsilon,
+            };
+            Some((r.method.label(), Usage::of(market, g, r.flow.as_ref()?, tolerance)))
+        })
+        .collect();
+    if let Some(path) = pictures.0 {
+        let dots: String = usages
+            .iter()
+            .map(|(label, u)| dot::flows_to_dot(market, u, label))
+            .collect();
+        outputs.stage(path, dots);
+    }
+    let Some(path) = pictures.1 else { return };
+    let mut report = Report::new(
+        &format!("brokerflow compare: market '{}'", market.name),
+        provenance,
+    );
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut notes = r.notes.clone();
+            notes.extend(r.error.clone());
+            vec![
+                r.method.label(),
+                num(r.welfare),
+                num(r.optimum),
+                r.percent_of_optimum.map_or("-".to_string(), |p| fixed(p, 1)),
+                num(r.gap_closed),
+                num(r.served_fraction),
+                r.rounds.map_or("-".to_string(), |x| x.to_string()),
+                r.converged.map_or("-", |c| if c { "yes" } else { "no" }).to_string(),
+                notes.join("; "),
+            ]
+        })
+        .collect();
+    report.table(
+        "Comparison",
+        "methods",
+        &["method", "welfare W", "optimum W*", "% of optimum", "gap closed", "served fraction", "rounds", "converged", "notes"],
+        &table,
+    );
+    report.note("Optimum: P2 at the injected amounts for feasible-mode rows, P3 for demand-mode rows (design §8). Engine rows are averages over the last window of rounds (approximate); LP rows are exact to the solver tolerance.");
+    for (label, u) in &usages {
+        report.routing(&format!("Routing: {label}"), market, u);
+    }
+    for r in rows.iter().filter(|r| matches!(r.method, Method::Engine { .. })) {
+        report.curves(
+            &format!("Convergence: {}", r.method.label()),
+            market,
+            &r.welfare_by_round,
+            &r.trace,
         );
     }
     outputs.stage(path, report.to_html());
