@@ -136,6 +136,23 @@ impl EngineArgs {
         variant: Variant,
         inject: InjectArg,
     ) -> anyhow::Result<EngineOptions> {
+        let mut o = self.settings(variant)?;
+        if inject == InjectArg::Feasible {
+            let p1 = lp::max_concurrent_flow(
+                g,
+                &LpOptions {
+                    backend: self.backend,
+                    prices: false,
+                },
+            )?;
+            o.injection = Injection::Feasible { delta: p1.delta };
+        }
+        Ok(o)
+    }
+
+    /// The settings alone (demand injection), every one checked: what a command
+    /// refuses before any work, whether or not it runs the engine.
+    pub fn settings(&self, variant: Variant) -> anyhow::Result<EngineOptions> {
         if self.window > self.rounds {
             // Also what keeps a mistyped window from allocating window × pairs.
             anyhow::bail!(
@@ -144,20 +161,7 @@ impl EngineArgs {
                 self.rounds
             );
         }
-        let injection = match inject {
-            InjectArg::Demand => Injection::Demand,
-            InjectArg::Feasible => {
-                let p1 = lp::max_concurrent_flow(
-                    g,
-                    &LpOptions {
-                        backend: self.backend,
-                        prices: false,
-                    },
-                )?;
-                Injection::Feasible { delta: p1.delta }
-            }
-        };
-        let mut o = EngineOptions::new(variant, injection);
+        let mut o = EngineOptions::new(variant, Injection::Demand);
         o.max_rounds = self.rounds;
         o.epsilon = self.epsilon;
         o.eta = self.eta;
@@ -170,6 +174,7 @@ impl EngineArgs {
         o.welfare_scale = self.welfare_scale;
         o.momentum = self.momentum;
         o.runtime = self.runtime.into();
+        o.check().map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
         Ok(o)
     }
 }

@@ -201,6 +201,8 @@ pub struct Aborted(pub String);
 /// the cluster, which all take part in the engine's rounds; only process 0 settles and
 /// writes).
 pub fn run(mut args: Args) -> anyhow::Result<()> {
+    // Engine settings are refused up front, whichever allocation would use them.
+    args.engine.settings(brokerflow_solvers::engine::Variant::Fair)?;
     let runtime = Runtime::from(args.engine.runtime);
     if args.allocation.variant().is_none() && runtime != Runtime::Flat {
         anyhow::bail!(
