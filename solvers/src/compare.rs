@@ -389,6 +389,17 @@ pub fn compare_market(
     g: &ExpandedGraph,
     options: &CompareOptions,
 ) -> Vec<MethodRow> {
+    compare_market_observed(market, g, options, &mut |_, _| {})
+}
+
+/// [`compare_market`], calling `before(i, method)` before the i-th method (from 0) is
+/// computed: for a progress display. The rows are the same.
+pub fn compare_market_observed(
+    market: &Market,
+    g: &ExpandedGraph,
+    options: &CompareOptions,
+    before: &mut dyn FnMut(usize, Method),
+) -> Vec<MethodRow> {
     let mut y = Yardsticks {
         g,
         options: options.lp,
@@ -407,7 +418,9 @@ pub fn compare_market(
     options
         .methods
         .iter()
-        .map(|&m| {
+        .enumerate()
+        .map(|(i, &m)| {
+            before(i, m);
             let row = match m {
                 Method::Lp(o) => lp_row(&mut y, o).map(|mut row| {
                     row.flow = y.flow_of(o);

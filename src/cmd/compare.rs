@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
+use brokerflow_solvers::compare::{compare_market_observed, CompareOptions, Method};
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::{LpOptions, Objective};
 use serde::Serialize;
@@ -105,7 +105,12 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         engine: args.engine.options(g, Variant::Fair, InjectArg::Demand)?,
         trace: args.report.is_some(),
     };
-    let computed = compare_market(&loaded.market, g, &options);
+    let bar = crate::cmd::progress::counter(options.methods.len() as u64, "methods");
+    let computed = compare_market_observed(&loaded.market, g, &options, &mut |i, m| {
+        bar.set_position(i as u64);
+        bar.set_message(m.label());
+    });
+    bar.finish_and_clear();
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
         anyhow::bail!("{e}");
     }

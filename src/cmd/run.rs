@@ -12,7 +12,7 @@ use brokerflow_solvers::engine::{
 };
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 use brokerflow_solvers::measures;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::cmd::output::Outputs;
@@ -364,8 +364,10 @@ pub fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str
         .collect()
 }
 
-/// A progress display on standard error (hidden when it is not a terminal): rounds
-/// against the limit, and how long every commodity has been satisfied.
+/// The progress display of a run on standard error ([`crate::cmd::progress`]): rounds
+/// against the round limit with an ETA, the last round's residual (the share of what
+/// the sources admitted that did not reach a collection point) and how long every
+/// commodity has been satisfied. Attached as an observer, from outside the rounds.
 struct Progress {
     bar: ProgressBar,
     window: usize,
@@ -376,18 +378,10 @@ impl Progress {
     const EVERY: usize = 20;
 
     fn new(o: &EngineOptions) -> Progress {
-        use std::io::IsTerminal;
-        let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(o.max_rounds as u64);
-            if let Ok(style) =
-                ProgressStyle::with_template("{elapsed_precise} [{bar:40}] round {pos}/{len} {msg}")
-            {
-                bar.set_style(style);
-            }
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        Progress::on(crate::cmd::progress::counter(o.max_rounds as u64, "rounds"), o)
+    }
+
+    fn on(bar: ProgressBar, o: &EngineOptions) -> Progress {
         Progress {
             bar,
             window: o.window,
@@ -395,11 +389,24 @@ impl Progress {
     }
 }
 
+/// The last round's residual: 1 − absorbed / admitted (admitted = injected −
+/// discarded), over all commodities; 0 when nothing was admitted.
+fn residual(l: &engine::accounting::RoundLedger) -> f64 {
+    let admitted: f64 = l.injected.iter().zip(&l.discarded).map(|(i, d)| i - d).sum();
+    let absorbed: f64 = l.absorbed.iter().sum();
+    if admitted > 0.0 {
+        1.0 - absorbed / admitted
+    } else {
+        0.0
+    }
+}
+
 impl Observe for Progress {
     fn observe_round(&mut self, e: &Engine<'_>) {
         self.bar.set_position(e.rounds() as u64);
         self.bar.set_message(format!(
-            "(satisfied for {} of {} rounds)",
+            "residual {}, satisfied for {} of {} rounds",
+            crate::cmd::fixed(residual(e.ledger()), 4),
             e.satisfied_for(),
             self.window
         ));
@@ -535,4 +542,47 @@ fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokerflow_graphs::examples;
+
+    #[test]
+    fn the_progress_observer_follows_the_rounds_and_finishes() {
+        let m = examples::tiny();
+        let g = ExpandedGraph::new(&m);
+        let o = EngineOptions::new(Variant::WelfareSeeking, Injection::Demand);
+        let bar = crate::cmd::progress::counter_on(
+            indicatif::ProgressDrawTarget::hidden(),
+            o.max_rounds as u64,
+            "rounds",
+        );
+        let mut progress = Progress::on(bar.clone(), &o);
+        let mut observers = Observers::new();
+        observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+        let mut engine = Engine::new(&m, &g, &o).unwrap();
+        // tiny converges after 120 rounds: 50 rounds run and are shown at 40.
+        assert_eq!(engine.advance(50, &mut observers), 50);
+        assert_eq!((bar.position(), bar.length()), (40, Some(20_000)));
+        assert!(bar.message().starts_with("residual "), "{}", bar.message());
+        assert!(bar.message().ends_with(" of 50 rounds"), "{}", bar.message());
+        drop(observers);
+        progress.observe_final(&engine);
+        assert!(bar.is_finished());
+    }
+
+    #[test]
+    fn the_residual_is_what_was_admitted_and_not_absorbed() {
+        let l = engine::accounting::RoundLedger {
+            injected: vec![10.0, 4.0],
+            discarded: vec![2.0, 0.0],
+            absorbed: vec![6.0, 3.0],
+            queued: vec![0.0, 0.0],
+        };
+        // admitted 8 + 4 = 12, absorbed 9: 1 - 9/12.
+        assert_eq!(residual(&l), 0.25);
+        assert_eq!(residual(&engine::accounting::RoundLedger::new(2)), 0.0);
+    }
 }

@@ -259,6 +259,10 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         return run_replicated(args, &loaded, &declared);
     }
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
+    let spinner = crate::cmd::progress::spinner(match args.allocation.variant() {
+        None => "allocating: P3 maximum welfare at the declared bids".to_string(),
+        Some(v) => format!("allocating: the {} engine run at the declared bids", v.name()),
+    });
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.engine.backend)?,
         Some(variant) => {
@@ -279,8 +283,18 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     };
     if !role.writes {
         // The other processes of a timely cluster only take part in the rounds.
+        spinner.finish_and_clear();
         return Ok(());
     }
+    spinner.set_message(format!(
+        "settling: {}{}",
+        mechanism.name(),
+        if mechanism == Mechanism::Vcg {
+            " (P3 re-solved without each trading participant)"
+        } else {
+            ""
+        }
+    ));
     let options = SettleOptions {
         backend: args.engine.backend,
     };
@@ -295,6 +309,7 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         )?,
         (Some(_), _) => anyhow::bail!("--rules applies to --mechanism mca only"),
     };
+    spinner.finish_and_clear();
     let backend = args.engine.backend.resolve(loaded.graph.usable_pairs());
     let totals = to_json(&loaded, &statement, args, backend);
     if let (Some(path), Some(side)) = (&args.out, &sidecar) {

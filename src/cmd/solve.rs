@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if single {
         // One LP: its failure is the command's error, and its files are written
         // before anything is printed.
-        let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend)?;
+        let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend, (1, 1))?;
         stage_files(&args, &loaded, &solution, &mut outputs);
         stage_pictures(&args, &loaded, &[(objectives[0], Ok((&solution, seconds)))], &mut outputs);
         outputs.commit()?;
@@ -138,7 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // does); a failed one is a row with its error, and the command then exits 1.
     let results: Vec<(Objective, anyhow::Result<(LpSolution, f64)>)> = objectives
         .iter()
-        .map(|&objective| (objective, solve_one(&loaded, objective, args.backend)))
+        .enumerate()
+        .map(|(i, &objective)| {
+            let position = (i + 1, objectives.len());
+            (objective, solve_one(&loaded, objective, args.backend, position))
+        })
         .collect();
     let pictured: Vec<Pictured> = results
         .iter()
@@ -194,19 +198,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Solves one LP, the `position`-th (i of n) of the command, with a spinner on a
+/// terminal.
 fn solve_one(
     loaded: &LoadedMarket,
     objective: Objective,
     backend: Backend,
+    (i, n): (usize, usize),
 ) -> anyhow::Result<(LpSolution, f64)> {
     let options = LpOptions {
         backend,
         prices: objective == Objective::Welfare,
     };
+    let spinner = crate::cmd::progress::spinner(format!(
+        "LP {i} of {n}, {}: building, solving and checking it ({} usable pairs)",
+        describe(objective),
+        loaded.graph.usable_pairs()
+    ));
     let start = Instant::now();
     let solution = lp::solve(&loaded.graph, objective, &options)
-        .with_context(|| format!("{} ({})", objective.name(), describe(objective)))?;
-    Ok((solution, start.elapsed().as_secs_f64()))
+        .with_context(|| format!("{} ({})", objective.name(), describe(objective)));
+    spinner.finish_and_clear();
+    Ok((solution?, start.elapsed().as_secs_f64()))
 }
 
 /// Stages `--export-lp`, `--flows` and `--prices` for one solved LP.
