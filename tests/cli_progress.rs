@@ -33,8 +33,16 @@ fn same_with_and_without_quiet(args: &[&str], files: &[&str]) {
             all.extend(extra);
         }
         let out = run(&all);
-        assert!(out.status.success(), "{all:?}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{all:?} printed on stderr: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{all:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{all:?} printed on stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         without_seconds(&mut json);
         let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
@@ -52,20 +60,48 @@ fn run_solve_compare_and_settle_print_the_same_with_and_without_quiet() {
     same_with_and_without_quiet(&["run", &tiny, "--json", "--flows", &flows], &[&flows]);
     let lp_flows = scratch("solve-flows.csv");
     same_with_and_without_quiet(
-        &["solve", &tiny, "--objective", "welfare", "--json", "--flows", &lp_flows],
+        &[
+            "solve",
+            &tiny,
+            "--objective",
+            "welfare",
+            "--json",
+            "--flows",
+            &lp_flows,
+        ],
         &[&lp_flows],
     );
     same_with_and_without_quiet(
-        &["solve", &tiny, "--objective", "concurrent,utility,welfare", "--json"],
+        &[
+            "solve",
+            &tiny,
+            "--objective",
+            "concurrent,utility,welfare",
+            "--json",
+        ],
         &[],
     );
     same_with_and_without_quiet(
-        &["compare", &tiny, "--methods", "lp/welfare,fair/demand", "--json"],
+        &[
+            "compare",
+            &tiny,
+            "--methods",
+            "lp/welfare,fair/demand",
+            "--json",
+        ],
         &[],
     );
     let statement = scratch("statement.csv");
     same_with_and_without_quiet(
-        &["settle", &tiny, "--mechanism", "vcg", "--json", "--out", &statement],
+        &[
+            "settle",
+            &tiny,
+            "--mechanism",
+            "vcg",
+            "--json",
+            "--out",
+            &statement,
+        ],
         &[&statement],
     );
 }
@@ -73,13 +109,33 @@ fn run_solve_compare_and_settle_print_the_same_with_and_without_quiet() {
 #[test]
 fn bench_and_experiment_are_silent_on_stderr_with_and_without_quiet() {
     for quiet in [false, true] {
-        let mut args = vec!["bench", "engine", "--sizes", "20", "--rounds", "20", "--runtimes", "flat", "--threads", "1", "--json"];
+        let mut args = vec![
+            "bench",
+            "engine",
+            "--sizes",
+            "20",
+            "--rounds",
+            "20",
+            "--runtimes",
+            "flat",
+            "--threads",
+            "1",
+            "--json",
+        ];
         if quiet {
             args.push("--quiet");
         }
         let out = run(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let spec = scratch_file(
         "quiet.toml",
@@ -98,7 +154,10 @@ fn bench_and_experiment_are_silent_on_stderr_with_and_without_quiet() {
         assert!(out.status.success(), "{stderr}");
         // Its one summary line, and no progress display.
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("experiment 'quiet': 2 scenarios run, 0 resumed, 2 rows (0 failed)"), "{stderr}");
+        assert!(
+            stderr.starts_with("experiment 'quiet': 2 scenarios run, 0 resumed, 2 rows (0 failed)"),
+            "{stderr}"
+        );
         scenarios.push(std::fs::read(format!("{out_dir}/scenarios.csv")).unwrap());
     }
     assert_eq!(scenarios[0], scenarios[1]);

@@ -103,8 +103,19 @@ fn line<'a>(dot: &'a str, edge: &str) -> &'a str {
 #[test]
 fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
     let dot = scratch("p3.dot");
-    let out = run(&["solve", &market("tiny"), "--objective", "welfare", "--dot", &dot]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "solve",
+        &market("tiny"),
+        "--objective",
+        "welfare",
+        "--dot",
+        &dot,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dot = std::fs::read_to_string(dot).unwrap();
     // tiny.md §7: u1->b1 5/5, p1 15/15 and b1->b2 8/8 bind; b2->p2 8/15, p2 16/19
     // are slack; u3 is dropped; b1 -> p1 carries u1's 5 and u2's 5.
@@ -127,8 +138,19 @@ fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
 #[test]
 fn solve_report_shows_the_hand_optimum_in_chromium() {
     let html = scratch("solve.html");
-    let out = run(&["solve", &market("tiny"), "--objective", "welfare", "--report", &html]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "solve",
+        &market("tiny"),
+        "--objective",
+        "welfare",
+        "--report",
+        &html,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };
     let (dom, console) = render(&chromium, &html);
@@ -137,12 +159,25 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
     assert_eq!(table(&dom, "methods")[0][3], "141.0000");
     let served = table(&dom, "served-welfare");
     let served: Vec<(&str, &str)> = served.iter().map(|r| (&*r[0], &*r[1])).collect();
-    assert_eq!(served, [("u1", "5.0000"), ("u2", "13.0000"), ("u3", "0.0000")]);
+    assert_eq!(
+        served,
+        [("u1", "5.0000"), ("u2", "13.0000"), ("u3", "0.0000")]
+    );
     let prices = table(&dom, "prices");
     let price = |n: &str| prices.iter().find(|r| r[0] == n).unwrap()[1].clone();
     assert_eq!(
-        (price("u1-&gt;b1"), price("p1"), price("b1-&gt;b2"), price("b2")),
-        ("16.0000".into(), "3.0000".into(), "2.0000".into(), "0.0000".into())
+        (
+            price("u1-&gt;b1"),
+            price("p1"),
+            price("b1-&gt;b2"),
+            price("b2")
+        ),
+        (
+            "16.0000".into(),
+            "3.0000".into(),
+            "2.0000".into(),
+            "0.0000".into()
+        )
     );
     // The drawing is in the page: one box per participant, one path per link.
     assert_eq!(dom.matches("<g class=\"").count(), 3 + 2 + 2);
@@ -152,7 +187,14 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
 #[test]
 fn the_chromium_check_sees_a_fetch() {
     let html = scratch("fetching.html");
-    let out = run(&["solve", &market("tiny"), "--objective", "welfare", "--report", &html]);
+    let out = run(&[
+        "solve",
+        &market("tiny"),
+        "--objective",
+        "welfare",
+        "--report",
+        &html,
+    ]);
     assert!(out.status.success());
     let Some(chromium) = chromium() else { return };
     let text = std::fs::read_to_string(&html).unwrap();
@@ -168,7 +210,11 @@ fn the_chromium_check_sees_a_fetch() {
 /// `run --json` without its wall-clock field.
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = run(args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v
@@ -211,7 +257,11 @@ fn compare_report_has_a_row_and_a_routing_per_method() {
         "--report",
         &html,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };

@@ -33,7 +33,16 @@ fn eta_plus_epsilon_above_five_percent_is_refused_everywhere() {
 fn eta_plus_epsilon_of_exactly_five_percent_runs() {
     let t = market("tiny");
     for (eta, epsilon) in [("0.02", "0.03"), ("0.04", "0.01"), ("0", "0.05")] {
-        let out = run(&["run", &t, "--inject", "feasible", "--eta", eta, "--epsilon", epsilon]);
+        let out = run(&[
+            "run",
+            &t,
+            "--inject",
+            "feasible",
+            "--eta",
+            eta,
+            "--epsilon",
+            epsilon,
+        ]);
         assert!(
             out.status.success(),
             "eta {eta} epsilon {epsilon}: {}",

@@ -108,7 +108,9 @@ impl Usage {
             links,
             brokers,
             providers,
-            served: (0..g.commodities.len()).map(|k| flow.served(g, k)).collect(),
+            served: (0..g.commodities.len())
+                .map(|k| flow.served(g, k))
+                .collect(),
             tolerance,
         }
     }
@@ -160,12 +162,27 @@ mod tests {
                 .find(|l| m.links[l.link].from == from && m.links[l.link].to == to)
                 .unwrap()
         };
-        assert_eq!((link("u1", "b1").flow, link("u1", "b1").saturated), (5.0, true));
-        assert_eq!((link("b1", "b2").flow, link("b1", "b2").saturated), (8.0, true));
-        assert_eq!((link("b2", "p2").flow, link("b2", "p2").saturated), (8.0, false));
+        assert_eq!(
+            (link("u1", "b1").flow, link("u1", "b1").saturated),
+            (5.0, true)
+        );
+        assert_eq!(
+            (link("b1", "b2").flow, link("b1", "b2").saturated),
+            (8.0, true)
+        );
+        assert_eq!(
+            (link("b2", "p2").flow, link("b2", "p2").saturated),
+            (8.0, false)
+        );
         assert_eq!(link("u2", "b1").flow, 13.0);
-        assert!(!link("u2", "b1").saturated, "an unlimited link is never full");
-        assert_eq!((link("u3", "b2").flow, link("u3", "b2").by_commodity.len()), (0.0, 0));
+        assert!(
+            !link("u2", "b1").saturated,
+            "an unlimited link is never full"
+        );
+        assert_eq!(
+            (link("u3", "b2").flow, link("u3", "b2").by_commodity.len()),
+            (0.0, 0)
+        );
         assert_eq!(link("b1", "p1").by_commodity, vec![(0, 5.0), (1, 5.0)]);
         let res = |id: &str| {
             u.brokers

@@ -37,7 +37,8 @@ pub fn counter(len: u64, unit: &str) -> ProgressBar {
 /// [`counter`] on a given draw target (tests use the hidden one).
 pub fn counter_on(target: ProgressDrawTarget, len: u64, unit: &str) -> ProgressBar {
     // Cleared when dropped too, so an error leaves no stale line above its message.
-    let bar = ProgressBar::with_draw_target(Some(len), target).with_finish(ProgressFinish::AndClear);
+    let bar =
+        ProgressBar::with_draw_target(Some(len), target).with_finish(ProgressFinish::AndClear);
     // `{` and `}` in the unit would be read as template keys.
     let unit = unit.replace(['{', '}'], "");
     if let Ok(style) = ProgressStyle::with_template(&format!(

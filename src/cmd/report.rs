@@ -11,8 +11,8 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use brokerflow_graphs::{formats::dot, Market, Usage};
-use brokerflow_solvers::engine::{Engine, EngineRun, Observe, Stop, TraceRow, Variant};
 use brokerflow_solvers::compare::{Method, MethodRow};
+use brokerflow_solvers::engine::{Engine, EngineRun, Observe, Stop, TraceRow, Variant};
 use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
 
 use crate::cmd::experiment::figures::colour;
@@ -82,7 +82,12 @@ impl Report {
     /// of cells (plain text).
     pub fn table(&mut self, heading: &str, id: &str, headers: &[&str], rows: &[Vec<String>]) {
         let b = &mut self.body;
-        let _ = writeln!(b, "<h2>{}</h2>\n<table id=\"{}\">\n<tr>", esc(heading), esc(id));
+        let _ = writeln!(
+            b,
+            "<h2>{}</h2>\n<table id=\"{}\">\n<tr>",
+            esc(heading),
+            esc(id)
+        );
         for h in headers {
             let _ = write!(b, "<th>{}</th>", esc(h));
         }
@@ -108,7 +113,8 @@ impl Report {
             return;
         }
         self.figures += 1;
-        self.body.push_str(&routing_svg(market, usage, self.figures));
+        self.body
+            .push_str(&routing_svg(market, usage, self.figures));
         self.note(&format!(
             "Flows in jobs per time unit; line width by flow; dashed grey: no flow; red: saturated (uses its capacity within a relative {:e}). Users show what they are served of their demand, brokers and providers what they use of their capacity.",
             usage.tolerance
@@ -176,7 +182,9 @@ impl Report {
             });
         }
         self.chart(&series, "round", "jobs absorbed per round");
-        let mut what = String::from("Absorbed jobs per round at each user's collection point; dashed: its demand.");
+        let mut what = String::from(
+            "Absorbed jobs per round at each user's collection point; dashed: its demand.",
+        );
         if bucket > 1 {
             let _ = write!(what, " Each point averages {bucket} consecutive rounds.");
         }
@@ -366,7 +374,10 @@ fn layout(market: &Market) -> (std::collections::HashMap<&str, Placed>, f64, f64
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); nb];
     let mut roots: Vec<usize> = Vec::new();
     for l in &market.links {
-        match (broker_index.get(l.from.as_str()), broker_index.get(l.to.as_str())) {
+        match (
+            broker_index.get(l.from.as_str()),
+            broker_index.get(l.to.as_str()),
+        ) {
             (Some(&a), Some(&b)) => next[a].push(b),
             (None, Some(&b)) => roots.push(b),
             _ => {}
@@ -471,14 +482,26 @@ fn routing_svg(market: &Market, usage: &Usage, figure: usize) -> String {
         } else {
             1.0
         };
-        let dash = if lu.flow <= 0.0 { " stroke-dasharray=\"5 4\"" } else { "" };
+        let dash = if lu.flow <= 0.0 {
+            " stroke-dasharray=\"5 4\""
+        } else {
+            ""
+        };
         // A link within a column or backwards bends below the boxes.
         let path = if x2 > x1 {
-            format!("M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}", x1 + 60.0, x2 - 60.0)
+            format!(
+                "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                x1 + 60.0,
+                x2 - 60.0
+            )
         } else {
             let (x1, y1) = (a.x + BOX_W / 2.0, a.y + BOX_H);
             let (x2, y2) = (b.x + BOX_W / 2.0, b.y + BOX_H);
-            format!("M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} {x2:.1},{y2:.1}", y1 + 40.0, y2 + 40.0)
+            format!(
+                "M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} {x2:.1},{y2:.1}",
+                y1 + 40.0,
+                y2 + 40.0
+            )
         };
         let mut label = jobs(lu.flow);
         if let Some(bw) = lu.bandwidth {
@@ -487,7 +510,13 @@ fn routing_svg(market: &Market, usage: &Usage, figure: usize) -> String {
         let detail: Vec<String> = lu
             .by_commodity
             .iter()
-            .map(|&(k, x)| format!("{} {}", market.users.get(k).map_or("?", |u| u.id.as_str()), jobs(x)))
+            .map(|&(k, x)| {
+                format!(
+                    "{} {}",
+                    market.users.get(k).map_or("?", |u| u.id.as_str()),
+                    jobs(x)
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
@@ -511,7 +540,11 @@ fn routing_svg(market: &Market, usage: &Usage, figure: usize) -> String {
     }
     let mut node = |id: &str, line2: String, saturated: bool, shape: &str| {
         let Some(p) = placed.get(id) else { return };
-        let stroke = if saturated { "stroke=\"#c0392b\" stroke-width=\"3\"" } else { "stroke=\"#444\" stroke-width=\"1\"" };
+        let stroke = if saturated {
+            "stroke=\"#c0392b\" stroke-width=\"3\""
+        } else {
+            "stroke=\"#444\" stroke-width=\"1\""
+        };
         let rx = if shape == "broker" { 18 } else { 3 };
         let _ = writeln!(
             s,
@@ -528,14 +561,29 @@ fn routing_svg(market: &Market, usage: &Usage, figure: usize) -> String {
     };
     for (k, u) in market.users.iter().enumerate() {
         let f = usage.served.get(k).copied().unwrap_or(0.0);
-        node(&u.id, format!("served {} of {}", jobs(f), jobs(u.demand)), false, "user");
+        node(
+            &u.id,
+            format!("served {} of {}", jobs(f), jobs(u.demand)),
+            false,
+            "user",
+        );
     }
     let cap = |c: Option<f64>| c.map_or("∞".to_string(), jobs);
     for r in &usage.brokers {
-        node(&r.id, format!("uses {} of {}", jobs(r.used), cap(r.capacity)), r.saturated, "broker");
+        node(
+            &r.id,
+            format!("uses {} of {}", jobs(r.used), cap(r.capacity)),
+            r.saturated,
+            "broker",
+        );
     }
     for r in &usage.providers {
-        node(&r.id, format!("uses {} of {}", jobs(r.used), cap(r.capacity)), r.saturated, "provider");
+        node(
+            &r.id,
+            format!("uses {} of {}", jobs(r.used), cap(r.capacity)),
+            r.saturated,
+            "provider",
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -586,7 +634,12 @@ pub fn stage_run(
     );
     report.note("Welfare and served are averages over the last window of rounds, trimmed to the steady flow they carry (approximate).");
     report.routing(&format!("Routing: {what}"), market, &usage);
-    served_table(&mut report, ("Served per user", "served"), loaded, &usage.served);
+    served_table(
+        &mut report,
+        ("Served per user", "served"),
+        loaded,
+        &usage.served,
+    );
     report.curves("Convergence", market, welfare, trace);
     if r.options.variant == Variant::WelfareSeeking {
         let rows: Vec<Vec<String>> = named_prices(loaded, r)
@@ -622,7 +675,10 @@ pub fn stage_compare(
                 Method::Lp(_) => CHECK_TOLERANCE,
                 Method::Engine { .. } => epsilon,
             };
-            Some((r.method.label(), Usage::of(market, g, r.flow.as_ref()?, tolerance)))
+            Some((
+                r.method.label(),
+                Usage::of(market, g, r.flow.as_ref()?, tolerance),
+            ))
         })
         .collect();
     if let Some(path) = pictures.0 {
@@ -646,11 +702,14 @@ pub fn stage_compare(
                 r.method.label(),
                 num(r.welfare),
                 num(r.optimum),
-                r.percent_of_optimum.map_or("-".to_string(), |p| fixed(p, 1)),
+                r.percent_of_optimum
+                    .map_or("-".to_string(), |p| fixed(p, 1)),
                 num(r.gap_closed),
                 num(r.served_fraction),
                 r.rounds.map_or("-".to_string(), |x| x.to_string()),
-                r.converged.map_or("-", |c| if c { "yes" } else { "no" }).to_string(),
+                r.converged
+                    .map_or("-", |c| if c { "yes" } else { "no" })
+                    .to_string(),
                 notes.join("; "),
             ]
         })
@@ -658,14 +717,27 @@ pub fn stage_compare(
     report.table(
         "Comparison",
         "methods",
-        &["method", "welfare W", "optimum W*", "% of optimum", "gap closed", "served fraction", "rounds", "converged", "notes"],
+        &[
+            "method",
+            "welfare W",
+            "optimum W*",
+            "% of optimum",
+            "gap closed",
+            "served fraction",
+            "rounds",
+            "converged",
+            "notes",
+        ],
         &table,
     );
     report.note("Optimum: P2 at the injected amounts for feasible-mode rows, P3 for demand-mode rows (design §8). Engine rows are averages over the last window of rounds (approximate); LP rows are exact to the solver tolerance.");
     for (label, u) in &usages {
         report.routing(&format!("Routing: {label}"), market, u);
     }
-    for r in rows.iter().filter(|r| matches!(r.method, Method::Engine { .. })) {
+    for r in rows
+        .iter()
+        .filter(|r| matches!(r.method, Method::Engine { .. }))
+    {
         report.curves(
             &format!("Convergence: {}", r.method.label()),
             market,

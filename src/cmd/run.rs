@@ -174,7 +174,8 @@ impl EngineArgs {
         o.welfare_scale = self.welfare_scale;
         o.momentum = self.momentum;
         o.runtime = self.runtime.into();
-        o.check().map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
+        o.check()
+            .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
         Ok(o)
     }
 }
@@ -378,7 +379,10 @@ impl Progress {
     const EVERY: usize = 20;
 
     fn new(o: &EngineOptions) -> Progress {
-        Progress::on(crate::cmd::progress::counter(o.max_rounds as u64, "rounds"), o)
+        Progress::on(
+            crate::cmd::progress::counter(o.max_rounds as u64, "rounds"),
+            o,
+        )
     }
 
     fn on(bar: ProgressBar, o: &EngineOptions) -> Progress {
@@ -392,7 +396,12 @@ impl Progress {
 /// The last round's residual: 1 − absorbed / admitted (admitted = injected −
 /// discarded), over all commodities; 0 when nothing was admitted.
 fn residual(l: &engine::accounting::RoundLedger) -> f64 {
-    let admitted: f64 = l.injected.iter().zip(&l.discarded).map(|(i, d)| i - d).sum();
+    let admitted: f64 = l
+        .injected
+        .iter()
+        .zip(&l.discarded)
+        .map(|(i, d)| i - d)
+        .sum();
     let absorbed: f64 = l.absorbed.iter().sum();
     if admitted > 0.0 {
         1.0 - absorbed / admitted
@@ -567,7 +576,11 @@ mod tests {
         assert_eq!(engine.advance(50, &mut observers), 50);
         assert_eq!((bar.position(), bar.length()), (40, Some(20_000)));
         assert!(bar.message().starts_with("residual "), "{}", bar.message());
-        assert!(bar.message().ends_with(" of 50 rounds"), "{}", bar.message());
+        assert!(
+            bar.message().ends_with(" of 50 rounds"),
+            "{}",
+            bar.message()
+        );
         drop(observers);
         progress.observe_final(&engine);
         assert!(bar.is_finished());

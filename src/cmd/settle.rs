@@ -202,7 +202,8 @@ pub struct Aborted(pub String);
 /// writes).
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     // Engine settings are refused up front, whichever allocation would use them.
-    args.engine.settings(brokerflow_solvers::engine::Variant::Fair)?;
+    args.engine
+        .settings(brokerflow_solvers::engine::Variant::Fair)?;
     let runtime = Runtime::from(args.engine.runtime);
     if args.allocation.variant().is_none() && runtime != Runtime::Flat {
         anyhow::bail!(
@@ -261,7 +262,10 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     let declared_graph = brokerflow_graphs::ExpandedGraph::new(&declared);
     let spinner = crate::cmd::progress::spinner(match args.allocation.variant() {
         None => "allocating: P3 maximum welfare at the declared bids".to_string(),
-        Some(v) => format!("allocating: the {} engine run at the declared bids", v.name()),
+        Some(v) => format!(
+            "allocating: the {} engine run at the declared bids",
+            v.name()
+        ),
     });
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.engine.backend)?,

@@ -122,7 +122,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // before anything is printed.
         let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend, (1, 1))?;
         stage_files(&args, &loaded, &solution, &mut outputs);
-        stage_pictures(&args, &loaded, &[(objectives[0], Ok((&solution, seconds)))], &mut outputs);
+        stage_pictures(
+            &args,
+            &loaded,
+            &[(objectives[0], Ok((&solution, seconds)))],
+            &mut outputs,
+        );
         outputs.commit()?;
         if args.json {
             println!(
@@ -141,12 +146,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enumerate()
         .map(|(i, &objective)| {
             let position = (i + 1, objectives.len());
-            (objective, solve_one(&loaded, objective, args.backend, position))
+            (
+                objective,
+                solve_one(&loaded, objective, args.backend, position),
+            )
         })
         .collect();
     let pictured: Vec<Pictured> = results
         .iter()
-        .map(|(o, r)| (*o, r.as_ref().map(|(s, t)| (s, *t)).map_err(|e| format!("{e:#}"))))
+        .map(|(o, r)| {
+            (
+                *o,
+                r.as_ref()
+                    .map(|(s, t)| (s, *t))
+                    .map_err(|e| format!("{e:#}")),
+            )
+        })
         .collect();
     stage_pictures(&args, &loaded, &pictured, &mut outputs);
     outputs.commit()?;
@@ -249,13 +264,13 @@ fn stage_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution, output
             _ => "",
         };
         let comment = format!(
-            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'{pruning}",
+            "{} LP ({}) of market '{}'\n{}\nvariables x.<user>.<from>.<to>: flow of the user on the G' edge from -> to (ids sanitised: -> is ~, other characters the format does not allow _; the map below gives every one){pruning}",
             objective.name(),
             describe(objective),
             market.name,
             provenance(loaded, solution.backend)
         );
-        outputs.stage(path, f.lp.to_cplex_lp(&comment));
+        outputs.stage(path, f.to_cplex_lp(g, &comment));
     }
     if let (Some(path), Some(flow)) = (&args.flows, &solution.flow) {
         outputs.stage(path, flows_csv::write_flows(market, g, flow));
@@ -310,7 +325,11 @@ fn stage_pictures(
         .map(|(o, r)| match r {
             Ok((s, seconds)) => {
                 let served = s.served(g).map(|f| f.iter().sum::<f64>());
-                let welfare = if *o == Objective::Concurrent { None } else { s.welfare(g) };
+                let welfare = if *o == Objective::Concurrent {
+                    None
+                } else {
+                    s.welfare(g)
+                };
                 vec![
                     describe(*o).to_string(),
                     format!("{:?}", s.status).to_lowercase(),
@@ -326,7 +345,14 @@ fn stage_pictures(
     report.table(
         "LP baselines",
         "methods",
-        &["LP", "status", "delta*", "welfare W", "served (total)", "seconds"],
+        &[
+            "LP",
+            "status",
+            "delta*",
+            "welfare W",
+            "served (total)",
+            "seconds",
+        ],
         &rows,
     );
     for (o, s, flow) in solved() {

@@ -92,12 +92,24 @@ fn draw(market: &Market, usage: Option<&Usage>, title: &str) -> String {
     };
     let _ = writeln!(s, "  subgraph brokers {{ node [shape=ellipse];");
     for (i, b) in market.brokers.iter().enumerate() {
-        resource(&mut s, &b.id, b.capacity, b.cost, usage.map(|u| &u.brokers[i]));
+        resource(
+            &mut s,
+            &b.id,
+            b.capacity,
+            b.cost,
+            usage.map(|u| &u.brokers[i]),
+        );
     }
     let _ = writeln!(s, "  }}");
     let _ = writeln!(s, "  subgraph providers {{ rank=same; node [shape=box3d];");
     for (i, p) in market.providers.iter().enumerate() {
-        resource(&mut s, &p.id, p.capacity, p.cost, usage.map(|u| &u.providers[i]));
+        resource(
+            &mut s,
+            &p.id,
+            p.capacity,
+            p.cost,
+            usage.map(|u| &u.providers[i]),
+        );
     }
     let _ = writeln!(s, "  }}");
     let widest = usage.map_or(0.0, Usage::max_link_flow);
