@@ -21,6 +21,10 @@ mod cmd;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress display on standard error (it is drawn only when standard error is
+    /// a terminal, and never changes standard output or a written file).
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    cmd::progress::set_quiet(cli.quiet);
     match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Solve(args) => cmd::solve::run(args),

@@ -75,6 +75,20 @@ impl Flow {
             + 0.0
     }
 
+    /// Σ_k r^k_n · (flow of k out of n), per G′ node index: what the flow uses of each
+    /// node's one resource (design §2).
+    pub fn resource_use(&self, g: &ExpandedGraph) -> Vec<f64> {
+        let pairs = g.pairs();
+        let mut used = vec![0.0; g.graph.node_count()];
+        for (k, xs) in self.x.iter().enumerate() {
+            for (pair, &x) in pairs.range(k).zip(xs) {
+                let tail = pairs.tail(pair);
+                used[tail.index()] += g.resource_use(tail, k) * x;
+            }
+        }
+        used
+    }
+
     /// Welfare W = Σ_k v_k f_k − costs (design §2): the one definition every solver,
     /// checker and measure uses.
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {

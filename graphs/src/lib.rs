@@ -30,6 +30,7 @@ pub mod generate;
 pub mod market;
 pub mod pairs;
 pub mod summary;
+pub mod usage;
 mod validate;
 
 pub use error::{MarketError, Rule};
@@ -38,6 +39,7 @@ pub use flow::Flow;
 pub use market::{Broker, Link, Market, Prices, Provider, Role, User, ValidMarket};
 pub use pairs::UsablePairs;
 pub use summary::Summary;
+pub use usage::Usage;
 
 /// This crate's version, recorded in every output's provenance (design §8).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use brokerflow_graphs::{ExpandedGraph, Market};
+use brokerflow_graphs::{ExpandedGraph, Flow, Market};
 use serde::Serialize;
 
 use crate::engine::faults::{self, FaultPlan, FaultReport, WelfareLog};
@@ -226,6 +226,12 @@ pub struct MethodRow {
     /// Engine rows under [`CompareOptions::faults`]: what each fault cost and the
     /// recovery, against the row's fault-free run.
     pub faults: Option<FaultReport>,
+    /// The row's flow: the LP's optimal flow, or the engine run's window-averaged
+    /// steady flow; `None` for a failed row or an LP without a bounded flow.
+    pub flow: Option<Flow>,
+    /// Engine rows: (round, window welfare) at the `rounds_to_95` checkpoints
+    /// ([`Checkpoints`]); empty where those are not evaluated.
+    pub welfare_by_round: Vec<(usize, f64)>,
 }
 
 impl MethodRow {
@@ -249,6 +255,8 @@ impl MethodRow {
             error: None,
             trace: Vec::new(),
             faults: None,
+            flow: None,
+            welfare_by_round: Vec::new(),
         }
     }
 
@@ -331,6 +339,17 @@ impl<'a> Yardsticks<'a> {
         solve_once(&mut self.p3, || lp::max_welfare(g, &o))
     }
 
+    /// The optimal flow of the LP row `objective`, if it was solved and bounded.
+    fn flow_of(&self, objective: Objective) -> Option<Flow> {
+        let slot = match objective {
+            Objective::Concurrent => &self.p1,
+            Objective::Utility => &self.p2,
+            Objective::WorstUtility => &self.p2_worst,
+            Objective::Welfare => &self.p3,
+        };
+        slot.as_ref()?.0.as_ref().ok()?.flow.clone()
+    }
+
     /// P2 or P2⁻ at the feasible-mode injection (1 − η)·min(δ*,1)·d_k.
     fn scaled(
         &mut self,
@@ -379,6 +398,17 @@ pub fn compare_market(
     g: &ExpandedGraph,
     options: &CompareOptions,
 ) -> Vec<MethodRow> {
+    compare_market_observed(market, g, options, &mut |_, _| {})
+}
+
+/// [`compare_market`], calling `before(i, method)` before the i-th method (from 0) is
+/// computed: for a progress display. The rows are the same.
+pub fn compare_market_observed(
+    market: &Market,
+    g: &ExpandedGraph,
+    options: &CompareOptions,
+    before: &mut dyn FnMut(usize, Method),
+) -> Vec<MethodRow> {
     let mut y = Yardsticks {
         g,
         options: options.lp,
@@ -397,9 +427,14 @@ pub fn compare_market(
     options
         .methods
         .iter()
-        .map(|&m| {
+        .enumerate()
+        .map(|(i, &m)| {
+            before(i, m);
             let row = match m {
-                Method::Lp(o) => lp_row(&mut y, o),
+                Method::Lp(o) => lp_row(&mut y, o).map(|mut row| {
+                    row.flow = y.flow_of(o);
+                    row
+                }),
                 Method::Engine { variant, mode } => {
                     engine_row(market, &mut y, options, variant, mode)
                 }
@@ -594,6 +629,8 @@ fn engine_row(
     row.converged = Some(r.converged);
     row.backend = Some(backend);
     row.trace = trace.rows;
+    row.welfare_by_round = checkpoints.curve;
+    row.flow = Some(r.flow);
     Ok(row)
 }
 
@@ -648,6 +685,8 @@ pub struct Checkpoints {
     since: Option<usize>,
     /// The last round checked.
     checked: usize,
+    /// (round, window welfare) at every checkpoint evaluated.
+    curve: Vec<(usize, f64)>,
 }
 
 impl Checkpoints {
@@ -660,6 +699,7 @@ impl Checkpoints {
                 .map(|w| TARGET_SHARE * w),
             since: None,
             checked: 0,
+            curve: Vec::new(),
         }
     }
 
@@ -671,7 +711,9 @@ impl Checkpoints {
     fn check(&mut self, engine: &Engine<'_>) {
         self.checked = engine.rounds();
         if let Some(target) = self.target {
-            if engine.window_welfare() >= target {
+            let welfare = engine.window_welfare();
+            self.curve.push((engine.rounds(), welfare));
+            if welfare >= target {
                 self.since.get_or_insert(engine.rounds());
             } else {
                 self.since = None;

@@ -70,7 +70,8 @@ fn check_market(name: &str, m: &ValidMarket) {
             Objective::Welfare => (lp::welfare_formulation(&g), s.welfare(&g).unwrap()),
         };
         let path = dir.join(format!("{name}-{}.lp", o.name()));
-        std::fs::write(&path, f.lp.to_cplex_lp("exported by a test")).unwrap();
+        // As `solve --export-lp` writes it: variables named by ids, with the map.
+        std::fs::write(&path, f.to_cplex_lp(&g, "exported by a test")).unwrap();
         let theirs = highs_objective(&path);
         assert!(
             (theirs - ours).abs() <= 1e-6 * ours.abs().max(1.0),

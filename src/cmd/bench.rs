@@ -267,12 +267,14 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
         println!("| market (K,B,P) | LP | backend | variables | constraints | build s | solve s | solve CPU s | max RSS MiB | objective |");
         println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
+    let backends = if a.backends.is_empty() {
+        Backend::available()
+    } else {
+        a.backends.clone()
+    };
+    let cases = a.objective.len() * backends.len() * markets.len();
+    let bar = crate::cmd::progress::counter(cases as u64, "cases");
     for &objective in &a.objective {
-        let backends = if a.backends.is_empty() {
-            Backend::available()
-        } else {
-            a.backends.clone()
-        };
         for &backend in &backends {
             let mut timed_out = false;
             for m in &markets {
@@ -281,6 +283,8 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
                     (_, o) => o,
                 };
                 let lp_name = Objective::from(objective).name();
+                bar.set_message(format!("{m} {lp_name} {backend}"));
+                bar.inc(1);
                 // planar30 is small; it is always tried.
                 if timed_out && m != "planar30" {
                     print_skip(
@@ -317,6 +321,7 @@ fn run_lp(a: LpArgs) -> anyhow::Result<()> {
             }
         }
     }
+    bar.finish_and_clear();
     Ok(())
 }
 
@@ -478,6 +483,20 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
     }
+    let cases: usize = a
+        .runtimes
+        .iter()
+        .map(|&r| {
+            let processes = if Runtime::from(r) == Runtime::Timely {
+                a.processes.len()
+            } else {
+                1
+            };
+            variants.len() * pools.len() * processes
+        })
+        .sum::<usize>()
+        * a.sizes.len();
+    let bar = crate::cmd::progress::counter(cases as u64, "cases");
     for &users in &a.sizes {
         let (users, brokers, providers) = engine_bench_size(users);
         let config = GeneratorConfig {
@@ -509,6 +528,13 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
                     .collect();
                 for (pool_index, processes) in shapes {
                     let (threads, pool) = &pools[pool_index];
+                    bar.set_message(format!(
+                        "{users} users, {} {}, {}",
+                        runtime.name(),
+                        variant.name(),
+                        crate::cmd::count(*threads, "thread")
+                    ));
+                    bar.inc(1);
                     let mut o = EngineOptions::new(variant, Injection::Demand);
                     o.max_rounds = a.rounds;
                     o.runtime = runtime;
@@ -597,6 +623,7 @@ fn run_engine(a: EngineBenchArgs) -> anyhow::Result<()> {
             }
         }
     }
+    bar.finish_and_clear();
     if !a.json {
         println!();
         println!("ns per round = wall clock of the rounds (Engine::advance) / rounds, set-up excluded; linear cost shows as a flat ns-per-pair column. Speed-up = ns per round on 1 thread / on this many. timely: threads = workers per process; processes beyond the first are threads of this program connected over loopback TCP; messages = announcements and job messages per round, remote bytes = their payload (and the reports) sent to other processes per round, as timely encodes them, without its headers and progress messages. State = configuration and round state; window = the last `window` rounds of every out-edge's amount, every capacity node's multiplier and every commodity's ledger, which the reported averages and the convergence test are taken over. CPU ns = CPU time of the rounds (user + system, every thread of the process, idle or spinning) / rounds / pairs, less disturbed by other work on the machine than the wall clock (not measured for timely). Timings vary from run to run.");

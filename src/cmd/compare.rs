@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
+use brokerflow_solvers::compare::{compare_market_observed, CompareOptions, Method};
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::{LpOptions, Objective};
 use brokerflow_solvers::workload;
@@ -44,6 +44,15 @@ pub struct Args {
     /// Print `{"market": …, "rows": […]}` instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write every method's routing as a Graphviz DOT file (one graph per method):
+    /// links labelled and drawn by flow, saturated resources in red.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+    /// Write one self-contained HTML file (no network access): the comparison table,
+    /// every method's routing on the market graph and the engine rows' convergence
+    /// curves (window welfare and served per user by round).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// One row of the comparison (design §8's measures; `None` where one does not apply).
@@ -90,6 +99,13 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         None => Method::ALL.to_vec(),
         Some(labels) => parse_methods(labels)?,
     };
+    let mut outputs = crate::cmd::output::Outputs::plan(
+        &[&args.market],
+        &[
+            ("--dot", args.dot.as_ref()),
+            ("--report", args.report.as_ref()),
+        ],
+    )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let engine = args.engine.options(g, Variant::Fair, InjectArg::Demand)?;
@@ -103,10 +119,15 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             prices: false,
         },
         engine,
-        trace: false,
+        trace: args.report.is_some(),
         faults: fault_file.as_ref().map(|f| f.plan.clone()),
     };
-    let computed = compare_market(&loaded.market, g, &options);
+    let bar = crate::cmd::progress::counter(options.methods.len() as u64, "methods");
+    let computed = compare_market_observed(&loaded.market, g, &options, &mut |i, m| {
+        bar.set_position(i as u64);
+        bar.set_message(m.label());
+    });
+    bar.finish_and_clear();
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
         anyhow::bail!("{e}");
     }
@@ -115,6 +136,15 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         .find(|r| r.method == Method::Lp(Objective::Welfare))
         .and_then(|r| r.backend)
         .unwrap_or(args.engine.backend);
+    crate::cmd::report::stage_compare(
+        &loaded,
+        &computed,
+        options.engine.epsilon,
+        &engine_provenance(&loaded, backend, options.engine.runtime),
+        (args.dot.as_ref(), args.report.as_ref()),
+        &mut outputs,
+    );
+    outputs.commit()?;
     let rows: Vec<Row> = computed
         .into_iter()
         .map(|r| Row {

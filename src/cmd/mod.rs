@@ -11,6 +11,8 @@ pub mod import;
 pub mod inspect;
 pub mod mca;
 pub mod output;
+pub mod progress;
+pub mod report;
 pub mod run;
 pub mod settle;
 pub mod solve;

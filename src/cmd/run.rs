@@ -14,7 +14,7 @@ use brokerflow_solvers::engine::{
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 use brokerflow_solvers::measures;
 use brokerflow_solvers::workload;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::cmd::output::Outputs;
@@ -155,6 +155,23 @@ impl EngineArgs {
         variant: Variant,
         inject: InjectArg,
     ) -> anyhow::Result<EngineOptions> {
+        let mut o = self.settings(variant)?;
+        if inject == InjectArg::Feasible {
+            let p1 = lp::max_concurrent_flow(
+                g,
+                &LpOptions {
+                    backend: self.backend,
+                    prices: false,
+                },
+            )?;
+            o.injection = Injection::Feasible { delta: p1.delta };
+        }
+        Ok(o)
+    }
+
+    /// The settings alone (demand injection), every one checked: what a command
+    /// refuses before any work, whether or not it runs the engine.
+    pub fn settings(&self, variant: Variant) -> anyhow::Result<EngineOptions> {
         if self.window > self.rounds {
             // Also what keeps a mistyped window from allocating window × pairs.
             anyhow::bail!(
@@ -163,20 +180,7 @@ impl EngineArgs {
                 self.rounds
             );
         }
-        let injection = match inject {
-            InjectArg::Demand => Injection::Demand,
-            InjectArg::Feasible => {
-                let p1 = lp::max_concurrent_flow(
-                    g,
-                    &LpOptions {
-                        backend: self.backend,
-                        prices: false,
-                    },
-                )?;
-                Injection::Feasible { delta: p1.delta }
-            }
-        };
-        let mut o = EngineOptions::new(variant, injection);
+        let mut o = EngineOptions::new(variant, Injection::Demand);
         o.max_rounds = self.rounds;
         o.epsilon = self.epsilon;
         o.eta = self.eta;
@@ -189,6 +193,8 @@ impl EngineArgs {
         o.welfare_scale = self.welfare_scale;
         o.momentum = self.momentum;
         o.runtime = self.runtime.into();
+        o.check()
+            .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
         Ok(o)
     }
 }
@@ -245,6 +251,15 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Write the run's window-averaged flow as a Graphviz DOT file: links labelled and
+    /// drawn by flow, saturated links, brokers and providers (within ε) in red.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+    /// Write one self-contained HTML file (no network access): the market graph with
+    /// the run's flows, its convergence curves (window welfare and served per user by
+    /// round), its totals and, for welfare-seeking, its node prices.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// `--faults`, shared by `run` and `compare`.
@@ -317,6 +332,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
             args.save_state = None;
         }
+        if !role.writes {
+            (args.dot, args.report) = (None, None);
+        }
         run_here(args)
     })
 }
@@ -332,6 +350,8 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             ("--routing", args.routing.as_ref()),
             ("--prices", args.prices.as_ref()),
             ("--save-state", args.save_state.as_ref()),
+            ("--dot", args.dot.as_ref()),
+            ("--report", args.report.as_ref()),
         ],
     )?;
     state::check_runtime(
@@ -369,13 +389,17 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new(&options);
     let mut observers = Observers::new();
     observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
-    if args.trace.is_some() {
+    if args.trace.is_some() || args.report.is_some() {
         observers.push(&mut trace, ObserverMode::Always);
     }
     let plan = fault_file.as_ref().map(|f| &f.plan);
     let mut log = WelfareLog::from_round(plan.map_or(0, FaultPlan::end));
     if plan.is_some() {
         observers.push(&mut log, ObserverMode::Always);
+    }
+    let mut welfare_curve = crate::cmd::report::WelfareCurve::default();
+    if args.report.is_some() {
+        observers.push(&mut welfare_curve, ObserverMode::Every(options.window));
     }
     let start = Instant::now();
     let (result, state, resumed, fault_report) = if let Some(plan) = plan {
@@ -426,6 +450,14 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         }
         outputs.stage(path, csv);
     }
+    crate::cmd::report::stage_run(
+        &loaded,
+        &result,
+        &welfare_curve.points,
+        &trace.rows,
+        (args.dot.as_ref(), args.report.as_ref()),
+        &mut outputs,
+    );
     let mut price_error = None;
     if let Some(path) = &args.prices {
         let p3 = lp::max_welfare(
@@ -494,7 +526,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
 }
 
 /// Node prices of a run by node name, in G′ node order (capacity-limited nodes only).
-fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f64)> {
+pub fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f64)> {
     let g = &loaded.graph;
     g.graph
         .node_indices()
@@ -502,8 +534,10 @@ fn named_prices<'a>(loaded: &'a LoadedMarket, r: &EngineRun) -> Vec<(&'a str, f6
         .collect()
 }
 
-/// A progress display on standard error (hidden when it is not a terminal): rounds
-/// against the limit, and how long every commodity has been satisfied.
+/// The progress display of a run on standard error ([`crate::cmd::progress`]): rounds
+/// against the round limit with an ETA, the last round's residual (the share of what
+/// the sources admitted that did not reach a collection point) and how long every
+/// commodity has been satisfied. Attached as an observer, from outside the rounds.
 struct Progress {
     bar: ProgressBar,
     window: usize,
@@ -514,18 +548,13 @@ impl Progress {
     const EVERY: usize = 20;
 
     fn new(o: &EngineOptions) -> Progress {
-        use std::io::IsTerminal;
-        let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(o.max_rounds as u64);
-            if let Ok(style) =
-                ProgressStyle::with_template("{elapsed_precise} [{bar:40}] round {pos}/{len} {msg}")
-            {
-                bar.set_style(style);
-            }
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        Progress::on(
+            crate::cmd::progress::counter(o.max_rounds as u64, "rounds"),
+            o,
+        )
+    }
+
+    fn on(bar: ProgressBar, o: &EngineOptions) -> Progress {
         Progress {
             bar,
             window: o.window,
@@ -533,11 +562,29 @@ impl Progress {
     }
 }
 
+/// The last round's residual: 1 − absorbed / admitted (admitted = injected −
+/// discarded), over all commodities; 0 when nothing was admitted.
+fn residual(l: &engine::accounting::RoundLedger) -> f64 {
+    let admitted: f64 = l
+        .injected
+        .iter()
+        .zip(&l.discarded)
+        .map(|(i, d)| i - d)
+        .sum();
+    let absorbed: f64 = l.absorbed.iter().sum();
+    if admitted > 0.0 {
+        1.0 - absorbed / admitted
+    } else {
+        0.0
+    }
+}
+
 impl Observe for Progress {
     fn observe_round(&mut self, e: &Engine<'_>) {
         self.bar.set_position(e.rounds() as u64);
         self.bar.set_message(format!(
-            "(satisfied for {} of {} rounds)",
+            "residual {}, satisfied for {} of {} rounds",
+            crate::cmd::fixed(residual(e.ledger()), 4),
             e.satisfied_for(),
             self.window
         ));
@@ -720,4 +767,53 @@ fn render(loaded: &LoadedMarket, r: &EngineRun, seconds: f64) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokerflow_graphs::examples;
+
+    #[test]
+    fn the_progress_observer_follows_the_rounds_and_finishes() {
+        let m = examples::tiny();
+        let g = ExpandedGraph::new(&m);
+        let o = EngineOptions::new(Variant::WelfareSeeking, Injection::Demand);
+        let bar = crate::cmd::progress::counter_on(
+            indicatif::ProgressDrawTarget::hidden(),
+            o.max_rounds as u64,
+            "rounds",
+        );
+        let mut progress = Progress::on(bar.clone(), &o);
+        let mut observers = Observers::new();
+        observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+        let mut engine = Engine::new(&m, &g, &o).unwrap();
+        // tiny converges after 120 rounds: 50 rounds run and are shown at 40.
+        assert_eq!(engine.advance(50, &mut observers), 50);
+        assert_eq!((bar.position(), bar.length()), (40, Some(20_000)));
+        assert!(bar.message().starts_with("residual "), "{}", bar.message());
+        assert!(
+            bar.message().ends_with(" of 50 rounds"),
+            "{}",
+            bar.message()
+        );
+        drop(observers);
+        progress.observe_final(&engine);
+        assert!(bar.is_finished());
+    }
+
+    #[test]
+    fn the_residual_is_what_was_admitted_and_not_absorbed() {
+        let l = engine::accounting::RoundLedger {
+            injected: vec![10.0, 4.0],
+            discarded: vec![2.0, 0.0],
+            absorbed: vec![6.0, 3.0],
+            queued: vec![0.0, 0.0],
+            in_flight: vec![0.0, 0.0],
+            lost: vec![0.0, 0.0],
+        };
+        // admitted 8 + 4 = 12, absorbed 9: 1 - 9/12.
+        assert_eq!(residual(&l), 0.25);
+        assert_eq!(residual(&engine::accounting::RoundLedger::new(2)), 0.0);
+    }
 }

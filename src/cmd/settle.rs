@@ -202,6 +202,9 @@ pub struct Aborted(pub String);
 /// the cluster, which all take part in the engine's rounds; only process 0 settles and
 /// writes).
 pub fn run(mut args: Args) -> anyhow::Result<()> {
+    // Engine settings are refused up front, whichever allocation would use them.
+    args.engine
+        .settings(brokerflow_solvers::engine::Variant::Fair)?;
     let runtime = Runtime::from(args.engine.runtime);
     if args.allocation.variant().is_none() && runtime != Runtime::Flat {
         anyhow::bail!(
@@ -276,6 +279,13 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         )?,
         Some(_) => args.engine.within_limits(&loaded, &declared_graph, p3)?,
     }
+    let spinner = crate::cmd::progress::spinner(match args.allocation.variant() {
+        None => "allocating: P3 maximum welfare at the declared bids".to_string(),
+        Some(v) => format!(
+            "allocating: the {} engine run at the declared bids",
+            v.name()
+        ),
+    });
     let allocation = match args.allocation.variant() {
         None => Allocation::lp(&declared_graph, args.engine.backend)?,
         Some(variant) => {
@@ -296,8 +306,18 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     };
     if !role.writes {
         // The other processes of a timely cluster only take part in the rounds.
+        spinner.finish_and_clear();
         return Ok(());
     }
+    spinner.set_message(format!(
+        "settling: {}{}",
+        mechanism.name(),
+        if mechanism == Mechanism::Vcg {
+            " (P3 re-solved without each trading participant)"
+        } else {
+            ""
+        }
+    ));
     let options = SettleOptions {
         backend: args.engine.backend,
     };
@@ -312,6 +332,7 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         )?,
         (Some(_), _) => anyhow::bail!("--rules applies to --mechanism mca only"),
     };
+    spinner.finish_and_clear();
     let backend = args.engine.backend.resolve(loaded.graph.usable_pairs());
     let totals = to_json(&loaded, &statement, args, backend);
     if let (Some(path), Some(side)) = (&args.out, &sidecar) {

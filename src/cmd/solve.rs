@@ -77,6 +77,15 @@ pub struct Args {
     /// `node,price` (bandwidth nodes named `u->v`).
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// Write the routing of every solved LP as a Graphviz DOT file: links labelled and
+    /// drawn by flow, saturated links, brokers and providers in red (render with
+    /// `dot -Tsvg`).
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+    /// Write one self-contained HTML file (no network access): the market graph with
+    /// every solved LP's flows, the table of the LPs and P3's prices.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Print the per-user table even on a market of more than
     /// [`PER_USER_TABLE_LIMIT`] users (the totals are always printed first).
     #[arg(long)]
@@ -106,6 +115,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ("--flows", args.flows.as_ref()),
             ("--export-lp", args.export_lp.as_ref()),
             ("--prices", args.prices.as_ref()),
+            ("--dot", args.dot.as_ref()),
+            ("--report", args.report.as_ref()),
         ],
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
@@ -117,8 +128,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if single {
         // One LP: its failure is the command's error, and its files are written
         // before anything is printed.
-        let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend)?;
+        let (solution, seconds) = solve_one(&loaded, objectives[0], args.backend, (1, 1))?;
         stage_files(&args, &loaded, &solution, &mut outputs);
+        stage_pictures(
+            &args,
+            &loaded,
+            &[(objectives[0], Ok((&solution, seconds)))],
+            &mut outputs,
+        );
         outputs.commit()?;
         if args.json {
             println!(
@@ -132,10 +149,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // Several LPs: each is solved and printed even when another fails (as `compare`
     // does); a failed one is a row with its error, and the command then exits 1.
+    let results: Vec<(Objective, anyhow::Result<(LpSolution, f64)>)> = objectives
+        .iter()
+        .enumerate()
+        .map(|(i, &objective)| {
+            let position = (i + 1, objectives.len());
+            (
+                objective,
+                solve_one(&loaded, objective, args.backend, position),
+            )
+        })
+        .collect();
+    let pictured: Vec<Pictured> = results
+        .iter()
+        .map(|(o, r)| {
+            (
+                *o,
+                r.as_ref()
+                    .map(|(s, t)| (s, *t))
+                    .map_err(|e| format!("{e:#}")),
+            )
+        })
+        .collect();
+    stage_pictures(&args, &loaded, &pictured, &mut outputs);
+    outputs.commit()?;
     let mut json_out = Vec::new();
     let mut failed = Vec::new();
-    for (i, &objective) in objectives.iter().enumerate() {
-        let result = solve_one(&loaded, objective, args.backend);
+    for (i, (objective, result)) in results.iter().enumerate() {
+        let objective = *objective;
         if args.json {
             json_out.push(match &result {
                 Ok((solution, seconds)) => to_json(&loaded, solution, *seconds),
@@ -180,19 +221,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Solves one LP, the `position`-th (i of n) of the command, with a spinner on a
+/// terminal.
 fn solve_one(
     loaded: &LoadedMarket,
     objective: Objective,
     backend: Backend,
+    (i, n): (usize, usize),
 ) -> anyhow::Result<(LpSolution, f64)> {
     let options = LpOptions {
         backend,
         prices: objective == Objective::Welfare,
     };
+    let spinner = crate::cmd::progress::spinner(format!(
+        "LP {i} of {n}, {}: building, solving and checking it ({} usable pairs)",
+        describe(objective),
+        loaded.graph.usable_pairs()
+    ));
     let start = Instant::now();
     let solution = lp::solve(&loaded.graph, objective, &options)
-        .with_context(|| format!("{} ({})", objective.name(), describe(objective)))?;
-    Ok((solution, start.elapsed().as_secs_f64()))
+        .with_context(|| format!("{} ({})", objective.name(), describe(objective)));
+    spinner.finish_and_clear();
+    Ok((solution?, start.elapsed().as_secs_f64()))
 }
 
 /// Stages `--export-lp`, `--flows` and `--prices` for one solved LP.
@@ -222,13 +272,13 @@ fn stage_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution, output
             _ => "",
         };
         let comment = format!(
-            "{} LP ({}) of market '{}'\n{}\nvariables x_<commodity>_<edge>: flow of user number <commodity> on edge number <edge> of G'{pruning}",
+            "{} LP ({}) of market '{}'\n{}\nvariables x.<user>.<from>.<to>: flow of the user on the G' edge from -> to (ids sanitised: -> is ~, other characters the format does not allow _; the map below gives every one){pruning}",
             objective.name(),
             describe(objective),
             market.name,
             provenance(loaded, solution.backend)
         );
-        outputs.stage(path, f.lp.to_cplex_lp(&comment));
+        outputs.stage(path, f.to_cplex_lp(g, &comment));
     }
     if let (Some(path), Some(flow)) = (&args.flows, &solution.flow) {
         outputs.stage(path, flows_csv::write_flows(market, g, flow));
@@ -243,6 +293,104 @@ fn stage_files(args: &Args, loaded: &LoadedMarket, solution: &LpSolution, output
         }
         outputs.stage(path, csv);
     }
+}
+
+/// One LP for the pictures: its solution and seconds, or why it was not solved.
+type Pictured<'s> = (Objective, Result<(&'s LpSolution, f64), String>);
+
+/// Stages `--dot` and `--report`: the routing of every solved LP, the table of all of
+/// them (failed ones with their error) and P3's prices.
+fn stage_pictures(
+    args: &Args,
+    loaded: &LoadedMarket,
+    results: &[Pictured<'_>],
+    outputs: &mut Outputs,
+) {
+    use crate::cmd::report::{num, Report};
+    use brokerflow_graphs::{formats::dot, Usage};
+    let (market, g) = (&loaded.market, &loaded.graph);
+    let solved = || {
+        results.iter().filter_map(|(o, r)| {
+            let (s, _) = r.as_ref().ok()?;
+            Some((*o, s, s.flow.as_ref()?))
+        })
+    };
+    let usage = |flow| Usage::of(market, g, flow, lp::CHECK_TOLERANCE);
+    if let Some(path) = &args.dot {
+        let dots: String = solved()
+            .map(|(o, _, flow)| dot::flows_to_dot(market, &usage(flow), describe(o)))
+            .collect();
+        outputs.stage(path, dots);
+    }
+    let Some(path) = &args.report else { return };
+    let backend = solved().next().map_or(args.backend, |(_, s, _)| s.backend);
+    let mut report = Report::new(
+        &format!("brokerflow solve: market '{}'", market.name),
+        &provenance(loaded, backend),
+    );
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|(o, r)| match r {
+            Ok((s, seconds)) => {
+                let served = s.served(g).map(|f| f.iter().sum::<f64>());
+                let welfare = if *o == Objective::Concurrent {
+                    None
+                } else {
+                    s.welfare(g)
+                };
+                vec![
+                    describe(*o).to_string(),
+                    format!("{:?}", s.status).to_lowercase(),
+                    num(s.delta),
+                    num(welfare),
+                    num(served),
+                    format!("{seconds:.3}"),
+                ]
+            }
+            Err(e) => vec![describe(*o).to_string(), format!("not solved: {e}")],
+        })
+        .collect();
+    report.table(
+        "LP baselines",
+        "methods",
+        &[
+            "LP",
+            "status",
+            "delta*",
+            "welfare W",
+            "served (total)",
+            "seconds",
+        ],
+        &rows,
+    );
+    for (o, s, flow) in solved() {
+        let u = usage(flow);
+        report.routing(&format!("Routing: {}", describe(o)), market, &u);
+        crate::cmd::report::served_table(
+            &mut report,
+            (
+                &format!("Served per user: {}", describe(o)),
+                &format!("served-{}", o.name()),
+            ),
+            loaded,
+            &u.served,
+        );
+        if let Some(prices) = &s.prices {
+            let rows: Vec<Vec<String>> = g
+                .graph
+                .node_indices()
+                .filter(|&n| g.node(n).capacity.is_some())
+                .map(|n| vec![g.node(n).name.clone(), num(Some(prices[n.index()]))])
+                .collect();
+            report.table(
+                "P3 dual prices (money per resource unit)",
+                "prices",
+                &["resource", "price"],
+                &rows,
+            );
+        }
+    }
+    outputs.stage(path, report.to_html());
 }
 
 /// `part` as a percentage of `whole`, or "no demand" when there is none.

@@ -93,6 +93,9 @@ pub const DEFAULT_MOMENTUM_DEMAND: f64 = 0.98;
 /// run of 400 hit the round limit).
 pub const DEFAULT_MOMENTUM_FEASIBLE: f64 = 0.95;
 
+/// The largest η + ε a run accepts ([`EngineOptions::check`]).
+pub const MAX_SLACK: f64 = 0.05;
+
 /// Every setting of a run, with documented defaults (design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
@@ -102,7 +105,7 @@ pub struct EngineOptions {
     pub injection: Injection,
     /// Potential Φ; default quadratic.
     pub potential: Potential,
-    /// η, the slack of feasible injection; default 0.02 (η + ε ≤ 0.05).
+    /// η, the slack of feasible injection; default 0.02 (η + ε ≤ [`MAX_SLACK`]).
     pub eta: f64,
     /// ε of the convergence test; default 0.03.
     pub epsilon: f64,
@@ -155,6 +158,13 @@ impl EngineOptions {
             Injection::Demand => DEFAULT_MOMENTUM_DEMAND,
             Injection::Feasible { .. } => DEFAULT_MOMENTUM_FEASIBLE,
         })
+    }
+
+    /// Refuses settings out of range (η, ε and η + ε ≤ [`MAX_SLACK`], window, round
+    /// limit, ceiling, momentum, welfare scale, weight floor), as a run would: for
+    /// callers that check before any other work.
+    pub fn check(&self) -> Result<(), EngineError> {
+        setup::validate(self)
     }
 
     /// The defaults for a variant and injection mode.

@@ -181,13 +181,21 @@ impl<'m, 'g> Setup<'m, 'g> {
     }
 }
 
-fn validate(o: &EngineOptions) -> Result<(), EngineError> {
+pub(super) fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     let bad = |name, value: f64, rule| Err(EngineError::Setting { name, value, rule });
     if !(0.0..1.0).contains(&o.eta) {
         return bad("eta", o.eta, "0 ≤ η < 1");
     }
     if !(o.epsilon > 0.0 && o.epsilon < 1.0) {
         return bad("epsilon", o.epsilon, "0 < ε < 1");
+    }
+    // Summation round-off of the defaults (0.02 + 0.03) must not trip the rule.
+    if o.eta + o.epsilon > super::MAX_SLACK + 1e-12 {
+        return bad(
+            "eta + epsilon",
+            o.eta + o.epsilon,
+            "η + ε ≤ 0.05 (feasible injection gives up η of the LP's amounts and convergence tolerates ε more; together they keep a converged run within 5 % of them)",
+        );
     }
     if o.window == 0 {
         return bad("window", 0.0, "at least 1 round");

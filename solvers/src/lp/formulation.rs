@@ -37,6 +37,40 @@ pub enum Supply {
 /// The variable index of a pair that has none.
 const NO_VARIABLE: usize = usize::MAX;
 
+/// The longest name CPLEX LP readers accept.
+const MAX_NAME: usize = 255;
+
+/// `id` in the characters a CPLEX LP name may use: letters, digits and
+/// `!"#$%&()/,.;?@_`'{}|~`; `->` becomes `~`, anything else `_`.
+fn sanitise(id: &str) -> String {
+    id.replace("->", "~")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "!\"#$%&()/,.;?@_`'{}|~".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `name` cut to fit [`MAX_NAME`] with room for a suffix, made distinct from every name
+/// in `taken` by `#2`, `#3`, … (and added to it).
+fn unique_name(name: String, taken: &mut std::collections::HashSet<String>) -> String {
+    // All ASCII after sanitising, so byte lengths are character counts.
+    let mut base = name;
+    base.truncate(MAX_NAME - 8);
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while taken.contains(&candidate) {
+        n += 1;
+        candidate = format!("{base}#{n}");
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
+
 impl Formulation {
     /// Adds x^k_e ≥ 0 for every commodity in `active` and every usable edge, with
     /// objective coefficient `objective(k, e)`.
@@ -78,6 +112,67 @@ impl Formulation {
             variable_of,
             capacity_rows: vec![None; g.graph.node_count()],
         }
+    }
+
+    /// The LP in CPLEX LP format with variables named by ids: x^k_e is
+    /// `x.<user>.<from>.<to>` (G′'s node names: participant ids, `u->v` for a
+    /// bandwidth node, `t(k)` for a collection point), sanitised to the format's
+    /// characters (`->` becomes `~`, any other character the format does not allow
+    /// `_`), at most 255 characters, made unique with `#2`, `#3`, …; after `comment`,
+    /// a comment line per variable maps its name back to (user, edge, link).
+    pub fn to_cplex_lp(&self, g: &ExpandedGraph, comment: &str) -> String {
+        let (names, map) = self.export_names(g);
+        self.lp
+            .to_cplex_lp_named(&format!("{comment}\n{map}"), &names)
+    }
+
+    /// Export names of every variable, and the comment lines mapping them back.
+    fn export_names(&self, g: &ExpandedGraph) -> (Vec<String>, String) {
+        use std::collections::HashSet;
+        use std::fmt::Write;
+        let mut names = self.lp.names.clone();
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut map = String::from("variables (name = flow of user on the G' edge from -> to):");
+        let pairs = g.pairs();
+        let mut wanted: Vec<(usize, String, String)> = Vec::new();
+        for k in 0..g.commodities.len() {
+            for pair in pairs.range(k) {
+                let j = self.variable_of[pair];
+                if j == NO_VARIABLE {
+                    continue;
+                }
+                let (tail, head) = (g.node(pairs.tail(pair)), g.node(pairs.head(pair)));
+                let user = &g.commodities[k].id;
+                let name = format!(
+                    "x.{}.{}.{}",
+                    sanitise(user),
+                    sanitise(&tail.name),
+                    sanitise(&head.name)
+                );
+                let e = pairs.edge(pair);
+                let link = g.graph[e]
+                    .link
+                    .map_or(String::new(), |i| format!(" (market link number {i})"));
+                wanted.push((
+                    j,
+                    name,
+                    format!("user {user} on {} -> {}{link}", tail.name, head.name),
+                ));
+            }
+        }
+        // Names that are not a pair's (such as P1's delta) keep theirs.
+        let pair_vars: HashSet<usize> = wanted.iter().map(|(j, _, _)| *j).collect();
+        for (j, n) in names.iter().enumerate() {
+            if !pair_vars.contains(&j) {
+                taken.insert(n.clone());
+            }
+        }
+        for (j, name, what) in wanted {
+            let unique = unique_name(name, &mut taken);
+            let _ = write!(map, "\n{unique} = {what}");
+            names[j] = unique;
+        }
+        (names, map)
     }
 
     /// Flow conservation per commodity and node ([MCF-Grid] §4.2): inflow = outflow at
@@ -185,5 +280,84 @@ fn kind_tag(kind: NodeKind) -> &'static str {
         NodeKind::Provider(_) => "provider",
         NodeKind::Bandwidth(_) => "link",
         NodeKind::Collection(_) => "sink",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokerflow_graphs::{examples, Market};
+
+    /// A valid CPLEX LP name: the allowed characters, not starting with a digit or a
+    /// period, at most 255 characters.
+    fn valid(name: &str) -> bool {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "!\"#$%&()/,.;?@_`'{}|~".contains(c);
+        !name.is_empty()
+            && name.len() <= 255
+            && name.chars().all(allowed)
+            && !name.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    }
+
+    fn export(market: &brokerflow_graphs::ValidMarket) -> (String, Vec<String>) {
+        let g = ExpandedGraph::new(market);
+        let f = crate::lp::welfare_formulation(&g);
+        let text = f.to_cplex_lp(&g, "test");
+        (text, f.export_names(&g).0)
+    }
+
+    #[test]
+    fn tiny_exports_its_ids_with_a_map_back_to_the_edges() {
+        let (text, names) = export(&examples::tiny());
+        assert!(names.iter().all(|n| valid(n)), "{names:?}");
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        // u1's access link is a bandwidth node: u1 -> u1->b1 -> b1 (tiny.md §2).
+        assert!(
+            text.contains("\\ x.u1.u1~b1.b1 = user u1 on u1->b1 -> b1 (market link number 0)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\ x.u2.p1.t(u2) = user u2 on p1 -> t(u2)"),
+            "{text}"
+        );
+        assert!(text.contains(" x.u1.u1~b1.b1"));
+        assert!(!text.contains("x_0_"), "index names left: {text}");
+    }
+
+    #[test]
+    fn odd_ids_become_valid_distinct_names() {
+        let long = "b".repeat(300);
+        let m = Market::from_json_str(
+            &format!(
+                r#"{{"name":"odd","users":[
+                    {{"id":"u-1","demand":1,"requirement":1,"valuation":5}},
+                    {{"id":"u_1","demand":1,"requirement":1,"valuation":5}},
+                    {{"id":"1ü u","demand":1,"requirement":1,"valuation":5}}],
+                "brokers":[{{"id":"{long}"}}],"providers":[{{"id":"p:1"}}],
+                "links":[{{"from":"u-1","to":"{long}"}},{{"from":"u_1","to":"{long}"}},
+                         {{"from":"1ü u","to":"{long}"}},{{"from":"{long}","to":"p:1"}}]}}"#
+            ),
+            "odd",
+        )
+        .unwrap();
+        let (text, names) = export(&m);
+        assert!(names.iter().all(|n| valid(n)), "{names:?}");
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+        // u-1 and u_1 sanitise alike: the second of them is told apart.
+        assert!(
+            text.contains("\\ x.u_1.p_1.t(u_1) = user u-1 on p:1 -> t(u-1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\ x.u_1.p_1.t(u_1)#2 = user u_1 on p:1 -> t(u_1)"),
+            "{text}"
+        );
+        assert!(
+            names.iter().any(|n| n.starts_with("x.1__u.p_1.")),
+            "{names:?}"
+        );
+        // The 300-character broker id is cut to fit.
+        assert!(names.iter().any(|n| n.len() > 240), "{names:?}");
     }
 }

@@ -271,17 +271,9 @@ impl LpSolution {
     }
 }
 
-/// Σ_k r^k_n · (flow of k out of n), per node index.
+/// Σ_k r^k_n · (flow of k out of n), per node index ([`Flow::resource_use`]).
 pub fn resource_use(g: &ExpandedGraph, flow: &Flow) -> Vec<f64> {
-    let pairs = g.pairs();
-    let mut used = vec![0.0; g.graph.node_count()];
-    for (k, xs) in flow.x.iter().enumerate() {
-        for (pair, &x) in pairs.range(k).zip(xs) {
-            let tail = pairs.tail(pair);
-            used[tail.index()] += g.resource_use(tail, k) * x;
-        }
-    }
-    used
+    flow.resource_use(g)
 }
 
 /// Solves the LP `objective` on G′.

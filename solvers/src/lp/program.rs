@@ -185,6 +185,12 @@ impl LinearProgram {
     /// The LP in CPLEX LP format, readable by HiGHS, CPLEX, Gurobi, GLPK and CBC.
     /// `comment` lines are written first, each behind `\`.
     pub fn to_cplex_lp(&self, comment: &str) -> String {
+        self.to_cplex_lp_named(comment, &self.names)
+    }
+
+    /// [`LinearProgram::to_cplex_lp`] with other variable names, aligned with the
+    /// variables (each a valid CPLEX-LP name, all distinct: the caller's business).
+    pub fn to_cplex_lp_named(&self, comment: &str, names: &[String]) -> String {
         let mut s = String::new();
         for line in comment.lines() {
             let _ = writeln!(s, "\\ {line}");
@@ -201,7 +207,7 @@ impl LinearProgram {
             .map(|(j, c)| (j, *c))
             .collect();
         s.push_str(" obj:");
-        self.write_terms(&mut s, &objective);
+        self.write_terms(&mut s, &objective, names);
         if self.constant != 0.0 {
             let _ = write!(
                 s,
@@ -212,16 +218,16 @@ impl LinearProgram {
         }
         if objective.is_empty() && self.constant == 0.0 {
             // An empty objective still needs a term for some readers.
-            let _ = write!(s, " 0 {}", self.names.first().map_or("x", |n| n.as_str()));
+            let _ = write!(s, " 0 {}", names.first().map_or("x", |n| n.as_str()));
         }
         s.push_str("\nSubject To\n");
         for row in &self.rows {
             let _ = write!(s, " {}:", row.name);
             if row.terms.is_empty() {
                 // `0 x` keeps an empty row syntactically valid.
-                let _ = write!(s, " 0 {}", self.names.first().map_or("x", |n| n.as_str()));
+                let _ = write!(s, " 0 {}", names.first().map_or("x", |n| n.as_str()));
             }
-            self.write_terms(&mut s, &row.terms);
+            self.write_terms(&mut s, &row.terms, names);
             let cmp = match row.cmp {
                 Cmp::Le => "<=",
                 Cmp::Ge => ">=",
@@ -229,8 +235,7 @@ impl LinearProgram {
             };
             let _ = writeln!(s, " {cmp} {}", number(row.rhs));
         }
-        let free: Vec<&str> = self
-            .names
+        let free: Vec<&str> = names
             .iter()
             .zip(&self.domains)
             .filter(|(_, d)| **d == Domain::Free)
@@ -246,13 +251,13 @@ impl LinearProgram {
         s
     }
 
-    fn write_terms(&self, s: &mut String, terms: &[(usize, f64)]) {
+    fn write_terms(&self, s: &mut String, terms: &[(usize, f64)], names: &[String]) {
         for (i, &(j, a)) in terms.iter().enumerate() {
             // Short lines: some LP readers limit line length.
             if i > 0 && i % 8 == 0 {
                 s.push_str("\n   ");
             }
-            let _ = write!(s, " {} {} {}", sign(a), number(a.abs()), self.names[j]);
+            let _ = write!(s, " {} {} {}", sign(a), number(a.abs()), names[j]);
         }
     }
 }

@@ -33,7 +33,8 @@ fn with_provenance(svg: String, provenance: &str) -> String {
     }
 }
 
-fn colour(i: usize) -> RGBColor {
+/// The i-th colour of the figures' palette (also the HTML report's).
+pub(crate) fn colour(i: usize) -> RGBColor {
     // A colour-blind-safe palette (Okabe–Ito), then Tableau for more series.
     const P: [RGBColor; 12] = [
         RGBColor(0, 114, 178),

@@ -17,7 +17,7 @@ use brokerflow_graphs::generate::generate;
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::compare::{compare_market, CompareOptions, MethodRow};
 use brokerflow_solvers::lp::LpOptions;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::spec::{Configuration, Source, Spec};
@@ -509,17 +509,7 @@ pub fn run_batch(
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} scenarios, eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+    crate::cmd::progress::counter(len, "scenarios")
 }
 
 /// The output folder: `--out`, or `<spec folder>/<spec name>`.
