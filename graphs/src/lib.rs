@@ -27,6 +27,7 @@ pub mod expanded;
 pub mod flow;
 pub mod formats;
 pub mod generate;
+pub mod json;
 pub mod market;
 pub mod pairs;
 pub mod summary;
@@ -38,6 +39,7 @@ pub use flow::Flow;
 pub use market::{Broker, Link, Market, Prices, Provider, Role, User, ValidMarket};
 pub use pairs::UsablePairs;
 pub use summary::Summary;
+pub use validate::{id_problem, MONEY_LIMIT};
 
 /// This crate's version, recorded in every output's provenance (design §8).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
