@@ -678,6 +678,24 @@ providers = 2
         assert!(parse(&engine("rounds = 100\nwindow = 100")).is_ok());
     }
 
+    /// A range is `[min, max]`: a third number was dropped silently (toml reads an
+    /// array of two from the first two elements).
+    #[test]
+    fn a_range_of_three_numbers_is_refused() {
+        let spec = |range: &str| GOOD.replace("providers = 2", &format!("providers = 2\ndemand = {range}"));
+        let e = error_of(&spec("[5, 10, 20]"));
+        assert!(
+            e.starts_with("x/spec.toml:11: configuration[0].generator.demand: a range is [min, max], two numbers; this one has 3"),
+            "{e}"
+        );
+        assert!(error_of(&spec("[5]")).contains("this one has 1"));
+        let s = parse(&spec("[5, 10]")).unwrap();
+        let Source::Generated { config, .. } = &s.configurations[0].source else {
+            panic!("generated")
+        };
+        assert_eq!((config.demand.min, config.demand.max), (5.0, 10.0));
+    }
+
     #[test]
     fn errors_name_the_file_and_the_field() {
         let e = error_of(&GOOD.replace("fair/demand", "fair/nothing"));
