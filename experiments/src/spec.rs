@@ -682,7 +682,9 @@ providers = 2
     /// array of two from the first two elements).
     #[test]
     fn a_range_of_three_numbers_is_refused() {
-        let spec = |range: &str| GOOD.replace("providers = 2", &format!("providers = 2\ndemand = {range}"));
+        let spec = |range: &str| {
+            GOOD.replace("providers = 2", &format!("providers = 2\ndemand = {range}"))
+        };
         let e = error_of(&spec("[5, 10, 20]"));
         assert!(
             e.starts_with("x/spec.toml:11: configuration[0].generator.demand: a range is [min, max], two numbers; this one has 3"),

@@ -150,12 +150,12 @@ fn money_bound(m: &Market) -> Result<(), (String, Rule)> {
     let mut total = 0.0_f64;
     let mut add = |at: String, term: &'static str, amount: f64| {
         total += amount;
-        if !(amount <= MONEY_LIMIT && total <= MONEY_LIMIT) {
+        if !(within(amount) && within(total)) {
             return Err((
                 at,
                 Rule::TooLarge {
                     term,
-                    value: if amount <= MONEY_LIMIT { total } else { amount },
+                    value: if within(amount) { total } else { amount },
                 },
             ));
         }
@@ -170,14 +170,24 @@ fn money_bound(m: &Market) -> Result<(), (String, Rule)> {
             ("the demands' sum Σ d_k", jobs),
             ("the resource units demanded Σ r_k·d_k", units),
         ] {
-            if !(amount <= MONEY_LIMIT) {
-                return Err((at(), Rule::TooLarge { term, value: amount }));
+            if !within(amount) {
+                return Err((
+                    at(),
+                    Rule::TooLarge {
+                        term,
+                        value: amount,
+                    },
+                ));
             }
         }
         add(at(), "demand × valuation", u.demand * u.valuation)?;
     }
     for (i, b) in m.brokers.iter().enumerate() {
-        add(format!("brokers[{i}] ({})", b.id), "cost × Σ d_k", b.cost * jobs)?;
+        add(
+            format!("brokers[{i}] ({})", b.id),
+            "cost × Σ d_k",
+            b.cost * jobs,
+        )?;
     }
     for (i, p) in m.providers.iter().enumerate() {
         let at = format!("providers[{i}] ({})", p.id);
@@ -191,12 +201,21 @@ fn money_bound(m: &Market) -> Result<(), (String, Rule)> {
         for (kind, table) in [("broker", &prices.broker), ("provider", &prices.provider)] {
             for (n, row) in table {
                 for (k, price) in row {
-                    add(format!("prices.{kind}.{n}.{k}"), "price × Σ d_k", price * jobs)?;
+                    add(
+                        format!("prices.{kind}.{n}.{k}"),
+                        "price × Σ d_k",
+                        price * jobs,
+                    )?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// At most [`MONEY_LIMIT`] (false for NaN and infinity).
+fn within(amount: f64) -> bool {
+    amount <= MONEY_LIMIT
 }
 
 /// What is wrong with `id` as a participant's id, or `None`: an id is not empty, not

@@ -43,7 +43,11 @@ fn records_are_objects_never_positional_arrays() {
     // serde's derive reads a struct from the array of its fields in order: each of
     // these was accepted as the object it spells.
     let user = with(|v| v["users"][0] = json!(["u1", 10, 1, 20]));
-    assert_parse(&user, "users[0]", &["a user as a JSON object", "positional"]);
+    assert_parse(
+        &user,
+        "users[0]",
+        &["a user as a JSON object", "positional"],
+    );
     let broker = with(|v| v["brokers"][1] = json!(["b2", 20, 1]));
     assert_parse(&broker, "brokers[1]", &["a broker as a JSON object"]);
     let provider = with(|v| v["providers"][0] = json!(["p1", 15, 1]));
@@ -82,7 +86,10 @@ fn a_key_given_twice_is_refused_at_any_depth() {
     assert_parse(&meta, "meta", &["duplicate key 'source'"]);
     // A repeated field of a record was refused already, and still is.
     let field = with(|_| ()).replacen(r#""demand": 10"#, r#""demand": 10, "demand": 11"#, 1);
-    assert!(refuse(&field).to_string().contains("duplicate field"), "{field}");
+    assert!(
+        refuse(&field).to_string().contains("duplicate field"),
+        "{field}"
+    );
 }
 
 #[test]
@@ -94,12 +101,12 @@ fn ids_that_are_blank_padded_or_hold_invisible_characters_are_refused() {
         (" b3", "start or end with whitespace"),
         ("b3\t", "start or end with whitespace"),
         ("b\u{7}3", "control characters"),
-        ("b1\u{200b}", "invisible"),  // zero-width space: looks like b1
-        ("b\u{200d}1", "invisible"),  // zero-width joiner
-        ("\u{feff}b1", "invisible"),  // byte-order mark
-        ("b\u{202e}1", "invisible"),  // right-to-left override
-        ("b\u{2066}1", "invisible"),  // left-to-right isolate
-        ("b\u{ad}1", "invisible"),    // soft hyphen
+        ("b1\u{200b}", "invisible"), // zero-width space: looks like b1
+        ("b\u{200d}1", "invisible"), // zero-width joiner
+        ("\u{feff}b1", "invisible"), // byte-order mark
+        ("b\u{202e}1", "invisible"), // right-to-left override
+        ("b\u{2066}1", "invisible"), // left-to-right isolate
+        ("b\u{ad}1", "invisible"),   // soft hyphen
     ] {
         let text = with(|v| {
             v["brokers"]
@@ -118,7 +125,12 @@ fn ids_that_are_blank_padded_or_hold_invisible_characters_are_refused() {
     }
     // Ids inside may have spaces and any visible script.
     for id in ["broker one", "Bröker-1", "经纪人", "b_1.x"] {
-        let text = with(|v| v["brokers"].as_array_mut().unwrap().push(json!({ "id": id })));
+        let text = with(|v| {
+            v["brokers"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({ "id": id }))
+        });
         assert!(Market::from_json_str(&text, ORIGIN).is_ok(), "{id}");
     }
 }
@@ -131,7 +143,10 @@ fn assert_too_large(text: &str, at: &str, term: &str) {
         matches!(e.rule(), Some(Rule::TooLarge { term: t, .. }) if *t == term),
         "{msg}"
     );
-    assert!(msg.starts_with(&format!("{ORIGIN}: {at}: {term} reaches")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{ORIGIN}: {at}: {term} reaches")),
+        "{msg}"
+    );
     assert!(msg.contains("1e303"), "{msg}");
 }
 
@@ -154,7 +169,11 @@ fn numbers_whose_products_overflow_are_refused_naming_the_field() {
     assert_too_large(&demand, "users[2] (u3)", "the demands' sum Σ d_k");
     // u2 needs 2 units per job: 2e303 resource units for 1e303 jobs (which fit).
     let units = with(|v| v["users"][1]["demand"] = json!(1e303));
-    assert_too_large(&units, "users[1] (u2)", "the resource units demanded Σ r_k·d_k");
+    assert_too_large(
+        &units,
+        "users[1] (u2)",
+        "the resource units demanded Σ r_k·d_k",
+    );
     // Costs and prices, times the most they can be charged on: 40 jobs, 60 units.
     let broker = with(|v| v["brokers"][1]["cost"] = json!(1e302)); // 4e303
     assert_too_large(&broker, "brokers[1] (b2)", "cost × Σ d_k");

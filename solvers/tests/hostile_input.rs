@@ -48,9 +48,20 @@ fn bids_whose_products_overflow_are_refused() {
     let truth = examples::posted();
     let bids = Bids::from_json_str(r#"{"valuations": {"u1": 1e308}}"#, "bids.json").unwrap();
     let msg = bids.apply(&truth).unwrap_err().to_string();
-    says(&msg, &["declared market", "users[0] (u1)", "demand × valuation", "1e303"]);
+    says(
+        &msg,
+        &[
+            "declared market",
+            "users[0] (u1)",
+            "demand × valuation",
+            "1e303",
+        ],
+    );
     let bids = Bids::from_json_str(r#"{"entirety": {"p1": {"u1": 1e308}}}"#, "bids.json").unwrap();
-    says(&bids.apply(&truth).unwrap_err().to_string(), &["'p1'", "at most 1e303"]);
+    says(
+        &bids.apply(&truth).unwrap_err().to_string(),
+        &["'p1'", "at most 1e303"],
+    );
     let fine = Bids::from_json_str(r#"{"valuations": {"u1": 1e300}}"#, "bids.json").unwrap();
     assert!(fine.apply(&truth).is_ok());
 }
@@ -73,19 +84,41 @@ fn offers_are_objects_with_each_key_once_and_plain_ids() {
     );
     says(
         &offers_error(&positional),
-        &["offers.json: suppliers[1]: ", "a supplier offer as a JSON object"],
+        &[
+            "offers.json: suppliers[1]: ",
+            "a supplier offer as a JSON object",
+        ],
     );
     let params = OFFERS.replace(
         r#"{"delta_min": 600, "delta_setup": 0, "delta_alloc": 0, "failure_rate": 0,
                  "deposit_factor": 1000, "test_inputs": 12, "slot": 600}"#,
         "[600, 0, 0, 0, 1000, 12, 600]",
     );
-    says(&offers_error(&params), &["offers.json: parameters: ", "the parameters as a JSON object"]);
+    says(
+        &offers_error(&params),
+        &[
+            "offers.json: parameters: ",
+            "the parameters as a JSON object",
+        ],
+    );
     let twice = OFFERS.replace(r#""slot": 600}"#, r#""slot": 600, "now": 0, "now": 5}"#);
-    says(&offers_error(&twice), &["offers.json: parameters", "duplicate"]);
-    for (id, problem) in [(" ", "only whitespace"), ("s1\u{200b}", "invisible"), ("c1 ", "whitespace")] {
-        let text = OFFERS.replace(r#""id": "s2""#, &format!("\"id\": {}", serde_json::to_string(id).unwrap()));
-        says(&offers_error(&text), &["offers.json", "suppliers[1].id", problem]);
+    says(
+        &offers_error(&twice),
+        &["offers.json: parameters", "duplicate"],
+    );
+    for (id, problem) in [
+        (" ", "only whitespace"),
+        ("s1\u{200b}", "invisible"),
+        ("c1 ", "whitespace"),
+    ] {
+        let text = OFFERS.replace(
+            r#""id": "s2""#,
+            &format!("\"id\": {}", serde_json::to_string(id).unwrap()),
+        );
+        says(
+            &offers_error(&text),
+            &["offers.json", "suppliers[1].id", problem],
+        );
     }
 }
 
@@ -105,28 +138,49 @@ fn scenarios_are_objects_with_each_key_once_and_plain_ids() {
         r#"{"release_outbid": true, "target_bundle": 2, "rebid_lost": false}"#,
         "[true, 2, false]",
     );
-    says(&scenario_error(&policy), &["s.json: policy: ", "the policy as a JSON object"]);
+    says(
+        &scenario_error(&policy),
+        &["s.json: policy: ", "the policy as a JSON object"],
+    );
     // p1 would value A at 60, not 6.
     let twice = SCENARIO.replace(r#""A+B": 8}"#, r#""A+B": 8, "A": 60}"#);
-    says(&scenario_error(&twice), &["s.json: values.p1: ", "duplicate key 'A'"]);
+    says(
+        &scenario_error(&twice),
+        &["s.json: values.p1: ", "duplicate key 'A'"],
+    );
     let agents = SCENARIO
         .replace(r#"["p1", "p2"]"#, r#"["p1", "p1\u200d"]"#)
         .replace(r#""p2": {"#, r#""p1\u200d": {"#);
-    says(&scenario_error(&agents), &["s.json", "agents[1]", "invisible"]);
+    says(
+        &scenario_error(&agents),
+        &["s.json", "agents[1]", "invisible"],
+    );
     let items = SCENARIO.replace(r#"["A", "B"]"#, r#"["A", " "]"#);
-    says(&scenario_error(&items), &["s.json", "items[1]", "only whitespace"]);
+    says(
+        &scenario_error(&items),
+        &["s.json", "items[1]", "only whitespace"],
+    );
 }
 
 #[test]
 fn deviations_are_objects_with_each_key_once() {
     let e = Deviation::list_from_json_str(r#"[["crash", "p1", "coin"]]"#, "d.json").unwrap_err();
-    says(&e.to_string(), &["d.json: ", "a deviation as a JSON object"]);
+    says(
+        &e.to_string(),
+        &["d.json: ", "a deviation as a JSON object"],
+    );
     let e = Deviation::list_from_json_str(
         r#"[{"kind": "equivocate", "bidder": "u1", "bids": {"p1": 10, "p1": 12}}]"#,
         "d.json",
     )
     .unwrap_err();
-    says(&e.to_string(), &["d.json: ", "[0].bids", "duplicate key 'p1'"]);
-    let ok = Deviation::list_from_json_str(r#"[{"kind": "crash", "replica": "p1", "phase": "coin"}]"#, "d.json");
+    says(
+        &e.to_string(),
+        &["d.json: ", "[0].bids", "duplicate key 'p1'"],
+    );
+    let ok = Deviation::list_from_json_str(
+        r#"[{"kind": "crash", "replica": "p1", "phase": "coin"}]"#,
+        "d.json",
+    );
     assert_eq!(ok.unwrap().len(), 1);
 }

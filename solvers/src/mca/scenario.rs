@@ -259,7 +259,10 @@ impl Scenario {
         let mut agent_ix = BTreeMap::new();
         for (i, a) in file.agents.iter().enumerate() {
             if let Some(problem) = brokerflow_graphs::id_problem(a) {
-                return Err(bad(format!("agents[{i}] '{}'", a.escape_debug()), problem.into()));
+                return Err(bad(
+                    format!("agents[{i}] '{}'", a.escape_debug()),
+                    problem.into(),
+                ));
             }
             if agent_ix.insert(a.as_str(), i).is_some() {
                 return Err(bad(
@@ -271,7 +274,10 @@ impl Scenario {
         let mut item_ix = BTreeMap::new();
         for (j, it) in file.items.iter().enumerate() {
             if let Some(problem) = brokerflow_graphs::id_problem(it) {
-                return Err(bad(format!("items[{j}] '{}'", it.escape_debug()), problem.into()));
+                return Err(bad(
+                    format!("items[{j}] '{}'", it.escape_debug()),
+                    problem.into(),
+                ));
             }
             if it.contains('+') {
                 return Err(bad(

@@ -199,7 +199,10 @@ impl Offers {
             let at = |f: &str| format!("suppliers[{i}] (id '{}').{f}", s.id);
             if let Some(problem) = brokerflow_graphs::id_problem(&s.id) {
                 let id = s.id.clone();
-                return Err(fail(format!("suppliers[{i}].id"), OfferRule::BadId { id, problem }));
+                return Err(fail(
+                    format!("suppliers[{i}].id"),
+                    OfferRule::BadId { id, problem },
+                ));
             }
             if !ids.insert(s.id.as_str()) {
                 return Err(fail(at("id"), OfferRule::DuplicateId(s.id.clone())));
@@ -219,7 +222,10 @@ impl Offers {
             let at = |f: &str| format!("customers[{i}] (id '{}').{f}", c.id);
             if let Some(problem) = brokerflow_graphs::id_problem(&c.id) {
                 let id = c.id.clone();
-                return Err(fail(format!("customers[{i}].id"), OfferRule::BadId { id, problem }));
+                return Err(fail(
+                    format!("customers[{i}].id"),
+                    OfferRule::BadId { id, problem },
+                ));
             }
             if !ids.insert(c.id.as_str()) {
                 return Err(fail(at("id"), OfferRule::DuplicateId(c.id.clone())));

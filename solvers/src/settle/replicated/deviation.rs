@@ -31,7 +31,12 @@ fn one() -> f64 {
 
 /// One deviation from the protocol.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(remote = "Self", tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 pub enum Deviation {
     /// The replica broadcasts a changed bid vector — `bidder`'s bid (default: the
     /// first user's) plus `amount` (default 1) — in bid agreement, and validates
