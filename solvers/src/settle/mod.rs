@@ -295,7 +295,7 @@ fn entirety_user(m: &Market, pid: &str, uid: &str, ask: f64) -> Result<usize, Se
     })?;
     if !(0.0..=brokerflow_graphs::MONEY_LIMIT).contains(&ask) {
         return Err(bad(format!(
-            "entirety ask {ask} for '{uid}' must be finite, >= 0 and at most {:e}",
+            "entirety ask {ask} for '{uid}' must be finite and >= 0, at most {:e}",
             brokerflow_graphs::MONEY_LIMIT
         )));
     }
