@@ -56,7 +56,7 @@ impl<'de, T: ObjectOnly> Visitor<'de> for ObjectVisitor<T> {
 /// ```ignore
 /// #[derive(Serialize, Deserialize)]
 /// #[serde(remote = "Self", deny_unknown_fields)]
-/// pub struct User { … }
+/// pub struct User { pub id: String }
 /// brokerflow_graphs::object_only!(User, "a user", serialize);
 /// ```
 #[macro_export]

@@ -133,8 +133,9 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
     money_bound(m).map_err(|(at, rule)| fail(at, rule))
 }
 
-/// The most any money amount or volume of a market may reach: every term of
-/// [`money_bound`] and their sum stay at or below it. It leaves five orders of
+/// The most any money amount or volume of a market may reach: the demands' sum, the
+/// resource units demanded, every demand × valuation and every cost or posted price
+/// times the volume it can be charged on, and their sum, stay at or below it. It leaves five orders of
 /// magnitude below the largest float (≈ 1.8e308), so the solvers' and settlements'
 /// sums, differences and doublings of such amounts stay finite.
 pub const MONEY_LIMIT: f64 = 1e303;
