@@ -71,9 +71,28 @@ pub enum Rule {
     /// Ids must be unique across users, brokers and providers.
     #[error("id '{0}' is used more than once (ids are unique across all roles)")]
     DuplicateId(String),
-    /// Ids must be non-empty and must not use the reserved spellings.
-    #[error("id '{0}' is not allowed: ids are non-empty, contain no '->' (reserved for bandwidth nodes), and are neither 'sink' nor of the form 't(…)' (reserved for collection points)")]
+    /// Ids must not use the reserved spellings.
+    #[error("id '{0}' is not allowed: ids contain no '->' (reserved for bandwidth nodes), and are neither 'sink' nor of the form 't(…)' (reserved for collection points)")]
     ReservedId(String),
+    /// An id that is empty, blank, padded with whitespace, or holds control or
+    /// invisible characters (so that ids which look alike are alike).
+    #[error("id '{}' is not allowed: {problem}", .id.escape_debug())]
+    BadId {
+        /// The id.
+        id: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A product of the market's numbers (demand × valuation, a cost or price times
+    /// the volume it can be charged on, or their running sum) exceeds
+    /// [`crate::MONEY_LIMIT`]: welfare and payments would overflow.
+    #[error("{term} reaches {value:e}, above the limit {limit:e} (with these numbers welfare and payments overflow; scale the market's units down)", limit = crate::MONEY_LIMIT)]
+    TooLarge {
+        /// Which product or sum.
+        term: &'static str,
+        /// Its value.
+        value: f64,
+    },
     /// A reference to an id that no participant has.
     #[error("unknown id '{0}'")]
     UnknownId(String),

@@ -83,7 +83,7 @@ pub const MIN_REQUIREMENT: f64 = 0.001;
 /// In JSON it is the pair `[min, max]`; on the command line `min,max` (or a single
 /// number for a fixed value). `min == max` draws that value every time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(from = "[f64; 2]", into = "[f64; 2]")]
+#[serde(try_from = "Vec<f64>", into = "[f64; 2]")]
 pub struct Range {
     /// Lower bound, inclusive.
     pub min: f64,
@@ -106,6 +106,20 @@ impl Range {
 impl From<[f64; 2]> for Range {
     fn from([min, max]: [f64; 2]) -> Range {
         Range { min, max }
+    }
+}
+
+/// Exactly two numbers: a third (`[5, 10, 20]`) is refused, not dropped.
+impl TryFrom<Vec<f64>> for Range {
+    type Error = String;
+    fn try_from(v: Vec<f64>) -> Result<Range, String> {
+        match v[..] {
+            [min, max] => Ok(Range { min, max }),
+            _ => Err(format!(
+                "a range is [min, max], two numbers; this one has {}",
+                v.len()
+            )),
+        }
     }
 }
 

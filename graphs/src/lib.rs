@@ -27,6 +27,7 @@ pub mod expanded;
 pub mod flow;
 pub mod formats;
 pub mod generate;
+pub mod json;
 pub mod market;
 pub mod pairs;
 pub mod summary;
@@ -40,6 +41,7 @@ pub use market::{Broker, Link, Market, Prices, Provider, Role, User, ValidMarket
 pub use pairs::UsablePairs;
 pub use summary::Summary;
 pub use usage::Usage;
+pub use validate::{id_problem, MONEY_LIMIT};
 
 /// This crate's version, recorded in every output's provenance (design §8).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

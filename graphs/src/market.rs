@@ -14,7 +14,7 @@ use crate::error::MarketError;
 
 /// A linked grid market: the input of every brokerflow computation (design §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Market {
     /// A human name for the market, printed in reports.
     pub name: String,
@@ -36,7 +36,7 @@ pub struct Market {
 
 /// User k: the source s_k of one commodity (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct User {
     /// Unique id across all roles.
     pub id: String,
@@ -53,7 +53,7 @@ pub struct User {
 
 /// Broker b: forwards jobs; every job through it uses one unit of R_b (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Broker {
     /// Unique id across all roles.
     pub id: String,
@@ -67,7 +67,7 @@ pub struct Broker {
 
 /// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Provider {
     /// Unique id across all roles.
     pub id: String,
@@ -81,7 +81,7 @@ pub struct Provider {
 
 /// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job (design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Link {
     /// Sending endpoint u.
     pub from: String,
@@ -97,7 +97,7 @@ pub struct Link {
 
 /// Posted prices π^k_n per job: `broker[b][k]` and `provider[p][k]` ([MCF-Grid] §4.1).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Prices {
     /// Broker id → user id → price per job.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -106,6 +106,14 @@ pub struct Prices {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provider: BTreeMap<String, BTreeMap<String, f64>>,
 }
+
+// Every record of the file is read from a JSON object only (crate::json).
+crate::object_only!(Market, "the market", serialize);
+crate::object_only!(User, "a user", serialize);
+crate::object_only!(Broker, "a broker", serialize);
+crate::object_only!(Provider, "a provider", serialize);
+crate::object_only!(Link, "a link", serialize);
+crate::object_only!(Prices, "the prices table", serialize);
 
 /// The role of a market participant (design §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -204,6 +212,7 @@ impl Market {
                 format!("unexpected text after the market object: {e}"),
             )
         })?;
+        crate::json::unique_keys(text).map_err(|e| parse_error(e.path, e.message))?;
         market.validate_as(origin)
     }
 

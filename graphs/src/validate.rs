@@ -15,7 +15,16 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
     let mut declare = |id: &'m str, role: Role, at: String| -> Result<(), MarketError> {
         // `t(k)` is how G′ names collection points: a participant so named would alias one.
         let collection_name = id.starts_with("t(") && id.ends_with(')');
-        if id.is_empty() || id.contains("->") || id == "sink" || collection_name {
+        if let Some(problem) = id_problem(id) {
+            return Err(fail(
+                at,
+                Rule::BadId {
+                    id: id.to_string(),
+                    problem,
+                },
+            ));
+        }
+        if id.contains("->") || id == "sink" || collection_name {
             return Err(fail(at, Rule::ReservedId(id.to_string())));
         }
         if roles.insert(id, role).is_some() {
@@ -121,7 +130,129 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
             }
         }
     }
+    money_bound(m).map_err(|(at, rule)| fail(at, rule))
+}
+
+/// The most any money amount or volume of a market may reach: the demands' sum, the
+/// resource units demanded, every demand × valuation and every cost or posted price
+/// times the volume it can be charged on, and their sum, stay at or below it. It leaves five orders of
+/// magnitude below the largest float (≈ 1.8e308), so the solvers' and settlements'
+/// sums, differences and doublings of such amounts stay finite.
+pub const MONEY_LIMIT: f64 = 1e303;
+
+/// Refuses numbers whose products overflow: the volume Σ d_k (jobs) and Σ r_k·d_k
+/// (resource units), the gross value Σ v_k·d_k, and every cost or posted price times
+/// the most it can be charged on (Σ d_k jobs at a broker, on a link or at a price,
+/// Σ r_k·d_k resource units at a provider) must each, and summed with all before them,
+/// stay at or below [`MONEY_LIMIT`]. Each number alone may be finite (1e308) and still
+/// make welfare infinite and payments NaN; this names the first field, in file order,
+/// where that would begin.
+fn money_bound(m: &Market) -> Result<(), (String, Rule)> {
+    let mut total = 0.0_f64;
+    let mut add = |at: String, term: &'static str, amount: f64| {
+        total += amount;
+        if !(within(amount) && within(total)) {
+            return Err((
+                at,
+                Rule::TooLarge {
+                    term,
+                    value: if within(amount) { total } else { amount },
+                },
+            ));
+        }
+        Ok(())
+    };
+    let (mut jobs, mut units) = (0.0_f64, 0.0_f64);
+    for (i, u) in m.users.iter().enumerate() {
+        let at = || format!("users[{i}] ({})", u.id);
+        jobs += u.demand;
+        units += u.requirement * u.demand;
+        for (term, amount) in [
+            ("the demands' sum Σ d_k", jobs),
+            ("the resource units demanded Σ r_k·d_k", units),
+        ] {
+            if !within(amount) {
+                return Err((
+                    at(),
+                    Rule::TooLarge {
+                        term,
+                        value: amount,
+                    },
+                ));
+            }
+        }
+        add(at(), "demand × valuation", u.demand * u.valuation)?;
+    }
+    for (i, b) in m.brokers.iter().enumerate() {
+        add(
+            format!("brokers[{i}] ({})", b.id),
+            "cost × Σ d_k",
+            b.cost * jobs,
+        )?;
+    }
+    for (i, p) in m.providers.iter().enumerate() {
+        let at = format!("providers[{i}] ({})", p.id);
+        add(at, "cost × Σ r_k·d_k", p.cost * units)?;
+    }
+    for (i, l) in m.links.iter().enumerate() {
+        let at = format!("links[{i}] ({}->{})", l.from, l.to);
+        add(at, "cost × Σ d_k", l.cost * jobs)?;
+    }
+    if let Some(prices) = &m.prices {
+        for (kind, table) in [("broker", &prices.broker), ("provider", &prices.provider)] {
+            for (n, row) in table {
+                for (k, price) in row {
+                    add(
+                        format!("prices.{kind}.{n}.{k}"),
+                        "price × Σ d_k",
+                        price * jobs,
+                    )?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// At most [`MONEY_LIMIT`] (false for NaN and infinity).
+fn within(amount: f64) -> bool {
+    amount <= MONEY_LIMIT
+}
+
+/// What is wrong with `id` as a participant's id, or `None`: an id is not empty, not
+/// only whitespace, has no leading or trailing whitespace, and contains no control
+/// characters and no invisible format characters (zero-width space and joiners, the
+/// byte-order mark, bidirectional controls, soft hyphen …), so that two ids that look
+/// alike are alike.
+pub fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("ids must not be empty");
+    }
+    if id.trim().is_empty() {
+        return Some("ids must not be only whitespace");
+    }
+    if id.trim() != id {
+        return Some("ids must not start or end with whitespace");
+    }
+    if id.chars().any(char::is_control) {
+        return Some("ids must not contain control characters");
+    }
+    if id.chars().any(invisible) {
+        return Some("ids must not contain invisible format characters (zero-width spaces or joiners, byte-order marks, bidirectional controls)");
+    }
+    None
+}
+
+/// Unicode's format characters (general category Cf) and the other code points that
+/// render as nothing: look-alike ids differ only by these.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{0600}'..='\u{0605}' | '\u{06DD}'
+        | '\u{070F}' | '\u{08E2}' | '\u{110BD}' | '\u{110CD}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
 }
 
 fn finite(x: f64, field: &'static str) -> Result<(), Rule> {

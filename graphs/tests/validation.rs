@@ -207,12 +207,11 @@ fn duplicate_ids_within_and_across_roles() {
 
 #[test]
 fn reserved_ids() {
-    // 'sink' and `t(…)` name collection points, '->' bandwidth nodes; "" is no id.
+    // 'sink' and `t(…)` name collection points, '->' bandwidth nodes.
     for (id, key) in [
         ("sink", "brokers"),
         ("a->b", "providers"),
         ("->", "brokers"),
-        ("", "brokers"),
         ("t(u1)", "brokers"),
         ("t(x)", "providers"),
     ] {
@@ -654,7 +653,14 @@ fn an_id_with_a_line_break_still_gives_a_one_line_message() {
         push(v, "providers", json!({"id": "evil\nid"}));
     });
     let e = refuse(&text);
-    assert_eq!(e.rule(), Some(&Rule::DuplicateId("evil\nid".into())));
+    // A control character is refused in the first id that has one.
+    assert_eq!(
+        e.rule(),
+        Some(&Rule::BadId {
+            id: "evil\nid".into(),
+            problem: "ids must not contain control characters"
+        })
+    );
     let msg = e.to_string();
     assert_one_line(&msg);
     assert!(msg.contains("evil\\nid"), "{msg}");

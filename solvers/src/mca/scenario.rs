@@ -67,7 +67,7 @@ pub enum McaError {
 /// The three policies of [MCA-Alloy] §IV (p_RO, p_T, and Remark 1's rebidding
 /// switch), the same for every agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Policy {
     /// p_RO: when outbid on an item, release the items added to the bundle after
     /// it (so they can be rebid at fresh marginal values, Remark 2); otherwise keep
@@ -149,7 +149,7 @@ impl Policy {
 
 /// A scenario file as written (JSON). Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ScenarioFile {
     /// A human name (defaults to empty).
     #[serde(default)]
@@ -220,6 +220,11 @@ impl Scenario {
             path: String::new(),
             message: format!("unexpected text after the scenario object: {e}"),
         })?;
+        brokerflow_graphs::json::unique_keys(text).map_err(|e| McaError::Parse {
+            origin: origin.to_string(),
+            path: e.path,
+            message: e.message,
+        })?;
         Scenario::from_file(&file, origin)
     }
 
@@ -253,10 +258,10 @@ impl Scenario {
         }
         let mut agent_ix = BTreeMap::new();
         for (i, a) in file.agents.iter().enumerate() {
-            if a.is_empty() {
+            if let Some(problem) = brokerflow_graphs::id_problem(a) {
                 return Err(bad(
-                    format!("agents[{i}]"),
-                    "an id must not be empty".into(),
+                    format!("agents[{i}] '{}'", a.escape_debug()),
+                    problem.into(),
                 ));
             }
             if agent_ix.insert(a.as_str(), i).is_some() {
@@ -268,8 +273,11 @@ impl Scenario {
         }
         let mut item_ix = BTreeMap::new();
         for (j, it) in file.items.iter().enumerate() {
-            if it.is_empty() {
-                return Err(bad(format!("items[{j}]"), "an id must not be empty".into()));
+            if let Some(problem) = brokerflow_graphs::id_problem(it) {
+                return Err(bad(
+                    format!("items[{j}] '{}'", it.escape_debug()),
+                    problem.into(),
+                ));
             }
             if it.contains('+') {
                 return Err(bad(
@@ -459,3 +467,7 @@ pub fn diameter(adj: &[Vec<usize>]) -> usize {
         .max()
         .unwrap_or(0)
 }
+
+// Every record of the file is read from a JSON object only (brokerflow_graphs::json).
+brokerflow_graphs::object_only!(Policy, "the policy", serialize);
+brokerflow_graphs::object_only!(ScenarioFile, "the scenario", serialize);

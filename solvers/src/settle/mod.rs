@@ -215,7 +215,7 @@ impl std::str::FromStr for Mechanism {
 /// capacities, demands and requirements are not bids. Amounts must be finite and
 /// ≥ 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Bids {
     /// User id → declared valuation v_k.
     #[serde(default)]
@@ -293,9 +293,10 @@ fn entirety_user(m: &Market, pid: &str, uid: &str, ask: f64) -> Result<usize, Se
             None => format!("entirety ask for '{uid}': unknown participant, no user has this id"),
         })
     })?;
-    if !ask.is_finite() || ask < 0.0 {
+    if !(0.0..=brokerflow_graphs::MONEY_LIMIT).contains(&ask) {
         return Err(bad(format!(
-            "entirety ask {ask} for '{uid}' must be finite and >= 0"
+            "entirety ask {ask} for '{uid}' must be finite and >= 0, at most {:e}",
+            brokerflow_graphs::MONEY_LIMIT
         )));
     }
     Ok(k)
@@ -304,8 +305,7 @@ fn entirety_user(m: &Market, pid: &str, uid: &str, ask: f64) -> Result<usize, Se
 impl Bids {
     /// Parses a bids file; `origin` names it in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Bids, SettleError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let bids: Bids = parse_bids(de).map_err(|message| SettleError::Bids {
+        let bids: Bids = parse_bids_text(text).map_err(|message| SettleError::Bids {
             origin: origin.to_string(),
             message,
         })?;
@@ -380,17 +380,18 @@ impl Bids {
                 .get_or_insert_with(Default::default)
                 .insert(ENTIRETY_META_KEY.to_string(), value);
         }
-        Ok(m.validate()?)
+        Ok(m.validate_as("the declared market (the market file with the bids applied)")?)
     }
 }
 
-/// Parses one bids object and nothing after it.
-fn parse_bids(
-    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
-) -> Result<Bids, String> {
-    let bids = Bids::deserialize(&mut *de).map_err(|e| e.to_string())?;
+/// Parses one bids object from `text` and nothing after it, refusing a key given
+/// twice anywhere.
+fn parse_bids_text(text: &str) -> Result<Bids, String> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let bids = <Bids as Deserialize>::deserialize(&mut *de).map_err(|e| e.to_string())?;
     de.end()
         .map_err(|e| format!("unexpected text after the bids object: {e}"))?;
+    brokerflow_graphs::json::unique_keys(text).map_err(|e| e.to_string())?;
     Ok(bids)
 }
 
@@ -475,7 +476,7 @@ pub enum SettleError {
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
     /// A market built from bids or for a re-solve broke a rule of design §3.
-    #[error("{0}")]
+    #[error(transparent)]
     Market(#[from] MarketError),
 }
 
@@ -1050,3 +1051,6 @@ pub fn add_flow(g: &ExpandedGraph, flow: &mut Flow, k: usize, e: EdgeIndex, amou
         Err(_) => false,
     }
 }
+
+// Every record of the file is read from a JSON object only (brokerflow_graphs::json).
+brokerflow_graphs::object_only!(Bids, "the bids", serialize);

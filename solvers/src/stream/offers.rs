@@ -26,7 +26,7 @@ use super::StreamError;
 
 /// A supplier offer os ∈ O_s ([Stream-Market] §2.1): surplus compute for a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SupplierOffer {
     /// The account that posted the offer (unique across suppliers and customers).
     pub id: String,
@@ -44,7 +44,7 @@ pub struct SupplierOffer {
 
 /// A customer offer oc ∈ O_c ([Stream-Market] §2.1): a stream to process for a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct CustomerOffer {
     /// The account that posted the offer (unique across suppliers and customers).
     pub id: String,
@@ -71,7 +71,7 @@ pub struct CustomerOffer {
 
 /// The allocator's parameters ([Stream-Market] §2.2, §3.3, §3.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Parameters {
     /// δ_min: the minimum service time of an allocation (> 0).
     pub delta_min: f64,
@@ -94,7 +94,7 @@ pub struct Parameters {
 
 /// A whole offers file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Offers {
     /// Supplier offers O_s.
     pub suppliers: Vec<SupplierOffer>,
@@ -111,9 +111,15 @@ pub enum OfferRule {
     /// Ids are unique across suppliers and customers.
     #[error("id '{0}' is used more than once (ids are unique across suppliers and customers)")]
     DuplicateId(String),
-    /// Ids are non-empty.
-    #[error("ids must not be empty")]
-    EmptyId,
+    /// Ids are not empty, blank or padded, and hold no control or invisible
+    /// characters ([`brokerflow_graphs::id_problem`]).
+    #[error("id '{}' is not allowed: {problem}", .id.escape_debug())]
+    BadId {
+        /// The id.
+        id: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// A number is NaN or infinite.
     #[error("{0} is not a finite number")]
     NonFinite(&'static str),
@@ -172,6 +178,11 @@ impl Offers {
             path: String::new(),
             message: format!("unexpected text after the offers object: {e}"),
         })?;
+        brokerflow_graphs::json::unique_keys(text).map_err(|e| StreamError::Parse {
+            origin: origin.to_string(),
+            path: e.path,
+            message: e.message,
+        })?;
         offers.validate_as(origin)?;
         Ok(offers)
     }
@@ -186,8 +197,12 @@ impl Offers {
         let mut ids = BTreeSet::new();
         for (i, s) in self.suppliers.iter().enumerate() {
             let at = |f: &str| format!("suppliers[{i}] (id '{}').{f}", s.id);
-            if s.id.is_empty() {
-                return Err(fail(format!("suppliers[{i}].id"), OfferRule::EmptyId));
+            if let Some(problem) = brokerflow_graphs::id_problem(&s.id) {
+                let id = s.id.clone();
+                return Err(fail(
+                    format!("suppliers[{i}].id"),
+                    OfferRule::BadId { id, problem },
+                ));
             }
             if !ids.insert(s.id.as_str()) {
                 return Err(fail(at("id"), OfferRule::DuplicateId(s.id.clone())));
@@ -205,8 +220,12 @@ impl Offers {
         }
         for (i, c) in self.customers.iter().enumerate() {
             let at = |f: &str| format!("customers[{i}] (id '{}').{f}", c.id);
-            if c.id.is_empty() {
-                return Err(fail(format!("customers[{i}].id"), OfferRule::EmptyId));
+            if let Some(problem) = brokerflow_graphs::id_problem(&c.id) {
+                let id = c.id.clone();
+                return Err(fail(
+                    format!("customers[{i}].id"),
+                    OfferRule::BadId { id, problem },
+                ));
             }
             if !ids.insert(c.id.as_str()) {
                 return Err(fail(at("id"), OfferRule::DuplicateId(c.id.clone())));
@@ -274,3 +293,9 @@ fn window(start: f64, end: f64) -> Result<(), OfferRule> {
         Err(OfferRule::EmptyWindow { start, end })
     }
 }
+
+// Every record of the file is read from a JSON object only (brokerflow_graphs::json).
+brokerflow_graphs::object_only!(SupplierOffer, "a supplier offer", serialize);
+brokerflow_graphs::object_only!(CustomerOffer, "a customer offer", serialize);
+brokerflow_graphs::object_only!(Parameters, "the parameters", serialize);
+brokerflow_graphs::object_only!(Offers, "the offers", serialize);

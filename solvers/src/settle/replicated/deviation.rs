@@ -31,7 +31,12 @@ fn one() -> f64 {
 
 /// One deviation from the protocol.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 pub enum Deviation {
     /// The replica broadcasts a changed bid vector — `bidder`'s bid (default: the
     /// first user's) plus `amount` (default 1) — in bid agreement, and validates
@@ -94,10 +99,13 @@ pub enum Deviation {
 impl Deviation {
     /// Parses a deviations file (a JSON list); `origin` names it in errors.
     pub fn list_from_json_str(text: &str, origin: &str) -> Result<Vec<Deviation>, DeviationError> {
-        serde_json::from_str(text).map_err(|e| DeviationError::Parse {
+        let parse = |message: String| DeviationError::Parse {
             origin: origin.to_string(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let list = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
+        brokerflow_graphs::json::unique_keys(text).map_err(|e| parse(e.to_string()))?;
+        Ok(list)
     }
 
     fn kind(&self) -> &'static str {
@@ -398,3 +406,6 @@ mod tests {
         assert_eq!(e, Err(DeviationError::NoHonestReplica));
     }
 }
+
+// Every record of the file is read from a JSON object only (brokerflow_graphs::json).
+brokerflow_graphs::object_only!(Deviation, "a deviation");
