@@ -188,10 +188,58 @@ pub enum Source {
         /// The generator's settings.
         config: Box<GeneratorConfig>,
         /// The seeds, in order.
-        seeds: Vec<u64>,
+        seeds: Seeds,
     },
     /// Market files, one scenario each.
     Given(Vec<MarketFile>),
+}
+
+/// A configuration's seeds: `first`, `first + 1`, … — `count` of them, held as two
+/// numbers so a spec of a billion seeds costs nothing until its scenarios run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seeds {
+    first: u64,
+    count: u64,
+}
+
+impl Seeds {
+    /// `count` seeds from `first`; `None` if the last would overflow u64.
+    pub fn new(first: u64, count: u64) -> Option<Seeds> {
+        first.checked_add(count.checked_sub(1)?)?;
+        Some(Seeds { first, count })
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        usize::try_from(self.count).unwrap_or(usize::MAX)
+    }
+
+    /// Never: a configuration has at least one seed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The `i`-th seed (`i < len()`).
+    pub fn get(&self, i: usize) -> u64 {
+        self.first + i as u64
+    }
+
+    /// The position of `seed`, if it is one of them.
+    pub fn position(&self, seed: u64) -> Option<usize> {
+        (seed >= self.first && seed - self.first < self.count)
+            .then(|| usize::try_from(seed - self.first).ok())
+            .flatten()
+    }
+
+    /// The first seed.
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The last seed.
+    pub fn last(&self) -> u64 {
+        self.first + (self.count - 1)
+    }
 }
 
 /// One configuration: a named family of scenarios and the methods run on each.
@@ -219,7 +267,7 @@ impl Configuration {
     /// The name of scenario `i`: its seed, or its file's path as written.
     pub fn scenario_label(&self, i: usize) -> String {
         match &self.source {
-            Source::Generated { seeds, .. } => seeds[i].to_string(),
+            Source::Generated { seeds, .. } => seeds.get(i).to_string(),
             Source::Given(files) => files[i].label.clone(),
         }
     }
@@ -357,9 +405,7 @@ impl Spec {
                         return Err(bad(&at("seeds"), "must be at least 1".into()));
                     }
                     let first = c.first_seed.unwrap_or(1);
-                    let seeds = (0..n)
-                        .map(|s| first.checked_add(s))
-                        .collect::<Option<Vec<u64>>>()
+                    let seeds = Seeds::new(first, n)
                         .ok_or_else(|| bad(&at("first_seed"), "seeds overflow u64".into()))?;
                     Source::Generated {
                         config: Box::new(g),
@@ -710,6 +756,28 @@ providers = 2
 
     /// A range is `[min, max]`: a third number was dropped silently (toml reads an
     /// array of two from the first two elements).
+    #[test]
+    fn a_billion_seeds_are_two_numbers_not_a_list() {
+        let s = parse(&GOOD.replace("seeds = 2", "seeds = 1000000000\nfirst_seed = 7")).unwrap();
+        let c = &s.configurations[0];
+        assert_eq!(c.scenarios(), 1_000_000_000);
+        assert_eq!(c.scenario_label(0), "7");
+        assert_eq!(c.scenario_label(999_999_999), "1000000006");
+        match &c.source {
+            Source::Generated { seeds, .. } => {
+                assert_eq!(seeds.position(1_000_000_006), Some(999_999_999));
+                assert_eq!(seeds.position(6), None);
+                assert_eq!(seeds.position(1_000_000_007), None);
+                // Held as two numbers, whatever the count.
+                assert_eq!(std::mem::size_of_val(seeds), 16);
+            }
+            Source::Given(_) => panic!("a generated configuration"),
+        }
+        let e =
+            error_of(&GOOD.replace("seeds = 2", "seeds = 2\nfirst_seed = 18446744073709551615"));
+        assert!(e.contains("first_seed"), "{e}");
+    }
+
     #[test]
     fn a_range_of_three_numbers_is_refused() {
         let spec = |range: &str| {

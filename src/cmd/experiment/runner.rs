@@ -231,7 +231,7 @@ fn scenario_named(c: &Configuration, label: &str) -> Option<usize> {
             let seed: u64 = label.parse().ok()?;
             // The label must be the seed as written, not another spelling of it.
             (seed.to_string() == label).then_some(())?;
-            seeds.binary_search(&seed).ok()
+            seeds.position(seed)
         }
         Source::Given(_) => c.scenario_index(label),
     }
@@ -240,9 +240,8 @@ fn scenario_named(c: &Configuration, label: &str) -> Option<usize> {
 /// The market of scenario `i` of a configuration.
 pub fn scenario_market(c: &Configuration, i: usize) -> Result<ValidMarket, String> {
     match &c.source {
-        Source::Generated { config, seeds } => {
-            generate(config, seeds[i]).map_err(|e| format!("generating seed {}: {e}", seeds[i]))
-        }
+        Source::Generated { config, seeds } => generate(config, seeds.get(i))
+            .map_err(|e| format!("generating seed {}: {e}", seeds.get(i))),
         Source::Given(files) => files[i].market(),
     }
 }

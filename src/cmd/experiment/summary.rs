@@ -254,8 +254,8 @@ fn describe(c: &super::spec::Configuration) -> String {
             config.provider_cost,
             config.broker_cost,
             config.link_cost,
-            seeds.first().copied().unwrap_or(0),
-            seeds.last().copied().unwrap_or(0)
+            seeds.first(),
+            seeds.last()
         ),
         Source::Given(files) => format!("{} market files", files.len()),
     }
