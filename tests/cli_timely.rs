@@ -233,10 +233,11 @@ fn a_process_that_dies_ends_the_run_with_an_error_naming_it() {
             "timely".into(),
             "--rounds".into(),
             "1000000".into(),
-            // A window longer than the run can fill in seconds: it cannot converge
-            // before the kill (momentum makes tiny converge fast otherwise).
+            // A window longer than the run can fill before the kill at 4 s (a timely
+            // round of this market takes about a millisecond), so it cannot converge
+            // first; short enough to stay far below the engine's memory limit.
             "--window".into(),
-            "200000".into(),
+            "20000".into(),
             "--hosts".into(),
             hosts.clone(),
             "--process".into(),

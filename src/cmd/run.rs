@@ -142,6 +142,9 @@ impl EngineArgs {
         g: &ExpandedGraph,
         lps: &[lp::Objective],
     ) -> anyhow::Result<()> {
+        // Settings that contradict each other are named before any size: a window
+        // longer than the round limit is a mistake, not a big run.
+        self.settings(Variant::WelfareSeeking)?;
         let engine = Some((self.window, self.rounds));
         let checked = workload::check_plan(g, lps, engine, &workload::Limits::DEFAULT);
         crate::cmd::within_limits(&loaded.path, checked, self.size.force)
