@@ -3,7 +3,7 @@
 //! bytes, the report's fields, and clear one-line refusals.
 
 mod common;
-use common::{market, refused, run, scratch, scratch_file};
+use common::{market, ok, refused, run, scratch, scratch_file};
 
 /// Every fault kind at once on tiny (b1, the link u1->b1, p1).
 const MIXED: &str = r#"{"seed": 5, "faults": [
@@ -14,16 +14,6 @@ const MIXED: &str = r#"{"seed": 5, "faults": [
     {"from": 20, "to": 90, "kind": "duplicate", "probability": 0.2},
     {"from": 60, "to": 100, "kind": "liar", "node": "b1", "factor": 10}
 ]}"#;
-
-fn ok(args: &[&str]) -> std::process::Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 #[test]
 fn the_trace_ledger_balances_every_round_and_the_same_seed_gives_the_same_bytes() {

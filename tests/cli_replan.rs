@@ -7,17 +7,7 @@
 
 mod common;
 
-use common::{market, refused, run, scratch, scratch_file};
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::{json, market, refused, run, scratch, scratch_file};
 
 /// tiny with its numbers changed by `edit` (participants unchanged), as a file.
 fn tiny_with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {

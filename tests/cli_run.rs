@@ -3,24 +3,9 @@
 //! evaluate`, the routing table against the flows, and clear errors for bad options.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 
 mod common;
-use common::{bin, market, refused, scratch};
-
-fn ok(args: &[&str]) -> Output {
-    let out = bin().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    serde_json::from_slice(&ok(args).stdout).unwrap()
-}
+use common::{json, market, ok, refused, scratch};
 
 /// The market's users: id → demand, read from the file itself.
 fn demands(path: &str) -> Vec<(String, f64)> {

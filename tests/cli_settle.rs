@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+use common::json;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_brokerflow"))
 }
@@ -25,16 +28,6 @@ fn scratch(name: &str) -> PathBuf {
 
 fn run(args: &[&str]) -> std::process::Output {
     bin().args(args).output().unwrap()
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// DESIGN §2: payments are transfers, so Σ utility = W − surplus. Returns (W, surplus).

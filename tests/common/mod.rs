@@ -77,3 +77,19 @@ pub fn refused(args: &[&str], names: &str) {
     );
     assert!(out.stdout.is_empty(), "{args:?} printed a result");
 }
+
+/// Runs the binary with `args` and asserts that it succeeded (the error shown if not).
+pub fn ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON the binary prints for `args`, which must succeed.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&ok(args).stdout).unwrap()
+}
