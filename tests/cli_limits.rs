@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::{bin, market, refused, run, scratch};
+use common::{bin, market, ok, refused, run, scratch};
 
 /// A 300-broker complete market with 10 users (every broker linked to every other
 /// both ways): each user can use about 2 × 300 × 299 pairs, so P1 has about 1.8
 /// million variables, above the limit of 1 000 000.
 fn complete_market() -> String {
     let path = scratch("complete300.json");
-    let out = run(&[
+    ok(&[
         "generate",
         "--users",
         "10",
@@ -26,11 +26,6 @@ fn complete_market() -> String {
         "-o",
         &path,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     path
 }
 
@@ -164,12 +159,7 @@ fn resume_removes_the_temporaries_of_killed_runs() {
     for name in [".journal.csv.tmp4194305", ".scenarios.csv.tmp4194305"] {
         std::fs::write(dir.join(name), "cut short").unwrap();
     }
-    let again = run(&["experiment", &s, "--out", &out, "--resume"]);
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    ok(&["experiment", &s, "--out", &out, "--resume"]);
     let left: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{market, run, scratch};
+use common::{market, ok, run, scratch};
 
 /// Headless Chromium, if installed; `None` only where CI does not require it.
 fn chromium() -> Option<PathBuf> {
@@ -103,7 +103,7 @@ fn line<'a>(dot: &'a str, edge: &str) -> &'a str {
 #[test]
 fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
     let dot = scratch("p3.dot");
-    let out = run(&[
+    ok(&[
         "solve",
         &market("tiny"),
         "--objective",
@@ -111,11 +111,6 @@ fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
         "--dot",
         &dot,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let dot = std::fs::read_to_string(dot).unwrap();
     // tiny.md §7: u1->b1 5/5, p1 15/15 and b1->b2 8/8 bind; b2->p2 8/15, p2 16/19
     // are slack; u3 is dropped; b1 -> p1 carries u1's 5 and u2's 5.
@@ -138,7 +133,7 @@ fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
 #[test]
 fn solve_report_shows_the_hand_optimum_in_chromium() {
     let html = scratch("solve.html");
-    let out = run(&[
+    ok(&[
         "solve",
         &market("tiny"),
         "--objective",
@@ -146,11 +141,6 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
         "--report",
         &html,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };
     let (dom, console) = render(&chromium, &html);
@@ -187,7 +177,7 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
 #[test]
 fn the_chromium_check_sees_a_fetch() {
     let html = scratch("fetching.html");
-    let out = run(&[
+    let out = ok(&[
         "solve",
         &market("tiny"),
         "--objective",
@@ -257,11 +247,6 @@ fn compare_report_has_a_row_and_a_routing_per_method() {
         "--report",
         &html,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };
