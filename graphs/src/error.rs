@@ -4,7 +4,14 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::market::Role;
+use crate::role::Role;
+
+/// The most any money amount or volume of a market may reach: the demands' sum, the
+/// resource units demanded, every demand × valuation and every cost or posted price
+/// times the volume it can be charged on, and their sum, stay at or below it. It leaves five orders of
+/// magnitude below the largest float (≈ 1.8e308), so the solvers' and settlements'
+/// sums, differences and doublings of such amounts stay finite.
+pub const MONEY_LIMIT: f64 = 1e303;
 
 /// Why a market was refused: one line naming the input, the JSON path or id, and the rule.
 #[derive(Debug, Error)]
@@ -85,8 +92,8 @@ pub enum Rule {
     },
     /// A product of the market's numbers (demand × valuation, a cost or price times
     /// the volume it can be charged on, or their running sum) exceeds
-    /// [`crate::MONEY_LIMIT`]: welfare and payments would overflow.
-    #[error("{term} reaches {value:e}, above the limit {limit:e} (with these numbers welfare and payments overflow; scale the market's units down)", limit = crate::MONEY_LIMIT)]
+    /// [`MONEY_LIMIT`]: welfare and payments would overflow.
+    #[error("{term} reaches {value:e}, above the limit {limit:e} (with these numbers welfare and payments overflow; scale the market's units down)", limit = MONEY_LIMIT)]
     TooLarge {
         /// Which product or sum.
         term: &'static str,

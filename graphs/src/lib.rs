@@ -30,18 +30,20 @@ pub mod generate;
 pub mod json;
 pub mod market;
 pub mod pairs;
+mod read;
+pub mod role;
 pub mod summary;
 pub mod usage;
 mod validate;
 
-pub use error::{MarketError, Rule};
+pub use error::{MarketError, Rule, MONEY_LIMIT};
 pub use expanded::{Commodity, Edge, ExpandedGraph, Node, NodeKind};
 pub use flow::Flow;
 pub use market::{Broker, Link, Market, Prices, Provider, Role, User, ValidMarket};
 pub use pairs::UsablePairs;
 pub use summary::Summary;
 pub use usage::Usage;
-pub use validate::{id_problem, MONEY_LIMIT};
+pub use validate::id_problem;
 
 /// This crate's version, recorded in every output's provenance (design §8).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,11 +6,10 @@
 //! one built by hand can be checked with [`Market::validate`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::MarketError;
+pub use crate::role::Role;
 
 /// A linked grid market: the input of every brokerflow computation (design §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,28 +114,6 @@ crate::object_only!(Provider, "a provider", serialize);
 crate::object_only!(Link, "a link", serialize);
 crate::object_only!(Prices, "the prices table", serialize);
 
-/// The role of a market participant (design §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A user (job source).
-    User,
-    /// A broker.
-    Broker,
-    /// A provider.
-    Provider,
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Role::User => "user",
-            Role::Broker => "broker",
-            Role::Provider => "provider",
-        })
-    }
-}
-
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
@@ -156,7 +133,7 @@ fn is_zero(x: &f64) -> bool {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
-pub struct ValidMarket(Market);
+pub struct ValidMarket(pub(crate) Market);
 
 impl std::ops::Deref for ValidMarket {
     type Target = Market;
@@ -178,72 +155,6 @@ impl ValidMarket {
 }
 
 impl Market {
-    /// Parses and validates a market from JSON text. `origin` names the input in
-    /// error messages (usually the file name).
-    pub fn from_json_str(text: &str, origin: &str) -> Result<ValidMarket, MarketError> {
-        // A byte-order mark is not part of JSON, but editors write one: skip it.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let parse_error = |path: String, message: String| MarketError::Parse {
-            origin: origin.to_string(),
-            path,
-            message,
-        };
-        if let Some(hint) = not_a_market_hint(text) {
-            return Err(parse_error(String::new(), hint));
-        }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let market: Market = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let inner = e.inner();
-            let message = if inner.is_eof() {
-                format!("the text ends before the market is complete (a truncated file?): {inner}")
-            } else {
-                inner.to_string()
-            };
-            // Where the text ends inside a key the path reader answers "?": name the
-            // enclosing value rather than that.
-            let path = e.path().to_string();
-            let path = path.trim_end_matches('?').trim_end_matches('.').to_string();
-            parse_error(path, message)
-        })?;
-        // Trailing text after the object is an error too, not silently ignored.
-        de.end().map_err(|e| {
-            parse_error(
-                String::new(),
-                format!("unexpected text after the market object: {e}"),
-            )
-        })?;
-        crate::json::unique_keys(text).map_err(|e| parse_error(e.path, e.message))?;
-        market.validate_as(origin)
-    }
-
-    /// Reads, parses and validates a market file.
-    pub fn load(path: impl AsRef<Path>) -> Result<ValidMarket, MarketError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| MarketError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Market::from_json_str(&text, &path.display().to_string())
-    }
-
-    /// Checks every rule of design §3 and returns the market as a [`ValidMarket`]; the
-    /// error names the offender and the rule.
-    pub fn validate(self) -> Result<ValidMarket, MarketError> {
-        self.validate_as("<market>")
-    }
-
-    /// Checks every rule of design §3 without taking the market (for a yes/no answer;
-    /// to build G′, [`Market::validate`] it).
-    pub fn check(&self) -> Result<(), MarketError> {
-        crate::validate::validate(self, "<market>")
-    }
-
-    /// Like [`Market::validate`], naming the input `origin` in the error.
-    pub fn validate_as(self, origin: &str) -> Result<ValidMarket, MarketError> {
-        crate::validate::validate(&self, origin)?;
-        Ok(ValidMarket(self))
-    }
-
     /// The market as pretty-printed JSON, in the file format it was read from.
     pub fn to_json_pretty(&self) -> String {
         // Serialising plain structs of strings and finite floats cannot fail.
@@ -272,54 +183,4 @@ impl Market {
             Some(list) => list.iter().any(|p| p == provider),
         }
     }
-}
-
-/// Why `text` cannot be a market file before parsing it as one, in words a user can act
-/// on: empty, not a JSON object, or another format `brokerflow import` reads.
-fn not_a_market_hint(text: &str) -> Option<String> {
-    let body = text.trim_start();
-    let first_line = body.lines().next().unwrap_or("").trim();
-    if body.is_empty() {
-        return Some(
-            "the file is empty; a market is a JSON object {\"name\": …, \"users\": […], \"brokers\": […], \"providers\": […], \"links\": […]}".to_string(),
-        );
-    }
-    if body.starts_with('{') {
-        return None;
-    }
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
-        let kind = match value {
-            serde_json::Value::Array(_) => "an array",
-            serde_json::Value::String(_) => "a string",
-            serde_json::Value::Number(_) => "a number",
-            serde_json::Value::Bool(_) => "a boolean",
-            _ => "null",
-        };
-        return Some(format!("a market is a JSON object ({{…}}), not {kind}"));
-    }
-    let sndlib = body.contains("NODES (") || first_line.starts_with("?SNDlib");
-    if sndlib {
-        return Some(
-            "this is not JSON but looks like an SNDlib network; convert it with `brokerflow import --format sndlib FILE -o market.json`".to_string(),
-        );
-    }
-    let mcf = body
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && *l != "c" && !l.starts_with("c "))
-        .is_some_and(|l| l.starts_with("p mcf") || l.starts_with("p "));
-    if mcf {
-        return Some(
-            "this is not JSON but looks like a multicommodity-flow benchmark (Larsson–Yuan format); convert it with `brokerflow import --format mcf FILE -o market.json`".to_string(),
-        );
-    }
-    let key_value = first_line
-        .split_once([':', '='])
-        .is_some_and(|(k, _)| !k.trim().is_empty() && !k.contains(char::is_whitespace));
-    if key_value || first_line.starts_with("---") || first_line.starts_with('#') {
-        return Some(
-            "a market file is JSON (an object starting with '{'), not YAML or TOML; see the README's \"The market file\"".to_string(),
-        );
-    }
-    Some("not JSON: a market file is a JSON object starting with '{'".to_string())
 }

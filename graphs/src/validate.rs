@@ -2,8 +2,29 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::error::{MarketError, Rule};
-use crate::market::{Market, Role};
+use crate::error::{MarketError, Rule, MONEY_LIMIT};
+use crate::market::{Market, ValidMarket};
+use crate::role::Role;
+
+impl Market {
+    /// Checks every rule of design §3 and returns the market as a [`ValidMarket`]; the
+    /// error names the offender and the rule.
+    pub fn validate(self) -> Result<ValidMarket, MarketError> {
+        self.validate_as("<market>")
+    }
+
+    /// Checks every rule of design §3 without taking the market (for a yes/no answer;
+    /// to build G′, [`Market::validate`] it).
+    pub fn check(&self) -> Result<(), MarketError> {
+        validate(self, "<market>")
+    }
+
+    /// Like [`Market::validate`], naming the input `origin` in the error.
+    pub fn validate_as(self, origin: &str) -> Result<ValidMarket, MarketError> {
+        validate(&self, origin)?;
+        Ok(ValidMarket(self))
+    }
+}
 
 pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketError> {
     let fail = |at: String, rule: Rule| MarketError::Invalid {
@@ -132,13 +153,6 @@ pub(crate) fn validate<'m>(m: &'m Market, origin: &str) -> Result<(), MarketErro
     }
     money_bound(m).map_err(|(at, rule)| fail(at, rule))
 }
-
-/// The most any money amount or volume of a market may reach: the demands' sum, the
-/// resource units demanded, every demand × valuation and every cost or posted price
-/// times the volume it can be charged on, and their sum, stay at or below it. It leaves five orders of
-/// magnitude below the largest float (≈ 1.8e308), so the solvers' and settlements'
-/// sums, differences and doublings of such amounts stay finite.
-pub const MONEY_LIMIT: f64 = 1e303;
 
 /// Refuses numbers whose products overflow: the volume Σ d_k (jobs) and Σ r_k·d_k
 /// (resource units), the gross value Σ v_k·d_k, and every cost or posted price times

@@ -38,6 +38,10 @@
 //! | acyclicity of k | the edges with x^k_e > 0 (strictly) contain a directed cycle |
 //! | finiteness | any x^k_e is NaN or infinite |
 //!
+//! Acyclicity is decided by petgraph's Tarjan strongly connected components on the
+//! positive subgraph, not by the Kahn-based finder the cycle cancelling
+//! ([`crate::cycles`]) removes cycles with, so a bug in one cannot hide in the other.
+//!
 //! The `max_*` fields of [`CheckReport`] are the raw (absolute) residuals, whatever
 //! the tolerance.
 
@@ -449,35 +453,64 @@ pub fn is_acyclic(g: &ExpandedGraph, flow: &Flow, k: usize) -> bool {
 }
 
 /// A directed cycle of commodity k's positive flow, as G′ nodes in flow order (the
-/// last links back to the first), or `None` when k's flow is acyclic.
-/// For many searches on one graph use [`CycleSearch`], which sets up once.
+/// last links back to the first, the first is the cycle's smallest node index), or
+/// `None` when k's flow is acyclic.
 pub fn find_cycle(g: &ExpandedGraph, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
-    CycleSearch::new(g).find(flow, k)
+    let (c, x) = (g.commodities.get(k)?, flow.x.get(k)?);
+    positive_cycle(&Endpoints::new(g), &c.usable, x)
 }
 
-/// Repeated cycle searches on one G′: O(nodes + edges) setup once, then each search is
-/// linear in the commodity's usable edges (cycle cancelling searches once per cycle).
-pub struct CycleSearch<'g> {
-    g: &'g ExpandedGraph,
-    ends: Endpoints,
-    finder: CycleFinder,
-}
-
-impl<'g> CycleSearch<'g> {
-    /// Prepares searches on `g`.
-    pub fn new(g: &'g ExpandedGraph) -> CycleSearch<'g> {
-        CycleSearch {
-            g,
-            ends: Endpoints::new(g),
-            finder: CycleFinder::new(g.graph.node_count()),
+/// A directed cycle among the usable edges with x^k_e > 0, found with code the cycle
+/// cancelling does not use (so the two cannot share a bug): petgraph's Tarjan
+/// strongly connected components on the positive subgraph, then a walk inside a
+/// component that has an edge (every node of such a component has a successor in it,
+/// so the walk must repeat a node). Linear in the commodity's usable edges.
+fn positive_cycle(ends: &Endpoints, usable: &[EdgeIndex], x: &[f64]) -> Option<Vec<NodeIndex>> {
+    let mut sub: petgraph::graph::DiGraph<usize, ()> = petgraph::graph::DiGraph::new();
+    let mut local: std::collections::HashMap<usize, NodeIndex> = std::collections::HashMap::new();
+    let mut at = |sub: &mut petgraph::graph::DiGraph<usize, ()>, n: usize| {
+        *local.entry(n).or_insert_with(|| sub.add_node(n))
+    };
+    for (&e, &v) in usable.iter().zip(x) {
+        if v > 0.0 {
+            if let Some((t, h)) = ends.get(e) {
+                let (lt, lh) = (at(&mut sub, t), at(&mut sub, h));
+                sub.add_edge(lt, lh, ());
+            }
         }
     }
-
-    /// As [`find_cycle`].
-    pub fn find(&mut self, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
-        let (c, x) = (self.g.commodities.get(k)?, flow.x.get(k)?);
-        self.finder.find(&self.ends, &c.usable, x)
+    let mut component = vec![usize::MAX; sub.node_count()];
+    let mut best: Option<usize> = None;
+    for (i, scc) in petgraph::algo::tarjan_scc(&sub).into_iter().enumerate() {
+        for &n in &scc {
+            component[n.index()] = i;
+        }
+        let cyclic = scc.len() > 1 || sub.contains_edge(scc[0], scc[0]);
+        if cyclic {
+            let smallest = scc.iter().map(|&n| sub[n]).min()?;
+            if best.is_none_or(|b| smallest < b) {
+                best = Some(smallest);
+            }
+        }
     }
+    let start = local[&best?];
+    let inside = component[start.index()];
+    let mut seen = std::collections::HashMap::new();
+    let mut path = Vec::new();
+    let mut n = start;
+    while !seen.contains_key(&n) {
+        seen.insert(n, path.len());
+        path.push(sub[n]);
+        n = sub
+            .neighbors(n)
+            .filter(|m| component[m.index()] == inside)
+            .min_by_key(|&m| sub[m])?;
+    }
+    let mut cycle = path.split_off(seen[&n]);
+    if let Some(pos) = (0..cycle.len()).min_by_key(|&i| cycle[i]) {
+        cycle.rotate_left(pos);
+    }
+    Some(cycle.into_iter().map(NodeIndex::new).collect())
 }
 
 /// Edge endpoints of G′ as plain indices, read once from the graph.
@@ -498,120 +531,6 @@ impl Endpoints {
     fn get(&self, e: EdgeIndex) -> Option<(usize, usize)> {
         Some((*self.tail.get(e.index())?, *self.head.get(e.index())?))
     }
-}
-
-/// Reusable scratch for cycle detection: local numbering of the nodes a commodity's
-/// positive flow touches, so each commodity costs time linear in its usable edges.
-struct CycleFinder {
-    local: Vec<usize>,
-}
-
-const UNSEEN: usize = usize::MAX;
-
-impl CycleFinder {
-    fn new(nodes: usize) -> CycleFinder {
-        CycleFinder {
-            local: vec![UNSEEN; nodes],
-        }
-    }
-
-    fn find(
-        &mut self,
-        ends: &Endpoints,
-        usable: &[EdgeIndex],
-        x: &[f64],
-    ) -> Option<Vec<NodeIndex>> {
-        // Positive edges as local (tail, head) pairs.
-        let mut nodes: Vec<usize> = Vec::new();
-        let mut arcs: Vec<(usize, usize)> = Vec::new();
-        for (&e, &v) in usable.iter().zip(x) {
-            if v > 0.0 {
-                if let Some((t, h)) = ends.get(e) {
-                    let (Some(lt), Some(lh)) =
-                        (self.number(t, &mut nodes), self.number(h, &mut nodes))
-                    else {
-                        continue;
-                    };
-                    arcs.push((lt, lh));
-                }
-            }
-        }
-        let cycle = cycle_in(nodes.len(), &arcs)
-            .map(|c| c.into_iter().map(|l| NodeIndex::new(nodes[l])).collect());
-        for &n in &nodes {
-            self.local[n] = UNSEEN;
-        }
-        cycle
-    }
-
-    fn number(&mut self, n: usize, nodes: &mut Vec<usize>) -> Option<usize> {
-        let slot = self.local.get_mut(n)?;
-        if *slot == UNSEEN {
-            *slot = nodes.len();
-            nodes.push(n);
-        }
-        Some(*slot)
-    }
-}
-
-/// A directed cycle among `arcs` on nodes 0..m (Kahn's algorithm, then a walk back
-/// along predecessors inside what Kahn could not remove), in forward order.
-fn cycle_in(m: usize, arcs: &[(usize, usize)]) -> Option<Vec<usize>> {
-    let mut offsets = vec![0usize; m + 1];
-    let mut indeg = vec![0usize; m];
-    for &(t, h) in arcs {
-        offsets[t + 1] += 1;
-        indeg[h] += 1;
-    }
-    for i in 0..m {
-        offsets[i + 1] += offsets[i];
-    }
-    let mut fill = offsets.clone();
-    let mut succ = vec![0usize; arcs.len()];
-    for &(t, h) in arcs {
-        succ[fill[t]] = h;
-        fill[t] += 1;
-    }
-    let mut queue: Vec<usize> = (0..m).filter(|&n| indeg[n] == 0).collect();
-    let mut removed = 0;
-    while let Some(n) = queue.pop() {
-        removed += 1;
-        for &h in &succ[offsets[n]..offsets[n + 1]] {
-            indeg[h] -= 1;
-            if indeg[h] == 0 {
-                queue.push(h);
-            }
-        }
-    }
-    if removed == m {
-        return None;
-    }
-    // Every node left has a predecessor that is left too: walk back until a repeat.
-    let mut pred = vec![UNSEEN; m];
-    for &(t, h) in arcs {
-        if indeg[t] > 0 && indeg[h] > 0 {
-            pred[h] = t;
-        }
-    }
-    let start = (0..m).find(|&n| indeg[n] > 0)?;
-    let mut step = vec![UNSEEN; m];
-    let mut path = Vec::new();
-    let mut n = start;
-    while step[n] == UNSEEN {
-        step[n] = path.len();
-        path.push(n);
-        n = pred[n];
-        if n == UNSEEN {
-            return None;
-        }
-    }
-    let mut cycle = path.split_off(step[n]);
-    cycle.reverse();
-    // Start the cycle at its smallest node, so the answer does not depend on the walk.
-    if let Some(pos) = (0..cycle.len()).min_by_key(|&i| cycle[i]) {
-        cycle.rotate_left(pos);
-    }
-    Some(cycle)
 }
 
 /// The check's state: G′'s incidence matrices and per-node scratch.
@@ -778,7 +697,6 @@ impl<'g> Checker<'g> {
 
         let mut usage = vec![0.0f64; nodes];
         let mut outflow = vec![0.0f64; nodes];
-        let mut finder = CycleFinder::new(nodes);
         for (k, c) in g.commodities.iter().enumerate() {
             if !checked[k] {
                 continue;
@@ -878,7 +796,7 @@ impl<'g> Checker<'g> {
             }
 
             // Acyclicity of the positive flow.
-            if let Some(cycle) = finder.find(&self.ends, &c.usable, &flow.x[k]) {
+            if let Some(cycle) = positive_cycle(&self.ends, &c.usable, &flow.x[k]) {
                 report.cyclic.push(k);
                 report.push(Violation::Cycle {
                     commodity: c.id.clone(),
