@@ -565,29 +565,12 @@ impl Progress {
     }
 }
 
-/// The last round's residual: 1 − absorbed / admitted (admitted = injected −
-/// discarded), over all commodities; 0 when nothing was admitted.
-fn residual(l: &engine::accounting::RoundLedger) -> f64 {
-    let admitted: f64 = l
-        .injected
-        .iter()
-        .zip(&l.discarded)
-        .map(|(i, d)| i - d)
-        .sum();
-    let absorbed: f64 = l.absorbed.iter().sum();
-    if admitted > 0.0 {
-        1.0 - absorbed / admitted
-    } else {
-        0.0
-    }
-}
-
 impl Observe for Progress {
     fn observe_round(&mut self, e: &Engine<'_>) {
         self.bar.set_position(e.rounds() as u64);
         self.bar.set_message(format!(
             "residual {}, satisfied for {} of {} rounds",
-            crate::cmd::fixed(residual(e.ledger()), 4),
+            crate::cmd::fixed(e.ledger().residual(), 4),
             e.satisfied_for(),
             self.window
         ));
@@ -803,20 +786,5 @@ mod tests {
         drop(observers);
         progress.observe_final(&engine);
         assert!(bar.is_finished());
-    }
-
-    #[test]
-    fn the_residual_is_what_was_admitted_and_not_absorbed() {
-        let l = engine::accounting::RoundLedger {
-            injected: vec![10.0, 4.0],
-            discarded: vec![2.0, 0.0],
-            absorbed: vec![6.0, 3.0],
-            queued: vec![0.0, 0.0],
-            in_flight: vec![0.0, 0.0],
-            lost: vec![0.0, 0.0],
-        };
-        // admitted 8 + 4 = 12, absorbed 9: 1 - 9/12.
-        assert_eq!(residual(&l), 0.25);
-        assert_eq!(residual(&engine::accounting::RoundLedger::new(2)), 0.0);
     }
 }

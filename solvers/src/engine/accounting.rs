@@ -37,6 +37,25 @@ impl RoundLedger {
         }
     }
 
+    /// The round's unsettled share, over all commodities: 1 − absorbed / (injected −
+    /// discarded − lost), the part of the jobs admitted and still in the network this
+    /// round that did not reach a collection point; 0 when nothing was admitted. Jobs a
+    /// fault lost left the network and are not counted as unsettled. Queued and
+    /// in-flight jobs are stocks, constant once the flow is steady, so they do not
+    /// enter a per-round rate. A display figure (the progress line), not the
+    /// convergence test.
+    pub fn residual(&self) -> f64 {
+        let admitted: f64 = (0..self.injected.len())
+            .map(|k| self.injected[k] - self.discarded[k] - self.lost[k])
+            .sum();
+        let absorbed: f64 = self.absorbed.iter().sum();
+        if admitted > 0.0 {
+            1.0 - absorbed / admitted
+        } else {
+            0.0
+        }
+    }
+
     /// Back to zero, for the next round.
     pub fn clear(&mut self) {
         for v in [
@@ -415,5 +434,43 @@ impl Accounting {
     /// Bytes of the window.
     pub(crate) fn window_bytes(&self) -> usize {
         self.injected.bytes() + self.discarded.bytes() + self.absorbed.bytes()
+    }
+}
+
+#[cfg(test)]
+mod residual_tests {
+    use super::RoundLedger;
+
+    #[test]
+    fn the_residual_leaves_lost_jobs_out_of_what_was_admitted() {
+        let mut l = RoundLedger::new(2);
+        // Commodity 0: 10 injected, 2 discarded, 8 absorbed: settled.
+        l.injected[0] = 10.0;
+        l.discarded[0] = 2.0;
+        l.absorbed[0] = 8.0;
+        // Commodity 1: 6 injected, 1 lost, 5 absorbed, 3 in flight: settled too.
+        l.injected[1] = 6.0;
+        l.lost[1] = 1.0;
+        l.absorbed[1] = 5.0;
+        l.in_flight[1] = 3.0;
+        assert_eq!(l.residual(), 0.0);
+        // Half of commodity 1's admitted jobs stay in the network: 1 − 10.5 / 13.
+        l.absorbed[1] = 2.5;
+        assert!((l.residual() - (1.0 - 10.5 / 13.0)).abs() < 1e-15);
+        assert_eq!(RoundLedger::new(3).residual(), 0.0);
+    }
+
+    #[test]
+    fn the_residual_is_what_was_admitted_and_not_absorbed() {
+        let l = RoundLedger {
+            injected: vec![10.0, 4.0],
+            discarded: vec![2.0, 0.0],
+            absorbed: vec![6.0, 3.0],
+            queued: vec![0.0, 0.0],
+            in_flight: vec![0.0, 0.0],
+            lost: vec![0.0, 0.0],
+        };
+        // admitted 8 + 4 = 12, absorbed 9: 1 - 9/12.
+        assert_eq!(l.residual(), 0.25);
     }
 }
