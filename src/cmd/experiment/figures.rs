@@ -1,15 +1,21 @@
 //! SVG figures of a batch (plotters, SVG backend only): the per-commodity flow by
-//! round of one named scenario ([MCF-Grid] Figs. 4–5), welfare of fair vs
-//! utility-aware vs the LP optimum across configurations (Fig. 6), and histograms of
-//! percent_of_optimum.
+//! round of one named scenario ([MCF-Grid] Figs. 4–5), welfare of every engine
+//! variant against the LP optimum across configurations (Fig. 6), raw and as a
+//! percentage of the matching optimum, and histograms of percent_of_optimum.
 //!
+//! Every figure shows every engine variant the spec runs. Titles and legends sit
+//! above the plots, laid out from an estimate of their text's width (wrapped into as
+//! many rows as they need), so none is cut off by the figure's edge or hides a curve.
 //! Every SVG carries its provenance as an XML comment after the header.
 
+use brokerflow_experiments::report::PALETTE;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
 use brokerflow_solvers::engine::{TraceRow, Variant};
 use brokerflow_solvers::stats::{mean_ci, Estimate};
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::runner::{compare_options, scenario_market, Record};
 use super::spec::Spec;
@@ -19,6 +25,9 @@ use super::summary::column;
 pub type Figure = (String, String);
 
 const FONT: &str = "sans-serif";
+
+/// The injection modes, in the order the figures draw them.
+const MODES: [InjectionMode; 2] = [InjectionMode::Feasible, InjectionMode::Demand];
 
 fn with_provenance(svg: String, provenance: &str) -> String {
     let comment = format!(
@@ -33,27 +42,171 @@ fn with_provenance(svg: String, provenance: &str) -> String {
     }
 }
 
-/// The i-th colour of the figures' palette (also the HTML report's).
-pub(crate) fn colour(i: usize) -> RGBColor {
-    // A colour-blind-safe palette (Okabe–Ito), then Tableau for more series.
-    const P: [RGBColor; 12] = [
-        RGBColor(0, 114, 178),
-        RGBColor(213, 94, 0),
-        RGBColor(0, 158, 115),
-        RGBColor(204, 121, 167),
-        RGBColor(230, 159, 0),
-        RGBColor(86, 180, 233),
-        RGBColor(0, 0, 0),
-        RGBColor(140, 86, 75),
-        RGBColor(127, 127, 127),
-        RGBColor(188, 189, 34),
-        RGBColor(148, 103, 189),
-        RGBColor(23, 190, 207),
-    ];
-    P[i % P.len()]
+/// The i-th colour of the figures' palette (the HTML report's too, so a user has one
+/// colour in every picture).
+fn colour(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// The palette entry of the LP optimum in every figure.
+const OPTIMUM: usize = 2;
+
+/// An engine variant's colour, the same in every figure: its place in
+/// [`Variant::ALL`], skipping the optimum's entry.
+fn variant_colour(v: Variant) -> RGBColor {
+    let i = Variant::ALL.iter().position(|&x| x == v).unwrap_or(0);
+    colour(if i >= OPTIMUM { i + 1 } else { i })
+}
+
+/// The engine variants `methods` runs in `mode`, in [`Variant::ALL`]'s order.
+fn variants_in<'m>(methods: impl IntoIterator<Item = &'m Method> + Clone, mode: InjectionMode) -> Vec<Variant> {
+    Variant::ALL
+        .into_iter()
+        .filter(|&variant| {
+            methods
+                .clone()
+                .into_iter()
+                .any(|&m| m == Method::Engine { variant, mode })
+        })
+        .collect()
+}
+
+/// The engine variants any configuration of `spec` runs in `mode`.
+fn spec_variants(spec: &Spec, mode: InjectionMode) -> Vec<Variant> {
+    variants_in(spec.configurations.iter().flat_map(|c| &c.methods), mode)
 }
 
 type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The figures' drawing area.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// The pixel width of `text` drawn at plotters font size `size` by a sans-serif
+/// font, over-estimated (0.6 em per character; the SVG backend cannot measure
+/// text, and plotters writes font-size as size / 1.24).
+fn text_width(text: &str, size: u32) -> i32 {
+    (text.chars().count() as f64 * 0.6 * f64::from(size) / 1.24).ceil() as i32
+}
+
+/// How a legend entry is marked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mark {
+    /// A filled dot (Fig. 6's means).
+    Dot,
+    /// A solid line (a curve).
+    Line,
+    /// A dashed line (a reference level).
+    Dashed,
+    /// A filled box (a histogram's bars).
+    Block,
+}
+
+/// One legend entry: its mark, colour and text.
+#[derive(Debug, Clone)]
+struct Entry {
+    mark: Mark,
+    colour: RGBColor,
+    label: String,
+}
+
+impl Entry {
+    fn new(mark: Mark, colour: RGBColor, label: impl Into<String>) -> Entry {
+        Entry {
+            mark,
+            colour,
+            label: label.into(),
+        }
+    }
+}
+
+/// A figure's title and legend above its plots, wrapped into lines and rows that fit
+/// its width.
+struct Header {
+    title: Vec<String>,
+    rows: Vec<Vec<(i32, Entry)>>,
+}
+
+const TITLE_SIZE: u32 = 22;
+const LEGEND_SIZE: u32 = 15;
+const TITLE_LINE: i32 = 24;
+const LEGEND_LINE: i32 = 22;
+/// The left and right margin of titles and legends.
+const SIDE: i32 = 14;
+/// The width of a legend mark and the gap after it.
+const MARK_WIDTH: i32 = 28;
+/// The gap between two legend entries.
+const GAP: i32 = 22;
+
+impl Header {
+    /// `title` and `entries` laid out for a figure `width` pixels wide.
+    fn new(title: &str, entries: Vec<Entry>, width: u32) -> Header {
+        let room = width as i32 - 2 * SIDE;
+        let mut lines: Vec<String> = Vec::new();
+        for word in title.split(' ') {
+            match lines.last_mut() {
+                Some(line) if text_width(&format!("{line} {word}"), TITLE_SIZE) <= room => {
+                    line.push(' ');
+                    line.push_str(word);
+                }
+                _ => lines.push(word.to_string()),
+            }
+        }
+        let mut rows: Vec<Vec<(i32, Entry)>> = Vec::new();
+        let mut x = SIDE;
+        for e in entries {
+            let w = MARK_WIDTH + text_width(&e.label, LEGEND_SIZE);
+            if rows.is_empty() || (x > SIDE && x + w > SIDE + room) {
+                rows.push(Vec::new());
+                x = SIDE;
+            }
+            if let Some(row) = rows.last_mut() {
+                row.push((x, e));
+            }
+            x += w + GAP;
+        }
+        Header { title: lines, rows }
+    }
+
+    /// Its height in pixels.
+    fn height(&self) -> u32 {
+        (10 + TITLE_LINE * self.title.len() as i32 + LEGEND_LINE * self.rows.len() as i32 + 8)
+            as u32
+    }
+
+    /// Draws it at the top of `area`.
+    fn draw(&self, area: &Area<'_>) -> DrawResult<()> {
+        let mut y = 10;
+        for line in &self.title {
+            let style = TextStyle::from((FONT, TITLE_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+            area.draw(&Text::new(line.clone(), (SIDE, y), style))?;
+            y += TITLE_LINE;
+        }
+        y += 4;
+        for row in &self.rows {
+            let mid = y + LEGEND_LINE / 2 - 2;
+            for (x, e) in row {
+                let (x, c) = (*x, e.colour);
+                match e.mark {
+                    Mark::Dot => area.draw(&Circle::new((x + 9, mid), 6, c.filled()))?,
+                    Mark::Line => {
+                        area.draw(&PathElement::new([(x, mid), (x + 20, mid)], c.stroke_width(3)))?
+                    }
+                    Mark::Dashed => {
+                        for d in [0, 8, 16] {
+                            area.draw(&PathElement::new([(x + d, mid), (x + d + 5, mid)], c.stroke_width(2)))?;
+                        }
+                    }
+                    Mark::Block => area.draw(&Rectangle::new([(x, mid - 6), (x + 18, mid + 6)], c.mix(0.6).filled()))?,
+                }
+                let style = TextStyle::from((FONT, LEGEND_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+                area.draw(&Text::new(e.label.clone(), (x + MARK_WIDTH, mid), style))?;
+            }
+            y += LEGEND_LINE;
+        }
+        Ok(())
+    }
+}
 
 /// Every figure the spec asks for.
 pub fn draw_all(spec: &Spec, records: &[Record], provenance: &str) -> anyhow::Result<Vec<Figure>> {
@@ -62,83 +215,133 @@ pub fn draw_all(spec: &Spec, records: &[Record], provenance: &str) -> anyhow::Re
     if let Some((ci, si)) = spec.trace {
         out.extend(trace_figures(spec, ci, si).map_err(wrap)?);
     }
-    if let Some(f) = welfare_figure(spec, records).map_err(wrap)? {
-        out.push(f);
-    }
-    if let Some(f) = histogram_figure(spec, records).map_err(wrap)? {
-        out.push(f);
-    }
+    out.extend(welfare_figure(spec, records).map_err(wrap)?);
+    out.extend(percent_figure(spec, records).map_err(wrap)?);
+    out.extend(histogram_figure(spec, records).map_err(wrap)?);
     Ok(out
         .into_iter()
         .map(|(n, s)| (n, with_provenance(s, provenance)))
         .collect())
 }
 
-/// Figs. 4–5: absorbed jobs per round of each commodity, fair beside utility-aware,
-/// with each user's demand d_k as a dashed line; one figure per injection mode the
-/// configuration runs.
+/// What a trace panel is called: the paper's figure for its two variants.
+fn trace_label(variant: Variant) -> String {
+    match variant {
+        Variant::Fair => "fair (Fig. 4)".to_string(),
+        Variant::UtilityAware => "utility-aware (Fig. 5)".to_string(),
+        v => v.name().to_string(),
+    }
+}
+
+/// The level each commodity's absorbed flow is measured against in `mode`: its
+/// demand d_k in demand mode; in feasible mode what its source injects per round,
+/// a_k = (1 − η)·min(δ*, 1)·d_k, read off the trace (the most injected in a round).
+fn reference_levels(mode: InjectionMode, traces: &[&[TraceRow]], demands: &[f64]) -> Vec<f64> {
+    match mode {
+        InjectionMode::Demand => demands.to_vec(),
+        InjectionMode::Feasible => (0..demands.len())
+            .map(|k| {
+                traces
+                    .iter()
+                    .flat_map(|t| t.iter())
+                    .filter(|t| t.commodity == k)
+                    .map(|t| t.injected)
+                    .fold(0.0, f64::max)
+            })
+            .collect(),
+    }
+}
+
+/// Draws Figs. 4–5: absorbed jobs per round of each commodity, one panel per engine
+/// variant the configuration runs (fair, utility-aware, welfare-seeking, …) on one
+/// scale, with each commodity's reference level as a dashed line; one figure per
+/// injection mode the configuration runs.
+///
+/// The reference level is d_k in demand mode and the injected a_k in feasible mode
+/// ([`reference_levels`]), and the scale is that of the curves and those levels: a
+/// feasible run, which never sees d_k, is not squashed under it.
+///
+/// # Arguments
+/// * `spec`: the experiment; its engine settings are the runs'.
+/// * `ci`, `si`: the configuration and scenario traced (the spec's `trace`).
+///
+/// # Returns
+/// `fig4_5_trace_<mode>.svg` for every mode in which the configuration runs an
+/// engine variant, or the scenario's error.
+///
+/// # Complexity
+/// One engine run per panel with its trace kept: **O(rounds × usable pairs)** time,
+/// **O(rounds × users)** memory.
 fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
     let c = &spec.configurations[ci];
     let market = scenario_market(c, si)?;
     let g = ExpandedGraph::new(&market);
     let mut figures = Vec::new();
-    for mode in [InjectionMode::Feasible, InjectionMode::Demand] {
-        let methods: Vec<Method> = [Variant::Fair, Variant::UtilityAware]
-            .into_iter()
-            .map(|variant| Method::Engine { variant, mode })
-            .collect();
-        if !methods.iter().all(|m| c.methods.contains(m)) {
+    for mode in MODES {
+        let variants = variants_in(&c.methods, mode);
+        if variants.is_empty() {
             continue;
         }
         let mut options = compare_options(spec, c);
-        options.methods = methods;
+        options.methods = variants
+            .iter()
+            .map(|&variant| Method::Engine { variant, mode })
+            .collect();
         options.trace = true;
         let rows = compare_market(&market, &g, &options);
         if let Some(e) = rows.iter().find_map(|r| r.error.as_ref()) {
             return Err(format!("the trace scenario failed: {e}").into());
         }
         let demands: Vec<f64> = g.commodities.iter().map(|k| k.demand).collect();
-        let names: Vec<String> = market.users.iter().map(|u| u.id.clone()).collect();
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (1200, 560)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let title = format!(
-                "Absorbed flow per round, {} mode — scenario {} / {} ({}); dashed: demand d_k",
+        let traces: Vec<&[TraceRow]> = rows.iter().map(|r| r.trace.as_slice()).collect();
+        let levels = reference_levels(mode, &traces, &demands);
+        let (level, level_name) = match mode {
+            InjectionMode::Demand => ("d", "demand d_k"),
+            InjectionMode::Feasible => ("a", "injected a_k = (1 − η)·min(δ*, 1)·d_k"),
+        };
+        let mut entries: Vec<Entry> = market
+            .users
+            .iter()
+            .zip(&levels)
+            .enumerate()
+            .filter(|(_, (_, &l))| l > 0.0)
+            .map(|(k, (u, &l))| Entry::new(Mark::Line, colour(k), format!("{} ({level} = {})", u.id, short(l))))
+            .collect();
+        entries.push(Entry::new(Mark::Dashed, BLACK, format!("dashed: {level_name}")));
+        let width = 600 * rows.len().max(2) as u32;
+        let header = Header::new(
+            &format!(
+                "Absorbed jobs per round, {} mode — scenario {} / {} ({})",
                 mode.name(),
                 c.name,
                 c.scenario_label(si),
                 market.name
-            );
-            let (top, body) = root.split_vertically(40);
-            top.titled(&title, (FONT, 22))?;
-            let panels = body.split_evenly((1, 2));
+            ),
+            entries,
+            width,
+        );
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (width, header.height() + 500)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let (top, body) = root.split_vertically(header.height());
+            header.draw(&top)?;
+            let panels = body.split_evenly((1, rows.len()));
             let ymax = rows
                 .iter()
                 .flat_map(|r| r.trace.iter().map(|t| t.absorbed))
-                .chain(demands.iter().copied())
+                .chain(levels.iter().copied())
                 .fold(0.0_f64, f64::max)
                 * 1.08;
             for (panel, row) in panels.iter().zip(&rows) {
+                let Method::Engine { variant, .. } = row.method else { continue };
                 let rounds = row.rounds.unwrap_or(1).max(1);
-                let label = match row.method {
-                    Method::Engine { variant, .. } => match variant {
-                        Variant::Fair => "fair (Fig. 4)",
-                        Variant::UtilityAware => "utility-aware (Fig. 5)",
-                        Variant::WelfareSeeking => "welfare-seeking",
-                    },
-                    Method::Lp(_) => "lp",
-                };
-                draw_trace_panel(
-                    panel,
-                    label,
-                    &row.trace,
-                    &demands,
-                    &names,
-                    rounds,
-                    ymax.max(1e-9),
-                    row.converged == Some(true),
-                )?;
+                let caption = format!(
+                    "{}: {rounds} rounds, {}",
+                    trace_label(variant),
+                    if row.converged == Some(true) { "converged" } else { "round limit" }
+                );
+                draw_trace_panel(panel, &caption, &row.trace, &levels, rounds, ymax.max(1e-9))?;
             }
             root.present()?;
         }
@@ -147,28 +350,22 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
     Ok(figures)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_trace_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    label: &str,
+/// A number for a label: at most 3 decimals, without trailing zeros.
+fn short(x: f64) -> String {
+    let s = format!("{x:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0" } else { s }.to_string()
+}
+
+/// One panel of Figs. 4–5: each commodity's absorbed flow by round and its level.
+fn draw_trace_panel(
+    area: &Area<'_>,
+    caption: &str,
     trace: &[TraceRow],
-    demands: &[f64],
-    names: &[String],
+    levels: &[f64],
     rounds: usize,
     ymax: f64,
-    converged: bool,
-) -> DrawResult<()>
-where
-    DB::ErrorType: 'static,
-{
-    let caption = format!(
-        "{label}: {rounds} rounds{}",
-        if converged {
-            ", converged"
-        } else {
-            ", round limit"
-        }
-    );
+) -> DrawResult<()> {
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 18))
         .margin(12)
@@ -184,8 +381,8 @@ where
         .axis_desc_style((FONT, 15))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (k, &d) in demands.iter().enumerate() {
-        if d <= 0.0 {
+    for (k, &level) in levels.iter().enumerate() {
+        if level <= 0.0 {
             continue;
         }
         let col = colour(k);
@@ -194,24 +391,14 @@ where
             .filter(|t| t.commodity == k)
             .map(|t| (t.round as f64, t.absorbed))
             .collect();
-        chart
-            .draw_series(LineSeries::new(series, col.stroke_width(2)))?
-            .label(format!("{} (d = {d})", names.get(k).map_or("?", |s| s)))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], col.stroke_width(3)));
+        chart.draw_series(LineSeries::new(series, col.stroke_width(2)))?;
         chart.draw_series(DashedLineSeries::new(
-            [(0.0, d), (rounds as f64, d)],
+            [(0.0, level), (rounds as f64, level)],
             6,
             4,
             col.stroke_width(1),
         ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 13))
-        .draw()?;
     Ok(())
 }
 
@@ -233,67 +420,101 @@ fn estimate_of(
     mean_ci(&v)
 }
 
-/// Fig. 6: mean welfare (95 % CI) of fair, utility-aware and the matching LP optimum:
-/// one small panel per (injection mode, configuration), each with its own welfare
-/// scale (configurations differ by orders of magnitude).
-fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
-    let modes: Vec<InjectionMode> = [InjectionMode::Feasible, InjectionMode::Demand]
+/// A mean with its 95 % interval as an error bar and a dot at chart position `x`.
+fn draw_estimate(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    x: f64,
+    e: &Estimate,
+    col: RGBColor,
+) -> DrawResult<()> {
+    chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+        x,
+        e.low().unwrap_or(e.mean),
+        e.mean,
+        e.high().unwrap_or(e.mean),
+        col.stroke_width(2),
+        12,
+    )))?;
+    chart.draw_series(std::iter::once(Circle::new((x, e.mean), 6, col.filled())))?;
+    Ok(())
+}
+
+/// The modes in which the spec runs an engine variant, each with those variants.
+fn spec_modes(spec: &Spec) -> Vec<(InjectionMode, Vec<Variant>)> {
+    MODES
         .into_iter()
-        .filter(|&mode| {
-            spec.configurations.iter().any(|c| {
-                c.methods.contains(&Method::Engine {
-                    variant: Variant::Fair,
-                    mode,
-                })
-            })
-        })
+        .map(|mode| (mode, spec_variants(spec, mode)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// The legend of Fig. 6: every variant the spec runs in any mode, then the optimum.
+fn method_entries(modes: &[(InjectionMode, Vec<Variant>)], optimum: Option<&str>) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Variant::ALL
+        .into_iter()
+        .filter(|v| modes.iter().any(|(_, vs)| vs.contains(v)))
+        .map(|v| Entry::new(Mark::Dot, variant_colour(v), v.name()))
         .collect();
+    entries.extend(optimum.map(|o| Entry::new(Mark::Dot, colour(OPTIMUM), o)));
+    entries
+}
+
+/// Draws Fig. 6: mean welfare (95 % CI) of every engine variant the spec runs and of
+/// the matching LP optimum, one small panel per (injection mode, configuration), each
+/// on its own welfare scale (configurations differ by orders of magnitude).
+///
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `records`: its rows.
+///
+/// # Returns
+/// `fig6_welfare.svg`, or nothing when the spec runs no engine variant.
+///
+/// # Complexity
+/// **O(|records|)** per panel.
+fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
+    let modes = spec_modes(spec);
     if modes.is_empty() {
         return Ok(None);
     }
     let n = spec.configurations.len();
-    let labels = ["fair", "utility-aware", "LP optimum"];
+    // Slots on every panel's x axis: the legend's variants, then the optimum.
+    let slots: Vec<Variant> = Variant::ALL
+        .into_iter()
+        .filter(|v| modes.iter().any(|(_, vs)| vs.contains(v)))
+        .collect();
+    let width = (250 * n as u32 + 60).max(760);
+    let header = Header::new(
+        "Welfare (money / time unit), mean with 95 % CI, of each variant and of the matching LP optimum",
+        method_entries(&modes, Some("LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3)")),
+        width,
+    );
     let mut svg = String::new();
     {
-        let width = (250 * n as u32 + 60).max(760);
-        let height = 330 * modes.len() as u32 + 90;
+        let height = 330 * modes.len() as u32 + header.height();
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(90);
-        top.titled(
-            "Welfare (money / time unit): fair vs utility-aware vs the matching LP optimum, mean with 95 % CI",
-            (FONT, 20),
-        )?;
-        // The legend, once for all panels.
-        let legend = top.margin(45, 0, 20, 0);
-        for (i, label) in labels.iter().enumerate() {
-            let x = 20 + 260 * i as i32;
-            let text = match i {
-                2 => "LP optimum (feasible: P2 at the injected amounts; demand: P3)",
-                _ => label,
-            };
-            legend.draw(&Circle::new((x, 20), 6, colour(i).filled()))?;
-            legend.draw(&Text::new(text, (x + 12, 12), (FONT, 15)))?;
-        }
+        let (top, body) = root.split_vertically(header.height());
+        header.draw(&top)?;
         let panels = body.split_evenly((modes.len(), n));
+        let right = slots.len() as f64 + 0.6;
         for (pi, panel) in panels.iter().enumerate() {
-            let mode = modes[pi / n];
+            let (mode, variants) = &modes[pi / n];
             let ci = pi % n;
-            let fair = Method::Engine {
-                variant: Variant::Fair,
-                mode,
-            };
-            let aware = Method::Engine {
-                variant: Variant::UtilityAware,
-                mode,
-            };
-            let est: [Option<Estimate>; 3] = [
-                estimate_of(spec, records, ci, fair, |r| r.welfare),
-                estimate_of(spec, records, ci, aware, |r| r.welfare),
-                estimate_of(spec, records, ci, fair, |r| r.optimum),
-            ];
+            let mut est: Vec<(f64, RGBColor, Estimate)> = Vec::new();
+            for (x, &variant) in slots.iter().enumerate() {
+                let m = Method::Engine { variant, mode: *mode };
+                if let Some(e) = estimate_of(spec, records, ci, m, |r| r.welfare) {
+                    est.push((x as f64, variant_colour(variant), e));
+                }
+            }
+            // The optimum is every variant's yardstick; any variant run here has it.
+            let optimum = variants
+                .iter()
+                .find_map(|&variant| estimate_of(spec, records, ci, Method::Engine { variant, mode: *mode }, |r| r.optimum));
+            est.extend(optimum.map(|e| (slots.len() as f64, colour(OPTIMUM), e)));
             let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
-            for e in est.iter().flatten() {
+            for (_, _, e) in &est {
                 lo = lo.min(e.low().unwrap_or(e.mean));
                 hi = hi.max(e.high().unwrap_or(e.mean));
             }
@@ -306,38 +527,23 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 .margin(8)
                 .x_label_area_size(28)
                 .y_label_area_size(62)
-                .build_cartesian_2d(-0.6f64..2.6f64, (lo - pad)..(hi + pad))?;
+                .build_cartesian_2d(-0.6f64..right, (lo - pad)..(hi + pad))?;
             chart
                 .configure_mesh()
                 .x_labels(0)
                 .disable_x_mesh()
-                .y_desc(if ci == 0 {
-                    "welfare (money / time unit)"
-                } else {
-                    ""
-                })
+                .y_desc(if ci == 0 { "welfare (money / time unit)" } else { "" })
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
             chart.draw_series(LineSeries::new(
-                [(-0.6, 0.0), (2.6, 0.0)],
+                [(-0.6, 0.0), (right, 0.0)],
                 BLACK.mix(0.4).stroke_width(1),
             ))?;
-            for (i, e) in est.iter().enumerate() {
-                let Some(e) = e else { continue };
-                let col = colour(i);
-                let x = i as f64;
-                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                    x,
-                    e.low().unwrap_or(e.mean),
-                    e.mean,
-                    e.high().unwrap_or(e.mean),
-                    col.stroke_width(2),
-                    12,
-                )))?;
-                chart.draw_series(std::iter::once(Circle::new((x, e.mean), 6, col.filled())))?;
+            for (x, col, e) in &est {
+                draw_estimate(&mut chart, *x, e, *col)?;
             }
         }
         root.present()?;
@@ -345,18 +551,128 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
     Ok(Some(("fig6_welfare.svg".into(), svg)))
 }
 
-/// Histograms of percent_of_optimum for the engine methods, all configurations
-/// pooled: one panel per injection mode, fair and utility-aware overlaid. Values
+/// Draws Fig. 6 as percentages: mean percent_of_optimum (95 % CI) of every engine
+/// variant the spec runs, one panel per injection mode with the configurations side
+/// by side on one scale and 100 % marked. Where raw welfare varies by orders of
+/// magnitude between scenarios its intervals are too wide to read; the ratio to each
+/// scenario's own optimum is not.
+///
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `records`: its rows.
+///
+/// # Returns
+/// `fig6_welfare_percent.svg`, or nothing when no engine row has a percentage.
+///
+/// # Complexity
+/// **O(|records|)** per (configuration, variant).
+fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
+    let modes = spec_modes(spec);
+    let names: Vec<&str> = spec.configurations.iter().map(|c| c.name.as_str()).collect();
+    // Per mode: (configuration, variant slot, estimate).
+    let mut data: Vec<(InjectionMode, &[Variant], Vec<(usize, usize, Estimate)>)> = Vec::new();
+    for (mode, variants) in &modes {
+        let mut est = Vec::new();
+        for ci in 0..names.len() {
+            for (vi, &variant) in variants.iter().enumerate() {
+                let m = Method::Engine { variant, mode: *mode };
+                if let Some(e) = estimate_of(spec, records, ci, m, |r| r.percent_of_optimum) {
+                    est.push((ci, vi, e));
+                }
+            }
+        }
+        if !est.is_empty() {
+            data.push((*mode, variants, est));
+        }
+    }
+    if data.is_empty() {
+        return Ok(None);
+    }
+    // Each configuration's group as wide as its name, at least 130 pixels.
+    let group = names.iter().map(|n| text_width(n, 14) + 24).max().unwrap_or(0).max(130);
+    let width = ((group * names.len() as i32) as u32 + 120).max(760);
+    let header = Header::new(
+        "Welfare as % of the matching LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3), mean with 95 % CI",
+        method_entries(&modes, None),
+        width,
+    );
+    let mut svg = String::new();
+    {
+        let height = 340 * data.len() as u32 + header.height();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(header.height());
+        header.draw(&top)?;
+        let panels = body.split_evenly((data.len(), 1));
+        let n = names.len() as f64;
+        for (panel, (mode, variants, est)) in panels.iter().zip(&data) {
+            let (mut lo, mut hi) = (0.0_f64, 100.0_f64);
+            for (_, _, e) in est {
+                lo = lo.min(e.low().unwrap_or(e.mean));
+                hi = hi.max(e.high().unwrap_or(e.mean));
+            }
+            let pad = (hi - lo).max(1e-9) * 0.08;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(format!("{} mode", mode.name()), (FONT, 16))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(62)
+                .build_cartesian_2d(-0.5f64..n - 0.5, (lo - pad)..(hi + pad))?;
+            chart
+                .configure_mesh()
+                .x_labels(0)
+                .disable_x_mesh()
+                .y_desc("% of the matching optimum")
+                .y_label_formatter(&|y| format!("{y:.0}"))
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()?;
+            chart.draw_series(DashedLineSeries::new(
+                [(-0.5, 100.0), (n - 0.5, 100.0)],
+                6,
+                4,
+                colour(OPTIMUM).stroke_width(2),
+            ))?;
+            let spread = 0.6 / variants.len().max(1) as f64;
+            for (ci, vi, e) in est {
+                let x = *ci as f64 + (*vi as f64 - (variants.len() as f64 - 1.0) / 2.0) * spread;
+                draw_estimate(&mut chart, x, e, variant_colour(variants[*vi]))?;
+            }
+            // The configurations' names under their groups.
+            let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            for (ci, name) in names.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(ci as f64, lo - pad));
+                root.draw(&Text::new(name.to_string(), (px, py + 8), style.clone()))?;
+            }
+        }
+        root.present()?;
+    }
+    Ok(Some(("fig6_welfare_percent.svg".into(), svg)))
+}
+
+/// Draws histograms of percent_of_optimum for every engine variant the spec runs, all
+/// configurations pooled: one panel per injection mode, the variants overlaid. Values
 /// outside [−100, 120] are counted in the end bins (the caption says how many).
+///
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `records`: its rows.
+///
+/// # Returns
+/// `hist_percent_of_optimum.svg`, or nothing when no engine row has a percentage.
+///
+/// # Complexity
+/// **O(|records|)** per (mode, variant).
 fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
     const LO: f64 = -100.0;
     const HI: f64 = 120.0;
     const BIN: f64 = 5.0;
     let bins = ((HI - LO) / BIN) as usize;
     let mut panels_data = Vec::new();
-    for mode in [InjectionMode::Feasible, InjectionMode::Demand] {
+    for (mode, variants) in spec_modes(spec) {
         let mut per_variant = Vec::new();
-        for variant in [Variant::Fair, Variant::UtilityAware] {
+        for variant in variants {
             let m = Method::Engine { variant, mode };
             let vals: Vec<f64> = records
                 .iter()
@@ -372,16 +688,39 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
     if panels_data.is_empty() {
         return Ok(None);
     }
+    let width = (560 * panels_data.len() as u32).max(760);
+    // One legend entry per variant, with its counts per panel.
+    let entries: Vec<Entry> = Variant::ALL
+        .into_iter()
+        .filter_map(|variant| {
+            let counts: Vec<(InjectionMode, usize)> = panels_data
+                .iter()
+                .filter_map(|(mode, per)| {
+                    let (_, vals) = per.iter().find(|(v, _)| *v == variant)?;
+                    Some((*mode, vals.len()))
+                })
+                .collect();
+            let &(_, first) = counts.first()?;
+            let n = if counts.len() == panels_data.len() && counts.iter().all(|&(_, c)| c == first) {
+                format!("n = {first}{}", if counts.len() > 1 { " per mode" } else { "" })
+            } else {
+                let each: Vec<String> = counts.iter().map(|(m, c)| format!("{c} {}", m.name())).collect();
+                format!("n = {}", each.join(", "))
+            };
+            Some(Entry::new(Mark::Block, variant_colour(variant), format!("{} ({n})", variant.name())))
+        })
+        .collect();
+    let header = Header::new(
+        "Distributed runs: percent of the matching LP optimum (all configurations)",
+        entries,
+        width,
+    );
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560 * panels_data.len() as u32, 520))
-            .into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, 480 + header.height())).into_drawing_area();
         root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(40);
-        top.titled(
-            "Distributed runs: percent of the matching LP optimum (all configurations)",
-            (FONT, 22),
-        )?;
+        let (top, body) = root.split_vertically(header.height());
+        header.draw(&top)?;
         let panels = body.split_evenly((1, panels_data.len()));
         for (panel, (mode, per_variant)) in panels.iter().zip(&panels_data) {
             let counts: Vec<Vec<usize>> = per_variant
@@ -422,8 +761,8 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
                 .axis_desc_style((FONT, 15))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            for (i, ((variant, vals), c)) in per_variant.iter().zip(&counts).enumerate() {
-                let col = colour(i);
+            for ((variant, _), c) in per_variant.iter().zip(&counts) {
+                let col = variant_colour(*variant);
                 let bars = c.iter().enumerate().filter(|(_, &n)| n > 0).map(|(b, &n)| {
                     let x0 = LO + b as f64 * BIN;
                     Rectangle::new([(x0, 0.0), (x0 + BIN, n as f64)], col.mix(0.35).filled())
@@ -437,22 +776,284 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
                     step.push((x0 + BIN, n as f64));
                 }
                 step.push((HI, 0.0));
-                chart
-                    .draw_series(LineSeries::new(step, col.stroke_width(2)))?
-                    .label(format!("{} (n = {})", variant.name(), vals.len()))
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 16, y + 5)], col.mix(0.6).filled())
-                    });
+                chart.draw_series(LineSeries::new(step, col.stroke_width(2)))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT, 13))
-                .draw()?;
         }
         root.present()?;
     }
     Ok(Some(("hist_percent_of_optimum.svg".into(), svg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A spec of `n` generated configurations (4 users each) running `methods`.
+    fn spec(n: usize, methods: &[Method]) -> Spec {
+        let names: Vec<String> = methods.iter().map(|m| format!("\"{}\"", m.label())).collect();
+        let mut text = format!(
+            "name = \"figures\"\nmethods = [{}]\n[engine]\nrounds = 3000\n",
+            names.join(", ")
+        );
+        // Names of the lengths the committed specs use, the longest last.
+        let config = ["paper-K5", "costs-K10", "K2000-B50-P100", "costs-K20", "K100000-B2500-P5000"];
+        for name in config.iter().take(n) {
+            text.push_str(&format!(
+                "[[configuration]]\nname = \"{name}\"\nseeds = 3\n[configuration.generator]\nusers = 4\nbrokers = 2\nproviders = 2\n"
+            ));
+        }
+        Spec::parse(&text, Path::new("figures.toml")).unwrap()
+    }
+
+    /// Rows for every (configuration, scenario, method) of `spec`: welfare of a scale
+    /// that grows with the configuration, 70–95 % of an optimum.
+    fn records(spec: &Spec) -> Vec<Record> {
+        let mut out = Vec::new();
+        for (ci, c) in spec.configurations.iter().enumerate() {
+            for si in 0..c.scenarios() {
+                for (mi, _) in c.methods.iter().enumerate() {
+                    let optimum = 100.0 * 10f64.powi(ci as i32) * (1.0 + si as f64);
+                    let percent = 70.0 + (5 * ((mi + si) % 6)) as f64;
+                    out.push(Record {
+                        config: ci,
+                        scenario: si,
+                        method: mi,
+                        ok: true,
+                        served_fraction: Some(0.9),
+                        welfare: Some(optimum * percent / 100.0),
+                        optimum: Some(optimum),
+                        percent_of_optimum: Some(percent),
+                        gap_closed: None,
+                        rounds: Some(100),
+                        converged: Some(true),
+                        rounds_to_95: None,
+                        gap_closed_served: None,
+                        price_error: None,
+                        delta: None,
+                        notes: String::new(),
+                        error: String::new(),
+                        seconds: 0.0,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// One `<text>` element: its content and the box it covers at 0.6 em per
+    /// character (as generous as [`text_width`]).
+    #[derive(Debug)]
+    struct TextBox {
+        text: String,
+        anchor: String,
+        x: (f64, f64),
+        y: (f64, f64),
+    }
+
+    fn attr(tag: &str, name: &str) -> Option<String> {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[start..start + tag[start..].find('"')?].to_string())
+    }
+
+    fn view_box(svg: &str) -> (f64, f64) {
+        let tag = &svg[svg.find("<svg").unwrap()..];
+        let v: Vec<f64> = attr(tag, "viewBox")
+            .unwrap()
+            .split(' ')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!((v[0], v[1]), (0.0, 0.0));
+        (v[2], v[3])
+    }
+
+    fn texts(svg: &str) -> Vec<TextBox> {
+        let mut out = Vec::new();
+        for part in svg.split("<text").skip(1) {
+            let tag = &part[..part.find('>').unwrap()];
+            let content = &part[tag.len() + 1..part.find("</text>").unwrap()];
+            let text = content
+                .trim()
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&");
+            let num = |name: &str| attr(tag, name).unwrap().parse::<f64>().unwrap();
+            let (x, y, size) = (num("x"), num("y"), num("font-size"));
+            let w = text.chars().count() as f64 * 0.6 * size;
+            let anchor = attr(tag, "text-anchor").unwrap_or_default();
+            let along = match anchor.as_str() {
+                "middle" => (-w / 2.0, w / 2.0),
+                "end" => (-w, 0.0),
+                _ => (0.0, w),
+            };
+            let across = match attr(tag, "dy").as_deref() {
+                Some("0.76em") => (0.0, size),
+                Some("0.5ex") => (-size / 2.0, size / 2.0),
+                _ => (-size, 0.0),
+            };
+            let rotation = attr(tag, "transform").map(|t| t[7..t.find(',').unwrap()].to_string());
+            let (bx, by) = match rotation.as_deref() {
+                None => ((x + along.0, x + along.1), (y + across.0, y + across.1)),
+                // Turned a quarter left: the text runs upwards from (x, y).
+                Some("270") => ((x + across.0, x + across.1), (y - along.1, y - along.0)),
+                Some("90") => ((x - across.1, x - across.0), (y + along.0, y + along.1)),
+                Some(r) => panic!("rotation {r}"),
+            };
+            out.push(TextBox { text, anchor, x: bx, y: by });
+        }
+        out
+    }
+
+    /// Asserts every text of `svg` lies inside its view box.
+    fn assert_texts_inside(name: &str, svg: &str) {
+        let (w, h) = view_box(svg);
+        for t in texts(svg) {
+            assert!(
+                t.x.0 >= 0.0 && t.x.1 <= w && t.y.0 >= 0.0 && t.y.1 <= h,
+                "{name}: {:?} leaves the view box 0 0 {w} {h}",
+                t
+            );
+        }
+    }
+
+    /// How many circles of colour `c` the SVG draws.
+    fn circles(svg: &str, c: RGBColor) -> usize {
+        let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        svg.split("<circle").skip(1).filter(|p| p[..p.find('>').unwrap()].contains(&fill)).count()
+    }
+
+    fn has_text(svg: &str, text: &str) -> bool {
+        texts(svg).iter().any(|t| t.text == text)
+    }
+
+    fn engine_methods() -> Vec<Method> {
+        Method::ALL.into_iter().filter(|m| matches!(m, Method::Engine { .. })).collect()
+    }
+
+    #[test]
+    fn every_text_is_inside_the_figure_for_one_to_five_configurations() {
+        for n in 1..=5 {
+            let s = spec(n, &Method::ALL);
+            let r = records(&s);
+            let figures = [
+                welfare_figure(&s, &r).unwrap().unwrap(),
+                percent_figure(&s, &r).unwrap().unwrap(),
+                histogram_figure(&s, &r).unwrap().unwrap(),
+            ];
+            for (name, svg) in &figures {
+                assert_texts_inside(&format!("{name} with {n} configurations"), svg);
+            }
+        }
+    }
+
+    #[test]
+    fn fig6_has_one_series_and_one_legend_entry_per_variant_the_spec_runs() {
+        for n in [1, 3] {
+            let s = spec(n, &Method::ALL);
+            let r = records(&s);
+            let panels = 2 * n;
+            for (name, svg) in [
+                welfare_figure(&s, &r).unwrap().unwrap(),
+                percent_figure(&s, &r).unwrap().unwrap(),
+            ] {
+                for v in Variant::ALL {
+                    assert!(has_text(&svg, v.name()), "{name}: no legend entry {}", v.name());
+                    // One dot per panel (or per configuration of a mode) and the legend's.
+                    assert_eq!(circles(&svg, variant_colour(v)), panels + 1, "{name}: {}", v.name());
+                }
+            }
+            let (_, svg) = welfare_figure(&s, &r).unwrap().unwrap();
+            assert_eq!(circles(&svg, colour(OPTIMUM)), panels + 1, "the LP optimum");
+        }
+    }
+
+    #[test]
+    fn a_spec_of_welfare_seeking_alone_is_drawn() {
+        let only = [Method::Engine {
+            variant: Variant::WelfareSeeking,
+            mode: InjectionMode::Demand,
+        }];
+        let s = spec(2, &only);
+        let r = records(&s);
+        let (_, svg) = welfare_figure(&s, &r).unwrap().unwrap();
+        assert_eq!(circles(&svg, variant_colour(Variant::WelfareSeeking)), 2 + 1);
+        assert_eq!(circles(&svg, colour(OPTIMUM)), 2 + 1, "its optimum");
+        assert!(!has_text(&svg, "fair"));
+        let (_, svg) = histogram_figure(&s, &r).unwrap().unwrap();
+        assert!(has_text(&svg, "welfare-seeking (n = 6)"), "{svg}");
+        assert!(percent_figure(&s, &r).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_percent_figure_marks_the_optimum_and_names_every_configuration() {
+        let s = spec(3, &Method::ALL);
+        let r = records(&s);
+        let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
+        assert_eq!(name, "fig6_welfare_percent.svg");
+        for c in &s.configurations {
+            assert_eq!(texts(&svg).iter().filter(|t| t.text == c.name).count(), 2, "{}", c.name);
+        }
+        assert!(has_text(&svg, "feasible mode") && has_text(&svg, "demand mode"));
+        // Every mean lies between 70 and 95 % here; the scale reaches 100 %.
+        assert!(has_text(&svg, "100"));
+    }
+
+    #[test]
+    fn the_feasible_level_is_what_the_source_injects() {
+        let row = |round, commodity, injected| TraceRow {
+            round,
+            commodity,
+            injected,
+            absorbed: 0.0,
+            queued: 0.0,
+            discarded: 0.0,
+            in_flight: 0.0,
+            lost: 0.0,
+        };
+        let trace = [row(1, 0, 0.0), row(2, 0, 1.4), row(2, 1, 3.0)];
+        let demands = [2.0, 5.0];
+        assert_eq!(reference_levels(InjectionMode::Feasible, &[&trace], &demands), vec![1.4, 3.0]);
+        assert_eq!(reference_levels(InjectionMode::Demand, &[&trace], &demands), vec![2.0, 5.0]);
+    }
+
+    /// The largest y tick of a trace figure (the labels right-aligned left of the axis).
+    fn top_tick(svg: &str) -> f64 {
+        texts(svg)
+            .iter()
+            .filter(|t| t.anchor == "end")
+            .filter_map(|t| t.text.parse::<f64>().ok())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn the_traces_show_every_variant_on_the_scale_of_what_they_show() {
+        let mut s = spec(1, &engine_methods());
+        s.trace = Some((0, 1));
+        let figures = trace_figures(&s, 0, 1).unwrap();
+        assert_eq!(figures.len(), 2);
+        let market = scenario_market(&s.configurations[0], 1).unwrap();
+        let most_demanded = market.users.iter().map(|u| u.demand).fold(0.0, f64::max);
+        for (name, svg) in &figures {
+            assert_texts_inside(name, svg);
+            for v in Variant::ALL {
+                let caption = format!("{}: ", trace_label(v));
+                assert!(
+                    texts(svg).iter().any(|t| t.text.starts_with(&caption)),
+                    "{name}: no panel of {}",
+                    v.name()
+                );
+            }
+            for u in &market.users {
+                assert!(texts(svg).iter().any(|t| t.text.starts_with(&format!("{} (", u.id))), "{name}: {}", u.id);
+            }
+        }
+        let (_, feasible) = &figures[0];
+        assert!(has_text(feasible, "dashed: injected a_k = (1 − η)·min(δ*, 1)·d_k"));
+        // Generated markets are contended (δ* < 1): the feasible scale stays below the
+        // demand it never injects.
+        assert!(top_tick(feasible) < most_demanded, "{} vs {most_demanded}", top_tick(feasible));
+        let (_, demand) = &figures[1];
+        assert!(has_text(demand, "dashed: demand d_k"));
+    }
 }
