@@ -593,7 +593,11 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
     let width = ((group * names.len() as i32) as u32 + 120).max(760);
     let header = Header::new(
         "Welfare as % of the matching LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3), mean with 95 % CI",
-        method_entries(&modes, None),
+        {
+            let mut entries = method_entries(&modes, None);
+            entries.push(Entry::new(Mark::Dashed, colour(OPTIMUM), "100 %: the optimum"));
+            entries
+        },
         width,
     );
     let mut svg = String::new();
@@ -756,6 +760,8 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
                 .configure_mesh()
                 .x_desc("welfare, % of the matching optimum (bins of 5 %)")
                 .y_desc("scenarios")
+                // Counts are whole: no more ticks than there are counts.
+                .y_labels((ymax as usize + 1).clamp(2, 10))
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 14))
                 .axis_desc_style((FONT, 15))
