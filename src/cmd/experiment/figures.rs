@@ -448,6 +448,19 @@ fn spec_modes(spec: &Spec) -> Vec<(InjectionMode, Vec<Variant>)> {
         .collect()
 }
 
+/// The configurations that run an engine variant (those that run LPs alone have
+/// nothing to compare with their optimum).
+fn engine_configurations(spec: &Spec) -> Vec<usize> {
+    (0..spec.configurations.len())
+        .filter(|&ci| {
+            spec.configurations[ci]
+                .methods
+                .iter()
+                .any(|m| matches!(m, Method::Engine { .. }))
+        })
+        .collect()
+}
+
 /// The legend of Fig. 6: every variant the spec runs in any mode, then the optimum.
 fn method_entries(modes: &[(InjectionMode, Vec<Variant>)], optimum: Option<&str>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Variant::ALL
@@ -477,7 +490,8 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
     if modes.is_empty() {
         return Ok(None);
     }
-    let n = spec.configurations.len();
+    let configurations = engine_configurations(spec);
+    let n = configurations.len();
     // Slots on every panel's x axis: the legend's variants, then the optimum.
     let slots: Vec<Variant> = Variant::ALL
         .into_iter()
@@ -500,7 +514,10 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         let right = slots.len() as f64 + 0.6;
         for (pi, panel) in panels.iter().enumerate() {
             let (mode, variants) = &modes[pi / n];
-            let ci = pi % n;
+            let ci = configurations[pi % n];
+            if variants_in(&spec.configurations[ci].methods, *mode).is_empty() {
+                continue; // this configuration does not run in this mode
+            }
             let mut est: Vec<(f64, RGBColor, Estimate)> = Vec::new();
             for (x, &variant) in slots.iter().enumerate() {
                 let m = Method::Engine { variant, mode: *mode };
@@ -532,7 +549,7 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 .configure_mesh()
                 .x_labels(0)
                 .disable_x_mesh()
-                .y_desc(if ci == 0 { "welfare (money / time unit)" } else { "" })
+                .y_desc(if pi % n == 0 { "welfare (money / time unit)" } else { "" })
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
@@ -568,16 +585,20 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
 /// **O(|records|)** per (configuration, variant).
 fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
     let modes = spec_modes(spec);
-    let names: Vec<&str> = spec.configurations.iter().map(|c| c.name.as_str()).collect();
-    // Per mode: (configuration, variant slot, estimate).
+    let configurations = engine_configurations(spec);
+    let names: Vec<&str> = configurations
+        .iter()
+        .map(|&ci| spec.configurations[ci].name.as_str())
+        .collect();
+    // Per mode: (place of the configuration, variant slot, estimate).
     let mut data: Vec<(InjectionMode, &[Variant], Vec<(usize, usize, Estimate)>)> = Vec::new();
     for (mode, variants) in &modes {
         let mut est = Vec::new();
-        for ci in 0..names.len() {
+        for (place, &ci) in configurations.iter().enumerate() {
             for (vi, &variant) in variants.iter().enumerate() {
                 let m = Method::Engine { variant, mode: *mode };
                 if let Some(e) = estimate_of(spec, records, ci, m, |r| r.percent_of_optimum) {
-                    est.push((ci, vi, e));
+                    est.push((place, vi, e));
                 }
             }
         }
@@ -989,6 +1010,25 @@ mod tests {
         let (_, svg) = histogram_figure(&s, &r).unwrap().unwrap();
         assert!(has_text(&svg, "welfare-seeking (n = 6)"), "{svg}");
         assert!(percent_figure(&s, &r).unwrap().is_some());
+    }
+
+    #[test]
+    fn configurations_of_lps_alone_get_no_panel() {
+        let text = "name = \"scale\"\nmethods = [\"lp/welfare\", \"fair/demand\", \"utility-aware/feasible\"]\n\
+            [[configuration]]\nname = \"small\"\nseeds = 2\n[configuration.generator]\nusers = 4\nbrokers = 2\nproviders = 2\n\
+            [[configuration]]\nname = \"large\"\nseeds = 2\nmethods = [\"lp/welfare\"]\n[configuration.generator]\nusers = 8\nbrokers = 2\nproviders = 2\n";
+        let s = Spec::parse(text, Path::new("scale.toml")).unwrap();
+        let r = records(&s);
+        let (_, svg) = welfare_figure(&s, &r).unwrap().unwrap();
+        // small runs fair in demand mode and utility-aware in feasible mode.
+        for caption in ["small, feasible mode", "small, demand mode"] {
+            assert!(has_text(&svg, caption), "{caption}");
+        }
+        assert!(!texts(&svg).iter().any(|t| t.text.starts_with("large")));
+        assert_eq!(circles(&svg, variant_colour(Variant::Fair)), 1 + 1);
+        assert_eq!(circles(&svg, variant_colour(Variant::UtilityAware)), 1 + 1);
+        let (_, svg) = percent_figure(&s, &r).unwrap().unwrap();
+        assert!(has_text(&svg, "small") && !has_text(&svg, "large"));
     }
 
     #[test]
