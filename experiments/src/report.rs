@@ -680,7 +680,12 @@ fn run_usage(market: &Market, g: &ExpandedGraph, r: &EngineRun) -> Usage {
 fn node_prices<'g>(g: &'g ExpandedGraph, r: &EngineRun) -> Vec<(&'g str, f64)> {
     g.graph
         .node_indices()
-        .filter_map(|n| Some((g.node(n).name.as_str(), r.prices.get(n.index()).copied().flatten()?)))
+        .filter_map(|n| {
+            Some((
+                g.node(n).name.as_str(),
+                r.prices.get(n.index()).copied().flatten()?,
+            ))
+        })
         .collect()
 }
 

@@ -4,18 +4,11 @@
 use std::path::PathBuf;
 
 use brokerflow_experiments::report;
-use brokerflow_solvers::compare::MethodRow;
-use brokerflow_solvers::engine::{EngineRun, TraceRow};
-use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::{compare::MethodRow, engine::EngineRun, engine::TraceRow, lp::Backend};
 
-use crate::cmd::output::Outputs;
-use crate::cmd::run::engine_provenance;
-use crate::cmd::LoadedMarket;
+use crate::cmd::{output::Outputs, run::engine_provenance, LoadedMarket};
 
 pub use report::{num, Report, WelfareCurve};
-
-/// The pictures' paths: (`--dot`, `--report`).
-type Pictures<'a> = (Option<&'a PathBuf>, Option<&'a PathBuf>);
 
 /// Stages `run`'s `--dot` and `--report` ([`report::run_dot`], [`report::run_html`]).
 pub fn stage_run(
@@ -23,17 +16,16 @@ pub fn stage_run(
     r: &EngineRun,
     welfare: &[(usize, f64)],
     trace: &[TraceRow],
-    (dot, html): Pictures<'_>,
+    (dot, html): (Option<&PathBuf>, Option<&PathBuf>),
     outputs: &mut Outputs,
 ) {
-    let (market, g) = (&loaded.market, &loaded.graph);
+    let (m, g) = (&loaded.market, &loaded.graph);
     if let Some(path) = dot {
-        outputs.stage(path, report::run_dot(market, g, r));
+        outputs.stage(path, report::run_dot(m, g, r));
     }
     if let Some(path) = html {
-        let provenance = engine_provenance(loaded, Backend::DEFAULT, r.options.runtime);
-        let text = report::run_html(market, g, r, welfare, trace, &provenance);
-        outputs.stage(path, text);
+        let p = engine_provenance(loaded, Backend::DEFAULT, r.options.runtime);
+        outputs.stage(path, report::run_html(m, g, r, welfare, trace, &p));
     }
 }
 
@@ -44,19 +36,19 @@ pub fn stage_compare(
     rows: &[MethodRow],
     epsilon: f64,
     provenance: &serde_json::Value,
-    (dot, html): Pictures<'_>,
+    (dot, html): (Option<&PathBuf>, Option<&PathBuf>),
     outputs: &mut Outputs,
 ) {
-    let (market, g) = (&loaded.market, &loaded.graph);
+    let (m, g) = (&loaded.market, &loaded.graph);
     if let Some(path) = dot {
-        outputs.stage(path, report::compare_dot(market, g, rows, epsilon));
+        outputs.stage(path, report::compare_dot(m, g, rows, epsilon));
     }
     if let Some(path) = html {
-        outputs.stage(path, report::compare_html(market, g, rows, epsilon, provenance));
+        outputs.stage(path, report::compare_html(m, g, rows, epsilon, provenance));
     }
 }
 
 /// The table (heading, id) of what every user is served of its demand.
-pub fn served_table(report: &mut Report, section: (&str, &str), loaded: &LoadedMarket, served: &[f64]) {
-    report.served(section, &loaded.graph, served);
+pub fn served_table(report: &mut Report, at: (&str, &str), loaded: &LoadedMarket, f: &[f64]) {
+    report.served(at, &loaded.graph, f);
 }

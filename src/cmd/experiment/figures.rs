@@ -60,7 +60,10 @@ fn variant_colour(v: Variant) -> RGBColor {
 }
 
 /// The engine variants `methods` runs in `mode`, in [`Variant::ALL`]'s order.
-fn variants_in<'m>(methods: impl IntoIterator<Item = &'m Method> + Clone, mode: InjectionMode) -> Vec<Variant> {
+fn variants_in<'m>(
+    methods: impl IntoIterator<Item = &'m Method> + Clone,
+    mode: InjectionMode,
+) -> Vec<Variant> {
     Variant::ALL
         .into_iter()
         .filter(|&variant| {
@@ -178,7 +181,8 @@ impl Header {
     fn draw(&self, area: &Area<'_>) -> DrawResult<()> {
         let mut y = 10;
         for line in &self.title {
-            let style = TextStyle::from((FONT, TITLE_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+            let style = TextStyle::from((FONT, TITLE_SIZE).into_font())
+                .pos(Pos::new(HPos::Left, VPos::Top));
             area.draw(&Text::new(line.clone(), (SIDE, y), style))?;
             y += TITLE_LINE;
         }
@@ -189,17 +193,25 @@ impl Header {
                 let (x, c) = (*x, e.colour);
                 match e.mark {
                     Mark::Dot => area.draw(&Circle::new((x + 9, mid), 6, c.filled()))?,
-                    Mark::Line => {
-                        area.draw(&PathElement::new([(x, mid), (x + 20, mid)], c.stroke_width(3)))?
-                    }
+                    Mark::Line => area.draw(&PathElement::new(
+                        [(x, mid), (x + 20, mid)],
+                        c.stroke_width(3),
+                    ))?,
                     Mark::Dashed => {
                         for d in [0, 8, 16] {
-                            area.draw(&PathElement::new([(x + d, mid), (x + d + 5, mid)], c.stroke_width(2)))?;
+                            area.draw(&PathElement::new(
+                                [(x + d, mid), (x + d + 5, mid)],
+                                c.stroke_width(2),
+                            ))?;
                         }
                     }
-                    Mark::Block => area.draw(&Rectangle::new([(x, mid - 6), (x + 18, mid + 6)], c.mix(0.6).filled()))?,
+                    Mark::Block => area.draw(&Rectangle::new(
+                        [(x, mid - 6), (x + 18, mid + 6)],
+                        c.mix(0.6).filled(),
+                    ))?,
                 }
-                let style = TextStyle::from((FONT, LEGEND_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+                let style = TextStyle::from((FONT, LEGEND_SIZE).into_font())
+                    .pos(Pos::new(HPos::Left, VPos::Center));
                 area.draw(&Text::new(e.label.clone(), (x + MARK_WIDTH, mid), style))?;
             }
             y += LEGEND_LINE;
@@ -305,9 +317,19 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
             .zip(&levels)
             .enumerate()
             .filter(|(_, (_, &l))| l > 0.0)
-            .map(|(k, (u, &l))| Entry::new(Mark::Line, colour(k), format!("{} ({level} = {})", u.id, short(l))))
+            .map(|(k, (u, &l))| {
+                Entry::new(
+                    Mark::Line,
+                    colour(k),
+                    format!("{} ({level} = {})", u.id, short(l)),
+                )
+            })
             .collect();
-        entries.push(Entry::new(Mark::Dashed, BLACK, format!("dashed: {level_name}")));
+        entries.push(Entry::new(
+            Mark::Dashed,
+            BLACK,
+            format!("dashed: {level_name}"),
+        ));
         let width = 600 * rows.len().max(2) as u32;
         let header = Header::new(
             &format!(
@@ -322,7 +344,8 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
         );
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (width, header.height() + 500)).into_drawing_area();
+            let root = SVGBackend::with_string(&mut svg, (width, header.height() + 500))
+                .into_drawing_area();
             root.fill(&WHITE)?;
             let (top, body) = root.split_vertically(header.height());
             header.draw(&top)?;
@@ -334,12 +357,18 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
                 .fold(0.0_f64, f64::max)
                 * 1.08;
             for (panel, row) in panels.iter().zip(&rows) {
-                let Method::Engine { variant, .. } = row.method else { continue };
+                let Method::Engine { variant, .. } = row.method else {
+                    continue;
+                };
                 let rounds = row.rounds.unwrap_or(1).max(1);
                 let caption = format!(
                     "{}: {rounds} rounds, {}",
                     trace_label(variant),
-                    if row.converged == Some(true) { "converged" } else { "round limit" }
+                    if row.converged == Some(true) {
+                        "converged"
+                    } else {
+                        "round limit"
+                    }
                 );
                 draw_trace_panel(panel, &caption, &row.trace, &levels, rounds, ymax.max(1e-9))?;
             }
@@ -422,7 +451,11 @@ fn estimate_of(
 
 /// A mean with its 95 % interval as an error bar and a dot at chart position `x`.
 fn draw_estimate(
-    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &mut ChartContext<
+        '_,
+        SVGBackend<'_>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
     x: f64,
     e: &Estimate,
     col: RGBColor,
@@ -520,15 +553,27 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
             }
             let mut est: Vec<(f64, RGBColor, Estimate)> = Vec::new();
             for (x, &variant) in slots.iter().enumerate() {
-                let m = Method::Engine { variant, mode: *mode };
+                let m = Method::Engine {
+                    variant,
+                    mode: *mode,
+                };
                 if let Some(e) = estimate_of(spec, records, ci, m, |r| r.welfare) {
                     est.push((x as f64, variant_colour(variant), e));
                 }
             }
             // The optimum is every variant's yardstick; any variant run here has it.
-            let optimum = variants
-                .iter()
-                .find_map(|&variant| estimate_of(spec, records, ci, Method::Engine { variant, mode: *mode }, |r| r.optimum));
+            let optimum = variants.iter().find_map(|&variant| {
+                estimate_of(
+                    spec,
+                    records,
+                    ci,
+                    Method::Engine {
+                        variant,
+                        mode: *mode,
+                    },
+                    |r| r.optimum,
+                )
+            });
             est.extend(optimum.map(|e| (slots.len() as f64, colour(OPTIMUM), e)));
             let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
             for (_, _, e) in &est {
@@ -549,7 +594,11 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 .configure_mesh()
                 .x_labels(0)
                 .disable_x_mesh()
-                .y_desc(if pi % n == 0 { "welfare (money / time unit)" } else { "" })
+                .y_desc(if pi % n == 0 {
+                    "welfare (money / time unit)"
+                } else {
+                    ""
+                })
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
@@ -596,7 +645,10 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         let mut est = Vec::new();
         for (place, &ci) in configurations.iter().enumerate() {
             for (vi, &variant) in variants.iter().enumerate() {
-                let m = Method::Engine { variant, mode: *mode };
+                let m = Method::Engine {
+                    variant,
+                    mode: *mode,
+                };
                 if let Some(e) = estimate_of(spec, records, ci, m, |r| r.percent_of_optimum) {
                     est.push((place, vi, e));
                 }
@@ -610,7 +662,12 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         return Ok(None);
     }
     // Each configuration's group as wide as its name, at least 130 pixels.
-    let group = names.iter().map(|n| text_width(n, 14) + 24).max().unwrap_or(0).max(130);
+    let group = names
+        .iter()
+        .map(|n| text_width(n, 14) + 24)
+        .max()
+        .unwrap_or(0)
+        .max(130);
     let width = ((group * names.len() as i32) as u32 + 120).max(760);
     let header = Header::new(
         "Welfare as % of the matching LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3), mean with 95 % CI",
@@ -665,7 +722,8 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 draw_estimate(&mut chart, x, e, variant_colour(variants[*vi]))?;
             }
             // The configurations' names under their groups.
-            let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            let style =
+                TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
             for (ci, name) in names.iter().enumerate() {
                 let (px, py) = chart.backend_coord(&(ci as f64, lo - pad));
                 root.draw(&Text::new(name.to_string(), (px, py + 8), style.clone()))?;
@@ -726,13 +784,24 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
                 })
                 .collect();
             let &(_, first) = counts.first()?;
-            let n = if counts.len() == panels_data.len() && counts.iter().all(|&(_, c)| c == first) {
-                format!("n = {first}{}", if counts.len() > 1 { " per mode" } else { "" })
+            let n = if counts.len() == panels_data.len() && counts.iter().all(|&(_, c)| c == first)
+            {
+                format!(
+                    "n = {first}{}",
+                    if counts.len() > 1 { " per mode" } else { "" }
+                )
             } else {
-                let each: Vec<String> = counts.iter().map(|(m, c)| format!("{c} {}", m.name())).collect();
+                let each: Vec<String> = counts
+                    .iter()
+                    .map(|(m, c)| format!("{c} {}", m.name()))
+                    .collect();
                 format!("n = {}", each.join(", "))
             };
-            Some(Entry::new(Mark::Block, variant_colour(variant), format!("{} ({n})", variant.name())))
+            Some(Entry::new(
+                Mark::Block,
+                variant_colour(variant),
+                format!("{} ({n})", variant.name()),
+            ))
         })
         .collect();
     let header = Header::new(
@@ -742,7 +811,8 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
     );
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 480 + header.height())).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (width, 480 + header.height())).into_drawing_area();
         root.fill(&WHITE)?;
         let (top, body) = root.split_vertically(header.height());
         header.draw(&top)?;
@@ -818,13 +888,22 @@ mod tests {
 
     /// A spec of `n` generated configurations (4 users each) running `methods`.
     fn spec(n: usize, methods: &[Method]) -> Spec {
-        let names: Vec<String> = methods.iter().map(|m| format!("\"{}\"", m.label())).collect();
+        let names: Vec<String> = methods
+            .iter()
+            .map(|m| format!("\"{}\"", m.label()))
+            .collect();
         let mut text = format!(
             "name = \"figures\"\nmethods = [{}]\n[engine]\nrounds = 3000\n",
             names.join(", ")
         );
         // Names of the lengths the committed specs use, the longest last.
-        let config = ["paper-K5", "costs-K10", "K2000-B50-P100", "costs-K20", "K100000-B2500-P5000"];
+        let config = [
+            "paper-K5",
+            "costs-K10",
+            "K2000-B50-P100",
+            "costs-K20",
+            "K100000-B2500-P5000",
+        ];
         for name in config.iter().take(n) {
             text.push_str(&format!(
                 "[[configuration]]\nname = \"{name}\"\nseeds = 3\n[configuration.generator]\nusers = 4\nbrokers = 2\nproviders = 2\n"
@@ -927,7 +1006,12 @@ mod tests {
                 Some("90") => ((x - across.1, x - across.0), (y + along.0, y + along.1)),
                 Some(r) => panic!("rotation {r}"),
             };
-            out.push(TextBox { text, anchor, x: bx, y: by });
+            out.push(TextBox {
+                text,
+                anchor,
+                x: bx,
+                y: by,
+            });
         }
         out
     }
@@ -947,7 +1031,10 @@ mod tests {
     /// How many circles of colour `c` the SVG draws.
     fn circles(svg: &str, c: RGBColor) -> usize {
         let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
-        svg.split("<circle").skip(1).filter(|p| p[..p.find('>').unwrap()].contains(&fill)).count()
+        svg.split("<circle")
+            .skip(1)
+            .filter(|p| p[..p.find('>').unwrap()].contains(&fill))
+            .count()
     }
 
     fn has_text(svg: &str, text: &str) -> bool {
@@ -955,7 +1042,10 @@ mod tests {
     }
 
     fn engine_methods() -> Vec<Method> {
-        Method::ALL.into_iter().filter(|m| matches!(m, Method::Engine { .. })).collect()
+        Method::ALL
+            .into_iter()
+            .filter(|m| matches!(m, Method::Engine { .. }))
+            .collect()
     }
 
     #[test]
@@ -985,9 +1075,18 @@ mod tests {
                 percent_figure(&s, &r).unwrap().unwrap(),
             ] {
                 for v in Variant::ALL {
-                    assert!(has_text(&svg, v.name()), "{name}: no legend entry {}", v.name());
+                    assert!(
+                        has_text(&svg, v.name()),
+                        "{name}: no legend entry {}",
+                        v.name()
+                    );
                     // One dot per panel (or per configuration of a mode) and the legend's.
-                    assert_eq!(circles(&svg, variant_colour(v)), panels + 1, "{name}: {}", v.name());
+                    assert_eq!(
+                        circles(&svg, variant_colour(v)),
+                        panels + 1,
+                        "{name}: {}",
+                        v.name()
+                    );
                 }
             }
             let (_, svg) = welfare_figure(&s, &r).unwrap().unwrap();
@@ -1004,7 +1103,10 @@ mod tests {
         let s = spec(2, &only);
         let r = records(&s);
         let (_, svg) = welfare_figure(&s, &r).unwrap().unwrap();
-        assert_eq!(circles(&svg, variant_colour(Variant::WelfareSeeking)), 2 + 1);
+        assert_eq!(
+            circles(&svg, variant_colour(Variant::WelfareSeeking)),
+            2 + 1
+        );
         assert_eq!(circles(&svg, colour(OPTIMUM)), 2 + 1, "its optimum");
         assert!(!has_text(&svg, "fair"));
         let (_, svg) = histogram_figure(&s, &r).unwrap().unwrap();
@@ -1038,7 +1140,12 @@ mod tests {
         let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
         assert_eq!(name, "fig6_welfare_percent.svg");
         for c in &s.configurations {
-            assert_eq!(texts(&svg).iter().filter(|t| t.text == c.name).count(), 2, "{}", c.name);
+            assert_eq!(
+                texts(&svg).iter().filter(|t| t.text == c.name).count(),
+                2,
+                "{}",
+                c.name
+            );
         }
         assert!(has_text(&svg, "feasible mode") && has_text(&svg, "demand mode"));
         // Every mean lies between 70 and 95 % here; the scale reaches 100 %.
@@ -1059,8 +1166,14 @@ mod tests {
         };
         let trace = [row(1, 0, 0.0), row(2, 0, 1.4), row(2, 1, 3.0)];
         let demands = [2.0, 5.0];
-        assert_eq!(reference_levels(InjectionMode::Feasible, &[&trace], &demands), vec![1.4, 3.0]);
-        assert_eq!(reference_levels(InjectionMode::Demand, &[&trace], &demands), vec![2.0, 5.0]);
+        assert_eq!(
+            reference_levels(InjectionMode::Feasible, &[&trace], &demands),
+            vec![1.4, 3.0]
+        );
+        assert_eq!(
+            reference_levels(InjectionMode::Demand, &[&trace], &demands),
+            vec![2.0, 5.0]
+        );
     }
 
     /// The largest y tick of a trace figure (the labels right-aligned left of the axis).
@@ -1091,14 +1204,27 @@ mod tests {
                 );
             }
             for u in &market.users {
-                assert!(texts(svg).iter().any(|t| t.text.starts_with(&format!("{} (", u.id))), "{name}: {}", u.id);
+                assert!(
+                    texts(svg)
+                        .iter()
+                        .any(|t| t.text.starts_with(&format!("{} (", u.id))),
+                    "{name}: {}",
+                    u.id
+                );
             }
         }
         let (_, feasible) = &figures[0];
-        assert!(has_text(feasible, "dashed: injected a_k = (1 − η)·min(δ*, 1)·d_k"));
+        assert!(has_text(
+            feasible,
+            "dashed: injected a_k = (1 − η)·min(δ*, 1)·d_k"
+        ));
         // Generated markets are contended (δ* < 1): the feasible scale stays below the
         // demand it never injects.
-        assert!(top_tick(feasible) < most_demanded, "{} vs {most_demanded}", top_tick(feasible));
+        assert!(
+            top_tick(feasible) < most_demanded,
+            "{} vs {most_demanded}",
+            top_tick(feasible)
+        );
         let (_, demand) = &figures[1];
         assert!(has_text(demand, "dashed: demand d_k"));
     }
