@@ -617,6 +617,9 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
     Ok(Some(("fig6_welfare.svg".into(), svg)))
 }
 
+/// Estimates at their place: (the configuration's place, the variant's slot, estimate).
+type Placed = Vec<(usize, usize, Estimate)>;
+
 /// Draws Fig. 6 as percentages: mean percent_of_optimum (95 % CI) of every engine
 /// variant the spec runs, one panel per injection mode with the configurations side
 /// by side on one scale and 100 % marked. Where raw welfare varies by orders of
@@ -640,7 +643,7 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         .map(|&ci| spec.configurations[ci].name.as_str())
         .collect();
     // Per mode: (place of the configuration, variant slot, estimate).
-    let mut data: Vec<(InjectionMode, &[Variant], Vec<(usize, usize, Estimate)>)> = Vec::new();
+    let mut data: Vec<(InjectionMode, &[Variant], Placed)> = Vec::new();
     for (mode, variants) in &modes {
         let mut est = Vec::new();
         for (place, &ci) in configurations.iter().enumerate() {
