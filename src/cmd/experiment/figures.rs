@@ -530,7 +530,18 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         .into_iter()
         .filter(|v| modes.iter().any(|(_, vs)| vs.contains(v)))
         .collect();
-    let width = (250 * n as u32 + 60).max(760);
+    // Panels as wide as their captions, at least 250 pixels.
+    let caption = |ci: usize, mode: InjectionMode| {
+        format!("{}, {} mode", spec.configurations[ci].name, mode.name())
+    };
+    let panel = configurations
+        .iter()
+        .flat_map(|&ci| modes.iter().map(move |&(mode, _)| (ci, mode)))
+        .map(|(ci, mode)| text_width(&caption(ci, mode), 15) + 24)
+        .max()
+        .unwrap_or(0)
+        .max(250);
+    let width = (panel as u32 * n as u32 + 60).max(760);
     let header = Header::new(
         "Welfare (money / time unit), mean with 95 % CI, of each variant and of the matching LP optimum",
         method_entries(&modes, Some("LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3)")),
@@ -582,10 +593,7 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
             }
             let pad = (hi - lo).max(1e-9) * 0.08;
             let mut chart = ChartBuilder::on(panel)
-                .caption(
-                    format!("{}, {} mode", spec.configurations[ci].name, mode.name()),
-                    (FONT, 15),
-                )
+                .caption(caption(ci, *mode), (FONT, 15))
                 .margin(8)
                 .x_label_area_size(28)
                 .y_label_area_size(62)
@@ -1063,6 +1071,20 @@ mod tests {
             ];
             for (name, svg) in &figures {
                 assert_texts_inside(&format!("{name} with {n} configurations"), svg);
+                // Panel captions side by side do not run into each other.
+                let captions: Vec<TextBox> = texts(svg)
+                    .into_iter()
+                    .filter(|t| t.text.ends_with(" mode"))
+                    .collect();
+                for (i, a) in captions.iter().enumerate() {
+                    for b in &captions[i + 1..] {
+                        let beside = a.y.0 < b.y.1 && b.y.0 < a.y.1;
+                        assert!(
+                            !beside || a.x.1 <= b.x.0 || b.x.1 <= a.x.0,
+                            "{name}: {a:?} runs into {b:?}"
+                        );
+                    }
+                }
             }
         }
     }
