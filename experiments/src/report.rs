@@ -6,17 +6,17 @@
 //! table and the prices.
 //!
 //! The inputs are library values — the market, its G′, an [`EngineRun`], the rows of
-//! [`compare_market`](brokerflow_solvers::compare::compare_market) — and the output is
-//! text; writing it anywhere is the caller's business. The same routings in Graphviz
-//! are [`run_dot`] and [`compare_dot`] (built on
+//! [`compare_market`](brokerflow_solvers::compare::compare_market), LP solutions — and
+//! the output is text; writing it anywhere is the caller's business. The same routings
+//! in Graphviz are [`run_dot`], [`compare_dot`] and [`lp_dot`] (built on
 //! [`flows_to_dot`](brokerflow_graphs::formats::dot::flows_to_dot)).
 
 use std::fmt::Write;
 
-use brokerflow_graphs::{formats::dot, ExpandedGraph, Market, Usage};
+use brokerflow_graphs::{formats::dot, ExpandedGraph, Flow, Market, Usage};
 use brokerflow_solvers::compare::{Method, MethodRow};
 use brokerflow_solvers::engine::{Engine, EngineRun, Observe, Stop, TraceRow, Variant};
-use brokerflow_solvers::lp::CHECK_TOLERANCE;
+use brokerflow_solvers::lp::{LpSolution, Objective, CHECK_TOLERANCE};
 
 /// Above this many participants the routing is not drawn (the report says so and
 /// points at `--flows`): a picture that large is unreadable.
@@ -877,6 +877,131 @@ pub fn compare_html(
             &r.welfare_by_round,
             &r.trace,
         );
+    }
+    report.to_html()
+}
+
+/// One LP baseline for the pictures: which, and its solution with the seconds it
+/// took, or why it was not solved (a failed LP is a row of the table, not an error).
+pub type LpPicture<'s> = (Objective, Result<(&'s LpSolution, f64), String>);
+
+/// The solved LPs of `lps` that have a flow.
+fn solved<'a, 's>(
+    lps: &'a [LpPicture<'s>],
+) -> impl Iterator<Item = (Objective, &'s LpSolution, &'s Flow)> + 'a {
+    lps.iter().filter_map(|(o, r)| {
+        let (s, _) = r.as_ref().ok()?;
+        Some((*o, *s, s.flow.as_ref()?))
+    })
+}
+
+/// The LP baselines' routings as Graphviz: one `digraph` per solved LP, named by
+/// `label`, saturation within the LP check tolerance.
+///
+/// # Arguments
+/// * `market`, `g`: the market solved and its G′.
+/// * `lps`: the LPs, solved or not ([`LpPicture`]).
+/// * `label`: what an objective is called in the pictures.
+pub fn lp_dot(
+    market: &Market,
+    g: &ExpandedGraph,
+    lps: &[LpPicture<'_>],
+    label: impl Fn(Objective) -> &'static str,
+) -> String {
+    solved(lps)
+        .map(|(o, _, flow)| {
+            dot::flows_to_dot(
+                market,
+                &Usage::of(market, g, flow, CHECK_TOLERANCE),
+                label(o),
+            )
+        })
+        .collect()
+}
+
+/// The HTML report of the LP baselines: the table of every LP asked for (status, δ*,
+/// welfare W, served, seconds; a failed one with its error), and per solved LP its
+/// routing, served per user and, for P3, its dual prices.
+///
+/// # Arguments
+/// * `market`, `g`: the market solved and its G′.
+/// * `lps`: the LPs, solved or not ([`LpPicture`]), in the order asked.
+/// * `label`: what an objective is called in the report.
+/// * `provenance`: what made the report (design §8), printed at its top.
+///
+/// # Returns
+/// The whole HTML document.
+pub fn lp_html(
+    market: &Market,
+    g: &ExpandedGraph,
+    lps: &[LpPicture<'_>],
+    label: impl Fn(Objective) -> &'static str,
+    provenance: &serde_json::Value,
+) -> String {
+    let mut report = Report::new(
+        &format!("brokerflow solve: market '{}'", market.name),
+        provenance,
+    );
+    let rows: Vec<Vec<String>> = lps
+        .iter()
+        .map(|(o, r)| match r {
+            Ok((s, seconds)) => {
+                let served = s.served(g).map(|f| f.iter().sum::<f64>());
+                let welfare = if *o == Objective::Concurrent {
+                    None
+                } else {
+                    s.welfare(g)
+                };
+                vec![
+                    label(*o).to_string(),
+                    format!("{:?}", s.status).to_lowercase(),
+                    num(s.delta),
+                    num(welfare),
+                    num(served),
+                    format!("{seconds:.3}"),
+                ]
+            }
+            Err(e) => vec![label(*o).to_string(), format!("not solved: {e}")],
+        })
+        .collect();
+    report.table(
+        "LP baselines",
+        "methods",
+        &[
+            "LP",
+            "status",
+            "delta*",
+            "welfare W",
+            "served (total)",
+            "seconds",
+        ],
+        &rows,
+    );
+    for (o, s, flow) in solved(lps) {
+        let u = Usage::of(market, g, flow, CHECK_TOLERANCE);
+        report.routing(&format!("Routing: {}", label(o)), market, &u);
+        report.served(
+            (
+                &format!("Served per user: {}", label(o)),
+                &format!("served-{}", o.name()),
+            ),
+            g,
+            &u.served,
+        );
+        if let Some(prices) = &s.prices {
+            let rows: Vec<Vec<String>> = g
+                .graph
+                .node_indices()
+                .filter(|&n| g.node(n).capacity.is_some())
+                .map(|n| vec![g.node(n).name.clone(), num(Some(prices[n.index()]))])
+                .collect();
+            report.table(
+                "P3 dual prices (money per resource unit)",
+                "prices",
+                &["resource", "price"],
+                &rows,
+            );
+        }
     }
     report.to_html()
 }
