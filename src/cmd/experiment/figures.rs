@@ -220,7 +220,23 @@ impl Header {
     }
 }
 
-/// Every figure the spec asks for.
+/// Draws every figure the spec asks for: Figs. 4–5 of its `trace` scenario ([MCF-Grid]
+/// Figs. 4–5, one per injection mode), Fig. 6 raw and as % of the matching optimum,
+/// and the histograms of percent_of_optimum — each with every engine variant the spec
+/// runs, and each carrying `provenance` as an XML comment.
+///
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `records`: its rows, every (configuration, scenario, method).
+/// * `provenance`: the lines every output starts with (`# ` comments).
+///
+/// # Returns
+/// (file name, SVG text) per figure, or why one could not be drawn (the trace
+/// scenario failed, or plotters refused).
+///
+/// # Complexity
+/// The trace figures re-run their scenario's engine variants with the trace kept
+/// (**O(rounds × usable pairs)** each); the others are **O(|records|)** per panel.
 pub fn draw_all(spec: &Spec, records: &[Record], provenance: &str) -> anyhow::Result<Vec<Figure>> {
     let mut out = Vec::new();
     let wrap = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a figure: {e}");
