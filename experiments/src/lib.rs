@@ -1,10 +1,23 @@
-//! brokerflow's experiments (design §7): the spec files of `experiments/*.toml` —
-//! their schema, parsing and validation — read by `brokerflow experiment`.
+//! brokerflow's experiments: spec files (`experiments/*.toml`), the
+//! resumable parallel batch over their scenarios, its aggregates and its figures —
+//! callable from Rust; `brokerflow experiment` is a thin adapter over
+//! [`run_experiment`].
 //!
-//! The batch runner, summaries and figures still live in the CLI; this crate holds
-//! what a reader of spec files needs without the binary (the fuzz targets, for one).
+//! The one result row is [`brokerflow_solvers::compare::Measures`]; its measure list
+//! [`brokerflow_solvers::compare::Measure::ALL`] drives `scenarios.csv` and the
+//! summaries alike.
 
+pub mod error;
+pub mod experiment;
+#[cfg(feature = "figures")]
+pub mod figures;
+pub mod files;
 pub mod report;
+pub mod runner;
 pub mod spec;
+pub mod summary;
 
+pub use error::{ExperimentError, ScenarioError};
+pub use experiment::{run_experiment, Experiment, Options, MAX_JOBS};
+pub use runner::{run_batch, Batch, BatchOptions, Progress, Record};
 pub use spec::{Spec, SpecError};

@@ -830,7 +830,7 @@ pub fn compare_html(
         .iter()
         .map(|r| {
             let mut notes = r.notes.clone();
-            notes.extend(r.error.clone());
+            notes.extend(r.error.as_ref().map(ToString::to_string));
             vec![
                 r.method.label(),
                 num(r.welfare),

@@ -670,8 +670,9 @@ fn find_markets(dir: &Path, patterns: &[String]) -> Result<Vec<MarketFile>, (usi
 }
 
 impl MarketFile {
-    /// Parses the file: mcf by extension `.txt`/`.mcf`, JSON otherwise.
-    pub fn market(&self) -> Result<brokerflow_graphs::ValidMarket, String> {
+    /// The market the file holds (an mcf benchmark by its `.txt`/`.mcf` extension,
+    /// JSON otherwise), validated.
+    pub fn market(&self) -> Result<brokerflow_graphs::ValidMarket, MarketFileError> {
         let origin = self.path.display().to_string();
         let ext = self
             .path
@@ -679,14 +680,34 @@ impl MarketFile {
             .map(|e| e.to_string_lossy().to_lowercase())
             .unwrap_or_default();
         if ext == "txt" || ext == "mcf" {
-            brokerflow_graphs::formats::mcf::parse_mcf_bytes(&self.bytes, &origin)
-                .map_err(|e| e.to_string())
+            Ok(brokerflow_graphs::formats::mcf::parse_mcf_bytes(
+                &self.bytes,
+                &origin,
+            )?)
         } else {
-            let text = std::str::from_utf8(&self.bytes)
-                .map_err(|_| format!("{origin}: not UTF-8 text"))?;
-            brokerflow_graphs::Market::from_json_str(text, &origin).map_err(|e| e.to_string())
+            let text = std::str::from_utf8(&self.bytes).map_err(|_| MarketFileError::NotUtf8 {
+                origin: origin.clone(),
+            })?;
+            Ok(brokerflow_graphs::Market::from_json_str(text, &origin)?)
         }
     }
+}
+
+/// Why a given market file holds no valid market.
+#[derive(Debug, thiserror::Error)]
+pub enum MarketFileError {
+    /// An mcf benchmark that does not parse or validate.
+    #[error(transparent)]
+    Mcf(#[from] brokerflow_graphs::formats::mcf::McfError),
+    /// A JSON market that does not parse or validate.
+    #[error(transparent)]
+    Json(#[from] brokerflow_graphs::MarketError),
+    /// Not UTF-8 text.
+    #[error("{origin}: not UTF-8 text")]
+    NotUtf8 {
+        /// The file.
+        origin: String,
+    },
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ use std::time::Instant;
 use brokerflow_graphs::{ExpandedGraph, Flow, Market};
 use serde::Serialize;
 
+mod row;
+mod text;
+
+pub use row::{Format, Measure, Measures, RowError, Stat, SummaryCell, TableColumn};
+pub use text::{compare_json_rows, compare_table, remarks, MethodListError};
+
 use crate::engine::faults::{self, FaultPlan, FaultReport, WelfareLog};
 use crate::engine::{
     self, Engine, EngineError, EngineOptions, EngineRun, Injection, Observe, ObserverMode,
@@ -28,7 +34,8 @@ use crate::engine::{
 };
 use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
 use crate::measures::{
-    gap_closed, percent_of_optimum, price_error, served_fraction, Measure, OPTIMUM_TOLERANCE,
+    gap_closed, percent_of_optimum, price_error, served_fraction, Measure as Value,
+    OPTIMUM_TOLERANCE,
 };
 
 /// Rounds between two checkpoints of `rounds_to_95` ([`run_with_checkpoints`]).
@@ -175,43 +182,15 @@ impl Default for CompareOptions {
 
 /// One method's result on one market, in design §8's measures (`None` where a
 /// measure does not apply or is undefined; the reason is in `notes`).
+///
+/// The measures are [`Measures`] (read them as `row.welfare`: the row dereferences to
+/// them); the rest is what a display or a report needs beside them.
 #[derive(Debug, Clone)]
 pub struct MethodRow {
     /// The method.
     pub method: Method,
-    /// W of its flow (design §2); for engine rows on window-averaged rates. `None`
-    /// for P1, whose flow is one of many δ*-optimal flows.
-    pub welfare: Option<f64>,
-    /// W* of the matching optimum (P2 for P2-type rows, P3 for P3 and demand mode,
-    /// P2 at the injected amounts for feasible mode).
-    pub optimum: Option<f64>,
-    /// 100 · W / W* (design §8).
-    pub percent_of_optimum: Option<f64>,
-    /// (W − W⁻) / (W* − W⁻) (design §8), with P2 and P2⁻ at the amounts the row
-    /// serves (an engine run: its window-averaged absorbed rates); P2-type and
-    /// feasible-mode rows only.
-    pub gap_closed: Option<f64>,
-    /// Σ f_k / Σ d_k over non-stranded users (design §8).
-    pub served_fraction: Option<f64>,
-    /// Engine rows: rounds run.
-    pub rounds: Option<usize>,
-    /// Engine rows: the first checkpoint round from which the window welfare stays
-    /// ≥ 95 % of `optimum` up to the end of the run ([`run_with_checkpoints`]);
-    /// `None` if it never does, or if `optimum` is not positive (as for
-    /// `percent_of_optimum`). Defined here, for the welfare-seeking engine's target
-    /// ("welfare reaches and stays at ≥ 95 % of P3"); design §8 has no such measure.
-    pub rounds_to_95: Option<usize>,
-    /// An alias of `gap_closed`, kept for readers of older outputs: design §8's
-    /// gap_closed is now measured at the served amounts, which is what this field
-    /// measured before the two became one.
-    pub gap_closed_served: Option<f64>,
-    /// Welfare-seeking demand-mode rows: [`crate::measures::price_error`] of the run's
-    /// node prices against P3's exact dual prices. Defined there.
-    pub price_error: Option<f64>,
-    /// Engine rows: whether every commodity was satisfied over the window.
-    pub converged: Option<bool>,
-    /// P1's δ* where the row needed it (`None` also when δ* is unbounded).
-    pub delta: Option<f64>,
+    /// Its measures: the row's columns in every output.
+    pub measures: Measures,
     /// The concrete LP backend of the row's LP (engine rows: of its yardstick).
     pub backend: Option<Backend>,
     /// Wall-clock seconds of this row's own solve or run (not reproducible).
@@ -220,7 +199,7 @@ pub struct MethodRow {
     pub notes: Vec<String>,
     /// Why the row has no result, if it failed (an LP or engine error, with its
     /// causes); the measures are then `None`.
-    pub error: Option<String>,
+    pub error: Option<RowError>,
     /// Engine rows with [`CompareOptions::trace`] set: the per-(round, commodity) trace.
     pub trace: Vec<TraceRow>,
     /// Engine rows under [`CompareOptions::faults`]: what each fault cost and the
@@ -234,21 +213,25 @@ pub struct MethodRow {
     pub welfare_by_round: Vec<(usize, f64)>,
 }
 
+/// A row reads as its measures (`row.welfare`), which every output shows.
+impl std::ops::Deref for MethodRow {
+    type Target = Measures;
+    fn deref(&self) -> &Measures {
+        &self.measures
+    }
+}
+
+impl std::ops::DerefMut for MethodRow {
+    fn deref_mut(&mut self) -> &mut Measures {
+        &mut self.measures
+    }
+}
+
 impl MethodRow {
     fn empty(method: Method) -> MethodRow {
         MethodRow {
             method,
-            welfare: None,
-            optimum: None,
-            percent_of_optimum: None,
-            gap_closed: None,
-            served_fraction: None,
-            rounds: None,
-            rounds_to_95: None,
-            gap_closed_served: None,
-            price_error: None,
-            converged: None,
-            delta: None,
+            measures: Measures::default(),
             backend: None,
             seconds: 0.0,
             notes: Vec::new(),
@@ -260,7 +243,7 @@ impl MethodRow {
         }
     }
 
-    fn failed(method: Method, error: String) -> MethodRow {
+    fn failed(method: Method, error: RowError) -> MethodRow {
         MethodRow {
             error: Some(error),
             ..MethodRow::empty(method)
@@ -470,7 +453,11 @@ fn bounded(objective: Objective, s: &Solution) -> Result<f64, String> {
         .ok_or_else(|| format!("the {} LP has no bounded flow", objective.name()))
 }
 
-fn lp_row(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, String> {
+fn lp_row(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, RowError> {
+    lp_row_text(y, objective).map_err(RowError::Lp)
+}
+
+fn lp_row_text(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, String> {
     let g = y.g;
     let mut row = MethodRow::empty(Method::Lp(objective));
     if objective == Objective::Welfare {
@@ -536,7 +523,7 @@ fn engine_row(
     options: &CompareOptions,
     variant: Variant,
     mode: InjectionMode,
-) -> Result<MethodRow, String> {
+) -> Result<MethodRow, RowError> {
     let g = y.g;
     let mut row = MethodRow::empty(Method::Engine { variant, mode });
     let mut o = options.engine;
@@ -545,16 +532,19 @@ fn engine_row(
     // (demand). gap_closed's ends are solved after the run, at the served amounts.
     let (optimum, backend) = match mode {
         InjectionMode::Feasible => {
-            let delta = y.delta()?;
+            let delta = y.delta().map_err(RowError::Lp)?;
             row.delta = delta;
             o.injection = Injection::Feasible { delta };
-            let best = summarise(g, y.scaled(Objective::Utility)?).0?;
-            (bounded(Objective::Utility, &best)?, best.backend)
+            let scaled = y.scaled(Objective::Utility).map_err(RowError::Lp)?;
+            let best = summarise(g, scaled).0.map_err(RowError::Lp)?;
+            let w = bounded(Objective::Utility, &best).map_err(RowError::Lp)?;
+            (w, best.backend)
         }
         InjectionMode::Demand => {
             o.injection = Injection::Demand;
-            let p3 = summarise(g, y.p3()).0?;
-            (bounded(Objective::Welfare, &p3)?, p3.backend)
+            let p3 = summarise(g, y.p3()).0.map_err(RowError::Lp)?;
+            let w = bounded(Objective::Welfare, &p3).map_err(RowError::Lp)?;
+            (w, p3.backend)
         }
     };
     let start = Instant::now();
@@ -570,12 +560,14 @@ fn engine_row(
     if plan.is_some() {
         observers.push(&mut log, ObserverMode::Always);
     }
-    let r = engine::run_with_faults(market, g, &o, plan, &mut observers).map_err(|e| chain(&e))?;
+    let r = engine::run_with_faults(market, g, &o, plan, &mut observers)
+        .map_err(|e| RowError::Engine(chain(&e)))?;
     row.seconds = start.elapsed().as_secs_f64();
     drop(observers);
     if let (Some(plan), Some(outcome)) = (plan, &r.faults) {
         let mut reference = WelfareLog::from_round(plan.end());
-        faults::reference_run(market, g, &o, plan.end(), &mut reference).map_err(|e| chain(&e))?;
+        faults::reference_run(market, g, &o, plan.end(), &mut reference)
+            .map_err(|e| RowError::Engine(chain(&e)))?;
         row.faults = Some(FaultReport::new(plan, outcome, &log, &reference));
     }
     row.rounds_to_95 = checkpoints.rounds_to_95();
@@ -617,7 +609,7 @@ fn engine_row(
     if mode == InjectionMode::Demand && variant == Variant::WelfareSeeking {
         let duals = match &y.p3().0 {
             Ok(s) => s.prices.clone(),
-            Err(e) => return Err(format!("P3 dual prices: {e}")),
+            Err(e) => return Err(RowError::Lp(format!("P3 dual prices: {e}"))),
         };
         if let Some(duals) = duals {
             let e = price_error(&r.prices, &duals);
@@ -642,7 +634,7 @@ fn served_gap_closed(
     options: &LpOptions,
     r: &EngineRun,
     delta: Option<f64>,
-) -> Result<Measure, String> {
+) -> Result<Value, String> {
     // The absorbed rates: the steady flow's amounts plus what the window's averages
     // delivered beyond it, since W counts the value of both.
     let served: Vec<f64> = (0..g.commodities.len())
@@ -814,7 +806,10 @@ mod tests {
             match r.method {
                 Method::Lp(_) => assert!(r.error.is_none(), "{r:?}"),
                 Method::Engine { .. } => {
-                    assert!(r.error.as_deref().unwrap().contains("epsilon"), "{r:?}")
+                    assert!(
+                        r.error.as_ref().unwrap().to_string().contains("epsilon"),
+                        "{r:?}"
+                    )
                 }
             }
         }

@@ -113,7 +113,7 @@ pub struct EngineBenchArgs {
     pub rounds: usize,
     /// Runtimes to time, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "flat,nodes")]
-    pub runtimes: Vec<crate::cmd::run::RuntimeArg>,
+    pub runtimes: Vec<crate::cmd::args::RuntimeArg>,
     /// Thread counts to time (a rayon pool of each size; for the timely runtime, its
     /// workers per process), comma-separated, each ≥ 1.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
@@ -125,7 +125,7 @@ pub struct EngineBenchArgs {
     pub processes: Vec<usize>,
     /// Variants to time, comma-separated (default: every variant).
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub variants: Vec<crate::cmd::run::VariantArg>,
+    pub variants: Vec<crate::cmd::args::VariantArg>,
     /// Generator seed of the benchmark markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -3,14 +3,15 @@
 
 use std::path::PathBuf;
 
-use brokerflow_solvers::compare::{compare_market_observed, CompareOptions, Method};
+use brokerflow_solvers::compare::{
+    compare_json_rows, compare_market_observed, compare_table, CompareOptions, Method,
+};
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::{LpOptions, Objective};
 use brokerflow_solvers::workload;
-use serde::Serialize;
 use serde_json::json;
 
-use crate::cmd::run::{engine_provenance, EngineArgs, FaultArgs, InjectArg};
+use crate::cmd::args::{engine_provenance, EngineArgs, FaultArgs, InjectArg};
 use crate::cmd::LoadedMarket;
 
 /// Compare on one market: the LP optima P1, P2, P2⁻, P3 and the distributed variants
@@ -55,39 +56,6 @@ pub struct Args {
     pub report: Option<PathBuf>,
 }
 
-/// One row of the comparison (design §8's measures; `None` where one does not apply).
-#[derive(Debug, Serialize)]
-struct Row {
-    method: &'static str,
-    mode: &'static str,
-    welfare: Option<f64>,
-    optimum: Option<f64>,
-    percent_of_optimum: Option<f64>,
-    gap_closed: Option<f64>,
-    served_fraction: Option<f64>,
-    rounds: Option<usize>,
-    /// The first checkpoint round (every 50th and the last) from which the window
-    /// welfare stays ≥ 95 % of `optimum` (defined in
-    /// `brokerflow_solvers::compare::run_with_checkpoints`; design §8 has no such
-    /// measure).
-    rounds_to_95: Option<usize>,
-    /// An alias of `gap_closed`, kept for readers of older outputs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gap_closed_served: Option<f64>,
-    /// Welfare-seeking demand rows: node prices against P3's duals.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    price_error: Option<f64>,
-    converged: Option<bool>,
-    /// Under `--faults`: jobs lost, and the recovery rounds (design §5, "Faults").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jobs_lost: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery: Option<serde_json::Value>,
-    seconds: f64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    notes: Vec<String>,
-}
-
 /// Runs `compare` (on every process of a timely cluster; only process 0 prints).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cluster = args.engine.cluster.clone();
@@ -97,7 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn run_here(args: Args) -> anyhow::Result<()> {
     let methods = match &args.methods {
         None => Method::ALL.to_vec(),
-        Some(labels) => parse_methods(labels)?,
+        Some(labels) => {
+            Method::parse_list(labels).map_err(|e| anyhow::anyhow!("--methods: {e}"))?
+        }
     };
     let mut outputs = crate::cmd::output::Outputs::plan(
         &[&args.market],
@@ -145,47 +115,6 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         &mut outputs,
     );
     outputs.commit()?;
-    let rows: Vec<Row> = computed
-        .into_iter()
-        .map(|r| Row {
-            method: r.method.name(),
-            mode: r.method.mode(),
-            welfare: r.welfare,
-            optimum: r.optimum,
-            percent_of_optimum: r.percent_of_optimum,
-            gap_closed: r.gap_closed,
-            served_fraction: r.served_fraction,
-            rounds: r.rounds,
-            rounds_to_95: r.rounds_to_95,
-            gap_closed_served: r.gap_closed_served,
-            price_error: r.price_error,
-            converged: r.converged,
-            jobs_lost: r.faults.as_ref().map(|f| f.jobs_lost),
-            recovery: r
-                .faults
-                .as_ref()
-                .and_then(|f| serde_json::to_value(&f.recovery).ok()),
-            seconds: r.seconds,
-            notes: {
-                let mut notes = r.notes;
-                if let Some(f) = &r.faults {
-                    notes.push(format!(
-                        "faults: {} jobs lost; {}",
-                        crate::cmd::fixed(f.jobs_lost, 4),
-                        match f.recovery.rounds {
-                            Some(n) => format!(
-                                "window welfare back within 1 % of the fault-free run {} after round {}",
-                                crate::cmd::count(n, "round"),
-                                f.recovery.faults_end
-                            ),
-                            None => "window welfare NOT back within 1 % of the fault-free run".to_string(),
-                        }
-                    ));
-                }
-                notes
-            },
-        })
-        .collect();
     if args.json {
         let value = json!({
             "market": {
@@ -193,7 +122,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
                 "file": loaded.path.display().to_string(),
                 "sha256": loaded.sha256,
             },
-            "rows": rows,
+            "rows": compare_json_rows(&computed),
             "approximate": "engine rows are averages over the last window of rounds; LP rows are exact to the solver tolerance",
             "provenance": engine_provenance(&loaded, backend, options.engine.runtime),
         });
@@ -203,84 +132,8 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", render(&loaded, &rows));
+        let origin = loaded.path.display().to_string();
+        print!("{}", compare_table(&loaded.market.name, &origin, &computed));
     }
     Ok(())
-}
-
-/// `--methods`: each label once, every one known.
-fn parse_methods(labels: &[String]) -> anyhow::Result<Vec<Method>> {
-    let mut methods: Vec<Method> = Vec::new();
-    for label in labels {
-        let m = Method::from_label(label.trim()).ok_or_else(|| {
-            let known: Vec<String> = Method::ALL.iter().map(|m| m.label()).collect();
-            anyhow::anyhow!(
-                "--methods: unknown method '{label}' (known: {})",
-                known.join(", ")
-            )
-        })?;
-        if methods.contains(&m) {
-            anyhow::bail!("--methods: '{label}' is listed twice");
-        }
-        methods.push(m);
-    }
-    if methods.is_empty() {
-        anyhow::bail!("--methods: give at least one method");
-    }
-    Ok(methods)
-}
-
-fn render(loaded: &LoadedMarket, rows: &[Row]) -> String {
-    use std::fmt::Write;
-    let num =
-        |x: Option<f64>, digits: usize| x.map_or("-".to_string(), |x| format!("{x:.digits$}"));
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "market '{}' ({})",
-        loaded.market.name,
-        loaded.path.display()
-    );
-    let _ = writeln!(
-        out,
-        "  {:<15} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>8}",
-        "method",
-        "mode",
-        "welfare",
-        "optimum",
-        "% opt",
-        "gap",
-        "served",
-        "rounds",
-        "to 95%",
-        "conv",
-        "seconds"
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "  {:<15} {:<14} {:>12} {:>12} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>8.3}{}",
-            r.method,
-            r.mode,
-            num(r.welfare, 3),
-            num(r.optimum, 3),
-            num(r.percent_of_optimum, 1),
-            num(r.gap_closed, 3),
-            num(r.served_fraction, 3),
-            r.rounds.map_or("-".to_string(), |x| x.to_string()),
-            r.rounds_to_95.map_or("-".to_string(), |x| x.to_string()),
-            r.converged.map_or("-", |c| if c { "yes" } else { "no" }),
-            r.seconds,
-            if r.notes.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", r.notes.join("; "))
-            }
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  % opt: welfare as a percentage of the matching optimum (feasible mode: P2 at the injected amounts; demand mode: P3). gap: share of the gap between the worst (P2-) and best (P2) routing of the amounts a row serves that its routing closes (engine rows: at their window-averaged absorbed rates). to 95%: the first round, checked every 50 rounds and at the last, from which the engine's window welfare stays >= 95 % of the optimum. Engine rows are averages over the last window of rounds."
-    );
-    out
 }

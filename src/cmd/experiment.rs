@@ -2,22 +2,18 @@
 //! (design §7), reproducible from one spec file, with CSV results, aggregates and SVG
 //! figures ([MCF-Grid] Table 1 and Figs. 4–6).
 
-pub mod figures;
-pub mod runner;
-pub mod spec;
-pub mod summary;
-
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::Context;
-use brokerflow_solvers::lp::{Backend, CHECK_TOLERANCE};
-use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
-use brokerflow_solvers::workload;
+use brokerflow_experiments::experiment::{emit_market, remove_stale_figures};
+use brokerflow_experiments::runner::{out_dir, JOURNAL};
+use brokerflow_experiments::{run_experiment, Options, Progress, Spec};
+use indicatif::ProgressBar;
 
+use crate::cmd::count;
 use crate::cmd::output::Outputs;
 use crate::cmd::write_atomically;
-use runner::{csv_line, out_dir, run_batch, scenario_market, Batch, COLUMNS, JOURNAL};
-use spec::Spec;
 
 /// Run an experiment spec: every (configuration, scenario, method) in parallel, then
 /// write into the output folder `scenarios.csv` (one row per configuration, scenario
@@ -66,81 +62,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     if let Some(emit) = &args.emit {
         let mut outputs = Outputs::plan(&[&args.spec], &[("-o", args.output.as_ref())])?;
-        return emit_market(
-            &spec,
-            &emit[0],
-            &emit[1],
-            args.output.as_ref(),
-            &mut outputs,
-        );
+        let text = emit_market(&spec, &emit[0], &emit[1])?;
+        let Some(path) = &args.output else {
+            print!("{text}");
+            return Ok(());
+        };
+        outputs.stage(path, text);
+        return outputs.commit();
     }
-    let out = out_dir(&spec, args.out.as_ref());
-    if out.join("scenarios.csv").exists() && !args.resume && !args.force {
-        anyhow::bail!(
-            "{} already holds the results of an earlier run (scenarios.csv): write this run elsewhere with --out DIR, keep its finished rows with --resume, or replace them with --force",
-            out.display()
-        );
-    }
-    let jobs = match args.jobs {
-        Some(0) => anyhow::bail!("--jobs must be at least 1"),
-        Some(n) if n > MAX_JOBS => anyhow::bail!(
-            "--jobs {n}: at most {MAX_JOBS} (each job holds a whole scenario in memory; this machine has {})",
-            crate::cmd::count(cores(), "core")
-        ),
-        Some(n) => n,
-        None => cores().min(MAX_JOBS),
+    let options = Options {
+        out: out_dir(&spec, args.out.as_deref()),
+        jobs: args.jobs,
+        resume: args.resume,
+        force: args.force,
+        stop_after: args.stop_after,
     };
-    within_batch_limits(&spec, args.force)?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    crate::cmd::output::remove_stale_temporaries(&out)
-        .with_context(|| format!("removing stale temporary files in {}", out.display()))?;
-    let batch = run_batch(&spec, &out, jobs, args.resume, args.stop_after)?;
-    if batch.interrupted {
-        anyhow::bail!(
-            "stopped after {} scenarios (--stop-after); rerun with --resume to finish",
-            batch.ran
-        );
-    }
-    let provenance = provenance(&spec);
-    let write = |name: &str, text: &str| {
+    let done = run_experiment(&spec, &options, &Bar::default())?;
+    let out = &options.out;
+    remove_stale_figures(out, &done.files)?;
+    for (name, text) in &done.files {
         let path = out.join(name);
         write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))
-    };
-    write("scenarios.csv", &scenarios_csv(&spec, &batch, &provenance))?;
-    write(
-        "timings.csv",
-        &timings_csv(&spec, &batch, jobs, &provenance),
-    )?;
-    write(
-        "summary.csv",
-        &summary::summary_csv(&spec, &batch.records, &provenance),
-    )?;
-    write(
-        "summary.md",
-        &summary::summary_md(&spec, &batch.records, &provenance),
-    )?;
-    let figures = if spec.figures {
-        figures::draw_all(&spec, &batch.records, &provenance)?
-    } else {
-        Vec::new()
-    };
-    // Figures an earlier run left that this one does not draw would pass for its own.
-    remove_stale_figures(&out, &figures)?;
-    for (name, svg) in &figures {
-        write(name, svg)?;
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let _ = std::fs::remove_file(out.join(JOURNAL));
-    let failed = batch.records.iter().filter(|r| !r.ok).count();
+    let (batch, failed) = (&done.batch, done.failed());
     eprintln!(
         "experiment '{}': {} run, {} resumed, {} ({} failed) in {:.1} s on {} -> {}",
         spec.name,
-        crate::cmd::count(batch.ran, "scenario"),
+        count(batch.ran, "scenario"),
         batch.resumed,
-        crate::cmd::count(batch.records.len(), "row"),
+        count(batch.records.len(), "row"),
         failed,
         batch.seconds,
-        crate::cmd::count(jobs, "thread"),
+        count(done.jobs, "thread"),
         out.display()
     );
     if failed > 0 {
@@ -157,162 +112,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The most `--jobs`: more threads than this only multiply the memory of the
-/// scenarios held at once (README "Size limits").
-pub const MAX_JOBS: usize = 256;
+/// The progress line: scenarios finished of those run now.
+#[derive(Default)]
+struct Bar(OnceLock<ProgressBar>);
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Refuses, unless `force`, a batch whose estimate is above the limits: each
-/// configuration's first scenario is built and checked as `compare` checks a market
-/// (its LPs and engine runs), and the batch's pair-runs are that scenario's usable pairs
-/// × methods × the configuration's scenarios.
-fn within_batch_limits(spec: &Spec, force: bool) -> anyhow::Result<()> {
-    let limits = workload::Limits::DEFAULT;
-    let mut batch = workload::BatchEstimate::default();
-    for c in &spec.configurations {
-        // A scenario that cannot be built is the batch's error row, not a refusal.
-        let Ok(market) = scenario_market(c, 0) else {
-            continue;
-        };
-        let g = brokerflow_graphs::ExpandedGraph::new(&market);
-        let options = runner::compare_options(spec, c);
-        if let Err(e) = workload::check_methods(&g, &c.methods, &options.engine, &limits) {
-            if !force {
-                anyhow::bail!(
-                    "{}: configuration '{}', scenario {}: {e}; pass --force to start it anyway",
-                    spec.path.display(),
-                    c.name,
-                    c.scenario_label(0)
-                );
-            }
-        }
-        batch.add(c.scenarios(), c.methods.len(), g.usable_pairs());
+impl Progress for Bar {
+    fn start(&self, scenarios: usize) {
+        let _ = (self.0).set(crate::cmd::progress::counter(scenarios as u64, "scenarios"));
     }
-    let checked = batch.check(&limits);
-    crate::cmd::within_limits(&spec.path, checked, force)
-}
 
-/// Removes the `.svg` files in `out` that are not among `figures`.
-fn remove_stale_figures(out: &std::path::Path, figures: &[(String, String)]) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-        let is_svg = path.extension().is_some_and(|e| e == "svg");
-        if is_svg && !figures.iter().any(|(f, _)| Some(f) == name.as_ref()) {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("removing the stale figure {}", path.display()))?;
+    fn scenario_done(&self) {
+        if let Some(b) = self.0.get() {
+            b.inc(1);
         }
     }
-    Ok(())
-}
 
-/// The provenance lines every output starts with (design §8): version, spec and its
-/// hash, LP backend and tolerances, engine settings. No wall clock.
-pub fn provenance(spec: &Spec) -> String {
-    let e = &spec.engine;
-    let backend = match spec.backend {
-        Backend::Auto => format!(
-            "auto (microlp up to {} variables, {} above)",
-            Backend::AUTO_THRESHOLD,
-            Backend::large().name()
-        ),
-        b => b.name().to_string(),
-    };
-    let tolerances: Vec<String> = match spec.backend {
-        Backend::Auto => vec![Backend::Microlp, Backend::Clarabel],
-        b => vec![b],
-    }
-    .into_iter()
-    .map(|b| format!("{} {}", b.name(), b.tolerance()))
-    .collect();
-    format!(
-        "# brokerflow {} experiment '{}' (spec file {})\n# spec_sha256: {}\n# lp_backend: {}; solver tolerance: {}; check tolerance: {}; optimum tolerance: {}\n# engine: eta {}, epsilon {}, window {}, rounds {}, ceiling {}, potential {:?}, weight floor {}, welfare scale {}, runtime {}, momentum {}\n",
-        env!("CARGO_PKG_VERSION"),
-        spec.name,
-        spec.path.file_name().map_or(String::new(), |f| f.to_string_lossy().to_string()),
-        spec.sha256,
-        backend,
-        tolerances.join(", "),
-        CHECK_TOLERANCE,
-        OPTIMUM_TOLERANCE,
-        e.eta,
-        e.epsilon,
-        e.window,
-        e.max_rounds,
-        e.ceiling,
-        e.potential,
-        e.weight_floor
-            .map_or("smallest valuation".to_string(), |f| f.to_string()),
-        e.welfare_scale
-            .map_or("engine default".to_string(), |c| c.to_string()),
-        e.runtime.name(),
-        e.momentum
-            .map_or("engine default".to_string(), |b| b.to_string()),
-    )
-}
-
-fn scenarios_csv(spec: &Spec, batch: &Batch, provenance: &str) -> String {
-    let mut s = provenance.to_string();
-    let head: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    s.push_str(&csv_line(&head));
-    for r in &batch.records {
-        s.push_str(&csv_line(&r.fields(spec)));
-    }
-    s
-}
-
-fn timings_csv(spec: &Spec, batch: &Batch, jobs: usize, provenance: &str) -> String {
-    let mut s = provenance.to_string();
-    s.push_str(&format!(
-        "# wall clock of this invocation: {:.3} s on {} ({} run, {} resumed)\n",
-        batch.seconds,
-        crate::cmd::count(jobs, "thread"),
-        crate::cmd::count(batch.ran, "scenario"),
-        batch.resumed
-    ));
-    s.push_str("configuration,scenario,method,seconds\n");
-    for r in &batch.records {
-        let f = r.fields(spec);
-        s.push_str(&csv_line(&[
-            f[0].clone(),
-            f[1].clone(),
-            f[2].clone(),
-            r.seconds.to_string(),
-        ]));
-    }
-    s
-}
-
-fn emit_market(
-    spec: &Spec,
-    config: &str,
-    scenario: &str,
-    output: Option<&PathBuf>,
-    outputs: &mut Outputs,
-) -> anyhow::Result<()> {
-    let file = spec.path.display();
-    let c = spec
-        .configurations
-        .iter()
-        .find(|c| c.name == config)
-        .ok_or_else(|| anyhow::anyhow!("{file}: no configuration is named '{config}'"))?;
-    let i = c.scenario_index(scenario).ok_or_else(|| {
-        anyhow::anyhow!("{file}: configuration '{config}' has no scenario '{scenario}'")
-    })?;
-    let market = scenario_market(c, i).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = market.to_json_pretty();
-    match output {
-        Some(path) => {
-            outputs.stage(path, text);
-            std::mem::take(outputs).commit()
-        }
-        None => {
-            print!("{text}");
-            Ok(())
+    fn finish(&self) {
+        if let Some(b) = self.0.get() {
+            b.finish_and_clear();
         }
     }
 }

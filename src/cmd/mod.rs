@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub mod args;
 pub mod bench;
 pub mod bench_peers;
 pub mod cluster;

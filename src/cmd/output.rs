@@ -143,33 +143,6 @@ fn temp_path(path: &Path) -> PathBuf {
         .join(format!(".{name}.tmp{}", std::process::id()))
 }
 
-/// Removes from `dir` the temporary files ([`write_atomically`]'s `.NAME.tmpPID`) of
-/// writers that are gone: a process killed between writing and renaming leaves its
-/// temporary behind, and a later run (a `--resume`) has another pid, so without this
-/// they would pile up. A temporary of a process still running (on Linux, where
-/// `/proc` tells) is left alone. Returns how many were removed.
-pub fn remove_stale_temporaries(dir: &Path) -> std::io::Result<usize> {
-    let own = std::process::id();
-    let mut removed = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let pid = name
-            .strip_prefix('.')
-            .and_then(|n| n.rsplit_once(".tmp"))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
-        let alive = Path::new("/proc").join(pid.to_string()).exists();
-        if pid != own && !alive {
-            std::fs::remove_file(&path)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     f.write_all(bytes)?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use brokerflow_experiments::report;
 use brokerflow_solvers::{compare::MethodRow, engine::EngineRun, engine::TraceRow, lp::Backend};
 
-use crate::cmd::{output::Outputs, run::engine_provenance, LoadedMarket};
+use crate::cmd::{args::engine_provenance, output::Outputs, LoadedMarket};
 
 pub use report::{num, Report, WelfareCurve};
 

@@ -15,9 +15,9 @@ use brokerflow_solvers::workload;
 use serde_json::json;
 use std::time::Duration;
 
+use crate::cmd::args::{engine_provenance, EngineArgs, InjectArg};
 use crate::cmd::cluster::Role;
 use crate::cmd::output::Outputs;
-use crate::cmd::run::{engine_provenance, EngineArgs, InjectArg};
 use crate::cmd::{fixed, provenance, LoadedMarket};
 
 /// Which allocation to settle (design §6).

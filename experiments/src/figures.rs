@@ -8,7 +8,7 @@
 //! many rows as they need), so none is cut off by the figure's edge or hides a curve.
 //! Every SVG carries its provenance as an XML comment after the header.
 
-use brokerflow_experiments::report::PALETTE;
+use crate::report::PALETTE;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
 use brokerflow_solvers::engine::{TraceRow, Variant};
@@ -17,9 +17,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::runner::{compare_options, scenario_market, Record};
-use super::spec::Spec;
-use super::summary::column;
+use crate::runner::{compare_options, scenario_market, Record};
+use crate::spec::Spec;
+use crate::summary::column;
 
 /// A figure: file name and SVG text.
 pub type Figure = (String, String);
@@ -237,9 +237,13 @@ impl Header {
 /// # Complexity
 /// The trace figures re-run their scenario's engine variants with the trace kept
 /// (**O(rounds × usable pairs)** each); the others are **O(|records|)** per panel.
-pub fn draw_all(spec: &Spec, records: &[Record], provenance: &str) -> anyhow::Result<Vec<Figure>> {
+pub fn draw_all(
+    spec: &Spec,
+    records: &[Record],
+    provenance: &str,
+) -> Result<Vec<Figure>, crate::ExperimentError> {
     let mut out = Vec::new();
-    let wrap = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a figure: {e}");
+    let wrap = |e: Box<dyn std::error::Error>| crate::ExperimentError::Figure(e.to_string());
     if let Some((ci, si)) = spec.trace {
         out.extend(trace_figures(spec, ci, si).map_err(wrap)?);
     }
@@ -911,6 +915,7 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brokerflow_solvers::compare::Measures;
     use std::path::Path;
 
     /// A spec of `n` generated configurations (4 users each) running `methods`.
@@ -953,17 +958,15 @@ mod tests {
                         scenario: si,
                         method: mi,
                         ok: true,
-                        served_fraction: Some(0.9),
-                        welfare: Some(optimum * percent / 100.0),
-                        optimum: Some(optimum),
-                        percent_of_optimum: Some(percent),
-                        gap_closed: None,
-                        rounds: Some(100),
-                        converged: Some(true),
-                        rounds_to_95: None,
-                        gap_closed_served: None,
-                        price_error: None,
-                        delta: None,
+                        measures: Measures {
+                            served_fraction: Some(0.9),
+                            welfare: Some(optimum * percent / 100.0),
+                            optimum: Some(optimum),
+                            percent_of_optimum: Some(percent),
+                            rounds: Some(100),
+                            converged: Some(true),
+                            ..Measures::default()
+                        },
                         notes: String::new(),
                         error: String::new(),
                         seconds: 0.0,

@@ -6,49 +6,32 @@
 
 use std::fmt::Write;
 
-use brokerflow_solvers::compare::{InjectionMode, Method};
+use brokerflow_solvers::compare::{InjectionMode, Measure, Method, Stat};
 use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::measures::OPTIMUM_TOLERANCE;
 use brokerflow_solvers::stats::{mean_ci, paired_differences, percentile, Estimate};
 
-use super::runner::{csv_line, Record};
-use super::spec::{Source, Spec};
+use crate::runner::{csv_line, Record};
+use crate::spec::{Configuration, Source, Spec};
 
-/// How to read one measure off a record.
-pub type Read = fn(&Record) -> Option<f64>;
-
-/// The measures aggregated per (configuration, method), with how to read them.
-/// `rounds_to_95` is defined in `brokerflow_solvers::compare::run_with_checkpoints`
-/// (design §8 has no such measure).
-pub const MEASURES: [(&str, Read); 10] = [
-    ("welfare", |r| r.welfare),
-    ("optimum", |r| r.optimum),
-    ("percent_of_optimum", |r| r.percent_of_optimum),
-    ("gap_closed", |r| r.gap_closed),
-    ("served_fraction", |r| r.served_fraction),
-    ("rounds", |r| r.rounds.map(|x| x as f64)),
-    ("rounds_to_95", |r| r.rounds_to_95.map(|x| x as f64)),
-    ("price_error", |r| r.price_error),
-    ("converged", |r| r.converged.map(|c| f64::from(u8::from(c)))),
-    ("failed", |r| Some(f64::from(u8::from(!r.ok)))),
-];
-
-/// How to read the measure called `name` (one of [`MEASURES`]).
-fn read(name: &str) -> Read {
-    MEASURES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| *f)
-        .unwrap_or(|_| None)
+/// The measures aggregated per (configuration, method): those of [`Measure::ALL`]
+/// marked [`summary`](Measure::summary), in that order.
+pub fn measures() -> impl Iterator<Item = &'static Measure> {
+    Measure::ALL.iter().filter(|m| m.summary)
 }
 
-/// The paired measures (utility-aware − fair on the same scenario).
-const PAIRED: [(&str, Read); 4] = [
-    ("welfare", |r| r.welfare),
-    ("percent_of_optimum", |r| r.percent_of_optimum),
-    ("gap_closed", |r| r.gap_closed),
-    ("served_fraction", |r| r.served_fraction),
-];
+/// The measures paired utility-aware − fair on the same scenario.
+fn paired() -> impl Iterator<Item = (&'static Measure, usize)> {
+    Measure::ALL.iter().filter_map(|m| Some((m, m.paired?)))
+}
+
+/// A measure's value on a record.
+fn read(m: &Measure) -> impl Fn(&Record) -> Option<f64> + '_ {
+    move |r| (m.read)(&r.measures)
+}
+
+/// The share of failed rows, aggregated after the measures.
+const FAILED: &str = "failed";
 
 /// One aggregate: a measure's estimate, worst decile, median and 90th percentile.
 pub struct Aggregate {
@@ -82,8 +65,8 @@ pub fn column(spec: &Spec, records: &[Record], ci: usize, mi: usize) -> Vec<Opti
     out
 }
 
-fn values(col: &[Option<Record>], f: fn(&Record) -> Option<f64>) -> Vec<Option<f64>> {
-    col.iter().map(|r| r.as_ref().and_then(f)).collect()
+fn values(col: &[Option<Record>], f: impl Fn(&Record) -> Option<f64>) -> Vec<Option<f64>> {
+    col.iter().map(|r| r.as_ref().and_then(&f)).collect()
 }
 
 fn defined(v: &[Option<f64>]) -> Vec<f64> {
@@ -201,20 +184,19 @@ pub fn summary_csv(spec: &Spec, records: &[Record], provenance: &str) -> String 
     for (ci, c) in spec.configurations.iter().enumerate() {
         for (mi, m) in c.methods.iter().enumerate() {
             let col = column(spec, records, ci, mi);
-            for (name, f) in MEASURES {
-                row(
-                    &c.name,
-                    &m.label(),
-                    name,
-                    &aggregate(&defined(&values(&col, f))),
-                );
+            for measure in measures() {
+                let v = values(&col, read(measure));
+                row(&c.name, &m.label(), measure.name, &aggregate(&defined(&v)));
             }
+            let failed = values(&col, |r| Some(f64::from(u8::from(!r.ok))));
+            row(&c.name, &m.label(), FAILED, &aggregate(&defined(&failed)));
         }
         for p in pairs(spec, records, ci) {
             let label = format!("utility-aware-minus-fair/{}", p.mode.name());
-            for (name, f) in PAIRED {
-                let d = paired_differences(&values(&p.aware, f), &values(&p.fair, f));
-                row(&c.name, &label, name, &aggregate(&d));
+            for (measure, _) in paired() {
+                let f = read(measure);
+                let d = paired_differences(&values(&p.aware, &f), &values(&p.fair, &f));
+                row(&c.name, &label, measure.name, &aggregate(&d));
             }
             let g = relative_gain(&p).map(|(e, _)| e);
             row(
@@ -233,6 +215,21 @@ pub fn summary_csv(spec: &Spec, records: &[Record], provenance: &str) -> String 
     s
 }
 
+/// One `summary.md` cell: statistic `stat` of the defined values `v`.
+fn stat_cell(stat: Stat, v: &[f64]) -> String {
+    let a = aggregate(v);
+    let int = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.0}"));
+    match stat {
+        Stat::Mean(digits) => pm(a.estimate, digits),
+        Stat::P10(digits) => a.p10.map_or("–".into(), |x| format!("{x:.digits$}")),
+        Stat::Median => int(a.median),
+        Stat::P90 => int(a.p90),
+        Stat::N(none) => a.estimate.map_or(none.to_string(), |e| e.n.to_string()),
+        Stat::Share if v.is_empty() => "–".to_string(),
+        Stat::Share => format!("{}/{}", v.iter().filter(|&&x| x > 0.5).count(), v.len()),
+    }
+}
+
 fn pm(e: Option<Estimate>, digits: usize) -> String {
     match e {
         None => "–".into(),
@@ -243,7 +240,7 @@ fn pm(e: Option<Estimate>, digits: usize) -> String {
     }
 }
 
-fn describe(c: &super::spec::Configuration) -> String {
+fn describe(c: &Configuration) -> String {
     match &c.source {
         Source::Generated { config, seeds } => format!(
             "generated: {} users, {} brokers, {} providers, contention {}, provider cost {}, broker cost {}, link cost {}; seeds {}–{}",
@@ -326,53 +323,31 @@ pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
             c.scenarios(),
             describe(c)
         );
-        let _ = writeln!(
-            s,
-            "| method | ok | failed | welfare | optimum | % of optimum | p10 % | gap closed | gap closed n | served fraction | rounds | rounds median | rounds p90 | converged | rounds to 95 % median | to 95 % p90 | to 95 % n | price error |"
-        );
-        let _ = writeln!(
-            s,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
+        let mut cells: Vec<_> = measures()
+            .flat_map(|m| m.summary_md.iter().map(move |c| (m, c)))
+            .collect();
+        cells.sort_by_key(|(_, c)| c.place);
+        let headers: Vec<&str> = cells.iter().map(|(_, c)| c.header).collect();
+        let _ = writeln!(s, "| method | ok | failed | {} |", headers.join(" | "));
+        let _ = writeln!(s, "|---|---:|---:|{}", "---:|".repeat(cells.len()));
         for (mi, m) in c.methods.iter().enumerate() {
             let col = column(spec, records, ci, mi);
-            let get = |name| aggregate(&defined(&values(&col, read(name))));
             let ok = col.iter().flatten().filter(|r| r.ok).count();
             let failed = col.iter().flatten().filter(|r| !r.ok).count();
-            let pct = get("percent_of_optimum");
-            let rounds = get("rounds");
-            let to_95 = get("rounds_to_95");
-            let conv = defined(&values(&col, read("converged")));
-            let int = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.0}"));
+            let shown: Vec<String> = cells
+                .iter()
+                .map(|(measure, c)| {
+                    let v = defined(&values(&col, read(measure)));
+                    stat_cell(c.stat, &v)
+                })
+                .collect();
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} |",
                 m.label(),
                 ok,
                 failed,
-                pm(get("welfare").estimate, 2),
-                pm(get("optimum").estimate, 2),
-                pm(pct.estimate, 1),
-                pct.p10.map_or("–".into(), |x| format!("{x:.1}")),
-                pm(get("gap_closed").estimate, 3),
-                get("gap_closed").estimate.map_or("–".into(), |e| e.n.to_string()),
-                pm(get("served_fraction").estimate, 3),
-                pm(rounds.estimate, 0),
-                int(rounds.median),
-                int(rounds.p90),
-                if conv.is_empty() {
-                    "–".to_string()
-                } else {
-                    format!(
-                        "{}/{}",
-                        conv.iter().filter(|&&x| x > 0.5).count(),
-                        conv.len()
-                    )
-                },
-                int(to_95.median),
-                int(to_95.p90),
-                to_95.estimate.map_or(0, |e| e.n),
-                pm(get("price_error").estimate, 3),
+                shown.join(" | ")
             );
         }
         let ps = pairs(spec, records, ci);
@@ -381,28 +356,29 @@ pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
                 s,
                 "\nPaired differences, utility-aware − fair on the same scenarios:\n"
             );
+            let heads: Vec<String> = paired().map(|(m, _)| format!("Δ {}", m.label)).collect();
             let _ = writeln!(
                 s,
-                "| mode | n | Δ welfare | Δ % of optimum | Δ gap closed | Δ served fraction | gain % of fair welfare |"
+                "| mode | n | {} | gain % of fair welfare |",
+                heads.join(" | ")
             );
-            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "|---|---:|{}---:|", "---:|".repeat(heads.len()));
             for p in &ps {
-                let d = |f| {
+                let d = |m: &Measure| {
+                    let f = read(m);
                     mean_ci(&paired_differences(
-                        &values(&p.aware, f),
-                        &values(&p.fair, f),
+                        &values(&p.aware, &f),
+                        &values(&p.fair, &f),
                     ))
                 };
-                let w = d(PAIRED[0].1);
+                let n = paired().next().and_then(|(m, _)| d(m)).map_or(0, |e| e.n);
+                let shown: Vec<String> = paired().map(|(m, digits)| pm(d(m), digits)).collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} |",
                     p.mode.name(),
-                    w.map_or(0, |e| e.n),
-                    pm(w, 3),
-                    pm(d(PAIRED[1].1), 2),
-                    pm(d(PAIRED[2].1), 4),
-                    pm(d(PAIRED[3].1), 4),
+                    n,
+                    shown.join(" | "),
                     pm(relative_gain(p).map(|(e, _)| e), 1),
                 );
             }
