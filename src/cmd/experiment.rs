@@ -68,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Ok(());
         };
         outputs.stage(path, text);
-        return outputs.commit();
+        return Ok(outputs.commit()?);
     }
     let options = Options {
         out: out_dir(&spec, args.out.as_deref()),
