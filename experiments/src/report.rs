@@ -11,6 +11,7 @@
 //! in Graphviz are [`run_dot`], [`compare_dot`] and [`lp_dot`] (built on
 //! [`flows_to_dot`](brokerflow_graphs::formats::dot::flows_to_dot)).
 
+use brokerflow_graphs::text::fixed;
 use std::fmt::Write;
 
 use brokerflow_graphs::{formats::dot, ExpandedGraph, Flow, Market, Usage};
@@ -66,15 +67,6 @@ pub fn esc(text: &str) -> String {
 /// A number for a report cell: 4 decimals, never "-0.0000"; "-" when absent.
 pub fn num(x: Option<f64>) -> String {
     x.map_or("-".to_string(), |x| fixed(x, 4))
-}
-
-/// `x` with `decimals` decimals, a negative zero printed as zero.
-fn fixed(x: f64, decimals: usize) -> String {
-    let s = format!("{x:.decimals$}");
-    match s.strip_prefix('-') {
-        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
-        _ => s,
-    }
 }
 
 fn hex(i: usize) -> String {

@@ -33,6 +33,7 @@ pub mod pairs;
 mod read;
 pub mod role;
 pub mod summary;
+pub mod text;
 pub mod usage;
 mod validate;
 

@@ -42,35 +42,7 @@ pub const EXIT_FAILED_ROWS: u8 = 5;
 
 pub use output::write_atomically;
 
-/// `n` and the noun, in the plural unless `n` is 1: "1 broker", "2 brokers".
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-/// `x` with `decimals` decimals, without the sign of a value that rounds to zero
-/// ("0.0000", never "-0.0000").
-pub fn fixed(x: f64, decimals: usize) -> String {
-    let s = format!("{x:.decimals$}");
-    match s.strip_prefix('-') {
-        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
-        _ => s,
-    }
-}
-
-/// A market's size in words: brokers, links, users and providers.
-pub fn census(m: &brokerflow_graphs::Market) -> String {
-    format!(
-        "{}, {}, {}, {}",
-        count(m.brokers.len(), "broker"),
-        count(m.links.len(), "link"),
-        count(m.users.len(), "user"),
-        count(m.providers.len(), "provider")
-    )
-}
+pub use brokerflow_graphs::text::{census, count, fixed};
 
 /// A market file as read: the validated market, its G′, and the hash of its bytes.
 pub struct LoadedMarket {
@@ -142,26 +114,4 @@ pub fn provenance(
         "solver_tolerance": backend.tolerance(),
         "check_tolerance": brokerflow_solvers::lp::CHECK_TOLERANCE,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{count, fixed};
-
-    #[test]
-    fn fixed_never_prints_a_negative_zero() {
-        assert_eq!(fixed(-1e-12, 4), "0.0000");
-        assert_eq!(fixed(-0.0, 4), "0.0000");
-        assert_eq!(fixed(-0.00004, 4), "0.0000");
-        assert_eq!(fixed(-0.0001, 4), "-0.0001");
-        assert_eq!(fixed(12.34567, 2), "12.35");
-        assert_eq!(fixed(-3.0, 0), "-3");
-    }
-
-    #[test]
-    fn counts_are_singular_for_one() {
-        assert_eq!(count(1, "broker"), "1 broker");
-        assert_eq!(count(0, "broker"), "0 brokers");
-        assert_eq!(count(2, "thread"), "2 threads");
-    }
 }

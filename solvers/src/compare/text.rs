@@ -2,6 +2,7 @@
 //! columns come from [`Measure::ALL`], and JSON rows whose measure keys come from
 //! [`Measures`]'s serde columns.
 
+use brokerflow_graphs::text::fixed;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -24,15 +25,6 @@ struct JsonRow<'a> {
     seconds: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<String>,
-}
-
-/// `x` with `decimals` decimals, without the sign of a value that rounds to zero.
-fn fixed(x: f64, decimals: usize) -> String {
-    let s = format!("{x:.decimals$}");
-    match s.strip_prefix('-') {
-        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
-        _ => s,
-    }
 }
 
 /// The row's notes, and under a fault schedule one more: the jobs lost and whether
