@@ -3,9 +3,8 @@
 //! output and files are byte for byte the same with and without `--quiet` (apart
 //! from wall-clock `seconds` fields).
 
-mod common;
 
-use common::{market, run, scratch, scratch_file};
+use crate::util::{market, run, scratch, scratch_file};
 
 /// `value` without its wall-clock `seconds` fields, at any depth.
 fn without_seconds(value: &mut serde_json::Value) {

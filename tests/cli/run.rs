@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-mod common;
-use common::{json, market, ok, refused, scratch};
+use crate::util::{json, market, ok, refused, scratch};
 
 /// The market's users: id → demand, read from the file itself.
 fn demands(path: &str) -> Vec<(String, f64)> {

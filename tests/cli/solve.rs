@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-mod common;
-use common::json;
+use crate::util::json;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_brokerflow"))

@@ -2,9 +2,8 @@
 //! is above the limits is refused before any work, naming the file, the estimate, the
 //! limit and `--force`; the bundled markets are far below them.
 
-mod common;
 
-use common::{bin, market, ok, refused, run, scratch};
+use crate::util::{bin, market, ok, refused, run, scratch};
 
 /// A 300-broker complete market with 10 users (every broker linked to every other
 /// both ways): each user can use about 2 × 300 × 299 pairs, so P1 has about 1.8
@@ -103,7 +102,7 @@ fn the_bundled_markets_are_within_the_limits() {
 /// A spec of `seeds` scenarios of a market of `users` users, 2 brokers and 2
 /// providers, two LP and two engine methods.
 fn spec(name: &str, seeds: u64, users: usize) -> String {
-    common::scratch_file(
+    crate::util::scratch_file(
         &format!("{name}.toml"),
         &format!(
             r#"name = "{name}"

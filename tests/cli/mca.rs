@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-mod common;
-use common::json;
+use crate::util::json;
 
 fn path(rel: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

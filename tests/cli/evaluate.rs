@@ -5,8 +5,7 @@
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 
-mod common;
-use common::{market, run, scratch};
+use crate::util::{market, run, scratch};
 
 const VARIANTS: [&str; 3] = ["fair", "utility-aware", "welfare-seeking"];
 const MODES: [&str; 2] = ["feasible", "demand"];

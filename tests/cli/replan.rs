@@ -5,9 +5,8 @@
 //! before any output; a demand of 1e308 is refused by name in run, compare and
 //! settle; the exponential potential with a tall ceiling keeps every capacity.
 
-mod common;
 
-use common::{json, market, refused, run, scratch, scratch_file};
+use crate::util::{json, market, refused, run, scratch, scratch_file};
 
 /// tiny with its numbers changed by `edit` (participants unchanged), as a file.
 fn tiny_with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {

@@ -2,8 +2,7 @@
 //! run prints the centralised statement plus a replication block, an aborted run
 //! exits with code 3, bad settings and deviation files are refused with a message.
 
-mod common;
-use common::{market, run, scratch_file};
+use crate::util::{market, run, scratch_file};
 
 #[test]
 fn honest_runs_print_the_centralised_statement_over_both_transports() {

@@ -26,12 +26,13 @@ pub fn market(name: &str) -> String {
         .to_string()
 }
 
-/// A path `name` in a directory of this test program and process (so parallel test
-/// programs never share a file).
+/// A path `name` in a directory of this process and of the calling module's file (so
+/// modules, which were test programs of their own, never share a file by name).
+#[track_caller]
 pub fn scratch(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!(
-        "brokerflow-{}-{}",
-        env!("CARGO_CRATE_NAME"),
+        "brokerflow-cli-{}-{}",
+        caller_module(),
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
@@ -39,10 +40,22 @@ pub fn scratch(name: &str) -> String {
 }
 
 /// [`scratch`] with `text` written to it.
+#[track_caller]
 pub fn scratch_file(name: &str, text: &str) -> String {
     let path = scratch(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The file stem of the test module that called (through `#[track_caller]` helpers).
+#[track_caller]
+fn caller_module() -> String {
+    let file = std::panic::Location::caller().file();
+    std::path::Path::new(file)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `count` consecutive free loopback ports (the first of them).

@@ -2,9 +2,8 @@
 //! command that takes them (run, compare, settle's engine allocation, experiment
 //! specs), with one line naming the settings and the rule.
 
-mod common;
 
-use common::{market, refused, run, scratch_file};
+use crate::util::{market, refused, run, scratch_file};
 
 #[test]
 fn eta_plus_epsilon_above_five_percent_is_refused_everywhere() {

@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
-use common::run as brokerflow;
+use crate::util::run as brokerflow;
 
 fn bundled(name: &str) -> String {
     format!("{}/graphs/markets/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -585,7 +584,7 @@ fn run_defaults_to_the_welfare_seeking_variant() {
 fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = common::bin()
+    let mut child = crate::util::bin()
         .args([
             "generate",
             "--users",
@@ -613,7 +612,7 @@ fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let out = common::bin()
+        let out = crate::util::bin()
             .args(["solve", &bundled("tiny.json"), "--json"])
             .stdout(full)
             .output()

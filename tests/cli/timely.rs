@@ -8,8 +8,7 @@ use std::net::TcpListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{bin, free_ports, market, refused, run, scratch};
+use crate::util::{bin, free_ports, market, refused, run, scratch};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
