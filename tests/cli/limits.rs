@@ -2,7 +2,6 @@
 //! is above the limits is refused before any work, naming the file, the estimate, the
 //! limit and `--force`; the bundled markets are far below them.
 
-
 use crate::util::{bin, market, ok, refused, run, scratch};
 
 /// A 300-broker complete market with 10 users (every broker linked to every other

@@ -1,7 +1,10 @@
 //! The command-line tests: the built `brokerflow` binary run as a user would, one
 //! module per subcommand (or theme), all in one test binary so the suite links once
-//! (ripgrep's layout). `util` holds the helpers every module shares.
+//! (ripgrep's layout). `util` holds the helpers every module shares, `macros` the
+//! `cases!` macro that stamps one test per case.
 
+#[macro_use]
+mod macros;
 mod util;
 
 mod evaluate;

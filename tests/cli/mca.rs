@@ -1,24 +1,7 @@
 //! `brokerflow mca run|explore` and `settle --mechanism mca` end to end, through the
 //! built binary, on the scenarios committed under experiments/mca/ ([MCA-Alloy]).
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use crate::util::json;
-
-fn path(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::util::{json, path, run, temp_dir};
 
 #[test]
 fn run_json_has_the_documented_keys_and_the_hand_result() {
@@ -143,8 +126,7 @@ fn explore_bound_and_bad_input_are_reported() {
     let out = run(&["mca", "explore", &f, "--policies", "keep-T9x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy 'keep-T9x'"));
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-mca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("explore");
     let bad = dir.join("bad.json");
     std::fs::write(
         &bad,

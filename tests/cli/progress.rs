@@ -3,7 +3,6 @@
 //! output and files are byte for byte the same with and without `--quiet` (apart
 //! from wall-clock `seconds` fields).
 
-
 use crate::util::{market, run, scratch, scratch_file};
 
 /// `value` without its wall-clock `seconds` fields, at any depth.

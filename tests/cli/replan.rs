@@ -5,7 +5,6 @@
 //! before any output; a demand of 1e308 is refused by name in run, compare and
 //! settle; the exponential potential with a tall ceiling keeps every capacity.
 
-
 use crate::util::{json, market, refused, run, scratch, scratch_file};
 
 /// tiny with its numbers changed by `edit` (participants unchanged), as a file.

@@ -7,7 +7,6 @@
 //! Without Chromium the rendering tests skip with a message, unless
 //! `BROKERFLOW_REQUIRE_CHROMIUM=1` (as CI sets it), where they fail.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,7 +2,6 @@
 //! command that takes them (run, compare, settle's engine allocation, experiment
 //! specs), with one line naming the settings and the rule.
 
-
 use crate::util::{market, refused, run, scratch_file};
 
 #[test]

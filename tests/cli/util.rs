@@ -1,11 +1,8 @@
-//! Shared by the command-line tests: the built binary, the bundled markets, scratch
-//! files and free loopback ports.
-
-// Each test crate that includes this module uses part of it.
-#![allow(dead_code)]
+//! Shared by the command-line tests: the built binary, the bundled markets and other
+//! repository files, scratch files and folders, and free loopback ports.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The built `brokerflow` binary.
@@ -22,6 +19,14 @@ pub fn run(args: &[&str]) -> Output {
 pub fn market(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("graphs/markets/{name}.json"))
+        .display()
+        .to_string()
+}
+
+/// The repository's file `rel` (a path from the root, `experiments/mca/x.json`).
+pub fn path(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
         .display()
         .to_string()
 }
@@ -45,6 +50,19 @@ pub fn scratch_file(name: &str, text: &str) -> String {
     let path = scratch(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A fresh, empty folder `name` of this process and of the calling module's file.
+#[track_caller]
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerflow-cli-{}-{}-{name}",
+        caller_module(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The file stem of the test module that called (through `#[track_caller]` helpers).
@@ -105,4 +123,9 @@ pub fn ok(args: &[&str]) -> Output {
 /// The JSON the binary prints for `args`, which must succeed.
 pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&ok(args).stdout).unwrap()
+}
+
+/// What a run wrote on standard error, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
