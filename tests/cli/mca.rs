@@ -165,26 +165,41 @@ fn settle_with_mca_prints_consensus_and_welfare_beside_p3() {
         notes.iter().any(|n| n.contains("cbba conflict rules")),
         "{notes:?}"
     );
-    for rules in ["cbba", "bid-time"] {
-        let v = json(&[
-            "settle",
-            &m,
-            "--mechanism",
-            "mca",
-            "--rules",
-            rules,
-            "--json",
-        ]);
-        let notes = v["notes"].to_string();
-        assert!(
-            notes.contains("consensus reached in every group"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains(&format!("{rules} conflict rules")),
-            "{notes}"
-        );
-    }
+}
+
+/// `settle --mechanism mca --rules RULES` on posted.json reaches consensus and says
+/// which conflict rules it used.
+fn settle_with_rules(rules: &str) {
+    let m = path("graphs/markets/posted.json");
+    let v = json(&[
+        "settle",
+        &m,
+        "--mechanism",
+        "mca",
+        "--rules",
+        rules,
+        "--json",
+    ]);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("consensus reached in every group"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(&format!("{rules} conflict rules")),
+        "{notes}"
+    );
+}
+
+cases!(settle_with_mca_rules_names_them, settle_with_rules, {
+    cbba: ("cbba"),
+    bid_time: ("bid-time"),
+});
+
+/// `--rules` belongs to `--mechanism mca`.
+#[test]
+fn rules_without_mca_are_refused() {
+    let m = path("graphs/markets/posted.json");
     let out = run(&["settle", &m, "--mechanism", "vcg", "--rules", "cbba"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mechanism mca only"));

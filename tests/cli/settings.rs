@@ -4,20 +4,25 @@
 
 use crate::util::{market, refused, run, scratch_file};
 
-#[test]
-fn eta_plus_epsilon_above_five_percent_is_refused_everywhere() {
+/// `command` with `rest` on tiny and η = ε = 0.03 is refused naming the rule.
+fn above_five_percent_refused(command: &str, rest: &[&str]) {
     let t = market("tiny");
     let broken = ["--eta", "0.03", "--epsilon", "0.03"];
-    for cmd in [
-        vec!["run", &t],
-        vec!["run", &t, "--inject", "feasible"],
-        vec!["compare", &t],
-        vec!["settle", &t, "--mechanism", "engine-prices"],
-    ] {
-        let mut args = cmd.clone();
-        args.extend(broken);
-        refused(&args, "eta + epsilon = 0.06 is out of range: η + ε ≤ 0.05");
-    }
+    let mut args = vec![command, t.as_str()];
+    args.extend_from_slice(rest);
+    args.extend(broken);
+    refused(&args, "eta + epsilon = 0.06 is out of range: η + ε ≤ 0.05");
+}
+
+cases!(eta_plus_epsilon_above_five_percent_is_refused_everywhere, above_five_percent_refused, {
+    run: ("run", &[]),
+    run_feasible: ("run", &["--inject", "feasible"]),
+    compare: ("compare", &[]),
+    settle_engine_prices: ("settle", &["--mechanism", "engine-prices"]),
+});
+
+#[test]
+fn eta_plus_epsilon_above_five_percent_is_refused_in_an_experiment_spec() {
     let spec = scratch_file(
         "broken.toml",
         "name = \"t\"\nmethods = [\"fair/demand\"]\n[[configuration]]\nname = \"K3\"\nseeds = 1\n\
@@ -27,24 +32,28 @@ fn eta_plus_epsilon_above_five_percent_is_refused_everywhere() {
     refused(&["experiment", &spec], "eta + epsilon");
 }
 
-#[test]
-fn eta_plus_epsilon_of_exactly_five_percent_runs() {
+/// `run --inject feasible --eta ETA --epsilon EPSILON` on tiny, η + ε = 0.05, runs.
+fn five_percent_runs(eta: &str, epsilon: &str) {
     let t = market("tiny");
-    for (eta, epsilon) in [("0.02", "0.03"), ("0.04", "0.01"), ("0", "0.05")] {
-        let out = run(&[
-            "run",
-            &t,
-            "--inject",
-            "feasible",
-            "--eta",
-            eta,
-            "--epsilon",
-            epsilon,
-        ]);
-        assert!(
-            out.status.success(),
-            "eta {eta} epsilon {epsilon}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = run(&[
+        "run",
+        &t,
+        "--inject",
+        "feasible",
+        "--eta",
+        eta,
+        "--epsilon",
+        epsilon,
+    ]);
+    assert!(
+        out.status.success(),
+        "eta {eta} epsilon {epsilon}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
+
+cases!(eta_plus_epsilon_of_exactly_five_percent_runs, five_percent_runs, {
+    eta_2_epsilon_3: ("0.02", "0.03"),
+    eta_4_epsilon_1: ("0.04", "0.01"),
+    eta_0_epsilon_5: ("0", "0.05"),
+});
