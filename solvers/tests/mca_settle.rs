@@ -2,24 +2,18 @@
 //! a statement, consensus, individual rationality for providers at their declared
 //! costs, a feasible sub-flow of the allocation, and the welfare beside P3's.
 
-use std::path::PathBuf;
-
-use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
+use brokerflow_graphs::{ExpandedGraph, Role};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::mca::Rules;
 use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
 
-fn market(name: &str) -> ValidMarket {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../graphs/markets")
-        .join(name);
-    Market::load(&path).unwrap()
-}
+mod common;
+use common::{bundled as market, repo_file};
 
 /// Every bundled market (graphs/markets/*.json), under both conflict-rule sets.
 #[test]
 fn mca_settles_every_bundled_market() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../graphs/markets");
+    let dir = repo_file("graphs/markets");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
