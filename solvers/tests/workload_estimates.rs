@@ -22,11 +22,7 @@ fn check(label: &str, g: &ExpandedGraph) {
 
 /// The bundled market `name` (of `common::bundled_markets`) estimates its LPs.
 fn bundled_market_estimates_its_lps(name: &str) {
-    let (_, market) = common::bundled_markets()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap();
-    check(name, &ExpandedGraph::new(&market));
+    check(name, &ExpandedGraph::new(&common::bundled_market(name)));
 }
 
 #[test]

@@ -36,6 +36,15 @@ pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
     ]
 }
 
+/// The market `name` of [`bundled_markets`].
+pub fn bundled_market(name: &str) -> ValidMarket {
+    bundled_markets()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no bundled market {name}"))
+        .1
+}
+
 /// Random generated markets, each with a label naming its configuration and seed:
 /// few users, brokers and providers, with broker→broker cycles, eligibility lists,
 /// posted prices, and scarce and plentiful capacity.
