@@ -8,9 +8,10 @@ use brokerflow_graphs::formats::mcf::{parse_mcf, parse_mcf_bytes, write_mcf, Mcf
 use brokerflow_graphs::{Market, Role};
 use proptest::prelude::*;
 
+mod common;
+
 fn bench(name: &str) -> String {
-    let path = format!("{}/markets/mcf/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    common::bundled_text(&format!("mcf/{name}"))
 }
 
 /// A minimal reading of the file, independent of the importer: the `p` line's

@@ -7,9 +7,10 @@ use brokerflow_graphs::formats::sndlib::{
 };
 use brokerflow_graphs::{Market, Role};
 
+mod common;
+
 fn abilene() -> String {
-    let path = format!("{}/markets/sndlib/abilene.txt", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    common::bundled_text("sndlib/abilene.txt")
 }
 
 fn all() -> SndlibOptions {
@@ -81,11 +82,7 @@ fn max_demands_keeps_the_first_in_file_order() {
     assert_eq!(m.meta.as_ref().unwrap()["demands_kept"], 32);
     // The bundled market is this import (valuations to the last bit or two: JSON's
     // decimal text does not always read back to the same f64).
-    let bundled = Market::load(format!(
-        "{}/markets/abilene.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let bundled = Market::load(common::bundled_path("abilene.json")).unwrap();
     assert_eq!(bundled.links, m.links);
     assert_eq!(bundled.users.len(), m.users.len());
     for (b, u) in bundled.users.iter().zip(&m.users) {

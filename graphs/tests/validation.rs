@@ -10,6 +10,8 @@ use brokerflow_graphs::{
 };
 use serde_json::{json, Value};
 
+mod common;
+
 const ORIGIN: &str = "bad-market.json";
 
 /// A valid market touching every part of the format: eligibility, finite and unlimited
@@ -55,10 +57,7 @@ fn link(from: &str, to: &str) -> Value {
 }
 
 fn refuse(text: &str) -> MarketError {
-    match Market::from_json_str(text, ORIGIN) {
-        Ok(m) => panic!("accepted a bad market: {m:?}\n{text}"),
-        Err(e) => e,
-    }
+    common::refuse(text, ORIGIN)
 }
 
 fn assert_one_line(msg: &str) {
@@ -149,12 +148,25 @@ fn every_disallowed_role_pair() {
     }
 }
 
+/// A link from `id` to itself is refused.
+fn self_loop(id: &str) {
+    let text = with(|v| push(v, "links", link(id, id)));
+    assert_rule(&text, Rule::SelfLoop(id.into()), &["links[6]", id]);
+}
+
 #[test]
-fn self_loops() {
-    for id in ["b1", "u1", "p2"] {
-        let text = with(|v| push(v, "links", link(id, id)));
-        assert_rule(&text, Rule::SelfLoop(id.into()), &["links[6]", id]);
-    }
+fn self_loops_of_a_broker() {
+    self_loop("b1");
+}
+
+#[test]
+fn self_loops_of_a_user() {
+    self_loop("u1");
+}
+
+#[test]
+fn self_loops_of_a_provider() {
+    self_loop("p2");
 }
 
 #[test]
@@ -205,20 +217,41 @@ fn duplicate_ids_within_and_across_roles() {
     }
 }
 
+/// A participant `id` added to `key` is refused as reserved: 'sink' and `t(…)` name
+/// collection points, '->' bandwidth nodes.
+fn reserved_id(id: &str, key: &str) {
+    let text = with(|v| push(v, key, json!({ "id": id })));
+    let at = format!("{key}[2] ({id})");
+    assert_rule(&text, Rule::ReservedId(id.into()), &[&at]);
+}
+
 #[test]
-fn reserved_ids() {
-    // 'sink' and `t(…)` name collection points, '->' bandwidth nodes.
-    for (id, key) in [
-        ("sink", "brokers"),
-        ("a->b", "providers"),
-        ("->", "brokers"),
-        ("t(u1)", "brokers"),
-        ("t(x)", "providers"),
-    ] {
-        let text = with(|v| push(v, key, json!({ "id": id })));
-        let at = format!("{key}[2] ({id})");
-        assert_rule(&text, Rule::ReservedId(id.into()), &[&at]);
-    }
+fn reserved_ids_sink() {
+    reserved_id("sink", "brokers");
+}
+
+#[test]
+fn reserved_ids_arrow_inside() {
+    reserved_id("a->b", "providers");
+}
+
+#[test]
+fn reserved_ids_arrow() {
+    reserved_id("->", "brokers");
+}
+
+#[test]
+fn reserved_ids_collection_point_of_a_user() {
+    reserved_id("t(u1)", "brokers");
+}
+
+#[test]
+fn reserved_ids_collection_point() {
+    reserved_id("t(x)", "providers");
+}
+
+#[test]
+fn reserved_ids_of_users() {
     let user = with(|v| v["users"][0]["id"] = json!("sink"));
     assert_rule(&user, Rule::ReservedId("sink".into()), &["users[0] (sink)"]);
 }
@@ -602,42 +635,97 @@ fn type_errors_name_the_field_path() {
     }
 }
 
-#[test]
-fn trailing_text_after_the_object() {
+/// The market followed by `tail` is refused as text after the object.
+fn trailing_text(tail: &str) {
     let base = with(|_| {});
-    for tail in [" {}", "x", ",", "\n]", " {\"name\": 1}"] {
-        let text = format!("{base}{tail}");
-        assert_parse(
-            &text,
-            "(top level)",
-            &["unexpected text after the market object"],
-        );
-    }
-    // Trailing whitespace is not text.
-    Market::from_json_str(&format!("{base} \n\t\n"), ORIGIN).unwrap();
+    let text = format!("{base}{tail}");
+    assert_parse(
+        &text,
+        "(top level)",
+        &["unexpected text after the market object"],
+    );
 }
 
 #[test]
-fn not_json_at_all() {
-    // Each refused in one line that says what is wrong: what the text is when it is no
-    // JSON at all, else where the JSON breaks off.
-    for (text, says) in [
-        ("", "the file is empty"),
-        ("   ", "the file is empty"),
-        ("hello", "not JSON"),
-        ("name: tiny", "not YAML"),
-        ("{", "line 1"),
-        ("{\"name\": \"x\"", "truncated"),
-        // A byte-order mark is skipped; `{}` then lacks its fields.
-        ("\u{feff}{}", "line 1"),
-    ] {
-        let e = refuse(text);
-        let msg = e.to_string();
-        assert!(matches!(e, MarketError::Parse { .. }), "{e:?}");
-        assert_one_line(&msg);
-        assert!(msg.starts_with(&format!("{ORIGIN}: ")), "{msg}");
-        assert!(msg.contains(says), "{text:?}: expected {says:?} in: {msg}");
-    }
+fn trailing_text_after_the_object_an_object() {
+    trailing_text(" {}");
+}
+
+#[test]
+fn trailing_text_after_the_object_a_word() {
+    trailing_text("x");
+}
+
+#[test]
+fn trailing_text_after_the_object_a_comma() {
+    trailing_text(",");
+}
+
+#[test]
+fn trailing_text_after_the_object_a_bracket() {
+    trailing_text("\n]");
+}
+
+#[test]
+fn trailing_text_after_the_object_a_named_object() {
+    trailing_text(" {\"name\": 1}");
+}
+
+#[test]
+fn trailing_whitespace_is_not_text() {
+    let base = with(|_| {});
+    Market::from_json_str(&format!("{base} \n\t\n"), ORIGIN).unwrap();
+}
+
+/// `text` is refused in one line that says what is wrong (`says`): what the text is
+/// when it is no JSON at all, else where the JSON breaks off.
+fn not_json(text: &str, says: &str) {
+    let e = refuse(text);
+    let msg = e.to_string();
+    assert!(matches!(e, MarketError::Parse { .. }), "{e:?}");
+    assert_one_line(&msg);
+    assert!(msg.starts_with(&format!("{ORIGIN}: ")), "{msg}");
+    assert!(msg.contains(says), "{text:?}: expected {says:?} in: {msg}");
+}
+
+#[test]
+fn not_json_at_all_empty() {
+    not_json("", "the file is empty");
+}
+
+#[test]
+fn not_json_at_all_blank() {
+    not_json("   ", "the file is empty");
+}
+
+#[test]
+fn not_json_at_all_a_word() {
+    not_json("hello", "not JSON");
+}
+
+#[test]
+fn not_json_at_all_yaml() {
+    not_json("name: tiny", "not YAML");
+}
+
+#[test]
+fn not_json_at_all_an_open_brace() {
+    not_json("{", "line 1");
+}
+
+#[test]
+fn not_json_at_all_truncated() {
+    not_json("{\"name\": \"x\"", "truncated");
+}
+
+/// A byte-order mark is skipped; `{}` then lacks its fields.
+#[test]
+fn not_json_at_all_a_byte_order_mark_then_an_empty_object() {
+    not_json("\u{feff}{}", "line 1");
+}
+
+#[test]
+fn json_that_is_not_an_object() {
     // JSON, but not an object (serde would read a struct from an array positionally,
     // so arrays are refused before it tries).
     assert_parse("[1, 2]", "(top level)", &["not an array"]);

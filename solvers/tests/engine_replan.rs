@@ -14,7 +14,7 @@ use brokerflow_solvers::engine::replan::{self, ResumeMode, StateError};
 use brokerflow_solvers::engine::{
     self, Engine, EngineError, EngineOptions, Injection, Observers, Potential, Runtime, Variant,
 };
-use common::{bundled_markets, every_setting, fingerprint};
+use common::{bundled_market, every_setting, fingerprint};
 
 fn graph(m: &ValidMarket) -> ExpandedGraph {
     ExpandedGraph::new(m)
@@ -53,28 +53,46 @@ fn stopped_and_resumed(
 /// Every bundled market × variant × injection × potential, stopped after 137 rounds
 /// (mid-run: the window is full, nothing has converged) and resumed: the same bits
 /// as the run that never stopped, saved and resumed on flat, on nodes, and across.
-#[test]
-fn continuing_on_the_same_market_is_bit_identical() {
-    for (name, m) in bundled_markets() {
-        let g = graph(&m);
-        for (what, o) in every_setting(name, &g, 1500, 50) {
-            let whole = engine::run(&m, &g, &o).unwrap();
-            let expected = fingerprint(&g, &whole, &[]);
-            for (saver, resumer) in [
-                (Runtime::Flat, Runtime::Flat),
-                (Runtime::Nodes, Runtime::Nodes),
-                (Runtime::Flat, Runtime::Nodes),
-                (Runtime::Nodes, Runtime::Flat),
-            ] {
-                let resumed = stopped_and_resumed(&m, &g, &o, 137, saver, resumer);
-                assert_eq!(
-                    fingerprint(&g, &resumed, &[]),
-                    expected,
-                    "{what}: saved on {saver:?}, resumed on {resumer:?}"
-                );
-            }
+fn continues_bit_identically(name: &str) {
+    let m = bundled_market(name);
+    let g = graph(&m);
+    for (what, o) in every_setting(name, &g, 1500, 50) {
+        let whole = engine::run(&m, &g, &o).unwrap();
+        let expected = fingerprint(&g, &whole, &[]);
+        for (saver, resumer) in [
+            (Runtime::Flat, Runtime::Flat),
+            (Runtime::Nodes, Runtime::Nodes),
+            (Runtime::Flat, Runtime::Nodes),
+            (Runtime::Nodes, Runtime::Flat),
+        ] {
+            let resumed = stopped_and_resumed(&m, &g, &o, 137, saver, resumer);
+            assert_eq!(
+                fingerprint(&g, &resumed, &[]),
+                expected,
+                "{what}: saved on {saver:?}, resumed on {resumer:?}"
+            );
         }
     }
+}
+
+#[test]
+fn continuing_on_the_same_market_is_bit_identical_tiny() {
+    continues_bit_identically("tiny");
+}
+
+#[test]
+fn continuing_on_the_same_market_is_bit_identical_figure3() {
+    continues_bit_identically("figure3");
+}
+
+#[test]
+fn continuing_on_the_same_market_is_bit_identical_linked() {
+    continues_bit_identically("linked");
+}
+
+#[test]
+fn continuing_on_the_same_market_is_bit_identical_posted() {
+    continues_bit_identically("posted");
 }
 
 /// A state saved after the run ended resumes as ended: nothing more runs, the same

@@ -67,33 +67,6 @@ fn every_rule_is_refused_naming_the_path_and_the_rule() {
         rule(&down("b1", 6, 5)).0,
         FaultRule::EmptyRange { from: 6, to: 5 }
     );
-    for p in ["-0.1", "1.5"] {
-        let (r, m) = rule(&format!(
-            r#"{{"from": 1, "to": 5, "kind": "message-loss", "probability": {p}}}"#
-        ));
-        assert!(matches!(r, FaultRule::Probability(_)), "{m}");
-        assert!(m.contains("faults[0].probability"), "{m}");
-        let (r, _) = rule(&format!(
-            r#"{{"from": 1, "to": 5, "kind": "duplicate", "probability": {p}}}"#
-        ));
-        assert!(matches!(r, FaultRule::Probability(_)));
-        let (r, _) = rule(&format!(
-            r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": 2, "probability": {p}}}"#
-        ));
-        assert!(matches!(r, FaultRule::Probability(_)));
-    }
-    for f in ["0", "-2"] {
-        let (r, m) = rule(&format!(
-            r#"{{"from": 1, "to": 5, "kind": "liar", "node": "b1", "factor": {f}}}"#
-        ));
-        assert!(matches!(r, FaultRule::Factor(_)), "{m}");
-    }
-    for d in ["0", "1001", "18446744073709551615"] {
-        let (r, m) = rule(&format!(
-            r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": {d}}}"#
-        ));
-        assert!(matches!(r, FaultRule::DelayRounds(_)), "{m}");
-    }
     let (r, _) = rule(
         r#"{"from": 1, "to": 5, "kind": "message-loss", "probability": 0.1, "node": "b1", "link": ["u1", "b1"]}"#,
     );
@@ -210,4 +183,73 @@ fn malformed_files_are_refused_with_their_json_path() {
         assert!(m.contains(why), "{text}: {m}");
         assert!(!m.contains('\n'), "{m}");
     }
+}
+
+/// A probability `p` outside [0, 1] is refused in message-loss (naming its path),
+/// duplicate and delay.
+fn probability_refused(p: &str) {
+    let (r, m) = rule(&format!(
+        r#"{{"from": 1, "to": 5, "kind": "message-loss", "probability": {p}}}"#
+    ));
+    assert!(matches!(r, FaultRule::Probability(_)), "{m}");
+    assert!(m.contains("faults[0].probability"), "{m}");
+    let (r, _) = rule(&format!(
+        r#"{{"from": 1, "to": 5, "kind": "duplicate", "probability": {p}}}"#
+    ));
+    assert!(matches!(r, FaultRule::Probability(_)));
+    let (r, _) = rule(&format!(
+        r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": 2, "probability": {p}}}"#
+    ));
+    assert!(matches!(r, FaultRule::Probability(_)));
+}
+
+#[test]
+fn a_negative_probability_is_refused() {
+    probability_refused("-0.1");
+}
+
+#[test]
+fn a_probability_above_one_is_refused() {
+    probability_refused("1.5");
+}
+
+/// A liar's factor `f` that is not positive is refused.
+fn factor_refused(f: &str) {
+    let (r, m) = rule(&format!(
+        r#"{{"from": 1, "to": 5, "kind": "liar", "node": "b1", "factor": {f}}}"#
+    ));
+    assert!(matches!(r, FaultRule::Factor(_)), "{m}");
+}
+
+#[test]
+fn a_liar_factor_of_zero_is_refused() {
+    factor_refused("0");
+}
+
+#[test]
+fn a_negative_liar_factor_is_refused() {
+    factor_refused("-2");
+}
+
+/// A delay of `d` rounds outside 1..=1000 is refused.
+fn delay_rounds_refused(d: &str) {
+    let (r, m) = rule(&format!(
+        r#"{{"from": 1, "to": 5, "kind": "delay", "rounds": {d}}}"#
+    ));
+    assert!(matches!(r, FaultRule::DelayRounds(_)), "{m}");
+}
+
+#[test]
+fn a_delay_of_zero_rounds_is_refused() {
+    delay_rounds_refused("0");
+}
+
+#[test]
+fn a_delay_of_1001_rounds_is_refused() {
+    delay_rounds_refused("1001");
+}
+
+#[test]
+fn a_delay_of_u64_max_rounds_is_refused() {
+    delay_rounds_refused("18446744073709551615");
 }

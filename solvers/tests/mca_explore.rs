@@ -3,8 +3,6 @@
 //! and random sub-modular scenarios through the synchronous runner (the
 //! literature's guarantees: [MCA-Alloy] Remark 3 and §V, [CBBA]'s convergence and greedy-optimality results).
 
-use std::path::PathBuf;
-
 use brokerflow_solvers::mca::explore::Channels;
 use brokerflow_solvers::mca::values::is_submodular;
 use brokerflow_solvers::mca::{
@@ -13,10 +11,10 @@ use brokerflow_solvers::mca::{
 };
 use proptest::prelude::*;
 
+mod common;
+
 fn committed(name: &str) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../experiments/mca")
-        .join(name);
+    let path = common::repo_file(&format!("experiments/mca/{name}"));
     let text = std::fs::read_to_string(&path).unwrap();
     Scenario::from_json_str(&text, &path.display().to_string()).unwrap()
 }

@@ -2,24 +2,18 @@
 //! a statement, consensus, individual rationality for providers at their declared
 //! costs, a feasible sub-flow of the allocation, and the welfare beside P3's.
 
-use std::path::PathBuf;
-
-use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
+use brokerflow_graphs::{ExpandedGraph, Role};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::mca::Rules;
 use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
 
-fn market(name: &str) -> ValidMarket {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../graphs/markets")
-        .join(name);
-    Market::load(&path).unwrap()
-}
+mod common;
+use common::{bundled as market, repo_file};
 
 /// Every bundled market (graphs/markets/*.json), under both conflict-rule sets.
 #[test]
 fn mca_settles_every_bundled_market() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../graphs/markets");
+    let dir = repo_file("graphs/markets");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -135,51 +129,66 @@ fn tiny_keeps_p3_welfare() {
 /// runs (Σ over its delivery edges of the declared per-job cost × jobs), since a
 /// winner is paid that cost plus a winning bid ≥ 0; under both rule sets, on every
 /// bundled market.
-#[test]
-fn providers_are_paid_at_least_their_declared_costs() {
-    for name in ["tiny.json", "figure3.json", "linked.json", "posted.json"] {
-        let truth = market(name);
-        let mut declared = truth.clone().into_market();
-        for p in &mut declared.providers {
-            p.cost = 1.5 * p.cost + 0.5;
-        }
-        let declared = declared.validate().unwrap();
-        let gd = ExpandedGraph::new(&declared);
-        let allocation = Allocation::lp(&gd, Backend::DEFAULT).unwrap();
-        for rules in Rules::ALL {
-            let st = settle::mca::settle_mca(
-                &truth,
-                &declared,
-                &allocation,
-                &SettleOptions::default(),
-                rules,
-            )
-            .unwrap();
-            let mut paid_work = 0.0;
-            for p in &declared.providers {
-                let n = gd.node_named(&p.id).unwrap();
-                let cost: f64 = (0..gd.commodities.len())
-                    .map(|k| {
-                        st.trades
-                            .edges(&gd, k)
-                            .filter(|(e, _)| {
-                                gd.graph.edge_endpoints(*e).is_some_and(|(t, _)| t == n)
-                            })
-                            .map(|(e, x)| gd.unit_cost(e, k) * x)
-                            .sum::<f64>()
-                    })
-                    .sum();
-                let line = st.participants.iter().find(|l| l.id == p.id).unwrap();
-                assert!(
-                    line.receives >= cost - 1e-9 * cost.max(1.0),
-                    "{name} {rules:?}: {} receives {} < declared cost {cost}",
-                    p.id,
-                    line.receives
-                );
-                paid_work += cost;
-            }
-            // Not vacuous: some provider runs work at a positive declared cost.
-            assert!(paid_work > 0.0, "{name} {rules:?}");
-        }
+fn paid_at_least_declared_costs(name: &str) {
+    let truth = market(name);
+    let mut declared = truth.clone().into_market();
+    for p in &mut declared.providers {
+        p.cost = 1.5 * p.cost + 0.5;
     }
+    let declared = declared.validate().unwrap();
+    let gd = ExpandedGraph::new(&declared);
+    let allocation = Allocation::lp(&gd, Backend::DEFAULT).unwrap();
+    for rules in Rules::ALL {
+        let st = settle::mca::settle_mca(
+            &truth,
+            &declared,
+            &allocation,
+            &SettleOptions::default(),
+            rules,
+        )
+        .unwrap();
+        let mut paid_work = 0.0;
+        for p in &declared.providers {
+            let n = gd.node_named(&p.id).unwrap();
+            let cost: f64 = (0..gd.commodities.len())
+                .map(|k| {
+                    st.trades
+                        .edges(&gd, k)
+                        .filter(|(e, _)| gd.graph.edge_endpoints(*e).is_some_and(|(t, _)| t == n))
+                        .map(|(e, x)| gd.unit_cost(e, k) * x)
+                        .sum::<f64>()
+                })
+                .sum();
+            let line = st.participants.iter().find(|l| l.id == p.id).unwrap();
+            assert!(
+                line.receives >= cost - 1e-9 * cost.max(1.0),
+                "{name} {rules:?}: {} receives {} < declared cost {cost}",
+                p.id,
+                line.receives
+            );
+            paid_work += cost;
+        }
+        // Not vacuous: some provider runs work at a positive declared cost.
+        assert!(paid_work > 0.0, "{name} {rules:?}");
+    }
+}
+
+#[test]
+fn providers_are_paid_at_least_their_declared_costs_tiny() {
+    paid_at_least_declared_costs("tiny.json");
+}
+
+#[test]
+fn providers_are_paid_at_least_their_declared_costs_figure3() {
+    paid_at_least_declared_costs("figure3.json");
+}
+
+#[test]
+fn providers_are_paid_at_least_their_declared_costs_linked() {
+    paid_at_least_declared_costs("linked.json");
+}
+
+#[test]
+fn providers_are_paid_at_least_their_declared_costs_posted() {
+    paid_at_least_declared_costs("posted.json");
 }

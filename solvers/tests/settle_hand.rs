@@ -14,6 +14,8 @@ use brokerflow_solvers::settle::{
     Allocation, AllocationSource, Bids, Mechanism, SettleError, SettleOptions, Statement,
 };
 
+mod common;
+
 const TOL: f64 = 1e-6;
 
 fn market(text: &str) -> ValidMarket {
@@ -140,11 +142,7 @@ fn lp_prices_on_tiny_use_the_hand_worked_duals_of_tiny_md() {
     // b2 receives 40, pays p2 8·4 = 32, costs 8: utility 0.
     // p1 receives 60, costs 5 + 10 = 15: utility 45 = 3·15. p2: 32 − 32 = 0.
     // Surplus = rents 16·5 + 2·8 = 96; W = 141 = 45 + 96.
-    let truth = Market::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../graphs/markets/tiny.json"
-    ))
-    .unwrap();
+    let truth = common::bundled("tiny.json");
     let s = truthful(&truth, Mechanism::LpPrices);
     expect(
         &s,
@@ -179,11 +177,7 @@ fn vcg_on_tiny_by_hand() {
     //     125; its value −15 → receives 140.
     //   without p2: z = w = 0 → 125 → p2's utility 16; value −32 → receives 48.
     // Surplus = 20 + 58 − 149 − 24 − 140 − 48 = −283.
-    let truth = Market::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../graphs/markets/tiny.json"
-    ))
-    .unwrap();
+    let truth = common::bundled("tiny.json");
     let s = truthful(&truth, Mechanism::Vcg);
     expect(
         &s,
@@ -691,39 +685,8 @@ fn refusals_are_typed_and_clear() {
     // No posted prices.
     let e = run(&a, &Bids::default(), Mechanism::Posted).unwrap_err();
     assert!(matches!(e, SettleError::NoPostedPrices), "{e}");
-    // Unknown participant, wrong role, bad amount in the bids.
-    for (text, needle) in [
-        (r#"{"valuations": {"zz": 1}}"#, "unknown participant"),
-        (r#"{"valuations": {"p1": 1}}"#, "is a provider"),
-        (r#"{"costs": {"u1": 1}}"#, "is a user"),
-        (r#"{"costs": {"p1": -1}}"#, "finite and >= 0"),
-        (r#"{"entirety": {"zz": {"u1": 1}}}"#, "unknown participant"),
-        (
-            r#"{"entirety": {"u1": {"u2": 1}}}"#,
-            "only providers make entirety bids",
-        ),
-        (r#"{"entirety": {"p1": {"zz": 1}}}"#, "no user has this id"),
-        (
-            r#"{"entirety": {"p1": {"p2": 1}}}"#,
-            "entirety asks are per user",
-        ),
-        (r#"{"entirety": {"p1": {"u1": -1}}}"#, "finite and >= 0"),
-    ] {
-        let bids = Bids::from_json_str(text, "bids.json").unwrap();
-        let e = bids.apply(&a).unwrap_err();
-        assert!(e.to_string().contains(needle), "{text}: {e}");
-    }
     let e = Bids::from_json_str(r#"{"valuation": {}}"#, "bids.json").unwrap_err();
     assert!(e.to_string().contains("bids.json"), "{e}");
-    // Entirety asks: a number where a per-user map belongs, an unknown field.
-    for text in [
-        r#"{"entirety": {"p1": 3}}"#,
-        r#"{"entirety": {"p1": {"u1": 3}}, "bundles": {}}"#,
-    ] {
-        let e = Bids::from_json_str(text, "bids.json").unwrap_err();
-        assert!(matches!(e, SettleError::Bids { .. }), "{text}: {e}");
-        assert!(e.to_string().contains("entirety"), "{text}: {e}");
-    }
     // VCG refuses an allocation that is not P3's.
     let g = ExpandedGraph::new(&a);
     let mut alloc = Allocation::lp(&g, Backend::DEFAULT).unwrap();
@@ -731,6 +694,85 @@ fn refusals_are_typed_and_clear() {
     let e = settle(&a, &a, &alloc, Mechanism::Vcg, &SettleOptions::default()).unwrap_err();
     assert!(matches!(e, SettleError::VcgNeedsOptimum(_)), "{e}");
     assert!(e.to_string().contains("--allocation lp"), "{e}");
+}
+
+/// Bids `text` on market A are refused when applied, the message containing `needle`
+/// (unknown participant, wrong role, bad amount).
+fn bids_refused(text: &str, needle: &str) {
+    let a = market(MARKET_A);
+    let bids = Bids::from_json_str(text, "bids.json").unwrap();
+    let e = bids.apply(&a).unwrap_err();
+    assert!(e.to_string().contains(needle), "{text}: {e}");
+}
+
+#[test]
+fn bids_refuse_an_unknown_participant() {
+    bids_refused(r#"{"valuations": {"zz": 1}}"#, "unknown participant");
+}
+
+#[test]
+fn bids_refuse_a_provider_valuation() {
+    bids_refused(r#"{"valuations": {"p1": 1}}"#, "is a provider");
+}
+
+#[test]
+fn bids_refuse_a_user_cost() {
+    bids_refused(r#"{"costs": {"u1": 1}}"#, "is a user");
+}
+
+#[test]
+fn bids_refuse_a_negative_cost() {
+    bids_refused(r#"{"costs": {"p1": -1}}"#, "finite and >= 0");
+}
+
+#[test]
+fn bids_refuse_an_unknown_entirety_bidder() {
+    bids_refused(r#"{"entirety": {"zz": {"u1": 1}}}"#, "unknown participant");
+}
+
+#[test]
+fn bids_refuse_an_entirety_bid_of_a_user() {
+    bids_refused(
+        r#"{"entirety": {"u1": {"u2": 1}}}"#,
+        "only providers make entirety bids",
+    );
+}
+
+#[test]
+fn bids_refuse_an_entirety_ask_for_an_unknown_user() {
+    bids_refused(r#"{"entirety": {"p1": {"zz": 1}}}"#, "no user has this id");
+}
+
+#[test]
+fn bids_refuse_an_entirety_ask_for_a_provider() {
+    bids_refused(
+        r#"{"entirety": {"p1": {"p2": 1}}}"#,
+        "entirety asks are per user",
+    );
+}
+
+#[test]
+fn bids_refuse_a_negative_entirety_ask() {
+    bids_refused(r#"{"entirety": {"p1": {"u1": -1}}}"#, "finite and >= 0");
+}
+
+/// Entirety asks `text` that do not parse: typed, naming `entirety`.
+fn entirety_unreadable(text: &str) {
+    let e = Bids::from_json_str(text, "bids.json").unwrap_err();
+    assert!(matches!(e, SettleError::Bids { .. }), "{text}: {e}");
+    assert!(e.to_string().contains("entirety"), "{text}: {e}");
+}
+
+/// A number where a per-user map belongs.
+#[test]
+fn entirety_asks_refuse_a_number_for_a_map() {
+    entirety_unreadable(r#"{"entirety": {"p1": 3}}"#);
+}
+
+/// An unknown field beside the entirety asks.
+#[test]
+fn entirety_asks_refuse_an_unknown_field() {
+    entirety_unreadable(r#"{"entirety": {"p1": {"u1": 3}}, "bundles": {}}"#);
 }
 
 #[test]

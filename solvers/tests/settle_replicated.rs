@@ -96,42 +96,56 @@ fn honest_run(truth: &Market, config: &ReplicationConfig) -> ReplicatedRun {
     settle_replicated(truth, truth, config, &[]).expect("replicated run")
 }
 
-#[test]
-fn honest_runs_equal_centralised_on_bundled_markets() {
-    for (name, m) in [
-        ("tiny", examples::tiny()),
-        ("figure3", examples::figure3()),
-        ("linked", examples::linked()),
-        ("posted", examples::posted()),
-    ] {
-        for mechanism in MECHANISMS {
-            let expected = centralised(&m, &m, mechanism);
-            for (r, k) in admissible() {
-                for transport in [TransportKind::Channels, TransportKind::Tcp] {
-                    let config = cfg(mechanism, r, k, transport);
-                    let what = format!("{name} {mechanism} m={r} k={k} {}", transport.name());
-                    if r > m.providers.len() {
-                        let e = settle_replicated(&m, &m, &config, &[]).unwrap_err();
-                        assert!(
-                            matches!(e, ReplicationError::TooManyReplicas { .. }),
-                            "{what}: {e}"
-                        );
-                        continue;
-                    }
-                    let run = honest_run(&m, &config);
-                    assert_settled_with(&run, &expected, &what);
-                    // Honest traffic: one broadcast per step to m − 1 peers (5 steps,
-                    // plus the data transfer for vcg).
-                    let steps = if mechanism == Mechanism::Vcg { 6 } else { 5 };
-                    assert_eq!(
-                        run.replication.messages,
-                        (steps * r * (r - 1)) as u64,
-                        "{what}"
+/// Honest replicated runs on the bundled market `m` (`name`) equal the centralised
+/// statement, for every mechanism, admissible (m, k) and transport.
+fn honest_runs_equal_centralised(name: &str, m: ValidMarket) {
+    for mechanism in MECHANISMS {
+        let expected = centralised(&m, &m, mechanism);
+        for (r, k) in admissible() {
+            for transport in [TransportKind::Channels, TransportKind::Tcp] {
+                let config = cfg(mechanism, r, k, transport);
+                let what = format!("{name} {mechanism} m={r} k={k} {}", transport.name());
+                if r > m.providers.len() {
+                    let e = settle_replicated(&m, &m, &config, &[]).unwrap_err();
+                    assert!(
+                        matches!(e, ReplicationError::TooManyReplicas { .. }),
+                        "{what}: {e}"
                     );
+                    continue;
                 }
+                let run = honest_run(&m, &config);
+                assert_settled_with(&run, &expected, &what);
+                // Honest traffic: one broadcast per step to m − 1 peers (5 steps,
+                // plus the data transfer for vcg).
+                let steps = if mechanism == Mechanism::Vcg { 6 } else { 5 };
+                assert_eq!(
+                    run.replication.messages,
+                    (steps * r * (r - 1)) as u64,
+                    "{what}"
+                );
             }
         }
     }
+}
+
+#[test]
+fn honest_runs_equal_centralised_on_bundled_markets_tiny() {
+    honest_runs_equal_centralised("tiny", examples::tiny());
+}
+
+#[test]
+fn honest_runs_equal_centralised_on_bundled_markets_figure3() {
+    honest_runs_equal_centralised("figure3", examples::figure3());
+}
+
+#[test]
+fn honest_runs_equal_centralised_on_bundled_markets_linked() {
+    honest_runs_equal_centralised("linked", examples::linked());
+}
+
+#[test]
+fn honest_runs_equal_centralised_on_bundled_markets_posted() {
+    honest_runs_equal_centralised("posted", examples::posted());
 }
 
 #[test]

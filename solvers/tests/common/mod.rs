@@ -5,12 +5,26 @@
 #![allow(dead_code)]
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
-use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
+use std::path::PathBuf;
+
+use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     routing_table, EngineOptions, EngineRun, Injection, Potential, TraceRow, Variant,
 };
 use brokerflow_solvers::lp::{self, LpOptions};
 use proptest::prelude::*;
+
+/// The workspace's file `rel` (a path from the workspace root, `experiments/mca/x.json`).
+pub fn repo_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+}
+
+/// The bundled market file `name` (`graphs/markets/NAME`), loaded.
+pub fn bundled(name: &str) -> ValidMarket {
+    Market::load(repo_file(&format!("graphs/markets/{name}"))).unwrap()
+}
 
 /// The bundled markets the runtimes are compared on, by name.
 pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
@@ -20,6 +34,15 @@ pub fn bundled_markets() -> [(&'static str, ValidMarket); 4] {
         ("linked", examples::linked()),
         ("posted", examples::posted()),
     ]
+}
+
+/// The market `name` of [`bundled_markets`].
+pub fn bundled_market(name: &str) -> ValidMarket {
+    bundled_markets()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no bundled market {name}"))
+        .1
 }
 
 /// Random generated markets, each with a label naming its configuration and seed:

@@ -2,22 +2,13 @@
 //! described with hand-computed G′ counts and its stranded user; `--dot` writes one
 //! edge per link; a bad file fails with one line on stderr naming file and culprit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-/// A fresh directory of this test process under the system temp dir.
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-inspect-{}-{tag}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{bin, temp_dir};
 
 fn inspect(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
+    bin()
         .arg("inspect")
         .args(args)
         .output()
@@ -161,53 +152,64 @@ fn assert_refused(file: &Path, culprits: &[&str]) {
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
 }
 
+/// MARKET edited into `content`, written as `name`, is refused naming `culprits`.
+fn bad_file_refused(name: &str, content: String, culprits: &[&str]) {
+    let dir = temp_dir(&format!("bad-{name}"));
+    assert_ne!(content, MARKET, "{name} changes nothing");
+    let file = dir.join(name);
+    std::fs::write(&file, content).unwrap();
+    assert_refused(&file, culprits);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+cases!(inspect_refuses_bad_files_in_one_line, bad_file_refused, {
+    unknown_link_end: (
+        "unknown-link-end.json",
+        MARKET.replace(r#""to": "p1"}"#, r#""to": "pX"}"#),
+        &["links[5] (b2->pX)", "unknown id 'pX'"],
+    ),
+    wrong_role_pair: (
+        "wrong-role-pair.json",
+        MARKET.replace(
+            r#"{"from": "u2", "to": "b1"}"#,
+            r#"{"from": "u2", "to": "p1"}"#,
+        ),
+        &["links[1] (u2->p1)", "a link from a user to a provider"],
+    ),
+    negative: (
+        "negative.json",
+        MARKET.replace(r#""capacity": 5"#, r#""capacity": -5"#),
+        &["providers[1] (p2)", "capacity is -5"],
+    ),
+    type_error: (
+        "type-error.json",
+        MARKET.replace(r#""demand": 10"#, r#""demand": "10""#),
+        &["users[0].demand", "invalid type: string"],
+    ),
+    unknown_field: (
+        "unknown-field.json",
+        MARKET.replace(r#""cost": 2"#, r#""costs": 2"#),
+        &["providers[0].costs", "unknown field `costs`"],
+    ),
+    truncated: (
+        "truncated.json",
+        MARKET[..MARKET.len() / 2].to_string(),
+        &["EOF while parsing"],
+    ),
+});
+
 #[test]
-fn inspect_refuses_bad_files_in_one_line() {
-    let dir = temp_dir("bad");
-    let cases = [
-        (
-            "unknown-link-end.json",
-            MARKET.replace(r#""to": "p1"}"#, r#""to": "pX"}"#),
-            vec!["links[5] (b2->pX)", "unknown id 'pX'"],
-        ),
-        (
-            "wrong-role-pair.json",
-            MARKET.replace(
-                r#"{"from": "u2", "to": "b1"}"#,
-                r#"{"from": "u2", "to": "p1"}"#,
-            ),
-            vec!["links[1] (u2->p1)", "a link from a user to a provider"],
-        ),
-        (
-            "negative.json",
-            MARKET.replace(r#""capacity": 5"#, r#""capacity": -5"#),
-            vec!["providers[1] (p2)", "capacity is -5"],
-        ),
-        (
-            "type-error.json",
-            MARKET.replace(r#""demand": 10"#, r#""demand": "10""#),
-            vec!["users[0].demand", "invalid type: string"],
-        ),
-        (
-            "unknown-field.json",
-            MARKET.replace(r#""cost": 2"#, r#""costs": 2"#),
-            vec!["providers[0].costs", "unknown field `costs`"],
-        ),
-        (
-            "truncated.json",
-            MARKET[..MARKET.len() / 2].to_string(),
-            vec!["EOF while parsing"],
-        ),
-    ];
-    for (name, content, culprits) in &cases {
-        assert_ne!(content, MARKET, "{name} changes nothing");
-        let file = dir.join(name);
-        std::fs::write(&file, content).unwrap();
-        assert_refused(&file, culprits);
-    }
+fn inspect_refuses_a_binary_file_in_one_line() {
+    let dir = temp_dir("binary");
     let binary = dir.join("binary.json");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, b'{']).unwrap();
     assert_refused(&binary, &["cannot read"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inspect_refuses_a_missing_file_in_one_line() {
+    let dir = temp_dir("missing");
     let missing = dir.join("missing.json");
     assert_refused(&missing, &["cannot read"]);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,30 +1,12 @@
 //! `brokerflow solve` and `brokerflow evaluate` end to end, through the built binary.
 //! Expected numbers are the hand-worked optima of graphs/markets/tiny.md.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-mod common;
-use common::json;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-}
-
-fn tiny() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs/markets/tiny.json")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-solve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use crate::util::{bin, json, market, scratch};
 
 #[test]
 fn solve_json_has_the_documented_fields_and_hand_optima() {
-    let t = tiny();
-    let t = t.to_str().unwrap();
+    let t = market("tiny");
+    let t = t.as_str();
     let p1 = json(&["solve", t, "--objective", "concurrent", "--json"]);
     for field in [
         "objective",
@@ -67,21 +49,15 @@ fn unbounded_delta_is_reported_as_such() {
             "links": [{"from": "u", "to": "b"}, {"from": "b", "to": "p"}]}"#,
     )
     .unwrap();
-    let v = json(&[
-        "solve",
-        market.to_str().unwrap(),
-        "--objective",
-        "concurrent",
-        "--json",
-    ]);
+    let v = json(&["solve", &market, "--objective", "concurrent", "--json"]);
     assert_eq!(v["status"], "unbounded");
     assert!(v["delta"].is_null());
 }
 
 #[test]
 fn flows_evaluate_back_to_the_same_welfare_and_corruption_is_named() {
-    let t = tiny();
-    let t = t.to_str().unwrap();
+    let t = market("tiny");
+    let t = t.as_str();
     let flows = scratch("p2.csv");
     let p2 = json(&[
         "solve",
@@ -90,11 +66,11 @@ fn flows_evaluate_back_to_the_same_welfare_and_corruption_is_named() {
         "utility",
         "--json",
         "--flows",
-        flows.to_str().unwrap(),
+        &flows,
     ]);
     // tiny.md: P2 = 130.
     assert!((p2["welfare"].as_f64().unwrap() - 130.0).abs() < 1e-6);
-    let e = json(&["evaluate", t, "--flows", flows.to_str().unwrap(), "--json"]);
+    let e = json(&["evaluate", t, "--flows", &flows, "--json"]);
     assert_eq!(e["feasible"], true);
     assert!((e["welfare"].as_f64().unwrap() - 130.0).abs() < 1e-6);
     // 100 · 130 / 141, the P3 optimum of tiny.md.
@@ -108,13 +84,7 @@ fn flows_evaluate_back_to_the_same_welfare_and_corruption_is_named() {
     std::fs::write(&bad_path, bad).unwrap();
     // An infeasible routing is a verdict, exit code 4, with the report on stdout.
     let out = bin()
-        .args([
-            "evaluate",
-            t,
-            "--flows",
-            bad_path.to_str().unwrap(),
-            "--json",
-        ])
+        .args(["evaluate", t, "--flows", &bad_path, "--json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -127,8 +97,8 @@ fn flows_evaluate_back_to_the_same_welfare_and_corruption_is_named() {
 
 #[test]
 fn prices_and_lp_export_are_written() {
-    let t = tiny();
-    let t = t.to_str().unwrap();
+    let t = market("tiny");
+    let t = t.as_str();
     let prices = scratch("prices.csv");
     let lp = scratch("p3.lp");
     let out = bin()
@@ -162,14 +132,9 @@ fn prices_and_lp_export_are_written() {
 
 #[test]
 fn worst_utility_on_a_cyclic_market_is_refused_clearly() {
-    let linked = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs/markets/linked.json");
+    let linked = market("linked");
     let out = bin()
-        .args([
-            "solve",
-            linked.to_str().unwrap(),
-            "--objective",
-            "worst-utility",
-        ])
+        .args(["solve", &linked, "--objective", "worst-utility"])
         .output()
         .unwrap();
     assert!(!out.status.success());

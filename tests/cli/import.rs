@@ -1,63 +1,46 @@
 //! `brokerflow import --format mcf`, run as a user would: the built binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use brokerflow_graphs::Market;
 
-fn brokerflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .expect("run brokerflow")
-}
+use crate::util::{path, run as brokerflow, temp_dir};
 
+/// The MCF benchmark `name` bundled under graphs/markets/mcf/.
 fn benchmark(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("graphs/markets/mcf")
-        .join(name)
-        .display()
-        .to_string()
+    path(&format!("graphs/markets/mcf/{name}"))
 }
 
-/// A scratch directory of this test process.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-import-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[test]
-fn import_writes_a_market_file_that_loads() {
-    let dir = scratch("ok");
-    for (file, brokers, users) in [("grid1.txt", 25, 50), ("planar30.txt", 30, 92)] {
-        let out_path = dir.join(file.replace(".txt", ".json"));
-        let out = brokerflow(&[
-            "import",
-            "--format",
-            "mcf",
-            &benchmark(file),
-            "-o",
-            out_path.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.stdout.is_empty(), "with -o nothing goes to stdout");
-        let market = Market::load(&out_path).unwrap();
-        assert_eq!(market.brokers.len(), brokers);
-        assert_eq!(market.users.len(), users);
-        let meta = market.meta.clone().unwrap();
-        assert_eq!(meta["imported_from"], file);
-        assert_eq!(meta["format"], "mcf");
-    }
+/// `import` of the benchmark `file` writes a market with `brokers` and `users` that
+/// loads and names where it came from.
+fn imports_and_loads(file: &str, brokers: usize, users: usize) {
+    let dir = temp_dir(&format!("ok-{file}"));
+    let out_path = dir.join(file.replace(".txt", ".json"));
+    let out = brokerflow(&[
+        "import",
+        "--format",
+        "mcf",
+        &benchmark(file),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "with -o nothing goes to stdout");
+    let market = Market::load(&out_path).unwrap();
+    assert_eq!(market.brokers.len(), brokers);
+    assert_eq!(market.users.len(), users);
+    let meta = market.meta.clone().unwrap();
+    assert_eq!(meta["imported_from"], file);
+    assert_eq!(meta["format"], "mcf");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+cases!(import_writes_a_market_file_that_loads, imports_and_loads, {
+    grid1: ("grid1.txt", 25, 50),
+    planar30: ("planar30.txt", 30, 92),
+});
 
 #[test]
 fn import_without_output_prints_the_market() {
@@ -71,7 +54,7 @@ fn import_without_output_prints_the_market() {
 
 #[test]
 fn a_bad_file_gives_a_one_line_message_and_no_output() {
-    let dir = scratch("bad");
+    let dir = temp_dir("bad");
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, "p mcf 2 1 1\nk 0 1 5\na 0 7 1 1\n").unwrap();
     let out_path = dir.join("out.json");
@@ -91,18 +74,29 @@ fn a_bad_file_gives_a_one_line_message_and_no_output() {
     assert!(err.contains("out of range"), "{err}");
     assert!(!out_path.exists(), "no output file on failure");
 
-    // Not text at all, and a missing file.
-    std::fs::write(&bad, b"p mcf 2 0 0\n\xff\xfe\n").unwrap();
-    for path in [bad.clone(), dir.join("missing.txt")] {
-        let out = brokerflow(&["import", "--format", "mcf", path.to_str().unwrap()]);
-        assert!(!out.status.success());
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(!err.contains("panicked"), "{err}");
-        assert!(out.stdout.is_empty());
-    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `import` of a file that is not text at all, or missing: one line, no output.
+fn unreadable_refused(tag: &str, not_text: bool) {
+    let dir = temp_dir(tag);
+    let path = dir.join(if not_text { "bad.txt" } else { "missing.txt" });
+    if not_text {
+        std::fs::write(&path, b"p mcf 2 0 0\n\xff\xfe\n").unwrap();
+    }
+    let out = brokerflow(&["import", "--format", "mcf", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+cases!(an_unreadable_file_gives_a_one_line_message_and_no_output, unreadable_refused, {
+    not_text: ("not-text", true),
+    missing: ("missing", false),
+});
 
 #[test]
 fn help_explains_the_mapping() {
@@ -116,11 +110,8 @@ fn help_explains_the_mapping() {
 
 #[test]
 fn sndlib_import_of_abilene_and_its_refusals() {
-    let dir = scratch("sndlib");
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("graphs/markets/sndlib/abilene.txt")
-        .display()
-        .to_string();
+    let dir = temp_dir("sndlib");
+    let file = path("graphs/markets/sndlib/abilene.txt");
     let out_path = dir.join("abilene.json");
     let out = brokerflow(&[
         "import",

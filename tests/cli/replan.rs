@@ -5,9 +5,7 @@
 //! before any output; a demand of 1e308 is refused by name in run, compare and
 //! settle; the exponential potential with a tall ceiling keeps every capacity.
 
-mod common;
-
-use common::{json, market, refused, run, scratch, scratch_file};
+use crate::util::{json, market, refused, run, scratch, scratch_file};
 
 /// tiny with its numbers changed by `edit` (participants unchanged), as a file.
 fn tiny_with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
@@ -17,15 +15,13 @@ fn tiny_with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
     scratch_file(name, &serde_json::to_string_pretty(&v).unwrap())
 }
 
-/// Stopped at the round limit (60), saved, resumed on the same market (on the flat
-/// and on the nodes runtime): the flows file and the reported numbers are those of
-/// the run that never stopped.
-#[test]
-fn stop_save_resume_is_the_uninterrupted_run() {
+/// Stopped at the round limit (60), saved, resumed on the same market on `runtime`:
+/// the flows file and the reported numbers are those of the run that never stopped.
+fn resumes_as_uninterrupted(runtime: &str) {
     let tiny = market("tiny");
-    let whole_flows = scratch("whole.csv");
+    let whole_flows = scratch(&format!("whole-{runtime}.csv"));
     let whole = json(&["run", &tiny, "--flows", &whole_flows, "--json"]);
-    let state = scratch("after60.json");
+    let state = scratch(&format!("after60-{runtime}.json"));
     let first = json(&[
         "run",
         &tiny,
@@ -37,39 +33,57 @@ fn stop_save_resume_is_the_uninterrupted_run() {
     ]);
     assert_eq!(first["rounds"], 60);
     assert_eq!(first["converged"], false);
-    for runtime in ["flat", "nodes"] {
-        let flows = scratch(&format!("resumed-{runtime}.csv"));
-        let resumed = json(&[
-            "run",
-            &tiny,
-            "--resume",
-            &state,
-            "--runtime",
-            runtime,
-            "--flows",
-            &flows,
-            "--json",
-        ]);
-        assert_eq!(resumed["resumed"]["mode"], "continued");
-        assert_eq!(resumed["resumed"]["rounds_before"], 60);
-        for key in [
-            "rounds",
-            "converged",
-            "served",
-            "welfare",
-            "unsteady",
-            "queue_drift",
-            "prices",
-        ] {
-            assert_eq!(resumed[key], whole[key], "{runtime}: {key}");
-        }
-        assert_eq!(
-            std::fs::read(&flows).unwrap(),
-            std::fs::read(&whole_flows).unwrap(),
-            "{runtime}"
-        );
+    let flows = scratch(&format!("resumed-{runtime}.csv"));
+    let resumed = json(&[
+        "run",
+        &tiny,
+        "--resume",
+        &state,
+        "--runtime",
+        runtime,
+        "--flows",
+        &flows,
+        "--json",
+    ]);
+    assert_eq!(resumed["resumed"]["mode"], "continued");
+    assert_eq!(resumed["resumed"]["rounds_before"], 60);
+    for key in [
+        "rounds",
+        "converged",
+        "served",
+        "welfare",
+        "unsteady",
+        "queue_drift",
+        "prices",
+    ] {
+        assert_eq!(resumed[key], whole[key], "{runtime}: {key}");
     }
-    // The state file records its provenance.
+    assert_eq!(
+        std::fs::read(&flows).unwrap(),
+        std::fs::read(&whole_flows).unwrap(),
+        "{runtime}"
+    );
+}
+
+cases!(stop_save_resume_is_the_uninterrupted_run, resumes_as_uninterrupted, {
+    flat: ("flat"),
+    nodes: ("nodes"),
+});
+
+/// The state file of a run stopped at round 60 records its provenance.
+#[test]
+fn a_saved_state_records_its_provenance() {
+    let tiny = market("tiny");
+    let state = scratch("after60.json");
+    json(&[
+        "run",
+        &tiny,
+        "--rounds",
+        "60",
+        "--save-state",
+        &state,
+        "--json",
+    ]);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let p = &saved["provenance"];
@@ -216,42 +230,45 @@ fn an_overflowing_demand_is_refused_in_every_command() {
     );
 }
 
-/// `--potential exponential --ceiling 1000` on tiny: no node exceeds its capacity and
-/// u1's bandwidth-5 link carries at most 5 jobs per round (before: a capacity
-/// violation of 2.7e3 reported as a normal result, 25.1 jobs on that link).
-#[test]
-fn the_exponential_potential_keeps_capacities_with_a_tall_ceiling() {
-    let flows = scratch("exponential.csv");
-    for variant in ["fair", "utility-aware", "welfare-seeking"] {
-        let r = json(&[
-            "run",
-            &market("tiny"),
-            "--variant",
-            variant,
-            "--potential",
-            "exponential",
-            "--ceiling",
-            "1000",
-            "--rounds",
-            "3000",
-            "--flows",
-            &flows,
-            "--json",
-        ]);
-        assert!(
-            r["max_capacity_violation"].as_f64().unwrap() <= 1e-9,
-            "{variant}: {r}"
-        );
-        let csv = std::fs::read_to_string(&flows).unwrap();
-        let on_u1b1: f64 = csv
-            .lines()
-            .skip(1)
-            .filter(|l| l.split(',').nth(1) == Some("u1"))
-            .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
-            .sum();
-        assert!(
-            on_u1b1 <= 5.0 + 1e-9,
-            "{variant}: {on_u1b1} jobs from u1 over bandwidth 5"
-        );
-    }
+/// `--potential exponential --ceiling 1000` on tiny with `variant`: no node exceeds
+/// its capacity and u1's bandwidth-5 link carries at most 5 jobs per round (before: a
+/// capacity violation of 2.7e3 reported as a normal result, 25.1 jobs on that link).
+fn exponential_keeps_capacities(variant: &str) {
+    let flows = scratch(&format!("exponential-{variant}.csv"));
+    let r = json(&[
+        "run",
+        &market("tiny"),
+        "--variant",
+        variant,
+        "--potential",
+        "exponential",
+        "--ceiling",
+        "1000",
+        "--rounds",
+        "3000",
+        "--flows",
+        &flows,
+        "--json",
+    ]);
+    assert!(
+        r["max_capacity_violation"].as_f64().unwrap() <= 1e-9,
+        "{variant}: {r}"
+    );
+    let csv = std::fs::read_to_string(&flows).unwrap();
+    let on_u1b1: f64 = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("u1"))
+        .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(
+        on_u1b1 <= 5.0 + 1e-9,
+        "{variant}: {on_u1b1} jobs from u1 over bandwidth 5"
+    );
 }
+
+cases!(the_exponential_potential_keeps_capacities_with_a_tall_ceiling, exponential_keeps_capacities, {
+    fair: ("fair"),
+    utility_aware: ("utility-aware"),
+    welfare_seeking: ("welfare-seeking"),
+});

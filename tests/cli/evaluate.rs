@@ -5,63 +5,92 @@
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 
-mod common;
-use common::{market, run, scratch};
+use crate::util::{market, run, scratch};
 
 const VARIANTS: [&str; 3] = ["fair", "utility-aware", "welfare-seeking"];
 const MODES: [&str; 2] = ["feasible", "demand"];
+
+/// Runs `variant` in `mode` on `market` and evaluates its `--flows` file.
+fn run_is_feasible(market: &str, tag: &str, variant: &str, mode: &str) {
+    let flows = scratch(&format!("{tag}-{variant}-{mode}.csv"));
+    let flows = flows.as_str();
+    let out = run(&[
+        "run",
+        market,
+        "--variant",
+        variant,
+        "--inject",
+        mode,
+        "--flows",
+        flows,
+    ]);
+    assert!(
+        out.status.success(),
+        "{tag} {variant} {mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["evaluate", market, "--flows", flows, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{tag} {variant} {mode}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        v["feasible"], true,
+        "{tag} {variant} {mode}: {}",
+        v["violations"]
+    );
+    assert_eq!(out.status.code(), Some(0), "{tag} {variant} {mode}");
+    // Served never exceeds demand, and the welfare is at most the optimum.
+    let w = v["welfare"].as_f64().unwrap();
+    let opt = v["optimum"].as_f64().unwrap();
+    assert!(
+        w <= opt + 1e-6 * opt.abs().max(1.0),
+        "{tag} {variant} {mode}: {w} > {opt}"
+    );
+}
 
 /// Runs every variant and mode on `market` and evaluates each `--flows` file.
 fn every_run_is_feasible(market: &str, tag: &str) {
     for variant in VARIANTS {
         for mode in MODES {
-            let flows = scratch(&format!("{tag}-{variant}-{mode}.csv"));
-            let flows = flows.as_str();
-            let out = run(&[
-                "run",
-                market,
-                "--variant",
-                variant,
-                "--inject",
-                mode,
-                "--flows",
-                flows,
-            ]);
-            assert!(
-                out.status.success(),
-                "{tag} {variant} {mode}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let out = run(&["evaluate", market, "--flows", flows, "--json"]);
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-                panic!(
-                    "{tag} {variant} {mode}: {e}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                )
-            });
-            assert_eq!(
-                v["feasible"], true,
-                "{tag} {variant} {mode}: {}",
-                v["violations"]
-            );
-            assert_eq!(out.status.code(), Some(0), "{tag} {variant} {mode}");
-            // Served never exceeds demand, and the welfare is at most the optimum.
-            let w = v["welfare"].as_f64().unwrap();
-            let opt = v["optimum"].as_f64().unwrap();
-            assert!(
-                w <= opt + 1e-6 * opt.abs().max(1.0),
-                "{tag} {variant} {mode}: {w} > {opt}"
-            );
+            run_is_feasible(market, tag, variant, mode);
         }
     }
 }
 
-#[test]
-fn engine_routings_on_the_bundled_markets_pass_evaluate() {
-    for name in ["tiny", "figure3", "linked", "posted"] {
-        every_run_is_feasible(&market(name), name);
-    }
+/// The bundled market `name`, `variant` in `mode`.
+fn bundled_run_is_feasible(name: &str, variant: &str, mode: &str) {
+    run_is_feasible(&market(name), name, variant, mode);
 }
+
+cases!(engine_routings_on_the_bundled_markets_pass_evaluate, bundled_run_is_feasible, {
+    tiny_fair_feasible: ("tiny", "fair", "feasible"),
+    tiny_fair_demand: ("tiny", "fair", "demand"),
+    tiny_utility_aware_feasible: ("tiny", "utility-aware", "feasible"),
+    tiny_utility_aware_demand: ("tiny", "utility-aware", "demand"),
+    tiny_welfare_seeking_feasible: ("tiny", "welfare-seeking", "feasible"),
+    tiny_welfare_seeking_demand: ("tiny", "welfare-seeking", "demand"),
+    figure3_fair_feasible: ("figure3", "fair", "feasible"),
+    figure3_fair_demand: ("figure3", "fair", "demand"),
+    figure3_utility_aware_feasible: ("figure3", "utility-aware", "feasible"),
+    figure3_utility_aware_demand: ("figure3", "utility-aware", "demand"),
+    figure3_welfare_seeking_feasible: ("figure3", "welfare-seeking", "feasible"),
+    figure3_welfare_seeking_demand: ("figure3", "welfare-seeking", "demand"),
+    linked_fair_feasible: ("linked", "fair", "feasible"),
+    linked_fair_demand: ("linked", "fair", "demand"),
+    linked_utility_aware_feasible: ("linked", "utility-aware", "feasible"),
+    linked_utility_aware_demand: ("linked", "utility-aware", "demand"),
+    linked_welfare_seeking_feasible: ("linked", "welfare-seeking", "feasible"),
+    linked_welfare_seeking_demand: ("linked", "welfare-seeking", "demand"),
+    posted_fair_feasible: ("posted", "fair", "feasible"),
+    posted_fair_demand: ("posted", "fair", "demand"),
+    posted_utility_aware_feasible: ("posted", "utility-aware", "feasible"),
+    posted_utility_aware_demand: ("posted", "utility-aware", "demand"),
+    posted_welfare_seeking_feasible: ("posted", "welfare-seeking", "feasible"),
+    posted_welfare_seeking_demand: ("posted", "welfare-seeking", "demand"),
+});
 
 #[test]
 fn engine_routings_on_50_generated_markets_pass_evaluate() {

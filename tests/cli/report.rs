@@ -7,12 +7,10 @@
 //! Without Chromium the rendering tests skip with a message, unless
 //! `BROKERFLOW_REQUIRE_CHROMIUM=1` (as CI sets it), where they fail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{market, ok, run, scratch};
+use crate::util::{market, ok, run, scratch};
 
 /// Headless Chromium, if installed; `None` only where CI does not require it.
 fn chromium() -> Option<PathBuf> {

@@ -3,25 +3,7 @@
 //! in solvers/tests/stream_matching.rs: c1 is served on s1 in six 600-s chunks at
 //! McAfee's p0 = (2 + 4)/2 = 3; c2 finds no free supplier in any slot.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-}
-
-fn path(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use crate::util::{bin, path, scratch, temp_dir};
 
 #[test]
 fn match_json_has_exactly_the_documented_keys() {
@@ -121,7 +103,7 @@ fn simulate_writes_the_same_bytes_twice() {
         .replace("suppliers_per_group = 5", "suppliers_per_group = 1")
         .replace("customers_per_group = 5", "customers_per_group = 1");
     std::fs::write(&spec, text).unwrap();
-    let (a, b) = (scratch("run-a"), scratch("run-b"));
+    let (a, b) = (temp_dir("run-a"), temp_dir("run-b"));
     for dir in [&a, &b] {
         let out = bin()
             .args(["stream", "simulate"])

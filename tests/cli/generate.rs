@@ -1,25 +1,9 @@
 //! `brokerflow generate` end to end: the built binary, its bytes, its errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use brokerflow_graphs::Market;
+use proptest::prelude::*;
 
-fn brokerflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .expect("run brokerflow")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-generate-{}-{name}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{run as brokerflow, scratch, temp_dir};
 
 const ARGS: &[&str] = &[
     "generate",
@@ -125,37 +109,39 @@ fn options_reach_the_market() {
     assert_ne!(brokerflow(&other).stdout, brokerflow(ARGS).stdout);
 }
 
+/// ARGS with `extra` fail with a message naming `flag`, no panic and no output.
+fn bad_argument(extra: &[&str], flag: &str) {
+    let mut args = ARGS.to_vec();
+    args.extend_from_slice(extra);
+    let out = brokerflow(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{extra:?} succeeded");
+    assert!(out.stdout.is_empty(), "{extra:?} wrote output");
+    assert!(!stderr.contains("panicked"), "{extra:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(flag),
+        "{extra:?}: message should name {flag}: {stderr}"
+    );
+}
+
+cases!(bad_arguments_give_a_clear_error_and_no_panic, bad_argument, {
+    contention_zero: (&["--contention", "0"], "--contention"),
+    contention_negative: (&["--contention", "-2"], "--contention"),
+    contention_nan: (&["--contention", "NaN"], "--contention"),
+    demand_reversed: (&["--demand", "20,5"], "--demand"),
+    demand_negative: (&["--demand", "-1,5"], "--demand"),
+    demand_not_a_number: (&["--demand", "five"], "--demand"),
+    requirement_zero: (&["--requirement", "0,1"], "--requirement"),
+    valuation_zero: (&["--valuation", "0,1000"], "--valuation"),
+    valuation_alpha_zero: (&["--valuation-alpha", "0"], "--valuation-alpha"),
+    eligibility_above_one: (&["--eligibility", "1.5"], "--eligibility"),
+    link_probability_above_one: (&["--link-probability", "2"], "--link-probability"),
+    no_brokers: (&["--brokers", "0"], "--brokers"),
+    no_providers: (&["--providers", "0"], "--providers"),
+});
+
 #[test]
-fn bad_arguments_give_a_clear_error_and_no_panic() {
-    let cases: &[(&[&str], &str)] = &[
-        (&["--contention", "0"], "--contention"),
-        (&["--contention", "-2"], "--contention"),
-        (&["--contention", "NaN"], "--contention"),
-        (&["--demand", "20,5"], "--demand"),
-        (&["--demand", "-1,5"], "--demand"),
-        (&["--demand", "five"], "--demand"),
-        (&["--requirement", "0,1"], "--requirement"),
-        (&["--valuation", "0,1000"], "--valuation"),
-        (&["--valuation-alpha", "0"], "--valuation-alpha"),
-        (&["--eligibility", "1.5"], "--eligibility"),
-        (&["--link-probability", "2"], "--link-probability"),
-        (&["--brokers", "0"], "--brokers"),
-        (&["--providers", "0"], "--providers"),
-    ];
-    for (extra, flag) in cases {
-        let mut args = ARGS.to_vec();
-        args.extend_from_slice(extra);
-        let out = brokerflow(&args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{extra:?} succeeded");
-        assert!(out.stdout.is_empty(), "{extra:?} wrote output");
-        assert!(!stderr.contains("panicked"), "{extra:?} panicked: {stderr}");
-        assert!(
-            stderr.contains(flag),
-            "{extra:?}: message should name {flag}: {stderr}"
-        );
-    }
-    // A missing required argument is a usage error.
+fn a_missing_seed_is_a_usage_error() {
     let out = brokerflow(&[
         "generate",
         "--users",
@@ -167,7 +153,10 @@ fn bad_arguments_give_a_clear_error_and_no_panic() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seed"));
-    // A failed run with -o leaves no file behind.
+}
+
+#[test]
+fn a_failed_run_with_o_leaves_no_file() {
     let dir = temp_dir("bad");
     let file = dir.join("m.json");
     let mut args = ARGS.to_vec();
@@ -196,5 +185,36 @@ fn help_explains_the_knobs() {
         "--price-margin",
     ] {
         assert!(help.contains(needle), "help lacks {needle:?}:\n{help}");
+    }
+}
+
+proptest! {
+    // Each case runs the binary three times: few cases keep the suite fast.
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Any sizes and seed: `generate` prints the same bytes twice, and they are a
+    /// market that `inspect` accepts with the asked-for sizes.
+    #[test]
+    fn any_sizes_and_seed_give_the_same_bytes_twice_and_a_market_inspect_accepts(
+        users in 1usize..40,
+        brokers in 1usize..8,
+        providers in 1usize..8,
+        seed in any::<u64>(),
+    ) {
+        let (u, b, p, s) = (users.to_string(), brokers.to_string(), providers.to_string(), seed.to_string());
+        let args = ["generate", "--users", &u, "--brokers", &b, "--providers", &p, "--seed", &s];
+        let first = brokerflow(&args);
+        prop_assert!(first.status.success(), "{args:?}: {}", String::from_utf8_lossy(&first.stderr));
+        prop_assert_eq!(&first.stdout, &brokerflow(&args).stdout, "{:?}", args);
+        let file = scratch("any-sizes.json");
+        std::fs::write(&file, &first.stdout).unwrap();
+        let inspect = brokerflow(&["inspect", &file, "--json"]);
+        prop_assert!(inspect.status.success(), "{args:?}: {}", String::from_utf8_lossy(&inspect.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        let sizes = (v["users"].as_u64(), v["brokers"].as_u64(), v["providers"].as_u64());
+        let asked = (users as u64, brokers as u64, providers as u64);
+        prop_assert_eq!(sizes, (Some(asked.0), Some(asked.1), Some(asked.2)), "{}", v);
+        let market = Market::load(std::path::Path::new(&file)).unwrap();
+        prop_assert_eq!((market.users.len(), market.brokers.len(), market.providers.len()), (users, brokers, providers));
     }
 }

@@ -3,9 +3,7 @@
 //! output and files are byte for byte the same with and without `--quiet` (apart
 //! from wall-clock `seconds` fields).
 
-mod common;
-
-use common::{market, run, scratch, scratch_file};
+use crate::util::{market, run, scratch, scratch_file};
 
 /// `value` without its wall-clock `seconds` fields, at any depth.
 fn without_seconds(value: &mut serde_json::Value) {
@@ -106,37 +104,44 @@ fn run_solve_compare_and_settle_print_the_same_with_and_without_quiet() {
     );
 }
 
-#[test]
-fn bench_and_experiment_are_silent_on_stderr_with_and_without_quiet() {
-    for quiet in [false, true] {
-        let mut args = vec![
-            "bench",
-            "engine",
-            "--sizes",
-            "20",
-            "--rounds",
-            "20",
-            "--runtimes",
-            "flat",
-            "--threads",
-            "1",
-            "--json",
-        ];
-        if quiet {
-            args.push("--quiet");
-        }
-        let out = run(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// `bench engine`, with `--quiet` or without, prints nothing on stderr.
+fn bench_is_silent(quiet: bool) {
+    let mut args = vec![
+        "bench",
+        "engine",
+        "--sizes",
+        "20",
+        "--rounds",
+        "20",
+        "--runtimes",
+        "flat",
+        "--threads",
+        "1",
+        "--json",
+    ];
+    if quiet {
+        args.push("--quiet");
     }
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+cases!(bench_is_silent_on_stderr_with_and_without_quiet, bench_is_silent, {
+    without_quiet: (false),
+    with_quiet: (true),
+});
+
+#[test]
+fn experiment_prints_one_line_on_stderr_with_and_without_quiet() {
     let spec = scratch_file(
         "quiet.toml",
         "name = \"quiet\"\nmethods = [\"lp/welfare\"]\n[outputs]\nfigures = false\n[[configuration]]\nname = \"K3\"\nseeds = 2\n\

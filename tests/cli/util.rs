@@ -1,11 +1,8 @@
-//! Shared by the command-line tests: the built binary, the bundled markets, scratch
-//! files and free loopback ports.
-
-// Each test crate that includes this module uses part of it.
-#![allow(dead_code)]
+//! Shared by the command-line tests: the built binary, the bundled markets and other
+//! repository files, scratch files and folders, and free loopback ports.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The built `brokerflow` binary.
@@ -26,12 +23,21 @@ pub fn market(name: &str) -> String {
         .to_string()
 }
 
-/// A path `name` in a directory of this test program and process (so parallel test
-/// programs never share a file).
+/// The repository's file `rel` (a path from the root, `experiments/mca/x.json`).
+pub fn path(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// A path `name` in a directory of this process and of the calling module's file (so
+/// modules, which were test programs of their own, never share a file by name).
+#[track_caller]
 pub fn scratch(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!(
-        "brokerflow-{}-{}",
-        env!("CARGO_CRATE_NAME"),
+        "brokerflow-cli-{}-{}",
+        caller_module(),
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
@@ -39,10 +45,35 @@ pub fn scratch(name: &str) -> String {
 }
 
 /// [`scratch`] with `text` written to it.
+#[track_caller]
 pub fn scratch_file(name: &str, text: &str) -> String {
     let path = scratch(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A fresh, empty folder `name` of this process and of the calling module's file.
+#[track_caller]
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brokerflow-cli-{}-{}-{name}",
+        caller_module(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The file stem of the test module that called (through `#[track_caller]` helpers).
+#[track_caller]
+fn caller_module() -> String {
+    let file = std::panic::Location::caller().file();
+    std::path::Path::new(file)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `count` consecutive free loopback ports (the first of them).
@@ -92,4 +123,9 @@ pub fn ok(args: &[&str]) -> Output {
 /// The JSON the binary prints for `args`, which must succeed.
 pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&ok(args).stdout).unwrap()
+}
+
+/// What a run wrote on standard error, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -2,8 +2,7 @@
 //! the trace CSV's ledger checked from the file alone, the same seed giving the same
 //! bytes, the report's fields, and clear one-line refusals.
 
-mod common;
-use common::{market, ok, refused, run, scratch, scratch_file};
+use crate::util::{market, ok, refused, run, scratch, scratch_file};
 
 /// Every fault kind at once on tiny (b1, the link u1->b1, p1).
 const MIXED: &str = r#"{"seed": 5, "faults": [

@@ -7,30 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
-use common::run as brokerflow;
+use crate::util::{path, run as brokerflow, stderr, temp_dir as folder};
 
+/// The file `name` bundled under graphs/markets/.
 fn bundled(name: &str) -> String {
-    format!("{}/graphs/markets/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh folder of its own for one test.
-fn folder(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-outputs-{}-{test}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    path(&format!("graphs/markets/{name}"))
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 /// Fails unless the command failed with a one-line message containing `needle`.
@@ -226,37 +211,42 @@ fn a_read_only_output_is_refused() {
     assert_eq!(std::fs::read_to_string(&flows).unwrap(), "keep me\n");
 }
 
+/// `bytes` written as `name` are refused by solve in one line naming the file and
+/// saying what it is (`needle`).
+fn not_a_market(name: &str, bytes: Vec<u8>, needle: &str) {
+    let dir = folder(&format!("not-a-market-{name}"));
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let err = refused(&brokerflow(&["solve", s(&path)]), needle);
+    assert!(err.contains(name), "the message names the file: {err}");
+    assert!(!err.contains("?:"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+cases!(files_that_are_not_a_market_say_what_they_are, not_a_market, {
+    yaml: ("market.yaml", b"name: x\nusers: []\n".to_vec(), "not YAML"),
+    empty: ("empty.json", Vec::new(), "the file is empty"),
+    array: ("array.json", b"[1, 2]".to_vec(), "not an array"),
+    mcf: (
+        "grid1.txt",
+        std::fs::read(bundled("mcf/grid1.txt")).unwrap(),
+        "import --format mcf",
+    ),
+    sndlib: (
+        "abilene.txt",
+        std::fs::read(bundled("sndlib/abilene.txt")).unwrap(),
+        "import --format sndlib",
+    ),
+    truncated: (
+        "truncated.json",
+        std::fs::read(bundled("tiny.json")).unwrap()[..40].to_vec(),
+        "truncated",
+    ),
+});
+
 #[test]
-fn files_that_are_not_a_market_say_what_they_are() {
+fn a_byte_order_mark_is_skipped() {
     let dir = folder("not-a-market");
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("market.yaml", b"name: x\nusers: []\n".to_vec(), "not YAML"),
-        ("empty.json", Vec::new(), "the file is empty"),
-        ("array.json", b"[1, 2]".to_vec(), "not an array"),
-        (
-            "grid1.txt",
-            std::fs::read(bundled("mcf/grid1.txt")).unwrap(),
-            "import --format mcf",
-        ),
-        (
-            "abilene.txt",
-            std::fs::read(bundled("sndlib/abilene.txt")).unwrap(),
-            "import --format sndlib",
-        ),
-        (
-            "truncated.json",
-            std::fs::read(bundled("tiny.json")).unwrap()[..40].to_vec(),
-            "truncated",
-        ),
-    ];
-    for (name, bytes, needle) in cases {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        let err = refused(&brokerflow(&["solve", s(&path)]), needle);
-        assert!(err.contains(name), "the message names the file: {err}");
-        assert!(!err.contains("?:"), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    }
     // A byte-order mark is skipped: the market reads as without it (P1 of tiny: 0.5).
     let bom = dir.join("bom.json");
     let mut bytes = b"\xef\xbb\xbf".to_vec();
@@ -448,10 +438,10 @@ fn flags_that_would_be_ignored_are_refused() {
 }
 
 /// posted.json with p2's price for u2 removed: u2 may be sent to p2, so `settle
-/// --mechanism posted` is refused before any allocation is computed, naming the pair.
-#[test]
-fn incomplete_posted_prices_are_refused_before_settling() {
-    let dir = folder("posted");
+/// --mechanism posted --allocation ALLOCATION` is refused before any allocation is
+/// computed, naming the pair.
+fn incomplete_prices_refused(allocation: &str) {
+    let dir = folder(&format!("posted-{allocation}"));
     let text = std::fs::read_to_string(bundled("posted.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["prices"]["provider"]["p2"]
@@ -460,20 +450,29 @@ fn incomplete_posted_prices_are_refused_before_settling() {
         .remove("u2");
     let m = dir.join("holes.json");
     std::fs::write(&m, v.to_string()).unwrap();
-    for allocation in ["lp", "fair"] {
-        let err = refused(
-            &brokerflow(&[
-                "settle",
-                s(&m),
-                "--mechanism",
-                "posted",
-                "--allocation",
-                allocation,
-            ]),
-            "the posted prices are incomplete: p2 posts no price for jobs of u2",
-        );
-        assert!(!err.contains("more pairs"), "one pair only: {err}");
-    }
+    let err = refused(
+        &brokerflow(&[
+            "settle",
+            s(&m),
+            "--mechanism",
+            "posted",
+            "--allocation",
+            allocation,
+        ]),
+        "the posted prices are incomplete: p2 posts no price for jobs of u2",
+    );
+    assert!(!err.contains("more pairs"), "one pair only: {err}");
+}
+
+cases!(incomplete_posted_prices_are_refused_before_settling, incomplete_prices_refused, {
+    lp: ("lp"),
+    fair: ("fair"),
+});
+
+/// The complete posted.json settles at its posted prices (the refusals above are the
+/// holes', not the mechanism's).
+#[test]
+fn complete_posted_prices_settle() {
     let ok = brokerflow(&["settle", &bundled("posted.json"), "--mechanism", "posted"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
@@ -585,7 +584,7 @@ fn run_defaults_to_the_welfare_seeking_variant() {
 fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = common::bin()
+    let mut child = crate::util::bin()
         .args([
             "generate",
             "--users",
@@ -613,7 +612,7 @@ fn a_closed_pipe_is_a_quiet_exit_and_a_full_disk_an_error() {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let out = common::bin()
+        let out = crate::util::bin()
             .args(["solve", &bundled("tiny.json"), "--json"])
             .stdout(full)
             .output()

@@ -3,24 +3,8 @@
 //! interruption, failed scenarios as rows, spec errors, and --emit.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn brokerflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .expect("run brokerflow")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "brokerflow-cli-experiment-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{market, run as brokerflow, temp_dir};
 
 const METHODS: usize = 8;
 
@@ -281,11 +265,7 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
 #[test]
 fn a_failing_scenario_is_a_row_not_an_aborted_batch() {
     let dir = temp_dir("failing");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/graphs/markets/tiny.json"),
-        dir.join("a-good.json"),
-    )
-    .unwrap();
+    std::fs::copy(market("tiny"), dir.join("a-good.json")).unwrap();
     std::fs::write(dir.join("b-bad.json"), r#"{"name": "bad", "users": []"#).unwrap();
     let spec = write_spec(
         &dir,
@@ -337,30 +317,37 @@ markets = ["*.json"]
     assert!(md.contains("| lp/welfare | 1 | 1 |"), "{md}");
 }
 
+/// SPEC with `edit` (from, to) is refused in one line naming spec.toml and `field`.
+fn spec_error(tag: &str, edit: (&str, &str), field: &str) {
+    let dir = temp_dir(&format!("errors-{tag}"));
+    let spec = write_spec(&dir, &SPEC.replace(edit.0, edit.1));
+    let out = brokerflow(&["experiment", spec.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("spec.toml") && err.contains(field),
+        "{field}: {err}"
+    );
+}
+
+cases!(spec_errors_are_one_line_naming_file_and_field, spec_error, {
+    unknown_method: ("unknown_method", ("fair/demand", "fair/nope"), "methods"),
+    zero_seeds: (
+        "zero_seeds",
+        ("seeds = 3\npaper", "seeds = 0\npaper"),
+        "configuration[0].seeds",
+    ),
+    users_not_a_number: (
+        "users_not_a_number",
+        ("users = 4", "users = \"four\""),
+        "configuration[0].generator.users",
+    ),
+});
+
 #[test]
-fn spec_errors_are_one_line_naming_file_and_field() {
+fn a_missing_spec_is_named() {
     let dir = temp_dir("errors");
-    for (edit, field) in [
-        (("fair/demand", "fair/nope"), "methods"),
-        (
-            ("seeds = 3\npaper", "seeds = 0\npaper"),
-            "configuration[0].seeds",
-        ),
-        (
-            ("users = 4", "users = \"four\""),
-            "configuration[0].generator.users",
-        ),
-    ] {
-        let spec = write_spec(&dir, &SPEC.replace(edit.0, edit.1));
-        let out = brokerflow(&["experiment", spec.to_str().unwrap()]);
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(
-            err.contains("spec.toml") && err.contains(field),
-            "{field}: {err}"
-        );
-    }
     let out = brokerflow(&["experiment", dir.join("missing.toml").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml: cannot read"));
 }

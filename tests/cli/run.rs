@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-mod common;
-use common::{json, market, ok, refused, scratch};
+use crate::util::{json, market, ok, refused, scratch};
 
 /// The market's users: id → demand, read from the file itself.
 fn demands(path: &str) -> Vec<(String, f64)> {
@@ -33,74 +32,77 @@ fn csv(path: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[test]
-fn run_json_has_the_documented_fields() {
+/// `run --variant VARIANT --inject INJECT --json` on tiny has the documented fields.
+fn documented_fields(inject: &str, variant: &str) {
     let t = market("tiny");
     let users = demands(&t);
-    for inject in ["feasible", "demand"] {
-        for variant in ["fair", "utility-aware"] {
-            let v = json(&[
-                "run",
-                &t,
-                "--variant",
-                variant,
-                "--inject",
-                inject,
-                "--json",
-            ]);
-            let what = format!("{variant} {inject}");
-            assert!(
-                v["converged"].is_boolean(),
-                "{what}: converged {}",
-                v["converged"]
-            );
-            assert!(
-                v["converged"].as_bool().unwrap(),
-                "{what}: tiny converges at the defaults"
-            );
-            let rounds = v["rounds"].as_u64().unwrap();
-            // A run converges once its amounts have settled for a whole window, after
-            // a whole window has been filled: two default windows of 50 rounds.
-            assert!(
-                rounds >= 99,
-                "{what}: {rounds} rounds, fewer than two default windows"
-            );
-            assert!(
-                v["welfare"].as_f64().unwrap().is_finite(),
-                "{what}: welfare"
-            );
-            assert_eq!(
-                v["stranded"],
-                serde_json::json!([]),
-                "{what}: nobody is stranded in tiny"
-            );
-            assert!(v["seconds"].as_f64().unwrap() >= 0.0, "{what}: seconds");
-            let served = v["served"].as_object().unwrap();
-            assert_eq!(
-                served.len(),
-                users.len(),
-                "{what}: one served rate per user"
-            );
-            for (id, d) in &users {
-                let s = served[id].as_f64().unwrap();
-                // Never more than the demand (up to ε of queue drain in the window).
-                assert!(
-                    (0.0..=1.03 * d).contains(&s),
-                    "{what}: {id} served {s} of {d}"
-                );
-                if inject == "feasible" {
-                    // tiny.md: δ* = 0.5; feasible mode serves ≥ (1 − η − ε)·δ*·d.
-                    assert!(s >= 0.95 * 0.5 * d - 1e-9, "{what}: {id} served {s}");
-                }
-            }
+    let v = json(&[
+        "run",
+        &t,
+        "--variant",
+        variant,
+        "--inject",
+        inject,
+        "--json",
+    ]);
+    let what = format!("{variant} {inject}");
+    assert!(
+        v["converged"].is_boolean(),
+        "{what}: converged {}",
+        v["converged"]
+    );
+    assert!(
+        v["converged"].as_bool().unwrap(),
+        "{what}: tiny converges at the defaults"
+    );
+    let rounds = v["rounds"].as_u64().unwrap();
+    // A run converges once its amounts have settled for a whole window, after
+    // a whole window has been filled: two default windows of 50 rounds.
+    assert!(
+        rounds >= 99,
+        "{what}: {rounds} rounds, fewer than two default windows"
+    );
+    assert!(
+        v["welfare"].as_f64().unwrap().is_finite(),
+        "{what}: welfare"
+    );
+    assert_eq!(
+        v["stranded"],
+        serde_json::json!([]),
+        "{what}: nobody is stranded in tiny"
+    );
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0, "{what}: seconds");
+    let served = v["served"].as_object().unwrap();
+    assert_eq!(
+        served.len(),
+        users.len(),
+        "{what}: one served rate per user"
+    );
+    for (id, d) in &users {
+        let s = served[id].as_f64().unwrap();
+        // Never more than the demand (up to ε of queue drain in the window).
+        assert!(
+            (0.0..=1.03 * d).contains(&s),
+            "{what}: {id} served {s} of {d}"
+        );
+        if inject == "feasible" {
+            // tiny.md: δ* = 0.5; feasible mode serves ≥ (1 − η − ε)·δ*·d.
+            assert!(s >= 0.95 * 0.5 * d - 1e-9, "{what}: {id} served {s}");
         }
     }
 }
 
-#[test]
-fn run_json_names_stranded_users() {
+cases!(run_json_has_the_documented_fields, documented_fields, {
+    feasible_fair: ("feasible", "fair"),
+    feasible_utility_aware: ("feasible", "utility-aware"),
+    demand_fair: ("demand", "fair"),
+    demand_utility_aware: ("demand", "utility-aware"),
+});
+
+/// `run --inject INJECT` on a market whose u2 has no live broker names u2 stranded.
+fn names_stranded(inject: &str) {
     // u2's only broker is down: it is stranded and served nothing.
-    let path = scratch("stranded.json");
+    let path = scratch(&format!("stranded-{inject}.json"));
     std::fs::write(
         &path,
         r#"{"name": "stranded",
@@ -112,88 +114,94 @@ fn run_json_names_stranded_users() {
                       {"from": "b1", "to": "p1"}, {"from": "b2", "to": "p1"}]}"#,
     )
     .unwrap();
-    for inject in ["feasible", "demand"] {
-        let v = json(&["run", &path, "--inject", inject, "--json"]);
-        assert_eq!(v["stranded"], serde_json::json!(["u2"]), "{inject}");
-        assert_eq!(v["served"]["u2"].as_f64(), Some(0.0), "{inject}");
-        // u1 alone: the provider's 2 units are the bottleneck (demand mode serves 2).
-        let s = v["served"]["u1"].as_f64().unwrap();
-        assert!(s > 1.85 && s <= 2.0 + 1e-9, "{inject}: u1 served {s}");
+    let v = json(&["run", &path, "--inject", inject, "--json"]);
+    assert_eq!(v["stranded"], serde_json::json!(["u2"]), "{inject}");
+    assert_eq!(v["served"]["u2"].as_f64(), Some(0.0), "{inject}");
+    // u1 alone: the provider's 2 units are the bottleneck (demand mode serves 2).
+    let s = v["served"]["u1"].as_f64().unwrap();
+    assert!(s > 1.85 && s <= 2.0 + 1e-9, "{inject}: u1 served {s}");
+}
+
+cases!(run_json_names_stranded_users, names_stranded, {
+    feasible: ("feasible"),
+    demand: ("demand"),
+});
+
+/// The trace of `run --inject INJECT` on `name`: one balanced row per round and commodity.
+fn balanced_trace(name: &str, inject: &str) {
+    let m = market(name);
+    let users = demands(&m);
+    let trace = scratch(&format!("{name}-{inject}-trace.csv"));
+    // A low ceiling in demand mode, so that the discard column is exercised.
+    let v = json(&[
+        "run",
+        &m,
+        "--inject",
+        inject,
+        "--ceiling",
+        "2",
+        "--trace",
+        &trace,
+        "--json",
+    ]);
+    let rounds = v["rounds"].as_u64().unwrap() as usize;
+    let rows = csv(&trace);
+    assert_eq!(
+        rows[0].join(","),
+        "round,commodity,injected,absorbed,queued,discarded,in_flight,lost"
+    );
+    assert_eq!(
+        rows.len() - 1,
+        rounds * users.len(),
+        "{name} {inject}: rows"
+    );
+    let mut total: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
+    let mut discarded_any = false;
+    for (i, row) in rows[1..].iter().enumerate() {
+        assert_eq!(row.len(), 8);
+        assert_eq!(
+            row[0].parse::<usize>().unwrap(),
+            i / users.len() + 1,
+            "{name}: round column"
+        );
+        let (id, d) = &users[i % users.len()];
+        assert_eq!(&row[1], id, "{name}: commodity column in user order");
+        let x: Vec<f64> = row[2..].iter().map(|f| f.parse().unwrap()).collect();
+        let expected = if inject == "demand" {
+            *d
+        } else {
+            0.98 * v_delta(name) * d
+        };
+        assert!(
+            (x[0] - expected).abs() <= 1e-9 * d,
+            "{name} {inject}: injected {} ≠ {expected}",
+            x[0]
+        );
+        discarded_any |= x[3] > 0.0;
+        let t = total.entry(id.as_str()).or_default();
+        t.0 += x[0];
+        t.1 += x[1];
+        t.2 += x[3];
+        let balance = t.0 - t.1 - x[2] - t.2;
+        assert!(
+            balance.abs() <= 1e-9 * t.0,
+            "{name} {inject}, row {}: ledger off by {balance}",
+            i + 1
+        );
+    }
+    // Feasible mode never discards; demand mode discards only once a source's
+    // queue reaches its ceiling, which a run that settles first never does.
+    if inject == "feasible" {
+        assert!(!discarded_any, "{name} {inject}: discards");
     }
 }
 
-#[test]
-fn trace_has_one_balanced_row_per_round_and_commodity() {
-    for name in ["tiny", "linked"] {
-        let m = market(name);
-        let users = demands(&m);
-        for inject in ["feasible", "demand"] {
-            let trace = scratch(&format!("{name}-{inject}-trace.csv"));
-            // A low ceiling in demand mode, so that the discard column is exercised.
-            let v = json(&[
-                "run",
-                &m,
-                "--inject",
-                inject,
-                "--ceiling",
-                "2",
-                "--trace",
-                &trace,
-                "--json",
-            ]);
-            let rounds = v["rounds"].as_u64().unwrap() as usize;
-            let rows = csv(&trace);
-            assert_eq!(
-                rows[0].join(","),
-                "round,commodity,injected,absorbed,queued,discarded,in_flight,lost"
-            );
-            assert_eq!(
-                rows.len() - 1,
-                rounds * users.len(),
-                "{name} {inject}: rows"
-            );
-            let mut total: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
-            let mut discarded_any = false;
-            for (i, row) in rows[1..].iter().enumerate() {
-                assert_eq!(row.len(), 8);
-                assert_eq!(
-                    row[0].parse::<usize>().unwrap(),
-                    i / users.len() + 1,
-                    "{name}: round column"
-                );
-                let (id, d) = &users[i % users.len()];
-                assert_eq!(&row[1], id, "{name}: commodity column in user order");
-                let x: Vec<f64> = row[2..].iter().map(|f| f.parse().unwrap()).collect();
-                let expected = if inject == "demand" {
-                    *d
-                } else {
-                    0.98 * v_delta(name) * d
-                };
-                assert!(
-                    (x[0] - expected).abs() <= 1e-9 * d,
-                    "{name} {inject}: injected {} ≠ {expected}",
-                    x[0]
-                );
-                discarded_any |= x[3] > 0.0;
-                let t = total.entry(id.as_str()).or_default();
-                t.0 += x[0];
-                t.1 += x[1];
-                t.2 += x[3];
-                let balance = t.0 - t.1 - x[2] - t.2;
-                assert!(
-                    balance.abs() <= 1e-9 * t.0,
-                    "{name} {inject}, row {}: ledger off by {balance}",
-                    i + 1
-                );
-            }
-            // Feasible mode never discards; demand mode discards only once a source's
-            // queue reaches its ceiling, which a run that settles first never does.
-            if inject == "feasible" {
-                assert!(!discarded_any, "{name} {inject}: discards");
-            }
-        }
-    }
-}
+cases!(trace_has_one_balanced_row_per_round_and_commodity, balanced_trace, {
+    tiny_feasible: ("tiny", "feasible"),
+    tiny_demand: ("tiny", "demand"),
+    linked_feasible: ("linked", "feasible"),
+    linked_demand: ("linked", "demand"),
+});
 
 /// min(δ*, 1) of the bundled markets: tiny.md (0.5), linked.json's meta (δ* ≈ 1.057).
 fn v_delta(name: &str) -> f64 {
@@ -204,60 +212,66 @@ fn v_delta(name: &str) -> f64 {
     }
 }
 
-#[test]
-fn flows_are_read_by_evaluate_with_the_same_welfare_and_routing_matches_them() {
-    for name in ["tiny", "linked", "figure3"] {
-        let m = market(name);
-        for inject in ["feasible", "demand"] {
-            let flows = scratch(&format!("{name}-{inject}-flows.csv"));
-            let routing = scratch(&format!("{name}-{inject}-routing.csv"));
-            let what = format!("{name} {inject}");
-            let run = json(&[
-                "run",
-                &m,
-                "--inject",
-                inject,
-                "--flows",
-                &flows,
-                "--routing",
-                &routing,
-                "--json",
-            ]);
-            let eval = json(&["evaluate", &m, "--flows", &flows, "--json"]);
-            // The flows file is the steady flow with circulation cancelled; the engine's
-            // welfare also counts the circulating jobs' costs (design §2, reported as
-            // circulation_cost) and the value of the unsteady deliveries.
-            let market: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
-            let unsteady_value: f64 = market["users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| {
-                    u["valuation"].as_f64().unwrap()
-                        * run["unsteady"][u["id"].as_str().unwrap()].as_f64().unwrap()
-                })
-                .sum();
-            let (w_run, w_eval) = (
-                run["welfare"].as_f64().unwrap() + run["circulation_cost"].as_f64().unwrap()
-                    - unsteady_value,
-                eval["welfare"].as_f64().unwrap(),
-            );
-            assert!(
-                (w_run - w_eval).abs() <= 1e-9 * w_run.abs().max(1.0),
-                "{what}: run says W = {w_run}, evaluate of its flows {w_eval}"
-            );
-            for (id, s) in run["served"].as_object().unwrap() {
-                let e = eval["served"][id].as_f64().unwrap();
-                assert!(
-                    (s.as_f64().unwrap() - e).abs() <= 1e-9 * e.max(1.0),
-                    "{what}: {id} served"
-                );
-            }
-            check_routing(&m, &flows, &routing, &what);
-        }
+/// The flows of `run --inject INJECT` on `name` are read by evaluate with the same
+/// welfare, and the routing table matches them.
+fn flows_evaluate_to_the_run(name: &str, inject: &str) {
+    let m = market(name);
+    let flows = scratch(&format!("{name}-{inject}-flows.csv"));
+    let routing = scratch(&format!("{name}-{inject}-routing.csv"));
+    let what = format!("{name} {inject}");
+    let run = json(&[
+        "run",
+        &m,
+        "--inject",
+        inject,
+        "--flows",
+        &flows,
+        "--routing",
+        &routing,
+        "--json",
+    ]);
+    let eval = json(&["evaluate", &m, "--flows", &flows, "--json"]);
+    // The flows file is the steady flow with circulation cancelled; the engine's
+    // welfare also counts the circulating jobs' costs (design §2, reported as
+    // circulation_cost) and the value of the unsteady deliveries.
+    let market: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    let unsteady_value: f64 = market["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            u["valuation"].as_f64().unwrap()
+                * run["unsteady"][u["id"].as_str().unwrap()].as_f64().unwrap()
+        })
+        .sum();
+    let (w_run, w_eval) = (
+        run["welfare"].as_f64().unwrap() + run["circulation_cost"].as_f64().unwrap()
+            - unsteady_value,
+        eval["welfare"].as_f64().unwrap(),
+    );
+    assert!(
+        (w_run - w_eval).abs() <= 1e-9 * w_run.abs().max(1.0),
+        "{what}: run says W = {w_run}, evaluate of its flows {w_eval}"
+    );
+    for (id, s) in run["served"].as_object().unwrap() {
+        let e = eval["served"][id].as_f64().unwrap();
+        assert!(
+            (s.as_f64().unwrap() - e).abs() <= 1e-9 * e.max(1.0),
+            "{what}: {id} served"
+        );
     }
+    check_routing(&m, &flows, &routing, &what);
 }
+
+cases!(flows_are_read_by_evaluate_with_the_same_welfare_and_routing_matches_them, flows_evaluate_to_the_run, {
+    tiny_feasible: ("tiny", "feasible"),
+    tiny_demand: ("tiny", "demand"),
+    linked_feasible: ("linked", "feasible"),
+    linked_demand: ("linked", "demand"),
+    figure3_feasible: ("figure3", "feasible"),
+    figure3_demand: ("figure3", "demand"),
+});
 
 /// Fractions sum to 1 per (broker, commodity), name real next hops (a market link from
 /// the broker), and equal the broker's share of its outflow in the flows file.
@@ -503,46 +517,60 @@ fn bench_engine_runs_on_tiny_sizes_and_prints_its_columns() {
     refused(&["bench", "engine", "--threads", "0"], "--threads");
 }
 
-/// `run --runtime`: the nodes runtime gives the same output as the flat one, and the
-/// output records which runtime made it.
-#[test]
-fn runtimes_give_the_same_run_and_say_which_they_are() {
+/// The JSON of a run without its timing and provenance, and the runtime that the
+/// provenance names.
+fn strip(mut v: serde_json::Value) -> (String, serde_json::Value) {
+    let runtime = v["provenance"]["engine_runtime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = v.as_object_mut().unwrap();
+    o.remove("seconds");
+    o.remove("provenance");
+    (runtime, v)
+}
+
+/// `run --runtime` with `variant`: the nodes runtime gives the same output as the flat
+/// one, and the output records which runtime made it.
+fn runtimes_agree(variant: &str) {
     let t = market("linked");
-    let (flows_flat, flows_nodes) = (scratch("flat-flows.csv"), scratch("nodes-flows.csv"));
-    let strip = |mut v: serde_json::Value| {
-        let runtime = v["provenance"]["engine_runtime"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let o = v.as_object_mut().unwrap();
-        o.remove("seconds");
-        o.remove("provenance");
-        (runtime, v)
+    let (flows_flat, flows_nodes) = (
+        scratch(&format!("flat-flows-{variant}.csv")),
+        scratch(&format!("nodes-flows-{variant}.csv")),
+    );
+    let run = |runtime: &str, flows: &str| {
+        strip(json(&[
+            "run",
+            &t,
+            "--variant",
+            variant,
+            "--runtime",
+            runtime,
+            "--flows",
+            flows,
+            "--json",
+        ]))
     };
-    for variant in ["fair", "welfare-seeking"] {
-        let run = |runtime: &str, flows: &str| {
-            strip(json(&[
-                "run",
-                &t,
-                "--variant",
-                variant,
-                "--runtime",
-                runtime,
-                "--flows",
-                flows,
-                "--json",
-            ]))
-        };
-        let (a, flat) = run("flat", &flows_flat);
-        let (b, nodes) = run("nodes", &flows_nodes);
-        assert_eq!((a.as_str(), b.as_str()), ("flat", "nodes"));
-        assert_eq!(flat, nodes, "{variant}");
-        assert_eq!(
-            std::fs::read_to_string(&flows_flat).unwrap(),
-            std::fs::read_to_string(&flows_nodes).unwrap(),
-            "{variant}"
-        );
-    }
+    let (a, flat) = run("flat", &flows_flat);
+    let (b, nodes) = run("nodes", &flows_nodes);
+    assert_eq!((a.as_str(), b.as_str()), ("flat", "nodes"));
+    assert_eq!(flat, nodes, "{variant}");
+    assert_eq!(
+        std::fs::read_to_string(&flows_flat).unwrap(),
+        std::fs::read_to_string(&flows_nodes).unwrap(),
+        "{variant}"
+    );
+}
+
+cases!(runtimes_give_the_same_run_and_say_which_they_are, runtimes_agree, {
+    fair: ("fair"),
+    welfare_seeking: ("welfare-seeking"),
+});
+
+/// Without `--runtime` a run is flat's; an unknown runtime is refused by name.
+#[test]
+fn the_default_runtime_is_flat_and_an_unknown_one_is_refused() {
+    let t = market("linked");
     let (default, _) = strip(json(&["run", &t, "--json"]));
     assert_eq!(default, "flat");
     refused(&["run", &t, "--runtime", "warp"], "--runtime");

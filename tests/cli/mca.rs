@@ -1,25 +1,7 @@
 //! `brokerflow mca run|explore` and `settle --mechanism mca` end to end, through the
 //! built binary, on the scenarios committed under experiments/mca/ ([MCA-Alloy]).
 
-use std::path::PathBuf;
-use std::process::Command;
-
-mod common;
-use common::json;
-
-fn path(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::util::{json, path, run, temp_dir};
 
 #[test]
 fn run_json_has_the_documented_keys_and_the_hand_result() {
@@ -144,8 +126,7 @@ fn explore_bound_and_bad_input_are_reported() {
     let out = run(&["mca", "explore", &f, "--policies", "keep-T9x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy 'keep-T9x'"));
-    let dir = std::env::temp_dir().join(format!("brokerflow-cli-mca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("explore");
     let bad = dir.join("bad.json");
     std::fs::write(
         &bad,
@@ -184,26 +165,41 @@ fn settle_with_mca_prints_consensus_and_welfare_beside_p3() {
         notes.iter().any(|n| n.contains("cbba conflict rules")),
         "{notes:?}"
     );
-    for rules in ["cbba", "bid-time"] {
-        let v = json(&[
-            "settle",
-            &m,
-            "--mechanism",
-            "mca",
-            "--rules",
-            rules,
-            "--json",
-        ]);
-        let notes = v["notes"].to_string();
-        assert!(
-            notes.contains("consensus reached in every group"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains(&format!("{rules} conflict rules")),
-            "{notes}"
-        );
-    }
+}
+
+/// `settle --mechanism mca --rules RULES` on posted.json reaches consensus and says
+/// which conflict rules it used.
+fn settle_with_rules(rules: &str) {
+    let m = path("graphs/markets/posted.json");
+    let v = json(&[
+        "settle",
+        &m,
+        "--mechanism",
+        "mca",
+        "--rules",
+        rules,
+        "--json",
+    ]);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("consensus reached in every group"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(&format!("{rules} conflict rules")),
+        "{notes}"
+    );
+}
+
+cases!(settle_with_mca_rules_names_them, settle_with_rules, {
+    cbba: ("cbba"),
+    bid_time: ("bid-time"),
+});
+
+/// `--rules` belongs to `--mechanism mca`.
+#[test]
+fn rules_without_mca_are_refused() {
+    let m = path("graphs/markets/posted.json");
     let out = run(&["settle", &m, "--mechanism", "vcg", "--rules", "cbba"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mechanism mca only"));

@@ -6,10 +6,10 @@
 
 use std::net::TcpListener;
 use std::process::{Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{bin, free_ports, market, refused, run, scratch};
+use crate::util::{bin, free_ports, market, refused, run, scratch};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
@@ -85,70 +85,77 @@ fn timely_threads_and_processes_write_what_flat_writes() {
 /// every bundled market, the statement CSV (volumes, payments, utilities) and its
 /// totals file are byte-identical between flat, timely on 2 workers and timely on 2
 /// local processes, and the provenance names the runtime that ran the engine.
+fn settle_on_every_runtime(name: &str, allocation: &str, mechanism: &str) {
+    let m = market(name);
+    let settle = |tag: &str, runtime: &str, cluster: &[&str]| {
+        let out = scratch(&format!("{name}-{tag}.csv"));
+        let run = run(&[
+            &[
+                "settle",
+                &m,
+                "--allocation",
+                allocation,
+                "--mechanism",
+                mechanism,
+                "--rounds",
+                "300",
+                "--json",
+                "--out",
+                &out,
+                "--runtime",
+                runtime,
+            ],
+            cluster,
+        ]
+        .concat());
+        let what = format!("{name} {allocation} {mechanism} {tag}");
+        let printed = comparable(&run);
+        let mut totals: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{out}.json")).unwrap()).unwrap();
+        let provenance = totals["provenance"].as_object_mut().unwrap();
+        let ran_on = provenance.remove("engine_runtime");
+        assert_eq!(ran_on, Some(serde_json::json!(runtime)), "{what}");
+        assert_eq!(
+            totals, printed,
+            "{what}: the totals file is what --json prints"
+        );
+        (std::fs::read(&out).unwrap(), totals)
+    };
+    let flat = settle("flat", "flat", &[]);
+    assert!(flat.0.len() > 40, "{name}: a statement with rows");
+    let what = format!("{name} {allocation} {mechanism}");
+    assert_eq!(
+        settle("threads", "timely", &["--workers", "2"]),
+        flat,
+        "{what}: 2 workers"
+    );
+    // The cases run in parallel: one at a time from finding free ports to the
+    // processes' end, so two cases never pick the same ports.
+    static PORTS: Mutex<()> = Mutex::new(());
+    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_ports(2).to_string();
+    assert_eq!(
+        settle(
+            "processes",
+            "timely",
+            &["--processes", "2", "--port", &port]
+        ),
+        flat,
+        "{what}: 2 processes"
+    );
+}
+
+cases!(settle_on_timely_threads_and_processes_writes_what_flat_writes, settle_on_every_runtime, {
+    tiny: ("tiny", "welfare-seeking", "engine-prices"),
+    figure3: ("figure3", "utility-aware", "lp-prices"),
+    linked: ("linked", "fair", "mcafee"),
+    posted: ("posted", "welfare-seeking", "posted"),
+    abilene: ("abilene", "utility-aware", "vickrey"),
+});
+
+/// A settlement without an engine allocation has nothing to run on timely.
 #[test]
-fn settle_on_timely_threads_and_processes_writes_what_flat_writes() {
-    let cases = [
-        ("tiny", "welfare-seeking", "engine-prices"),
-        ("figure3", "utility-aware", "lp-prices"),
-        ("linked", "fair", "mcafee"),
-        ("posted", "welfare-seeking", "posted"),
-        ("abilene", "utility-aware", "vickrey"),
-    ];
-    for (name, allocation, mechanism) in cases {
-        let m = market(name);
-        let settle = |tag: &str, runtime: &str, cluster: &[&str]| {
-            let out = scratch(&format!("{name}-{tag}.csv"));
-            let run = run(&[
-                &[
-                    "settle",
-                    &m,
-                    "--allocation",
-                    allocation,
-                    "--mechanism",
-                    mechanism,
-                    "--rounds",
-                    "300",
-                    "--json",
-                    "--out",
-                    &out,
-                    "--runtime",
-                    runtime,
-                ],
-                cluster,
-            ]
-            .concat());
-            let what = format!("{name} {allocation} {mechanism} {tag}");
-            let printed = comparable(&run);
-            let mut totals: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(format!("{out}.json")).unwrap()).unwrap();
-            let provenance = totals["provenance"].as_object_mut().unwrap();
-            let ran_on = provenance.remove("engine_runtime");
-            assert_eq!(ran_on, Some(serde_json::json!(runtime)), "{what}");
-            assert_eq!(
-                totals, printed,
-                "{what}: the totals file is what --json prints"
-            );
-            (std::fs::read(&out).unwrap(), totals)
-        };
-        let flat = settle("flat", "flat", &[]);
-        assert!(flat.0.len() > 40, "{name}: a statement with rows");
-        let what = format!("{name} {allocation} {mechanism}");
-        assert_eq!(
-            settle("threads", "timely", &["--workers", "2"]),
-            flat,
-            "{what}: 2 workers"
-        );
-        let port = free_ports(2).to_string();
-        assert_eq!(
-            settle(
-                "processes",
-                "timely",
-                &["--processes", "2", "--port", &port]
-            ),
-            flat,
-            "{what}: 2 processes"
-        );
-    }
+fn settle_without_an_engine_allocation_is_refused_on_timely() {
     refused(
         &[
             "settle",

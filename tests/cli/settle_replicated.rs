@@ -2,55 +2,58 @@
 //! run prints the centralised statement plus a replication block, an aborted run
 //! exits with code 3, bad settings and deviation files are refused with a message.
 
-mod common;
-use common::{market, run, scratch_file};
+use crate::util::{market, run, scratch_file};
 
-#[test]
-fn honest_runs_print_the_centralised_statement_over_both_transports() {
+/// An honest replicated run of `mechanism` over `transport` on figure3 prints the
+/// centralised statement plus a replication block.
+fn honest_run_is_central(mechanism: &str, transport: &str) {
     let market = market("figure3");
-    for mechanism in ["vcg", "mcafee"] {
-        let central = run(&["settle", &market, "--mechanism", mechanism, "--json"]);
-        assert!(central.status.success());
-        let central: serde_json::Value = serde_json::from_slice(&central.stdout).unwrap();
-        for transport in ["channels", "tcp"] {
-            let out = run(&[
-                "settle",
-                &market,
-                "--mechanism",
-                mechanism,
-                "--replicas",
-                "5",
-                "--resilience",
-                "2",
-                "--transport",
-                transport,
-                "--json",
-            ]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(v["outcome"], "settled");
-            for key in [
-                "participants",
-                "welfare",
-                "declared_welfare",
-                "surplus",
-                "notes",
-                "provenance",
-            ] {
-                assert_eq!(v[key], central[key], "{mechanism} {transport}: {key}");
-            }
-            let r = &v["replication"];
-            assert_eq!(r["replicas"], 5);
-            assert_eq!(r["resilience"], 2);
-            assert_eq!(r["transport"], transport);
-            assert!(r["timing"]["wall_seconds"].as_f64().unwrap() >= 0.0);
-        }
+    let central = run(&["settle", &market, "--mechanism", mechanism, "--json"]);
+    assert!(central.status.success());
+    let central: serde_json::Value = serde_json::from_slice(&central.stdout).unwrap();
+    let out = run(&[
+        "settle",
+        &market,
+        "--mechanism",
+        mechanism,
+        "--replicas",
+        "5",
+        "--resilience",
+        "2",
+        "--transport",
+        transport,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "settled");
+    for key in [
+        "participants",
+        "welfare",
+        "declared_welfare",
+        "surplus",
+        "notes",
+        "provenance",
+    ] {
+        assert_eq!(v[key], central[key], "{mechanism} {transport}: {key}");
     }
+    let r = &v["replication"];
+    assert_eq!(r["replicas"], 5);
+    assert_eq!(r["resilience"], 2);
+    assert_eq!(r["transport"], transport);
+    assert!(r["timing"]["wall_seconds"].as_f64().unwrap() >= 0.0);
 }
+
+cases!(honest_runs_print_the_centralised_statement_over_both_transports, honest_run_is_central, {
+    vcg_channels: ("vcg", "channels"),
+    vcg_tcp: ("vcg", "tcp"),
+    mcafee_channels: ("mcafee", "channels"),
+    mcafee_tcp: ("mcafee", "tcp"),
+});
 
 #[test]
 fn an_aborted_run_exits_with_code_3_and_names_the_replica() {

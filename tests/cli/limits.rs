@@ -2,14 +2,20 @@
 //! is above the limits is refused before any work, naming the file, the estimate, the
 //! limit and `--force`; the bundled markets are far below them.
 
-mod common;
+use std::sync::OnceLock;
 
-use common::{bin, market, ok, refused, run, scratch};
+use crate::util::{bin, market, ok, refused, run, scratch, scratch_file};
 
 /// A 300-broker complete market with 10 users (every broker linked to every other
 /// both ways): each user can use about 2 × 300 × 299 pairs, so P1 has about 1.8
-/// million variables, above the limit of 1 000 000.
+/// million variables, above the limit of 1 000 000. Written once for every case that
+/// reads it (they run in parallel).
 fn complete_market() -> String {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(write_complete_market).clone()
+}
+
+fn write_complete_market() -> String {
     let path = scratch("complete300.json");
     ok(&[
         "generate",
@@ -29,31 +35,34 @@ fn complete_market() -> String {
     path
 }
 
-#[test]
-fn oversized_lps_and_engine_runs_are_refused_before_they_start() {
+/// `command` with `rest` on the complete market is refused before it starts, naming
+/// the file, the estimate, the limit and `--force`.
+fn oversized_refused(command: &str, rest: &[&str]) {
     let m = complete_market();
-    for args in [
-        vec!["solve", &m],
-        vec!["solve", &m, "--objective", "utility"],
-        vec!["evaluate", &m, "--flows", "nowhere.csv"],
-        vec!["compare", &m, "--methods", "welfare-seeking/demand"],
-        vec!["settle", &m, "--mechanism", "vcg"],
-        vec!["run", &m, "--inject", "feasible"],
+    let mut args = vec![command, m.as_str()];
+    args.extend_from_slice(rest);
+    let out = bin().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    for part in [
+        m.as_str(),
+        "variables",
+        "the limit is 1000000 variables",
+        "pass --force",
     ] {
-        let out = bin().args(&args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} was accepted");
-        assert!(out.stdout.is_empty(), "{args:?} printed a result");
-        for part in [
-            m.as_str(),
-            "variables",
-            "the limit is 1000000 variables",
-            "pass --force",
-        ] {
-            assert!(stderr.contains(part), "{args:?}: no {part:?} in {stderr}");
-        }
+        assert!(stderr.contains(part), "{args:?}: no {part:?} in {stderr}");
     }
 }
+
+cases!(oversized_lps_and_engine_runs_are_refused_before_they_start, oversized_refused, {
+    solve: ("solve", &[]),
+    solve_utility: ("solve", &["--objective", "utility"]),
+    evaluate: ("evaluate", &["--flows", "nowhere.csv"]),
+    compare: ("compare", &["--methods", "welfare-seeking/demand"]),
+    settle: ("settle", &["--mechanism", "vcg"]),
+    run: ("run", &["--inject", "feasible"]),
+});
 
 #[test]
 fn a_window_of_a_trillion_rounds_is_refused_by_its_memory_estimate() {
@@ -76,19 +85,29 @@ fn a_window_of_a_trillion_rounds_is_refused_by_its_memory_estimate() {
     );
 }
 
+/// P1 of the bundled market `name` is within the limits.
+fn within_the_limits(name: &str) {
+    let out = bin()
+        .args(["solve", &market(name), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+cases!(the_bundled_markets_are_within_the_limits, within_the_limits, {
+    tiny: ("tiny"),
+    figure3: ("figure3"),
+    linked: ("linked"),
+    posted: ("posted"),
+    abilene: ("abilene"),
+});
+
 #[test]
-fn the_bundled_markets_are_within_the_limits() {
-    for name in ["tiny", "figure3", "linked", "posted", "abilene"] {
-        let out = bin()
-            .args(["solve", &market(name), "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+fn compare_on_tiny_is_within_the_limits() {
     let out = bin()
         .args(["compare", &market("tiny"), "--json"])
         .output()
@@ -103,7 +122,7 @@ fn the_bundled_markets_are_within_the_limits() {
 /// A spec of `seeds` scenarios of a market of `users` users, 2 brokers and 2
 /// providers, two LP and two engine methods.
 fn spec(name: &str, seeds: u64, users: usize) -> String {
-    common::scratch_file(
+    scratch_file(
         &format!("{name}.toml"),
         &format!(
             r#"name = "{name}"
