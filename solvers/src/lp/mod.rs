@@ -19,6 +19,7 @@ mod conditioning;
 mod formulation;
 mod margins;
 mod program;
+pub mod render;
 mod warm;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
@@ -37,21 +38,34 @@ pub use warm::WarmLp;
 use crate::certificate::{certify, Certificate, Claim};
 use crate::cycles::cancel_cycles;
 
-/// Which LP of [MCF-Grid] §4.2.
+/// Which LP of [MCF-Grid] §4.2. The variants' doc comments are also the command
+/// line's help for each value (clap's `ValueEnum`, behind the `clap` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
-    /// P1 maximum concurrent flow.
+    /// P1 maximum concurrent flow: the largest fraction δ of every user's demand that
+    /// can be served at once (δ ≥ 1: everything fits).
     Concurrent,
-    /// P2 maximum-utility flow at the amounts min(δ*,1)·d_k.
+    /// P2: serve min(δ,1) of every demand, routed for the most welfare (best routing).
     Utility,
-    /// P2⁻ minimum-utility flow at the same amounts (acyclic G′ only).
+    /// P2⁻: the same amounts routed for the least welfare (worst routing); only on
+    /// markets without broker→broker cycles.
     WorstUtility,
-    /// P3 maximum welfare, 0 ≤ f_k ≤ d_k.
+    /// P3 maximum welfare / market clearing: serve any amount up to each demand, for
+    /// the most welfare (values minus costs); its dual prices clear the market.
     Welfare,
 }
 
 impl Objective {
+    /// Every LP baseline, in the order of [MCF-Grid] §4.2 (P1, P2, P2⁻, P3).
+    pub const ALL: [Objective; 4] = [
+        Objective::Concurrent,
+        Objective::Utility,
+        Objective::WorstUtility,
+        Objective::Welfare,
+    ];
+
     /// The name used on the command line and in outputs.
     pub fn name(self) -> &'static str {
         match self {
@@ -60,6 +74,42 @@ impl Objective {
             Objective::WorstUtility => "worst-utility",
             Objective::Welfare => "welfare",
         }
+    }
+
+    /// The LP's title in reports, with its number in [MCF-Grid] §4.2.
+    pub fn title(self) -> &'static str {
+        match self {
+            Objective::Concurrent => "P1 maximum concurrent flow",
+            Objective::Utility => "P2 maximum-utility flow at min(delta*,1)*d_k",
+            Objective::WorstUtility => "P2- minimum-utility flow at min(delta*,1)*d_k",
+            Objective::Welfare => "P3 maximum welfare",
+        }
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no LP baseline's ([`Objective::name`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown LP objective '{name}' (known: {})", Objective::ALL.map(Objective::name).join(", "))]
+pub struct UnknownObjective {
+    /// The name given.
+    pub name: String,
+}
+
+impl std::str::FromStr for Objective {
+    type Err = UnknownObjective;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Objective::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| UnknownObjective {
+                name: s.to_string(),
+            })
     }
 }
 
