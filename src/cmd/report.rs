@@ -8,7 +8,7 @@ use brokerflow_solvers::{compare::MethodRow, engine::EngineRun, engine::TraceRow
 
 use crate::cmd::{args::engine_provenance, output::Outputs, LoadedMarket};
 
-pub use report::{Report, WelfareCurve};
+pub use report::WelfareCurve;
 
 /// Stages `run`'s `--dot` and `--report` ([`report::run_dot`], [`report::run_html`]).
 pub fn stage_run(

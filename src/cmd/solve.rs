@@ -8,16 +8,15 @@ use brokerflow_experiments::report::{lp_dot, lp_html, LpPicture};
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::lp::{self, render, Backend, LpOptions, LpSolution, Objective};
 use brokerflow_solvers::workload;
-use serde_json::json;
 
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
 
-/// Until `bench` names the library's enum itself.
-pub use brokerflow_solvers::lp::Objective as ObjectiveArg;
 /// The limit `--verbose` lifts, as the library's summary applies it.
 #[allow(unused_imports)] // named by `--verbose`'s help, a doc link
 pub use brokerflow_solvers::lp::render::PER_USER_TABLE_LIMIT;
+/// Until `bench` names the library's enum itself.
+pub use brokerflow_solvers::lp::Objective as ObjectiveArg;
 
 /// Solve an LP baseline on a market: how much of each demand can be served (P1),
 /// the best and worst routing of those amounts (P2, P2⁻), or the welfare optimum (P3).
@@ -104,19 +103,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // does); a failed one is a row with its error, and the command then exits 1. One
     // LP: its failure is the command's error, before any file is written.
     let n = objectives.len();
-    let results = objectives.iter().enumerate().map(|(i, &o)| {
-        let result = solve_one(&loaded, o, args.backend, (i + 1, n));
-        (o, result)
-    });
-    let results: Vec<(Objective, anyhow::Result<(LpSolution, f64)>)> = if single {
-        let (o, result) = results.into_iter().next().expect("one objective");
-        vec![(o, Ok(result?))]
-    } else {
-        results.collect()
-    };
-    let pictured: Vec<LpPicture> = results
-        .iter()
-        .map(|(o, r)| (*o, r.as_ref().map(|(s, t)| (s, *t)).map_err(|e| format!("{e:#}"))))
+    let mut results = Vec::new();
+    for (i, &o) in objectives.iter().enumerate() {
+        match solve_one(&loaded, o, args.backend, (i + 1, n)) {
+            Err(e) if single => return Err(e),
+            r => results.push((o, r.map_err(|e| format!("{e:#}")))),
+        }
+    }
+    let pictured: Vec<LpPicture> = (results.iter())
+        .map(|(o, r)| (*o, r.as_ref().map(|(s, t)| (s, *t)).map_err(Clone::clone)))
         .collect();
     if let Some((_, Ok((s, _)))) = results.first().filter(|_| single) {
         let p = provenance(&loaded, s.backend);
@@ -143,42 +138,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         outputs.stage(path, lp_html(market, g, &pictured, Objective::title, &p));
     }
     outputs.commit()?;
-    let mut json_out = Vec::new();
-    let mut failed = Vec::new();
-    for (i, (objective, result)) in results.iter().enumerate() {
-        match result {
-            Ok((s, seconds)) if args.json => json_out.push(render::summary_json(
-                g,
-                s,
-                *seconds,
-                provenance(&loaded, s.backend),
-            )),
-            Ok((s, seconds)) => print!(
-                "{}{}",
-                if i > 0 { "\n" } else { "" },
-                render::summary_text(market, g, s, *seconds, args.verbose)
-            ),
-            Err(e) if args.json => {
-                json_out.push(json!({"objective": objective, "error": format!("{e:#}")}))
-            }
-            Err(e) => print!(
-                "{}{}",
-                if i > 0 { "\n" } else { "" },
-                render::not_solved_text(*objective, market, &format!("{e:#}"))
-            ),
-        }
-        if result.is_err() {
-            failed.push(objective.name());
-        }
-    }
     if args.json {
-        let value = if single {
-            json_out.remove(0)
-        } else {
-            serde_json::Value::Array(json_out)
+        let mut values = render::outcomes_json(g, &pictured, |b| provenance(&loaded, b));
+        let value = match single {
+            true => values.remove(0),
+            false => serde_json::Value::Array(values),
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!(
+            "{}",
+            render::outcomes_text(market, g, &pictured, args.verbose)
+        );
     }
+    let failed: Vec<&str> = (pictured.iter())
+        .filter(|(_, r)| r.is_err())
+        .map(|(o, _)| o.name())
+        .collect();
     if failed.len() == n {
         anyhow::bail!("none of the {n} LPs was solved");
     }

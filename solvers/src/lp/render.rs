@@ -9,8 +9,8 @@ use brokerflow_graphs::{ExpandedGraph, Market};
 use serde_json::{json, Value};
 
 use super::{
-    concurrent_formulation, utility_amounts, utility_formulation, welfare_formulation,
-    Formulation, LpSolution, LpStatus, Objective, Sense, CHECK_TOLERANCE,
+    concurrent_formulation, utility_amounts, utility_formulation, welfare_formulation, Formulation,
+    LpSolution, LpStatus, Objective, Sense, CHECK_TOLERANCE,
 };
 use crate::certificate::CERTIFICATE_TOLERANCE;
 
@@ -289,4 +289,43 @@ pub fn prices_csv(g: &ExpandedGraph, prices: &[f64]) -> String {
         }
     }
     csv
+}
+
+/// One LP baseline as asked for: its solution with the seconds it took, or why it
+/// was not solved.
+pub type LpOutcome<'s> = (Objective, Result<(&'s LpSolution, f64), String>);
+
+/// The readable summaries of several LPs of `market`, in the order asked, a blank
+/// line between two; a failed one is its title and why ([`not_solved_text`]).
+pub fn outcomes_text(
+    market: &Market,
+    g: &ExpandedGraph,
+    outcomes: &[LpOutcome<'_>],
+    verbose: bool,
+) -> String {
+    let texts: Vec<String> = outcomes
+        .iter()
+        .map(|(o, r)| match r {
+            Ok((s, seconds)) => summary_text(market, g, s, *seconds, verbose),
+            Err(why) => not_solved_text(*o, market, why),
+        })
+        .collect();
+    texts.join("\n")
+}
+
+/// The JSON objects of several LPs, in the order asked: [`summary_json`] for a
+/// solved one (with `provenance` of the backend that solved it), `objective` and
+/// `error` for a failed one.
+pub fn outcomes_json(
+    g: &ExpandedGraph,
+    outcomes: &[LpOutcome<'_>],
+    provenance: impl Fn(super::Backend) -> Value,
+) -> Vec<Value> {
+    outcomes
+        .iter()
+        .map(|(o, r)| match r {
+            Ok((s, seconds)) => summary_json(g, s, *seconds, provenance(s.backend)),
+            Err(why) => json!({"objective": o, "error": why}),
+        })
+        .collect()
 }
