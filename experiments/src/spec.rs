@@ -591,7 +591,11 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
     }
     let backend = match &raw.backend {
         None => Backend::DEFAULT,
-        Some(b) => b.parse().map_err(|e| ("engine.backend", e))?,
+        Some(b) => b
+            .parse()
+            .map_err(|e: brokerflow_solvers::lp::BackendNameError| {
+                ("engine.backend", e.to_string())
+            })?,
     };
     // The engine's own check, run once on a one-node market so a bad setting is a spec
     // error rather than a failed row in every scenario.

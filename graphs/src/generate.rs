@@ -165,27 +165,37 @@ impl FromStr for Range {
 /// largest of [MCF-Grid]'s Table 1 scenarios) and economics under which routing
 /// matters. In JSON every field is optional (missing fields take their default),
 /// unknown fields are refused, and ranges are written `[min, max]`.
+///
+/// With the `clap` feature it is also the command line's flags (`--users`,
+/// `--contention`, …; the price margin, which needs posted prices, is the caller's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields)]
 pub struct GeneratorConfig {
     /// K, the number of users (job streams, one commodity each). 0 ≤ K; default 20.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "K", help_heading = "Scenario", help = "K: number of users (job streams, one commodity each)", long_help = None))]
     pub users: usize,
     /// B, the number of brokers. Must be ≥ 1 when K > 0; default 5.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "B", help_heading = "Scenario", help = "B: number of brokers (forward jobs; each job uses 1 unit of broker capacity)", long_help = None))]
     pub brokers: usize,
     /// P, the number of providers. Must be ≥ 1 when B > 0; default 5.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "P", help_heading = "Scenario", help = "P: number of providers (run jobs; a job of user k uses r_k resource units)", long_help = None))]
     pub providers: usize,
     /// Probability that a given user→broker or broker→provider pair is linked, in
     /// [0, 1]. `None` (the default) is [MCF-Grid] §6's ln(n)/n with n = K + B + P.
     /// Whatever it is, every user gets at least one broker and every broker at least
     /// one provider.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "Q", help_heading = "Topology and scarcity", help = "Probability in [0, 1] that a user→broker or broker→provider pair is linked [default: ln(n)/n, n = users + brokers + providers, as in the paper]", long_help = None))]
     pub link_probability: Option<f64>,
     /// Probability that a given ordered broker pair (a, b), a ≠ b, gets a broker→broker
     /// link a→b (linked markets), in [0, 1]; default 0 (no broker→broker links).
     /// Both a→b and b→a may be drawn, which makes G′ cyclic.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "Q", default_value_t = GeneratorConfig::default().broker_link_probability, help_heading = "Topology and scarcity", help = "Linked markets: probability in [0, 1] that a broker links to another given broker (each direction drawn separately, so cycles may occur). 0 = no broker→broker links", long_help = None))]
     pub broker_link_probability: f64,
     /// Fraction of users, in [0, 1], that carry an `eligible` provider list (design
     /// §3); round(fraction·K) users, chosen uniformly. Default 0 (every provider can
     /// run every job).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "FRACTION", default_value_t = GeneratorConfig::default().eligibility, help_heading = "Topology and scarcity", help = "Fraction in [0, 1] of users that may use only some providers (software, hardware or policy constraints); each such user gets a random non-empty \"eligible\" list that includes a provider it can reach. 0 = every provider can run every job", long_help = None))]
     pub eligibility: f64,
     /// Whether to write a posted-price table ([MCF-Grid] §4.1); default false.
     ///
@@ -203,51 +213,64 @@ pub struct GeneratorConfig {
     ///
     /// User prices are not bounded by valuations: a user whose v_k is below the
     /// cheapest path price is simply not worth serving at these prices.
+    #[cfg_attr(feature = "clap", arg(long, help_heading = "Topology and scarcity", help = "Also write posted prices per job: a provider charges its cost c_p·r_k plus a margin; a broker its cost plus the cheapest onward price (link cost + next hop's price) plus a margin. Prices are rounded up to 3 decimals", long_help = None))]
     pub posted_prices: bool,
     /// Contention, > 0: per layer, total capacity = total demand of the layer /
     /// contention (providers in resource units, Σ d_k·r_k; brokers and broker→provider
     /// links in jobs, Σ d_k). Default 2: at most about half the demand can be served.
     /// Values ≤ 1 make capacity plentiful in total (though individual paths may
     /// still be tight).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "X", default_value_t = GeneratorConfig::default().contention, help_heading = "Topology and scarcity", display_order = 3, help = "Scarcity of capacity, > 0: in each layer total capacity is total demand divided by this (providers in resource units Σ demand·requirement; brokers and broker→provider links in jobs Σ demand). 2 means at most about half the demand can be served; ≤ 1 makes capacity plentiful in total", long_help = None))]
     pub contention: f64,
     /// d_k, each user's demand in jobs per time unit, uniform; ≥ 0. Default [5, 20].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().demand, help_heading = "Economics (uniform ranges unless stated)", help = "Each user's demand d_k, in jobs per time unit", long_help = None))]
     pub demand: Range,
     /// r_k, resource units one job of user k needs at a provider, uniform; the lower
     /// bound must be ≥ 0.001 (requirements are positive). Default [0.5, 2].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().requirement, help_heading = "Economics (uniform ranges unless stated)", help = "Each user's requirement r_k, in resource units per job (lower bound ≥ 0.001)", long_help = None))]
     pub requirement: Range,
     /// Bounds [L, H] of the Bounded Pareto distribution of valuations v_k (money per
     /// job processed, the user's bid); 0 < L ≤ H. Default [1, 1000] ([MCF-Grid] §6:
     /// three orders of magnitude).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "L,H", default_value_t = GeneratorConfig::default().valuation, help_heading = "Economics (uniform ranges unless stated)", help = "Bounds L,H of the users' valuations v_k (money per job processed, the user's bid), Bounded Pareto on [L, H], 0 < L ≤ H", long_help = None))]
     pub valuation: Range,
     /// Shape α > 0 of the Bounded Pareto valuations; default 1 ([MCF-Grid] §6). Smaller
     /// α puts more weight on high valuations. With the defaults the median is ≈ 2 and
     /// the mean ≈ 6.91.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "ALPHA", default_value_t = GeneratorConfig::default().valuation_alpha, help_heading = "Economics (uniform ranges unless stated)", help = "Shape α > 0 of the Bounded Pareto valuations; with 1 on [1, 1000] the median valuation is ≈ 2 and the mean ≈ 6.9. Smaller α: more high-value users", long_help = None))]
     pub valuation_alpha: f64,
     /// c_p, each provider's cost in money per resource unit, uniform; ≥ 0. Default
     /// [0.1, 5]: a job (r_k ∈ [0.5, 2]) costs from well below the smallest valuation
     /// to a few times the median one (design §7).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().provider_cost, help_heading = "Economics (uniform ranges unless stated)", help = "Each provider's cost c_p, in money per resource unit (a job of user k costs c_p·r_k). The default runs from well below the smallest valuation to a few times the median one, so which provider serves a job matters", long_help = None))]
     pub provider_cost: Range,
     /// c_b, each broker's cost in money per job forwarded, uniform; ≥ 0. Default
     /// [0, 0.5].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().broker_cost, help_heading = "Economics (uniform ranges unless stated)", help = "Each broker's cost c_b, in money per job forwarded", long_help = None))]
     pub broker_cost: Range,
     /// c_uv, each link's cost in money per job sent (paid by the sender), uniform;
     /// ≥ 0; all link kinds. Default [0, 0.5].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().link_cost, help_heading = "Economics (uniform ranges unless stated)", help = "Each link's cost, in money per job sent (paid by the sender); all links", long_help = None))]
     pub link_cost: Range,
     /// Raw capacity weights, uniform, ≥ 0 (dimensionless): a broker's, provider's or
     /// broker→provider link's share of its layer's total capacity is its weight over
     /// the layer's sum of weights. Default [0.5, 1.5]: the largest member has at
     /// most 3 times the smallest one's capacity.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().capacity_spread, help_heading = "Economics (uniform ranges unless stated)", help = "Spread of capacities within a layer (dimensionless weights ≥ 0): each broker, provider and broker→provider link gets a share of its layer's total in proportion to a weight drawn from this range. 0.5,1.5: largest ≤ 3 × smallest", long_help = None))]
     pub capacity_spread: Range,
     /// Bandwidth of each user→broker link as a multiple of the user's demand d_k,
     /// uniform, ≥ 0. Default [0.5, 1.5]: a single link may carry between half and
     /// one and a half times the demand (these links are not the bottleneck).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().user_link_bandwidth, help_heading = "Economics (uniform ranges unless stated)", help = "Bandwidth of each user→broker link, as a multiple of that user's demand (these links are meant not to be the bottleneck)", long_help = None))]
     pub user_link_bandwidth: Range,
     /// Bandwidth of each broker→broker link as a multiple of the mean broker capacity
     /// (Σ d_k / contention / B), uniform, ≥ 0. Default [0.5, 1.5].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true, value_name = "MIN,MAX", default_value_t = GeneratorConfig::default().broker_link_bandwidth, help_heading = "Economics (uniform ranges unless stated)", help = "Bandwidth of each broker→broker link, as a multiple of the mean broker capacity (total demand / contention / brokers)", long_help = None))]
     pub broker_link_bandwidth: Range,
     /// Relative margin m of posted prices over what they must cover (see
     /// [`posted_prices`](Self::posted_prices)), uniform, ≥ 0; 0.2 means 20 %.
     /// Default [0.1, 0.3]. Unused without posted prices.
+    #[cfg_attr(feature = "clap", arg(skip = GeneratorConfig::default().price_margin))]
     pub price_margin: Range,
 }
 
@@ -349,6 +372,21 @@ impl GenerateError {
             | GenerateError::OutOfRange { field, .. }
             | GenerateError::EmptyRange { field, .. } => Some(field),
             _ => None,
+        }
+    }
+}
+
+/// A [`GenerateError`] worded for a command line whose flags are the configuration's
+/// fields (`--link-cost` for [`GeneratorConfig::link_cost`]): `invalid --link-cost: …`
+/// for the field at fault, `cannot generate: …` when no one field is.
+#[derive(Debug, Clone, Copy)]
+pub struct AsFlags<'e>(pub &'e GenerateError);
+
+impl std::fmt::Display for AsFlags<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.field() {
+            Some(field) => write!(f, "invalid --{}: {}", field.replace('_', "-"), self.0),
+            None => write!(f, "cannot generate: {}", self.0),
         }
     }
 }

@@ -139,3 +139,119 @@ impl Summary {
         }
     }
 }
+
+impl Summary {
+    /// The summary as `brokerflow inspect` prints it: participants, G′'s size, demand
+    /// against capacity per layer (capacity also as a share of the layer's demand),
+    /// and the stranded users.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "market {}", self.name);
+        let _ = writeln!(
+            out,
+            "  participants: {}, {}, {}, {}",
+            count(self.users, "user"),
+            count(self.brokers, "broker"),
+            count(self.providers, "provider"),
+            count(self.links, "link")
+        );
+        let _ = writeln!(
+            out,
+            "  expanded graph G': {} nodes, {} edges, {} usable (edge, commodity) pairs{}",
+            self.graph_nodes,
+            self.graph_edges,
+            self.usable_pairs,
+            if self.cyclic {
+                ", has cycles"
+            } else {
+                ", acyclic"
+            }
+        );
+        let _ = writeln!(out, "  demand vs capacity per layer (per time unit):");
+        for l in &self.layers {
+            let cap = match (l.count, l.capacity) {
+                (0, _) => "none in this market".to_string(),
+                (_, None) => "unlimited".to_string(),
+                (_, Some(c)) => format!("{} ({})", number(c), share_of_demand(c, l.demand)),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<24} {:>4}  demand {:>12} {:<14}  capacity {}",
+                l.name,
+                l.count,
+                number(l.demand),
+                l.unit,
+                cap
+            );
+        }
+        if self.stranded.is_empty() {
+            let _ = writeln!(out, "  stranded users: none");
+        } else {
+            let _ = writeln!(
+                out,
+                "  stranded users (reach no eligible provider with capacity): {}",
+                self.stranded.join(", ")
+            );
+        }
+        out
+    }
+}
+
+/// `n` and the noun, in the plural unless `n` is 1: "1 broker", "2 brokers".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Capacity as a share of the layer's demand; "no demand" when there is none.
+fn share_of_demand(c: f64, d: f64) -> String {
+    if d > 0.0 {
+        format!("{:.0}% of demand", 100.0 * c / d)
+    } else {
+        "no demand".to_string()
+    }
+}
+
+/// A whole number without decimals, anything else with 3.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_of_tiny_names_its_participants_and_layers() {
+        let m = crate::examples::tiny();
+        let text = Summary::new(&m, &ExpandedGraph::new(&m)).to_text();
+        assert!(text.starts_with(&format!("market {}\n", m.name)), "{text}");
+        let participants = format!(
+            "  participants: {}, {}, {}, {}\n",
+            count(m.users.len(), "user"),
+            count(m.brokers.len(), "broker"),
+            count(m.providers.len(), "provider"),
+            count(m.links.len(), "link")
+        );
+        assert!(text.contains(&participants), "{text}");
+        assert!(text.contains("  demand vs capacity per layer (per time unit):\n"));
+    }
+
+    #[test]
+    fn counts_numbers_and_shares_read_as_words() {
+        assert_eq!(count(1, "user"), "1 user");
+        assert_eq!(count(3, "user"), "3 users");
+        assert_eq!(number(12.0), "12");
+        assert_eq!(number(0.5), "0.500");
+        assert_eq!(share_of_demand(1.0, 2.0), "50% of demand");
+        assert_eq!(share_of_demand(1.0, 0.0), "no demand");
+    }
+}

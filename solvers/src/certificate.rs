@@ -174,7 +174,7 @@ pub fn certify(
         }
     };
     // Σ_n R_n π_n and the complementary slackness of the capacity rows.
-    let used = crate::lp::resource_use(g, flow);
+    let used = flow.resource_use(g);
     let mut priced_capacity = 0.0;
     let mut max_price_slack: f64 = 0.0;
     for n in g.graph.node_indices() {

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::cmd::census;
 use crate::cmd::output::Outputs;
-use brokerflow_graphs::formats::{mcf, sndlib};
+use brokerflow_graphs::formats::{import, Format};
 
 /// Convert a network in another format into a brokerflow market (JSON).
 ///
@@ -56,15 +56,6 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-/// Input formats of `import`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Multicommodity-flow benchmark format: `p mcf n m k`, `k origin dest demand`, `a src dst cost capacity`.
-    Mcf,
-    /// SNDlib's native network format: NODES, LINKS (capacities, costs), DEMANDS.
-    Sndlib,
-}
-
 /// Runs `import`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.max_demands.is_some() && args.format != Format::Sndlib {
@@ -74,16 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("{}: cannot read", args.file.display()))?;
     let origin = args.file.display().to_string();
-    let market = match args.format {
-        Format::Mcf => mcf::parse_mcf_bytes(&bytes, &origin)?,
-        Format::Sndlib => sndlib::parse_sndlib_bytes(
-            &bytes,
-            &origin,
-            &sndlib::SndlibOptions {
-                max_demands: args.max_demands,
-            },
-        )?,
-    };
+    let market = import(args.format, &bytes, &origin, args.max_demands)?;
     let json = market.to_json_pretty();
     match &args.output {
         Some(path) => {

@@ -8,7 +8,7 @@ use brokerflow_solvers::{compare::MethodRow, engine::EngineRun, engine::TraceRow
 
 use crate::cmd::{args::engine_provenance, output::Outputs, LoadedMarket};
 
-pub use report::{num, Report, WelfareCurve};
+pub use report::WelfareCurve;
 
 /// Stages `run`'s `--dot` and `--report` ([`report::run_dot`], [`report::run_html`]).
 pub fn stage_run(
@@ -46,9 +46,4 @@ pub fn stage_compare(
     if let Some(path) = html {
         outputs.stage(path, report::compare_html(m, g, rows, epsilon, provenance));
     }
-}
-
-/// The table (heading, id) of what every user is served of its demand.
-pub fn served_table(report: &mut Report, at: (&str, &str), loaded: &LoadedMarket, f: &[f64]) {
-    report.served(at, &loaded.graph, f);
 }

@@ -4,3 +4,49 @@ pub mod dot;
 pub mod flows_csv;
 pub mod mcf;
 pub mod sndlib;
+
+use crate::ValidMarket;
+
+/// A network format that [`import`] turns into a market. With the `clap` feature the
+/// variants' doc comments are also the command line's help for each value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Format {
+    /// Multicommodity-flow benchmark format: `p mcf n m k`, `k origin dest demand`, `a src dst cost capacity`.
+    Mcf,
+    /// SNDlib's native network format: NODES, LINKS (capacities, costs), DEMANDS.
+    Sndlib,
+}
+
+/// Why an imported file did not become a market: its format's own error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// An mcf file refused ([`mcf::parse_mcf`]).
+    #[error(transparent)]
+    Mcf(#[from] mcf::McfError),
+    /// An SNDlib file refused ([`sndlib::parse_sndlib`]).
+    #[error(transparent)]
+    Sndlib(#[from] sndlib::SndlibError),
+}
+
+/// Reads a network file's `bytes` in `format` into a market (`origin` names the input
+/// in errors and `meta`); `sndlib` keeps only the first `sndlib_max_demands` demands
+/// if given, in file order.
+pub fn import(
+    format: Format,
+    bytes: &[u8],
+    origin: &str,
+    sndlib_max_demands: Option<usize>,
+) -> Result<ValidMarket, ImportError> {
+    Ok(match format {
+        Format::Mcf => mcf::parse_mcf_bytes(bytes, origin)?,
+        Format::Sndlib => sndlib::parse_sndlib_bytes(
+            bytes,
+            origin,
+            &sndlib::SndlibOptions {
+                max_demands: sndlib_max_demands,
+            },
+        )?,
+    })
+}

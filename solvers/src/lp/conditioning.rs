@@ -253,11 +253,9 @@ impl Network {
 /// resolves to the check's relative tolerance (1e-6): the simplex codes (microlp,
 /// HiGHS) work in double precision with absolute tolerances near 1e-9, clarabel's
 /// interior point stops at a relative gap near 1e-8.
+/// `auto` takes the smaller range of the backends it may pick.
 pub fn dynamic_range(backend: Backend) -> f64 {
-    match backend {
-        Backend::Microlp | Backend::Highs => 1e10,
-        Backend::Clarabel | Backend::Auto => 1e8,
-    }
+    backend.implementation().map_or(1e8, |b| b.dynamic_range())
 }
 
 /// Refuses an LP whose market numbers span more than [`dynamic_range`] — demand

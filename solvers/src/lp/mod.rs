@@ -16,9 +16,11 @@
 
 mod backend;
 mod conditioning;
+pub mod evaluate;
 mod formulation;
 mod margins;
 mod program;
+pub mod render;
 mod warm;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
@@ -26,7 +28,10 @@ use petgraph::graph::NodeIndex;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use backend::{solve_lp, solve_lp_with, Backend, LpAnswer};
+pub use backend::{
+    solve_lp, solve_lp_with, Backend, BackendFailure, BackendNameError, LpAnswer, LpBackend,
+    SolveWithDuals,
+};
 use conditioning::check_scale;
 pub use conditioning::{demand_caps, dynamic_range};
 pub use formulation::{Formulation, Supply};
@@ -37,21 +42,34 @@ pub use warm::WarmLp;
 use crate::certificate::{certify, Certificate, Claim};
 use crate::cycles::cancel_cycles;
 
-/// Which LP of [MCF-Grid] §4.2.
+/// Which LP of [MCF-Grid] §4.2. The variants' doc comments are also the command
+/// line's help for each value (clap's `ValueEnum`, behind the `clap` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
-    /// P1 maximum concurrent flow.
+    /// P1 maximum concurrent flow: the largest fraction δ of every user's demand that
+    /// can be served at once (δ ≥ 1: everything fits).
     Concurrent,
-    /// P2 maximum-utility flow at the amounts min(δ*,1)·d_k.
+    /// P2: serve min(δ,1) of every demand, routed for the most welfare (best routing).
     Utility,
-    /// P2⁻ minimum-utility flow at the same amounts (acyclic G′ only).
+    /// P2⁻: the same amounts routed for the least welfare (worst routing); only on
+    /// markets without broker→broker cycles.
     WorstUtility,
-    /// P3 maximum welfare, 0 ≤ f_k ≤ d_k.
+    /// P3 maximum welfare / market clearing: serve any amount up to each demand, for
+    /// the most welfare (values minus costs); its dual prices clear the market.
     Welfare,
 }
 
 impl Objective {
+    /// Every LP baseline, in the order of [MCF-Grid] §4.2 (P1, P2, P2⁻, P3).
+    pub const ALL: [Objective; 4] = [
+        Objective::Concurrent,
+        Objective::Utility,
+        Objective::WorstUtility,
+        Objective::Welfare,
+    ];
+
     /// The name used on the command line and in outputs.
     pub fn name(self) -> &'static str {
         match self {
@@ -60,6 +78,42 @@ impl Objective {
             Objective::WorstUtility => "worst-utility",
             Objective::Welfare => "welfare",
         }
+    }
+
+    /// The LP's title in reports, with its number in [MCF-Grid] §4.2.
+    pub fn title(self) -> &'static str {
+        match self {
+            Objective::Concurrent => "P1 maximum concurrent flow",
+            Objective::Utility => "P2 maximum-utility flow at min(delta*,1)*d_k",
+            Objective::WorstUtility => "P2- minimum-utility flow at min(delta*,1)*d_k",
+            Objective::Welfare => "P3 maximum welfare",
+        }
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no LP baseline's ([`Objective::name`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown LP objective '{name}' (known: {})", Objective::ALL.map(Objective::name).join(", "))]
+pub struct UnknownObjective {
+    /// The name given.
+    pub name: String,
+}
+
+impl std::str::FromStr for Objective {
+    type Err = UnknownObjective;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Objective::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| UnknownObjective {
+                name: s.to_string(),
+            })
     }
 }
 
@@ -102,12 +156,12 @@ pub enum LpError {
     #[error("the {0} backend is not enabled in this build (rebuild with `--features highs`)")]
     NotEnabled(Backend),
     /// Any other backend failure.
-    #[error("{backend}: {message}")]
+    #[error("{backend}: {failure}")]
     Backend {
         /// The backend.
         backend: Backend,
-        /// Its message.
-        message: String,
+        /// What failed.
+        failure: BackendFailure,
     },
     /// The solution failed the independent check.
     #[error("the {backend} solution failed the independent check: {report}")]
@@ -142,6 +196,18 @@ pub enum LpError {
         /// The backend's limit on the ratio of the largest to the smallest magnitude.
         limit: f64,
     },
+}
+
+impl LpError {
+    /// The error of `backend` failing with `failure`, under the variant that names it.
+    pub fn from_failure(backend: Backend, failure: BackendFailure) -> LpError {
+        match failure {
+            BackendFailure::Infeasible => LpError::Infeasible { backend },
+            BackendFailure::Unbounded => LpError::Unbounded { backend },
+            BackendFailure::NotEnabled => LpError::NotEnabled(backend),
+            failure => LpError::Backend { backend, failure },
+        }
+    }
 }
 
 /// Options shared by every LP.
@@ -276,7 +342,34 @@ pub fn resource_use(g: &ExpandedGraph, flow: &Flow) -> Vec<f64> {
     flow.resource_use(g)
 }
 
-/// Solves the LP `objective` on G′.
+/// Solves the LP baseline `objective` on G′: [`max_concurrent_flow`],
+/// [`max_utility_flow`], [`min_utility_flow`] or [`max_welfare`].
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of a validated market.
+/// * `objective`: which of P1, P2, P2⁻, P3.
+/// * `options`: the backend and whether P3 returns prices.
+///
+/// # Returns
+/// The checked and certified [`LpSolution`], or the [`LpError`].
+///
+/// # Complexity
+/// That of the function it calls.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{solve, LpOptions, Objective};
+///
+/// // The best routing of fixed amounts never beats the welfare optimum (§4.2).
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let w = |o| solve(&g, o, &LpOptions::default()).map(|s| s.welfare(&g).unwrap());
+/// assert!(w(Objective::WorstUtility)? <= w(Objective::Utility)?);
+/// assert!(w(Objective::Utility)? <= w(Objective::Welfare)? + 1e-9);
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.
 pub fn solve(
     g: &ExpandedGraph,
     objective: Objective,
@@ -348,12 +441,44 @@ pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
     f
 }
 
-/// P1 maximum concurrent flow ([MCF-Grid] §4.2.1): the largest δ such that
-/// every non-stranded user with d_k > 0 gets δ·d_k through G′. δ ≥ 1 means every
-/// demand fits. Unbounded when nothing limits δ.
+/// P1 maximum concurrent flow: the largest δ such that every non-stranded user with
+/// d_k > 0 gets δ·d_k through G′. δ ≥ 1 means every demand fits. Unbounded when
+/// nothing limits δ.
 ///
 /// The returned flow is one δ*-optimal flow scaled by min(δ*,1)/δ*, so it serves
-/// exactly min(δ*,1)·d_k and is feasible for P2.
+/// exactly min(δ*,1)·d_k and is feasible for P2. It is checked independently
+/// ([`crate::check`]) and proven optimal by its resource prices
+/// ([`crate::certificate`]) before it is returned.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of a validated market.
+/// * `options`: the backend ([`LpOptions::backend`]; `auto` re-solves with microlp
+///   when the large backend's answer fails the check or the certificate).
+///
+/// # Returns
+/// The [`LpSolution`] with `delta` = δ* (status [`LpStatus::Unbounded`] and no flow
+/// when nothing limits δ), or the [`LpError`] that stopped it.
+///
+/// # Complexity
+/// One LP of one variable per usable (edge, commodity) pair plus δ, and one row per
+/// (node, commodity) plus one per capacitated node; its solve time is the backend's
+/// (simplex: exponential in the worst case, fast in practice). Building, the
+/// check and the certificate are O(usable pairs); the explicit dual LP is solved too
+/// when the backend reports no duals.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{max_concurrent_flow, LpOptions};
+///
+/// // tiny's bandwidth u1->b1 (5) carries only half of u1's demand 10.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let p1 = max_concurrent_flow(&g, &LpOptions::default())?;
+/// assert!((p1.delta.unwrap() - 0.5).abs() < 1e-6);
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.1.
 pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     with_auto_fallback(options, |o| max_concurrent_flow_with(g, o))
 }
@@ -447,17 +572,68 @@ pub fn utility_amounts(g: &ExpandedGraph, delta: Option<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// P2 maximum-utility feasible flow ([MCF-Grid] §4.2.2): solves P1, fixes
-/// f_k = min(δ*,1)·d_k and maximises welfare W — the best routing of those amounts.
-/// If round-off in δ* makes that infeasible, the amounts are backed off by the first
-/// of [`AMOUNT_BACKOFFS`] that works, reported in the solution.
+/// P2 maximum-utility feasible flow: solves P1, fixes f_k = min(δ*,1)·d_k and
+/// maximises welfare W — the best routing of those amounts. If round-off in δ* makes
+/// that infeasible, the amounts are backed off by the first of [`AMOUNT_BACKOFFS`]
+/// that works, reported in the solution.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of a validated market.
+/// * `options`: the backend, as for [`max_concurrent_flow`].
+///
+/// # Returns
+/// The checked and certified [`LpSolution`] (with P1's δ*), or the [`LpError`].
+///
+/// # Complexity
+/// Two LPs (P1, then P2 on the same usable pairs; up to [`AMOUNT_BACKOFFS`]`.len()`
+/// re-solves of P2 when round-off makes it infeasible), each as in
+/// [`max_concurrent_flow`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{max_utility_flow, LpOptions};
+///
+/// // tiny serves half of every demand; its best routing of them earns W = 130.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let p2 = max_utility_flow(&g, &LpOptions::default())?;
+/// assert!((p2.welfare(&g).unwrap() - 130.0).abs() < 1e-6);
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.2.
 pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     utility_flow(g, Sense::Maximise, options)
 }
 
 /// P2⁻ minimum-utility flow: the same amounts as P2, routed for the least
 /// welfare — the worst routing, the lower end of `gap_closed`. Refused on
-/// markets whose G′ has a directed cycle.
+/// markets whose G′ has a directed cycle (minimising welfare would circulate jobs).
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of a validated market.
+/// * `options`: the backend, as for [`max_concurrent_flow`].
+///
+/// # Returns
+/// The checked and certified [`LpSolution`], [`LpError::CyclicWorstCase`] on a cyclic
+/// G′, or another [`LpError`].
+///
+/// # Complexity
+/// As [`max_utility_flow`], plus O(nodes + edges) for the cycle test.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{min_utility_flow, LpOptions};
+///
+/// // The worst routing of the same amounts earns W = 122 (worked out in tiny.md).
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let worst = min_utility_flow(&g, &LpOptions::default())?;
+/// assert!((worst.welfare(&g).unwrap() - 122.0).abs() < 1e-6);
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.2 (its minimising counterpart).
 pub fn min_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     if g.is_cyclic() {
         return Err(LpError::CyclicWorstCase);
@@ -575,10 +751,41 @@ fn welfare_formulation_capped(g: &ExpandedGraph, caps: &[f64]) -> Formulation {
 
 /// P3 maximum welfare / market clearing: 0 ≤ f_k ≤ d_k, maximise W.
 /// With `options.prices`, the duals of the resource rows are competitive per-unit
-/// prices: from the same solve where the backend reports duals (clarabel, HiGHS),
-/// otherwise (microlp) exactly, by solving the explicit dual LP
-/// ([`LinearProgram::dual`]) with the same backend. Where the optimum is degenerate
-/// the prices are one optimal dual point among several.
+/// prices: from the same solve where the backend reports duals
+/// ([`SolveWithDuals`]: clarabel, HiGHS), otherwise (microlp) exactly, by solving the
+/// explicit dual LP ([`LinearProgram::dual`]) with the same backend. Where the optimum
+/// is degenerate the prices are one optimal dual point among several.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of a validated market.
+/// * `options`: the backend, as for [`max_concurrent_flow`], and whether to return
+///   the prices ([`LpOptions::prices`]).
+///
+/// # Returns
+/// The checked and certified [`LpSolution`] (with `prices` per node index when asked
+/// for, and the demands it capped in `capped`), or the [`LpError`].
+///
+/// # Complexity
+/// One LP on the usable pairs that lie on a path of non-negative margin
+/// ([`profitable_pairs`], O(usable pairs) to find), solved as in
+/// [`max_concurrent_flow`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{max_welfare, LpOptions};
+///
+/// // tiny's welfare optimum drops u3 and earns W* = 141; the binding bandwidth
+/// // u1->b1 is priced at 16 per job.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let p3 = max_welfare(&g, &LpOptions { prices: true, ..LpOptions::default() })?;
+/// assert!((p3.welfare(&g).unwrap() - 141.0).abs() < 1e-6);
+/// let u1b1 = g.graph.node_indices().find(|&n| g.node(n).name == "u1->b1").unwrap();
+/// assert!((p3.prices.unwrap()[u1b1.index()] - 16.0).abs() < 1e-6);
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.3.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
     with_auto_fallback(options, |o| max_welfare_with(g, o))
 }
@@ -651,7 +858,7 @@ fn node_prices(
                     let answer = solve_lp_with(&f.lp, Backend::Clarabel, true)?;
                     answer.row_duals.ok_or(LpError::Backend {
                         backend: Backend::Clarabel,
-                        message: "no dual values reported".to_string(),
+                        failure: BackendFailure::NoDuals,
                     })?
                 }
             }
@@ -697,7 +904,7 @@ fn run(lp: &LinearProgram, backend: Backend) -> Result<Vec<f64>, LpError> {
 
 fn run_with(lp: &LinearProgram, backend: Backend, duals: bool) -> Result<LpAnswer, LpError> {
     let backend = backend.resolve(lp.variables());
-    if backend == Backend::Highs && !cfg!(feature = "highs") {
+    if !backend.enabled() {
         return Err(LpError::NotEnabled(backend));
     }
     let answer = solve_lp_with(lp, backend, duals)?;
@@ -705,7 +912,7 @@ fn run_with(lp: &LinearProgram, backend: Backend, duals: bool) -> Result<LpAnswe
     if !finite(&answer.x) || !answer.row_duals.as_deref().is_none_or(finite) {
         return Err(LpError::Backend {
             backend,
-            message: "the solver returned non-finite values".to_string(),
+            failure: BackendFailure::NonFinite,
         });
     }
     Ok(answer)
@@ -763,4 +970,37 @@ fn finish(
     s.max_conservation_residual = report.max_conservation_residual;
     s.max_capacity_violation = report.max_capacity_violation;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Objective;
+
+    #[test]
+    fn every_objective_name_parses_back_to_it_and_is_its_serde_name() {
+        for o in Objective::ALL {
+            assert_eq!(o.name().parse::<Objective>(), Ok(o));
+            assert_eq!(o.to_string(), o.name());
+            assert_eq!(serde_json::to_value(o).unwrap(), o.name());
+        }
+    }
+
+    #[test]
+    fn an_unknown_objective_is_refused_with_every_name() {
+        let text = "p4".parse::<Objective>().unwrap_err().to_string();
+        for o in Objective::ALL {
+            assert!(text.contains(o.name()), "{text} lacks {}", o.name());
+        }
+    }
+
+    #[cfg(feature = "clap")]
+    #[test]
+    fn the_command_line_offers_exactly_the_names_in_order() {
+        use clap::ValueEnum;
+        let offered: Vec<String> = Objective::value_variants()
+            .iter()
+            .map(|o| o.to_possible_value().unwrap().get_name().to_string())
+            .collect();
+        assert_eq!(offered, Objective::ALL.map(|o| o.name().to_string()));
+    }
 }

@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use microlp::{ComparisonOp, LinearExpr, OptimizationDirection, Problem, SolveOutcome};
 
 use super::program::{Cmp, Domain, LinearProgram, Sense};
-use super::{Backend, LpError};
+use super::{Backend, BackendFailure, LpError};
 
 /// An LP solved once, to be re-solved warm with one extra row at a time.
 #[derive(Clone)]
@@ -73,7 +73,7 @@ impl WarmLp {
             }),
             Ok(Ok((SolveOutcome::Interrupted(_), _))) => Err(LpError::Backend {
                 backend,
-                message: "the solve was interrupted".to_string(),
+                failure: BackendFailure::Interrupted,
             }),
         }
     }
@@ -101,7 +101,7 @@ impl WarmLp {
             Ok(Ok(SolveOutcome::Solution(s))) => Ok(s.objective() + self.constant),
             Ok(Ok(SolveOutcome::Interrupted(_))) => Err(LpError::Backend {
                 backend,
-                message: "the re-solve was interrupted".to_string(),
+                failure: BackendFailure::Interrupted,
             }),
         }
     }
@@ -122,7 +122,7 @@ fn from_microlp(e: microlp::Error) -> LpError {
         microlp::Error::Unbounded => LpError::Unbounded { backend },
         other => LpError::Backend {
             backend,
-            message: other.to_string(),
+            failure: BackendFailure::Other(other.to_string()),
         },
     }
 }

@@ -64,7 +64,7 @@ impl Resolve {
     pub fn for_backend(backend: Backend) -> Resolve {
         match backend {
             Backend::Auto | Backend::Microlp => Resolve::Warm,
-            Backend::Clarabel | Backend::Highs => Resolve::Cold,
+            _ => Resolve::Cold,
         }
     }
 }
