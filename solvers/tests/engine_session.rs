@@ -7,8 +7,7 @@ use brokerflow_solvers::engine::faults::{reference_run, FaultPlan, FaultReport, 
 use brokerflow_solvers::engine::replan::{self, ResumeMode};
 use brokerflow_solvers::engine::session::{self, SessionError, SessionOptions};
 use brokerflow_solvers::engine::{
-    self, EngineOptions, Injection, InjectionMode, ObserverMode, Observers, Runtime, Trace,
-    Variant,
+    self, EngineOptions, Injection, InjectionMode, ObserverMode, Observers, Runtime, Trace, Variant,
 };
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 
@@ -171,7 +170,10 @@ fn what_cannot_go_together_is_refused_before_any_work() {
     assert!(matches!(e, Err(SessionError::FaultsWithState)), "{e:?}");
     let plain = SessionOptions::default();
     let e = plain.check(Variant::Fair, Some(3.0));
-    assert!(matches!(e, Err(SessionError::WelfareScaleWithout(Variant::Fair))), "{e:?}");
+    assert!(
+        matches!(e, Err(SessionError::WelfareScaleWithout(Variant::Fair))),
+        "{e:?}"
+    );
     let prices = SessionOptions {
         prices: Some(Backend::DEFAULT),
         ..SessionOptions::default()

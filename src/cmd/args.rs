@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::engine::faults::{self, FaultFile};
 use brokerflow_solvers::engine::report::Sources;
-use brokerflow_solvers::engine::{self, session, EngineOptions, Injection, Potential, Runtime};
-use brokerflow_solvers::engine::{InjectionMode, Variant};
+use brokerflow_solvers::engine::settings::EngineSettings;
+use brokerflow_solvers::engine::{self, EngineOptions, InjectionMode, Runtime, Variant};
 use brokerflow_solvers::lp::{self, Backend};
 use brokerflow_solvers::workload;
 
@@ -39,52 +39,22 @@ pub type RuntimeArg = Runtime;
 /// Old name of [`InjectionMode`] as a flag value (removed at the merge).
 pub type InjectArg = InjectionMode;
 
-/// Engine settings shared by `run`, `compare` and `settle`: one definition of the
-/// engine's and the runtime's flags.
+/// Engine settings shared by `run`, `compare` and `settle`: the library's
+/// [`EngineSettings`] (one definition of the engine's and the runtime's flags) and
+/// `--force`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
-    /// Round limit.
-    #[arg(long, default_value_t = 20_000)]
-    pub rounds: usize,
-    /// ε: convergence tolerance (over the window, every commodity's absorbed and
-    /// admitted amounts agree within ε of the admitted amount, and the window welfare
-    /// agrees within ε of its gross amount with the window half a window earlier).
-    #[arg(long, default_value_t = 0.03)]
-    pub epsilon: f64,
-    /// η: feasible mode injects (1 − η)·min(δ*,1)·d_k (headroom for convergence).
-    #[arg(long, default_value_t = 0.02)]
-    pub eta: f64,
-    /// Rounds of the sliding window for convergence and for the reported averages.
-    #[arg(long, default_value_t = 50)]
-    pub window: usize,
-    /// Demand mode: a source holds at most this many times its demand; more is
-    /// discarded (counted as unserved). Higher serves more over long paths but
-    /// converges slower.
-    #[arg(long, default_value_t = 20.0)]
-    pub ceiling: f64,
-    /// Queue potential.
-    #[arg(long, value_enum, default_value = "quadratic")]
-    pub potential: Potential,
-    /// welfare-seeking variant: the dimensionless scale c of V (error shrinks like 1/c,
-    /// rounds grow like c); default 3 in demand mode, 1 in feasible mode.
-    #[arg(long)]
-    pub welfare_scale: Option<f64>,
-    /// Momentum β on pushes, in [0, 1): each push over an edge adds β × the node's own
-    /// last push over it; default 0.98 in demand mode, 0.95 in feasible mode (0 switches it
-    /// off).
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// LP solver (see `brokerflow solve --help`): for δ* in feasible mode, and in
-    /// `settle` for P3, its duals and VCG's re-solves.
-    #[arg(long, default_value = "auto")]
-    pub backend: Backend,
-    /// Who runs the nodes; every runtime gives the same result, bit for bit.
-    #[arg(long, value_enum, default_value = "flat")]
-    pub runtime: Runtime,
     #[command(flatten)]
-    pub cluster: crate::cmd::cluster::ClusterArgs,
+    pub settings: EngineSettings,
     #[command(flatten)]
     pub size: crate::cmd::SizeArgs,
+}
+
+impl std::ops::Deref for EngineArgs {
+    type Target = EngineSettings;
+    fn deref(&self) -> &EngineSettings {
+        &self.settings
+    }
 }
 
 impl EngineArgs {
@@ -103,45 +73,19 @@ impl EngineArgs {
         crate::cmd::within_limits(&loaded.path, checked, self.size.force)
     }
 
-    /// The engine options for a variant and injection mode on the market of `g`
-    /// (solving P1 for δ* when feasible injection needs it).
+    /// [`EngineSettings::options`].
     pub fn options(
         &self,
         g: &ExpandedGraph,
-        variant: Variant,
+        v: Variant,
         inject: InjectionMode,
     ) -> anyhow::Result<EngineOptions> {
-        let mut o = self.settings(variant)?;
-        o.injection = session::injection(inject, g, self.backend)?;
-        Ok(o)
+        Ok(self.settings.options(g, v, inject)?)
     }
 
-    /// The settings alone (demand injection), every one checked: what a command
-    /// refuses before any work, whether or not it runs the engine.
+    /// [`EngineSettings::settings`].
     pub fn settings(&self, variant: Variant) -> anyhow::Result<EngineOptions> {
-        if self.window > self.rounds {
-            // Also what keeps a mistyped window from allocating window × pairs.
-            anyhow::bail!(
-                "--window {} is longer than the round limit (--rounds {}): a run never fills it",
-                self.window,
-                self.rounds
-            );
-        }
-        let o = EngineOptions {
-            max_rounds: self.rounds,
-            epsilon: self.epsilon,
-            eta: self.eta,
-            window: self.window,
-            ceiling: self.ceiling,
-            potential: self.potential,
-            welfare_scale: self.welfare_scale,
-            momentum: self.momentum,
-            runtime: self.runtime,
-            ..EngineOptions::new(variant, Injection::Demand)
-        };
-        o.check()
-            .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
-        Ok(o)
+        Ok(self.settings.settings(variant)?)
     }
 }
 
@@ -160,7 +104,11 @@ pub struct FaultArgs {
 impl FaultArgs {
     /// Reads and checks the fault file against the market, and refuses a runtime that
     /// does not run faults — before any work starts.
-    pub fn load(&self, loaded: &LoadedMarket, runtime: Runtime) -> anyhow::Result<Option<FaultFile>> {
+    pub fn load(
+        &self,
+        loaded: &LoadedMarket,
+        runtime: Runtime,
+    ) -> anyhow::Result<Option<FaultFile>> {
         let read = |p| faults::read_file(p, runtime, &loaded.market, &loaded.graph);
         Ok(self.faults.as_deref().map(read).transpose()?)
     }
@@ -177,6 +125,10 @@ pub fn sources(loaded: &LoadedMarket, faults: Option<&FaultFile>) -> Sources {
 }
 
 /// What made an engine output ([`engine::report::provenance`]).
-pub fn engine_provenance(loaded: &LoadedMarket, backend: Backend, runtime: Runtime) -> serde_json::Value {
+pub fn engine_provenance(
+    loaded: &LoadedMarket,
+    backend: Backend,
+    runtime: Runtime,
+) -> serde_json::Value {
     engine::report::provenance(&sources(loaded, None), backend, runtime)
 }

@@ -1,19 +1,19 @@
 //! Where the `timely` runtime runs: the flags, and the launch
 //! ([`brokerflow_solvers::engine::runtime::timely::launch`]) with its errors as text.
 
-use brokerflow_solvers::engine::runtime::timely::launch::{self, LaunchError};
+use brokerflow_solvers::engine::runtime::timely::launch::{self, ClusterSpec, LaunchError};
 use brokerflow_solvers::engine::Runtime;
 
-pub use launch::{ClusterSpec as ClusterArgs, Role};
+pub use launch::Role;
 
 /// Runs `body` on the runtime's cluster ([`launch::launch`]); a process other than 0
 /// prints nothing, and process 0 reports the protocol's traffic on standard error.
 pub fn launch<R>(
-    args: &ClusterArgs,
+    spec: &ClusterSpec,
     runtime: Runtime,
     body: impl FnOnce(Role) -> anyhow::Result<R>,
 ) -> anyhow::Result<R> {
-    let launched = launch::launch(args, runtime, |role| {
+    let launched = launch::launch(spec, runtime, |role| {
         if !role.writes {
             silence_stdout();
         }

@@ -78,7 +78,9 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
-    let engine = args.engine.options(g, Variant::Fair, InjectionMode::Demand)?;
+    let engine = args
+        .engine
+        .options(g, Variant::Fair, InjectionMode::Demand)?;
     let checked = workload::check_methods(g, &methods, &engine, &workload::Limits::DEFAULT);
     crate::cmd::within_limits(&loaded.path, checked, args.engine.size.force)?;
     let fault_file = args.faults.load(&loaded, args.engine.runtime)?;

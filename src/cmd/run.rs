@@ -105,7 +105,11 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     )?;
     let runtime = args.engine.runtime;
     session::check_state_runtime(runtime, args.save_state.is_some(), args.resume.is_some())?;
-    let resume = args.resume.as_deref().map(replan::read_state_file).transpose()?;
+    let resume = args
+        .resume
+        .as_deref()
+        .map(replan::read_state_file)
+        .transpose()?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
     let fault_file = args.faults.load(&loaded, runtime)?;
@@ -140,9 +144,15 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     drop(observers);
     let r = &done.run;
     let staged = [
-        (&args.save_state, done.saved.as_ref().map(replan::write_state)),
+        (
+            &args.save_state,
+            done.saved.as_ref().map(replan::write_state),
+        ),
         (&args.trace, Some(report::trace_csv(g, &done.trace))),
-        (&args.flows, Some(flows_csv::write_flows(&loaded.market, g, &r.flow))),
+        (
+            &args.flows,
+            Some(flows_csv::write_flows(&loaded.market, g, &r.flow)),
+        ),
         (&args.routing, Some(report::routing_csv(g, &r.flow))),
     ];
     for (path, text) in staged {
@@ -163,7 +173,10 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         let value = report::session_json(g, &done, &sources);
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", report::session_text(&loaded.market, g, &done, &sources));
+        print!(
+            "{}",
+            report::session_text(&loaded.market, g, &done, &sources)
+        );
     }
     Ok(())
 }

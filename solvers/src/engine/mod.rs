@@ -39,6 +39,7 @@ pub mod replan;
 pub mod report;
 pub mod runtime;
 pub mod session;
+pub mod settings;
 pub mod setup;
 pub mod steady;
 pub mod variants;
@@ -127,7 +128,13 @@ impl std::str::FromStr for InjectionMode {
         InjectionMode::ALL
             .into_iter()
             .find(|m| m.name() == name)
-            .ok_or_else(|| UnknownChoice::new("injection mode", name, InjectionMode::ALL.map(InjectionMode::name)))
+            .ok_or_else(|| {
+                UnknownChoice::new(
+                    "injection mode",
+                    name,
+                    InjectionMode::ALL.map(InjectionMode::name),
+                )
+            })
     }
 }
 
@@ -145,7 +152,11 @@ pub struct UnknownChoice {
 }
 
 impl UnknownChoice {
-    fn new<const N: usize>(kind: &'static str, name: &str, known: [&'static str; N]) -> UnknownChoice {
+    fn new<const N: usize>(
+        kind: &'static str,
+        name: &str,
+        known: [&'static str; N],
+    ) -> UnknownChoice {
         UnknownChoice {
             kind,
             name: name.to_string(),
@@ -784,7 +795,10 @@ mod tests {
         round_trips(&Potential::ALL, |p| p.name());
         round_trips(&InjectionMode::ALL, |m| m.name());
         let e = "warp".parse::<Runtime>().unwrap_err();
-        assert_eq!(e.to_string(), "unknown runtime 'warp' (known: flat, nodes, timely)");
+        assert_eq!(
+            e.to_string(),
+            "unknown runtime 'warp' (known: flat, nodes, timely)"
+        );
     }
 
     /// The command line offers exactly the library's names, in the library's order.
@@ -801,7 +815,10 @@ mod tests {
         let names = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(values::<Variant>(), names(&Variant::ALL.map(Variant::name)));
         assert_eq!(values::<Runtime>(), names(&Runtime::ALL.map(Runtime::name)));
-        assert_eq!(values::<Potential>(), names(&Potential::ALL.map(Potential::name)));
+        assert_eq!(
+            values::<Potential>(),
+            names(&Potential::ALL.map(Potential::name))
+        );
         assert_eq!(
             values::<InjectionMode>(),
             names(&InjectionMode::ALL.map(InjectionMode::name))
@@ -809,7 +826,10 @@ mod tests {
         // A variant's help is its policy's one line.
         for v in Variant::ALL {
             let p = clap::ValueEnum::to_possible_value(&v).unwrap();
-            assert_eq!(p.get_help().map(|h| h.to_string()).as_deref(), Some(v.summary()));
+            assert_eq!(
+                p.get_help().map(|h| h.to_string()).as_deref(),
+                Some(v.summary())
+            );
         }
     }
 }

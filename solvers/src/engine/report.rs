@@ -363,7 +363,12 @@ pub fn session_json(g: &ExpandedGraph, s: &EngineSession, sources: &Sources) -> 
 
 /// A whole session in words, as `run` prints it: the run, the fault report, what
 /// resuming did and the price comparison.
-pub fn session_text(market: &Market, g: &ExpandedGraph, s: &EngineSession, sources: &Sources) -> String {
+pub fn session_text(
+    market: &Market,
+    g: &ExpandedGraph,
+    s: &EngineSession,
+    sources: &Sources,
+) -> String {
     let mut out = run_text(market, g, &s.run, s.seconds);
     if let Some(report) = &s.faults {
         out.push_str(&faults_text(report, &s.run.options));

@@ -149,11 +149,21 @@ impl SessionOptions {
 /// ```
 ///
 /// Paper: [MCF-Grid] §5 (feasible injection).
-pub fn injection(mode: InjectionMode, g: &ExpandedGraph, backend: Backend) -> Result<Injection, LpError> {
+pub fn injection(
+    mode: InjectionMode,
+    g: &ExpandedGraph,
+    backend: Backend,
+) -> Result<Injection, LpError> {
     Ok(match mode {
         InjectionMode::Demand => Injection::Demand,
         InjectionMode::Feasible => {
-            let p1 = lp::max_concurrent_flow(g, &LpOptions { backend, prices: false })?;
+            let p1 = lp::max_concurrent_flow(
+                g,
+                &LpOptions {
+                    backend,
+                    prices: false,
+                },
+            )?;
             Injection::Feasible { delta: p1.delta }
         }
     })
@@ -211,7 +221,11 @@ pub fn run(
         all.push(&mut log, ObserverMode::Always);
     }
     let (run, saved, resumed) = if plan.is_some() {
-        (super::run_with_faults(market, g, options, plan, &mut all)?, None, None)
+        (
+            super::run_with_faults(market, g, options, plan, &mut all)?,
+            None,
+            None,
+        )
     } else {
         let (engine, resumed) = match &session.resume {
             Some(s) => {
@@ -240,7 +254,13 @@ pub fn run(
     let seconds = start.elapsed().as_secs_f64();
     let prices = match session.prices {
         Some(backend) => {
-            let p3 = lp::max_welfare(g, &LpOptions { backend, prices: true })?;
+            let p3 = lp::max_welfare(
+                g,
+                &LpOptions {
+                    backend,
+                    prices: true,
+                },
+            )?;
             let duals = p3.prices.ok_or(SessionError::NoDuals)?;
             let error = measures::price_error(&run.prices, &duals);
             Some(PriceComparison { duals, error })

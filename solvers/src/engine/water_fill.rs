@@ -42,7 +42,9 @@ impl std::str::FromStr for Potential {
         Potential::ALL
             .into_iter()
             .find(|p| p.name() == name)
-            .ok_or_else(|| super::UnknownChoice::new("potential", name, Potential::ALL.map(Potential::name)))
+            .ok_or_else(|| {
+                super::UnknownChoice::new("potential", name, Potential::ALL.map(Potential::name))
+            })
     }
 }
 

@@ -32,7 +32,10 @@ pub struct ClusterSpec {
     #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
     pub processes: Option<usize>,
     /// timely runtime: the first loopback port of local processes.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = 2101, value_name = "BASE"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = 2101, value_name = "BASE")
+    )]
     pub port: u16,
     /// timely runtime: this process's index in --hosts (0 writes the outputs).
     #[cfg_attr(feature = "clap", arg(long, value_name = "I"))]
@@ -43,7 +46,10 @@ pub struct ClusterSpec {
     pub hosts: Option<PathBuf>,
     /// timely runtime: seconds to wait for another process (to connect, or in a round)
     /// before taking it as lost.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = 120, value_name = "SECONDS"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = 120, value_name = "SECONDS")
+    )]
     pub peer_timeout: u64,
 }
 
@@ -260,8 +266,14 @@ pub fn launch<R, E>(
             return Err(LaunchError::Cluster(ClusterError::NeedsTimely));
         }
         return match body(Role { writes: true }) {
-            Ok(value) => Ok(Launched { value, traffic: None }),
-            Err(error) => Err(LaunchError::Body { error, failed: None }),
+            Ok(value) => Ok(Launched {
+                value,
+                traffic: None,
+            }),
+            Err(error) => Err(LaunchError::Body {
+                error,
+                failed: None,
+            }),
         };
     }
     let timeout = Duration::from_secs(spec.peer_timeout.max(1));
@@ -299,12 +311,20 @@ fn plan(spec: &ClusterSpec, children: &mut Vec<Local>) -> Result<Cluster, Cluste
             }
             if let Some(given) = processes.filter(|&n| n != addresses.len()) {
                 let listed = addresses.len();
-                return Err(ClusterError::ProcessCount { given, path, listed });
+                return Err(ClusterError::ProcessCount {
+                    given,
+                    path,
+                    listed,
+                });
             }
             let process = spec.process.ok_or(ClusterError::NeedsProcess)?;
             if process >= addresses.len() {
                 let last = addresses.len() - 1;
-                return Err(ClusterError::ProcessOutOfRange { process, path, last });
+                return Err(ClusterError::ProcessOutOfRange {
+                    process,
+                    path,
+                    last,
+                });
             }
             Ok(Cluster::processes(spec.workers, process, addresses))
         }
