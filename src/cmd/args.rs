@@ -1,126 +1,60 @@
 //! Flag groups shared by `run`, `compare` and `settle`: the engine's and the runtime's
-//! settings and the fault schedule, defined once.
+//! settings and the fault schedule, defined once. The choices are the library's own
+//! enums ([`Variant`], [`InjectionMode`], [`Potential`], [`Runtime`]).
 
 use std::path::PathBuf;
 
 use brokerflow_graphs::ExpandedGraph;
-use brokerflow_solvers::engine::faults::{self, FaultPlan};
-use brokerflow_solvers::engine::{EngineOptions, Injection, Potential, Runtime, Variant};
-use brokerflow_solvers::lp::{self, Backend, LpOptions};
+use brokerflow_solvers::engine::faults::{self, FaultFile};
+use brokerflow_solvers::engine::report::Sources;
+use brokerflow_solvers::engine::settings::EngineSettings;
+use brokerflow_solvers::engine::{self, EngineOptions, InjectionMode, Runtime, Variant};
+use brokerflow_solvers::lp::{self, Backend};
 use brokerflow_solvers::workload;
-use serde_json::json;
 
-use crate::cmd::{provenance, LoadedMarket};
+use crate::cmd::LoadedMarket;
 
-/// Push weights (see `brokerflow run --help`): every variant the engine registers.
+/// Old name of [`Variant`] as a flag value, kept for `bench` until it takes `Variant`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VariantArg(pub Variant);
-
 impl clap::ValueEnum for VariantArg {
     fn value_variants<'a>() -> &'a [Self] {
-        static ALL: std::sync::LazyLock<Vec<VariantArg>> =
-            std::sync::LazyLock::new(|| Variant::ALL.into_iter().map(VariantArg).collect());
+        const ALL: [VariantArg; Variant::ALL.len()] = {
+            let mut all = [VariantArg(Variant::Fair); Variant::ALL.len()];
+            let mut i = 0;
+            while i < all.len() {
+                all[i] = VariantArg(Variant::ALL[i]);
+                i += 1;
+            }
+            all
+        };
         &ALL
     }
-
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.summary()))
+        clap::ValueEnum::to_possible_value(&self.0)
     }
 }
+/// Old name of [`Runtime`] as a flag value (removed at the merge).
+pub type RuntimeArg = Runtime;
+/// Old name of [`InjectionMode`] as a flag value (removed at the merge).
+pub type InjectArg = InjectionMode;
 
-impl From<VariantArg> for Variant {
-    fn from(v: VariantArg) -> Variant {
-        v.0
-    }
-}
-
-/// Who runs the nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuntimeArg {
-    /// In process over flat arrays, parallel over chunks of nodes (fast).
-    Flat,
-    /// Every node through the public per-node step and its messages, as a broker
-    /// embeds it (the reference; the same result, slower).
-    Nodes,
-    /// The per-node step on timely-dataflow, over --workers threads and --processes
-    /// (local, or on several machines with --hosts); the same result.
-    Timely,
-}
-
-impl From<RuntimeArg> for Runtime {
-    fn from(r: RuntimeArg) -> Runtime {
-        match r {
-            RuntimeArg::Flat => Runtime::Flat,
-            RuntimeArg::Nodes => Runtime::Nodes,
-            RuntimeArg::Timely => Runtime::Timely,
-        }
-    }
-}
-
-/// What sources inject each round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InjectArg {
-    /// (1 − η)·min(δ*,1)·d_k, where δ* comes from the LP P1 (the paper's runs).
-    Feasible,
-    /// The full demand d_k; no LP needed; sources discard what exceeds a queue ceiling.
-    Demand,
-}
-
-/// The potential of a queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PotentialArg {
-    /// Φ(y) = y²/2 (the paper's).
-    Quadratic,
-    /// Φ(y) = e^y.
-    Exponential,
-}
-
-/// Engine settings shared by `run`, `compare` and `settle`: one definition of the
-/// engine's and the runtime's flags.
+/// Engine settings shared by `run`, `compare` and `settle`: the library's
+/// [`EngineSettings`] (one definition of the engine's and the runtime's flags) and
+/// `--force`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
-    /// Round limit.
-    #[arg(long, default_value_t = 20_000)]
-    pub rounds: usize,
-    /// ε: convergence tolerance (over the window, every commodity's absorbed and
-    /// admitted amounts agree within ε of the admitted amount, and the window welfare
-    /// agrees within ε of its gross amount with the window half a window earlier).
-    #[arg(long, default_value_t = 0.03)]
-    pub epsilon: f64,
-    /// η: feasible mode injects (1 − η)·min(δ*,1)·d_k (headroom for convergence).
-    #[arg(long, default_value_t = 0.02)]
-    pub eta: f64,
-    /// Rounds of the sliding window for convergence and for the reported averages.
-    #[arg(long, default_value_t = 50)]
-    pub window: usize,
-    /// Demand mode: a source holds at most this many times its demand; more is
-    /// discarded (counted as unserved). Higher serves more over long paths but
-    /// converges slower.
-    #[arg(long, default_value_t = 20.0)]
-    pub ceiling: f64,
-    /// Queue potential.
-    #[arg(long, value_enum, default_value = "quadratic")]
-    pub potential: PotentialArg,
-    /// welfare-seeking variant: the dimensionless scale c of V (error shrinks like 1/c,
-    /// rounds grow like c); default 3 in demand mode, 1 in feasible mode.
-    #[arg(long)]
-    pub welfare_scale: Option<f64>,
-    /// Momentum β on pushes, in [0, 1): each push over an edge adds β × the node's own
-    /// last push over it; default 0.98 in demand mode, 0.95 in feasible mode (0 switches it
-    /// off).
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// LP solver (see `brokerflow solve --help`): for δ* in feasible mode, and in
-    /// `settle` for P3, its duals and VCG's re-solves.
-    #[arg(long, default_value = "auto")]
-    pub backend: Backend,
-    /// Who runs the nodes; every runtime gives the same result, bit for bit.
-    #[arg(long, value_enum, default_value = "flat")]
-    pub runtime: RuntimeArg,
     #[command(flatten)]
-    pub cluster: crate::cmd::cluster::ClusterArgs,
+    pub settings: EngineSettings,
     #[command(flatten)]
     pub size: crate::cmd::SizeArgs,
+}
+
+impl std::ops::Deref for EngineArgs {
+    type Target = EngineSettings;
+    fn deref(&self) -> &EngineSettings {
+        &self.settings
+    }
 }
 
 impl EngineArgs {
@@ -132,65 +66,30 @@ impl EngineArgs {
         g: &ExpandedGraph,
         lps: &[lp::Objective],
     ) -> anyhow::Result<()> {
-        // Settings that contradict each other are named before any size: a window
-        // longer than the round limit is a mistake, not a big run.
+        // Settings that contradict each other are named before any size.
         self.settings(Variant::WelfareSeeking)?;
         let engine = Some((self.window, self.rounds));
         let checked = workload::check_plan(g, lps, engine, &workload::Limits::DEFAULT);
         crate::cmd::within_limits(&loaded.path, checked, self.size.force)
     }
 
-    /// The engine options for a variant and injection mode on the market of `g`
-    /// (solving P1 for δ* when feasible injection needs it).
+    /// [`EngineSettings::options`].
     pub fn options(
         &self,
         g: &ExpandedGraph,
-        variant: Variant,
-        inject: InjectArg,
+        v: Variant,
+        inject: InjectionMode,
     ) -> anyhow::Result<EngineOptions> {
-        let mut o = self.settings(variant)?;
-        if inject == InjectArg::Feasible {
-            let p1 = lp::max_concurrent_flow(
-                g,
-                &LpOptions {
-                    backend: self.backend,
-                    prices: false,
-                },
-            )?;
-            o.injection = Injection::Feasible { delta: p1.delta };
-        }
-        Ok(o)
+        Ok(self.settings.options(g, v, inject)?)
     }
 
-    /// The settings alone (demand injection), every one checked: what a command
-    /// refuses before any work, whether or not it runs the engine.
+    /// [`EngineSettings::settings`].
     pub fn settings(&self, variant: Variant) -> anyhow::Result<EngineOptions> {
-        if self.window > self.rounds {
-            // Also what keeps a mistyped window from allocating window × pairs.
-            anyhow::bail!(
-                "--window {} is longer than the round limit (--rounds {}): a run never fills it",
-                self.window,
-                self.rounds
-            );
-        }
-        let mut o = EngineOptions::new(variant, Injection::Demand);
-        o.max_rounds = self.rounds;
-        o.epsilon = self.epsilon;
-        o.eta = self.eta;
-        o.window = self.window;
-        o.ceiling = self.ceiling;
-        o.potential = match self.potential {
-            PotentialArg::Quadratic => Potential::Quadratic,
-            PotentialArg::Exponential => Potential::Exponential,
-        };
-        o.welfare_scale = self.welfare_scale;
-        o.momentum = self.momentum;
-        o.runtime = self.runtime.into();
-        o.check()
-            .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
-        Ok(o)
+        Ok(self.settings.settings(variant)?)
     }
 }
+
+/// `--faults`, shared by `run` and `compare`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FaultArgs {
     /// Run under the fault schedule in FILE (JSON `{"seed": …, "faults": […]}`: nodes
@@ -202,16 +101,6 @@ pub struct FaultArgs {
     pub faults: Option<PathBuf>,
 }
 
-/// A fault file as read: the schedule resolved on the market, and its hash.
-pub struct LoadedFaults {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// The schedule, checked against the market and resolved on G′.
-    pub plan: FaultPlan,
-    /// SHA-256 of the file's bytes.
-    pub sha256: String,
-}
-
 impl FaultArgs {
     /// Reads and checks the fault file against the market, and refuses a runtime that
     /// does not run faults — before any work starts.
@@ -219,47 +108,27 @@ impl FaultArgs {
         &self,
         loaded: &LoadedMarket,
         runtime: Runtime,
-    ) -> anyhow::Result<Option<LoadedFaults>> {
-        let Some(path) = &self.faults else {
-            return Ok(None);
-        };
-        if !runtime.supports_faults() {
-            anyhow::bail!(
-                "--faults {}: the {} runtime does not run fault schedules; use --runtime flat or nodes (the same bits)",
-                path.display(),
-                runtime.name()
-            );
-        }
-        let origin = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|e| anyhow::anyhow!("{origin}: cannot read: {e}"))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{origin}: not UTF-8 text"))?;
-        let schedule = faults::parse(&text, &origin)?;
-        let plan = FaultPlan::new(&schedule, &loaded.market, &loaded.graph, &origin)?;
-        Ok(Some(LoadedFaults {
-            path: path.clone(),
-            plan,
-            sha256: brokerflow_graphs::input_hash(text.as_bytes()),
-        }))
+    ) -> anyhow::Result<Option<FaultFile>> {
+        let read = |p| faults::read_file(p, runtime, &loaded.market, &loaded.graph);
+        Ok(self.faults.as_deref().map(read).transpose()?)
     }
 }
 
-impl LoadedFaults {
-    /// The fault file in an output's provenance.
-    pub fn provenance(&self) -> serde_json::Value {
-        json!({"file": self.path.display().to_string(), "sha256": self.sha256})
+/// The files of `loaded` (and the fault file, if any) for provenance.
+pub fn sources(loaded: &LoadedMarket, faults: Option<&FaultFile>) -> Sources {
+    Sources {
+        market: loaded.path.display().to_string(),
+        market_sha256: loaded.sha256.clone(),
+        faults: faults.map(|f| (f.path.clone(), f.sha256.clone())),
+        resumed_from: None,
     }
 }
 
-/// [`provenance`] with the engine's runtime (every runtime gives the same result; the
-/// record says which one made it).
+/// What made an engine output ([`engine::report::provenance`]).
 pub fn engine_provenance(
     loaded: &LoadedMarket,
     backend: Backend,
     runtime: Runtime,
 ) -> serde_json::Value {
-    let mut p = provenance(loaded, backend);
-    p["engine_runtime"] = json!(runtime.name());
-    p
+    engine::report::provenance(&sources(loaded, None), backend, runtime)
 }

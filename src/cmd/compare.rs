@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use brokerflow_solvers::compare::{
     compare_json_rows, compare_market_observed, compare_table, CompareOptions, Method,
 };
-use brokerflow_solvers::engine::Variant;
+use brokerflow_solvers::engine::{report::provenance, InjectionMode, Variant};
 use brokerflow_solvers::lp::{LpOptions, Objective};
 use brokerflow_solvers::workload;
 use serde_json::json;
 
-use crate::cmd::args::{engine_provenance, EngineArgs, FaultArgs, InjectArg};
+use crate::cmd::args::{engine_provenance, sources, EngineArgs, FaultArgs};
 use crate::cmd::LoadedMarket;
 
 /// Compare on one market: the LP optima P1, P2, P2⁻, P3 and the distributed variants
@@ -59,7 +59,7 @@ pub struct Args {
 /// Runs `compare` (on every process of a timely cluster; only process 0 prints).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cluster = args.engine.cluster.clone();
-    crate::cmd::cluster::launch(&cluster, args.engine.runtime.into(), |_| run_here(args))
+    crate::cmd::cluster::launch(&cluster, args.engine.runtime, |_| run_here(args))
 }
 
 fn run_here(args: Args) -> anyhow::Result<()> {
@@ -78,10 +78,12 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     )?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
-    let engine = args.engine.options(g, Variant::Fair, InjectArg::Demand)?;
+    let engine = args
+        .engine
+        .options(g, Variant::Fair, InjectionMode::Demand)?;
     let checked = workload::check_methods(g, &methods, &engine, &workload::Limits::DEFAULT);
     crate::cmd::within_limits(&loaded.path, checked, args.engine.size.force)?;
-    let fault_file = args.faults.load(&loaded, args.engine.runtime.into())?;
+    let fault_file = args.faults.load(&loaded, args.engine.runtime)?;
     let options = CompareOptions {
         methods,
         lp: LpOptions {
@@ -116,6 +118,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     );
     outputs.commit()?;
     if args.json {
+        let runtime = options.engine.runtime;
         let value = json!({
             "market": {
                 "name": loaded.market.name,
@@ -124,12 +127,8 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             },
             "rows": compare_json_rows(&computed),
             "approximate": "engine rows are averages over the last window of rounds; LP rows are exact to the solver tolerance",
-            "provenance": engine_provenance(&loaded, backend, options.engine.runtime),
+            "provenance": provenance(&sources(&loaded, fault_file.as_ref()), backend, runtime),
         });
-        let mut value = value;
-        if let Some(f) = &fault_file {
-            value["provenance"]["faults"] = f.provenance();
-        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let origin = loaded.path.display().to_string();

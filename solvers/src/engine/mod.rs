@@ -36,7 +36,10 @@ pub mod node;
 pub mod observe;
 pub mod protocol;
 pub mod replan;
+pub mod report;
 pub mod runtime;
+pub mod session;
+pub mod settings;
 pub mod setup;
 pub mod steady;
 pub mod variants;
@@ -74,9 +77,90 @@ pub enum Injection {
 impl Injection {
     /// `feasible` or `demand`.
     pub fn name(self) -> &'static str {
+        self.mode().name()
+    }
+
+    /// The mode alone, without P1's δ*.
+    pub fn mode(self) -> InjectionMode {
         match self {
-            Injection::Feasible { .. } => "feasible",
-            Injection::Demand => "demand",
+            Injection::Feasible { .. } => InjectionMode::Feasible,
+            Injection::Demand => InjectionMode::Demand,
+        }
+    }
+}
+
+/// What the sources inject, as chosen before P1 is solved: an [`Injection`] without
+/// its δ* ([`session::injection`] solves P1 for it).
+///
+/// The first paragraph of each variant's doc is its help on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum InjectionMode {
+    /// (1 − η)·min(δ*,1)·d_k, where δ* comes from the LP P1 (the paper's runs).
+    ///
+    /// [MCF-Grid] §5's runs: feasible by construction.
+    Feasible,
+    /// The full demand d_k; no LP needed; sources discard what exceeds a queue ceiling.
+    ///
+    /// The default.
+    #[default]
+    Demand,
+}
+
+impl InjectionMode {
+    /// Every mode.
+    pub const ALL: [InjectionMode; 2] = [InjectionMode::Feasible, InjectionMode::Demand];
+
+    /// `feasible` or `demand`: the name on the command line and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            InjectionMode::Feasible => "feasible",
+            InjectionMode::Demand => "demand",
+        }
+    }
+}
+
+impl std::str::FromStr for InjectionMode {
+    type Err = UnknownChoice;
+
+    fn from_str(name: &str) -> Result<InjectionMode, UnknownChoice> {
+        InjectionMode::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                UnknownChoice::new(
+                    "injection mode",
+                    name,
+                    InjectionMode::ALL.map(InjectionMode::name),
+                )
+            })
+    }
+}
+
+/// A name that is none of a choice's values ([`Variant`], [`Runtime`], [`Potential`],
+/// [`InjectionMode`] parse from their names).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {kind} '{name}' (known: {})", .known.join(", "))]
+pub struct UnknownChoice {
+    /// What was chosen (`variant`, `runtime`, …).
+    pub kind: &'static str,
+    /// The name given.
+    pub name: String,
+    /// The names known.
+    pub known: Vec<&'static str>,
+}
+
+impl UnknownChoice {
+    fn new<const N: usize>(
+        kind: &'static str,
+        name: &str,
+        known: [&'static str; N],
+    ) -> UnknownChoice {
+        UnknownChoice {
+            kind,
+            name: name.to_string(),
+            known: known.to_vec(),
         }
     }
 }
@@ -684,4 +768,68 @@ pub fn routing_table(g: &ExpandedGraph, flow: &Flow) -> Vec<Route> {
         }
     }
     routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{InjectionMode, Potential, Runtime, UnknownChoice, Variant};
+
+    /// Every value of a choice: its name parses back to it, and no two share a name.
+    fn round_trips<T>(all: &[T], name: fn(&T) -> &'static str)
+    where
+        T: std::str::FromStr<Err = UnknownChoice> + PartialEq + std::fmt::Debug,
+    {
+        for v in all {
+            assert_eq!(name(v).parse::<T>().as_ref(), Ok(v));
+        }
+        let mut names: Vec<_> = all.iter().map(name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn every_choice_parses_back_from_its_name() {
+        round_trips(&Variant::ALL, |v| v.name());
+        round_trips(&Runtime::ALL, |r| r.name());
+        round_trips(&Potential::ALL, |p| p.name());
+        round_trips(&InjectionMode::ALL, |m| m.name());
+        let e = "warp".parse::<Runtime>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown runtime 'warp' (known: flat, nodes, timely)"
+        );
+    }
+
+    /// The command line offers exactly the library's names, in the library's order.
+    #[cfg(feature = "clap")]
+    #[test]
+    fn the_command_line_values_are_the_names() {
+        fn values<T: clap::ValueEnum>() -> Vec<String> {
+            T::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|p| p.get_name().to_string())
+                .collect()
+        }
+        let names = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(values::<Variant>(), names(&Variant::ALL.map(Variant::name)));
+        assert_eq!(values::<Runtime>(), names(&Runtime::ALL.map(Runtime::name)));
+        assert_eq!(
+            values::<Potential>(),
+            names(&Potential::ALL.map(Potential::name))
+        );
+        assert_eq!(
+            values::<InjectionMode>(),
+            names(&InjectionMode::ALL.map(InjectionMode::name))
+        );
+        // A variant's help is its policy's one line.
+        for v in Variant::ALL {
+            let p = clap::ValueEnum::to_possible_value(&v).unwrap();
+            assert_eq!(
+                p.get_help().map(|h| h.to_string()).as_deref(),
+                Some(v.summary())
+            );
+        }
+    }
 }

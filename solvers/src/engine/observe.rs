@@ -73,6 +73,18 @@ impl<'o> Observers<'o> {
     }
 }
 
+/// Observers nest: a caller's observers ride along with a run's own (each still
+/// called after the rounds its mode selects).
+impl Observe for Observers<'_> {
+    fn observe_round(&mut self, engine: &Engine<'_>) {
+        self.round(engine);
+    }
+
+    fn observe_final(&mut self, engine: &Engine<'_>) {
+        self.finish(engine);
+    }
+}
+
 /// The per-(round, commodity) trace: one row per commodity for every observed round
 /// (attach with [`ObserverMode::Always`] for every round).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -440,6 +440,39 @@ fn unexact(v: Value, path: &str) -> Result<Value, StateError> {
     })
 }
 
+/// Why a state file cannot be read: the file, or its text ([`read_state`]).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StateFileError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {error}")]
+    Read {
+        /// The file as named.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Its text is not a state this build reads.
+    #[error("{path}: {error}")]
+    Invalid {
+        /// The file as named.
+        path: String,
+        /// Why.
+        error: StateError,
+    },
+}
+
+/// Reads and checks a state file written by [`write_state`] ([`read_state`] on its
+/// text); errors name the file.
+pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| StateFileError::Read {
+        path: name.clone(),
+        error,
+    })?;
+    read_state(&text).map_err(|error| StateFileError::Invalid { path: name, error })
+}
+
 /// Reads a state file's text: JSON of [`SavedState`]'s shape, objects only (a record
 /// written as an array is refused), every number finite, the format and version this
 /// build writes, held jobs and pushes ≥ 0, no queue or push listed twice. Pure: text

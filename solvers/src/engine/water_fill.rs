@@ -4,15 +4,48 @@
 use serde::{Deserialize, Serialize};
 
 /// The potential Φ of a queue of normalised height y ([MCF-Grid] §5).
+///
+/// The first paragraph of each variant's doc is its help on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Potential {
-    /// Φ(y) = y²/2, the paper's choice: pushes solve in closed form.
+    /// Φ(y) = y²/2 (the paper's).
+    ///
+    /// Pushes solve in closed form.
     #[default]
     Quadratic,
-    /// Φ(y) = e^y: steeper for high queues, which pushes harder out of congestion;
-    /// the multiplier is then found by bisection.
+    /// Φ(y) = e^y.
+    ///
+    /// Steeper for high queues, which pushes harder out of congestion; the multiplier
+    /// is then found by bisection.
     Exponential,
+}
+
+impl Potential {
+    /// Every potential.
+    pub const ALL: [Potential; 2] = [Potential::Quadratic, Potential::Exponential];
+
+    /// `quadratic` or `exponential`: the name on the command line and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Potential::Quadratic => "quadratic",
+            Potential::Exponential => "exponential",
+        }
+    }
+}
+
+impl std::str::FromStr for Potential {
+    type Err = super::UnknownChoice;
+
+    fn from_str(name: &str) -> Result<Potential, Self::Err> {
+        Potential::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                super::UnknownChoice::new("potential", name, Potential::ALL.map(Potential::name))
+            })
+    }
 }
 
 /// One term of a node's push problem: a (commodity, out-edge) pair.

@@ -506,6 +506,80 @@ impl Observe for WelfareLog {
     }
 }
 
+/// A fault file as read: the schedule checked against the market and resolved on G′,
+/// and the file's name and hash for provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultFile {
+    /// The file as named.
+    pub path: String,
+    /// The schedule, resolved on G′.
+    pub plan: FaultPlan,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// Why a fault file cannot be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultFileError {
+    /// The runtime does not run fault schedules ([`crate::engine::Runtime::supports_faults`]).
+    #[error("--faults {path}: the {runtime} runtime does not run fault schedules; use --runtime flat or nodes (the same bits)")]
+    Runtime {
+        /// The file as named.
+        path: String,
+        /// The runtime's name.
+        runtime: &'static str,
+    },
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {error}")]
+    Read {
+        /// The file as named.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path}: not UTF-8 text")]
+    NotText {
+        /// The file as named.
+        path: String,
+    },
+    /// The schedule is malformed or does not fit the market.
+    #[error(transparent)]
+    Schedule(#[from] FaultError),
+}
+
+/// Reads a fault file for a run on `runtime` ([`parse`], [`FaultPlan::new`]), refusing
+/// a runtime that does not run faults before reading it.
+pub fn read_file(
+    path: &std::path::Path,
+    runtime: crate::engine::Runtime,
+    market: &Market,
+    g: &ExpandedGraph,
+) -> Result<FaultFile, FaultFileError> {
+    let origin = path.display().to_string();
+    if !runtime.supports_faults() {
+        return Err(FaultFileError::Runtime {
+            path: origin,
+            runtime: runtime.name(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|error| FaultFileError::Read {
+        path: origin.clone(),
+        error,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| FaultFileError::NotText {
+        path: origin.clone(),
+    })?;
+    let schedule = parse(&text, &origin)?;
+    let plan = FaultPlan::new(&schedule, market, g, &origin)?;
+    Ok(FaultFile {
+        sha256: brokerflow_graphs::input_hash(text.as_bytes()),
+        path: origin,
+        plan,
+    })
+}
+
 /// Share of the fault-free welfare within which a run counts as recovered.
 pub const RECOVERY_SHARE: f64 = 0.01;
 

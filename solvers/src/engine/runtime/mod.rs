@@ -27,16 +27,26 @@ use super::setup::Setup;
 use super::variants::{PushPolicy, WithPolicy};
 
 /// The engine's runtimes.
+///
+/// The first paragraph of each variant's doc is its help on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Runtime {
-    /// Flat state, preallocated, parallel over node chunks ([`flat`]); the default.
+    /// In process over flat arrays, parallel over chunks of nodes (fast).
+    ///
+    /// Flat state, preallocated ([`flat`]); the default.
     #[default]
     Flat,
-    /// Every node through the owned per-node step and its messages ([`nodes`]).
+    /// Every node through the public per-node step and its messages, as a broker
+    /// embeds it (the reference; the same result, slower).
+    ///
+    /// The owned per-node step and its messages ([`nodes`]).
     Nodes,
-    /// The owned per-node step on timely-dataflow, over workers and processes
-    /// ([`timely`]; the cluster comes from [`timely::with_cluster`]).
+    /// The per-node step on timely-dataflow, over --workers threads and --processes
+    /// (local, or on several machines with --hosts); the same result.
+    ///
+    /// The cluster comes from [`timely::with_cluster`] ([`timely`]).
     Timely,
 }
 
@@ -56,6 +66,16 @@ impl Runtime {
     /// The runtime named `name`, if any.
     pub fn from_name(name: &str) -> Option<Runtime> {
         Runtime::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = super::UnknownChoice;
+
+    fn from_str(name: &str) -> Result<Runtime, Self::Err> {
+        Runtime::from_name(name).ok_or_else(|| {
+            super::UnknownChoice::new("runtime", name, Runtime::ALL.map(Runtime::name))
+        })
     }
 }
 

@@ -207,6 +207,29 @@ impl Variant {
     }
 }
 
+impl std::str::FromStr for Variant {
+    type Err = super::UnknownChoice;
+
+    fn from_str(name: &str) -> Result<Variant, Self::Err> {
+        Variant::from_name(name).ok_or_else(|| {
+            super::UnknownChoice::new("variant", name, Variant::ALL.map(Variant::name))
+        })
+    }
+}
+
+/// The registry drives the command line: every registered variant is a value of
+/// `--variant`, its [`PushPolicy::SUMMARY`] the value's help.
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Variant {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Variant::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.summary()))
+    }
+}
+
 impl Serialize for Variant {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())

@@ -28,6 +28,7 @@
 //! answering ends it after [`Cluster::timeout`] ([`TimelyError::Stalled`]). Runs go
 //! through [`with_cluster`], which turns those failures into errors.
 
+pub mod launch;
 mod network;
 mod worker;
 
