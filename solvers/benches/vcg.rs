@@ -10,6 +10,7 @@
 // criterion's macros define undocumented items.
 #![allow(missing_docs)]
 
+use brokerflow_solvers::settle::vcg::Vcg;
 use std::time::Instant;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
@@ -36,7 +37,7 @@ fn vcg(m: &ValidMarket, threads: usize) -> Statement {
         .expect("thread pool");
     pool.install(|| {
         let allocation = Allocation::lp(&ExpandedGraph::new(m), Backend::DEFAULT).expect("P3");
-        settle(m, m, &allocation, Mechanism::Vcg, &SettleOptions::default()).expect("vcg")
+        settle(m, m, &allocation, &Vcg, &SettleOptions::default()).expect("vcg")
     })
 }
 
