@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::mca::Rules;
-use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
+use brokerflow_solvers::settle::{self, Allocation, SettleOptions};
 
 fn market(name: &str) -> ValidMarket {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
