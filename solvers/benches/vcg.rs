@@ -16,7 +16,7 @@ use std::time::Instant;
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::Backend;
-use brokerflow_solvers::settle::{settle, Allocation, Mechanism, SettleOptions, Statement};
+use brokerflow_solvers::settle::{settle, Allocation, SettleOptions, Statement};
 use criterion::{BenchmarkId, Criterion};
 
 fn market(users: usize, brokers: usize, providers: usize) -> ValidMarket {

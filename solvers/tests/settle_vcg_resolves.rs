@@ -9,7 +9,7 @@ use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::vcg::Vcg;
 use brokerflow_solvers::settle::vcg::{welfare_without, Resolve};
 use brokerflow_solvers::settle::{
-    participant_values, settle, Allocation, Mechanism, Participants, SettleOptions,
+    participant_values, settle, Allocation, Participants, SettleOptions,
 };
 
 /// Small markets with broker→broker links (cycles), eligibility lists and scarce
