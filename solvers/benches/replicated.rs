@@ -13,6 +13,7 @@
 // A bench binary: its helpers need no docs.
 #![allow(missing_docs)]
 
+use brokerflow_solvers::settle::{mcafee::Mcafee, vcg::Vcg};
 use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
@@ -37,7 +38,11 @@ fn market(users: usize) -> ValidMarket {
 }
 
 /// The centralised settlement in a pool of `threads` rayon threads, P3 included.
-fn centralised(m: &ValidMarket, mechanism: Mechanism, threads: usize) -> (Statement, f64) {
+fn centralised(
+    m: &ValidMarket,
+    mechanism: &'static dyn Mechanism,
+    threads: usize,
+) -> (Statement, f64) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -53,7 +58,7 @@ fn centralised(m: &ValidMarket, mechanism: Mechanism, threads: usize) -> (Statem
 /// A replicated run over channels, checked equal to the centralised statement.
 fn replicated(
     m: &Market,
-    mechanism: Mechanism,
+    mechanism: &'static dyn Mechanism,
     r: usize,
     k: usize,
     expected: &Statement,
@@ -64,7 +69,7 @@ fn replicated(
 /// A replicated run over `transport`, checked equal to the centralised statement.
 fn over(
     m: &Market,
-    mechanism: Mechanism,
+    mechanism: &'static dyn Mechanism,
     r: usize,
     k: usize,
     expected: &Statement,
@@ -116,11 +121,11 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for users in [125, 250, 500, 1000] {
         let m = market(users);
-        let (expected, central) = centralised(&m, Mechanism::Mcafee, 1);
+        let (expected, central) = centralised(&m, &Mcafee, 1);
         let runs: Vec<ReplicatedRun> = (1..=3)
-            .map(|k| replicated(&m, Mechanism::Mcafee, 8, k, &expected))
+            .map(|k| replicated(&m, &Mcafee, 8, k, &expected))
             .collect();
-        let tcp = over(&m, Mechanism::Mcafee, 8, 1, &expected, TransportKind::Tcp);
+        let tcp = over(&m, &Mcafee, 8, 1, &expected, TransportKind::Tcp);
         println!(
             "| {users} | {central:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |",
             runs[0].replication.timing.wall_seconds,
@@ -136,8 +141,8 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|---|");
     for users in [125, 1000] {
         let m = market(users);
-        let (expected, serial) = centralised(&m, Mechanism::Vcg, 1);
-        let (_, two) = centralised(&m, Mechanism::Vcg, 2);
+        let (expected, serial) = centralised(&m, &Vcg, 1);
+        let (_, two) = centralised(&m, &Vcg, 2);
         let solves = expected
             .notes
             .first()
@@ -146,7 +151,7 @@ fn main() {
             .to_string();
         let runs: Vec<ReplicatedRun> = [(3, 1), (8, 3), (8, 1)]
             .into_iter()
-            .map(|(r, k)| replicated(&m, Mechanism::Vcg, r, k, &expected))
+            .map(|(r, k)| replicated(&m, &Vcg, r, k, &expected))
             .collect();
         let t: Vec<f64> = runs
             .iter()

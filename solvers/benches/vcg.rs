@@ -10,12 +10,13 @@
 // criterion's macros define undocumented items.
 #![allow(missing_docs)]
 
+use brokerflow_solvers::settle::vcg::Vcg;
 use std::time::Instant;
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::Backend;
-use brokerflow_solvers::settle::{settle, Allocation, Mechanism, SettleOptions, Statement};
+use brokerflow_solvers::settle::{settle, Allocation, SettleOptions, Statement};
 use criterion::{BenchmarkId, Criterion};
 
 fn market(users: usize, brokers: usize, providers: usize) -> ValidMarket {
@@ -36,7 +37,7 @@ fn vcg(m: &ValidMarket, threads: usize) -> Statement {
         .expect("thread pool");
     pool.install(|| {
         let allocation = Allocation::lp(&ExpandedGraph::new(m), Backend::DEFAULT).expect("P3");
-        settle(m, m, &allocation, Mechanism::Vcg, &SettleOptions::default()).expect("vcg")
+        settle(m, m, &allocation, &Vcg, &SettleOptions::default()).expect("vcg")
     })
 }
 

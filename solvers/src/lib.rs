@@ -47,6 +47,7 @@ pub mod check;
 pub mod compare;
 pub mod cycles;
 pub mod engine;
+pub mod flows;
 pub mod lp;
 pub mod mca;
 pub mod measures;

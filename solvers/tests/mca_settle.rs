@@ -2,10 +2,11 @@
 //! a statement, consensus, individual rationality for providers at their declared
 //! costs, a feasible sub-flow of the allocation, and the welfare beside P3's.
 
+use brokerflow_solvers::settle::mca::Mca;
 use brokerflow_graphs::{ExpandedGraph, Role};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::mca::Rules;
-use brokerflow_solvers::settle::{self, Allocation, Mechanism, SettleOptions};
+use brokerflow_solvers::settle::{self, Allocation, SettleOptions};
 
 mod common;
 use common::{bundled as market, repo_file};
@@ -30,7 +31,7 @@ fn mca_settles_every_bundled_market() {
         let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
         let st =
             settle::mca::settle_mca(&m, &m, &allocation, &SettleOptions::default(), rules).unwrap();
-        assert_eq!(st.mechanism, Mechanism::Mca);
+        assert_eq!(st.mechanism.name(), "mca");
         assert_eq!(
             st.participants.len(),
             m.users.len() + m.brokers.len() + m.providers.len()
@@ -62,14 +63,8 @@ fn mca_settles_every_bundled_market() {
         }
         // The default rules are CBBA's: settle's own dispatch gives the same.
         if rules == Rules::Cbba {
-            let by_default = settle::settle(
-                &m,
-                &m,
-                &allocation,
-                Mechanism::Mca,
-                &SettleOptions::default(),
-            )
-            .unwrap();
+            let by_default =
+                settle::settle(&m, &m, &allocation, &Mca, &SettleOptions::default()).unwrap();
             assert_eq!(by_default, st, "{name}");
         }
         // Balanced: users pay everyone directly.
@@ -112,14 +107,7 @@ fn tiny_keeps_p3_welfare() {
     let m = market("tiny.json");
     let g = ExpandedGraph::new(&m);
     let allocation = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-    let st = settle::settle(
-        &m,
-        &m,
-        &allocation,
-        Mechanism::Mca,
-        &SettleOptions::default(),
-    )
-    .unwrap();
+    let st = settle::settle(&m, &m, &allocation, &Mca, &SettleOptions::default()).unwrap();
     assert!((st.welfare - 141.0).abs() < 1e-6, "{}", st.welfare);
 }
 

@@ -13,6 +13,7 @@ use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::{run, EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::settle::{engine_prices::EnginePrices, lp_prices::LpPrices};
 use brokerflow_solvers::settle::{
     settle, Allocation, AllocationSource, Mechanism, SettleError, SettleOptions, Statement,
 };
@@ -32,7 +33,7 @@ fn welfare_seeking(m: &ValidMarket, c: f64) -> Allocation {
     }
 }
 
-fn statement(m: &ValidMarket, a: &Allocation, mechanism: Mechanism) -> Statement {
+fn statement(m: &ValidMarket, a: &Allocation, mechanism: &'static dyn Mechanism) -> Statement {
     settle(m, m, a, mechanism, &SettleOptions::default()).unwrap()
 }
 
@@ -57,7 +58,7 @@ fn approaches_lp_prices_as_the_scale_grows() {
     let exact = statement(
         &m,
         &Allocation::lp(&g, Backend::DEFAULT).unwrap(),
-        Mechanism::LpPrices,
+        &LpPrices,
     );
     let largest = exact
         .participants
@@ -68,7 +69,7 @@ fn approaches_lp_prices_as_the_scale_grows() {
         .iter()
         .map(|&c| {
             distance(
-                &statement(&m, &welfare_seeking(&m, c), Mechanism::EnginePrices),
+                &statement(&m, &welfare_seeking(&m, c), &EnginePrices),
                 &exact,
             )
         })
@@ -90,7 +91,7 @@ fn budget_holds_and_ir_violations_are_counted() {
             ..GeneratorConfig::default()
         };
         let m = generate(&config, 9100 + seed).unwrap();
-        let s = statement(&m, &welfare_seeking(&m, 20.0), Mechanism::EnginePrices);
+        let s = statement(&m, &welfare_seeking(&m, 20.0), &EnginePrices);
         let total: f64 = s.participants.iter().map(|l| l.utility).sum();
         let scale = s.welfare.abs().max(1.0);
         assert!(
@@ -118,12 +119,6 @@ fn refuses_allocations_without_engine_prices() {
     let m = examples::tiny();
     let g = ExpandedGraph::new(&m);
     let lp = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-    let err = settle(
-        &m,
-        &m,
-        &lp,
-        Mechanism::EnginePrices,
-        &SettleOptions::default(),
-    );
+    let err = settle(&m, &m, &lp, &EnginePrices, &SettleOptions::default());
     assert!(matches!(err, Err(SettleError::NoEnginePrices(ref a)) if a == "lp"));
 }

@@ -8,6 +8,9 @@
 use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
+    lp_prices::LpPrices, mcafee::Mcafee, posted::Posted, vcg::Vcg, vickrey::Vickrey,
+};
+use brokerflow_solvers::settle::{
     mcafee::{clear, Entry},
     settle,
     vickrey::{second_price, Auction, Cover, Lot},
@@ -23,7 +26,11 @@ fn market(text: &str) -> ValidMarket {
 }
 
 /// Settles `truth` with bids applied, at P3's allocation of the declared market.
-fn run(truth: &ValidMarket, bids: &Bids, mechanism: Mechanism) -> Result<Statement, SettleError> {
+fn run(
+    truth: &ValidMarket,
+    bids: &Bids,
+    mechanism: &'static dyn Mechanism,
+) -> Result<Statement, SettleError> {
     let declared = bids.apply(truth)?;
     let g = ExpandedGraph::new(&declared);
     let allocation = Allocation::lp(&g, Backend::DEFAULT)?;
@@ -36,7 +43,7 @@ fn run(truth: &ValidMarket, bids: &Bids, mechanism: Mechanism) -> Result<Stateme
     )
 }
 
-fn truthful(truth: &ValidMarket, mechanism: Mechanism) -> Statement {
+fn truthful(truth: &ValidMarket, mechanism: &'static dyn Mechanism) -> Statement {
     run(truth, &Bids::default(), mechanism).unwrap()
 }
 
@@ -88,7 +95,7 @@ fn vcg_on_market_a_matches_the_clarke_pivot_by_hand() {
     //               24, so it receives 56.
     //   without b:  nothing can trade: 0 → b's utility 104, received (cost 0).
     // Surplus = 42 + 18 − 56 − 56 − 104 = −156 (VCG's deficit).
-    let s = truthful(&market(MARKET_A), Mechanism::Vcg);
+    let s = truthful(&market(MARKET_A), &Vcg);
     expect(
         &s,
         &[
@@ -112,7 +119,7 @@ fn lp_prices_on_market_a_are_the_marginal_users_value() {
     //   u1 pays 60, utility 100 − 60 = 40; u2 pays 36, utility 0;
     //   b receives 96 and pays 96; p1 receives 48, utility 48 − 8 = 40;
     //   p2 receives 48, utility 48 − 24 = 24. No bandwidth node: surplus 0.
-    let s = truthful(&market(MARKET_A), Mechanism::LpPrices);
+    let s = truthful(&market(MARKET_A), &LpPrices);
     expect(
         &s,
         &[
@@ -143,7 +150,7 @@ fn lp_prices_on_tiny_use_the_hand_worked_duals_of_tiny_md() {
     // p1 receives 60, costs 5 + 10 = 15: utility 45 = 3·15. p2: 32 − 32 = 0.
     // Surplus = rents 16·5 + 2·8 = 96; W = 141 = 45 + 96.
     let truth = common::bundled("tiny.json");
-    let s = truthful(&truth, Mechanism::LpPrices);
+    let s = truthful(&truth, &LpPrices);
     expect(
         &s,
         &[
@@ -178,7 +185,7 @@ fn vcg_on_tiny_by_hand() {
     //   without p2: z = w = 0 → 125 → p2's utility 16; value −32 → receives 48.
     // Surplus = 20 + 58 − 149 − 24 − 140 − 48 = −283.
     let truth = common::bundled("tiny.json");
-    let s = truthful(&truth, Mechanism::Vcg);
+    let s = truthful(&truth, &Vcg);
     expect(
         &s,
         &[
@@ -234,7 +241,7 @@ fn mcafee_with_unit_traders_clears_at_p0_when_it_fits() {
     // W = 9 + 7 + 5 − 1 − 3 − 4 = 13; surplus 0.
     let s = truthful(
         &unit_market(&[9.0, 7.0, 5.0, 2.0], &[1.0, 3.0, 4.0, 6.0]),
-        Mechanism::Mcafee,
+        &Mcafee,
     );
     expect(
         &s,
@@ -262,7 +269,7 @@ fn mcafee_with_unit_traders_reduces_one_trade_when_p0_does_not_fit() {
     // W = 9 + 7 − 1 − 3 = 12; surplus 2·(4.25 − 4) = 0.5.
     let s = truthful(
         &unit_market(&[9.0, 7.0, 4.25, 3.0], &[1.0, 3.0, 4.0, 6.0]),
-        Mechanism::Mcafee,
+        &Mcafee,
     );
     expect(
         &s,
@@ -306,7 +313,7 @@ fn mcafee_divisible_clears_everyone_at_p0() {
     // 4 ≤ 4.5 ≤ 6, so all trade at 4.5: u1 pays 18 (utility 40 − 18 = 22), u2 pays 9
     // (12 − 9 = 3), p1 gets 13.5 (13.5 − 3 = 10.5), p2 13.5 (13.5 − 12 = 1.5).
     // W = 37, surplus 0.
-    let s = truthful(&divisible(7.0), Mechanism::Mcafee);
+    let s = truthful(&divisible(7.0), &Mcafee);
     expect(
         &s,
         &[
@@ -328,7 +335,7 @@ fn mcafee_divisible_trade_reduction_rematches_the_rest() {
     // drop u2 (bid 6) and p2 (ask 4), 6 ≥ 4. Left: u1 (4 jobs) and p1 (3 units):
     // re-matched, u1 trades 3 jobs, paying 6 per unit (18, utility 30 − 18 = 12); p1
     // gets 4 per unit (12, utility 12 − 3 = 9). W = 30 − 3 = 27, surplus 18 − 12 = 6.
-    let s = truthful(&divisible(11.0), Mechanism::Mcafee);
+    let s = truthful(&divisible(11.0), &Mcafee);
     expect(
         &s,
         &[
@@ -383,7 +390,7 @@ fn vickrey_winner_is_paid_the_second_score() {
     // Reserve = 5·10 − upstream 10·0.2 = 48. p1 wins, paid 29 − its transport 6 = 23
     // (utility 23 − 20 = 3). The user pays 23 + reimburses b 6: 29; utility
     // 50 − 2 − 29 = 19. b: receives 6, costs 5 + 1: utility 0. W = 50 − 28 = 22.
-    let s = truthful(&procurement(5.0), Mechanism::Vickrey);
+    let s = truthful(&procurement(5.0), &Vickrey);
     expect(
         &s,
         &[
@@ -401,7 +408,7 @@ fn vickrey_winner_is_paid_the_second_score() {
 fn vickrey_reserve_caps_the_price() {
     // v = 2.9: reserve = 29 − 2 = 27 < second score 29, so p1 is paid 27 − 6 = 21
     // (utility 1); the user pays 21 + 6 = 27, utility 29 − 2 − 27 = 0. W = 29 − 28 = 1.
-    let s = truthful(&procurement(2.9), Mechanism::Vickrey);
+    let s = truthful(&procurement(2.9), &Vickrey);
     expect(
         &s,
         &[("u", 10.0, 27.0, 0.0, 0.0), ("p1", 10.0, 0.0, 21.0, 1.0)],
@@ -462,12 +469,7 @@ fn vickrey_entirety_bid_below_the_best_single_lots_wins_and_is_paid_by_gva() {
     // utility 100 − 25 = 75. b2 receives 1 and bears the link cost 1: utility 0.
     // p3's true cost is linear, 4·10 = 40: utility 24 − 40 = −16 (the saving it
     // declared does not exist in the market file). W = 100 − 40 − 1 = 59, surplus 0.
-    let s = run(
-        &two_lots(None),
-        &entirety("p3", "u", 20.0),
-        Mechanism::Vickrey,
-    )
-    .unwrap();
+    let s = run(&two_lots(None), &entirety("p3", "u", 20.0), &Vickrey).unwrap();
     expect(
         &s,
         &[
@@ -500,7 +502,7 @@ fn vickrey_entirety_bid_that_loses_still_sets_the_single_lot_prices() {
     //   p2 paid 15 + 75 − 69 = 21 = the second price on B.
     // u pays 41, utility 100 − 41 = 59; p1 20 − 10 = 10; p2 21 − 15 = 6. W = 75.
     let truth = two_lots(None);
-    let s = truthful(&truth, Mechanism::Vickrey);
+    let s = truthful(&truth, &Vickrey);
     expect(
         &s,
         &[
@@ -516,7 +518,7 @@ fn vickrey_entirety_bid_that_loses_still_sets_the_single_lot_prices() {
     // alternative without p1: max(65, 69) = 69, so p1 is paid 10 + 75 − 69 = 16
     // (utility 6); without p2: max(69, 69) = 69, p2 paid 15 + 6 = 21 (utility 6).
     // u pays 37, utility 63; p3 0. W = 75.
-    let s = run(&truth, &entirety("p3", "u", 30.0), Mechanism::Vickrey).unwrap();
+    let s = run(&truth, &entirety("p3", "u", 30.0), &Vickrey).unwrap();
     expect(
         &s,
         &[
@@ -540,7 +542,7 @@ fn vickrey_entirety_bidder_that_cannot_take_every_lot_is_not_eligible() {
     let mut bids = entirety("p3", "u", 20.0);
     bids.entirety
         .insert("p1".to_string(), [("u".to_string(), 1.0)].into());
-    let s = run(&two_lots(Some(7.0)), &bids, Mechanism::Vickrey).unwrap();
+    let s = run(&two_lots(Some(7.0)), &bids, &Vickrey).unwrap();
     expect(
         &s,
         &[
@@ -613,7 +615,7 @@ fn posted_prices_by_hand_and_a_profitable_misreport() {
     // v = 10: P3 serves 6 (p's capacity), W = 6·(10 − 0.1 − 0.5 − 2) = 44.4.
     // u pays b 5·6 = 30 (utility 60 − 0.6 − 30 = 29.4); b pays p 3·6 = 18 (utility
     // 30 − 18 − 3 = 9); p: 18 − 12 = 6. Surplus 0.
-    let s = truthful(&posted_market(10.0), Mechanism::Posted);
+    let s = truthful(&posted_market(10.0), &Posted);
     expect(
         &s,
         &[
@@ -628,7 +630,7 @@ fn posted_prices_by_hand_and_a_profitable_misreport() {
     // utility 24 − 0.6 − 30 = −6.6 — posted prices are not individually rational.
     // Declaring 2 (< 2.6) makes P3 drop it: utility 0 > −6.6, a profitable misreport.
     let truth = posted_market(4.0);
-    let honest = truthful(&truth, Mechanism::Posted);
+    let honest = truthful(&truth, &Posted);
     close(
         honest.line("u").unwrap().utility,
         -6.6,
@@ -638,7 +640,7 @@ fn posted_prices_by_hand_and_a_profitable_misreport() {
         valuations: [("u".to_string(), 2.0)].into(),
         ..Default::default()
     };
-    let s = run(&truth, &lie, Mechanism::Posted).unwrap();
+    let s = run(&truth, &lie, &Posted).unwrap();
     close(
         s.line("u").unwrap().utility,
         0.0,
@@ -664,7 +666,7 @@ fn posted_example_by_hand() {
     //   u1 pays b 3·4 = 12, utility 40 − 12 = 28; u2 pays b 2·4 = 8, utility 24 − 8 = 16.
     //   b receives 20, pays p1 2·4 + 1.5·2 = 11 and p2 2.5·2 = 5 (16), costs
     //   0.5·8 = 4: utility 0. p1: 11 − 6 = 5. p2: 5 − 4 = 1. Surplus 0; Σ = 50 = W.
-    let s = truthful(&brokerflow_graphs::examples::posted(), Mechanism::Posted);
+    let s = truthful(&brokerflow_graphs::examples::posted(), &Posted);
     expect(
         &s,
         &[
@@ -683,7 +685,7 @@ fn posted_example_by_hand() {
 fn refusals_are_typed_and_clear() {
     let a = market(MARKET_A);
     // No posted prices.
-    let e = run(&a, &Bids::default(), Mechanism::Posted).unwrap_err();
+    let e = run(&a, &Bids::default(), &Posted).unwrap_err();
     assert!(matches!(e, SettleError::NoPostedPrices), "{e}");
     let e = Bids::from_json_str(r#"{"valuation": {}}"#, "bids.json").unwrap_err();
     assert!(e.to_string().contains("bids.json"), "{e}");
@@ -691,7 +693,7 @@ fn refusals_are_typed_and_clear() {
     let g = ExpandedGraph::new(&a);
     let mut alloc = Allocation::lp(&g, Backend::DEFAULT).unwrap();
     alloc.source = AllocationSource::Engine("fair".to_string());
-    let e = settle(&a, &a, &alloc, Mechanism::Vcg, &SettleOptions::default()).unwrap_err();
+    let e = settle(&a, &a, &alloc, &Vcg, &SettleOptions::default()).unwrap_err();
     assert!(matches!(e, SettleError::VcgNeedsOptimum(_)), "{e}");
     assert!(e.to_string().contains("--allocation lp"), "{e}");
 }
@@ -788,14 +790,7 @@ fn lp_prices_on_a_non_lp_allocation_say_they_do_not_clear_it() {
         xs.iter_mut().for_each(|x| *x /= 2.0);
     }
     alloc.source = AllocationSource::Engine("fair".to_string());
-    let s = settle(
-        &a,
-        &a,
-        &alloc,
-        Mechanism::LpPrices,
-        &SettleOptions::default(),
-    )
-    .unwrap();
+    let s = settle(&a, &a, &alloc, &LpPrices, &SettleOptions::default()).unwrap();
     assert!(
         s.notes
             .iter()

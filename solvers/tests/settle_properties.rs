@@ -16,6 +16,9 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
 use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::settle::{
+    lp_prices::LpPrices, mcafee::Mcafee, posted::Posted, vcg::Vcg, vickrey::Vickrey,
+};
 use std::collections::BTreeMap;
 
 use brokerflow_solvers::settle::{
@@ -85,10 +88,15 @@ enum Alloc {
     Fixed,
 }
 
-fn statement(truth: &ValidMarket, bids: &Bids, mechanism: Mechanism, alloc: Alloc) -> Statement {
+fn statement(
+    truth: &ValidMarket,
+    bids: &Bids,
+    mechanism: &'static dyn Mechanism,
+    alloc: Alloc,
+) -> Statement {
     let declared = bids.apply(truth).expect("bids of known participants");
     let basis = match alloc {
-        Alloc::Declared => &declared,
+        Alloc::Declared => &declared.market,
         Alloc::Fixed => truth,
     };
     let allocation = Allocation::lp(&ExpandedGraph::new(basis), Backend::DEFAULT).expect("P3");
@@ -159,7 +167,7 @@ struct Tally {
 /// (e.g. [`by`] roles). `prepare` may adjust each generated market.
 fn harness(
     config: &GeneratorConfig,
-    mechanism: Mechanism,
+    mechanism: &'static dyn Mechanism,
     alloc: Alloc,
     lie: Lie<'_>,
     prepare: impl Fn(&mut Market),
@@ -238,7 +246,7 @@ const USERS_AND_PROVIDERS: &[Role] = &[Role::User, Role::Provider];
 
 #[test]
 fn vcg_is_truthful_and_individually_rational() {
-    let t = harness(&config(), Mechanism::Vcg, Alloc::Declared, &by(ALL), |_| {});
+    let t = harness(&config(), &Vcg, Alloc::Declared, &by(ALL), |_| {});
     assert_eq!(t.misreports, 2000);
     assert!(
         t.trading >= 100,
@@ -254,7 +262,7 @@ fn vcg_is_truthful_and_individually_rational() {
 fn mcafee_is_truthful_rational_and_budget_balanced_for_a_fixed_allocation() {
     let t = harness(
         &books_config(),
-        Mechanism::Mcafee,
+        &Mcafee,
         Alloc::Fixed,
         &by(USERS_AND_PROVIDERS),
         |_| {},
@@ -275,7 +283,7 @@ fn mcafee_with_the_allocation_re_solved_from_the_bids_is_reported() {
     // the bid. Reported, and IR/budget still hold for truthful statements.
     let t = harness(
         &books_config(),
-        Mechanism::Mcafee,
+        &Mcafee,
         Alloc::Declared,
         &by(USERS_AND_PROVIDERS),
         |_| {},
@@ -300,13 +308,7 @@ fn uncoupled(m: &mut Market) {
 
 #[test]
 fn vickrey_is_truthful_for_providers_when_capacity_does_not_couple_lots() {
-    let t = harness(
-        &config(),
-        Mechanism::Vickrey,
-        Alloc::Fixed,
-        &by(PROVIDERS),
-        uncoupled,
-    );
+    let t = harness(&config(), &Vickrey, Alloc::Fixed, &by(PROVIDERS), uncoupled);
     assert_eq!(t.misreports, 2000);
     assert!(
         t.trading >= 100,
@@ -322,18 +324,12 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
     // IR and budget balance hold always; provider truthfulness across coupled lots
     // is not promised — the rate is reported. Users are not promised truthfulness
     // either (their reserve is their bid).
-    let t = harness(
-        &config(),
-        Mechanism::Vickrey,
-        Alloc::Fixed,
-        &by(PROVIDERS),
-        |_| {},
-    );
+    let t = harness(&config(), &Vickrey, Alloc::Fixed, &by(PROVIDERS), |_| {});
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
     let users = harness(
         &config(),
-        Mechanism::Vickrey,
+        &Vickrey,
         Alloc::Fixed,
         &by(&[Role::User]),
         uncoupled,
@@ -373,13 +369,7 @@ fn vickrey_entirety_misreports_never_pay_when_capacity_does_not_couple_auctions(
     // Within one user's auction the generalised Vickrey rule is truthful for any bid
     // language it optimises over exactly; with unlimited providers and sell links no
     // capacity couples the users' auctions, so no lie may gain.
-    let t = harness(
-        &config(),
-        Mechanism::Vickrey,
-        Alloc::Fixed,
-        &entirety_lie,
-        uncoupled,
-    );
+    let t = harness(&config(), &Vickrey, Alloc::Fixed, &entirety_lie, uncoupled);
     assert_eq!(t.misreports, 2000);
     assert!(
         t.trading >= 100,
@@ -395,13 +385,7 @@ fn vickrey_entirety_misreports_never_pay_when_capacity_does_not_couple_auctions(
 fn vickrey_entirety_misreports_where_capacity_couples_auctions_are_reported() {
     // Not promised across auctions coupled by capacity: the rate is printed. IR and
     // budget balance hold for the truthful statements regardless.
-    let t = harness(
-        &config(),
-        Mechanism::Vickrey,
-        Alloc::Fixed,
-        &entirety_lie,
-        |_| {},
-    );
+    let t = harness(&config(), &Vickrey, Alloc::Fixed, &entirety_lie, |_| {});
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
@@ -485,8 +469,8 @@ fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
                 }
             }
         }
-        let plain = statement(&truth, &Bids::default(), Mechanism::Vickrey, Alloc::Fixed);
-        let explicit = statement(&truth, &bids, Mechanism::Vickrey, Alloc::Fixed);
+        let plain = statement(&truth, &Bids::default(), &Vickrey, Alloc::Fixed);
+        let explicit = statement(&truth, &bids, &Vickrey, Alloc::Fixed);
         let tol = 1e-9 * plain.welfare.abs().max(1.0);
         assert!(
             (plain.welfare - explicit.welfare).abs() <= tol,
@@ -513,13 +497,7 @@ fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
 
 #[test]
 fn posted_prices_are_balanced_but_the_harness_finds_profitable_misreports() {
-    let t = harness(
-        &config(),
-        Mechanism::Posted,
-        Alloc::Declared,
-        &by(ALL),
-        |_| {},
-    );
+    let t = harness(&config(), &Posted, Alloc::Declared, &by(ALL), |_| {});
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.deficits, 0, "posted prices are pure transfers: {t:?}");
     assert!(t.profitable > 0, "{t:?}");
@@ -527,13 +505,7 @@ fn posted_prices_are_balanced_but_the_harness_finds_profitable_misreports() {
 
 #[test]
 fn lp_prices_are_rational_but_the_harness_finds_profitable_misreports() {
-    let t = harness(
-        &config(),
-        Mechanism::LpPrices,
-        Alloc::Declared,
-        &by(ALL),
-        |_| {},
-    );
+    let t = harness(&config(), &LpPrices, Alloc::Declared, &by(ALL), |_| {});
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
@@ -630,12 +602,7 @@ fn mcafee_with_one_unit_per_trader_is_exactly_mcafee_1992() {
         let bids: Vec<f64> = (0..n).map(|_| draw(&mut rng)).collect();
         let asks: Vec<f64> = (0..m).map(|_| draw(&mut rng)).collect();
         let market = unit_market(&bids, &asks);
-        let s = statement(
-            &market,
-            &Bids::default(),
-            Mechanism::Mcafee,
-            Alloc::Declared,
-        );
+        let s = statement(&market, &Bids::default(), &Mcafee, Alloc::Declared);
         let (ub, us) = textbook_mcafee(&bids, &asks);
         for (i, u) in ub.iter().enumerate() {
             let got = s.line(&format!("u{i}")).unwrap().utility;

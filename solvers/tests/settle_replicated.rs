@@ -12,6 +12,7 @@
 //! the shared 2-core machine). The bundled markets run every fitting (m, k) over
 //! both transports.
 
+use brokerflow_solvers::settle::{mcafee::Mcafee, posted::Posted, vcg::Vcg};
 use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
@@ -28,7 +29,7 @@ use brokerflow_solvers::settle::{
 };
 use proptest::prelude::*;
 
-const MECHANISMS: [Mechanism; 2] = [Mechanism::Vcg, Mechanism::Mcafee];
+const MECHANISMS: [&'static dyn Mechanism; 2] = [&Vcg, &Mcafee];
 
 /// Every (m, k) with m ∈ {3, 5, 8} and m > 2k.
 fn admissible() -> Vec<(usize, usize)> {
@@ -56,7 +57,11 @@ fn market(seed: u64) -> ValidMarket {
 }
 
 /// `settle` in one process: P3's allocation at the declared bids, then the mechanism.
-fn centralised(truth: &ValidMarket, declared: &ValidMarket, mechanism: Mechanism) -> Statement {
+fn centralised(
+    truth: &ValidMarket,
+    declared: &ValidMarket,
+    mechanism: &'static dyn Mechanism,
+) -> Statement {
     let allocation = Allocation::lp(
         &ExpandedGraph::new(declared),
         SettleOptions::default().backend,
@@ -72,7 +77,12 @@ fn centralised(truth: &ValidMarket, declared: &ValidMarket, mechanism: Mechanism
     .expect("centralised settlement")
 }
 
-fn cfg(mechanism: Mechanism, m: usize, k: usize, transport: TransportKind) -> ReplicationConfig {
+fn cfg(
+    mechanism: &'static dyn Mechanism,
+    m: usize,
+    k: usize,
+    transport: TransportKind,
+) -> ReplicationConfig {
     ReplicationConfig {
         transport,
         ..ReplicationConfig::new(mechanism, m, k)
@@ -117,7 +127,7 @@ fn honest_runs_equal_centralised(name: &str, m: ValidMarket) {
                 assert_settled_with(&run, &expected, &what);
                 // Honest traffic: one broadcast per step to m − 1 peers (5 steps,
                 // plus the data transfer for vcg).
-                let steps = if mechanism == Mechanism::Vcg { 6 } else { 5 };
+                let steps = if mechanism.name() == "vcg" { 6 } else { 5 };
                 assert_eq!(
                     run.replication.messages,
                     (steps * r * (r - 1)) as u64,
@@ -162,7 +172,7 @@ fn honest_runs_equal_centralised_on_generated_markets() {
                     &expected,
                     &format!("seed {seed} {mechanism} m={r} k={k}"),
                 );
-                if mechanism == Mechanism::Vcg {
+                if mechanism.name() == "vcg" {
                     // ⌊m/(k+1)⌋ groups of ≥ k + 1 replicas, every trading participant
                     // in exactly one group.
                     let groups = &run.replication.groups;
@@ -187,7 +197,7 @@ fn honest_runs_equal_centralised_on_generated_markets() {
 #[test]
 fn runs_are_reproducible_and_the_seed_never_changes_the_statement() {
     let m = market(7);
-    let config = cfg(Mechanism::Vcg, 8, 1, TransportKind::Channels);
+    let config = cfg(&Vcg, 8, 1, TransportKind::Channels);
     let strip = |mut r: ReplicatedRun| {
         r.replication.timing.wall_seconds = 0.0;
         r
@@ -234,8 +244,7 @@ fn honest_runs_equal_centralised_on_generated_markets_all_over_tcp() {
 #[test]
 fn refusals_name_the_rule() {
     let m = examples::figure3();
-    let e =
-        settle_replicated(&m, &m, &ReplicationConfig::new(Mechanism::Vcg, 4, 2), &[]).unwrap_err();
+    let e = settle_replicated(&m, &m, &ReplicationConfig::new(&Vcg, 4, 2), &[]).unwrap_err();
     assert!(
         matches!(
             e,
@@ -247,16 +256,9 @@ fn refusals_name_the_rule() {
         "{e}"
     );
     assert!(e.to_string().contains("m > 4"), "{e}");
-    let e =
-        settle_replicated(&m, &m, &ReplicationConfig::new(Mechanism::Vcg, 0, 0), &[]).unwrap_err();
+    let e = settle_replicated(&m, &m, &ReplicationConfig::new(&Vcg, 0, 0), &[]).unwrap_err();
     assert!(matches!(e, ReplicationError::TooFewReplicas { .. }), "{e}");
-    let e = settle_replicated(
-        &m,
-        &m,
-        &ReplicationConfig::new(Mechanism::Mcafee, 6, 1),
-        &[],
-    )
-    .unwrap_err();
+    let e = settle_replicated(&m, &m, &ReplicationConfig::new(&Mcafee, 6, 1), &[]).unwrap_err();
     assert!(
         matches!(
             e,
@@ -267,13 +269,7 @@ fn refusals_name_the_rule() {
         ),
         "{e}"
     );
-    let e = settle_replicated(
-        &m,
-        &m,
-        &ReplicationConfig::new(Mechanism::Posted, 3, 1),
-        &[],
-    )
-    .unwrap_err();
+    let e = settle_replicated(&m, &m, &ReplicationConfig::new(&Posted, 3, 1), &[]).unwrap_err();
     assert!(
         matches!(e, ReplicationError::UnsupportedMechanism(_)),
         "{e}"
@@ -349,8 +345,8 @@ fn honest_agreed(run: &ReplicatedRun) -> BidVector {
 #[test]
 fn k_plus_one_colluders_filling_a_group_get_a_forged_payment_accepted() {
     let m = examples::figure3();
-    let config = ReplicationConfig::new(Mechanism::Vcg, 4, 1);
-    let honest = centralised(&m, &m, Mechanism::Vcg);
+    let config = ReplicationConfig::new(&Vcg, 4, 1);
+    let honest = centralised(&m, &m, &Vcg);
     let groups = honest_run(&m, &config).replication.groups;
     assert_eq!(groups.len(), 2);
     let group = &groups[0];
@@ -480,7 +476,7 @@ fn a_mismatched_reveal_aborts_naming_the_replica() {
         let run = settle_replicated(
             &m,
             &m,
-            &cfg(Mechanism::Mcafee, 3, 1, transport),
+            &cfg(&Mcafee, 3, 1, transport),
             &deviations(r#"[{"kind": "coin-reveal", "replica": "p2"}]"#),
         )
         .unwrap();
@@ -526,7 +522,7 @@ fn tcp_replica_killed_mid_run_aborts_within_the_timeout_naming_it() {
         assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
         let abort = run.outcome.abort().expect("aborted");
         assert_eq!(abort.replicas, vec!["p4".to_string()]);
-        let expected_phase = if mechanism == Mechanism::Vcg {
+        let expected_phase = if mechanism.name() == "vcg" {
             Phase::Tasks
         } else {
             Phase::Output
@@ -540,7 +536,7 @@ fn tcp_replica_killed_mid_run_aborts_within_the_timeout_naming_it() {
     let short = Duration::from_millis(800);
     let config = ReplicationConfig {
         timeout: short,
-        ..cfg(Mechanism::Vcg, 3, 1, TransportKind::Tcp)
+        ..cfg(&Vcg, 3, 1, TransportKind::Tcp)
     };
     let started = Instant::now();
     let run = settle_replicated(
@@ -575,7 +571,7 @@ fn each_deviation_kind_is_caught_where_the_protocol_says() {
             timeout: Duration::from_secs(1),
             ..cfg(mechanism, 5, 2, TransportKind::Channels)
         };
-        let task_phase = if mechanism == Mechanism::Vcg {
+        let task_phase = if mechanism.name() == "vcg" {
             Phase::Tasks
         } else {
             Phase::Output

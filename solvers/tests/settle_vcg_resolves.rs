@@ -6,9 +6,10 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::lp::Backend;
+use brokerflow_solvers::settle::vcg::Vcg;
 use brokerflow_solvers::settle::vcg::{welfare_without, Resolve};
 use brokerflow_solvers::settle::{
-    participant_values, settle, Allocation, Mechanism, Participants, SettleOptions,
+    participant_values, settle, Allocation, Participants, SettleOptions,
 };
 
 /// Small markets with broker→broker links (cycles), eligibility lists and scarce
@@ -35,6 +36,7 @@ fn transfers_by_definition(m: &ValidMarket, allocation: &Allocation) -> Vec<f64>
     let values = participant_values(&g, who, &allocation.flow);
     let cold = SettleOptions {
         backend: Backend::Clarabel,
+        ..SettleOptions::default()
     };
     (0..who.len())
         .map(|i| {
@@ -54,14 +56,7 @@ fn skipping_and_warm_starts_give_the_payments_of_full_re_solves() {
         let m = generate(&config(), seed).unwrap();
         let g = ExpandedGraph::new(&m);
         let allocation = Allocation::lp(&g, Backend::Microlp).unwrap();
-        let s = settle(
-            &m,
-            &m,
-            &allocation,
-            Mechanism::Vcg,
-            &SettleOptions::default(),
-        )
-        .unwrap();
+        let s = settle(&m, &m, &allocation, &Vcg, &SettleOptions::default()).unwrap();
         assert!(
             s.notes[0].contains("warm-started"),
             "seed {seed}: {:?}",

@@ -21,6 +21,7 @@ pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 
 /// How the links between neighbours order messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Channels {
     /// Each link (sender, receiver) delivers in the order sent; deliveries on
     /// different links interleave in every way. Like [`Channels::Latest`] it keeps

@@ -106,6 +106,7 @@
 
 pub mod explore;
 pub mod protocol;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod values;

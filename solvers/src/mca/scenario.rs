@@ -62,6 +62,17 @@ pub enum McaError {
         /// Depth reached.
         deliveries: usize,
     },
+    /// An exploration of a scenario under one rule set failed (beyond its limit).
+    #[error("{origin} ({} rules)", .rules.name())]
+    Exploration {
+        /// The scenario file.
+        origin: String,
+        /// The rule set explored.
+        rules: crate::mca::Rules,
+        /// Why.
+        #[source]
+        source: Box<McaError>,
+    },
 }
 
 /// The three policies of [MCA-Alloy] §IV (p_RO, p_T, and Remark 1's rebidding

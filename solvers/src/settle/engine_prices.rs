@@ -2,7 +2,7 @@
 //! decentralised settlement (design §5–§6).
 
 use super::lp_prices::settle_at_prices;
-use super::{Allocation, Mechanism, Setting, SettleError, Statement};
+use super::{Allocation, Setting, SettleError, Statement};
 
 /// Settles a welfare-seeking allocation at the prices its own run produced: every
 /// capacity-limited node's window-averaged multiplier λ_n ([`crate::engine::EngineRun::prices`],
@@ -33,11 +33,38 @@ pub fn engine_prices(s: &Setting<'_>, allocation: &Allocation) -> Result<Stateme
         "prices are the '{}' engine run's own window-averaged node multipliers (money per resource unit): approximate, they approach P3's dual prices like 1/welfare_scale",
         allocation.source.name()
     )];
-    Ok(settle_at_prices(
-        s,
-        allocation,
-        &y,
-        Mechanism::EnginePrices,
-        notes,
-    ))
+    Ok(settle_at_prices(s, allocation, &y, &EnginePrices, notes))
+}
+
+/// The `engine-prices` mechanism ([`engine_prices`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnginePrices;
+
+impl super::Mechanism for EnginePrices {
+    fn name(&self) -> &'static str {
+        "engine-prices"
+    }
+
+    fn summary(&self) -> &'static str {
+        "The welfare-seeking engine's own node prices (no LP): surplus >= 0, IR only approximately; `--allocation welfare-seeking` only."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[],
+            budget_balance: super::BudgetBalance::Weak,
+            truthful_for: &[],
+            allocations: super::Allocations::EnginePrices,
+        }
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        _options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        engine_prices(s, allocation)
+    }
 }

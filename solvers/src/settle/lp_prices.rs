@@ -7,7 +7,8 @@ use brokerflow_graphs::ExpandedGraph;
 use petgraph::graph::NodeIndex;
 
 use super::{
-    AllocationSource, Mechanism, Setting, SettleError, SettleOptions, Statement, Transfers,
+    Allocation, AllocationSource, Mechanism, Setting, SettleError, SettleOptions, Statement,
+    Transfers,
 };
 use crate::lp::{self, LpOptions};
 
@@ -90,7 +91,7 @@ impl Ord for Ordered {
 /// says so: they do not clear that allocation, and participants may lose money.
 pub fn lp_prices(
     s: &Setting<'_>,
-    allocation: &super::Allocation,
+    allocation: &Allocation,
     options: &SettleOptions,
 ) -> Result<Statement, SettleError> {
     let g = &s.g_declared;
@@ -119,13 +120,7 @@ pub fn lp_prices(
             sol.backend
         ));
     }
-    Ok(settle_at_prices(
-        s,
-        allocation,
-        &y,
-        Mechanism::LpPrices,
-        notes,
-    ))
+    Ok(settle_at_prices(s, allocation, &y, &LpPrices, notes))
 }
 
 /// Settles `allocation` at node prices `y` (money per resource unit, by G′ node
@@ -135,9 +130,9 @@ pub fn lp_prices(
 /// `engine-prices` (y = the welfare-seeking engine's own prices).
 pub fn settle_at_prices(
     s: &Setting<'_>,
-    allocation: &super::Allocation,
+    allocation: &Allocation,
     y: &[f64],
-    mechanism: Mechanism,
+    mechanism: &'static dyn Mechanism,
     mut notes: Vec<String>,
 ) -> Statement {
     let g = &s.g_declared;
@@ -179,4 +174,45 @@ pub fn settle_at_prices(
         &t,
         notes,
     )
+}
+
+/// The `lp-prices` mechanism ([`lp_prices`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LpPrices;
+
+impl super::Mechanism for LpPrices {
+    fn name(&self) -> &'static str {
+        "lp-prices"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Competitive prices from P3's exact duals: IR and surplus >= 0 at `lp`, not truthful."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Broker,
+                brokerflow_graphs::Role::Provider,
+            ],
+            budget_balance: super::BudgetBalance::Weak,
+            truthful_for: &[],
+            allocations: super::Allocations::AnyPromisedAtOptimum,
+        }
+    }
+
+    fn solves_lp(&self) -> bool {
+        true
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        lp_prices(s, allocation, options)
+    }
 }

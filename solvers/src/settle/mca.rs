@@ -9,7 +9,7 @@ use petgraph::graph::NodeIndex;
 
 use super::{
     add_flow, check_shape, decompose, delivery_edge, reimburse_broker as reimburse, sell_links,
-    Allocation, Mechanism, Setting, SettleError, SettleOptions, Statement, Transfers,
+    Allocation, Setting, SettleError, SettleOptions, ShapeError, Statement, Transfers,
 };
 use crate::lp::{self, LpOptions};
 use crate::mca::values::{BundleValues, ItemSet, MAX_ITEMS};
@@ -136,10 +136,10 @@ pub fn mca(
         t.1.push(i);
     }
     if trades.len() > MAX_ITEMS {
-        return Err(SettleError::AllocationShape(format!(
-            "mca auctions at most {MAX_ITEMS} lots (one bundle is one 64-bit set), and the allocation has {} (user, broker market) trades",
-            trades.len()
-        )));
+        return Err(SettleError::AllocationShape(ShapeError::TooManyLots {
+            limit: MAX_ITEMS,
+            trades: trades.len(),
+        }));
     }
     let mut lot_jobs = LOT_JOBS;
     let lots_needed = |size: f64| -> usize {
@@ -437,16 +437,15 @@ pub fn mca(
             "{cut:.6} jobs of won lots cut by the bandwidth of their broker → provider link (not in the bids)"
         ));
     }
-    Ok(s.statement(Mechanism::Mca, &allocation.source, flow, &t, notes))
+    Ok(s.statement(&Mca, &allocation.source, flow, &t, notes))
 }
 
-/// `settle --mechanism mca` under the given conflict rules: what
-/// [`super::settle`] does for [`Mechanism::Mca`] (which uses the default,
-/// \[CBBA\]'s), with the rules chosen (design §9). `truth` has the true values,
-/// `declared` the bids; `allocation` is a flow on G′ of `declared`.
-pub fn settle_mca(
+/// `settle --mechanism mca` under the given conflict rules: what [`super::settle`]
+/// does for [`Mca`] with `options.rules` replaced by `rules`. `truth` has the true
+/// values, `declared` the bids; `allocation` is a flow on G′ of `declared`.
+pub fn settle_mca<D: super::Declaration + ?Sized>(
     truth: &ValidMarket,
-    declared: &ValidMarket,
+    declared: &D,
     allocation: &Allocation,
     options: &SettleOptions,
     rules: Rules,
@@ -454,4 +453,41 @@ pub fn settle_mca(
     let s = Setting::new(truth, declared);
     check_shape(&s.g_declared, &allocation.flow)?;
     mca(&s, allocation, options, rules)
+}
+
+/// The `mca` mechanism ([`mca`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mca;
+
+impl super::Mechanism for Mca {
+    fn name(&self) -> &'static str {
+        "mca"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Max-consensus auctions among providers (neighbour-only messages), paid at their winning bids: IR for providers, balanced."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[brokerflow_graphs::Role::Provider],
+            budget_balance: super::BudgetBalance::Strong,
+            truthful_for: &[],
+            allocations: super::Allocations::Any,
+        }
+    }
+
+    fn solves_lp(&self) -> bool {
+        true
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        mca(s, allocation, options, options.rules)
+    }
 }

@@ -8,8 +8,8 @@ use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind};
 use petgraph::graph::NodeIndex;
 
 use super::{
-    add_flow, decompose, delivery_edge, reach_costs, sell_links, Allocation, Mechanism, SellLink,
-    Setting, SettleError, SettleOptions, Statement, Transfers,
+    add_flow, decompose, delivery_edge, reach_costs, sell_links, Allocation, SellLink, Setting,
+    SettleError, SettleOptions, Statement, Transfers,
 };
 use crate::lp::{solve_lp, Cmp, Domain, LinearProgram, Sense};
 
@@ -290,7 +290,7 @@ pub fn mcafee(
             if clearing.reduced { "trade reduction" } else { "everyone at p0" }
         ));
     }
-    Ok(s.statement(Mechanism::Mcafee, &allocation.source, trades, &t, notes))
+    Ok(s.statement(&Mcafee, &allocation.source, trades, &t, notes))
 }
 
 /// A broker market's book: what the allocation trades in it.
@@ -395,4 +395,44 @@ fn rematch(
             (v > 1e-12).then_some((k, l, v))
         })
         .collect())
+}
+
+/// The `mcafee` mechanism ([`mcafee`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mcafee;
+
+impl super::Mechanism for Mcafee {
+    fn name(&self) -> &'static str {
+        "mcafee"
+    }
+
+    fn summary(&self) -> &'static str {
+        "McAfee's trade-reduction double auction per broker market: truthful (for a fixed allocation), IR, surplus >= 0; drops trades."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Broker,
+                brokerflow_graphs::Role::Provider,
+            ],
+            budget_balance: super::BudgetBalance::Weak,
+            truthful_for: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Provider,
+            ],
+            allocations: super::Allocations::Any,
+        }
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        mcafee(s, allocation, options)
+    }
 }

@@ -4,7 +4,7 @@
 use brokerflow_graphs::{ExpandedGraph, Flow, Market, NodeKind, Prices};
 use petgraph::graph::NodeIndex;
 
-use super::{Allocation, Mechanism, Setting, SettleError, Statement, Transfers};
+use super::{Allocation, Setting, SettleError, Statement, Transfers};
 
 /// Settles at posted prices: whoever sends a job of user k to broker or provider n
 /// pays n its posted price π^k_n ([MCF-Grid] §4.1, design §2); a broker forwarding to a
@@ -53,13 +53,7 @@ pub fn posted(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Set
         }
     }
     let trades: Flow = allocation.flow.clone();
-    Ok(s.statement(
-        Mechanism::Posted,
-        &allocation.source,
-        trades,
-        &t,
-        Vec::new(),
-    ))
+    Ok(s.statement(&Posted, &allocation.source, trades, &t, Vec::new()))
 }
 
 /// Checks, before any allocation is computed, that the market's posted prices cover
@@ -109,4 +103,40 @@ fn posted_price(
         _ => return None,
     };
     Some((n, table.get(to).and_then(|m| m.get(user)).copied()))
+}
+
+/// The `posted` mechanism ([`posted`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posted;
+
+impl super::Mechanism for Posted {
+    fn name(&self) -> &'static str {
+        "posted"
+    }
+
+    fn summary(&self) -> &'static str {
+        "The market file's posted prices: budget-balanced, neither IR nor truthful."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[],
+            budget_balance: super::BudgetBalance::Strong,
+            truthful_for: &[],
+            allocations: super::Allocations::Any,
+        }
+    }
+    fn check_market(&self, market: &Market, g: &ExpandedGraph) -> Result<(), SettleError> {
+        check_posted_prices(market, g)
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        _options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        posted(s, allocation)
+    }
 }

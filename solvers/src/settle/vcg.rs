@@ -6,8 +6,8 @@ use brokerflow_graphs::{ExpandedGraph, Market, Role};
 use rayon::prelude::*;
 
 use super::{
-    participant_values, participant_volumes, Allocation, AllocationSource, Mechanism, Setting,
-    SettleError, SettleOptions, Statement, Transfers, SETTLE_TOLERANCE,
+    participant_values, participant_volumes, Allocation, AllocationSource, Setting, SettleError,
+    SettleOptions, Statement, Transfers, SETTLE_TOLERANCE,
 };
 use crate::lp::{self, Backend, LpOptions, WarmLp};
 
@@ -254,6 +254,7 @@ impl VcgPayments {
         let cold = || {
             let cold = SettleOptions {
                 backend: self.cold_backend,
+                ..SettleOptions::default()
             };
             welfare_without(s.declared, role, index, &cold)
         };
@@ -333,11 +334,56 @@ impl VcgPayments {
             ));
         }
         s.statement(
-            Mechanism::Vcg,
+            &Vcg,
             &allocation.source,
             allocation.flow.clone(),
             &transfers,
             notes,
         )
+    }
+}
+
+/// The `vcg` mechanism ([`vcg`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vcg;
+
+impl super::Mechanism for Vcg {
+    fn name(&self) -> &'static str {
+        "vcg"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Vickrey-Clarke-Groves over P3: efficient, truthful, IR; may run a deficit; `lp` only."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Broker,
+                brokerflow_graphs::Role::Provider,
+            ],
+            budget_balance: super::BudgetBalance::None,
+            truthful_for: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Broker,
+                brokerflow_graphs::Role::Provider,
+            ],
+            allocations: super::Allocations::Optimum,
+        }
+    }
+
+    fn solves_lp(&self) -> bool {
+        true
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        vcg(s, allocation, options)
     }
 }

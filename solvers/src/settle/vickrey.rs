@@ -8,8 +8,8 @@ use brokerflow_graphs::{Flow, NodeKind};
 use petgraph::graph::NodeIndex;
 
 use super::{
-    add_flow, declared_entirety, decompose, delivery_edge, reimburse_broker as reimburse,
-    sell_links, Allocation, Mechanism, Setting, SettleError, Statement, Transfers,
+    add_flow, decompose, delivery_edge, reimburse_broker as reimburse, sell_links, Allocation,
+    Setting, SettleError, Statement, Transfers,
 };
 
 /// One lot's sealed-bid second-price (Vickrey) procurement auction (\[NOMAD\] §2.1:
@@ -321,7 +321,7 @@ impl Auction {
 /// together may be paid more than the best entirety bid, a known trait of VCG).
 pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, SettleError> {
     let g = &s.g_declared;
-    let asks = declared_entirety(s.declared)?;
+    let asks = &s.entirety.asks;
     let paths = decompose(g, &allocation.flow, 1e-12);
     let links = sell_links(g);
     // User → market broker → (jobs, path indices), in a fixed order.
@@ -486,5 +486,42 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
             ignored.join(", ")
         ));
     }
-    Ok(s.statement(Mechanism::Vickrey, &allocation.source, trades, &t, notes))
+    Ok(s.statement(&Vickrey, &allocation.source, trades, &t, notes))
+}
+
+/// The `vickrey` mechanism ([`vickrey`]), as registered in
+/// [`MECHANISMS`](super::MECHANISMS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vickrey;
+
+impl super::Mechanism for Vickrey {
+    fn name(&self) -> &'static str {
+        "vickrey"
+    }
+
+    fn summary(&self) -> &'static str {
+        "NOMAD's second-price procurement, one auction per user over its lots, with single-lot and entirety bids: IR, balanced, truthful for providers within each user's auction."
+    }
+
+    fn promises(&self) -> super::Promises {
+        super::Promises {
+            individually_rational: &[
+                brokerflow_graphs::Role::User,
+                brokerflow_graphs::Role::Broker,
+                brokerflow_graphs::Role::Provider,
+            ],
+            budget_balance: super::BudgetBalance::Strong,
+            truthful_for: &[brokerflow_graphs::Role::Provider],
+            allocations: super::Allocations::Any,
+        }
+    }
+
+    fn settle(
+        &self,
+        s: &Setting<'_>,
+        allocation: &Allocation,
+        _options: &super::SettleOptions,
+    ) -> Result<Statement, SettleError> {
+        vickrey(s, allocation)
+    }
 }

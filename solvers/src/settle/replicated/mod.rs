@@ -113,6 +113,7 @@ impl std::fmt::Display for Phase {
 
 /// How the replicas talk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     /// In-process channels ([`Channels`]).
@@ -135,7 +136,7 @@ impl TransportKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationConfig {
     /// `vcg` or `mcafee`.
-    pub mechanism: Mechanism,
+    pub mechanism: &'static dyn Mechanism,
     /// m: the first m providers of the market, in file order, are the replicas.
     pub replicas: usize,
     /// k: the largest coalition of deviators the run must withstand (m > 2k).
@@ -153,7 +154,11 @@ pub struct ReplicationConfig {
 
 impl ReplicationConfig {
     /// m replicas, resilience k, channels, a 30 s timeout, seed 0, default backend.
-    pub fn new(mechanism: Mechanism, replicas: usize, resilience: usize) -> ReplicationConfig {
+    pub fn new(
+        mechanism: &'static dyn Mechanism,
+        replicas: usize,
+        resilience: usize,
+    ) -> ReplicationConfig {
         ReplicationConfig {
             mechanism,
             replicas,
@@ -178,7 +183,7 @@ impl ReplicationConfig {
 pub enum ReplicationError {
     /// Only vcg and mcafee are replicated.
     #[error("the replicated auctioneer runs vcg or mcafee, not {0}")]
-    UnsupportedMechanism(Mechanism),
+    UnsupportedMechanism(&'static dyn Mechanism),
     /// m ≤ 2k: bid agreement and the threshold need m > 2k.
     #[error("{replicas} replicas cannot withstand {resilience} deviators: the replicated auctioneer needs more than 2k replicas (m > {})", 2 * resilience)]
     TooFewReplicas {
@@ -408,7 +413,7 @@ pub fn settle_replicated(
     config: &ReplicationConfig,
     deviations: &[Deviation],
 ) -> Result<ReplicatedRun, ReplicationError> {
-    if !matches!(config.mechanism, Mechanism::Vcg | Mechanism::Mcafee) {
+    if ![super::vcg::Vcg.name(), super::mcafee::Mcafee.name()].contains(&config.mechanism.name()) {
         return Err(ReplicationError::UnsupportedMechanism(config.mechanism));
     }
     let (m, k) = (config.replicas, config.resilience);

@@ -75,7 +75,7 @@ impl Forgery {
 pub fn run(
     link: &mut Link,
     s: &Setting<'_>,
-    mechanism: Mechanism,
+    mechanism: &'static dyn Mechanism,
     options: &SettleOptions,
     coin: u64,
     resilience: usize,
@@ -89,7 +89,7 @@ pub fn run(
         replicas: Vec::new(),
     };
     let allocation = Allocation::lp(&s.g_declared, options.backend).map_err(failed)?;
-    if mechanism != Mechanism::Vcg {
+    if mechanism.name() != crate::settle::vcg::Vcg.name() {
         let mut statement = mcafee::mcafee(s, &allocation, options).map_err(failed)?;
         if let Some(f) = forgery {
             for (i, line) in statement.participants.iter_mut().enumerate() {
