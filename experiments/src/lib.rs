@@ -15,6 +15,7 @@ pub mod files;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod stream;
 pub mod summary;
 
 pub use error::{ExperimentError, ScenarioError};
