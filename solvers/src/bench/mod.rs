@@ -1,6 +1,7 @@
 //! Benchmarks of the LP baselines of [MCF-Grid] §4.2 and of the distributed engine of
-//! [MCF-Grid] §5 (after [Local-MCF]), and a side-by-side run against an analyst's
-//! scipy script, as library functions that return typed rows.
+//! [MCF-Grid] §5 (after [Awerbuch–Leighton]; its timely runtime on [Timely]), and a
+//! side-by-side run against an analyst's scipy script, as library functions that
+//! return typed rows.
 //!
 //! - [`markets`]: the benchmark markets (generated sizes, the imported planar30 of
 //!   [`brokerflow_graphs::formats::mcf`]), shared with the criterion benches;
