@@ -6,6 +6,9 @@
 //! The one result row is [`brokerflow_solvers::compare::Measures`]; its measure list
 //! [`brokerflow_solvers::compare::Measure::ALL`] drives `scenarios.csv` and the
 //! summaries alike.
+//!
+//! [`stream`] runs the strategy experiment of [Stream-Market] §5.2 from its own spec
+//! file (`brokerflow stream simulate`).
 
 pub mod error;
 pub mod experiment;
@@ -15,6 +18,7 @@ pub mod files;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod stream;
 pub mod summary;
 
 pub use error::{ExperimentError, ScenarioError};

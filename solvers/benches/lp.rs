@@ -6,25 +6,20 @@
 // criterion's macros define undocumented items.
 #![allow(missing_docs)]
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::ExpandedGraph;
+use brokerflow_solvers::bench::markets::{generated, LP_SIZES};
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn market(users: usize, brokers: usize, providers: usize) -> ExpandedGraph {
-    let config = GeneratorConfig {
-        users,
-        brokers,
-        providers,
-        ..GeneratorConfig::default()
-    };
-    ExpandedGraph::new(&generate(&config, 1).expect("valid config"))
+    ExpandedGraph::new(&generated(users, brokers, providers, 1).expect("valid config"))
 }
 
 fn lp_baselines(c: &mut Criterion) {
     let mut group = c.benchmark_group("lp");
     group.sample_size(10);
-    for (k, b, p) in [(20, 5, 5), (200, 20, 20), (1000, 50, 50)] {
+    // The three smallest sizes of `brokerflow bench lp`.
+    for &(k, b, p) in &LP_SIZES[..3] {
         let g = market(k, b, p);
         let size = format!("{k}x{b}x{p}");
         group.bench_with_input(BenchmarkId::new("build_p3", &size), &g, |bench, g| {

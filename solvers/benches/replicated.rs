@@ -16,8 +16,8 @@
 use brokerflow_solvers::settle::{mcafee::Mcafee, vcg::Vcg};
 use std::time::{Duration, Instant};
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
+use brokerflow_solvers::bench::markets::generated;
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::replicated::{
     settle_replicated, Outcome, ReplicatedRun, ReplicationConfig, TransportKind,
@@ -28,13 +28,7 @@ use brokerflow_solvers::settle::{
 };
 
 fn market(users: usize) -> ValidMarket {
-    let config = GeneratorConfig {
-        users,
-        brokers: (users / 25).max(2),
-        providers: 8,
-        ..GeneratorConfig::default()
-    };
-    generate(&config, 1).expect("valid config")
+    generated(users, (users / 25).max(2), 8, 1).expect("valid config")
 }
 
 /// The centralised settlement in a pool of `threads` rayon threads, P3 included.

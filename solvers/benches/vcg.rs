@@ -13,20 +13,14 @@
 use brokerflow_solvers::settle::vcg::Vcg;
 use std::time::Instant;
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
+use brokerflow_solvers::bench::markets::generated;
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{settle, Allocation, SettleOptions, Statement};
 use criterion::{BenchmarkId, Criterion};
 
 fn market(users: usize, brokers: usize, providers: usize) -> ValidMarket {
-    let config = GeneratorConfig {
-        users,
-        brokers,
-        providers,
-        ..GeneratorConfig::default()
-    };
-    generate(&config, 1).expect("valid config")
+    generated(users, brokers, providers, 1).expect("valid config")
 }
 
 /// VCG on `m` (truthful bids) in a pool of `threads` threads, P3 allocation included.

@@ -12,7 +12,8 @@
 //!   probability of n spot checks, and the supplier's game of Eq. 5–6;
 //! - [`commitment`]: the SHA-256 commitments α, γ, Γ of Eq. 7;
 //! - [`ledger`] and [`contract`]: the contract state machine and its money;
-//! - [`simulate`]: the strategy experiment of [Stream-Market] §5.2.
+//! - [`simulate`]: the strategy experiment of [Stream-Market] §5.2;
+//! - [`report`]: a matching's report and the experiment's CSVs, as text.
 //!
 //! The main design choice: the market is cut into slots, and each slot is an
 //! ordinary brokerflow market, so the stream market reuses the LP, its independent
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod matching;
 pub mod offers;
 pub mod replicas;
+pub mod report;
 pub mod simulate;
 
 pub use contract::{Contract, Party, State, Terms};
