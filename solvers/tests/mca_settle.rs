@@ -2,10 +2,10 @@
 //! a statement, consensus, individual rationality for providers at their declared
 //! costs, a feasible sub-flow of the allocation, and the welfare beside P3's.
 
-use brokerflow_solvers::settle::mca::Mca;
 use brokerflow_graphs::{ExpandedGraph, Role};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::mca::Rules;
+use brokerflow_solvers::settle::mca::Mca;
 use brokerflow_solvers::settle::{self, Allocation, SettleOptions};
 
 mod common;

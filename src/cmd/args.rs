@@ -14,31 +14,6 @@ use brokerflow_solvers::workload;
 
 use crate::cmd::LoadedMarket;
 
-/// Old name of [`Variant`] as a flag value, kept for `bench` until it takes `Variant`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VariantArg(pub Variant);
-impl clap::ValueEnum for VariantArg {
-    fn value_variants<'a>() -> &'a [Self] {
-        const ALL: [VariantArg; Variant::ALL.len()] = {
-            let mut all = [VariantArg(Variant::Fair); Variant::ALL.len()];
-            let mut i = 0;
-            while i < all.len() {
-                all[i] = VariantArg(Variant::ALL[i]);
-                i += 1;
-            }
-            all
-        };
-        &ALL
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        clap::ValueEnum::to_possible_value(&self.0)
-    }
-}
-/// Old name of [`Runtime`] as a flag value (removed at the merge).
-pub type RuntimeArg = Runtime;
-/// Old name of [`InjectionMode`] as a flag value (removed at the merge).
-pub type InjectArg = InjectionMode;
-
 /// Engine settings shared by `run`, `compare` and `settle`: the library's
 /// [`EngineSettings`] (one definition of the engine's and the runtime's flags) and
 /// `--force`.

@@ -42,7 +42,7 @@ pub const EXIT_FAILED_ROWS: u8 = 5;
 
 pub use output::write_atomically;
 
-pub use brokerflow_graphs::text::{census, count, fixed};
+pub use brokerflow_graphs::text::{census, count};
 
 /// A market file as read: the validated market, its G′, and the hash of its bytes.
 pub struct LoadedMarket {

@@ -16,7 +16,7 @@ use brokerflow_solvers::settle::{
 };
 use brokerflow_solvers::workload;
 
-use crate::cmd::args::{engine_provenance, EngineArgs, InjectArg};
+use crate::cmd::args::{engine_provenance, EngineArgs};
 use crate::cmd::cluster::Role;
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
@@ -142,7 +142,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     // Engine settings are refused up front, whichever allocation would use them.
     args.engine
         .settings(brokerflow_solvers::engine::Variant::Fair)?;
-    let runtime = Runtime::from(args.engine.runtime);
+    let runtime = args.engine.runtime;
     if args.allocation.variant().is_none() && runtime != Runtime::Flat {
         anyhow::bail!(
             "--runtime {} runs the engine: use it with an engine allocation (--allocation fair, utility-aware or welfare-seeking)",
@@ -229,9 +229,11 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
         None => Allocation::lp(&declared_graph, args.engine.backend)?,
         Some(variant) => {
             // An engine variant run in demand mode at the declared bids ([MCF-Grid] §5).
-            let engine = args
-                .engine
-                .options(&declared_graph, variant, InjectArg::Demand)?;
+            let engine = args.engine.options(
+                &declared_graph,
+                variant,
+                brokerflow_solvers::engine::InjectionMode::Demand,
+            )?;
             let (allocation, converged) = Allocation::engine(&declared, &declared_graph, &engine)?;
             if !converged && role.writes {
                 eprintln!(
@@ -251,7 +253,7 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     let statement = settle::settle(&loaded.market, &declared, &allocation, mechanism, &options)?;
     spinner.finish_and_clear();
     let prov = match args.allocation.variant() {
-        Some(_) => engine_provenance(&loaded, backend, args.engine.runtime.into()),
+        Some(_) => engine_provenance(&loaded, backend, args.engine.runtime),
         None => provenance(&loaded, backend),
     };
     let totals = report::statement_json(&statement, bids_name.as_deref(), prov);

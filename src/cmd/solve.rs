@@ -15,8 +15,6 @@ use crate::cmd::{provenance, LoadedMarket};
 /// The limit `--verbose` lifts, as the library's summary applies it.
 #[allow(unused_imports)] // named by `--verbose`'s help, a doc link
 pub use brokerflow_solvers::lp::render::PER_USER_TABLE_LIMIT;
-/// Until `bench` names the library's enum itself.
-pub use brokerflow_solvers::lp::Objective as ObjectiveArg;
 
 /// Solve an LP baseline on a market: how much of each demand can be served (P1),
 /// the best and worst routing of those amounts (P2, P2⁻), or the welfare optimum (P3).
