@@ -1,8 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub mod args;
-// Until the merge drops their `Runtime::from(…)` (the flag is now `Runtime` itself).
-#[allow(clippy::useless_conversion)]
 pub mod bench;
 pub mod bench_peers;
 pub mod cluster;
@@ -17,7 +15,6 @@ pub mod output;
 pub mod progress;
 pub mod report;
 pub mod run;
-#[allow(clippy::useless_conversion)]
 pub mod settle;
 pub mod solve;
 pub mod stream;
