@@ -196,6 +196,16 @@ fn the_model_crate_has_no_module_circle() {
 }
 
 #[test]
+fn the_solvers_crate_has_no_module_circle() {
+    let graph = module_graph(&root().join("solvers/src"));
+    assert!(
+        graph["settle"].contains("lp") && graph["lp"].contains("certificate"),
+        "the reader found settle's use of lp and lp's of certificate: {graph:?}"
+    );
+    assert_eq!(circle(&graph), None, "solvers' modules: {graph:?}");
+}
+
+#[test]
 fn the_experiments_crate_has_no_module_circle() {
     let graph = module_graph(&root().join("experiments/src"));
     assert!(graph.contains_key("spec"));
