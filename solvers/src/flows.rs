@@ -119,7 +119,7 @@ pub fn decompose(g: &ExpandedGraph, flow: &Flow, floor: f64) -> Vec<PathFlow> {
 ///
 /// Edge weights are `unit_cost(e, k)`: the sender's own cost and the link's
 /// (the welfare terms of [MCF-Grid]). The shortest costs are petgraph's
-/// [`bellman_ford`] on the sub-graph of `edges`; the dearest are the shortest with the
+/// [`bellman_ford()`] on the sub-graph of `edges`; the dearest are the shortest with the
 /// weights negated, which needs an acyclic `edges` (a commodity's support is: flows on
 /// G′ are cycle-free per commodity).
 ///

@@ -16,7 +16,7 @@
 //!   deposits and hidden spot checks on a ledger;
 //! - [`measures`], [`stats`] and [`compare`]: design §8's measures, their aggregates,
 //!   and the per-market comparison rows that `compare` and `experiment` print;
-//! - [`bench`]: the benchmarks of the LP baselines, the engine and an analyst's
+//! - [`bench`](mod@bench): the benchmarks of the LP baselines, the engine and an analyst's
 //!   scipy baseline, as typed rows;
 //! - [`workload`]: the size of an LP or an engine run estimated from G′'s counts
 //!   before either is built, and the limits the command line enforces.

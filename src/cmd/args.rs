@@ -1,6 +1,6 @@
 //! Flag groups shared by `run`, `compare` and `settle`: the engine's and the runtime's
 //! settings and the fault schedule, defined once. The choices are the library's own
-//! enums ([`Variant`], [`InjectionMode`], [`Potential`], [`Runtime`]).
+//! enums ([`Variant`], [`InjectionMode`], [`Potential`](brokerflow_solvers::engine::Potential), [`Runtime`]).
 
 use std::path::PathBuf;
 

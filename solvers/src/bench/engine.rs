@@ -221,7 +221,7 @@ impl EngineBench {
     /// assert!(rows.0.iter().all(|r| r.rounds == 3 && r.speedup == Some(1.0)));
     /// ```
     ///
-    /// Paper: [MCF-Grid] §5; the timely runtime on [Timely].
+    /// Paper: [MCF-Grid] §5; the timely runtime on \[Timely\].
     pub fn run(&self, sink: &mut impl Sink<EngineRow>) -> Result<(), BenchError> {
         self.validate()?;
         let variants: Vec<Variant> = if self.variants.is_empty() {

@@ -1,5 +1,5 @@
 //! Benchmarks of the LP baselines of [MCF-Grid] §4.2 and of the distributed engine of
-//! [MCF-Grid] §5 (after [Awerbuch–Leighton]; its timely runtime on [Timely]), and a
+//! [MCF-Grid] §5 (after [Awerbuch–Leighton]; its timely runtime on \[Timely\]), and a
 //! side-by-side run against an analyst's scipy script, as library functions that
 //! return typed rows.
 //!

@@ -69,7 +69,7 @@ use crate::lp::{self, Backend, LpOptions};
 use crate::mca::Rules;
 
 /// Every settlement mechanism, in documentation order: one line per mechanism. The
-/// command line's `--mechanism` values and help, [`mechanism`], `FromStr` for
+/// command line's `--mechanism` values and help, [`mechanism()`], `FromStr` for
 /// `&dyn Mechanism` and the property tests of [`Promises`] all read this list.
 pub static MECHANISMS: &[&dyn Mechanism] = &[
     &posted::Posted,
@@ -304,7 +304,7 @@ impl<'a> Setting<'a> {
 pub struct SettleOptions {
     /// LP backend for P3, its duals and VCG's re-solves.
     pub backend: Backend,
-    /// Conflict rules of the `mca` mechanism's auctions ([CBBA] by default).
+    /// Conflict rules of the `mca` mechanism's auctions (\[CBBA\] by default).
     pub rules: Rules,
 }
 
