@@ -34,12 +34,7 @@ pub struct EngineBench {
     /// Runtimes to time, comma-separated.
     #[cfg_attr(
         feature = "clap",
-        arg(
-            long,
-            value_delimiter = ',',
-            default_value = "flat,nodes",
-            value_parser = super::choices::runtime()
-        )
+        arg(long, value_delimiter = ',', default_value = "flat,nodes", value_enum)
     )]
     pub runtimes: Vec<Runtime>,
     /// Thread counts to time (a rayon pool of each size; for the timely runtime, its
@@ -58,10 +53,7 @@ pub struct EngineBench {
     )]
     pub processes: Vec<usize>,
     /// Variants to time, comma-separated (default: every variant).
-    #[cfg_attr(
-        feature = "clap",
-        arg(long, value_delimiter = ',', value_parser = super::choices::variant())
-    )]
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ',', value_enum))]
     pub variants: Vec<Variant>,
     /// Generator seed of the benchmark markets.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]

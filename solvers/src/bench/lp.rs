@@ -28,7 +28,7 @@ pub struct LpBench {
             long,
             value_delimiter = ',',
             default_value = "concurrent,welfare",
-            value_parser = super::choices::objective()
+            value_enum
         )
     )]
     pub objective: Vec<Objective>,
@@ -59,7 +59,7 @@ impl Default for LpBench {
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct LpCase {
     /// The LP.
-    #[cfg_attr(feature = "clap", arg(long, value_parser = super::choices::objective()))]
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub objective: Objective,
     /// The backend.
     #[cfg_attr(feature = "clap", arg(long))]

@@ -23,9 +23,6 @@ pub mod machine;
 pub mod markets;
 pub mod peers;
 
-#[cfg(feature = "clap")]
-mod choices;
-
 use std::path::PathBuf;
 
 use serde::Serialize;
