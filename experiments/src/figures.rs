@@ -12,7 +12,7 @@ use crate::report::PALETTE;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
 use brokerflow_solvers::engine::{TraceRow, Variant};
-use brokerflow_solvers::stats::{mean_ci, Estimate};
+use brokerflow_solvers::stats::{mean_ci, paired_differences, Estimate};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -248,6 +248,7 @@ pub fn draw_all(
         out.extend(trace_figures(spec, ci, si).map_err(wrap)?);
     }
     out.extend(welfare_figure(spec, records).map_err(wrap)?);
+    out.extend(paired_figure(spec, records).map_err(wrap)?);
     out.extend(percent_figure(spec, records).map_err(wrap)?);
     out.extend(histogram_figure(spec, records).map_err(wrap)?);
     Ok(out
@@ -525,6 +526,71 @@ fn method_entries(modes: &[(InjectionMode, Vec<Variant>)], optimum: Option<&str>
     entries
 }
 
+/// What the panels of Fig. 6 plot for each method of a (configuration, mode).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fig6 {
+    /// Mean welfare ([`welfare_figure`]).
+    Welfare,
+    /// Mean welfare minus fair's on the same scenario ([`paired_figure`]).
+    GainOverFair,
+}
+
+impl Fig6 {
+    /// Whether configuration `ci` has a panel in `mode`: it runs an engine variant
+    /// there (and, for the gains, fair, which they are measured from).
+    fn has_panel(self, spec: &Spec, ci: usize, mode: InjectionMode) -> bool {
+        let methods = &spec.configurations[ci].methods;
+        match self {
+            Fig6::Welfare => !variants_in(methods, mode).is_empty(),
+            Fig6::GainOverFair => methods.contains(&Method::Engine {
+                variant: Variant::Fair,
+                mode,
+            }),
+        }
+    }
+
+    /// The estimate of `variant`'s welfare in configuration `ci` and `mode`, or with
+    /// `None` that of the matching LP optimum (read off the rows of the first variant
+    /// run there: every variant's row of a scenario carries the same optimum).
+    fn estimate(
+        self,
+        spec: &Spec,
+        records: &[Record],
+        ci: usize,
+        mode: InjectionMode,
+        variant: Option<Variant>,
+    ) -> Option<Estimate> {
+        let column_of = |variant| {
+            let m = Method::Engine { variant, mode };
+            let mi = spec.configurations[ci]
+                .methods
+                .iter()
+                .position(|&x| x == m)?;
+            Some(column(spec, records, ci, mi))
+        };
+        let read = |col: &[Option<Record>], f: fn(&Record) -> Option<f64>| -> Vec<Option<f64>> {
+            col.iter().map(|r| r.as_ref().and_then(f)).collect()
+        };
+        let (col, f): (_, fn(&Record) -> Option<f64>) = match variant {
+            Some(v) => (column_of(v)?, |r| r.welfare),
+            None => {
+                let first = variants_in(&spec.configurations[ci].methods, mode);
+                (column_of(*first.first()?)?, |r| r.optimum)
+            }
+        };
+        match self {
+            Fig6::Welfare => mean_ci(&read(&col, f).into_iter().flatten().collect::<Vec<_>>()),
+            Fig6::GainOverFair => {
+                let fair = column_of(Variant::Fair)?;
+                mean_ci(&paired_differences(
+                    &read(&col, f),
+                    &read(&fair, |r| r.welfare),
+                ))
+            }
+        }
+    }
+}
+
 /// Draws Fig. 6: mean welfare (95 % CI) of every engine variant the spec runs and of
 /// the matching LP optimum, one small panel per (injection mode, configuration), each
 /// on its own welfare scale (configurations differ by orders of magnitude).
@@ -538,12 +604,88 @@ fn method_entries(modes: &[(InjectionMode, Vec<Variant>)], optimum: Option<&str>
 ///
 /// # Complexity
 /// **O(|records|)** per panel.
+///
+/// Paper: [MCF-Grid] §6, Fig. 6.
 fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
-    let modes = spec_modes(spec);
+    fig6_panels(
+        spec,
+        records,
+        Fig6::Welfare,
+        (
+            "fig6_welfare.svg",
+            "Welfare (money / time unit), mean with 95 % CI, of each variant and of the matching LP optimum",
+            "welfare (money / time unit)",
+        ),
+    )
+}
+
+/// Draws Fig. 6 as paired differences: on the same scenarios, the mean welfare
+/// gained over fair (95 % paired CI) by every engine variant the spec runs and by the
+/// matching LP optimum, the most any routing could gain; one panel per (injection
+/// mode, configuration) that runs fair, fair itself at 0. The scenarios' spread,
+/// which makes Fig. 6's raw intervals overlap, cancels in the pairs; utility-aware's
+/// mean is summary.csv's `utility-aware-minus-fair/<mode>` welfare row.
+///
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `records`: its rows.
+///
+/// # Returns
+/// `fig6_welfare_paired.svg`, or nothing when no configuration runs fair.
+///
+/// # Complexity
+/// **O(|records|)** per panel.
+///
+/// Paper: [MCF-Grid] §6, Fig. 6 and Table 1 ("utility gained").
+fn paired_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>> {
+    fig6_panels(
+        spec,
+        records,
+        Fig6::GainOverFair,
+        (
+            "fig6_welfare_paired.svg",
+            "Welfare gained over fair on the same scenarios (money / time unit), mean of the paired differences with 95 % CI, of each variant and of the matching LP optimum",
+            "welfare − fair's (money / time unit)",
+        ),
+    )
+}
+
+/// Digits after the point for ticks over a scale `span` wide: enough that ten
+/// ticks have distinct labels.
+fn tick_digits(span: f64) -> usize {
+    match span {
+        s if s >= 20.0 => 0,
+        s if s >= 2.0 => 1,
+        _ => 2,
+    }
+}
+
+/// Fig. 6's layout, for the raw welfare and the paired gains alike: the legend's
+/// variants and the optimum in slots along each panel's x axis, a panel per
+/// (injection mode, configuration) that `kind` draws, a zero line; `names` is
+/// (file name, title, y axis description).
+fn fig6_panels(
+    spec: &Spec,
+    records: &[Record],
+    kind: Fig6,
+    (file, title, y_desc): (&str, &str, &str),
+) -> DrawResult<Option<Figure>> {
+    let has = |ci: usize, mode: InjectionMode| kind.has_panel(spec, ci, mode);
+    let all = 0..spec.configurations.len();
+    let modes: Vec<(InjectionMode, Vec<Variant>)> = MODES
+        .into_iter()
+        .filter_map(|mode| {
+            let runs = all.clone().filter(|&ci| has(ci, mode));
+            let variants = variants_in(runs.flat_map(|ci| &spec.configurations[ci].methods), mode);
+            (!variants.is_empty()).then_some((mode, variants))
+        })
+        .collect();
     if modes.is_empty() {
         return Ok(None);
     }
-    let configurations = engine_configurations(spec);
+    let configurations: Vec<usize> = all
+        .filter(|&ci| modes.iter().any(|&(mode, _)| has(ci, mode)))
+        .collect();
     let n = configurations.len();
     // Slots on every panel's x axis: the legend's variants, then the optimum.
     let slots: Vec<Variant> = Variant::ALL
@@ -563,8 +705,11 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         .max(250);
     let width = (panel as u32 * n as u32 + 60).max(760);
     let header = Header::new(
-        "Welfare (money / time unit), mean with 95 % CI, of each variant and of the matching LP optimum",
-        method_entries(&modes, Some("LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3)")),
+        title,
+        method_entries(
+            &modes,
+            Some("LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3)"),
+        ),
         width,
     );
     let mut svg = String::new();
@@ -577,43 +722,31 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         let panels = body.split_evenly((modes.len(), n));
         let right = slots.len() as f64 + 0.6;
         for (pi, panel) in panels.iter().enumerate() {
-            let (mode, variants) = &modes[pi / n];
+            let (mode, _) = modes[pi / n];
             let ci = configurations[pi % n];
-            if variants_in(&spec.configurations[ci].methods, *mode).is_empty() {
-                continue; // this configuration does not run in this mode
+            if !has(ci, mode) {
+                continue; // this configuration has nothing to draw in this mode
             }
             let mut est: Vec<(f64, RGBColor, Estimate)> = Vec::new();
             for (x, &variant) in slots.iter().enumerate() {
-                let m = Method::Engine {
-                    variant,
-                    mode: *mode,
-                };
-                if let Some(e) = estimate_of(spec, records, ci, m, |r| r.welfare) {
+                if let Some(e) = kind.estimate(spec, records, ci, mode, Some(variant)) {
                     est.push((x as f64, variant_colour(variant), e));
                 }
             }
             // The optimum is every variant's yardstick; any variant run here has it.
-            let optimum = variants.iter().find_map(|&variant| {
-                estimate_of(
-                    spec,
-                    records,
-                    ci,
-                    Method::Engine {
-                        variant,
-                        mode: *mode,
-                    },
-                    |r| r.optimum,
-                )
-            });
-            est.extend(optimum.map(|e| (slots.len() as f64, colour(OPTIMUM), e)));
+            est.extend(
+                kind.estimate(spec, records, ci, mode, None)
+                    .map(|e| (slots.len() as f64, colour(OPTIMUM), e)),
+            );
             let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
             for (_, _, e) in &est {
                 lo = lo.min(e.low().unwrap_or(e.mean));
                 hi = hi.max(e.high().unwrap_or(e.mean));
             }
             let pad = (hi - lo).max(1e-9) * 0.08;
+            let digits = tick_digits(hi - lo);
             let mut chart = ChartBuilder::on(panel)
-                .caption(caption(ci, *mode), (FONT, 15))
+                .caption(caption(ci, mode), (FONT, 15))
                 .margin(8)
                 .x_label_area_size(28)
                 .y_label_area_size(62)
@@ -622,12 +755,8 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 .configure_mesh()
                 .x_labels(0)
                 .disable_x_mesh()
-                .y_desc(if pi % n == 0 {
-                    "welfare (money / time unit)"
-                } else {
-                    ""
-                })
-                .y_label_formatter(&|y| format!("{y:.0}"))
+                .y_desc(if pi % n == 0 { y_desc } else { "" })
+                .y_label_formatter(&|y| format!("{y:.digits$}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .light_line_style(RGBColor(235, 235, 235))
@@ -642,7 +771,7 @@ fn welfare_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         }
         root.present()?;
     }
-    Ok(Some(("fig6_welfare.svg".into(), svg)))
+    Ok(Some((file.into(), svg)))
 }
 
 /// Estimates at their place: (the configuration's place, the variant's slot, estimate).
@@ -1271,5 +1400,218 @@ mod tests {
         );
         let (_, demand) = &figures[1];
         assert!(has_text(demand, "dashed: demand d_k"));
+    }
+
+    /// A circle: its height, radius and fill colour.
+    #[derive(Debug)]
+    struct Dot {
+        cy: f64,
+        r: f64,
+        fill: String,
+    }
+
+    fn dots(svg: &str) -> Vec<Dot> {
+        svg.split("<circle")
+            .skip(1)
+            .map(|p| {
+                let tag = &p[..p.find('>').unwrap()];
+                let num = |name: &str| attr(tag, name).unwrap().parse::<f64>().unwrap();
+                Dot {
+                    cy: num("cy"),
+                    r: num("r"),
+                    fill: attr(tag, "fill").unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    fn hex(c: RGBColor) -> String {
+        format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+    }
+
+    /// The bottom of the legend: the lowest edge of the texts `is_label` picks.
+    fn legend_bottom(svg: &str, is_label: impl Fn(&str) -> bool) -> f64 {
+        texts(svg)
+            .iter()
+            .filter(|t| is_label(&t.text))
+            .map(|t| t.y.1)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// Asserts that nothing of the plots reaches into the legend: every text below
+    /// the title that is not a legend label, and every dot that is not a legend
+    /// mark, starts below the legend's last line; `marks` dots are the legend's.
+    fn assert_legend_clear(name: &str, svg: &str, is_label: impl Fn(&str) -> bool, marks: usize) {
+        let all = texts(svg);
+        let labels: Vec<&TextBox> = all.iter().filter(|t| is_label(&t.text)).collect();
+        assert!(!labels.is_empty(), "{name}: no legend");
+        let top = labels.iter().map(|t| t.y.0).fold(f64::INFINITY, f64::min);
+        let bottom = legend_bottom(svg, &is_label);
+        for t in all.iter().filter(|t| !is_label(&t.text) && t.y.1 > top) {
+            assert!(
+                t.y.0 >= bottom,
+                "{name}: {t:?} overlaps the legend (to {bottom})"
+            );
+        }
+        let (legend, plots): (Vec<Dot>, Vec<Dot>) =
+            dots(svg).into_iter().partition(|d| d.cy <= bottom);
+        assert_eq!(legend.len(), marks, "{name}: legend marks {legend:?}");
+        for d in plots {
+            assert!(d.cy - d.r >= bottom, "{name}: {d:?} overlaps the legend");
+        }
+    }
+
+    #[test]
+    fn legends_lie_above_the_plots_for_one_to_five_configurations() {
+        let optimum = "LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3)";
+        let is_method = |t: &str| t == optimum || Variant::ALL.iter().any(|v| t == v.name());
+        for n in 1..=5 {
+            let s = spec(n, &Method::ALL);
+            let r = records(&s);
+            let marks = Variant::ALL.len() + 1;
+            for (name, svg) in [
+                welfare_figure(&s, &r).unwrap().unwrap(),
+                paired_figure(&s, &r).unwrap().unwrap(),
+            ] {
+                assert_legend_clear(&format!("{name}, {n}"), &svg, is_method, marks);
+            }
+            let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
+            let is_entry = |t: &str| is_method(t) || t == "100 %: the optimum";
+            assert_legend_clear(&format!("{name}, {n}"), &svg, is_entry, Variant::ALL.len());
+            let (name, svg) = histogram_figure(&s, &r).unwrap().unwrap();
+            let is_bar = |t: &str| {
+                Variant::ALL
+                    .iter()
+                    .any(|v| t.starts_with(&format!("{} (n = ", v.name())))
+            };
+            assert_legend_clear(&format!("{name}, {n}"), &svg, is_bar, 0);
+        }
+    }
+
+    /// A spec of one configuration of three scenarios running fair, utility-aware and
+    /// welfare-seeking in demand mode, and its rows: welfare by method and scenario,
+    /// the optimum by scenario.
+    fn hand_made() -> (Spec, Vec<Record>) {
+        let text = "name = \"hand\"\nmethods = [\"fair/demand\", \"utility-aware/demand\", \"welfare-seeking/demand\", \"lp/welfare\"]\n\
+            [[configuration]]\nname = \"hand\"\nseeds = 3\n[configuration.generator]\nusers = 4\nbrokers = 2\nproviders = 2\n";
+        let s = Spec::parse(text, Path::new("hand.toml")).unwrap();
+        let welfare = [[10.0, 20.0, 30.0], [16.0, 22.0, 33.0], [40.0, 38.0, 48.0]];
+        let optimum = [40.0, 40.0, 50.0];
+        let mut out = Vec::new();
+        for (mi, w) in welfare.iter().enumerate() {
+            for si in 0..3 {
+                out.push(Record {
+                    config: 0,
+                    scenario: si,
+                    method: mi,
+                    ok: true,
+                    measures: Measures {
+                        welfare: Some(w[si]),
+                        optimum: Some(optimum[si]),
+                        percent_of_optimum: Some(100.0 * w[si] / optimum[si]),
+                        ..Measures::default()
+                    },
+                    notes: String::new(),
+                    error: String::new(),
+                    seconds: 0.0,
+                });
+            }
+        }
+        (s, out)
+    }
+
+    /// The values the dots of a one-panel figure stand for, per fill colour: each
+    /// dot's pixel height mapped back through the y axis's tick labels (the two
+    /// farthest apart), with the size of a pixel on that scale.
+    fn plotted(svg: &str, below: f64) -> (Vec<(String, f64)>, f64) {
+        let ticks: Vec<(f64, f64)> = texts(svg)
+            .iter()
+            .filter(|t| t.anchor == "end")
+            .filter_map(|t| Some((t.text.parse::<f64>().ok()?, (t.y.0 + t.y.1) / 2.0)))
+            .collect();
+        let (a, b) = (ticks[0], ticks[ticks.len() - 1]);
+        let per_pixel = (b.0 - a.0) / (b.1 - a.1);
+        let values = dots(svg)
+            .into_iter()
+            .filter(|d| d.cy > below && d.fill != "none")
+            .map(|d| (d.fill, a.0 + (d.cy - a.1) * per_pixel))
+            .collect();
+        (values, per_pixel.abs())
+    }
+
+    /// Asserts that the dots of `svg` below `below` are `expected`'s values, one per
+    /// colour, each within a pixel and a half.
+    fn assert_plotted(name: &str, svg: &str, below: f64, expected: &[(RGBColor, f64)]) {
+        let (values, pixel) = plotted(svg, below);
+        assert_eq!(values.len(), expected.len(), "{name}: {values:?}");
+        for (c, want) in expected {
+            let got: Vec<f64> = values
+                .iter()
+                .filter(|(f, _)| *f == hex(*c))
+                .map(|&(_, v)| v)
+                .collect();
+            assert_eq!(got.len(), 1, "{name}: {c:?} in {values:?}");
+            assert!(
+                (got[0] - want).abs() <= 1.5 * pixel,
+                "{name}: {c:?} at {} for {want} (a pixel is {pixel})",
+                got[0]
+            );
+        }
+    }
+
+    #[test]
+    fn fig6_plots_the_hand_computed_means_gains_and_percentages() {
+        let (s, r) = hand_made();
+        let (fair, aware, seeking) = (
+            variant_colour(Variant::Fair),
+            variant_colour(Variant::UtilityAware),
+            variant_colour(Variant::WelfareSeeking),
+        );
+        let optimum = colour(OPTIMUM);
+        let below = |svg: &str| legend_bottom(svg, |t| t.starts_with("LP optimum") || t == "fair");
+        // Means of (10, 20, 30), (16, 22, 33), (40, 38, 48) and the optimum (40, 40, 50).
+        let (name, svg) = welfare_figure(&s, &r).unwrap().unwrap();
+        let raw = [
+            (fair, 20.0),
+            (aware, 71.0 / 3.0),
+            (seeking, 42.0),
+            (optimum, 130.0 / 3.0),
+        ];
+        assert_plotted(&name, &svg, below(&svg), &raw);
+        // Paired with fair: (6, 2, 3), (30, 18, 18), the optimum (30, 20, 20).
+        let (name, svg) = paired_figure(&s, &r).unwrap().unwrap();
+        assert_eq!(name, "fig6_welfare_paired.svg");
+        let gains = [
+            (fair, 0.0),
+            (aware, 11.0 / 3.0),
+            (seeking, 22.0),
+            (optimum, 70.0 / 3.0),
+        ];
+        assert_plotted(&name, &svg, below(&svg), &gains);
+        // Percentages: (25, 50, 60), (40, 55, 66), (100, 95, 96).
+        let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
+        let percent = [(fair, 45.0), (aware, 161.0 / 3.0), (seeking, 97.0)];
+        assert_plotted(&name, &svg, below(&svg), &percent);
+    }
+
+    #[test]
+    fn the_paired_figure_needs_fair_and_shows_every_other_variant() {
+        let s = spec(3, &Method::ALL);
+        let r = records(&s);
+        let (_, svg) = paired_figure(&s, &r).unwrap().unwrap();
+        // A dot per (mode, configuration) and the legend's, for each variant and the optimum.
+        for c in Variant::ALL
+            .map(variant_colour)
+            .into_iter()
+            .chain([colour(OPTIMUM)])
+        {
+            assert_eq!(circles(&svg, c), 2 * 3 + 1, "{c:?}");
+        }
+        let only = [Method::Engine {
+            variant: Variant::WelfareSeeking,
+            mode: InjectionMode::Demand,
+        }];
+        let s = spec(2, &only);
+        assert!(paired_figure(&s, &records(&s)).unwrap().is_none());
     }
 }
