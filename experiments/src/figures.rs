@@ -9,6 +9,7 @@
 //! Every SVG carries its provenance as an XML comment after the header.
 
 use crate::report::PALETTE;
+use crate::stream::figures::with_provenance;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
 use brokerflow_solvers::engine::{TraceRow, Variant};
@@ -28,19 +29,6 @@ const FONT: &str = "sans-serif";
 
 /// The injection modes, in the order the figures draw them.
 const MODES: [InjectionMode; 2] = [InjectionMode::Feasible, InjectionMode::Demand];
-
-fn with_provenance(svg: String, provenance: &str) -> String {
-    let comment = format!(
-        "<!--\n{}-->\n",
-        provenance.replace("--", "- -").replace("# ", "")
-    );
-    match svg.find("?>") {
-        Some(i) if svg.starts_with("<?xml") => {
-            format!("{}\n{}{}", &svg[..i + 2], comment, &svg[i + 2..])
-        }
-        _ => format!("{comment}{svg}"),
-    }
-}
 
 /// The i-th colour of the figures' palette (the HTML report's too, so a user has one
 /// colour in every picture).
@@ -94,7 +82,7 @@ fn text_width(text: &str, size: u32) -> i32 {
 
 /// How a legend entry is marked.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Mark {
+pub(crate) enum Mark {
     /// A filled dot (Fig. 6's means).
     Dot,
     /// A solid line (a curve).
@@ -107,14 +95,14 @@ enum Mark {
 
 /// One legend entry: its mark, colour and text.
 #[derive(Debug, Clone)]
-struct Entry {
+pub(crate) struct Entry {
     mark: Mark,
     colour: RGBColor,
     label: String,
 }
 
 impl Entry {
-    fn new(mark: Mark, colour: RGBColor, label: impl Into<String>) -> Entry {
+    pub(crate) fn new(mark: Mark, colour: RGBColor, label: impl Into<String>) -> Entry {
         Entry {
             mark,
             colour,
@@ -125,7 +113,7 @@ impl Entry {
 
 /// A figure's title and legend above its plots, wrapped into lines and rows that fit
 /// its width.
-struct Header {
+pub(crate) struct Header {
     title: Vec<String>,
     rows: Vec<Vec<(i32, Entry)>>,
 }
@@ -143,16 +131,27 @@ const GAP: i32 = 22;
 
 impl Header {
     /// `title` and `entries` laid out for a figure `width` pixels wide.
-    fn new(title: &str, entries: Vec<Entry>, width: u32) -> Header {
+    pub(crate) fn new(title: &str, entries: Vec<Entry>, width: u32) -> Header {
         let room = width as i32 - 2 * SIDE;
-        let mut lines: Vec<String> = Vec::new();
+        // A unit stays with its number ("95 %" is one word).
+        let mut words: Vec<String> = Vec::new();
         for word in title.split(' ') {
+            match words.last_mut() {
+                Some(last) if word.starts_with('%') => {
+                    last.push(' ');
+                    last.push_str(word);
+                }
+                _ => words.push(word.to_string()),
+            }
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for word in &words {
             match lines.last_mut() {
                 Some(line) if text_width(&format!("{line} {word}"), TITLE_SIZE) <= room => {
                     line.push(' ');
                     line.push_str(word);
                 }
-                _ => lines.push(word.to_string()),
+                _ => lines.push(word.clone()),
             }
         }
         let mut rows: Vec<Vec<(i32, Entry)>> = Vec::new();
@@ -172,13 +171,13 @@ impl Header {
     }
 
     /// Its height in pixels.
-    fn height(&self) -> u32 {
+    pub(crate) fn height(&self) -> u32 {
         (10 + TITLE_LINE * self.title.len() as i32 + LEGEND_LINE * self.rows.len() as i32 + 8)
             as u32
     }
 
     /// Draws it at the top of `area`.
-    fn draw(&self, area: &Area<'_>) -> DrawResult<()> {
+    pub(crate) fn draw(&self, area: &Area<'_>) -> DrawResult<()> {
         let mut y = 10;
         for line in &self.title {
             let style = TextStyle::from((FONT, TITLE_SIZE).into_font())
@@ -1613,5 +1612,45 @@ mod tests {
         }];
         let s = spec(2, &only);
         assert!(paired_figure(&s, &records(&s)).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_stream_sweep_has_its_legend_above_the_plot_and_a_dot_per_point() {
+        use brokerflow_solvers::stream::simulate::{SimulationResult, SweepPoint};
+        let sweep: Vec<SweepPoint> = (0..5)
+            .map(|i| SweepPoint {
+                supplier_probability: 0.6 + 0.1 * f64::from(i),
+                verifying: 0.1 * f64::from(i),
+                not_verifying: 0.1 * f64::from(i) - 0.02,
+            })
+            .collect();
+        let r = SimulationResult {
+            participants: Vec::new(),
+            cumulative: Vec::new(),
+            by_contract: Vec::new(),
+            contracts: 0,
+            mediations: 0,
+            void: Vec::new(),
+            ledger_total: 0,
+            sweep,
+        };
+        let svg = crate::stream::figures::sweep_figure(&r).unwrap();
+        assert_texts_inside("sweep", &svg);
+        let is_label = |t: &str| t == "verifying" || t == "not verifying";
+        assert_legend_clear("sweep", &svg, is_label, 0);
+        // No title line ends in a number cut from its unit.
+        assert!(!texts(&svg).iter().any(|t| t.text.starts_with('%')));
+        // The verifying series (0, 0.1, …, 0.4): five dots each, read back by hand.
+        let (values, pixel) = plotted(&svg, legend_bottom(&svg, is_label));
+        assert_eq!(values.len(), 10, "{values:?}");
+        let mut verifying: Vec<f64> = values
+            .iter()
+            .filter(|(f, _)| *f == hex(RGBColor(0, 158, 115)))
+            .map(|&(_, v)| v)
+            .collect();
+        verifying.sort_by(f64::total_cmp);
+        for (i, v) in verifying.iter().enumerate() {
+            assert!((v - 0.1 * i as f64).abs() <= 1.5 * pixel, "{verifying:?}");
+        }
     }
 }

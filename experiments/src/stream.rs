@@ -112,6 +112,7 @@ pub mod figures {
     use plotters::prelude::*;
 
     use super::StreamRunError;
+    use crate::figures::{Entry, Header, Mark};
 
     const FONT: &str = "sans-serif";
     type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -224,13 +225,25 @@ pub mod figures {
             }
         }
         let pad = (hi - lo).max(1e-9) * 0.05;
+        let symbol = if role == "supplier" { "P(s)" } else { "P(c)" };
+        let entries = series
+            .iter()
+            .enumerate()
+            .map(|(i, (g, _))| {
+                Entry::new(
+                    Mark::Line,
+                    colour(i),
+                    format!("{symbol} = {:.0} %", g * 100.0),
+                )
+            })
+            .collect();
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FONT, 18))
+            let (root, body) = with_header(&mut svg, title, entries)?;
+            let mut chart = ChartBuilder::on(&body)
                 .margin(12)
+                // Room for the last x tick's label, centred on the plot's edge.
+                .margin_right(36)
                 .x_label_area_size(40)
                 .y_label_area_size(80)
                 .build_cartesian_2d(0f64..xmax, (lo - pad)..(hi + pad))?;
@@ -242,26 +255,35 @@ pub mod figures {
                 .axis_desc_style((FONT, 14))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            let symbol = if role == "supplier" { "P(s)" } else { "P(c)" };
-            for (i, (g, pts)) in series.iter().enumerate() {
-                let col = colour(i);
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))?
-                    .label(format!("{symbol} = {:.0} %", g * 100.0))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
-                    });
+            for (i, (_, pts)) in series.iter().enumerate() {
+                chart.draw_series(LineSeries::new(pts.clone(), colour(i).stroke_width(2)))?;
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 13))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
             root.present()?;
         }
         Ok(svg)
+    }
+
+    /// The width of the stream figures, and the height of their plot.
+    const SIZE: (u32, u32) = (900, 500);
+
+    /// A figure of [`SIZE`] in `svg` with `title` and the legend `entries` above its
+    /// plot, laid out to fit (so the legend never hides a curve): the root, to present
+    /// when done, and the area below the header, to plot on.
+    fn with_header<'a>(
+        svg: &'a mut String,
+        title: &str,
+        entries: Vec<Entry>,
+    ) -> DrawResult<(
+        DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+        DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    )> {
+        let header = Header::new(title, entries, SIZE.0);
+        let root =
+            SVGBackend::with_string(svg, (SIZE.0, SIZE.1 + header.height())).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(header.height());
+        header.draw(&top)?;
+        Ok((root, body))
     }
 
     /// [Stream-Market] Fig. 6 in shape: verifying (P(c) = 100 %) and non-verifying
@@ -299,16 +321,21 @@ pub mod figures {
         } else {
             (x0 - 1.0, x1 + 1.0)
         };
+        let (verifying_colour, other_colour) = (colour(5), colour(0));
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    "Customer utility per allocation vs every supplier's P(s): verifying (P(c) = 100 %) vs not (0 %)",
-                    (FONT, 17),
-                )
+            let (root, body) = with_header(
+                &mut svg,
+                "Customer utility per allocation vs every supplier's P(s): verifying (P(c) = 100 %) vs not (0 %)",
+                vec![
+                    Entry::new(Mark::Line, verifying_colour, "verifying"),
+                    Entry::new(Mark::Line, other_colour, "not verifying"),
+                ],
+            )?;
+            let mut chart = ChartBuilder::on(&body)
                 .margin(12)
+                // Room for the last x tick's label, centred on the plot's edge.
+                .margin_right(36)
                 .x_label_area_size(40)
                 .y_label_area_size(80)
                 .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))?;
@@ -320,26 +347,10 @@ pub mod figures {
                 .axis_desc_style((FONT, 14))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            for (i, (label, data)) in [("verifying", verifying), ("not verifying", not_verifying)]
-                .into_iter()
-                .enumerate()
-            {
-                let col = colour(if i == 0 { 5 } else { 0 });
-                chart
-                    .draw_series(LineSeries::new(data.clone(), col.stroke_width(2)))?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
-                    });
+            for (col, data) in [(verifying_colour, verifying), (other_colour, not_verifying)] {
+                chart.draw_series(LineSeries::new(data.clone(), col.stroke_width(2)))?;
                 chart.draw_series(data.iter().map(|&p| Circle::new(p, 4, col.filled())))?;
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 13))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
             root.present()?;
         }
         Ok(svg)
