@@ -1620,8 +1620,8 @@ mod tests {
         let sweep: Vec<SweepPoint> = (0..5)
             .map(|i| SweepPoint {
                 supplier_probability: 0.6 + 0.1 * f64::from(i),
-                verifying: 0.1 * f64::from(i),
-                not_verifying: 0.1 * f64::from(i) - 0.02,
+                verifying: -4.0 + 0.01 * f64::from(i),
+                not_verifying: -4.02 + 0.01 * f64::from(i),
             })
             .collect();
         let r = SimulationResult {
@@ -1640,7 +1640,17 @@ mod tests {
         assert_legend_clear("sweep", &svg, is_label, 0);
         // No title line ends in a number cut from its unit.
         assert!(!texts(&svg).iter().any(|t| t.text.starts_with('%')));
-        // The verifying series (0, 0.1, …, 0.4): five dots each, read back by hand.
+        // The scale is the curves' (−4.02 to −3.96), not stretched to 0.
+        let ticks: Vec<f64> = texts(&svg)
+            .iter()
+            .filter(|t| t.anchor == "end")
+            .filter_map(|t| t.text.parse().ok())
+            .collect();
+        assert!(
+            ticks.iter().all(|&t| (-4.03..=-3.95).contains(&t)),
+            "{ticks:?}"
+        );
+        // The verifying series (−4, −3.99, …, −3.96): five dots each, read back.
         let (values, pixel) = plotted(&svg, legend_bottom(&svg, is_label));
         assert_eq!(values.len(), 10, "{values:?}");
         let mut verifying: Vec<f64> = values
@@ -1650,7 +1660,10 @@ mod tests {
             .collect();
         verifying.sort_by(f64::total_cmp);
         for (i, v) in verifying.iter().enumerate() {
-            assert!((v - 0.1 * i as f64).abs() <= 1.5 * pixel, "{verifying:?}");
+            assert!(
+                (v - (-4.0 + 0.01 * i as f64)).abs() <= 1.5 * pixel,
+                "{verifying:?}"
+            );
         }
     }
 }

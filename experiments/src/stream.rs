@@ -303,9 +303,12 @@ pub mod figures {
             .chain(&not_verifying)
             .map(|p| p.1)
             .collect();
-        let lo = all.iter().copied().fold(0.0f64, f64::min);
-        let hi = all.iter().copied().fold(0.0f64, f64::max);
-        let pad = (hi - lo).max(1e-9) * 0.05;
+        // The scale of the curves, not down to 0: their difference is what the figure
+        // shows, and a few cents of it vanish on a scale of dollars.
+        let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+        let pad = (hi - lo).max(lo.abs().max(hi.abs()) * 0.01).max(1e-9) * 0.08;
         let x0 = r
             .sweep
             .iter()
