@@ -1399,6 +1399,34 @@ mod tests {
         );
         let (_, demand) = &figures[1];
         assert!(has_text(demand, "dashed: demand d_k"));
+        // Each panel draws one curve per commodity, a point per round its caption names.
+        for (name, svg) in &figures {
+            let rounds: Vec<usize> = texts(svg)
+                .iter()
+                .filter_map(|t| {
+                    let (_, rest) = t.text.split_once(": ")?;
+                    rest.strip_suffix(" rounds, converged")
+                        .or_else(|| rest.strip_suffix(" rounds, round limit"))?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            let curves: Vec<usize> = svg
+                .split("<polyline")
+                .skip(1)
+                .map(|p| &p[..p.find("/>").unwrap()])
+                // The curves, not the legend's black dashes.
+                .filter(|tag| attr(tag, "stroke-width").as_deref() == Some("2"))
+                .filter(|tag| attr(tag, "stroke").as_deref() != Some("#000000"))
+                .map(|tag| attr(tag, "points").unwrap().split_whitespace().count())
+                .collect();
+            let want: Vec<usize> = rounds
+                .iter()
+                .flat_map(|&n| std::iter::repeat_n(n, market.users.len()))
+                .collect();
+            assert_eq!(rounds.len(), Variant::ALL.len(), "{name}");
+            assert_eq!(curves, want, "{name}");
+        }
     }
 
     /// A circle: its height, radius and fill colour.
