@@ -1,7 +1,8 @@
 //! SVG figures of a batch (plotters, SVG backend only): the per-commodity flow by
 //! round of one named scenario ([MCF-Grid] Figs. 4–5), welfare of every engine
-//! variant against the LP optimum across configurations (Fig. 6), raw and as a
-//! percentage of the matching optimum, and histograms of percent_of_optimum.
+//! variant against the LP optimum across configurations (Fig. 6) — raw, as paired
+//! gains over fair on the same scenarios, and as a percentage of the matching
+//! optimum — and histograms of percent_of_optimum.
 //!
 //! Every figure shows every engine variant the spec runs. Titles and legends sit
 //! above the plots, laid out from an estimate of their text's width (wrapped into as
@@ -220,9 +221,9 @@ impl Header {
 }
 
 /// Draws every figure the spec asks for: Figs. 4–5 of its `trace` scenario ([MCF-Grid]
-/// Figs. 4–5, one per injection mode), Fig. 6 raw and as % of the matching optimum,
-/// and the histograms of percent_of_optimum — each with every engine variant the spec
-/// runs, and each carrying `provenance` as an XML comment.
+/// Figs. 4–5, one per injection mode), Fig. 6 raw, as paired gains over fair and as %
+/// of the matching optimum, and the histograms of percent_of_optimum — each with every
+/// engine variant the spec runs, and each carrying `provenance` as an XML comment.
 ///
 /// # Arguments
 /// * `spec`: the experiment.
@@ -236,6 +237,8 @@ impl Header {
 /// # Complexity
 /// The trace figures re-run their scenario's engine variants with the trace kept
 /// (**O(rounds × usable pairs)** each); the others are **O(|records|)** per panel.
+///
+/// Paper: [MCF-Grid] §6, Figs. 4–6.
 pub fn draw_all(
     spec: &Spec,
     records: &[Record],

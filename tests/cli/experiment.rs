@@ -206,6 +206,7 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
         "fig4_5_trace_feasible.svg",
         "fig4_5_trace_demand.svg",
         "fig6_welfare.svg",
+        "fig6_welfare_paired.svg",
         "fig6_welfare_percent.svg",
         "hist_percent_of_optimum.svg",
     ] {
