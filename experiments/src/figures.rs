@@ -1592,36 +1592,39 @@ mod tests {
     #[test]
     fn fig6_plots_the_hand_computed_means_gains_and_percentages() {
         let (s, r) = hand_made();
-        let (fair, aware, seeking) = (
+        let colours = [
             variant_colour(Variant::Fair),
             variant_colour(Variant::UtilityAware),
             variant_colour(Variant::WelfareSeeking),
-        );
-        let optimum = colour(OPTIMUM);
+            colour(OPTIMUM),
+        ];
         let below = |svg: &str| legend_bottom(svg, |t| t.starts_with("LP optimum") || t == "fair");
-        // Means of (10, 20, 30), (16, 22, 33), (40, 38, 48) and the optimum (40, 40, 50).
-        let (name, svg) = welfare_figure(&s, &r).unwrap().unwrap();
-        let raw = [
-            (fair, 20.0),
-            (aware, 71.0 / 3.0),
-            (seeking, 42.0),
-            (optimum, 130.0 / 3.0),
+        let cases: [(_, &str, &[f64]); 3] = [
+            // Means of (10, 20, 30), (16, 22, 33), (40, 38, 48); the optimum (40, 40, 50).
+            (
+                welfare_figure(&s, &r),
+                "fig6_welfare.svg",
+                &[20.0, 71.0 / 3.0, 42.0, 130.0 / 3.0],
+            ),
+            // Paired with fair: (0, 0, 0), (6, 2, 3), (30, 18, 18); the optimum (30, 20, 20).
+            (
+                paired_figure(&s, &r),
+                "fig6_welfare_paired.svg",
+                &[0.0, 11.0 / 3.0, 22.0, 70.0 / 3.0],
+            ),
+            // Percentages: (25, 50, 60), (40, 55, 66), (100, 95, 96); the optimum is 100.
+            (
+                percent_figure(&s, &r),
+                "fig6_welfare_percent.svg",
+                &[45.0, 161.0 / 3.0, 97.0],
+            ),
         ];
-        assert_plotted(&name, &svg, below(&svg), &raw);
-        // Paired with fair: (6, 2, 3), (30, 18, 18), the optimum (30, 20, 20).
-        let (name, svg) = paired_figure(&s, &r).unwrap().unwrap();
-        assert_eq!(name, "fig6_welfare_paired.svg");
-        let gains = [
-            (fair, 0.0),
-            (aware, 11.0 / 3.0),
-            (seeking, 22.0),
-            (optimum, 70.0 / 3.0),
-        ];
-        assert_plotted(&name, &svg, below(&svg), &gains);
-        // Percentages: (25, 50, 60), (40, 55, 66), (100, 95, 96).
-        let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
-        let percent = [(fair, 45.0), (aware, 161.0 / 3.0), (seeking, 97.0)];
-        assert_plotted(&name, &svg, below(&svg), &percent);
+        for (figure, file, want) in cases {
+            let (name, svg) = figure.unwrap().unwrap();
+            assert_eq!(name, file);
+            let expected: Vec<(RGBColor, f64)> = colours.into_iter().zip(want.to_vec()).collect();
+            assert_plotted(&name, &svg, below(&svg), &expected);
+        }
     }
 
     #[test]
