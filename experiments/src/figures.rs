@@ -1700,4 +1700,33 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_stream_cumulative_figures_name_every_group_above_the_plot() {
+        use crate::stream::figures::cumulative_figure;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stream/no_gas.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut spec = crate::stream::read_spec(&text, "no_gas.toml").unwrap();
+        // A short run: the figure's layout does not depend on its length.
+        (
+            spec.rounds,
+            spec.suppliers_per_group,
+            spec.customers_per_group,
+        ) = (6, 1, 1);
+        spec.sweep.clear();
+        let result = brokerflow_solvers::stream::simulate::simulate(&spec, "no_gas").unwrap();
+        for (role, symbol) in [("supplier", "P(s)"), ("customer", "P(c)")] {
+            let svg = cumulative_figure(&spec, &result, role, "A title").unwrap();
+            let labels: Vec<String> = spec
+                .groups
+                .iter()
+                .map(|g| format!("{symbol} = {:.0} %", g * 100.0))
+                .collect();
+            for l in &labels {
+                assert!(has_text(&svg, l), "{role}: {l}");
+            }
+            assert_texts_inside(role, &svg);
+            assert_legend_clear(role, &svg, |t| labels.iter().any(|l| l == t), 0);
+        }
+    }
 }
