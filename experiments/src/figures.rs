@@ -1306,6 +1306,15 @@ mod tests {
         assert_eq!(circles(&svg, variant_colour(Variant::UtilityAware)), 1 + 1);
         let (_, svg) = percent_figure(&s, &r).unwrap().unwrap();
         assert!(has_text(&svg, "small") && !has_text(&svg, "large"));
+        // Gains over fair only where fair runs: small in demand mode.
+        let (_, svg) = paired_figure(&s, &r).unwrap().unwrap();
+        assert!(has_text(&svg, "small, demand mode"));
+        assert!(!texts(&svg)
+            .iter()
+            .any(|t| t.text.ends_with("feasible mode")));
+        assert!(!texts(&svg).iter().any(|t| t.text.starts_with("large")));
+        assert_eq!(circles(&svg, variant_colour(Variant::Fair)), 1 + 1);
+        assert_eq!(circles(&svg, variant_colour(Variant::UtilityAware)), 0);
     }
 
     #[test]
