@@ -273,7 +273,7 @@ pub fn summary_md(spec: &Spec, records: &[Record], provenance: &str) -> String {
     let _ = writeln!(s, "```text\n{}```\n", provenance.replace("# ", ""));
 
     if spec.configurations.iter().any(|c| c.paper.is_some()) {
-        let _ = writeln!(s, "## Seed 003 Table 1 beside brokerflow\n");
+        let _ = writeln!(s, "## [MCF-Grid] Table 1 beside brokerflow\n");
         let _ = writeln!(
             s,
             "Gain = mean paired difference of welfare (utility-aware − fair) as a percentage of fair's mean welfare, with its paired 95 % CI; `–` where fair's mean welfare is not positive. Δ % opt = mean paired difference of percent_of_optimum, in percentage points.\n"

@@ -418,10 +418,11 @@ impl EngineRun {
         self.flow.served(g, k)
     }
 
-    /// Design §2's engine welfare on window-averaged rates: values count every absorbed
-    /// job (the steady flow's and the [`EngineRun::unsteady`] deliveries), costs every
-    /// job moved (also jobs that circulated or were still on their way, which the
-    /// reported `flow` no longer shows; see [`EngineRun::circulation_cost`]).
+    /// The market's welfare W ([MCF-Grid] §4.1, design §2) on window-averaged rates:
+    /// values count every absorbed job (the steady flow's and the
+    /// [`EngineRun::unsteady`] deliveries), costs every job moved (also jobs that
+    /// circulated or were still on their way, which the reported `flow` no longer shows;
+    /// see [`EngineRun::circulation_cost`]).
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
         let unsteady_value: f64 = g
             .commodities
