@@ -250,11 +250,57 @@ pub fn replicas_for(c: &CustomerOffer, p: &Parameters, duration: f64) -> Option<
     }
 }
 
-/// Matches an offers file over time (see the module doc): per slot a brokerflow
-/// market solved by P3 and priced by McAfee's rule, rounded to whole replicas.
+/// Matches suppliers' and customers' offers for stream computation over time (see
+/// the module doc): per slot a brokerflow market solved by P3 and priced by
+/// McAfee's rule, rounded to whole replicas.
 ///
-/// Complexity: per slot one P3 over the due customers' eligible (customer, supplier)
-/// pairs. Paper: [Stream-Market] §2.1, §3.3.
+/// # Arguments
+/// * `offers`: the suppliers' and customers' offers (time windows, MIPS, memory,
+///   prices, replicas or a success probability) and the market's parameters.
+/// * `options`: the LP backend of the per-slot P3.
+///
+/// # Returns
+/// The [`MatchOutcome`]: allocations (customer, its replicas' suppliers, window,
+/// prices), the void parts of customers' windows with the reason, per-slot records
+/// and each customer's replica count.
+///
+/// # Errors
+/// [`StreamError`]: more slots than the limit, or a per-slot LP that failed.
+///
+/// # Complexity
+/// S slots, each one P3 over the due customers' eligible (customer, supplier) pairs,
+/// plus O(C · S_up) per slot for the rounding, with C customers and S_up suppliers.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stream::{match_offers, MatchOptions, Offers};
+///
+/// // Each customer needs 10 MI × 20 inputs/s = 200 MIPS, one whole supplier. c1 bids
+/// // 5, c2 2; s1 asks 1, s2 4: only c1 with s1 gains (c2 with s1 would gain 1 but
+/// // leave c1 to s2, 1 + 1 < 4).
+/// let json = r#"{"suppliers": [
+///   {"id": "s1", "mips": 200, "memory": 512, "start": 0, "end": 3600, "min_price": 1},
+///   {"id": "s2", "mips": 200, "memory": 512, "start": 0, "end": 3600, "min_price": 4}],
+///  "customers": [
+///   {"id": "c1", "mi_per_input": 10, "memory": 128, "start": 0, "end": 3600,
+///    "max_price": 5, "rate": 20, "replicas": 1},
+///   {"id": "c2", "mi_per_input": 10, "memory": 128, "start": 0, "end": 3600,
+///    "max_price": 2, "rate": 20, "replicas": 1}],
+///  "parameters": {"delta_min": 600, "delta_setup": 0, "delta_alloc": 0, "failure_rate": 0,
+///   "deposit_factor": 1000, "test_inputs": 12, "slot": 600}}"#;
+/// let offers = Offers::from_json_str(json, "offers.json")?;
+/// let out = match_offers(&offers, &MatchOptions::default())?;
+/// for a in &out.allocations {
+///     assert_eq!((a.customer.as_str(), a.suppliers.as_slice()), ("c1", &["s1".to_string()][..]));
+///     // Individually rational: the customer pays at most its bid, the supplier gets
+///     // at least its ask.
+///     assert!(a.price <= 5.0 && a.supplier_price >= 1.0);
+///     assert!(a.duration() >= 600.0);
+/// }
+/// # Ok::<_, brokerflow_solvers::stream::StreamError>(())
+/// ```
+///
+/// Paper: [Stream-Market] §2.1, §3.3.
 pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutcome, StreamError> {
     let p = &offers.parameters;
     let m = slots_per_chunk(p);
