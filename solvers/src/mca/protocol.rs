@@ -215,6 +215,32 @@ impl Action {
 /// The bid-time conflict rules for one item ([MCA-Alloy] §II-A's agreement
 /// mechanism as design §9 states it): receiver `i` holding `mine`, sender `k` whose
 /// message says `theirs`.
+///
+/// # Arguments
+/// * `i`: the receiver.
+/// * `k`: the sender.
+/// * `mine`: i's entry for the item.
+/// * `theirs`: the entry k's message carries.
+///
+/// # Returns
+/// The rule of the table that applies, and what it does to i's entry.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::protocol::{resolve, Action};
+/// use brokerflow_solvers::mca::Entry;
+///
+/// // k = 1 says it wins with 5; i = 0 knows no winner: i takes k's entry.
+/// let theirs = Entry { winner: Some(1), bid: 5.0, time: 3 };
+/// assert_eq!(resolve(0, 1, &Entry::NONE, &theirs).1, Action::Update);
+/// // Both name k, the same bid and time: nothing to change.
+/// assert_eq!(resolve(0, 1, &theirs, &theirs).1, Action::Leave);
+/// ```
+///
+/// Paper: [MCA-Alloy] §II-A (the agreement table).
 pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (BidTimeRule, Action) {
     let (a_i, a_k) = (mine.winner, theirs.winner);
     let older = mine.time < theirs.time;
@@ -361,6 +387,32 @@ impl CbbaCell {
 /// | none | k | update |
 /// | none | m | update if newer(m), else leave |
 /// | none | none | leave |
+///
+/// # Arguments
+/// * `i`, `k`: the receiver and the sender.
+/// * `mine`, `theirs`: i's entry for the item and the one k's message carries.
+/// * `mine_stamps`, `their_stamps`: the per-agent times of the latest information.
+///
+/// # Returns
+/// The rule of the table that applies, and what it does to i's entry.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::protocol::{resolve_cbba, Action};
+/// use brokerflow_solvers::mca::Entry;
+///
+/// // Rows "k names k, i names none: update" and "i names i, k names i: leave".
+/// let k_wins = Entry { winner: Some(1), bid: 5.0, time: 3 };
+/// let i_wins = Entry { winner: Some(0), bid: 4.0, time: 2 };
+/// let stamps = [0, 0];
+/// assert_eq!(resolve_cbba(0, 1, &Entry::NONE, &k_wins, &stamps, &stamps).1, Action::Update);
+/// assert_eq!(resolve_cbba(0, 1, &i_wins, &i_wins, &stamps, &stamps).1, Action::Leave);
+/// ```
+///
+/// Paper: \[CBBA\] Table I.
 pub fn resolve_cbba(
     i: usize,
     k: usize,
@@ -668,6 +720,21 @@ impl AgentState {
 /// Whether the agents have reached consensus ([MCA-Alloy] §V's consensusPred, with
 /// the conflict-free conditions): every agent agrees on every item's winner and
 /// bid, each item's winner holds it and nobody else does, no bundle exceeds T.
+///
+/// # Arguments
+/// * `agents`: every agent's state.
+/// * `policy`: for the target bundle size T.
+///
+/// # Returns
+/// Whether the agents agree on a conflict-free assignment.
+///
+/// # Complexity
+/// O(n · |J| · |m|) for n agents, |J| items and bundles of at most |m| items.
+///
+/// # Example
+/// See [`crate::mca::run_synchronous`], whose result reports it.
+///
+/// Paper: [MCA-Alloy] §V (consensusPred).
 pub fn consensus(agents: &[AgentState], policy: &Policy) -> bool {
     let Some(first) = agents.first() else {
         return true;

@@ -470,7 +470,28 @@ fn unreachable_from_first(adj: &[Vec<usize>]) -> Option<usize> {
     distances(adj, 0).iter().position(|d| d.is_none())
 }
 
-/// The largest finite hop distance in the graph (per connected component).
+/// The largest finite hop distance in the agents' neighbour graph (per connected
+/// component): the D of [MCA-Alloy] §V's bound D·|J| on the rounds to consensus.
+///
+/// # Arguments
+/// * `adj`: per agent, its neighbours.
+///
+/// # Returns
+/// D; 0 for no agents or no links.
+///
+/// # Complexity
+/// O(n · (n + e)) for n agents and e links (a breadth-first search from each).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::scenario::diameter;
+///
+/// // A path 0 – 1 – 2 – 3 has diameter 3; a triangle 1.
+/// assert_eq!(diameter(&[vec![1], vec![0, 2], vec![1, 3], vec![2]]), 3);
+/// assert_eq!(diameter(&[vec![1, 2], vec![0, 2], vec![0, 1]]), 1);
+/// ```
+///
+/// Paper: [MCA-Alloy] §V.
 pub fn diameter(adj: &[Vec<usize>]) -> usize {
     (0..adj.len())
         .flat_map(|u| distances(adj, u))

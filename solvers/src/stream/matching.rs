@@ -290,6 +290,7 @@ pub fn replicas_for(c: &CustomerOffer, p: &Parameters, duration: f64) -> Option<
 ///   "deposit_factor": 1000, "test_inputs": 12, "slot": 600}}"#;
 /// let offers = Offers::from_json_str(json, "offers.json")?;
 /// let out = match_offers(&offers, &MatchOptions::default())?;
+/// assert!(!out.allocations.is_empty());
 /// for a in &out.allocations {
 ///     assert_eq!((a.customer.as_str(), a.suppliers.as_slice()), ("c1", &["s1".to_string()][..]));
 ///     // Individually rational: the customer pays at most its bid, the supplier gets
