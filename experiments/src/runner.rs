@@ -458,7 +458,9 @@ pub struct Batch {
 /// use std::path::Path;
 /// use brokerflow_experiments::{run_batch, BatchOptions, Spec};
 ///
-/// let spec = Spec::parse("name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\nseeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n", Path::new("t.toml"))?;
+/// let text = "name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\n\
+///             seeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n";
+/// let spec = Spec::parse(text, Path::new("t.toml"))?;
 /// let out = std::env::temp_dir().join(format!("brokerflow-doc-batch-{}", std::process::id()));
 /// std::fs::create_dir_all(&out)?;
 /// let options = BatchOptions { out: out.clone(), jobs: 1, resume: false, stop_after: None };

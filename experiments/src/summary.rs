@@ -76,7 +76,9 @@ fn aggregate(values: &[f64]) -> Aggregate {
 /// use brokerflow_experiments::{summary::column, Record, Spec};
 /// use brokerflow_solvers::compare::Measures;
 ///
-/// let spec = Spec::parse("name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\nseeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n", Path::new("t.toml"))?;
+/// let text = "name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\n\
+///             seeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n";
+/// let spec = Spec::parse(text, Path::new("t.toml"))?;
 /// let r = Record {
 ///     config: 0, scenario: 1, method: 0, ok: true, measures: Measures::default(),
 ///     notes: String::new(), error: String::new(), seconds: 0.0,
@@ -195,7 +197,9 @@ fn num(x: Option<f64>) -> String {
 /// use brokerflow_experiments::{summary::summary_csv, Record, Spec};
 /// use brokerflow_solvers::compare::Measures;
 ///
-/// let spec = Spec::parse("name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\nseeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n", Path::new("t.toml"))?;
+/// let text = "name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\n\
+///             seeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n";
+/// let spec = Spec::parse(text, Path::new("t.toml"))?;
 /// let record = |scenario, welfare| Record {
 ///     config: 0, scenario, method: 0, ok: true,
 ///     measures: Measures { welfare: Some(welfare), ..Measures::default() },
@@ -341,7 +345,9 @@ fn describe(c: &Configuration) -> String {
 /// use std::path::Path;
 /// use brokerflow_experiments::{summary::summary_md, Spec};
 ///
-/// let spec = Spec::parse("name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\nseeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n", Path::new("t.toml"))?;
+/// let text = "name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\n\
+///             seeds = 2\n[configuration.generator]\nusers = 2\nbrokers = 1\nproviders = 1\n";
+/// let spec = Spec::parse(text, Path::new("t.toml"))?;
 /// let md = summary_md(&spec, &[], "# spec t.toml\n");
 /// // No configuration carries the paper's Table 1 numbers, so no comparison with it.
 /// assert!(!md.contains("Table 1 beside brokerflow"));

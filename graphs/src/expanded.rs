@@ -91,10 +91,10 @@ impl Commodity {
     }
 }
 
-/// G′ for one market (design §2). Node and edge order are deterministic: users,
-/// brokers, providers, bandwidth nodes (link order), collection points; link edges in
-/// link order, then provider → t_k edges by provider, then commodity (only where the
-/// provider is eligible for k and reached from s_k).
+/// The expanded graph G′ of one market ([MCF-Grid] §4.1.5, design §2). Node and edge
+/// order are deterministic: users, brokers, providers, bandwidth nodes (link order),
+/// collection points; link edges in link order, then provider → t_k edges by provider,
+/// then commodity (only where the provider is eligible for k and reached from s_k).
 #[derive(Debug, Clone)]
 pub struct ExpandedGraph {
     /// The directed graph.

@@ -158,8 +158,8 @@ impl Flow {
         used
     }
 
-    /// Welfare W = Σ_k v_k f_k − costs (design §2): the one definition every solver,
-    /// checker and measure uses.
+    /// Welfare W = Σ_k v_k f_k − costs ([MCF-Grid] §4.2, design §2): the one definition
+    /// every solver, checker and measure uses.
     ///
     /// # Arguments
     /// * `g`: the expanded graph G′ the flow is on.

@@ -159,7 +159,26 @@ pub struct Contract {
 }
 
 impl Contract {
-    /// `createAllocation`: a contract in state Allocated.
+    /// `createAllocation`: the contract of one allocation in state Allocated
+    /// ([Stream-Market] §3.2, Fig. 3).
+    ///
+    /// # Arguments
+    /// * `id`: its number on the ledger.
+    /// * `terms`: its money terms.
+    ///
+    /// # Returns
+    /// The contract.
+    ///
+    /// # Errors
+    /// [`ContractError::BadTerms`] for terms [`Terms::validate`] refuses.
+    ///
+    /// # Complexity
+    /// O(r log r) for r replicas (the distinct-supplier check).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract from creation to a clean close.
+    ///
+    /// Paper: [Stream-Market] §3.2.
     pub fn new(id: usize, terms: Terms) -> Result<Contract, ContractError> {
         terms.validate()?;
         let r = terms.suppliers.len();
@@ -333,6 +352,52 @@ impl Contract {
 
     /// The verifier, once every supplier posted: Γ(O_c) = H(γ(O_v)) for all →
     /// clean close (Running → Closed); otherwise Running → Mediation.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the contract's money moves on.
+    ///
+    /// # Returns
+    /// `Ok(())` once the contract has moved on.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not Running, a supplier has not posted, or a
+    /// transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) hashes and transfers for r replicas.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma};
+    /// use brokerflow_solvers::stream::{Account, Contract, Ledger, State, Terms};
+    ///
+    /// let terms = Terms {
+    ///     customer: "c1".into(), suppliers: vec!["s1".into()], payment: 100,
+    ///     supplier_payment: 80, deposit: 50, allocator_fee: 3, mediator_fee: 2,
+    ///     mediation_fee: 10, timeout_fine: 5,
+    /// };
+    /// let (mut ledger, mut c) = (Ledger::new(), Contract::new(0, terms)?);
+    /// let tests = vec![b"t1".to_vec(), b"t2".to_vec()];
+    /// c.add_suppliers()?;
+    /// c.customer_sign(&mut ledger, commitment(&tests))?;
+    /// c.supplier_sign(&mut ledger, 0)?;
+    /// assert_eq!(c.state(), State::Running);
+    /// c.reveal(alpha(&tests))?;
+    /// c.post_output(0, gamma(&tests))?;
+    /// c.verify(&mut ledger)?;
+    /// assert_eq!(c.state(), State::Closed);
+    /// // Clean close, by hand: the customer pays 100 + π_m 2 + π_a 3, the supplier is
+    /// // paid 80 less its π_a 3, the allocator gets both fees and the 20 between the
+    /// // prices, the mediator π_m; deposits come back and the escrow is empty.
+    /// let balance = |a: Account| ledger.balance(&a);
+    /// assert_eq!(balance(Account::Customer("c1".into())), -105);
+    /// assert_eq!(balance(Account::Supplier("s1".into())), 77);
+    /// assert_eq!((balance(Account::Allocator), balance(Account::Mediator)), (26, 2));
+    /// assert_eq!((balance(Account::Escrow), ledger.total()), (0, 0));
+    /// # Ok::<_, brokerflow_solvers::stream::ContractError>(())
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §3.2 (the Verifier), §3.4.6 (Γ(O_c) = H(γ(O_v))).
     pub fn verify(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Running, "verify")?;
         if self.posted.iter().any(Option::is_none) {
@@ -372,6 +437,54 @@ impl Contract {
     /// (`supplier_outputs[j]`). The customer is wrong if Γ of the mediator's outputs
     /// is not its commitment; supplier j is wrong if γ of its outputs is not γ of
     /// the mediator's. Mediation → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the contract's money moves on.
+    /// * `mediator_outputs`: the mediator's outputs of the n test inputs.
+    /// * `supplier_outputs`: per replica, the supplier's outputs of them.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in Mediation, outputs for another
+    /// number of suppliers, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r · n) hashing for r replicas and n test outputs.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma};
+    /// use brokerflow_solvers::stream::{Account, Contract, Ledger, State, Terms};
+    ///
+    /// let terms = Terms {
+    ///     customer: "c1".into(), suppliers: vec!["s1".into()], payment: 100,
+    ///     supplier_payment: 80, deposit: 50, allocator_fee: 3, mediator_fee: 2,
+    ///     mediation_fee: 10, timeout_fine: 5,
+    /// };
+    /// let (mut ledger, mut c) = (Ledger::new(), Contract::new(1, terms)?);
+    /// let tests = vec![b"t1".to_vec(), b"t2".to_vec()];
+    /// c.add_suppliers()?;
+    /// c.customer_sign(&mut ledger, commitment(&tests))?;
+    /// c.supplier_sign(&mut ledger, 0)?;
+    /// assert_eq!(c.state(), State::Running);
+    /// c.reveal(alpha(&tests))?;
+    /// // The supplier skipped t2: its γ fails the check, and the mediator finds it out.
+    /// c.post_output(0, gamma(&tests[..1]))?;
+    /// c.verify(&mut ledger)?;
+    /// assert_eq!(c.state(), State::Mediation);
+    /// c.mediate(&mut ledger, &tests, &[tests[..1].to_vec()])?;
+    /// let closing = c.closing().unwrap();
+    /// assert!(closing.mediated && !closing.paid[0]);
+    /// assert_eq!((closing.customer_fine, closing.supplier_fines[0]), (0, 50));
+    /// // Not paid and its deposit forfeited: the supplier is out its 50 and π_a 3.
+    /// assert_eq!(ledger.balance(&Account::Supplier("s1".into())), -53);
+    /// assert_eq!((ledger.balance(&Account::Escrow), ledger.total()), (0, 0));
+    /// # Ok::<_, brokerflow_solvers::stream::ContractError>(())
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §3.2 (the Mediator), §3.4.4.
     pub fn mediate(
         &mut self,
         ledger: &mut Ledger,
