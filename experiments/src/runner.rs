@@ -223,7 +223,39 @@ fn scenario_named(c: &Configuration, label: &str) -> Option<usize> {
     }
 }
 
-/// The market of scenario `i` of a configuration.
+/// The market of scenario `i` of a configuration: the random market of its seed as
+/// [MCF-Grid] §6 draws them, or its i-th market file.
+///
+/// # Arguments
+/// * `c`: the configuration (a generator with seeds, or market files).
+/// * `i`: the scenario's index in it.
+///
+/// # Returns
+/// The validated market.
+///
+/// # Errors
+/// [`ScenarioError`]: the generator's or the market file's.
+///
+/// # Complexity
+/// That of [`generate`], or of reading the file.
+///
+/// # Example
+/// ```
+/// use std::path::Path;
+/// use brokerflow_experiments::{runner::scenario_market, Spec};
+///
+/// let text = "name = \"t\"\nmethods = [\"lp/welfare\"]\n[[configuration]]\nname = \"c\"\n\
+///             seeds = 3\n[configuration.generator]\nusers = 4\nbrokers = 2\nproviders = 2\n";
+/// let spec = Spec::parse(text, Path::new("t.toml"))?;
+/// let c = &spec.configurations[0];
+/// let m = scenario_market(c, 2)?;
+/// assert_eq!((m.users.len(), m.brokers.len(), m.providers.len()), (4, 2, 2));
+/// // The same scenario is the same market.
+/// assert_eq!(m, scenario_market(c, 2)?);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §6.
 pub fn scenario_market(c: &Configuration, i: usize) -> Result<ValidMarket, ScenarioError> {
     match &c.source {
         Source::Generated { config, seeds } => {

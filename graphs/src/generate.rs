@@ -437,7 +437,29 @@ fn check_range(
 }
 
 impl GeneratorConfig {
-    /// Checks that the configuration makes sense; [`generate`] calls it first.
+    /// Checks that the configuration describes markets [`generate`] can draw (sizes,
+    /// ranges ordered and within their bounds, probabilities in [0, 1], a positive
+    /// contention); [`generate`] calls it first.
+    ///
+    /// # Returns
+    /// `Ok(())` for a usable configuration.
+    ///
+    /// # Errors
+    /// [`GenerateError`] naming the first field out of range.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::GeneratorConfig;
+    ///
+    /// assert!(GeneratorConfig::default().validate().is_ok());
+    /// let none = GeneratorConfig { contention: 0.0, ..GeneratorConfig::default() };
+    /// assert_eq!(none.validate().unwrap_err().field(), Some("contention"));
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6 (the scenarios' parameters).
     pub fn validate(&self) -> Result<(), GenerateError> {
         let (k, b, p) = (
             self.users as u128,
@@ -531,6 +553,25 @@ impl GeneratorConfig {
 
     /// The probability of a user→broker or broker→provider link: the configured one,
     /// or [MCF-Grid] §6's ln(n)/n with n = K + B + P (0 when n ≤ 1).
+    ///
+    /// # Returns
+    /// The probability q.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::GeneratorConfig;
+    ///
+    /// // The default 20 users, 5 brokers, 5 providers: n = 30, q = ln 30 / 30.
+    /// let q = GeneratorConfig::default().effective_link_probability();
+    /// assert!((q - 30f64.ln() / 30.0).abs() < 1e-15);
+    /// let fixed = GeneratorConfig { link_probability: Some(0.5), ..GeneratorConfig::default() };
+    /// assert_eq!(fixed.effective_link_probability(), 0.5);
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn effective_link_probability(&self) -> f64 {
         match self.link_probability {
             Some(q) => q,

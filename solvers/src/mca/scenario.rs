@@ -217,7 +217,39 @@ impl std::fmt::Debug for Scenario {
 }
 
 impl Scenario {
-    /// Parses and validates a scenario file; `origin` names it in errors.
+    /// Reads a max-consensus auction scenario (agents, items, neighbours, bundle
+    /// values, policy) from its JSON file and validates it as strictly as a market
+    /// file ([`Scenario::from_file`]'s rules).
+    ///
+    /// # Arguments
+    /// * `text`: the JSON.
+    /// * `origin`: its name, quoted in errors.
+    ///
+    /// # Returns
+    /// The scenario; without `neighbours` the agents form a complete graph.
+    ///
+    /// # Errors
+    /// [`McaError::Parse`] naming the JSON path, or [`McaError::Invalid`] naming the
+    /// rule broken.
+    ///
+    /// # Complexity
+    /// O(size of the text + n² + n · |J|) for n agents and |J| items.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::mca::Scenario;
+    ///
+    /// let json = r#"{"name": "pair", "agents": ["1", "2"], "items": ["A"],
+    ///     "values": {"1": {"A": 5}, "2": {"A": 4}},
+    ///     "policy": {"release_outbid": true, "target_bundle": 1, "rebid_lost": false}}"#;
+    /// let s = Scenario::from_json_str(json, "pair.json")?;
+    /// assert_eq!(s.neighbours, vec![vec![1], vec![0]]);
+    /// assert_eq!((s.diameter(), s.bound()), (1, 1)); // D·|J| = 1·1
+    /// assert!(Scenario::from_json_str(&json.replace("5", "-5"), "neg.json").is_err());
+    /// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+    /// ```
+    ///
+    /// Paper: [MCA-Alloy] §II-A (the agents, items and policies of the model).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Scenario, McaError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let file: ScenarioFile =
