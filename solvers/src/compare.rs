@@ -44,8 +44,8 @@ pub const CHECKPOINT_ROUNDS: usize = 50;
 /// The share of W* that `rounds_to_95` asks the window welfare to reach and keep.
 pub const TARGET_SHARE: f64 = 0.95;
 
-/// The two injection modes of the engine (design §5 step 1), without P1's δ* (which
-/// [`compare_market`] solves for itself).
+/// The two injection modes of the engine ([MCF-Grid] §5.1 step 1, design §5), without
+/// P1's δ* (which [`compare_market`] solves for itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InjectionMode {
@@ -69,9 +69,9 @@ impl InjectionMode {
 /// mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// An LP baseline of design §4.
+    /// An LP baseline of [MCF-Grid] §4.2 (design §4).
     Lp(Objective),
-    /// The distributed engine of design §5.
+    /// The distributed algorithm of [MCF-Grid] §5 (design §5).
     Engine {
         /// Push weights.
         variant: Variant,

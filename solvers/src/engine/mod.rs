@@ -60,7 +60,7 @@ use accounting::{Accounting, RoundLedger};
 use runtime::Executor;
 use setup::Setup;
 
-/// What the sources inject each round (design §5 step 1).
+/// What the sources inject each round ([MCF-Grid] §5.1 step 1, design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "mode")]
 pub enum Injection {
@@ -180,7 +180,8 @@ pub const DEFAULT_MOMENTUM_FEASIBLE: f64 = 0.95;
 /// The largest η + ε a run accepts ([`EngineOptions::check`]).
 pub const MAX_SLACK: f64 = 0.05;
 
-/// Every setting of a run, with documented defaults (design §5).
+/// Every setting of a run of the distributed algorithm ([MCF-Grid] §5.1), with
+/// documented defaults (design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
     /// Push weights.

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::scenario::{McaError, Policy};
 use super::values::{BundleValues, ItemSet};
 
-/// Which conflict rules resolve a neighbour's view (design §9): the seam between
-/// the two rule sets brokerflow implements.
+/// Which conflict rules resolve a neighbour's view ([MCA-Alloy] §II-A, \[CBBA\] Table I;
+/// design §9): the seam between the two rule sets brokerflow implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rules {
