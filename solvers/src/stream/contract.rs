@@ -220,6 +220,24 @@ impl Contract {
     }
 
     /// `AddSupplier` for every replica: Allocated → Signing.
+    ///
+    /// # Arguments
+    /// * `self`: the contract, in state Allocated.
+    ///
+    /// # Returns
+    /// `Ok(())` once in state Signing.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`AddSupplier`).
     pub fn add_suppliers(&mut self) -> Result<(), ContractError> {
         self.expect(State::Allocated, "add_suppliers")?;
         self.enter(State::Signing);
@@ -228,6 +246,26 @@ impl Contract {
 
     /// `customerSign`: the customer escrows deposit, payment, π_m and π_a and commits
     /// Γ(O_c) to its n hidden test outputs.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `committed`: Γ(O_c), the commitment to the hidden test outputs.
+    ///
+    /// # Returns
+    /// `Ok(())`; once every party has signed, the contract runs.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, the customer
+    /// signed already, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`customerSign`), §3.4.6.
     pub fn customer_sign(
         &mut self,
         ledger: &mut Ledger,
@@ -257,6 +295,26 @@ impl Contract {
     }
 
     /// `supplierSign` for replica `j`: the supplier escrows its deposit and π_a.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `j`: the replica.
+    ///
+    /// # Returns
+    /// `Ok(())`; once every party has signed, the contract runs.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, an unknown or
+    /// already signed replica, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`supplierSign`).
     pub fn supplier_sign(&mut self, ledger: &mut Ledger, j: usize) -> Result<(), ContractError> {
         self.expect(State::Signing, "supplier_sign")?;
         let s = self.supplier(j)?;
@@ -275,6 +333,25 @@ impl Contract {
 
     /// The signing deadline passed with a signature missing: ReturnDeposits,
     /// Signing → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed, every escrowed amount returned.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 ("Timeouts"), §3.5 (ReturnDeposits).
     pub fn signing_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Signing, "signing_timeout")?;
         for (who, amount) in std::mem::take(&mut self.escrowed) {
@@ -293,6 +370,26 @@ impl Contract {
     /// the allocation is Closed and everything escrowed goes back to who paid it,
     /// except that a requester who had signed forfeits half the timeout fine (less
     /// than the timeout fine, as §3.5 asks) to the allocator.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `party`: who asks.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.5.
     pub fn request_return(
         &mut self,
         ledger: &mut Ledger,
@@ -336,6 +433,24 @@ impl Contract {
     }
 
     /// Cleanup: the customer reveals α(O_c) so the suppliers can find O_v.
+    ///
+    /// # Arguments
+    /// * `alpha_c`: α(O_c), the hashes of the tested outputs.
+    ///
+    /// # Returns
+    /// `Ok(())`.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Running).
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (cleanup), §3.4.6.
     pub fn reveal(&mut self, alpha_c: Vec<Digest32>) -> Result<(), ContractError> {
         self.expect(State::Running, "reveal")?;
         self.revealed = Some(alpha_c);
@@ -343,6 +458,26 @@ impl Contract {
     }
 
     /// `PostOutput` for replica `j`: γ(O_v), the hash of its tested outputs.
+    ///
+    /// # Arguments
+    /// * `j`: the replica.
+    /// * `posted`: γ(O_v).
+    ///
+    /// # Returns
+    /// `Ok(())`.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Running), or an
+    /// unknown replica.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`PostOutput`), §3.4.6.
     pub fn post_output(&mut self, j: usize, posted: Digest32) -> Result<(), ContractError> {
         self.expect(State::Running, "post_output")?;
         self.supplier(j)?;
@@ -410,6 +545,25 @@ impl Contract {
     /// forfeits the timeout fine (suppliers are paid: they could not post). With α,
     /// every supplier that did not post forfeits the timeout fine and is not paid;
     /// the posted outputs are then verified as in [`Contract::verify`].
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed or in Mediation.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) hashes and transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 ("Timeouts").
     pub fn cleanup_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Running, "cleanup_timeout")?;
         let r = self.terms.suppliers.len();
@@ -529,6 +683,25 @@ impl Contract {
     /// The mediator stayed silent ([Stream-Market] §4.1): the customer and every
     /// supplier forfeit the timeout fine; suppliers whose γ passed are paid; π_m goes
     /// back to the customer. Mediation → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Mediation), or
+    /// a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §4.1.
     pub fn mediation_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Mediation, "mediation_timeout")?;
         let paid: Vec<bool> = (0..self.terms.suppliers.len())
