@@ -4,7 +4,7 @@ written directly with scipy and solved by scipy.optimize.linprog(method="highs")
 
 It is what a careful analyst would write without brokerflow: an arc-based
 multicommodity flow on the market's own links (no expanded graph), one commodity per
-user, with the same pruning brokerflow does (DESIGN §4): a commodity gets variables
+user, with the same pruning brokerflow does (design §4): a commodity gets variables
 only on links and deliveries on some path from its user to an eligible provider
 through nodes and links of positive capacity. The LP is the same as brokerflow's P3,
 so the optima agree:

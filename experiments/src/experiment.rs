@@ -64,8 +64,30 @@ fn cores() -> usize {
 /// ([`run_batch`], reporting to `progress`); and renders every output. Nothing but
 /// the journal is written: the caller writes [`Experiment::files`] into `options.out`.
 ///
-/// Errors: [`ExperimentError`]; a cut-short batch is [`ExperimentError::Interrupted`]
-/// (its journal stays, for a resume). Failed scenarios are rows, not errors.
+/// # Arguments
+/// * `spec`: the experiment.
+/// * `options`: the output folder, threads, resume, force and an early stop.
+/// * `progress`: told as scenarios finish (`&()` for none).
+///
+/// # Returns
+/// The [`Experiment`]: the batch, the thread count and every output file's contents
+/// (scenarios.csv, summary.csv, summary.md, timings.csv, the figures of [MCF-Grid]
+/// §6).
+///
+/// # Errors
+/// [`ExperimentError`]: an occupied output folder, a bad thread count, a batch over
+/// the size limits, the batch's own errors; a cut-short batch is
+/// [`ExperimentError::Interrupted`] (its journal stays, for a resume). Failed
+/// scenarios are rows, not errors.
+///
+/// # Complexity
+/// That of [`run_batch`], plus rendering, linear in the records (with a sort per
+/// percentile).
+///
+/// # Example
+/// See [`run_batch`], which this wraps; a run writes files, so it has no doc-test here.
+///
+/// Paper: [MCF-Grid] §6.
 pub fn run_experiment(
     spec: &Spec,
     options: &Options,

@@ -36,13 +36,28 @@ pub enum StreamRunError {
     },
 }
 
-/// Reads a strategy-experiment spec (TOML) named `origin`.
+/// Reads the spec of a [Stream-Market] §5.2 strategy experiment (TOML) named `origin`.
+///
+/// # Arguments
+/// * `text`: the TOML.
+/// * `origin`: its name, quoted in errors.
+///
+/// # Returns
+/// The [`SimulationSpec`] (checked further when it runs).
+///
+/// # Errors
+/// [`StreamRunError::Spec`] with the line of the first problem.
+///
+/// # Complexity
+/// O(size of the text).
 ///
 /// # Example
 /// ```
 /// let err = brokerflow_experiments::stream::read_spec("name = 3\n", "s.toml").unwrap_err();
 /// assert!(err.to_string().starts_with("s.toml: line 1: "), "{err}");
 /// ```
+///
+/// Paper: [Stream-Market] §5.2.
 pub fn read_spec(text: &str, origin: &str) -> Result<SimulationSpec, StreamRunError> {
     toml::from_str(text).map_err(|e| StreamRunError::Spec {
         origin: origin.to_string(),
@@ -83,9 +98,25 @@ impl StreamRun {
 /// Runs the strategy experiment of the spec `text` read from `spec_path`: reads it,
 /// simulates it (the same spec and seed give the same bytes) and renders every output.
 ///
+/// # Arguments
+/// * `text`: the spec's TOML.
+/// * `spec_path`: where it was read from (named in errors and in the outputs'
+///   provenance).
+///
 /// # Returns
-/// The run and its outputs; an error for a spec that does not parse or breaks a rule,
-/// or a figure that cannot be drawn.
+/// The run and its outputs.
+///
+/// # Errors
+/// [`StreamRunError`]: a spec that does not parse or breaks a rule, or a figure that
+/// cannot be drawn.
+///
+/// # Complexity
+/// That of [`brokerflow_solvers::stream::simulate::simulate`], plus rendering, linear
+/// in the participants and rounds.
+///
+/// # Example
+/// See `experiments/stream/table6.toml`, the paper's Table 6 values, run by
+/// `brokerflow stream simulate`.
 ///
 /// Paper: [Stream-Market] §5.2.
 pub fn run_spec(text: &str, spec_path: &Path) -> Result<StreamRun, StreamRunError> {

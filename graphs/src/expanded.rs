@@ -91,10 +91,10 @@ impl Commodity {
     }
 }
 
-/// G′ for one market (design §2). Node and edge order are deterministic: users,
-/// brokers, providers, bandwidth nodes (link order), collection points; link edges in
-/// link order, then provider → t_k edges by provider, then commodity (only where the
-/// provider is eligible for k and reached from s_k).
+/// The expanded graph G′ of one market ([MCF-Grid] §4.1.5, design §2). Node and edge
+/// order are deterministic: users, brokers, providers, bandwidth nodes (link order),
+/// collection points; link edges in link order, then provider → t_k edges by provider,
+/// then commodity (only where the provider is eligible for k and reached from s_k).
 #[derive(Debug, Clone)]
 pub struct ExpandedGraph {
     /// The directed graph.
@@ -109,9 +109,41 @@ pub struct ExpandedGraph {
 }
 
 impl ExpandedGraph {
-    /// Expands a validated market into G′ and prunes each commodity's usable edges.
+    /// Builds the expanded graph G′ of a market: a bandwidth node for every finite
+    /// link, a collection point t_k per user, and per commodity the edges of its
+    /// s_k → t_k paths through nodes of positive capacity.
+    ///
     /// Only a [`ValidMarket`] is accepted, so every id, role pair and number the
     /// expansion relies on has been checked.
+    ///
+    /// # Arguments
+    /// * `market`: a validated market (users, brokers, providers, links).
+    ///
+    /// # Returns
+    /// G′ with its commodities (one per user, in the market's order, each with its
+    /// usable edges sorted) and the CSR index of the usable (edge, commodity) pairs.
+    ///
+    /// # Complexity
+    /// O(K · (N + L) + |P| log |P|) time for K users, N participants, L links and |P|
+    /// usable pairs: one forward and one backward search per commodity over the part of
+    /// G′ it reaches. G′ has O(N + L + |P|) nodes and edges, never K × providers.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::{examples, ExpandedGraph};
+    ///
+    /// // Counted by hand in graphs/markets/tiny.md §2: 3 users + 2 brokers + 2
+    /// // providers + 3 bandwidth nodes + 3 collection points; 3 finite links give 2
+    /// // edges each, 3 unlimited links 1 each, plus 4 provider → t_k edges.
+    /// let g = ExpandedGraph::new(&examples::tiny());
+    /// assert_eq!(g.graph.node_count(), 13);
+    /// assert_eq!(g.graph.edge_count(), 3 * 2 + 3 + 4);
+    /// assert_eq!(g.usable_pairs(), 4 + 8 + 4);
+    /// assert!(g.node_named("u1->b1").is_some());
+    /// assert_eq!(g.stranded().count(), 0);
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1.5.
     pub fn new(market: &ValidMarket) -> ExpandedGraph {
         let mut graph = DiGraph::new();
         let mut by_name = HashMap::new();

@@ -437,7 +437,29 @@ fn check_range(
 }
 
 impl GeneratorConfig {
-    /// Checks that the configuration makes sense; [`generate`] calls it first.
+    /// Checks that the configuration describes markets [`generate`] can draw (sizes,
+    /// ranges ordered and within their bounds, probabilities in [0, 1], a positive
+    /// contention); [`generate`] calls it first.
+    ///
+    /// # Returns
+    /// `Ok(())` for a usable configuration.
+    ///
+    /// # Errors
+    /// [`GenerateError`] naming the first field out of range.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::GeneratorConfig;
+    ///
+    /// assert!(GeneratorConfig::default().validate().is_ok());
+    /// let none = GeneratorConfig { contention: 0.0, ..GeneratorConfig::default() };
+    /// assert_eq!(none.validate().unwrap_err().field(), Some("contention"));
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6 (the scenarios' parameters).
     pub fn validate(&self) -> Result<(), GenerateError> {
         let (k, b, p) = (
             self.users as u128,
@@ -531,6 +553,25 @@ impl GeneratorConfig {
 
     /// The probability of a user→broker or broker→provider link: the configured one,
     /// or [MCF-Grid] §6's ln(n)/n with n = K + B + P (0 when n ≤ 1).
+    ///
+    /// # Returns
+    /// The probability q.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::GeneratorConfig;
+    ///
+    /// // The default 20 users, 5 brokers, 5 providers: n = 30, q = ln 30 / 30.
+    /// let q = GeneratorConfig::default().effective_link_probability();
+    /// assert!((q - 30f64.ln() / 30.0).abs() < 1e-15);
+    /// let fixed = GeneratorConfig { link_probability: Some(0.5), ..GeneratorConfig::default() };
+    /// assert_eq!(fixed.effective_link_probability(), 0.5);
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn effective_link_probability(&self) -> f64 {
         match self.link_probability {
             Some(q) => q,
@@ -573,7 +614,31 @@ pub struct BoundedPareto {
 }
 
 impl BoundedPareto {
-    /// BP(lo, hi, alpha); requires 0 < lo ≤ hi and alpha > 0, all finite.
+    /// The Bounded Pareto distribution BP(L, H, α) of [MCF-Grid] §6.
+    ///
+    /// # Arguments
+    /// * `lo`, `hi`: the bounds L and H, 0 < L ≤ H, finite.
+    /// * `alpha`: the shape α > 0, finite.
+    ///
+    /// # Returns
+    /// The distribution.
+    ///
+    /// # Errors
+    /// [`GenerateError`] for a bound or shape out of range.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::BoundedPareto;
+    ///
+    /// assert!(BoundedPareto::new(1.0, 1000.0, 1.0).is_ok());
+    /// assert!(BoundedPareto::new(0.0, 1000.0, 1.0).is_err()); // L must be positive
+    /// assert!(BoundedPareto::new(1.0, 1000.0, 0.0).is_err()); // α must be positive
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn new(lo: f64, hi: f64, alpha: f64) -> Result<BoundedPareto, GenerateError> {
         check_range(
             "valuation",
@@ -613,6 +678,28 @@ impl BoundedPareto {
     }
 
     /// The CDF F(x) = (1 − (L/x)^α) / (1 − (L/H)^α) on [L, H]; 0 below, 1 above.
+    ///
+    /// # Arguments
+    /// * `x`: the valuation.
+    ///
+    /// # Returns
+    /// P(X ≤ x); NaN for NaN.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::BoundedPareto;
+    ///
+    /// let bp = BoundedPareto::new(1.0, 1000.0, 1.0)?;
+    /// // (1 − 1/2) / (1 − 1/1000) = 0.5 / 0.999
+    /// assert!((bp.cdf(2.0) - 0.5 / 0.999).abs() < 1e-12);
+    /// assert_eq!((bp.cdf(0.5), bp.cdf(1000.0)), (0.0, 1.0));
+    /// # Ok::<_, brokerflow_graphs::generate::GenerateError>(())
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn cdf(&self, x: f64) -> f64 {
         if x.is_nan() {
             return f64::NAN;
@@ -628,6 +715,30 @@ impl BoundedPareto {
 
     /// The quantile (inverse CDF) Q(p) = L·(1 − p·(1 − (L/H)^α))^(−1/α) for p in
     /// [0, 1]; Q(0) = L, Q(1) = H. NaN for p outside [0, 1] or NaN.
+    ///
+    /// # Arguments
+    /// * `p`: the probability.
+    ///
+    /// # Returns
+    /// The valuation x with F(x) = p, within [L, H].
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::BoundedPareto;
+    ///
+    /// let bp = BoundedPareto::new(1.0, 1000.0, 1.0)?;
+    /// assert_eq!(bp.quantile(0.0), 1.0);
+    /// assert!((bp.quantile(1.0) - 1000.0).abs() < 1e-9);
+    /// // Q inverts F.
+    /// assert!((bp.cdf(bp.quantile(0.3)) - 0.3).abs() < 1e-12);
+    /// assert!(bp.quantile(1.5).is_nan());
+    /// # Ok::<_, brokerflow_graphs::generate::GenerateError>(())
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn quantile(&self, p: f64) -> f64 {
         if !(0.0..=1.0).contains(&p) {
             return f64::NAN;
@@ -645,6 +756,24 @@ impl BoundedPareto {
     /// This is the textbook L^α/(1 − (L/H)^α) · α/(α − 1) · (L^(1−α) − H^(1−α)) for
     /// α ≠ 1, rewritten so it stays accurate near α = 1, where it becomes
     /// (H·L/(H − L))·ln(H/L) (≈ 6.9147 on [1, 1000]).
+    ///
+    /// # Returns
+    /// E\[X\].
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::generate::BoundedPareto;
+    ///
+    /// // α = 1 on [1, 1000]: (1000·1 / 999)·ln 1000.
+    /// let bp = BoundedPareto::new(1.0, 1000.0, 1.0)?;
+    /// assert!((bp.mean() - 1000.0 / 999.0 * 1000f64.ln()).abs() < 1e-9);
+    /// # Ok::<_, brokerflow_graphs::generate::GenerateError>(())
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §6.
     pub fn mean(&self) -> f64 {
         if self.lo == self.hi {
             return self.lo;
@@ -697,9 +826,47 @@ enum Hop {
     Provider(usize),
 }
 
-/// Generates the random market of scenario (config, seed) as in [MCF-Grid] §6 and
-/// design §7 (see the module documentation for every rule). The result passes
-/// [`Market::validate`]; the same arguments always give the same market.
+/// Generates the random linked market of scenario (config, seed) as in [MCF-Grid] §6
+/// and design §7 (see the module documentation for every rule): link probability
+/// ln(n)/n, Bounded Pareto valuations, capacities scaled to the demand over the
+/// contention.
+///
+/// # Arguments
+/// * `config`: sizes K, B, P, the ranges every number is drawn from, the contention,
+///   the shares of broker→broker links, eligible lists and posted prices.
+/// * `seed`: the scenario's number; with `config` it names the scenario.
+///
+/// # Returns
+/// A market that passes [`Market::validate`]; the same arguments always give the
+/// same market, and every user reaches a broker and every broker a provider.
+///
+/// # Errors
+/// [`GenerateError`] naming the configuration field that is out of range.
+///
+/// # Complexity
+/// O(K·B + B² + B·P + E·P) time and the same space for the links it draws, with
+/// K users, B brokers, P providers and E users given an eligible list (plus the
+/// posted-price tables, O(B·K + P·K), when asked for).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::generate::{generate, GeneratorConfig};
+///
+/// let config = GeneratorConfig { users: 5, ..GeneratorConfig::default() };
+/// let a = generate(&config, 7)?;
+/// assert_eq!(a.users.len(), 5);
+/// assert_eq!((a.brokers.len(), a.providers.len()), (5, 5));
+/// // Providers hold Σ d_k·r_k / contention resource units in total (contention 2),
+/// // up to the rounding of each capacity to 3 decimals.
+/// let units: f64 = a.users.iter().map(|u| u.demand * u.requirement).sum();
+/// let held: f64 = a.providers.iter().map(|p| p.capacity.unwrap()).sum();
+/// assert!((held - units / 2.0).abs() <= 0.0005 * 5.0 + 1e-9);
+/// // A scenario is named by (configuration, seed).
+/// assert_eq!(a, generate(&config, 7)?);
+/// # Ok::<_, brokerflow_graphs::generate::GenerateError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §6.
 pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<ValidMarket, GenerateError> {
     config.validate()?;
     let mut rng = ChaCha8Rng::from_seed(rng_seed(config, seed)?);

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::role::Role;
 
-/// A linked grid market: the input of every brokerflow computation (design §3).
+/// A linked market-based grid ([MCF-Grid] §4.1): users, brokers, providers and the
+/// links between them, the input of every brokerflow computation (file format:
+/// design §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Market {
@@ -33,7 +35,7 @@ pub struct Market {
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// User k: the source s_k of one commodity (design §2).
+/// User k: the source s_k of one commodity ([MCF-Grid] §4.1.1, design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct User {
@@ -50,7 +52,8 @@ pub struct User {
     pub eligible: Option<Vec<String>>,
 }
 
-/// Broker b: forwards jobs; every job through it uses one unit of R_b (design §2).
+/// Broker b: forwards jobs; every job through it uses one unit of R_b ([MCF-Grid]
+/// §4.1.2, design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Broker {
@@ -64,7 +67,8 @@ pub struct Broker {
     pub cost: f64,
 }
 
-/// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k (design §2).
+/// Provider p: runs jobs; a job of user k uses r_k of R_p and costs c_p·r_k
+/// ([MCF-Grid] §4.1.3, design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Provider {
@@ -78,7 +82,8 @@ pub struct Provider {
     pub cost: f64,
 }
 
-/// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job (design §2).
+/// A directed link (u, v) with bandwidth B_uv jobs and cost c_uv per job ([MCF-Grid]
+/// §4.1.5, design §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Link {

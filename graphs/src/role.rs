@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The role of a market participant (design §2).
+/// The role of a market participant: user, broker or provider ([MCF-Grid] §4.1,
+/// design §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

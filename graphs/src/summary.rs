@@ -49,7 +49,39 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises a market and its expanded graph.
+    /// Summarises a market and its expanded graph G′: sizes, and per layer of the
+    /// market (user → broker links, brokers, broker → broker links, broker →
+    /// provider links, providers) the users' total demand against the layer's total
+    /// capacity.
+    ///
+    /// # Arguments
+    /// * `market`: the market.
+    /// * `g`: its expanded graph G′.
+    ///
+    /// # Returns
+    /// The [`Summary`].
+    ///
+    /// # Complexity
+    /// O(N + L + K) expected time for N participants, L links and K stranded users.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::{examples, ExpandedGraph, Summary};
+    ///
+    /// // tiny (graphs/markets/tiny.md §1, §2): demand 10 + 20 + 10 = 40 jobs and
+    /// // 10·1 + 20·2 + 10·1 = 60 resource units; brokers hold 25 + 20 jobs, providers
+    /// // 15 + 19 units; u2's and u3's access links are unlimited.
+    /// let m = examples::tiny();
+    /// let s = Summary::new(&m, &ExpandedGraph::new(&m));
+    /// assert_eq!((s.graph_nodes, s.graph_edges, s.usable_pairs), (13, 13, 16));
+    /// let layer = |name: &str| s.layers.iter().find(|l| l.name == name).unwrap();
+    /// assert_eq!((layer("brokers").demand, layer("brokers").capacity), (40.0, Some(45.0)));
+    /// assert_eq!((layer("providers").demand, layer("providers").capacity), (60.0, Some(34.0)));
+    /// assert_eq!(layer("user->broker links").capacity, None);
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1 (the market's layers), §6 (contention: demand over
+    /// capacity).
     pub fn new(market: &Market, g: &ExpandedGraph) -> Summary {
         // `+ 0.0` turns the empty sum's -0.0 into 0.
         let jobs: f64 = market.users.iter().map(|u| u.demand).sum::<f64>() + 0.0;

@@ -57,6 +57,36 @@ impl Usage {
     /// least its capacity less `tolerance` × max(1, capacity) — the rule by which the
     /// LP baselines list binding resources, with their check tolerance; for an engine
     /// run's window-averaged flow a caller passes its convergence tolerance ε.
+    ///
+    /// # Arguments
+    /// * `market`: the market `g` was expanded from.
+    /// * `g`: its expanded graph G′.
+    /// * `flow`: the flow on `g`.
+    /// * `tolerance`: the relative tolerance of the saturation rule.
+    ///
+    /// # Returns
+    /// Per market link its flow by commodity, per broker and provider its resource use,
+    /// each with whether it is saturated, and f_k per commodity.
+    ///
+    /// # Complexity
+    /// O(N + L + |P|) time and space for N nodes of G′, L links and |P| usable pairs.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::{examples, ExpandedGraph, Flow, Usage};
+    ///
+    /// // tiny's u1 sends 5 on its one route u1 → `u1->b1` → b1 → p1, filling its access
+    /// // link (bandwidth 5) but not b1 (25) or p1 (15): graphs/markets/tiny.md §3.
+    /// let m = examples::tiny();
+    /// let g = ExpandedGraph::new(&m);
+    /// let r1 = Flow { x: vec![vec![5.0; 4], vec![0.0; 8], vec![0.0; 4]] };
+    /// let u = Usage::of(&m, &g, &r1, 1e-9);
+    /// assert!(u.links[0].saturated && u.links[0].flow == 5.0);
+    /// assert!(u.brokers.iter().all(|b| !b.saturated));
+    /// assert_eq!(u.served, vec![5.0, 0.0, 0.0]);
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1.5 (bandwidth and processing resources on one footing).
     pub fn of(market: &Market, g: &ExpandedGraph, flow: &Flow, tolerance: f64) -> Usage {
         let used = flow.resource_use(g);
         let full = |used: f64, capacity: Option<f64>| {

@@ -7,19 +7,103 @@ use crate::market::{Market, ValidMarket};
 use crate::role::Role;
 
 impl Market {
-    /// Checks every rule of design §3 and returns the market as a [`ValidMarket`]; the
-    /// error names the offender and the rule.
+    /// Checks that a market is one of the paper's linked markets: users, brokers and
+    /// providers with unique ids, links only user → broker, broker → broker and
+    /// broker → provider, non-negative demands, valuations, capacities and costs,
+    /// positive requirements r_k, and totals small enough that welfare stays finite
+    /// (the rules of design §3, checked in file order).
+    ///
+    /// # Arguments
+    /// * `self`: the parsed market, taken so that only a checked one can become a
+    ///   [`ValidMarket`].
+    ///
+    /// # Returns
+    /// The market as a [`ValidMarket`], the only input [`crate::ExpandedGraph::new`]
+    /// accepts.
+    ///
+    /// # Errors
+    /// [`MarketError::Invalid`] naming the first offender in file order and the
+    /// [`Rule`] it breaks.
+    ///
+    /// # Complexity
+    /// O(N + L + E + T) expected time for N participants, L links, E entries in the
+    /// users' eligible lists and T posted prices (hash sets of the ids and link pairs).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::examples;
+    ///
+    /// let mut m = examples::tiny().into_market();
+    /// assert!(m.clone().validate().is_ok());
+    /// // A link from a provider back to a broker is not one of the market's roles.
+    /// let mut back = m.links[0].clone();
+    /// back.from = "p1".to_string();
+    /// back.to = "b1".to_string();
+    /// m.links.push(back);
+    /// assert!(m.validate().is_err());
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1.
     pub fn validate(self) -> Result<ValidMarket, MarketError> {
         self.validate_as("<market>")
     }
 
-    /// Checks every rule of design §3 without taking the market (for a yes/no answer;
-    /// to build G′, [`Market::validate`] it).
+    /// Checks the rules of [`Market::validate`] without taking the market (for a
+    /// yes/no answer; to build G′, [`Market::validate`] it).
+    ///
+    /// # Arguments
+    /// * `self`: the market to check.
+    ///
+    /// # Returns
+    /// `Ok(())` when the market is valid.
+    ///
+    /// # Errors
+    /// As [`Market::validate`].
+    ///
+    /// # Complexity
+    /// As [`Market::validate`].
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::examples;
+    ///
+    /// let mut m = examples::tiny().into_market();
+    /// assert!(m.check().is_ok());
+    /// m.users[0].requirement = 0.0; // r_k must be positive
+    /// assert!(m.check().is_err());
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1.
     pub fn check(&self) -> Result<(), MarketError> {
         validate(self, "<market>")
     }
 
-    /// Like [`Market::validate`], naming the input `origin` in the error.
+    /// [`Market::validate`], naming the input `origin` (a file name) in the error.
+    ///
+    /// # Arguments
+    /// * `self`: the parsed market.
+    /// * `origin`: where it came from, quoted in the error.
+    ///
+    /// # Returns
+    /// The market as a [`ValidMarket`].
+    ///
+    /// # Errors
+    /// As [`Market::validate`], with `origin` in [`MarketError::Invalid`].
+    ///
+    /// # Complexity
+    /// As [`Market::validate`].
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_graphs::examples;
+    ///
+    /// let mut m = examples::tiny().into_market();
+    /// m.users[1].demand = -1.0;
+    /// let e = m.validate_as("tiny.json").unwrap_err();
+    /// assert!(e.to_string().contains("tiny.json"));
+    /// ```
+    ///
+    /// Paper: [MCF-Grid] §4.1.
     pub fn validate_as(self, origin: &str) -> Result<ValidMarket, MarketError> {
         validate(&self, origin)?;
         Ok(ValidMarket(self))

@@ -1,4 +1,4 @@
-//! Issue 7 exploration, candidate 2: price-based dual decomposition (tâtonnement), as a
+//! A welfare-seeking exploration, candidate 2: price-based dual decomposition (tâtonnement), as a
 //! fluid-model prototype on G′ — not an engine variant. Each capacitated node n posts a
 //! price μ_n per resource unit and moves it with its excess demand,
 //! μ_n ← max(0, μ_n + α·(v̄ + μ_n)·(load_n − R_n)/R_n) (multiplicative above v̄, so whales' prices are reached in log time); each node keeps, per commodity, a

@@ -406,15 +406,70 @@ impl CheckError {
     }
 }
 
-/// Checks `flow` on G′: conservation (A·x_k = b_k), x ≥ 0, f_k ≤ d_k,
-/// node resource constraints and per-commodity acyclicity, with the tolerance
-/// semantics of the module docs. Never panics; a flow of the wrong shape is reported
-/// as a [`Violation::Shape`].
+/// The independent feasibility check of a multi-commodity flow on G′: conservation
+/// (A·x_k = b_k), x ≥ 0, f_k ≤ d_k, every node's one resource constraint
+/// Σ_k r^k_n·out^k_n ≤ R_n and per-commodity acyclicity, with the tolerance semantics
+/// of the module docs. Never panics; a flow of the wrong shape is reported as a
+/// [`Violation::Shape`].
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow to check.
+/// * `tol`: the relative tolerance ([`Tolerance::EXACT`] for hand-built flows).
+///
+/// # Returns
+/// The [`CheckReport`]: the largest residual of each kind and the violations found.
+///
+/// # Complexity
+/// O(N + E + |P|) time and space for N nodes and E edges of G′ and |P| usable pairs
+/// (the sparse products A·X and T·X), plus the acyclicity test, linear in |P|.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::check::{check_flow, Tolerance};
+///
+/// // u1's four usable edges are its one route u1 → `u1->b1` → b1 → p1 → t(u1)
+/// // (graphs/markets/tiny.md §2), whose access link carries at most 5.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let route = |a: f64| Flow { x: vec![vec![a; 4], vec![0.0; 8], vec![0.0; 4]] };
+/// assert!(check_flow(&g, &route(5.0), Tolerance::EXACT).ok());
+/// let over = check_flow(&g, &route(6.0), Tolerance::default());
+/// assert!(!over.ok());
+/// assert_eq!(over.max_capacity_violation, 1.0); // 6 jobs on a bandwidth of 5
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (the constraints of the LP on G′).
 pub fn check_flow(g: &ExpandedGraph, flow: &Flow, tol: Tolerance) -> CheckReport {
     check_flow_with(g, flow, tol, DemandLimit::Demand)
 }
 
-/// [`check_flow`] with an explicit bound on f_k (P1's flows exceed d_k when δ > 1).
+/// [`check_flow`] with an explicit bound L_k on f_k (P1's flows exceed d_k when δ > 1).
+///
+/// # Arguments
+/// * `g`, `flow`, `tol`: as for [`check_flow`].
+/// * `limit`: the bound on f_k ([`DemandLimit`]).
+///
+/// # Returns
+/// The [`CheckReport`].
+///
+/// # Complexity
+/// As [`check_flow`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::check::{check_flow, check_flow_with, DemandLimit, Tolerance};
+///
+/// // tiny's u3 (d = 10) sends 12 on its route u3 → b2 → `b2->p2` → p2 → t(u3):
+/// // every capacity holds (b2 20, `b2->p2` 15, p2 19), only d_3 is exceeded.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let flow = Flow { x: vec![vec![0.0; 4], vec![0.0; 8], vec![12.0; 4]] };
+/// assert!(!check_flow(&g, &flow, Tolerance::EXACT).ok());
+/// assert!(check_flow_with(&g, &flow, Tolerance::EXACT, DemandLimit::Scaled(1.2)).ok());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (P1 serves δ·d_k).
 pub fn check_flow_with(
     g: &ExpandedGraph,
     flow: &Flow,
@@ -424,13 +479,66 @@ pub fn check_flow_with(
     Checker::new(g).run(flow, tol, limit)
 }
 
-/// [`check_flow`], failing when any residual exceeds the tolerance: the gate every
-/// solution passes before it is printed.
+/// [`check_flow`] as a gate: the independent check every solution passes before it is
+/// reported.
+///
+/// # Arguments
+/// * `g`, `flow`, `tol`: as for [`check_flow`].
+///
+/// # Returns
+/// The report of a flow within the tolerance.
+///
+/// # Errors
+/// [`CheckError::Rejected`] with the full report when any residual exceeds it.
+///
+/// # Complexity
+/// As [`check_flow`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::check::{verify, Tolerance};
+///
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// assert!(verify(&g, &Flow::zero(&g), Tolerance::EXACT).is_ok());
+/// let mut negative = Flow::zero(&g);
+/// negative.x[1][0] = -1.0; // x ≥ 0 is one of the constraints
+/// assert!(verify(&g, &negative, Tolerance::default()).is_err());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.
 pub fn verify(g: &ExpandedGraph, flow: &Flow, tol: Tolerance) -> Result<CheckReport, CheckError> {
     verify_with(g, flow, tol, DemandLimit::Demand)
 }
 
-/// [`verify`] with an explicit bound on f_k (see [`check_flow_with`]).
+/// [`verify`] with an explicit bound L_k on f_k (see [`check_flow_with`]).
+///
+/// # Arguments
+/// * `g`, `flow`, `tol`: as for [`check_flow`].
+/// * `limit`: the bound on f_k ([`DemandLimit`]).
+///
+/// # Returns
+/// The report of a flow within the tolerance.
+///
+/// # Errors
+/// [`CheckError::Rejected`] with the full report when any residual exceeds it.
+///
+/// # Complexity
+/// As [`check_flow`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::check::{verify_with, DemandLimit, Tolerance};
+///
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// // u3 served 12 of its demand 10 on its one route.
+/// let flow = Flow { x: vec![vec![0.0; 4], vec![0.0; 8], vec![12.0; 4]] };
+/// assert!(verify_with(&g, &flow, Tolerance::EXACT, DemandLimit::Unbounded).is_ok());
+/// assert!(verify_with(&g, &flow, Tolerance::EXACT, DemandLimit::Demand).is_err());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.
 pub fn verify_with(
     g: &ExpandedGraph,
     flow: &Flow,
@@ -445,16 +553,74 @@ pub fn verify_with(
     }
 }
 
-/// Whether commodity k's positive-flow subgraph (edges with x^k_e > 0) has no directed
-/// cycle (reported flows never circulate). An out-of-range k has no flow
-/// and is acyclic. Linear in k's usable edges (after O(nodes + edges) setup).
+/// Whether commodity k's flow is acyclic: its positive-flow subgraph (edges with
+/// x^k_e > 0) has no directed cycle (reported flows never circulate). An
+/// out-of-range k has no flow and is acyclic.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow.
+/// * `k`: the commodity (user index).
+///
+/// # Returns
+/// `true` when there is no cycle.
+///
+/// # Complexity
+/// O(N + E + |U_k|) time: O(N + E) setup for N nodes and E edges of G′, then linear in
+/// k's usable edges U_k (Tarjan's strongly connected components).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::check::is_acyclic;
+///
+/// // On an acyclic G′ (tiny) every flow is acyclic.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let flow = Flow { x: vec![vec![1.0; 4], vec![1.0; 8], vec![1.0; 4]] };
+/// assert!((0..3).all(|k| is_acyclic(&g, &flow, k)));
+/// assert!(is_acyclic(&g, &flow, 99));
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (flows on G′); design §2 (reported flows never circulate).
 pub fn is_acyclic(g: &ExpandedGraph, flow: &Flow, k: usize) -> bool {
     find_cycle(g, flow, k).is_none()
 }
 
-/// A directed cycle of commodity k's positive flow, as G′ nodes in flow order (the
-/// last links back to the first, the first is the cycle's smallest node index), or
-/// `None` when k's flow is acyclic.
+/// A directed cycle of commodity k's positive flow, found independently of the cycle
+/// cancelling ([`crate::cycles`]).
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow.
+/// * `k`: the commodity (user index).
+///
+/// # Returns
+/// The cycle as G′ nodes in flow order (the last links back to the first, the first
+/// is the cycle's smallest node index), or `None` when k's flow is acyclic.
+///
+/// # Complexity
+/// As [`is_acyclic`].
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::{check::find_cycle, flows::add_flow};
+///
+/// // linked: ba1 ⇄ bb1 both ways; 1 job of ua1 goes around once.
+/// let g = ExpandedGraph::new(&examples::linked());
+/// let ring = ["ba1", "ba1->bb1", "bb1", "bb1->ba1"];
+/// let n = |i: usize| g.node_named(ring[i % 4]).unwrap();
+/// let mut flow = Flow::zero(&g);
+/// for i in 0..4 {
+///     let e = g.graph.find_edge(n(i), n(i + 1)).unwrap();
+///     add_flow(&g, &mut flow, 0, e, 1.0);
+/// }
+/// let cycle = find_cycle(&g, &flow, 0).unwrap();
+/// assert_eq!(cycle.len(), 4);
+/// assert!(find_cycle(&g, &Flow::zero(&g), 0).is_none());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (flows on G′); design §2 (reported flows never circulate).
 pub fn find_cycle(g: &ExpandedGraph, flow: &Flow, k: usize) -> Option<Vec<NodeIndex>> {
     let (c, x) = (g.commodities.get(k)?, flow.x.get(k)?);
     positive_cycle(&Endpoints::new(g), &c.usable, x)

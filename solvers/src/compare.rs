@@ -44,8 +44,8 @@ pub const CHECKPOINT_ROUNDS: usize = 50;
 /// The share of W* that `rounds_to_95` asks the window welfare to reach and keep.
 pub const TARGET_SHARE: f64 = 0.95;
 
-/// The two injection modes of the engine (design §5 step 1), without P1's δ* (which
-/// [`compare_market`] solves for itself).
+/// The two injection modes of the engine ([MCF-Grid] §5.1 step 1, design §5), without
+/// P1's δ* (which [`compare_market`] solves for itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InjectionMode {
@@ -69,9 +69,9 @@ impl InjectionMode {
 /// mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// An LP baseline of design §4.
+    /// An LP baseline of [MCF-Grid] §4.2 (design §4).
     Lp(Objective),
-    /// The distributed engine of design §5.
+    /// The distributed algorithm of [MCF-Grid] §5 (design §5).
     Engine {
         /// Push weights.
         variant: Variant,
@@ -351,20 +351,27 @@ impl<'a> Yardsticks<'a> {
     }
 }
 
-/// Compares every requested method on one market (design §8): one [`MethodRow`] per
-/// method, in the order of `options.methods`.
+/// Compares the LP baselines and the distributed algorithm's variants on one market,
+/// each against its optimum (design §8): one [`MethodRow`] per method, in the order of
+/// `options.methods`.
 ///
-/// Arguments: the validated market, its G′, and the options. Returns the rows; a
-/// method that cannot be computed gets a row with `error` set (and so do the methods
-/// whose yardstick it is: a failed P1 fails P2, P2⁻ and the feasible-mode rows).
+/// # Arguments
+/// * `market`: the validated market.
+/// * `g`: its expanded graph G′.
+/// * `options`: the methods, the LP options and the engine settings.
 ///
-/// Complexity: at most six LPs (P1, P2, P2⁻, P3, and P2, P2⁻ at the feasible-mode
-/// amounts), only those the methods need, plus one engine run per engine method; an
-/// engine row's optimum is solved before its run, which evaluates the window welfare
-/// every [`CHECKPOINT_ROUNDS`] rounds for `rounds_to_95`.
+/// # Returns
+/// The rows; a method that cannot be computed gets a row with `error` set (and so do
+/// the methods whose yardstick it is: a failed P1 fails P2, P2⁻ and the feasible-mode
+/// rows).
 ///
-/// Paper: [MCF-Grid] §6 (the experiments compare exactly these).
+/// # Complexity
+/// At most six LPs (P1, P2, P2⁻, P3, and P2, P2⁻ at the feasible-mode amounts), only
+/// those the methods need, plus one engine run per engine method; an engine row's
+/// optimum is solved before its run, which evaluates the window welfare every
+/// [`CHECKPOINT_ROUNDS`] rounds for `rounds_to_95`.
 ///
+/// # Example
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
 /// use brokerflow_solvers::compare::{compare_market, CompareOptions, Method};
@@ -376,6 +383,8 @@ impl<'a> Yardsticks<'a> {
 /// let rows = compare_market(&market, &g, &options);
 /// assert_eq!(rows[0].percent_of_optimum, Some(100.0));
 /// ```
+///
+/// Paper: [MCF-Grid] §6 (the experiments compare exactly these).
 pub fn compare_market(
     market: &Market,
     g: &ExpandedGraph,
@@ -730,10 +739,28 @@ impl Observe for Checkpoints {
 /// Runs the engine with [`Checkpoints`] attached — the same [`EngineRun`] as
 /// [`crate::engine::run`] — and returns it with `rounds_to_95`.
 ///
-/// Arguments: the market, its G′, the engine options, and the matching optimum W*.
-/// Errors: the engine's (a setting out of range). Deterministic for any thread count
-/// and runtime, like the engine.
+/// rounds_to_95 is the first checkpoint from which the window welfare stays at or
+/// above 95 % of W* to the end of the run. Deterministic for any thread count and
+/// runtime, like the engine.
 ///
+/// # Arguments
+/// * `market`, `g`: the market and its G′.
+/// * `options`: the engine options.
+/// * `optimum`: the matching optimum W* (P3 in demand mode, P2 at the injected
+///   amounts in feasible mode), `None` for no target.
+///
+/// # Returns
+/// The run and its rounds_to_95 (`None` without a positive W*, or when the run never
+/// gets there and stays).
+///
+/// # Errors
+/// The engine's ([`EngineError`]).
+///
+/// # Complexity
+/// That of [`crate::engine::run`], plus O(1) per checkpoint (every
+/// [`CHECKPOINT_ROUNDS`] rounds).
+///
+/// # Example
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
 /// use brokerflow_solvers::compare::run_with_checkpoints;
@@ -745,6 +772,9 @@ impl Observe for Checkpoints {
 /// let (run, to_95) = run_with_checkpoints(&market, &g, &o, None).unwrap();
 /// assert!(run.rounds > 0 && to_95.is_none());
 /// ```
+///
+/// Paper: [MCF-Grid] §6 (how soon the distributed runs approach the optimum); the
+/// measure is brokerflow's.
 pub fn run_with_checkpoints(
     market: &Market,
     g: &ExpandedGraph,

@@ -42,9 +42,43 @@ impl PathFlow {
     }
 }
 
-/// Decomposes an acyclic per-commodity flow into s_k → t_k paths (largest bottleneck
-/// first is not needed: any decomposition splits the same flow). Amounts below
-/// `floor` are dropped as round-off.
+/// Decomposes an acyclic per-commodity flow on G′ into s_k → t_k path flows, each
+/// with the provider that runs its jobs and the broker market that sells them (largest
+/// bottleneck first is not needed: any decomposition splits the same flow).
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: a flow on `g` without cycles per commodity (cancel them first with
+///   [`crate::cycles::cancel_cycles`]).
+/// * `floor`: amounts below `floor` × max(d_k, 1) are dropped as round-off.
+///
+/// # Returns
+/// The path flows, by commodity; per commodity their amounts add up to f_k (up to the
+/// dropped round-off). A path with no broker before its provider is left out.
+///
+/// # Complexity
+/// O(Σ_k |U_k|²) time for the usable edge sets U_k: at most |U_k| + 1 paths per
+/// commodity (each zeroes an edge), each found in O(|U_k|); O(|U_k|) extra space.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::flows::decompose;
+/// use brokerflow_solvers::lp::{max_welfare, LpOptions};
+///
+/// // P3 on tiny (graphs/markets/tiny.md §7): u1 5 via p1; u2 5 via p1 and 8 via b2.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let flow = max_welfare(&g, &LpOptions::default())?.flow.unwrap();
+/// let paths = decompose(&g, &flow, 1e-9);
+/// let u2: Vec<f64> = paths.iter().filter(|p| p.commodity == 1).map(|p| p.amount).collect();
+/// assert_eq!(u2.len(), 2);
+/// assert!((u2.iter().sum::<f64>() - 13.0).abs() < 1e-6);
+/// assert!(paths.iter().all(|p| p.commodity != 2)); // u3 is not served
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (path flows on G′), as settlement reads them
+/// (\[Dist-Auctioneer\]).
 pub fn decompose(g: &ExpandedGraph, flow: &Flow, floor: f64) -> Vec<PathFlow> {
     let mut paths = Vec::new();
     for (k, c) in g.commodities.iter().enumerate() {
@@ -191,7 +225,33 @@ pub fn reach_costs(
         .collect()
 }
 
-/// The edges of commodity k that carry flow (its support).
+/// The support of commodity k in a flow on G′: the usable edges that carry some of it.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: a flow on `g`.
+/// * `k`: the commodity (user index).
+///
+/// # Returns
+/// The edges with x^k_e > 0, in edge order.
+///
+/// # Complexity
+/// O(|U_k|) time and space for commodity k's usable edges U_k.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::flows::{add_flow, support};
+///
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let mut flow = Flow::zero(&g);
+/// assert!(support(&g, &flow, 0).is_empty());
+/// let e = g.commodities[0].usable[0];
+/// assert!(add_flow(&g, &mut flow, 0, e, 2.0));
+/// assert_eq!(support(&g, &flow, 0), vec![e]);
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (the flow variables x^k_e).
 pub fn support(g: &ExpandedGraph, flow: &Flow, k: usize) -> Vec<EdgeIndex> {
     flow.edges(g, k)
         .filter(|&(_, x)| x > 0.0)
@@ -215,7 +275,31 @@ pub struct SellLink {
     pub second: Option<EdgeIndex>,
 }
 
-/// Every broker→provider link of the market (the edges where a broker market sells).
+/// Every broker→provider link of the market: where a broker market sells its users'
+/// jobs to a provider.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+///
+/// # Returns
+/// One [`SellLink`] per broker→provider link, in market link order.
+///
+/// # Complexity
+/// O(L) time and space for L market links.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::flows::sell_links;
+///
+/// // tiny has two: b1 → p1 (unlimited, one edge) and b2 → p2 (finite, two edges).
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let sells = sell_links(&g);
+/// assert_eq!(sells.len(), 2);
+/// assert_eq!(sells.iter().filter(|s| s.second.is_some()).count(), 1);
+/// ```
+///
+/// Paper: [MCF-Grid] §4.1.2 (brokers buy from providers).
 pub fn sell_links(g: &ExpandedGraph) -> Vec<SellLink> {
     g.link_edges
         .iter()
@@ -237,7 +321,33 @@ pub fn sell_links(g: &ExpandedGraph) -> Vec<SellLink> {
         .collect()
 }
 
-/// The edge p → t_k, if commodity k may use it.
+/// The delivery edge p → t_k from provider p to commodity k's collection point.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `k`: the commodity (user index).
+/// * `p`: a provider node.
+///
+/// # Returns
+/// The edge, or `None` when k may not use it (p not eligible or not reached).
+///
+/// # Complexity
+/// O(|U_k|) time for commodity k's usable edges U_k; O(1) space.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::flows::delivery_edge;
+///
+/// // tiny: u1 is eligible for p1 only; u3 cannot reach p1.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let (p1, p2) = (g.node_named("p1").unwrap(), g.node_named("p2").unwrap());
+/// assert!(delivery_edge(&g, 0, p1).is_some());
+/// assert!(delivery_edge(&g, 0, p2).is_none());
+/// assert!(delivery_edge(&g, 2, p1).is_none());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.1.4.
 pub fn delivery_edge(g: &ExpandedGraph, k: usize, p: NodeIndex) -> Option<EdgeIndex> {
     let c = &g.commodities[k];
     c.usable.iter().copied().find(|&e| {
@@ -247,7 +357,36 @@ pub fn delivery_edge(g: &ExpandedGraph, k: usize, p: NodeIndex) -> Option<EdgeIn
     })
 }
 
-/// Adds `amount` of commodity k on edge e of `flow` (e must be usable by k).
+/// Adds `amount` of commodity k to x^k_e in `flow`.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow to change.
+/// * `k`: the commodity (user index).
+/// * `e`: the edge; it must be usable by k.
+/// * `amount`: what to add (negative to remove).
+///
+/// # Returns
+/// Whether `e` is usable by k (if not, `flow` is unchanged).
+///
+/// # Complexity
+/// O(log |U_k|) time for commodity k's usable edges U_k.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::flows::add_flow;
+///
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let mut flow = Flow::zero(&g);
+/// // u3 enters at b2 and can never use u1's access link.
+/// let u1_access = g.commodities[0].usable[0];
+/// assert!(!add_flow(&g, &mut flow, 2, u1_access, 1.0));
+/// assert!(add_flow(&g, &mut flow, 0, u1_access, 1.5));
+/// assert_eq!(flow.get(&g, 0, u1_access), 1.5);
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (the flow variables x^k_e).
 pub fn add_flow(g: &ExpandedGraph, flow: &mut Flow, k: usize, e: EdgeIndex, amount: f64) -> bool {
     match g.commodities[k].usable.binary_search(&e) {
         Ok(i) => {

@@ -34,8 +34,30 @@ impl Measure {
     }
 }
 
-/// percent_of_optimum = 100 · W / W* (design §8); undefined when W* ≤
-/// [`OPTIMUM_TOLERANCE`].
+/// percent_of_optimum = 100 · W / W*: a flow's welfare as a share of the LP optimum,
+/// the measure of [MCF-Grid] §6's comparison with the optimum (design §8).
+///
+/// # Arguments
+/// * `welfare`: W of the flow judged.
+/// * `optimum`: W* of the matching LP (P2 at the injected amounts, or P3).
+///
+/// # Returns
+/// The percentage, or undefined with a reason when W* ≤ [`OPTIMUM_TOLERANCE`].
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::measures::percent_of_optimum;
+///
+/// // tiny (graphs/markets/tiny.md §5, §7): P2's 130 against P3's 141.
+/// let m = percent_of_optimum(130.0, 141.0);
+/// assert!((m.value.unwrap() - 100.0 * 130.0 / 141.0).abs() < 1e-12);
+/// assert!(percent_of_optimum(5.0, 0.0).value.is_none());
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (Table 1's comparison with the optimum).
 pub fn percent_of_optimum(welfare: f64, optimum: f64) -> Measure {
     if optimum <= OPTIMUM_TOLERANCE {
         Measure::none("the optimum welfare is zero or negative (at most 1e-6)")
@@ -55,6 +77,31 @@ pub const GAP_TOLERANCE: f64 = 1e-3;
 /// window-averaged absorbed rates), so the measure judges routing alone. Undefined
 /// when P2⁻ is undefined (`worst = None`, cyclic market) or W* − W⁻ ≤
 /// [`GAP_TOLERANCE`]·max(1, |W*|).
+///
+/// # Arguments
+/// * `welfare`: W of the flow judged.
+/// * `optimum`: W* of P2 at the flow's amounts (the best routing).
+/// * `worst`: W⁻ of P2⁻ at the same amounts, `None` where P2⁻ is undefined.
+///
+/// # Returns
+/// The fraction of the gap closed (1 = best routing, 0 = worst), or undefined with a
+/// reason.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::measures::gap_closed;
+///
+/// // tiny at (5, 10, 5): P2 = 130, P2⁻ = 122 (graphs/markets/tiny.md §5, §6).
+/// assert_eq!(gap_closed(126.0, 130.0, Some(122.0)).value, Some(0.5));
+/// assert_eq!(gap_closed(130.0, 130.0, Some(122.0)).value, Some(1.0));
+/// assert!(gap_closed(126.0, 130.0, None).value.is_none());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (P2's best routing); the worst routing P2⁻ and the measure
+/// are brokerflow's (design §8).
 pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
     match worst {
         None => Measure::none("the worst routing (P2-) is undefined on a cyclic market"),
@@ -74,6 +121,32 @@ pub fn gap_closed(welfare: f64, optimum: f64, worst: Option<f64>) -> Measure {
 /// when no dual price exceeds [`OPTIMUM_TOLERANCE`] (nothing is scarce). Duals of a
 /// degenerate P3 are one optimal vertex among several, so a large value can also mean
 /// the engine found another optimal price vector.
+///
+/// # Arguments
+/// * `prices`: λ_n per G′ node, `None` where the run has none.
+/// * `duals`: P3's dual price y_n per G′ node.
+///
+/// # Returns
+/// The largest price error relative to the largest dual price, or undefined with a
+/// reason.
+///
+/// # Complexity
+/// O(N) for N nodes of G′.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::measures::price_error;
+///
+/// // tiny's P3 prices (graphs/markets/tiny.md §7): `u1->b1` 16, p1 3, `b1->b2` 2.
+/// let duals = [16.0, 3.0, 2.0, 0.0];
+/// let prices = [Some(16.0), Some(3.0), Some(2.0), None];
+/// assert_eq!(price_error(&prices, &duals).value, Some(0.0));
+/// let off = [Some(12.0), Some(3.0), Some(2.0), None];
+/// assert_eq!(price_error(&off, &duals).value, Some(4.0 / 16.0));
+/// assert!(price_error(&prices, &[0.0; 4]).value.is_none());
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (P3's resource prices are its duals).
 pub fn price_error(prices: &[Option<f64>], duals: &[f64]) -> Measure {
     let largest = duals.iter().cloned().fold(0.0, f64::max);
     if largest <= OPTIMUM_TOLERANCE {
@@ -87,8 +160,31 @@ pub fn price_error(prices: &[Option<f64>], duals: &[f64]) -> Measure {
     Measure::some(worst / largest)
 }
 
-/// served_fraction = Σ f_k / Σ d_k over non-stranded users (design §8); `None` when
-/// they have no demand at all.
+/// served_fraction = Σ f_k / Σ d_k over non-stranded users (design §8): how much of the
+/// users' demand a flow serves.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow.
+///
+/// # Returns
+/// The fraction, `None` when the non-stranded users have no demand at all.
+///
+/// # Complexity
+/// O(|P|) for |P| usable pairs (f_k read off each t_k's in-edges).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+/// use brokerflow_solvers::measures::served_fraction;
+///
+/// // tiny: u1 served 5 on its one route, of a total demand 10 + 20 + 10.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let flow = Flow { x: vec![vec![5.0; 4], vec![0.0; 8], vec![0.0; 4]] };
+/// assert_eq!(served_fraction(&g, &flow), Some(5.0 / 40.0));
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2 (f_k ≤ d_k).
 pub fn served_fraction(g: &ExpandedGraph, flow: &Flow) -> Option<f64> {
     let (served, demand) = g
         .commodities

@@ -35,13 +35,52 @@ impl Estimate {
     }
 }
 
-/// Arithmetic mean; `None` for no values.
+/// Arithmetic mean of a measure over scenarios.
+///
+/// # Arguments
+/// * `xs`: the defined values.
+///
+/// # Returns
+/// Σ x / n; `None` for no values.
+///
+/// # Complexity
+/// O(n).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::mean;
+///
+/// assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
+/// assert_eq!(mean(&[]), None);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-/// Sample standard deviation with Bessel's correction (divisor n − 1); `None` for
-/// n < 2.
+/// Sample standard deviation with Bessel's correction (divisor n − 1).
+///
+/// # Arguments
+/// * `xs`: the defined values.
+///
+/// # Returns
+/// s = √(Σ (x − x̄)² / (n − 1)); `None` for n < 2.
+///
+/// # Complexity
+/// O(n).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::sample_std_dev;
+///
+/// // mean 3, squared deviations 4 + 1 + 0 + 1 + 4 = 10, 10 / 4 = 2.5
+/// let s = sample_std_dev(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+/// assert!((s - 2.5f64.sqrt()).abs() < 1e-12);
+/// assert_eq!(sample_std_dev(&[7.0]), None);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn sample_std_dev(xs: &[f64]) -> Option<f64> {
     if xs.len() < 2 {
         return None;
@@ -54,8 +93,28 @@ pub fn sample_std_dev(xs: &[f64]) -> Option<f64> {
 /// Mean with its 95 % Student-t confidence interval (n − 1 degrees of freedom);
 /// `None` for no values, a `None` half-width for one value.
 ///
-/// Example: [1, 2, 3, 4, 5] has mean 3, s = √2.5 and t(0.975, 4) = 2.776, so the
-/// half-width is 2.776·√2.5/√5 ≈ 1.963.
+/// # Arguments
+/// * `xs`: the defined values.
+///
+/// # Returns
+/// The [`Estimate`]: n, the mean and t(0.975, n − 1)·s/√n.
+///
+/// # Complexity
+/// O(n), plus the t quantile's bisection (about 50 CDF evaluations).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::mean_ci;
+///
+/// // Mean 3, s = √2.5 and t(0.975, 4) = 2.776 (tables), so the half-width is
+/// // 2.776·√2.5/√5 ≈ 1.963.
+/// let e = mean_ci(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+/// assert_eq!((e.n, e.mean), (5, 3.0));
+/// assert!((e.half_width.unwrap() - 1.963).abs() < 1e-3);
+/// assert_eq!(mean_ci(&[4.0]).unwrap().half_width, None);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn mean_ci(xs: &[f64]) -> Option<Estimate> {
     let n = xs.len();
     let m = mean(xs)?;
@@ -71,6 +130,27 @@ pub fn mean_ci(xs: &[f64]) -> Option<Estimate> {
 /// Per-scenario differences a_i − b_i over the scenarios where both are defined
 /// (design §8: a gain of one method over another is the mean of these, with its own
 /// paired CI). Slices are aligned by scenario; extra entries of the longer are ignored.
+///
+/// # Arguments
+/// * `a`, `b`: one measure of two methods, per scenario, `None` where undefined.
+///
+/// # Returns
+/// a_i − b_i for every scenario i where both are defined, in scenario order.
+///
+/// # Complexity
+/// O(min(|a|, |b|)).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::paired_differences;
+///
+/// let a = [Some(5.0), None, Some(2.0), Some(9.0)];
+/// let b = [Some(3.0), Some(1.0), None];
+/// assert_eq!(paired_differences(&a, &b), vec![2.0]);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 Table 1 (utility-aware against fair on the same scenarios);
+/// the statistics are textbook.
 pub fn paired_differences(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<f64> {
     a.iter()
         .zip(b)
@@ -82,6 +162,29 @@ pub fn paired_differences(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<f64> {
 /// (1-based) among the sorted values; p ≤ 0 gives the minimum. `None` for no values,
 /// for a NaN among them, or for p outside [0, 100] or NaN. design §8's "worst
 /// decile" is `percentile(xs, 10.0)`.
+///
+/// # Arguments
+/// * `xs`: the values.
+/// * `p`: the percentile, in [0, 100].
+///
+/// # Returns
+/// The value of nearest rank ⌈p/100 · n⌉, or `None` as above.
+///
+/// # Complexity
+/// O(n log n) (a sorted copy).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::percentile;
+///
+/// let xs: Vec<f64> = (1..=20).rev().map(f64::from).collect();
+/// assert_eq!(percentile(&xs, 10.0), Some(2.0)); // rank ⌈0.1 · 20⌉ = 2
+/// assert_eq!(percentile(&xs, 50.0), Some(10.0));
+/// assert_eq!(percentile(&xs, 100.0), Some(20.0));
+/// assert_eq!(percentile(&xs, 101.0), None);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn percentile(xs: &[f64], p: f64) -> Option<f64> {
     if xs.is_empty() || !(0.0..=100.0).contains(&p) || xs.iter().any(|x| x.is_nan()) {
         return None;
@@ -95,6 +198,29 @@ pub fn percentile(xs: &[f64], p: f64) -> Option<f64> {
 /// Student's t quantile: the t with P(T ≤ t) = p for `df` > 0 degrees of freedom
 /// (0 < p < 1), by bisection on the CDF to about 1e-12. `NaN` for arguments out of
 /// range.
+///
+/// # Arguments
+/// * `p`: the probability, 0 < p < 1.
+/// * `df`: the degrees of freedom, > 0.
+///
+/// # Returns
+/// The quantile, or NaN.
+///
+/// # Complexity
+/// O(log(t) + 45) CDF evaluations: doubling up to t, then bisection to about 1e-13.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::t_quantile;
+///
+/// // One degree of freedom is the Cauchy distribution: Q(p) = tan(π(p − ½)).
+/// let q = t_quantile(0.975, 1.0);
+/// assert!((q - (std::f64::consts::PI * 0.475).tan()).abs() < 1e-8);
+/// assert!(t_quantile(0.5, 3.0).abs() < 1e-9);
+/// assert!(t_quantile(1.0, 3.0).is_nan());
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     if !(p > 0.0 && p < 1.0 && df > 0.0) {
         return f64::NAN;
@@ -125,6 +251,28 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
 }
 
 /// Student's t CDF: P(T ≤ t) = 1 − ½·I_x(df/2, ½) for t ≥ 0, x = df/(df + t²).
+///
+/// # Arguments
+/// * `t`: the value.
+/// * `df`: the degrees of freedom, > 0.
+///
+/// # Returns
+/// P(T ≤ t).
+///
+/// # Complexity
+/// O(1): a continued fraction of at most a fixed number of terms.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stats::t_cdf;
+///
+/// // df = 1: ½ + atan(t)/π; df = 2: ½ + t / (2·√(2 + t²)).
+/// assert!((t_cdf(1.0, 1.0) - 0.75).abs() < 1e-9);
+/// assert!((t_cdf(1.0, 2.0) - (0.5 + 1.0 / (2.0 * 3f64.sqrt()))).abs() < 1e-9);
+/// assert!((t_cdf(-1.0, 2.0) + t_cdf(1.0, 2.0) - 1.0).abs() < 1e-9);
+/// ```
+///
+/// Paper: [MCF-Grid] §6 (averages over random scenarios); the statistics are textbook.
 pub fn t_cdf(t: f64, df: f64) -> f64 {
     let x = df / (df + t * t);
     let tail = 0.5 * regularized_incomplete_beta(x, df / 2.0, 0.5);

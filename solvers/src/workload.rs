@@ -100,8 +100,37 @@ impl LpEstimate {
     }
 }
 
-/// The LP of `objective` on `g`, estimated from the usable pairs (design §4's pruned
-/// variables). O(usable pairs).
+/// The size of the LP baseline `objective` ([MCF-Grid] §4.2) on `g`, estimated from
+/// the usable pairs (design §4's pruned variables), before it is built.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `objective`: P1, P2, P2⁻ or P3.
+///
+/// # Returns
+/// Variables (one per usable pair of a served commodity, plus δ for P1) and
+/// constraints (conservation per commodity and node it touches but t_k, plus one
+/// resource row per finite node some served commodity can leave).
+///
+/// # Complexity
+/// O(N + |P|) for N nodes of G′ and |P| usable pairs.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::Objective;
+/// use brokerflow_solvers::workload::lp_estimate;
+///
+/// // tiny (graphs/markets/tiny.md §2): 16 usable pairs; u1, u2 and u3 touch 4, 7 and
+/// // 4 nodes besides their t_k; 7 finite nodes send (3 bandwidth nodes, 2 brokers,
+/// // 2 providers).
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let p2 = lp_estimate(&g, Objective::Utility);
+/// assert_eq!((p2.variables, p2.constraints), (16, 4 + 7 + 4 + 7));
+/// assert_eq!(lp_estimate(&g, Objective::Concurrent).variables, 17);
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.
 pub fn lp_estimate(g: &ExpandedGraph, objective: Objective) -> LpEstimate {
     let pairs = g.pairs();
     let mut stamp = vec![usize::MAX; g.graph.node_count()];
@@ -183,7 +212,32 @@ impl EngineEstimate {
     }
 }
 
-/// An engine run on `g` with this window and round limit.
+/// The size of a run of the distributed algorithm ([MCF-Grid] §5) on `g` with this
+/// window and round limit, before its state is allocated.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `window`: rounds averaged over.
+/// * `max_rounds`: the round limit.
+///
+/// # Returns
+/// The [`EngineEstimate`] (state per usable pair, ledger per commodity).
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::workload::engine_estimate;
+///
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let e = engine_estimate(&g, 50, 1000);
+/// assert_eq!((e.pairs, e.commodities), (16, 3));
+/// assert_eq!(e.pair_rounds(), 16 * 1000);
+/// ```
+///
+/// Paper: [MCF-Grid] §5.
 pub fn engine_estimate(g: &ExpandedGraph, window: usize, max_rounds: usize) -> EngineEstimate {
     EngineEstimate {
         pairs: g.usable_pairs(),

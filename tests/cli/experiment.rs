@@ -194,7 +194,7 @@ fn tiny_spec_is_complete_and_identical_for_any_jobs_and_after_resume() {
         .iter()
         .any(|r| r[1] == "utility-aware-minus-fair/demand" && r[2] == "welfare" && r[3] == "3"));
     let md = read(&a, "summary.md");
-    assert!(md.contains("## Seed 003 Table 1 beside brokerflow"));
+    assert!(md.contains("## [MCF-Grid] Table 1 beside brokerflow"));
     assert!(
         md.contains(
             "| rounds | rounds median | rounds p90 | converged | rounds to 95 % median | to 95 % p90 | to 95 % n |"

@@ -36,10 +36,39 @@ pub const HEADER: &str = "commodity,from,to,flow";
 /// The `to` field of a provider → collection point row.
 pub const SINK: &str = "sink";
 
-/// Writes `flow` (on G′ = `g`, expanded from `market`) as a flows CSV: the header row,
-/// then every nonzero (commodity, link) and (commodity, provider → sink) amount in
-/// deterministic order (module docs). Ids come from the market; should `g` not match
-/// it, G′'s node names (the same ids) are used.
+/// Writes a multi-commodity flow x^k_e on G′ over the market's own links, as a flows
+/// CSV: the header row, then every nonzero (commodity, link) and (commodity, provider
+/// → sink) amount in deterministic order (module docs). Ids come from the market;
+/// should `g` not match it, G′'s node names (the same ids) are used.
+///
+/// # Arguments
+/// * `market`: the market `g` was expanded from (for the ids and the link order).
+/// * `g`: its expanded graph G′.
+/// * `flow`: the flow on `g`.
+///
+/// # Returns
+/// The CSV text, which [`read_flows`] reads back to the same flow bit for bit.
+///
+/// # Complexity
+/// O(|P| + K·P_prov) time for |P| usable pairs, K commodities and P_prov providers,
+/// and O(size of the output) space.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::formats::flows_csv::{read_flows, write_flows};
+/// use brokerflow_graphs::{examples, ExpandedGraph, Flow};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// assert_eq!(write_flows(&m, &g, &Flow::zero(&g)), "commodity,from,to,flow\n");
+/// // u1's 5 jobs on its only route u1 → b1 → p1 (graphs/markets/tiny.md §3, R1).
+/// let text = "commodity,from,to,flow\nu1,u1,b1,5\nu1,b1,p1,5\nu1,p1,sink,5\n";
+/// let (flow, _) = read_flows(&m, &g, text, "r1.csv")?;
+/// assert_eq!(write_flows(&m, &g, &flow), text);
+/// # Ok::<_, brokerflow_graphs::formats::flows_csv::FlowsError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.1.5 (the flow's edges; the format is brokerflow's, design §4).
 pub fn write_flows(market: &Market, g: &ExpandedGraph, flow: &Flow) -> String {
     let mut s = String::new();
     s.push_str(HEADER);
@@ -271,11 +300,49 @@ enum Target {
     Delivery(NodeIndex),
 }
 
-/// Reads a flows CSV for `market` and its G′ `g` (the format of the module docs).
-/// `origin` names the input in errors. Returns the flow and the rows naming real
-/// links or provider → sink pairs the commodity cannot use ([`FlowIssue`]; their
-/// amounts are not in the flow). A finite link's amount goes on both of its G′ edges;
-/// anything not listed is 0.
+/// Reads a multi-commodity flow on G′ from a flows CSV written over the market's
+/// links (the format of the module docs). A finite link's amount goes on both of its
+/// G′ edges (u → n_uv → v); anything not listed is 0.
+///
+/// # Arguments
+/// * `market`: the market the rows name.
+/// * `g`: its expanded graph G′.
+/// * `text`: the CSV.
+/// * `origin`: the input's name, quoted in errors.
+///
+/// # Returns
+/// The flow and the rows naming real links or provider → sink pairs the commodity
+/// cannot use ([`FlowIssue`]; their amounts are not in the flow).
+///
+/// # Errors
+/// [`FlowsError`] for a missing header, an unknown commodity or link, an amount that
+/// is not a finite non-negative number, a repeated row, or a `g` that does not match
+/// `market`; each names the line.
+///
+/// # Complexity
+/// O(R + N + L + K) expected time for R rows, N participants, L links and K users
+/// (hash maps of the ids and links).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::formats::flows_csv::read_flows;
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// // P2's routing of (5, 10, 5), worked out by hand in graphs/markets/tiny.md §5.
+/// let p2 = "commodity,from,to,flow\nu1,u1,b1,5\nu1,b1,p1,5\nu1,p1,sink,5\nu2,u2,b1,10\n\
+///           u2,b1,p1,5\nu2,b1,b2,5\nu2,b2,p2,5\nu2,p1,sink,5\nu2,p2,sink,5\n\
+///           u3,u3,b2,5\nu3,b2,p2,5\nu3,p2,sink,5\n";
+/// let (flow, issues) = read_flows(&m, &g, p2, "p2.csv")?;
+/// assert!(issues.is_empty());
+/// assert_eq!([0, 1, 2].map(|k| flow.served(&g, k)), [5.0, 10.0, 5.0]);
+/// assert_eq!(flow.welfare(&g), 130.0); // 190 of value − 60 of cost
+/// assert!(read_flows(&m, &g, "commodity,from,to,flow\nu9,u1,b1,1\n", "bad.csv").is_err());
+/// # Ok::<_, brokerflow_graphs::formats::flows_csv::FlowsError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.1.5 (the flow's edges; the format is brokerflow's, design §4).
 pub fn read_flows(
     market: &Market,
     g: &ExpandedGraph,

@@ -30,9 +30,35 @@ pub enum ImportError {
     Sndlib(#[from] sndlib::SndlibError),
 }
 
-/// Reads a network file's `bytes` in `format` into a market (`origin` names the input
-/// in errors and `meta`); `sndlib` keeps only the first `sndlib_max_demands` demands
-/// if given, in file order.
+/// Imports a published network (a multicommodity-flow benchmark or an SNDlib
+/// backbone) as a linked-broker market: its nodes become brokers, its demands users.
+///
+/// # Arguments
+/// * `format`: [`Format::Mcf`] or [`Format::Sndlib`].
+/// * `bytes`: the file's contents.
+/// * `origin`: the input's name, quoted in errors and recorded in `meta`.
+/// * `sndlib_max_demands`: for `sndlib`, keep only this many demands, in file order.
+///
+/// # Returns
+/// The validated market.
+///
+/// # Errors
+/// [`ImportError`]: the format's own parse or validation error.
+///
+/// # Complexity
+/// That of the format's reader ([`mcf::parse_mcf`], [`sndlib::parse_sndlib`]),
+/// linear in the file's size.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::formats::{import, Format};
+///
+/// // Not a network in either format.
+/// assert!(import(Format::Mcf, b"hello", "x.mcf", None).is_err());
+/// assert!(import(Format::Sndlib, b"hello", "x.txt", None).is_err());
+/// ```
+///
+/// Paper: \[SNDlib\] (the native format); the mcf benchmarks as design §4 describes.
 pub fn import(
     format: Format,
     bytes: &[u8],

@@ -60,7 +60,7 @@ use accounting::{Accounting, RoundLedger};
 use runtime::Executor;
 use setup::Setup;
 
-/// What the sources inject each round (design §5 step 1).
+/// What the sources inject each round ([MCF-Grid] §5.1 step 1, design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "mode")]
 pub enum Injection {
@@ -180,7 +180,8 @@ pub const DEFAULT_MOMENTUM_FEASIBLE: f64 = 0.95;
 /// The largest η + ε a run accepts ([`EngineOptions::check`]).
 pub const MAX_SLACK: f64 = 0.05;
 
-/// Every setting of a run, with documented defaults (design §5).
+/// Every setting of a run of the distributed algorithm ([MCF-Grid] §5.1), with
+/// documented defaults (design §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EngineOptions {
     /// Push weights.
@@ -418,10 +419,11 @@ impl EngineRun {
         self.flow.served(g, k)
     }
 
-    /// Design §2's engine welfare on window-averaged rates: values count every absorbed
-    /// job (the steady flow's and the [`EngineRun::unsteady`] deliveries), costs every
-    /// job moved (also jobs that circulated or were still on their way, which the
-    /// reported `flow` no longer shows; see [`EngineRun::circulation_cost`]).
+    /// The market's welfare W ([MCF-Grid] §4.1, design §2) on window-averaged rates:
+    /// values count every absorbed job (the steady flow's and the
+    /// [`EngineRun::unsteady`] deliveries), costs every job moved (also jobs that
+    /// circulated or were still on their way, which the reported `flow` no longer shows;
+    /// see [`EngineRun::circulation_cost`]).
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
         let unsteady_value: f64 = g
             .commodities
@@ -456,6 +458,46 @@ pub struct Route {
 /// Runs the distributed algorithm on G′ ([MCF-Grid] §5.1): rounds of announce, step
 /// (inject, balance, push) and deliver (absorb), until converged or the round limit,
 /// on the runtime `options.runtime`.
+///
+/// # Arguments
+/// * `market`: the market (for its participants' ids and prices).
+/// * `g`: its expanded graph G′.
+/// * `options`: the variant, the injection (d_k or δ*·d_k), the potential, the round
+///   limit, the window and the rest of the engine's settings.
+///
+/// # Returns
+/// The [`EngineRun`]: its steady flow (which passes the independent check), welfare
+/// terms, rounds, why it stopped and the node multipliers.
+///
+/// # Errors
+/// [`EngineError`]: options out of range, numbers too large for the engine, or a run
+/// in which some node used more than its capacity.
+///
+/// # Complexity
+/// O(R · (N + |P| log |P|)) time for R rounds, N nodes of G′ and |P| usable pairs
+/// (each round every node solves its push problem by reverse water-filling over its
+/// pairs); O(N + |P| · W) space for the window of W rounds.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::check::{verify, Tolerance};
+/// use brokerflow_solvers::engine::{self, EngineOptions, Injection, Variant};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// // Feasible injection at tiny's δ* = 0.5 (graphs/markets/tiny.md §4).
+/// let o = EngineOptions::new(Variant::UtilityAware, Injection::Feasible { delta: Some(0.5) });
+/// let r = engine::run(&m, &g, &o)?;
+/// assert!(verify(&g, &r.flow, Tolerance::default()).is_ok());
+/// // A feasible flow never beats P3's optimum, 141 (tiny.md §7).
+/// assert!(r.flow.welfare(&g) <= 141.0 + 1e-6);
+/// // Deterministic: the same market and options give the same run.
+/// assert_eq!(engine::run(&m, &g, &o)?.flow, r.flow);
+/// # Ok::<_, brokerflow_solvers::engine::EngineError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §5.1, after \[Awerbuch–Leighton\].
 pub fn run(
     market: &Market,
     g: &ExpandedGraph,
@@ -465,6 +507,34 @@ pub fn run(
 }
 
 /// [`run`] with observers attached (trace, checkpoints, progress): the same result.
+///
+/// # Arguments
+/// * `market`, `g`, `options`: as for [`run`].
+/// * `observers`: called after rounds, as each one's [`ObserverMode`] asks.
+///
+/// # Returns
+/// The same [`EngineRun`] as [`run`].
+///
+/// # Errors
+/// As [`run`].
+///
+/// # Complexity
+/// As [`run`], plus the observers' own work.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::engine::{self, EngineOptions, Injection, Observers, Variant};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// let o = EngineOptions::new(Variant::Fair, Injection::Demand);
+/// let watched = engine::run_observed(&m, &g, &o, &mut Observers::new())?;
+/// assert_eq!(watched.flow, engine::run(&m, &g, &o)?.flow);
+/// # Ok::<_, brokerflow_solvers::engine::EngineError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §5.1.
 pub fn run_observed(
     market: &Market,
     g: &ExpandedGraph,
@@ -474,7 +544,39 @@ pub fn run_observed(
     Engine::new(market, g, options)?.run(observers).valid()
 }
 
-/// [`run_observed`] under a fault schedule (design §5, "Faults"; `None`: none).
+/// [`run_observed`] under a fault schedule: the distributed algorithm with nodes
+/// that crash, lag or lie and messages that are lost or delayed (design §5,
+/// "Faults"; `None`: none).
+///
+/// # Arguments
+/// * `market`, `g`, `options`, `observers`: as for [`run_observed`].
+/// * `faults`: the schedule, checked against `g`, or `None`.
+///
+/// # Returns
+/// The [`EngineRun`], with what the faults did in [`EngineRun::faults`].
+///
+/// # Errors
+/// As [`run`]; also a runtime that cannot run faults.
+///
+/// # Complexity
+/// As [`run`], plus O(F) for the F scheduled faults.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::engine::{self, EngineOptions, Injection, Observers, Variant};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// let o = EngineOptions::new(Variant::Fair, Injection::Demand);
+/// // No schedule: the fault-free run.
+/// let r = engine::run_with_faults(&m, &g, &o, None, &mut Observers::new())?;
+/// assert!(r.faults.is_none());
+/// assert_eq!(r.flow, engine::run(&m, &g, &o)?.flow);
+/// # Ok::<_, brokerflow_solvers::engine::EngineError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §5.1; the faults are brokerflow's robustness tests (design §5).
 pub fn run_with_faults(
     market: &Market,
     g: &ExpandedGraph,
@@ -727,6 +829,40 @@ impl<'g> Engine<'g> {
 /// Every broker's routing table from a flow: per (commodity, next hop), the share of
 /// the broker's outflow of that commodity (design §5). Next hops are market
 /// participants: a bandwidth node stands for the link's receiver.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′.
+/// * `flow`: the flow, usually an engine run's steady flow.
+///
+/// # Returns
+/// One [`Route`] per (broker, commodity, next hop) with flow, by broker node, then
+/// commodity, then next hop; each broker's fractions of one commodity add up to 1.
+///
+/// # Complexity
+/// O(B · K · (deg + log |U_k|)) time for B brokers, K commodities and brokers' out-degree
+/// deg.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::formats::flows_csv::read_flows;
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::engine::routing_table;
+///
+/// // u2 splits 10 jobs at b1: 5 to p1 and 5 over the link to b2 (P2, tiny.md §5).
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// let text = "commodity,from,to,flow\nu2,u2,b1,10\nu2,b1,p1,5\nu2,b1,b2,5\n\
+///             u2,b2,p2,5\nu2,p1,sink,5\nu2,p2,sink,5\n";
+/// let (flow, _) = read_flows(&m, &g, text, "u2.csv").unwrap();
+/// let at_b1: Vec<_> = routing_table(&g, &flow)
+///     .into_iter()
+///     .filter(|r| r.broker == "b1")
+///     .map(|r| (r.next_hop, r.fraction))
+///     .collect();
+/// assert_eq!(at_b1, vec![("b2".to_string(), 0.5), ("p1".to_string(), 0.5)]);
+/// ```
+///
+/// Paper: [MCF-Grid] §4.1.2 (brokers route jobs to providers and linked brokers).
 pub fn routing_table(g: &ExpandedGraph, flow: &Flow) -> Vec<Route> {
     let mut routes = Vec::new();
     for n in g.graph.node_indices() {

@@ -217,8 +217,23 @@ impl<P: PushPolicy> Default for NodeScratch<P> {
     }
 }
 
-/// Phase 1: the node's queue heights and its variant's announcements, for its
-/// in-neighbours.
+/// Phase 1 of a round of the distributed algorithm: the node's normalised queue
+/// heights and its variant's announcements, for its in-neighbours.
+///
+/// # Arguments
+/// * `config`: the node's configuration.
+/// * `state`: its state.
+///
+/// # Returns
+/// The [`Heights`] message, one entry per local commodity.
+///
+/// # Complexity
+/// O(k) for the node's k local commodities.
+///
+/// # Example
+/// See [`node_step`], whose doc-test builds the [`Heights`] messages a node hears.
+///
+/// Paper: [MCF-Grid] §5.1, after \[Awerbuch–Leighton\].
 pub fn announce<P: PushPolicy>(config: &NodeConfig<P>, state: &NodeState<P>) -> Heights<P> {
     Heights {
         from: config.node,
@@ -385,6 +400,22 @@ pub fn node_step_open<P: PushPolicy>(
 /// the canonical order (by commodity, then sender, then edge; [`protocol::receive`]),
 /// so the result does not depend on the transport. A collection point absorbs them;
 /// jobs of a commodity the node does not carry are ignored.
+///
+/// # Arguments
+/// * `config`: the node's configuration.
+/// * `state`: its state: held jobs grow, or `absorbed` records what reached t_k.
+/// * `arrivals`: the jobs sent to it this round, in any order.
+///
+/// # Returns
+/// Nothing; `state` holds the result.
+///
+/// # Complexity
+/// O(a log a) for a arrivals (the canonical sort).
+///
+/// # Example
+/// See [`crate::engine::run`] (a whole run on `examples::tiny()`).
+///
+/// Paper: [MCF-Grid] §5.1 step 4 (absorb at the collection point).
 pub fn deliver<P: PushPolicy>(
     config: &NodeConfig<P>,
     state: &mut NodeState<P>,

@@ -48,7 +48,31 @@ pub struct Local {
     pub momentum: f64,
 }
 
-/// The normalised height q̄ = held / queues / d_k of a node's queues of a commodity.
+/// The normalised queue height q̄ = held / queues / d_k of a node's queues of a
+/// commodity: what a node announces to its in-neighbours in phase 1 ([MCF-Grid] §5.1).
+///
+/// # Arguments
+/// * `c`: what the node knows of commodity k (its d_k and number of queues).
+/// * `held`: the jobs of k the node holds, spread evenly over its queues of k.
+///
+/// # Returns
+/// q̄; 0 for a node with no queues of k or a commodity without demand.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::engine::protocol::{height, Local};
+///
+/// // 12 jobs over 3 queues of a commodity with demand 2: 12 / 3 / 2 = 2.
+/// let c = Local { k: 0, demand: 2.0, resource: 1.0, queues: 3, injection: 0.0,
+///                 ceiling: None, momentum: 0.0 };
+/// assert_eq!(height(&c, 12.0), 2.0);
+/// assert_eq!(height(&Local { queues: 0, ..c }, 12.0), 0.0);
+/// ```
+///
+/// Paper: [MCF-Grid] §5.1 (heights normalised by d_k), after \[Awerbuch–Leighton\].
 pub fn height(c: &Local, held: f64) -> f64 {
     if c.queues == 0 || c.demand <= 0.0 {
         0.0
@@ -143,13 +167,29 @@ pub struct Stepped {
 /// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
 /// x̄ ≤ q̄_t (reverse water-filling, as [`super::reverse_water_fill`]).
 ///
-/// Arguments: the node's configuration, its state (changed in place), its
-/// out-neighbours' announcements, the potential, reusable buffers, and `sent`, one
-/// entry per out-edge j, overwritten with the jobs sent over it (0 for none).
 /// Allocates nothing once `scratch` has grown.
 ///
-/// Complexity: O(m log m) in the node's m (commodity, out-edge) terms when its
-/// capacity binds (the breakpoints are sorted), O(m) otherwise.
+/// # Arguments
+/// * `config`: the node's configuration (capacity, local commodities, out-edges).
+/// * `state`: its state (queues held, learned values), changed in place.
+/// * `heads`: its out-neighbours' announcements.
+/// * `potential`: Φ.
+/// * `scratch`: reusable buffers.
+/// * `sent`: one entry per out-edge j, overwritten with the jobs sent over it (0 for
+///   none).
+///
+/// # Returns
+/// The push's multiplier λ and the resource units it uses ([`Stepped`]).
+///
+/// # Complexity
+/// O(m log m) in the node's m (commodity, out-edge) terms when its capacity binds
+/// (the breakpoints are sorted), O(m) otherwise.
+///
+/// # Example
+/// Every runtime runs each node through this function; [`crate::engine::run`] has a
+/// doc-test of a whole run on `examples::tiny()`.
+///
+/// Paper: [MCF-Grid] §5.1 steps 1–3, after \[Awerbuch–Leighton\].
 #[inline(always)]
 pub fn step<P: PushPolicy>(
     config: &impl NodeView<P>,
@@ -290,6 +330,23 @@ pub fn step<P: PushPolicy>(
 /// ≤ 0) are ignored. At a collection point the jobs are absorbed: returns what was
 /// absorbed, and `held` stays untouched; elsewhere they join `held` and 0 is returned.
 /// The variant learns from the stamps ([`PushPolicy::receive`]).
+///
+/// # Arguments
+/// * `collection`: whether the node is k's collection point t_k.
+/// * `held`: the jobs of k the node holds.
+/// * `slot`: the variant's learned state for k at this node.
+/// * `arrivals`: (amount, stamp) per sender, in the canonical order.
+///
+/// # Returns
+/// The jobs absorbed (0 except at a collection point).
+///
+/// # Complexity
+/// O(a) for a arrivals.
+///
+/// # Example
+/// See [`crate::engine::run`] (a whole run on `examples::tiny()`).
+///
+/// Paper: [MCF-Grid] §5.1 step 4 (absorb at the collection point).
 pub fn receive<'a, P: PushPolicy>(
     collection: bool,
     held: &mut f64,

@@ -476,7 +476,37 @@ pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileEr
 /// Reads a state file's text: JSON of [`SavedState`]'s shape, objects only (a record
 /// written as an array is refused), every number finite, the format and version this
 /// build writes, held jobs and pushes ≥ 0, no queue or push listed twice. Pure: text
-/// in, typed result out. Errors name the JSON path.
+/// in, typed result out.
+///
+/// # Arguments
+/// * `text`: the state file's text.
+///
+/// # Returns
+/// The [`SavedState`].
+///
+/// # Errors
+/// [`StateError`], naming the JSON path.
+///
+/// # Complexity
+/// O(size of the text).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::engine::replan::{read_state, write_state};
+/// use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Variant};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// let o = EngineOptions::new(Variant::UtilityAware, Injection::Demand);
+/// let (_, saved) = Engine::new(&m, &g, &o)?.run_and_save(&mut Observers::new(), &m)?;
+/// // A written state reads back as the same state.
+/// assert_eq!(read_state(&write_state(&saved)).unwrap(), saved);
+/// assert!(read_state("[]").is_err());
+/// # Ok::<_, brokerflow_solvers::engine::EngineError>(())
+/// ```
+///
+/// Paper: none (the state file is brokerflow's, design §5).
 pub fn read_state(text: &str) -> Result<SavedState, StateError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         StateError::Syntax(match e.classify() {
@@ -752,7 +782,48 @@ impl Engine<'_> {
 /// An engine for `market` (G′ `g`, `options`) resumed from `saved`: continued exactly
 /// on the same market, re-planned on one whose numbers changed (see the module
 /// docs). Refuses a state made with other options (the round limit and the runtime
-/// may differ), for other participants, or that does not fit G′.
+/// may differ), for other participants, or that does not fit G′. Re-planning is the
+/// distributed algorithm's answer to a market that changes: the queues it has built
+/// are its memory, and it goes on from them.
+///
+/// # Arguments
+/// * `market`, `g`: the market now and its G′.
+/// * `options`: the engine options (as saved, but for the round limit and runtime).
+/// * `saved`: the state a run saved.
+///
+/// # Returns
+/// The engine, ready to run on, and what resuming did ([`Resumed`]: continued or
+/// re-planned, jobs carried over and dropped per commodity).
+///
+/// # Errors
+/// [`EngineError`]: other options, other participants, a state that does not fit G′,
+/// or the engine's own refusal of the options.
+///
+/// # Complexity
+/// O(N + |P| + S) for N nodes of G′, |P| usable pairs and S entries in the state.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::engine::replan::{resume, ResumeMode};
+/// use brokerflow_solvers::engine::{Engine, EngineOptions, Injection, Observers, Variant};
+///
+/// let m = examples::tiny();
+/// let g = ExpandedGraph::new(&m);
+/// let o = EngineOptions::new(Variant::Fair, Injection::Demand);
+/// let (_, saved) = Engine::new(&m, &g, &o)?.run_and_save(&mut Observers::new(), &m)?;
+/// // The same market: the run goes on exactly.
+/// assert_eq!(resume(&m, &g, &o, &saved)?.1.mode, ResumeMode::Continued);
+/// // u1 wants 8 instead of 10: the same participants, other numbers, re-planned.
+/// let mut changed = m.clone().into_market();
+/// changed.users[0].demand = 8.0;
+/// let changed = changed.validate().expect("still a valid market");
+/// let g2 = ExpandedGraph::new(&changed);
+/// assert_eq!(resume(&changed, &g2, &o, &saved)?.1.mode, ResumeMode::Replanned);
+/// # Ok::<_, brokerflow_solvers::engine::EngineError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §5 (local rounds that adapt as the market changes); design §5.
 pub fn resume<'g>(
     market: &Market,
     g: &'g ExpandedGraph,

@@ -146,9 +146,38 @@ pub(crate) struct FillScratch {
 /// x̄_i(λ) = clamp(((q̄_t − q̄_h) − (λ·usage + penalty)/w) / 2, 0, q̄_t), or
 /// clamp(q̄_t − (λ·usage + penalty)/w, 0, q̄_t) into t_k. λ = 0 if that fits in R;
 /// otherwise the one λ where it fills R exactly, found by sorting the breakpoints and
-/// walking them: O(m log m).
+/// walking them.
 ///
-/// Paper: [MCF-Grid] §5.1 (4)–(5), after Awerbuch–Leighton's reverse water-filling.
+/// # Arguments
+/// * `terms`: the node's (commodity, out-edge) pairs with their queue heights,
+///   weights, resource use and penalties.
+/// * `capacity`: R_n, `None` when unlimited.
+/// * `potential`: Φ.
+///
+/// # Returns
+/// The pushes x̄ (in the order of `terms`) and λ (0 when the capacity does not bind).
+///
+/// # Complexity
+/// O(m log m) time and O(m) space for m terms with the quadratic Φ (sorting the
+/// breakpoints); O(m) per bisection step (a fixed number of them) with the
+/// exponential Φ.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::engine::{reverse_water_fill, Potential, Term};
+///
+/// // Two equal queues of height 10 above empty heads: unlimited, each pushes
+/// // (10 − 0)/2 = 5. With room for 4 units, each gets 2 = (10 − λ)/2, so λ = 6.
+/// let t = Term { tail: 10.0, head: Some(0.0), weight: 1.0, usage: 1.0, penalty: 0.0 };
+/// let free = reverse_water_fill(&[t, t], None, Potential::Quadratic);
+/// assert_eq!((free.x, free.lambda), (vec![5.0, 5.0], 0.0));
+/// let bound = reverse_water_fill(&[t, t], Some(4.0), Potential::Quadratic);
+/// assert!(bound.x.iter().all(|x| (x - 2.0).abs() < 1e-9));
+/// assert!((bound.lambda - 6.0).abs() < 1e-9);
+/// ```
+///
+/// Paper: [MCF-Grid] §5.1 (4)–(5), after \[Awerbuch–Leighton\]'s reverse
+/// water-filling.
 pub fn reverse_water_fill(
     terms: &[Term],
     capacity: Option<f64>,

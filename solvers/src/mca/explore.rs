@@ -513,8 +513,38 @@ struct Graph {
 ///
 /// Deterministic: the same scenario, policy and bound give the same result.
 ///
-/// Complexity: linear in the states visited (each packed into a few words per
-/// item and message), which grow exponentially with agents and items.
+/// # Arguments
+/// * `scenario`: agents, items, neighbours, values.
+/// * `policy`: the policy combination to explore.
+/// * `rules`: the conflict rules.
+/// * `options`: the delivery bound, the state limit and how links order messages.
+///
+/// # Returns
+/// The [`Exploration`]: the verdict, the states visited and a counterexample trace
+/// where there is one.
+///
+/// # Errors
+/// [`McaError`] when the search would visit more than `options.max_states` states.
+///
+/// # Complexity
+/// Linear in the states visited (each packed into a few words per item and
+/// message), which grow exponentially with agents and items.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::{explore, ExploreOptions, Rules, Scenario, Verdict};
+///
+/// // \[CBBA\] proves consensus for sub-modular values under its rules, whatever the
+/// // delivery order: so every asynchronous execution converges.
+/// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+/// let s = Scenario::from_json_str(json, "hand.json")?;
+/// let e = explore(&s, &s.policy, Rules::Cbba, &ExploreOptions::default())?;
+/// assert_eq!(e.verdict, Verdict::Converges);
+/// assert!(e.trace.is_none());
+/// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+/// ```
 ///
 /// Paper: [MCA-Alloy] §IV (the dynamic model) and §V (Results 1 and 2).
 pub fn explore(
@@ -674,6 +704,36 @@ pub struct Sample {
 /// arguments give the same answer) until nothing is in flight or
 /// `options.max_deliveries` deliveries. Evidence, not a verdict: an execution
 /// that no walk takes is not checked.
+///
+/// # Arguments
+/// * `scenario`, `policy`, `rules`, `options`: as for [`explore`].
+/// * `walks`: how many random executions.
+/// * `seed`: the random stream's seed.
+///
+/// # Returns
+/// The [`Sample`]: how many walks ended in consensus, without it, or at the bound.
+///
+/// # Complexity
+/// O(walks · B · (n + |J|)) time for B = `options.max_deliveries`, n agents and |J|
+/// items (each delivery resolves one view and rebids).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::{sample, ExploreOptions, Rules, Scenario};
+///
+/// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+/// let s = Scenario::from_json_str(json, "hand.json")?;
+/// let walks = sample(&s, &s.policy, Rules::Cbba, &ExploreOptions::default(), 20, 7);
+/// assert_eq!(walks.walks, 20);
+/// // Sub-modular values under \[CBBA\]'s rules: no execution ends without consensus.
+/// assert_eq!(walks.no_consensus, 0);
+/// assert_eq!(walks.consensus + walks.cut_at_bound, 20);
+/// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+/// ```
+///
+/// Paper: [MCA-Alloy] §IV (asynchronous executions).
 pub fn sample(
     scenario: &Scenario,
     policy: &Policy,

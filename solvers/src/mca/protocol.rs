@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::scenario::{McaError, Policy};
 use super::values::{BundleValues, ItemSet};
 
-/// Which conflict rules resolve a neighbour's view (design §9): the seam between
-/// the two rule sets brokerflow implements.
+/// Which conflict rules resolve a neighbour's view ([MCA-Alloy] §II-A, \[CBBA\] Table I;
+/// design §9): the seam between the two rule sets brokerflow implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rules {
@@ -215,6 +215,32 @@ impl Action {
 /// The bid-time conflict rules for one item ([MCA-Alloy] §II-A's agreement
 /// mechanism as design §9 states it): receiver `i` holding `mine`, sender `k` whose
 /// message says `theirs`.
+///
+/// # Arguments
+/// * `i`: the receiver.
+/// * `k`: the sender.
+/// * `mine`: i's entry for the item.
+/// * `theirs`: the entry k's message carries.
+///
+/// # Returns
+/// The rule of the table that applies, and what it does to i's entry.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::protocol::{resolve, Action};
+/// use brokerflow_solvers::mca::Entry;
+///
+/// // k = 1 says it wins with 5; i = 0 knows no winner: i takes k's entry.
+/// let theirs = Entry { winner: Some(1), bid: 5.0, time: 3 };
+/// assert_eq!(resolve(0, 1, &Entry::NONE, &theirs).1, Action::Update);
+/// // Both name k, the same bid and time: nothing to change.
+/// assert_eq!(resolve(0, 1, &theirs, &theirs).1, Action::Leave);
+/// ```
+///
+/// Paper: [MCA-Alloy] §II-A (the agreement table).
 pub fn resolve(i: usize, k: usize, mine: &Entry, theirs: &Entry) -> (BidTimeRule, Action) {
     let (a_i, a_k) = (mine.winner, theirs.winner);
     let older = mine.time < theirs.time;
@@ -361,6 +387,32 @@ impl CbbaCell {
 /// | none | k | update |
 /// | none | m | update if newer(m), else leave |
 /// | none | none | leave |
+///
+/// # Arguments
+/// * `i`, `k`: the receiver and the sender.
+/// * `mine`, `theirs`: i's entry for the item and the one k's message carries.
+/// * `mine_stamps`, `their_stamps`: the per-agent times of the latest information.
+///
+/// # Returns
+/// The rule of the table that applies, and what it does to i's entry.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::protocol::{resolve_cbba, Action};
+/// use brokerflow_solvers::mca::Entry;
+///
+/// // Rows "k names k, i names none: update" and "i names i, k names i: leave".
+/// let k_wins = Entry { winner: Some(1), bid: 5.0, time: 3 };
+/// let i_wins = Entry { winner: Some(0), bid: 4.0, time: 2 };
+/// let stamps = [0, 0];
+/// assert_eq!(resolve_cbba(0, 1, &Entry::NONE, &k_wins, &stamps, &stamps).1, Action::Update);
+/// assert_eq!(resolve_cbba(0, 1, &i_wins, &i_wins, &stamps, &stamps).1, Action::Leave);
+/// ```
+///
+/// Paper: \[CBBA\] Table I.
 pub fn resolve_cbba(
     i: usize,
     k: usize,
@@ -536,6 +588,37 @@ impl AgentState {
     /// ties between items go to the lower item index. Marginals must be positive.
     /// Under `rebid_lost`, lost items the agent does not hold are first re-asserted
     /// at its own last bid, whether or not that beats b_ij (the attack).
+    ///
+    /// # Arguments
+    /// * `me`: the agent's index i.
+    /// * `values`: the bundle values.
+    /// * `policy`: the target bundle size T and rebidding.
+    /// * `now`: the logical time of the bids.
+    /// * `log`: records the bids made, if given.
+    ///
+    /// # Returns
+    /// Nothing; the agent's view and bundle hold its bids.
+    ///
+    /// # Complexity
+    /// O(T · |J|) marginal-utility evaluations for |J| items.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::mca::{AgentState, Rules, Scenario};
+    ///
+    /// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+    ///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+    ///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+    /// let s = Scenario::from_json_str(json, "hand.json")?;
+    /// // Agent 1 alone: A first (5), then C (its marginal 3 beats the empty bid 0).
+    /// let mut a = AgentState::new(2, 2, &s.policy, Rules::Cbba);
+    /// a.bid(0, s.values.as_ref(), &s.policy, 1, None);
+    /// assert_eq!(a.bundle, vec![0, 1]);
+    /// assert_eq!((a.view[0].winner, a.view[0].bid), (Some(0), 5.0));
+    /// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+    /// ```
+    ///
+    /// Paper: [MCA-Alloy] §II-A (the bidding phase) and Remark 1.
     pub fn bid(
         &mut self,
         me: usize,
@@ -602,6 +685,42 @@ impl AgentState {
     /// bundle, and under `release_outbid` releases the items added after it — at
     /// once, so items resolved later in the same receipt see the release. Then,
     /// under \[CBBA\] rules, s_iq = max(s_iq, s_kq) for every q ≠ i.
+    ///
+    /// # Arguments
+    /// * `me`, `from`: the receiver i and the sender k.
+    /// * `theirs`, `their_stamps`: k's view and stamps.
+    /// * `policy`: for `release_outbid`.
+    /// * `now`: the logical time of the receipt.
+    /// * `log`: records the rules applied, if given.
+    ///
+    /// # Returns
+    /// Nothing; the agent's view, bundle and lost items are updated.
+    ///
+    /// # Complexity
+    /// O(|J| · (n + |m|)) for |J| items, n agents (the stamps) and bundles of |m|.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::mca::{AgentState, Rules, Scenario};
+    ///
+    /// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+    ///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+    ///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+    /// let s = Scenario::from_json_str(json, "hand.json")?;
+    /// let (values, p) = (s.values.as_ref(), &s.policy);
+    /// let mut one = AgentState::new(2, 2, p, Rules::Cbba);
+    /// let mut two = AgentState::new(2, 2, p, Rules::Cbba);
+    /// one.bid(0, values, p, 1, None); // A 5, C 3
+    /// two.bid(1, values, p, 2, None); // C 6, A 4
+    /// let (view, stamps) = two.outgoing(1, 3);
+    /// one.receive(0, 1, &view, &stamps, p, 4, None);
+    /// // Agent 1 keeps A (5 beats 4) and loses C to agent 2 (6 beats 3).
+    /// assert_eq!(one.bundle, vec![0]);
+    /// assert_eq!(one.view[1].winner, Some(1));
+    /// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+    /// ```
+    ///
+    /// Paper: [MCA-Alloy] §II-A (the agreement phase), \[CBBA\] Table I.
     #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &mut self,
@@ -668,6 +787,21 @@ impl AgentState {
 /// Whether the agents have reached consensus ([MCA-Alloy] §V's consensusPred, with
 /// the conflict-free conditions): every agent agrees on every item's winner and
 /// bid, each item's winner holds it and nobody else does, no bundle exceeds T.
+///
+/// # Arguments
+/// * `agents`: every agent's state.
+/// * `policy`: for the target bundle size T.
+///
+/// # Returns
+/// Whether the agents agree on a conflict-free assignment.
+///
+/// # Complexity
+/// O(n · |J| · |m|) for n agents, |J| items and bundles of at most |m| items.
+///
+/// # Example
+/// See [`crate::mca::run_synchronous`], whose result reports it.
+///
+/// Paper: [MCA-Alloy] §V (consensusPred).
 pub fn consensus(agents: &[AgentState], policy: &Policy) -> bool {
     let Some(first) = agents.first() else {
         return true;
@@ -689,8 +823,23 @@ pub fn consensus(agents: &[AgentState], policy: &Policy) -> bool {
         .all(|a| a.bundle.len() <= policy.target_bundle)
 }
 
-/// Item → the agent holding it in its bundle, if exactly one does (`None`: nobody,
-/// or a conflict).
+/// The assignment the agents' bundles make: item → the agent holding it in its
+/// bundle, if exactly one does (`None`: nobody, or a conflict).
+///
+/// # Arguments
+/// * `agents`: every agent's state.
+/// * `items`: |J|.
+///
+/// # Returns
+/// One entry per item.
+///
+/// # Complexity
+/// O(|J| · n · |m|) for n agents and bundles of |m| items.
+///
+/// # Example
+/// See [`crate::mca::run_synchronous`], whose result carries it.
+///
+/// Paper: [MCA-Alloy] §II-A (conflict-free assignments).
 pub fn assignment(agents: &[AgentState], items: usize) -> Vec<Option<usize>> {
     (0..items)
         .map(|j| {
@@ -707,6 +856,34 @@ pub fn assignment(agents: &[AgentState], items: usize) -> Vec<Option<usize>> {
 }
 
 /// Σ_i v_i(items assigned to i): the network utility of an assignment.
+///
+/// # Arguments
+/// * `values`: the bundle values.
+/// * `agents`: n.
+/// * `a`: item → winning agent.
+///
+/// # Returns
+/// The sum of the winners' bundle values.
+///
+/// # Complexity
+/// O(n · |J|).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::protocol::assignment_value;
+/// use brokerflow_solvers::mca::Scenario;
+///
+/// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+/// let s = Scenario::from_json_str(json, "hand.json")?;
+/// // A to agent 1 (5) and C to agent 2 (6); or both to agent 2 (6 + 4).
+/// assert_eq!(assignment_value(s.values.as_ref(), 2, &[Some(0), Some(1)]), 11.0);
+/// assert_eq!(assignment_value(s.values.as_ref(), 2, &[Some(1), Some(1)]), 10.0);
+/// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+/// ```
+///
+/// Paper: [MCA-Alloy] §II-A (network utility).
 pub fn assignment_value(values: &dyn BundleValues, agents: usize, a: &[Option<usize>]) -> f64 {
     (0..agents)
         .map(|i| {

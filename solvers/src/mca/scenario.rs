@@ -217,7 +217,39 @@ impl std::fmt::Debug for Scenario {
 }
 
 impl Scenario {
-    /// Parses and validates a scenario file; `origin` names it in errors.
+    /// Reads a max-consensus auction scenario (agents, items, neighbours, bundle
+    /// values, policy) from its JSON file and validates it as strictly as a market
+    /// file ([`Scenario::from_file`]'s rules).
+    ///
+    /// # Arguments
+    /// * `text`: the JSON.
+    /// * `origin`: its name, quoted in errors.
+    ///
+    /// # Returns
+    /// The scenario; without `neighbours` the agents form a complete graph.
+    ///
+    /// # Errors
+    /// [`McaError::Parse`] naming the JSON path, or [`McaError::Invalid`] naming the
+    /// rule broken.
+    ///
+    /// # Complexity
+    /// O(size of the text + n² + n · |J|) for n agents and |J| items.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::mca::Scenario;
+    ///
+    /// let json = r#"{"name": "pair", "agents": ["1", "2"], "items": ["A"],
+    ///     "values": {"1": {"A": 5}, "2": {"A": 4}},
+    ///     "policy": {"release_outbid": true, "target_bundle": 1, "rebid_lost": false}}"#;
+    /// let s = Scenario::from_json_str(json, "pair.json")?;
+    /// assert_eq!(s.neighbours, vec![vec![1], vec![0]]);
+    /// assert_eq!((s.diameter(), s.bound()), (1, 1)); // D·|J| = 1·1
+    /// assert!(Scenario::from_json_str(&json.replace("5", "-5"), "neg.json").is_err());
+    /// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+    /// ```
+    ///
+    /// Paper: [MCA-Alloy] §II-A (the agents, items and policies of the model).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Scenario, McaError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let file: ScenarioFile =
@@ -470,7 +502,28 @@ fn unreachable_from_first(adj: &[Vec<usize>]) -> Option<usize> {
     distances(adj, 0).iter().position(|d| d.is_none())
 }
 
-/// The largest finite hop distance in the graph (per connected component).
+/// The largest finite hop distance in the agents' neighbour graph (per connected
+/// component): the D of [MCA-Alloy] §V's bound D·|J| on the rounds to consensus.
+///
+/// # Arguments
+/// * `adj`: per agent, its neighbours.
+///
+/// # Returns
+/// D; 0 for no agents or no links.
+///
+/// # Complexity
+/// O(n · (n + e)) for n agents and e links (a breadth-first search from each).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::scenario::diameter;
+///
+/// // A path 0 – 1 – 2 – 3 has diameter 3; a triangle 1.
+/// assert_eq!(diameter(&[vec![1], vec![0, 2], vec![1, 3], vec![2]]), 3);
+/// assert_eq!(diameter(&[vec![1, 2], vec![0, 2], vec![0, 1]]), 1);
+/// ```
+///
+/// Paper: [MCA-Alloy] §V.
 pub fn diameter(adj: &[Vec<usize>]) -> usize {
     (0..adj.len())
         .flat_map(|u| distances(adj, u))

@@ -61,6 +61,33 @@ impl BundleValues for TableValues {
 /// Definition 2: u(j, m′) ≥ u(j, m) for every m′ ⊂ m): checked as u(j | S) ≥
 /// u(j | S ∪ {k}) for every S and j, k ∉ S, with a relative round-off tolerance.
 /// `None` above [`SUBMODULAR_CHECK_MAX_ITEMS`] items.
+///
+/// # Arguments
+/// * `values`: the bundle values.
+/// * `agent`: agent i.
+/// * `items`: |J|.
+///
+/// # Returns
+/// Whether every marginal utility shrinks as the bundle grows, or `None`.
+///
+/// # Complexity
+/// O(2^|J| · |J|²) marginal-utility evaluations.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::values::is_submodular;
+/// use brokerflow_solvers::mca::Scenario;
+///
+/// // Additive values are sub-modular: every marginal utility is the item's value.
+/// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+/// let s = Scenario::from_json_str(json, "hand.json")?;
+/// assert_eq!(is_submodular(s.values.as_ref(), 0, 2), Some(true));
+/// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+/// ```
+///
+/// Paper: [MCA-Alloy] Definition 2.
 pub fn is_submodular(values: &dyn BundleValues, agent: usize, items: usize) -> Option<bool> {
     if items > SUBMODULAR_CHECK_MAX_ITEMS {
         return None;
@@ -94,6 +121,37 @@ pub fn is_submodular(values: &dyn BundleValues, agent: usize, items: usize) -> O
 /// max Σ_i v_i(S_i) over disjoint bundles S_i with |S_i| ≤ `target`, by dynamic
 /// programming over agents and subsets (exact, n · 3^|J|). `None` above
 /// [`OPTIMUM_MAX_ITEMS`] items.
+///
+/// # Arguments
+/// * `values`: the bundle values.
+/// * `agents`, `items`: n and |J|.
+/// * `target`: the largest bundle T.
+///
+/// # Returns
+/// The optimum, or `None`.
+///
+/// # Complexity
+/// O(n · 3^|J|) time and O(2^|J|) space.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::mca::values::optimum;
+/// use brokerflow_solvers::mca::Scenario;
+///
+/// // Additive (so sub-modular) values: A is worth 5 to agent 1 and 4 to agent 2, C 3
+/// // and 6, so the best assignment is A to 1, C to 2, worth 5 + 6 = 11.
+/// // With one item per agent it is still 11; agent 1 alone, with one item, makes 5.
+/// let json = r#"{"name": "hand", "agents": ["1", "2"], "items": ["A", "C"],
+///     "values": {"1": {"A": 5, "C": 3}, "2": {"C": 6, "A": 4}},
+///     "policy": {"release_outbid": true, "target_bundle": 2, "rebid_lost": false}}"#;
+/// let s = Scenario::from_json_str(json, "hand.json")?;
+/// assert_eq!(optimum(s.values.as_ref(), 2, 2, 2), Some(11.0));
+/// assert_eq!(optimum(s.values.as_ref(), 2, 2, 1), Some(11.0));
+/// assert_eq!(optimum(s.values.as_ref(), 1, 2, 1), Some(5.0));
+/// # Ok::<_, brokerflow_solvers::mca::McaError>(())
+/// ```
+///
+/// Paper: [MCA-Alloy] Remark 3.
 pub fn optimum(
     values: &dyn BundleValues,
     agents: usize,

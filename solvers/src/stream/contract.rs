@@ -159,7 +159,26 @@ pub struct Contract {
 }
 
 impl Contract {
-    /// `createAllocation`: a contract in state Allocated.
+    /// `createAllocation`: the contract of one allocation in state Allocated
+    /// ([Stream-Market] §3.2, Fig. 3).
+    ///
+    /// # Arguments
+    /// * `id`: its number on the ledger.
+    /// * `terms`: its money terms.
+    ///
+    /// # Returns
+    /// The contract.
+    ///
+    /// # Errors
+    /// [`ContractError::BadTerms`] for terms [`Terms::validate`] refuses.
+    ///
+    /// # Complexity
+    /// O(r log r) for r replicas (the distinct-supplier check).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract from creation to a clean close.
+    ///
+    /// Paper: [Stream-Market] §3.2.
     pub fn new(id: usize, terms: Terms) -> Result<Contract, ContractError> {
         terms.validate()?;
         let r = terms.suppliers.len();
@@ -201,6 +220,24 @@ impl Contract {
     }
 
     /// `AddSupplier` for every replica: Allocated → Signing.
+    ///
+    /// # Arguments
+    /// * `self`: the contract, in state Allocated.
+    ///
+    /// # Returns
+    /// `Ok(())` once in state Signing.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`AddSupplier`).
     pub fn add_suppliers(&mut self) -> Result<(), ContractError> {
         self.expect(State::Allocated, "add_suppliers")?;
         self.enter(State::Signing);
@@ -209,6 +246,26 @@ impl Contract {
 
     /// `customerSign`: the customer escrows deposit, payment, π_m and π_a and commits
     /// Γ(O_c) to its n hidden test outputs.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `committed`: Γ(O_c), the commitment to the hidden test outputs.
+    ///
+    /// # Returns
+    /// `Ok(())`; once every party has signed, the contract runs.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, the customer
+    /// signed already, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`customerSign`), §3.4.6.
     pub fn customer_sign(
         &mut self,
         ledger: &mut Ledger,
@@ -238,6 +295,26 @@ impl Contract {
     }
 
     /// `supplierSign` for replica `j`: the supplier escrows its deposit and π_a.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `j`: the replica.
+    ///
+    /// # Returns
+    /// `Ok(())`; once every party has signed, the contract runs.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, an unknown or
+    /// already signed replica, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`supplierSign`).
     pub fn supplier_sign(&mut self, ledger: &mut Ledger, j: usize) -> Result<(), ContractError> {
         self.expect(State::Signing, "supplier_sign")?;
         let s = self.supplier(j)?;
@@ -256,6 +333,25 @@ impl Contract {
 
     /// The signing deadline passed with a signature missing: ReturnDeposits,
     /// Signing → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed, every escrowed amount returned.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 ("Timeouts"), §3.5 (ReturnDeposits).
     pub fn signing_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Signing, "signing_timeout")?;
         for (who, amount) in std::mem::take(&mut self.escrowed) {
@@ -274,6 +370,26 @@ impl Contract {
     /// the allocation is Closed and everything escrowed goes back to who paid it,
     /// except that a requester who had signed forfeits half the timeout fine (less
     /// than the timeout fine, as §3.5 asks) to the allocator.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    /// * `party`: who asks.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.5.
     pub fn request_return(
         &mut self,
         ledger: &mut Ledger,
@@ -317,6 +433,24 @@ impl Contract {
     }
 
     /// Cleanup: the customer reveals α(O_c) so the suppliers can find O_v.
+    ///
+    /// # Arguments
+    /// * `alpha_c`: α(O_c), the hashes of the tested outputs.
+    ///
+    /// # Returns
+    /// `Ok(())`.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Running).
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (cleanup), §3.4.6.
     pub fn reveal(&mut self, alpha_c: Vec<Digest32>) -> Result<(), ContractError> {
         self.expect(State::Running, "reveal")?;
         self.revealed = Some(alpha_c);
@@ -324,6 +458,26 @@ impl Contract {
     }
 
     /// `PostOutput` for replica `j`: γ(O_v), the hash of its tested outputs.
+    ///
+    /// # Arguments
+    /// * `j`: the replica.
+    /// * `posted`: γ(O_v).
+    ///
+    /// # Returns
+    /// `Ok(())`.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Running), or an
+    /// unknown replica.
+    ///
+    /// # Complexity
+    /// O(1).
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 (`PostOutput`), §3.4.6.
     pub fn post_output(&mut self, j: usize, posted: Digest32) -> Result<(), ContractError> {
         self.expect(State::Running, "post_output")?;
         self.supplier(j)?;
@@ -333,6 +487,52 @@ impl Contract {
 
     /// The verifier, once every supplier posted: Γ(O_c) = H(γ(O_v)) for all →
     /// clean close (Running → Closed); otherwise Running → Mediation.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the contract's money moves on.
+    ///
+    /// # Returns
+    /// `Ok(())` once the contract has moved on.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not Running, a supplier has not posted, or a
+    /// transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) hashes and transfers for r replicas.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma};
+    /// use brokerflow_solvers::stream::{Account, Contract, Ledger, State, Terms};
+    ///
+    /// let terms = Terms {
+    ///     customer: "c1".into(), suppliers: vec!["s1".into()], payment: 100,
+    ///     supplier_payment: 80, deposit: 50, allocator_fee: 3, mediator_fee: 2,
+    ///     mediation_fee: 10, timeout_fine: 5,
+    /// };
+    /// let (mut ledger, mut c) = (Ledger::new(), Contract::new(0, terms)?);
+    /// let tests = vec![b"t1".to_vec(), b"t2".to_vec()];
+    /// c.add_suppliers()?;
+    /// c.customer_sign(&mut ledger, commitment(&tests))?;
+    /// c.supplier_sign(&mut ledger, 0)?;
+    /// assert_eq!(c.state(), State::Running);
+    /// c.reveal(alpha(&tests))?;
+    /// c.post_output(0, gamma(&tests))?;
+    /// c.verify(&mut ledger)?;
+    /// assert_eq!(c.state(), State::Closed);
+    /// // Clean close, by hand: the customer pays 100 + π_m 2 + π_a 3, the supplier is
+    /// // paid 80 less its π_a 3, the allocator gets both fees and the 20 between the
+    /// // prices, the mediator π_m; deposits come back and the escrow is empty.
+    /// let balance = |a: Account| ledger.balance(&a);
+    /// assert_eq!(balance(Account::Customer("c1".into())), -105);
+    /// assert_eq!(balance(Account::Supplier("s1".into())), 77);
+    /// assert_eq!((balance(Account::Allocator), balance(Account::Mediator)), (26, 2));
+    /// assert_eq!((balance(Account::Escrow), ledger.total()), (0, 0));
+    /// # Ok::<_, brokerflow_solvers::stream::ContractError>(())
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §3.2 (the Verifier), §3.4.6 (Γ(O_c) = H(γ(O_v))).
     pub fn verify(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Running, "verify")?;
         if self.posted.iter().any(Option::is_none) {
@@ -345,6 +545,25 @@ impl Contract {
     /// forfeits the timeout fine (suppliers are paid: they could not post). With α,
     /// every supplier that did not post forfeits the timeout fine and is not paid;
     /// the posted outputs are then verified as in [`Contract::verify`].
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed or in Mediation.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs, or a transfer
+    /// was refused.
+    ///
+    /// # Complexity
+    /// O(r) hashes and transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §3.2 ("Timeouts").
     pub fn cleanup_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Running, "cleanup_timeout")?;
         let r = self.terms.suppliers.len();
@@ -372,6 +591,54 @@ impl Contract {
     /// (`supplier_outputs[j]`). The customer is wrong if Γ of the mediator's outputs
     /// is not its commitment; supplier j is wrong if γ of its outputs is not γ of
     /// the mediator's. Mediation → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the contract's money moves on.
+    /// * `mediator_outputs`: the mediator's outputs of the n test inputs.
+    /// * `supplier_outputs`: per replica, the supplier's outputs of them.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in Mediation, outputs for another
+    /// number of suppliers, or a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r · n) hashing for r replicas and n test outputs.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::commitment::{alpha, commitment, gamma};
+    /// use brokerflow_solvers::stream::{Account, Contract, Ledger, State, Terms};
+    ///
+    /// let terms = Terms {
+    ///     customer: "c1".into(), suppliers: vec!["s1".into()], payment: 100,
+    ///     supplier_payment: 80, deposit: 50, allocator_fee: 3, mediator_fee: 2,
+    ///     mediation_fee: 10, timeout_fine: 5,
+    /// };
+    /// let (mut ledger, mut c) = (Ledger::new(), Contract::new(1, terms)?);
+    /// let tests = vec![b"t1".to_vec(), b"t2".to_vec()];
+    /// c.add_suppliers()?;
+    /// c.customer_sign(&mut ledger, commitment(&tests))?;
+    /// c.supplier_sign(&mut ledger, 0)?;
+    /// assert_eq!(c.state(), State::Running);
+    /// c.reveal(alpha(&tests))?;
+    /// // The supplier skipped t2: its γ fails the check, and the mediator finds it out.
+    /// c.post_output(0, gamma(&tests[..1]))?;
+    /// c.verify(&mut ledger)?;
+    /// assert_eq!(c.state(), State::Mediation);
+    /// c.mediate(&mut ledger, &tests, &[tests[..1].to_vec()])?;
+    /// let closing = c.closing().unwrap();
+    /// assert!(closing.mediated && !closing.paid[0]);
+    /// assert_eq!((closing.customer_fine, closing.supplier_fines[0]), (0, 50));
+    /// // Not paid and its deposit forfeited: the supplier is out its 50 and π_a 3.
+    /// assert_eq!(ledger.balance(&Account::Supplier("s1".into())), -53);
+    /// assert_eq!((ledger.balance(&Account::Escrow), ledger.total()), (0, 0));
+    /// # Ok::<_, brokerflow_solvers::stream::ContractError>(())
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §3.2 (the Mediator), §3.4.4.
     pub fn mediate(
         &mut self,
         ledger: &mut Ledger,
@@ -416,6 +683,25 @@ impl Contract {
     /// The mediator stayed silent ([Stream-Market] §4.1): the customer and every
     /// supplier forfeit the timeout fine; suppliers whose γ passed are paid; π_m goes
     /// back to the customer. Mediation → Closed.
+    ///
+    /// # Arguments
+    /// * `ledger`: the ledger the escrow is on.
+    ///
+    /// # Returns
+    /// `Ok(())` once Closed.
+    ///
+    /// # Errors
+    /// [`ContractError`]: the contract is not in the state this step needs (Mediation), or
+    /// a transfer was refused.
+    ///
+    /// # Complexity
+    /// O(r) transfers for r replicas.
+    ///
+    /// # Example
+    /// See [`Contract::verify`], which plays a contract through every step of a clean
+    /// close.
+    ///
+    /// Paper: [Stream-Market] §4.1.
     pub fn mediation_timeout(&mut self, ledger: &mut Ledger) -> Result<(), ContractError> {
         self.expect(State::Mediation, "mediation_timeout")?;
         let paid: Vec<bool> = (0..self.terms.suppliers.len())

@@ -72,6 +72,38 @@ impl Ledger {
     /// Moves `amount` from `payer` to `payee`. Refused (nothing moves) when the
     /// amount is negative, the payer is the payee, the escrow would go below zero
     /// (escrow never creates money), or a balance would overflow.
+    ///
+    /// # Arguments
+    /// * `contract`: the contract the transfer belongs to.
+    /// * `payer`, `payee`: the two accounts.
+    /// * `amount`: money units, ≥ 0.
+    /// * `memo`: what for.
+    ///
+    /// # Returns
+    /// `Ok(())` once recorded; the sum of all balances is unchanged.
+    ///
+    /// # Errors
+    /// [`ContractError`] for a refused transfer.
+    ///
+    /// # Complexity
+    /// O(log A) for A accounts.
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::{Account, Ledger};
+    ///
+    /// let mut l = Ledger::new();
+    /// let c = Account::Customer("c1".into());
+    /// l.transfer(0, c.clone(), Account::Escrow, 30, "deposit")?;
+    /// l.transfer(0, Account::Escrow, c.clone(), 10, "refund")?;
+    /// assert_eq!((l.balance(&c), l.balance(&Account::Escrow), l.total()), (-20, 20, 0));
+    /// // The escrow pays out only what it holds.
+    /// assert!(l.transfer(0, Account::Escrow, Account::Allocator, 21, "fee").is_err());
+    /// # Ok::<_, brokerflow_solvers::stream::ContractError>(())
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §3.2 (the smart contract holds deposits and transfers
+    /// payments).
     pub fn transfer(
         &mut self,
         contract: usize,

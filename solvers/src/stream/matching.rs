@@ -68,6 +68,21 @@ pub enum Condition {
 
 /// The conditions a supplier fails for serving customer `c` over `[start, end]`
 /// (empty: they match). [Stream-Market] Eq. 1–2.
+///
+/// # Arguments
+/// * `s`, `c`: the supplier's and the customer's offers.
+/// * `start`, `end`: the allocation's window.
+///
+/// # Returns
+/// The failed [`Condition`]s, in the order compute, memory, price, window.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// See [`match_offers`], which matches only pairs without mismatches.
+///
+/// Paper: [Stream-Market] §2.1, Eq. 1–2.
 pub fn mismatches(s: &SupplierOffer, c: &CustomerOffer, start: f64, end: f64) -> Vec<Condition> {
     let mut out = offer_conditions(s, c);
     if !(s.start <= start && end <= s.end) {
@@ -102,17 +117,83 @@ fn offer_conditions(s: &SupplierOffer, c: &CustomerOffer) -> Vec<Condition> {
 
 /// Whether an offer ending at `end` has expired at decision time `now`:
 /// t_end − δ_min − δ_setup − δ_alloc < now ([Stream-Market] §3.3).
+///
+/// # Arguments
+/// * `end`: t_end, the end of the offer's window.
+/// * `now`: the decision time.
+/// * `p`: the market's δ_min, δ_setup and δ_alloc.
+///
+/// # Returns
+/// Whether too little of the window is left for a valid allocation.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stream::matching::is_expired;
+/// use brokerflow_solvers::stream::Parameters;
+///
+/// let p = Parameters { delta_min: 700.0, delta_setup: 0.0, delta_alloc: 0.0, failure_rate: 0.0,
+///                      deposit_factor: 1.0, test_inputs: 1, slot: 600.0, now: 0.0 };
+/// // A window ending at 1000 has its last valid start at 1000 − 700 = 300.
+/// assert!(!is_expired(1000.0, 300.0, &p));
+/// assert!(is_expired(1000.0, 301.0, &p));
+/// ```
+///
+/// Paper: [Stream-Market] §3.3 (expiry time t_e = t_end − δ_min − δ_setup − δ_alloc).
 pub fn is_expired(end: f64, now: f64, p: &Parameters) -> bool {
     end - p.delta_min - p.delta_setup - p.delta_alloc < now
 }
 
-/// Slots per full chunk: m = ⌈δ_min / slot⌉, so a chunk lasts m·slot ≥ δ_min.
+/// Slots per full chunk of a customer's offer: m = ⌈δ_min / slot⌉, so a chunk lasts
+/// m·slot ≥ δ_min, the minimum service time.
+///
+/// # Arguments
+/// * `p`: the market's δ_min and slot length.
+///
+/// # Returns
+/// m ≥ 1.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stream::matching::{chunk, slots_per_chunk};
+/// use brokerflow_solvers::stream::Parameters;
+///
+/// let p = Parameters { delta_min: 700.0, delta_setup: 0.0, delta_alloc: 0.0, failure_rate: 0.0,
+///                      deposit_factor: 1.0, test_inputs: 1, slot: 600.0, now: 0.0 };
+/// // δ_min 700 over slots of 600: two slots, so chunks of 1200.
+/// assert_eq!(slots_per_chunk(&p), 2);
+/// assert_eq!(chunk(0.0, 3600.0, &p), (0.0, 1200.0));
+/// assert_eq!(chunk(3000.0, 3600.0, &p), (3000.0, 3600.0)); // cut at the window's end
+/// ```
+///
+/// Paper: [Stream-Market] §3.3 (chunking into sub-offers of at least δ_min).
 pub fn slots_per_chunk(p: &Parameters) -> usize {
     ((p.delta_min / p.slot) - 1e-9).ceil().max(1.0) as usize
 }
 
 /// The chunk a customer ending at `end` gets when served from `start`:
 /// [start, min(start + m·slot, end)].
+///
+/// # Arguments
+/// * `start`: where service resumes.
+/// * `end`: the end of the customer's window.
+/// * `p`: the market's δ_min and slot length.
+///
+/// # Returns
+/// The chunk's (start, end).
+///
+/// # Complexity
+/// O(1).
+///
+/// # Example
+/// See [`slots_per_chunk`].
+///
+/// Paper: [Stream-Market] §3.3.
 pub fn chunk(start: f64, end: f64, p: &Parameters) -> (f64, f64) {
     (start, (start + slots_per_chunk(p) as f64 * p.slot).min(end))
 }
@@ -250,11 +331,58 @@ pub fn replicas_for(c: &CustomerOffer, p: &Parameters, duration: f64) -> Option<
     }
 }
 
-/// Matches an offers file over time (see the module doc): per slot a brokerflow
-/// market solved by P3 and priced by McAfee's rule, rounded to whole replicas.
+/// Matches suppliers' and customers' offers for stream computation over time (see
+/// the module doc): per slot a brokerflow market solved by P3 and priced by
+/// McAfee's rule, rounded to whole replicas.
 ///
-/// Complexity: per slot one P3 over the due customers' eligible (customer, supplier)
-/// pairs. Paper: [Stream-Market] §2.1, §3.3.
+/// # Arguments
+/// * `offers`: the suppliers' and customers' offers (time windows, MIPS, memory,
+///   prices, replicas or a success probability) and the market's parameters.
+/// * `options`: the LP backend of the per-slot P3.
+///
+/// # Returns
+/// The [`MatchOutcome`]: allocations (customer, its replicas' suppliers, window,
+/// prices), the void parts of customers' windows with the reason, per-slot records
+/// and each customer's replica count.
+///
+/// # Errors
+/// [`StreamError`]: more slots than the limit, or a per-slot LP that failed.
+///
+/// # Complexity
+/// S slots, each one P3 over the due customers' eligible (customer, supplier) pairs,
+/// plus O(C · S_up) per slot for the rounding, with C customers and S_up suppliers.
+///
+/// # Example
+/// ```
+/// use brokerflow_solvers::stream::{match_offers, MatchOptions, Offers};
+///
+/// // Each customer needs 10 MI × 20 inputs/s = 200 MIPS, one whole supplier. c1 bids
+/// // 5, c2 2; s1 asks 1, s2 4: only c1 with s1 gains (c2 with s1 would gain 1 but
+/// // leave c1 to s2, 1 + 1 < 4).
+/// let json = r#"{"suppliers": [
+///   {"id": "s1", "mips": 200, "memory": 512, "start": 0, "end": 3600, "min_price": 1},
+///   {"id": "s2", "mips": 200, "memory": 512, "start": 0, "end": 3600, "min_price": 4}],
+///  "customers": [
+///   {"id": "c1", "mi_per_input": 10, "memory": 128, "start": 0, "end": 3600,
+///    "max_price": 5, "rate": 20, "replicas": 1},
+///   {"id": "c2", "mi_per_input": 10, "memory": 128, "start": 0, "end": 3600,
+///    "max_price": 2, "rate": 20, "replicas": 1}],
+///  "parameters": {"delta_min": 600, "delta_setup": 0, "delta_alloc": 0, "failure_rate": 0,
+///   "deposit_factor": 1000, "test_inputs": 12, "slot": 600}}"#;
+/// let offers = Offers::from_json_str(json, "offers.json")?;
+/// let out = match_offers(&offers, &MatchOptions::default())?;
+/// assert!(!out.allocations.is_empty());
+/// for a in &out.allocations {
+///     assert_eq!((a.customer.as_str(), a.suppliers.as_slice()), ("c1", &["s1".to_string()][..]));
+///     // Individually rational: the customer pays at most its bid, the supplier gets
+///     // at least its ask.
+///     assert!(a.price <= 5.0 && a.supplier_price >= 1.0);
+///     assert!(a.duration() >= 600.0);
+/// }
+/// # Ok::<_, brokerflow_solvers::stream::StreamError>(())
+/// ```
+///
+/// Paper: [Stream-Market] §2.1, §3.3.
 pub fn match_offers(offers: &Offers, options: &MatchOptions) -> Result<MatchOutcome, StreamError> {
     let p = &offers.parameters;
     let m = slots_per_chunk(p);

@@ -164,7 +164,35 @@ pub enum OfferRule {
 }
 
 impl Offers {
-    /// Parses and validates an offers file; `origin` names it in errors.
+    /// Reads the suppliers' and customers' offers of a stream-computation market and
+    /// the market's parameters from an offers file, and validates them
+    /// ([`Offers::validate_as`]).
+    ///
+    /// # Arguments
+    /// * `text`: the JSON.
+    /// * `origin`: its name, quoted in errors.
+    ///
+    /// # Returns
+    /// The offers.
+    ///
+    /// # Errors
+    /// [`StreamError::Parse`] naming the JSON path (also for a key written twice), or
+    /// [`StreamError::Invalid`] naming the offer and the [`OfferRule`] it breaks.
+    ///
+    /// # Complexity
+    /// O(size of the text + (S + C) log (S + C)) for S suppliers and C customers (the
+    /// id sets).
+    ///
+    /// # Example
+    /// ```
+    /// use brokerflow_solvers::stream::{Offers, StreamError};
+    ///
+    /// let missing = Offers::from_json_str("{}", "offers.json").unwrap_err();
+    /// assert!(matches!(missing, StreamError::Parse { .. }));
+    /// assert!(missing.to_string().starts_with("offers.json"));
+    /// ```
+    ///
+    /// Paper: [Stream-Market] §2.1 (the offers and their attributes).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Offers, StreamError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let offers: Offers =

@@ -273,7 +273,33 @@ fn draw(rng: &mut ChaCha8Rng, s: Span) -> f64 {
     }
 }
 
-/// Runs the strategy experiment (module doc). Deterministic in the spec.
+/// Runs the strategy experiment of [Stream-Market] §5.2 (module doc): rounds of
+/// offers matched by [`match_offers`], each allocation played out as a contract on a
+/// ledger by suppliers that process inputs with probability P(s) and customers that
+/// commit correct test outputs with probability P(c). Deterministic in the spec.
+///
+/// # Arguments
+/// * `spec`: groups, rounds, offer ranges, the contract's money and the seed.
+/// * `origin`: the spec's name, quoted in errors.
+///
+/// # Returns
+/// The [`SimulationResult`]: every participant's utility, the per-group and
+/// cumulative figures, and the P(s) sweep.
+///
+/// # Errors
+/// [`StreamError`]: a spec out of range, or a round whose matching failed.
+///
+/// # Complexity
+/// T rounds, each one [`match_offers`] over the round's offers plus O(A · r · n) for
+/// A allocations of r replicas with n test inputs (the contracts), and the sweep
+/// replaying the same allocations at each P(s).
+///
+/// # Example
+/// A spec is a TOML file (`experiments/stream/*.toml`, read by the experiments
+/// crate); `solvers/tests/stream_simulate.rs` checks the closed forms it must
+/// reproduce.
+///
+/// Paper: [Stream-Market] §5.2 (Fig. 6).
 pub fn simulate(spec: &SimulationSpec, origin: &str) -> Result<SimulationResult, StreamError> {
     spec.validate_as(origin)?;
     let groups = spec.groups.len();
