@@ -2,7 +2,6 @@
 
 pub mod args;
 pub mod bench;
-pub mod bench_peers;
 pub mod cluster;
 pub mod compare;
 pub mod evaluate;
@@ -59,10 +58,7 @@ pub struct LoadedMarket {
 impl LoadedMarket {
     /// Reads, validates and expands a market file.
     pub fn load(path: &Path) -> anyhow::Result<LoadedMarket> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+        let text = read_text(path)?;
         let market = brokerflow_graphs::Market::from_json_str(&text, &path.display().to_string())?;
         let graph = brokerflow_graphs::ExpandedGraph::new(&market);
         Ok(LoadedMarket {
@@ -72,6 +68,13 @@ impl LoadedMarket {
             graph,
         })
     }
+}
+
+/// Reads a UTF-8 text file, naming it in the error.
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))
 }
 
 /// `--force`, shared by the commands that solve LPs or run the engine: one definition

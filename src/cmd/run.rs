@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use brokerflow_experiments::report::WelfareCurve;
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::engine::session::{self, SessionError, SessionOptions};
-use brokerflow_solvers::engine::{replan, report, Engine, EngineOptions, InjectionMode};
+use brokerflow_solvers::engine::{replan, report, Engine, InjectionMode};
 use brokerflow_solvers::engine::{Observe, ObserverMode, Observers, Variant};
 use brokerflow_solvers::lp;
 use indicatif::ProgressBar;
@@ -127,10 +128,10 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     };
     args.engine.within_limits(&loaded, g, p1)?;
     let options = args.engine.options(g, args.variant, args.inject)?;
-    let mut progress = Progress::new(&options);
-    let mut welfare_curve = crate::cmd::report::WelfareCurve::default();
+    let bar = crate::cmd::progress::counter(options.max_rounds as u64, "rounds");
+    let (mut progress, mut welfare_curve) = (Progress(bar), WelfareCurve::default());
     let mut observers = Observers::new();
-    observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+    observers.push(&mut progress, ObserverMode::Every(EVERY));
     if args.report.is_some() {
         observers.push(&mut welfare_curve, ObserverMode::Every(options.window));
     }
@@ -182,36 +183,20 @@ fn run_here(args: Args) -> anyhow::Result<()> {
 }
 
 /// The progress display of a run on standard error ([`crate::cmd::progress`]): rounds
-/// against the round limit with an ETA and [`report::progress_message`]. Attached as
-/// an observer, from outside the rounds.
-struct Progress {
-    bar: ProgressBar,
-}
+/// against the round limit and [`report::progress_message`], every [`EVERY`] rounds.
+struct Progress(ProgressBar);
 
-impl Progress {
-    /// Rounds between two updates.
-    const EVERY: usize = 20;
-
-    fn new(o: &EngineOptions) -> Progress {
-        Progress::on(
-            crate::cmd::progress::counter(o.max_rounds as u64, "rounds"),
-            o,
-        )
-    }
-
-    fn on(bar: ProgressBar, _: &EngineOptions) -> Progress {
-        Progress { bar }
-    }
-}
+/// Rounds between two updates of the progress display.
+const EVERY: usize = 20;
 
 impl Observe for Progress {
     fn observe_round(&mut self, e: &Engine<'_>) {
-        self.bar.set_position(e.rounds() as u64);
-        self.bar.set_message(report::progress_message(e));
+        self.0.set_position(e.rounds() as u64);
+        self.0.set_message(report::progress_message(e));
     }
 
     fn observe_final(&mut self, _: &Engine<'_>) {
-        self.bar.finish_and_clear();
+        self.0.finish_and_clear();
     }
 }
 
@@ -219,7 +204,7 @@ impl Observe for Progress {
 mod tests {
     use super::*;
     use brokerflow_graphs::{examples, ExpandedGraph};
-    use brokerflow_solvers::engine::Injection;
+    use brokerflow_solvers::engine::{EngineOptions, Injection};
 
     #[test]
     fn the_progress_observer_follows_the_rounds_and_finishes() {
@@ -231,9 +216,9 @@ mod tests {
             o.max_rounds as u64,
             "rounds",
         );
-        let mut progress = Progress::on(bar.clone(), &o);
+        let mut progress = Progress(bar.clone());
         let mut observers = Observers::new();
-        observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+        observers.push(&mut progress, ObserverMode::Every(EVERY));
         let mut engine = Engine::new(&m, &g, &o).unwrap();
         // tiny converges after 120 rounds: 50 rounds run and are shown at 40.
         assert_eq!(engine.advance(50, &mut observers), 50);

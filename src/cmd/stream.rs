@@ -1,13 +1,13 @@
 //! `brokerflow stream match|simulate` ([Stream-Market]): a thin adapter over
 //! `brokerflow_solvers::stream` and `brokerflow_experiments::stream`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
+use brokerflow_experiments::settings::write_files;
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::stream::{match_offers, report::MatchReport, MatchOptions, Offers};
 
-use crate::cmd::{output::Outputs, write_atomically};
+use crate::cmd::{output::Outputs, read_text};
 
 /// The stream-computation market ([Stream-Market]): offers with time windows,
 /// replicas, minimum service time, deposits and spot checks.
@@ -70,20 +70,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         StreamCommand::Simulate(a) => {
             let run = brokerflow_experiments::stream::run_spec(&read_text(&a.spec)?, &a.spec)?;
             let dir = a.out.unwrap_or_else(|| a.spec.with_extension(""));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (name, body) in &run.files {
-                let path = dir.join(name);
-                write_atomically(&path, body.as_bytes())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            write_files(&dir, &run.files)?;
             println!("{}", run.summary_line(&dir));
         }
     }
     Ok(())
-}
-
-fn read_text(path: &Path) -> anyhow::Result<String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))
 }

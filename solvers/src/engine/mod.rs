@@ -31,6 +31,7 @@
 
 pub mod accounting;
 pub mod faults;
+pub mod flags;
 pub mod magnitudes;
 pub mod node;
 pub mod observe;
