@@ -1,8 +1,11 @@
-//! `brokerflow experiment`'s settings as a command line gives them: the spec, the
-//! output folder, threads, resuming and replacing, and `--emit`'s scenario; and the
-//! writing of a finished batch's files into its folder.
+//! `brokerflow experiment`'s settings as a command line gives them (the spec, the
+//! output folder, threads, resuming and replacing, `--emit`'s scenario) and `brokerflow
+//! stream`'s (\[Stream-Market\]); and the writing of a finished batch's files into its
+//! folder.
 
 use std::path::{Path, PathBuf};
+
+use brokerflow_solvers::lp::Backend;
 
 use crate::experiment::remove_stale_figures;
 use crate::runner::{out_dir, JOURNAL};
@@ -54,6 +57,56 @@ pub struct ExperimentSettings {
     /// Testing: stop after this many scenarios, as an interruption would.
     #[cfg_attr(feature = "clap", arg(long, hide = true))]
     pub stop_after: Option<usize>,
+}
+
+/// The stream-computation market ([Stream-Market]): offers with time windows,
+/// replicas, minimum service time, deposits and spot checks.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct StreamCommand {
+    /// Which mode.
+    #[cfg_attr(feature = "clap", command(subcommand))]
+    pub command: StreamMode,
+}
+
+/// `stream match` or `stream simulate`.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Subcommand))]
+pub enum StreamMode {
+    /// Match an offers file over time: per slot a market solved for welfare (P3), priced
+    /// by McAfee's double auction, rounded to whole replicas; void allocations say why.
+    Match(MatchSettings),
+    /// Run the strategy experiment: suppliers processing each input with probability
+    /// P(s), customers verifying with probability P(c); CSVs and SVG figures.
+    Simulate(SimulateSettings),
+}
+
+/// `stream match`'s flags: the offers file, the output and the LP backend.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct MatchSettings {
+    /// The offers file (JSON: suppliers, customers, parameters).
+    pub offers: PathBuf,
+    /// Print JSON (`allocations`, `void`, `slots`, `notes`, `provenance`).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub json: bool,
+    /// Also write the allocations and void allocations as CSV.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub out: Option<PathBuf>,
+    /// LP backend for each slot's P3.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "auto"))]
+    pub backend: Backend,
+}
+
+/// `stream simulate`'s flags: the spec and the output folder.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SimulateSettings {
+    /// The spec (TOML).
+    pub spec: PathBuf,
+    /// Output directory (default: the spec's path without its extension).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub out: Option<PathBuf>,
 }
 
 impl ExperimentSettings {

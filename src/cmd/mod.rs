@@ -1,4 +1,4 @@
-//! One module per subcommand: its clap arguments and its `run` function.
+//! One module per subcommand: its `run` function over the library's flag struct.
 
 pub mod args;
 pub mod bench;
@@ -12,7 +12,6 @@ pub mod inspect;
 pub mod mca;
 pub mod output;
 pub mod progress;
-pub mod report;
 pub mod run;
 pub mod settle;
 pub mod solve;
@@ -75,17 +74,6 @@ pub fn read_text(path: &Path) -> anyhow::Result<String> {
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))
-}
-
-/// `--force`, shared by the commands that solve LPs or run the engine: one definition
-/// of the flag and its help.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SizeArgs {
-    /// Start even when the size estimate (LP variables, engine memory) is above the
-    /// limits of README "Size limits" (1 000 000 LP variables, 4 GiB per engine run);
-    /// without it such a computation is refused before it starts.
-    #[arg(long)]
-    pub force: bool,
 }
 
 /// Refuses, before any work, what an estimate puts above the size limits

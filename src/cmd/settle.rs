@@ -4,50 +4,17 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use brokerflow_solvers::settle::replicated::{self, Deviation, Outcome, ReplicationSettings};
-use brokerflow_solvers::settle::session::{self, Phase, ResolveObserver, SessionError};
+use brokerflow_solvers::settle::replicated::{self, Deviation, Outcome};
+use brokerflow_solvers::settle::session::{self, ResolveObserver, SessionError};
 use brokerflow_solvers::settle::{report, Bids};
 
-use crate::cmd::args::{engine_provenance, EngineArgs};
+use crate::cmd::args::engine_provenance;
 use crate::cmd::cluster::Role;
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, read_text, LoadedMarket};
 
-/// Settle an allocation: a statement of who pays whom, per participant (volume,
-/// pays, receives, utility = true value minus payments) and in total (welfare,
-/// market surplus or deficit).
-///
-/// The mechanism runs on the declared bids: the market file's valuations and costs,
-/// overridden by `--bids`. Utilities and welfare are at the market file's (true)
-/// values, so `--bids` shows what a misreport would do to its author.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Market file (JSON).
-    pub market: PathBuf,
-    #[command(flatten)]
-    pub settle: session::SettleSettings,
-    /// Declared bids overriding the market file: JSON
-    /// {"valuations": {"<user>": v}, "costs": {"<broker or provider>": c},
-    /// "entirety": {"<provider>": {"<user>": total ask for all of that user's lots}}}
-    /// (every part optional; entirety asks are used by vickrey).
-    #[arg(long, value_name = "FILE")]
-    pub bids: Option<PathBuf>,
-    /// Write the statement as CSV `id,role,volume,pays,receives,utility`; totals and
-    /// provenance go to FILE.json beside it.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Print one JSON object instead of the readable statement.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    #[command(flatten)]
-    pub replication: ReplicationSettings,
-    /// Conflict rules of --mechanism mca: cbba (information times, the default)
-    /// or bid-time (see `mca --help`).
-    #[arg(long, value_name = "RULES")]
-    pub rules: Option<String>,
-}
+/// `settle`'s arguments: the library's.
+pub type Args = session::SettleCommand;
 
 /// A replicated settlement that aborted (exit code 3); its outcome is printed.
 #[derive(Debug, thiserror::Error)]
@@ -111,29 +78,16 @@ fn run_here(args: &Args, role: Role) -> anyhow::Result<()> {
     options.resolves = ResolveObserver::new(move |i, n| {
         bar.set_message(format!("settling: vcg, re-solve {i} of {n}"));
     });
-    let (force, writes) = (args.engine.size.force, role.writes);
-    let settled = session::run(
-        truth,
-        &declared,
-        &args.settle,
-        engine,
-        &options,
-        force,
-        writes,
-        &mut |phase| {
-            spinner.set_message(match phase {
-                Phase::Allocating(rule) => match rule.variant() {
-                    None => "allocating: P3 maximum welfare at the declared bids".to_string(),
-                    Some(v) => format!(
-                        "allocating: the {} engine run at the declared bids",
-                        v.name()
-                    ),
-                },
-                Phase::Settling(m) => format!("settling: {}", m.name()),
-                _ => String::new(),
-            })
-        },
-    );
+    let request = session::Request {
+        settings: args.settle,
+        engine: engine.clone(),
+        options,
+        force: args.engine.size.force,
+        settles: role.writes,
+    };
+    let settled = session::run(truth, &declared, &request, &mut |phase| {
+        spinner.set_message(phase.to_string())
+    });
     spinner.finish_and_clear();
     let settled = match settled {
         Err(SessionError::TooLarge(e)) => {

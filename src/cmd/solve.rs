@@ -1,62 +1,16 @@
 //! `brokerflow solve`: the LP baselines P1, P2, P2⁻ and P3 on one market, a thin
 //! adapter over `brokerflow_solvers::lp::session`.
 
-use std::path::PathBuf;
-
 use brokerflow_experiments::report::{lp_dot, lp_html, LpPicture};
 use brokerflow_graphs::formats::flows_csv;
-use brokerflow_solvers::lp::session::{LpPhase, SolveRequest};
 use brokerflow_solvers::lp::{render, Objective};
 use brokerflow_solvers::workload;
 
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
 
-/// The limit `--verbose` lifts, as the library's summary applies it.
-#[allow(unused_imports)] // named by `--verbose`'s help, a doc link
-pub use brokerflow_solvers::lp::render::PER_USER_TABLE_LIMIT;
-
-/// Solve an LP baseline on a market: how much of each demand can be served (P1),
-/// the best and worst routing of those amounts (P2, P2⁻), or the welfare optimum (P3).
-///
-/// Every solution is checked independently of the solver (flow conservation and
-/// capacities from the graph's incidence matrix) before it is printed.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Market file (JSON).
-    pub market: PathBuf,
-    #[command(flatten)]
-    pub request: SolveRequest,
-    /// Print one JSON object instead of the readable summary.
-    #[arg(long)]
-    pub json: bool,
-    /// Write the flow as CSV `commodity,from,to,flow` (to = `sink` for provider →
-    /// collection rows; zero rows omitted).
-    #[arg(long, value_name = "FILE")]
-    pub flows: Option<PathBuf>,
-    /// Write the exact LP in CPLEX LP format, to re-solve it in any LP solver.
-    #[arg(long, value_name = "FILE")]
-    pub export_lp: Option<PathBuf>,
-    /// With `--objective welfare`: write the dual price of every resource as CSV
-    /// `node,price` (bandwidth nodes named `u->v`).
-    #[arg(long, value_name = "FILE")]
-    pub prices: Option<PathBuf>,
-    /// Write the routing of every solved LP as a Graphviz DOT file: links labelled and
-    /// drawn by flow, saturated links, brokers and providers in red (render with
-    /// `dot -Tsvg`).
-    #[arg(long, value_name = "FILE")]
-    pub dot: Option<PathBuf>,
-    /// Write one self-contained HTML file (no network access): the market graph with
-    /// every solved LP's flows, the table of the LPs and P3's prices.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    /// Print the per-user table even on a market of more than
-    /// [`PER_USER_TABLE_LIMIT`] users (the totals are always printed first).
-    #[arg(long)]
-    pub verbose: bool,
-    #[command(flatten)]
-    pub size: crate::cmd::SizeArgs,
-}
+/// `solve`'s arguments: the library's.
+pub type Args = brokerflow_solvers::commands::SolveCommand;
 
 /// Runs `solve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -86,26 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // does); a failed one is a row with its error, and the command then exits 1. One
     // LP: its failure is the command's error, before any file is written.
     let spinner = crate::cmd::progress::spinner(String::new());
-    let (mut at, n) = (String::new(), objectives.len());
-    let results = args.request.solve(g, &mut |phase| match phase {
-        LpPhase::Building {
-            objective: o,
-            position: i,
-            variables,
-            ..
-        } => {
-            at = format!("LP {i} of {n}, {}", o.title());
-            spinner.set_message(format!(
-                "{at}: building the LP (up to {variables} variables)"
-            ));
-        }
-        LpPhase::Solving { backend, .. } => {
-            spinner.set_message(format!(
-                "{at}: solving with {backend}, then checking it independently"
-            ));
-        }
-        _ => {}
-    });
+    let n = objectives.len();
+    let results = args
+        .request
+        .solve(g, &mut |phase| spinner.set_message(phase.to_string()));
     spinner.finish_and_clear();
     let results: Vec<_> = (results?.into_iter())
         .map(|(o, r)| (o, r.map_err(|e| format!("{:#}", anyhow::Error::new(e)))))

@@ -31,7 +31,6 @@
 
 pub mod accounting;
 pub mod faults;
-pub mod flags;
 pub mod magnitudes;
 pub mod node;
 pub mod observe;

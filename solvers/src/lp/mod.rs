@@ -21,7 +21,6 @@ mod formulation;
 mod margins;
 mod program;
 pub mod render;
-pub mod session;
 mod warm;
 
 use brokerflow_graphs::{ExpandedGraph, Flow};

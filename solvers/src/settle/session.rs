@@ -4,12 +4,15 @@
 //! steps reported to the caller's observer. The command line's `settle` is this module
 //! plus file IO and printing.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use thiserror::Error;
 
+use super::replicated::ReplicationSettings;
 use super::{Allocation, AllocationRule, Declared, Mechanism, SettleError, SettleOptions};
+use crate::commands::EngineFlags;
 use crate::engine::settings::{EngineSettings, SettingsError};
 use crate::engine::{InjectionMode, Runtime, Variant};
 use crate::lp::Objective;
@@ -42,6 +45,48 @@ pub struct SettleSettings {
     /// Settlement mechanism.
     #[cfg_attr(feature = "clap", arg(long, value_parser = mechanism_parser()))]
     pub mechanism: &'static dyn Mechanism,
+}
+
+// `<user>` and `<provider>` in the help are placeholders the user reads, not HTML.
+#[allow(rustdoc::invalid_html_tags)]
+/// Settle an allocation: a statement of who pays whom, per participant (volume,
+/// pays, receives, utility = true value minus payments) and in total (welfare,
+/// market surplus or deficit).
+///
+/// The mechanism runs on the declared bids: the market file's valuations and costs,
+/// overridden by `--bids`. Utilities and welfare are at the market file's (true)
+/// values, so `--bids` shows what a misreport would do to its author.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SettleCommand {
+    /// Market file (JSON).
+    pub market: PathBuf,
+    /// The allocation and the mechanism.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub settle: SettleSettings,
+    /// Declared bids overriding the market file: JSON
+    /// {"valuations": {"<user>": v}, "costs": {"<broker or provider>": c},
+    /// "entirety": {"<provider>": {"<user>": total ask for all of that user's lots}}}
+    /// (every part optional; entirety asks are used by vickrey).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub bids: Option<PathBuf>,
+    /// Write the statement as CSV `id,role,volume,pays,receives,utility`; totals and
+    /// provenance go to FILE.json beside it.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object instead of the readable statement.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub json: bool,
+    /// The engine's settings for an engine allocation, the LP solver and `--force`.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub engine: EngineFlags,
+    /// The replicated auctioneer, if asked for.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub replication: ReplicationSettings,
+    /// Conflict rules of --mechanism mca: cbba (information times, the default)
+    /// or bid-time (see `mca --help`).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "RULES"))]
+    pub rules: Option<String>,
 }
 
 /// Called as VCG's P3 re-solves (one per trading participant, \[Dist-Auctioneer\])
@@ -90,6 +135,23 @@ pub enum Phase {
     Allocating(AllocationRule),
     /// The allocation is being settled by this mechanism.
     Settling(&'static dyn Mechanism),
+}
+
+impl std::fmt::Display for Phase {
+    /// One line for a progress display ("allocating: …", "settling: vcg").
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::Allocating(rule) => match rule.variant() {
+                None => write!(f, "allocating: P3 maximum welfare at the declared bids"),
+                Some(v) => write!(
+                    f,
+                    "allocating: the {} engine run at the declared bids",
+                    v.name()
+                ),
+            },
+            Phase::Settling(m) => write!(f, "settling: {}", m.name()),
+        }
+    }
 }
 
 /// Why a settlement session refuses to start, or failed.
@@ -171,19 +233,31 @@ pub struct Settled {
     pub converged: bool,
 }
 
+/// What [`run`] settles and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The allocation rule and the mechanism.
+    pub settings: SettleSettings,
+    /// The engine's settings, for an engine allocation.
+    pub engine: EngineSettings,
+    /// The mechanism's options ([`options`]).
+    pub options: SettleOptions,
+    /// Start even above the size limits ([`workload::Limits::DEFAULT`]).
+    pub force: bool,
+    /// Settle; `false`: only allocate, as the processes of a timely cluster other than
+    /// 0 do, which take part in the engine's rounds only.
+    pub settles: bool,
+}
+
 /// Allocates at the declared bids and settles the allocation.
 ///
 /// # Arguments
 /// * `truth` — the market at true values; `declared` — it with the bids applied;
-/// * `settings` — allocation rule and mechanism; `engine` — the engine's settings for
-///   an engine allocation; `options` — from [`options`];
-/// * `force` — start even above the size limits ([`workload::Limits::DEFAULT`]);
-/// * `settles` — settle (`false`: only allocate, as the processes of a timely cluster
-///   other than 0 do, which take part in the engine's rounds only);
+/// * `request` — the allocation rule, mechanism, engine settings and options;
 /// * `observe` — told of each [`Phase`].
 ///
 /// # Returns
-/// The statement (`None` when `settles` is false), or why there is none.
+/// The statement (`None` when the request does not settle), or why there is none.
 ///
 /// # Complexity
 /// One P3 (or one engine run of O(rounds × usable pairs)), then the mechanism's own
@@ -193,7 +267,7 @@ pub struct Settled {
 /// ```
 /// use brokerflow_graphs::{examples, ExpandedGraph};
 /// use brokerflow_solvers::engine::settings::EngineSettings;
-/// use brokerflow_solvers::settle::session::{self, SettleSettings};
+/// use brokerflow_solvers::settle::session::{self, Request, SettleSettings};
 /// use brokerflow_solvers::settle::{AllocationRule, Bids};
 ///
 /// let truth = examples::tiny();
@@ -205,23 +279,19 @@ pub struct Settled {
 /// };
 /// let engine = EngineSettings::default();
 /// let options = session::options(&truth, &g, &settings, &engine, None).unwrap();
-/// let done = session::run(&truth, &declared, &settings, &engine, &options, false, true, &mut |_| {});
-/// let statement = done.unwrap().unwrap().statement;
-/// assert!((statement.welfare - 141.0).abs() < 1e-6);
+/// let request = Request { settings, engine, options, force: false, settles: true };
+/// let done = session::run(&truth, &declared, &request, &mut |_| {}).unwrap();
+/// assert!((done.unwrap().statement.welfare - 141.0).abs() < 1e-6);
 /// ```
 ///
 /// Paper: \[Dist-Auctioneer\] (VCG over P3); \[MCF-Grid\] §4–5 (the allocations).
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     truth: &ValidMarket,
     declared: &Declared,
-    settings: &SettleSettings,
-    engine: &EngineSettings,
-    options: &SettleOptions,
-    force: bool,
-    settles: bool,
+    request: &Request,
     observe: &mut dyn FnMut(Phase),
 ) -> Result<Option<Settled>, SessionError> {
+    let (settings, engine, options) = (&request.settings, &request.engine, &request.options);
     let g = ExpandedGraph::new(declared);
     let (rule, mechanism) = (settings.allocation, settings.mechanism);
     let p3 = match rule.variant().is_none() || mechanism.solves_lp() {
@@ -230,7 +300,7 @@ pub fn run(
     };
     let rounds = rule.variant().map(|_| (engine.window, engine.rounds));
     match workload::check_plan(&g, p3, rounds, &workload::Limits::DEFAULT) {
-        Err(e) if !force => return Err(SessionError::TooLarge(e)),
+        Err(e) if !request.force => return Err(SessionError::TooLarge(e)),
         _ => {}
     }
     observe(Phase::Allocating(rule));
@@ -242,7 +312,7 @@ pub fn run(
             Allocation::engine(declared, &g, &o)?
         }
     };
-    if !settles {
+    if !request.settles {
         return Ok(None);
     }
     observe(Phase::Settling(mechanism));

@@ -8,7 +8,7 @@ use std::time::Instant;
 use brokerflow_graphs::ExpandedGraph;
 use thiserror::Error;
 
-use super::{Backend, LpError, LpOptions, LpSolution, Objective};
+use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
 use crate::workload;
 
 /// Which LPs to solve and with which solver.
@@ -56,9 +56,42 @@ pub enum LpPhase {
     Solving {
         /// Which LP.
         objective: Objective,
+        /// Its place in the request, from 1.
+        position: usize,
+        /// How many LPs the request has.
+        of: usize,
         /// The backend that solves it (`auto` resolved for its size).
         backend: Backend,
     },
+}
+
+impl std::fmt::Display for LpPhase {
+    /// One line for a progress display: "LP 1 of 2, P1 …: building the LP (up to 17
+    /// variables)", "… : solving with microlp, then checking it independently".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LpPhase::Building {
+                objective,
+                position,
+                of,
+                variables,
+            } => write!(
+                f,
+                "LP {position} of {of}, {}: building the LP (up to {variables} variables)",
+                objective.title()
+            ),
+            LpPhase::Solving {
+                objective,
+                position,
+                of,
+                backend,
+            } => write!(
+                f,
+                "LP {position} of {of}, {}: solving with {backend}, then checking it independently",
+                objective.title()
+            ),
+        }
+    }
 }
 
 /// One LP of a request, solved: the checked solution and the seconds it took.
@@ -92,12 +125,12 @@ impl SolveRequest {
     /// P3 is solved with its dual prices.
     ///
     /// # Complexity
-    /// One LP per objective (see [`super::solve`]).
+    /// One LP per objective (see [`lp::solve`]).
     ///
     /// # Example
     /// ```
     /// use brokerflow_graphs::{examples, ExpandedGraph};
-    /// use brokerflow_solvers::lp::session::SolveRequest;
+    /// use brokerflow_solvers::solve::SolveRequest;
     /// use brokerflow_solvers::lp::{Backend, Objective};
     ///
     /// let g = ExpandedGraph::new(&examples::tiny());
@@ -125,13 +158,18 @@ impl SolveRequest {
                 variables,
             });
             let backend = self.backend.resolve(variables);
-            observe(LpPhase::Solving { objective, backend });
+            observe(LpPhase::Solving {
+                objective,
+                position: i + 1,
+                of,
+                backend,
+            });
             let options = LpOptions {
                 backend: self.backend,
                 prices: objective == Objective::Welfare,
             };
             let start = Instant::now();
-            let solved = match super::solve(g, objective, &options) {
+            let solved = match lp::solve(g, objective, &options) {
                 Ok(solution) => Ok(Solved {
                     solution,
                     seconds: start.elapsed().as_secs_f64(),
