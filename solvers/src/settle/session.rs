@@ -299,9 +299,9 @@ pub fn run(
         false => &[],
     };
     let rounds = rule.variant().map(|_| (engine.window, engine.rounds));
-    match workload::check_plan(&g, p3, rounds, &workload::Limits::DEFAULT) {
-        Err(e) if !request.force => return Err(SessionError::TooLarge(e)),
-        _ => {}
+    let checked = workload::check_plan(&g, p3, rounds, &workload::Limits::DEFAULT);
+    if !request.force {
+        checked.map_err(SessionError::TooLarge)?;
     }
     observe(Phase::Allocating(rule));
     let (allocation, converged) = match rule.variant() {
