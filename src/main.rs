@@ -1,6 +1,7 @@
-//! The `brokerflow` command line: argument parsing, file IO and printing over the
-//! `brokerflow-graphs` and `brokerflow-solvers` libraries. Every mode is one function
-//! in `cmd/`; library errors become messages and exit codes only here.
+//! The `brokerflow` command line: file IO, progress and printing over the
+//! `brokerflow-graphs`, `brokerflow-solvers` and `brokerflow-experiments` libraries,
+//! which define each subcommand's flags (their `clap` feature). Every mode is one
+//! function in `cmd/`; library errors become messages and exit codes only here.
 // The binary's doc comments on its clap types are its `--help` text, where `<FILE>`
 // and `<variant>/<mode>` are placeholders the user reads, not HTML.
 #![allow(rustdoc::invalid_html_tags)]

@@ -17,6 +17,7 @@ pub mod figures;
 pub mod files;
 pub mod report;
 pub mod runner;
+pub mod settings;
 pub mod spec;
 pub mod stream;
 pub mod summary;

@@ -21,6 +21,7 @@
 //! # Ok::<_, brokerflow_graphs::MarketError>(())
 //! ```
 
+pub mod commands;
 pub mod error;
 pub mod examples;
 pub mod expanded;

@@ -20,6 +20,9 @@
 //!   scipy baseline, as typed rows;
 //! - [`workload`]: the size of an LP or an engine run estimated from G′'s counts
 //!   before either is built, and the limits the command line enforces.
+//! - [`solve`] and [`commands`]: the LP baselines as a command asks for them (several
+//!   objectives in turn, their steps reported to an observer), and the command line's
+//!   flag structs of `run`, `compare`, `solve` and `evaluate` (feature `clap`).
 //!
 //! # Example
 //!
@@ -47,6 +50,7 @@
 pub mod bench;
 pub mod certificate;
 pub mod check;
+pub mod commands;
 pub mod compare;
 pub mod cycles;
 pub mod engine;
@@ -55,6 +59,7 @@ pub mod lp;
 pub mod mca;
 pub mod measures;
 pub mod settle;
+pub mod solve;
 pub mod stats;
 pub mod stream;
 pub mod workload;

@@ -409,6 +409,18 @@ pub fn gib(bytes: u64) -> String {
     }
 }
 
+/// `--force`, shared by the commands that solve LPs or run the engine: start a
+/// computation whose estimate is above the [`Limits`] anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct Force {
+    /// Start even when the size estimate (LP variables, engine memory) is above the
+    /// limits of README "Size limits" (1 000 000 LP variables, 4 GiB per engine run);
+    /// without it such a computation is refused before it starts.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub force: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

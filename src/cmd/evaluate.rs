@@ -1,42 +1,15 @@
 //! `brokerflow evaluate`: score a routing that anyone wrote against the market and
 //! against the welfare optimum P3.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use brokerflow_graphs::formats::flows_csv::read_flows;
-use brokerflow_solvers::lp::{evaluate::evaluate, Backend, Objective};
+use brokerflow_solvers::lp::{evaluate::evaluate, Objective};
 use brokerflow_solvers::workload;
 
 use crate::cmd::{provenance, LoadedMarket};
 
-/// Score a routing written by anyone (brokerflow, a spreadsheet, another solver):
-/// is it feasible (every violated constraint is named), how much of each demand
-/// does it serve, what welfare does it make, and what percent of the welfare optimum
-/// (P3) is that.
-///
-/// The flows file is CSV with the header `commodity,from,to,flow`: one row per user
-/// (commodity), market link and amount, plus `provider,sink` rows for what each
-/// provider completes for that user — the format `brokerflow solve --flows` writes.
-///
-/// Exit code 0 for a feasible routing, 4 for an infeasible one (its violations are
-/// listed, and no percentage of the optimum is given for it), 1 for an error.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Market file (JSON).
-    pub market: PathBuf,
-    /// The routing to score (CSV `commodity,from,to,flow`).
-    #[arg(long, value_name = "FLOWS.csv")]
-    pub flows: PathBuf,
-    /// LP backend for the P3 optimum (see `brokerflow solve --help`).
-    #[arg(long, default_value = "auto")]
-    pub backend: Backend,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub size: crate::cmd::SizeArgs,
-}
+/// `evaluate`'s arguments: the library's.
+pub type Args = brokerflow_solvers::commands::EvaluateCommand;
 
 /// Runs `evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -1,61 +1,19 @@
 //! `brokerflow experiment`: batch runs over random topologies and market files
-//! (design §7), reproducible from one spec file, with CSV results, aggregates and SVG
-//! figures ([MCF-Grid] Table 1 and Figs. 4–6).
+//! (design §7), a thin adapter over `brokerflow_experiments` (its settings are the
+//! flags).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use anyhow::Context;
-use brokerflow_experiments::experiment::{emit_market, remove_stale_figures};
-use brokerflow_experiments::runner::{out_dir, JOURNAL};
-use brokerflow_experiments::{run_experiment, Options, Progress, Spec};
+use brokerflow_experiments::experiment::emit_market;
+use brokerflow_experiments::settings::{write_batch, ExperimentSettings};
+use brokerflow_experiments::{run_experiment, Progress, Spec};
 use indicatif::ProgressBar;
 
 use crate::cmd::count;
 use crate::cmd::output::Outputs;
-use crate::cmd::write_atomically;
 
-/// Run an experiment spec: every (configuration, scenario, method) in parallel, then
-/// write into the output folder `scenarios.csv` (one row per configuration, scenario
-/// and method, failures included), `timings.csv` (wall clock), `summary.csv` and
-/// `summary.md` (means with 95 % Student-t intervals, medians and 90th percentiles,
-/// rounds to converge and rounds to reach and keep 95 % of the optimum, paired
-/// utility-aware − fair differences, [MCF-Grid] Table 1 beside the paper's numbers) and
-/// SVG figures.
-///
-/// `scenarios.csv` and `summary.csv` are byte-identical for any `--jobs`. Spec
-/// format: experiments/README.md.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Experiment spec (TOML), e.g. experiments/table1.toml.
-    pub spec: PathBuf,
-    /// Output folder (default: <spec folder>/<spec name>).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores; at most 256).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Keep the rows a previous, interrupted run of the same spec finished; run the rest.
-    #[arg(long)]
-    pub resume: bool,
-    /// Replace the results of an earlier run in the output folder (without it, a
-    /// folder that already holds a finished run's scenarios.csv is refused, so the
-    /// committed results under experiments/ are never overwritten by accident); also
-    /// start a batch whose size estimate is above the limits of README "Size limits"
-    /// (10⁹ pair-runs per batch; per scenario those of `solve` and `run`).
-    #[arg(long)]
-    pub force: bool,
-    /// Instead of running: write the market of scenario (CONFIG, SEED) — SEED is the
-    /// seed of a generated configuration or the file of a given one — to `-o FILE`.
-    #[arg(long, num_args = 2, value_names = ["CONFIG", "SEED"])]
-    pub emit: Option<Vec<String>>,
-    /// With --emit: where to write the market (JSON).
-    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "emit")]
-    pub output: Option<PathBuf>,
-    /// Testing: stop after this many scenarios, as an interruption would.
-    #[arg(long, hide = true)]
-    pub stop_after: Option<usize>,
-}
+/// `experiment`'s arguments: the library's.
+pub type Args = ExperimentSettings;
 
 /// Runs `experiment`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -70,22 +28,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         outputs.stage(path, text);
         return Ok(outputs.commit()?);
     }
-    let options = Options {
-        out: out_dir(&spec, args.out.as_deref()),
-        jobs: args.jobs,
-        resume: args.resume,
-        force: args.force,
-        stop_after: args.stop_after,
-    };
+    let options = args.options(&spec);
     let done = run_experiment(&spec, &options, &Bar::default())?;
     let out = &options.out;
-    remove_stale_figures(out, &done.files)?;
-    for (name, text) in &done.files {
-        let path = out.join(name);
-        write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    let _ = std::fs::remove_file(out.join(JOURNAL));
+    write_batch(out, &done.files)?;
     let (batch, failed) = (&done.batch, done.failed());
     eprintln!(
         "experiment '{}': {} run, {} resumed, {} ({} failed) in {:.1} s on {} -> {}",

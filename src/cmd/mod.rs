@@ -1,8 +1,7 @@
-//! One module per subcommand: its clap arguments and its `run` function.
+//! One module per subcommand: its `run` function over the library's flag struct.
 
 pub mod args;
 pub mod bench;
-pub mod bench_peers;
 pub mod cluster;
 pub mod compare;
 pub mod evaluate;
@@ -13,7 +12,6 @@ pub mod inspect;
 pub mod mca;
 pub mod output;
 pub mod progress;
-pub mod report;
 pub mod run;
 pub mod settle;
 pub mod solve;
@@ -59,10 +57,7 @@ pub struct LoadedMarket {
 impl LoadedMarket {
     /// Reads, validates and expands a market file.
     pub fn load(path: &Path) -> anyhow::Result<LoadedMarket> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+        let text = read_text(path)?;
         let market = brokerflow_graphs::Market::from_json_str(&text, &path.display().to_string())?;
         let graph = brokerflow_graphs::ExpandedGraph::new(&market);
         Ok(LoadedMarket {
@@ -74,15 +69,11 @@ impl LoadedMarket {
     }
 }
 
-/// `--force`, shared by the commands that solve LPs or run the engine: one definition
-/// of the flag and its help.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SizeArgs {
-    /// Start even when the size estimate (LP variables, engine memory) is above the
-    /// limits of README "Size limits" (1 000 000 LP variables, 4 GiB per engine run);
-    /// without it such a computation is refused before it starts.
-    #[arg(long)]
-    pub force: bool,
+/// Reads a UTF-8 text file, naming it in the error.
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))
 }
 
 /// Refuses, before any work, what an estimate puts above the size limits

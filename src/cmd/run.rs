@@ -1,80 +1,19 @@
 //! `brokerflow run`: the distributed potential-balancing algorithm on one market.
 
-use std::path::PathBuf;
-
+use brokerflow_experiments::report::{self as pictures, WelfareCurve};
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::engine::session::{self, SessionError, SessionOptions};
-use brokerflow_solvers::engine::{replan, report, Engine, EngineOptions, InjectionMode};
-use brokerflow_solvers::engine::{Observe, ObserverMode, Observers, Variant};
+use brokerflow_solvers::engine::{replan, report, Engine, InjectionMode};
+use brokerflow_solvers::engine::{Observe, ObserverMode, Observers};
 use brokerflow_solvers::lp;
 use indicatif::ProgressBar;
 
-use crate::cmd::args::{sources, EngineArgs, FaultArgs};
+use crate::cmd::args::{engine_provenance, engine_within_limits, load_faults, sources};
 use crate::cmd::output::Outputs;
 use crate::cmd::LoadedMarket;
 
-/// Run the distributed algorithm: every user, broker, provider and link decides each
-/// round from its own queues and its neighbours' messages. Reports
-/// whether it converged, the steady served rate per user, welfare, and optionally the
-/// per-round trace, the window-averaged flows and every broker's routing table.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Market file (JSON).
-    pub market: PathBuf,
-    /// Push weights. welfare-seeking (the default) is the one to use for routing: it
-    /// reaches 99 % or more of the welfare optimum P3 on the measured markets; fair and
-    /// utility-aware are the paper's two methods ([MCF-Grid] §5), kept to reproduce
-    /// and compare with it.
-    #[arg(long, value_enum, default_value = "welfare-seeking")]
-    pub variant: Variant,
-    /// What sources inject.
-    #[arg(long, value_enum, default_value = "demand")]
-    pub inject: InjectionMode,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// Write the trace CSV: one row per (round, commodity) with injected, absorbed,
-    /// queued, discarded, in_flight and lost (the ledger: cumulative injected =
-    /// cumulative absorbed + queued + in_flight + cumulative discarded + cumulative
-    /// lost, every round).
-    #[arg(long, value_name = "FILE")]
-    pub trace: Option<PathBuf>,
-    /// Write the window-averaged flow as CSV `commodity,from,to,flow` (as `solve`).
-    #[arg(long, value_name = "FILE")]
-    pub flows: Option<PathBuf>,
-    /// Write every broker's routing table as CSV `broker,commodity,next_hop,fraction`.
-    #[arg(long, value_name = "FILE")]
-    pub routing: Option<PathBuf>,
-    /// welfare-seeking only: write the engine's node prices (window-averaged λ, money
-    /// per resource unit) beside P3's exact dual prices as CSV
-    /// `node,engine_price,p3_price`, and report the price_error measure.
-    #[arg(long, value_name = "FILE")]
-    pub prices: Option<PathBuf>,
-    #[command(flatten)]
-    pub faults: FaultArgs,
-    /// Write the engine's state after the run (every node's queues, learned prices
-    /// and push memory, the window, the ledger; with the options and the market's
-    /// digest), to continue it with --resume.
-    #[arg(long, value_name = "FILE")]
-    pub save_state: Option<PathBuf>,
-    /// Continue from a state written by --save-state: on the same market, exactly where
-    /// it stopped; on a market whose numbers changed (demands, capacities, costs, …;
-    /// not its participants or links), re-planned from the saved queues. Needs the
-    /// options the state was saved with (--rounds and --runtime may differ).
-    #[arg(long, value_name = "FILE")]
-    pub resume: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Write the run's window-averaged flow as a Graphviz DOT file: links labelled and
-    /// drawn by flow, saturated links, brokers and providers (within ε) in red.
-    #[arg(long, value_name = "FILE")]
-    pub dot: Option<PathBuf>,
-    /// Write one self-contained HTML file (no network access): the market graph with
-    /// the run's flows, its convergence curves (window welfare and served per user by
-    /// round), its totals and, for welfare-seeking, its node prices.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-}
+/// `run`'s arguments: the library's.
+pub type Args = brokerflow_solvers::commands::RunFlags;
 
 /// Runs `run` (on every process of a timely cluster; only process 0 writes).
 pub fn run(mut args: Args) -> anyhow::Result<()> {
@@ -112,7 +51,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         .transpose()?;
     let loaded = LoadedMarket::load(&args.market)?;
     let g = &loaded.graph;
-    let fault_file = args.faults.load(&loaded, runtime)?;
+    let fault_file = load_faults(&args.faults, &loaded, runtime)?;
     let plan = SessionOptions {
         faults: fault_file.as_ref().map(|f| f.plan.clone()),
         resume,
@@ -125,12 +64,12 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         InjectionMode::Feasible => &[lp::Objective::Concurrent][..],
         InjectionMode::Demand => &[],
     };
-    args.engine.within_limits(&loaded, g, p1)?;
+    engine_within_limits(&args.engine, &loaded, g, p1)?;
     let options = args.engine.options(g, args.variant, args.inject)?;
-    let mut progress = Progress::new(&options);
-    let mut welfare_curve = crate::cmd::report::WelfareCurve::default();
+    let bar = crate::cmd::progress::counter(options.max_rounds as u64, "rounds");
+    let (mut progress, mut welfare_curve) = (Progress(bar), WelfareCurve::default());
     let mut observers = Observers::new();
-    observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+    observers.push(&mut progress, ObserverMode::Every(EVERY));
     if args.report.is_some() {
         observers.push(&mut welfare_curve, ObserverMode::Every(options.window));
     }
@@ -160,9 +99,17 @@ fn run_here(args: Args) -> anyhow::Result<()> {
             outputs.stage(path, text);
         }
     }
-    let (dot, html) = (args.dot.as_ref(), args.report.as_ref());
-    let curve = &welfare_curve.points;
-    crate::cmd::report::stage_run(&loaded, r, curve, &done.trace, (dot, html), &mut outputs);
+    if let Some(path) = &args.dot {
+        outputs.stage(path, pictures::run_dot(&loaded.market, g, r));
+    }
+    if let Some(path) = &args.report {
+        let p = engine_provenance(&loaded, lp::Backend::DEFAULT, r.options.runtime);
+        let curve = &welfare_curve.points;
+        outputs.stage(
+            path,
+            pictures::run_html(&loaded.market, g, r, curve, &done.trace, &p),
+        );
+    }
     if let (Some(path), Some(p)) = (&args.prices, &done.prices) {
         outputs.stage(path, report::prices_csv(g, r, &p.duals));
     }
@@ -182,36 +129,20 @@ fn run_here(args: Args) -> anyhow::Result<()> {
 }
 
 /// The progress display of a run on standard error ([`crate::cmd::progress`]): rounds
-/// against the round limit with an ETA and [`report::progress_message`]. Attached as
-/// an observer, from outside the rounds.
-struct Progress {
-    bar: ProgressBar,
-}
+/// against the round limit and [`report::progress_message`], every [`EVERY`] rounds.
+struct Progress(ProgressBar);
 
-impl Progress {
-    /// Rounds between two updates.
-    const EVERY: usize = 20;
-
-    fn new(o: &EngineOptions) -> Progress {
-        Progress::on(
-            crate::cmd::progress::counter(o.max_rounds as u64, "rounds"),
-            o,
-        )
-    }
-
-    fn on(bar: ProgressBar, _: &EngineOptions) -> Progress {
-        Progress { bar }
-    }
-}
+/// Rounds between two updates of the progress display.
+const EVERY: usize = 20;
 
 impl Observe for Progress {
     fn observe_round(&mut self, e: &Engine<'_>) {
-        self.bar.set_position(e.rounds() as u64);
-        self.bar.set_message(report::progress_message(e));
+        self.0.set_position(e.rounds() as u64);
+        self.0.set_message(report::progress_message(e));
     }
 
     fn observe_final(&mut self, _: &Engine<'_>) {
-        self.bar.finish_and_clear();
+        self.0.finish_and_clear();
     }
 }
 
@@ -219,7 +150,7 @@ impl Observe for Progress {
 mod tests {
     use super::*;
     use brokerflow_graphs::{examples, ExpandedGraph};
-    use brokerflow_solvers::engine::Injection;
+    use brokerflow_solvers::engine::{EngineOptions, Injection, Variant};
 
     #[test]
     fn the_progress_observer_follows_the_rounds_and_finishes() {
@@ -231,9 +162,9 @@ mod tests {
             o.max_rounds as u64,
             "rounds",
         );
-        let mut progress = Progress::on(bar.clone(), &o);
+        let mut progress = Progress(bar.clone());
         let mut observers = Observers::new();
-        observers.push(&mut progress, ObserverMode::Every(Progress::EVERY));
+        observers.push(&mut progress, ObserverMode::Every(EVERY));
         let mut engine = Engine::new(&m, &g, &o).unwrap();
         // tiny converges after 120 rounds: 50 rounds run and are shown at 40.
         assert_eq!(engine.advance(50, &mut observers), 50);

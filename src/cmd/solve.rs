@@ -1,79 +1,20 @@
-//! `brokerflow solve`: the LP baselines P1, P2, P2⁻ and P3 on one market.
+//! `brokerflow solve`: the LP baselines P1, P2, P2⁻ and P3 on one market, a thin
+//! adapter over `brokerflow_solvers::lp::session`.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use anyhow::Context;
 use brokerflow_experiments::report::{lp_dot, lp_html, LpPicture};
 use brokerflow_graphs::formats::flows_csv;
-use brokerflow_solvers::lp::{self, render, Backend, LpOptions, LpSolution, Objective};
+use brokerflow_solvers::lp::{render, Objective};
 use brokerflow_solvers::workload;
 
 use crate::cmd::output::Outputs;
 use crate::cmd::{provenance, LoadedMarket};
 
-/// The limit `--verbose` lifts, as the library's summary applies it.
-#[allow(unused_imports)] // named by `--verbose`'s help, a doc link
-pub use brokerflow_solvers::lp::render::PER_USER_TABLE_LIMIT;
-
-/// Solve an LP baseline on a market: how much of each demand can be served (P1),
-/// the best and worst routing of those amounts (P2, P2⁻), or the welfare optimum (P3).
-///
-/// Every solution is checked independently of the solver (flow conservation and
-/// capacities from the graph's incidence matrix) before it is printed.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Market file (JSON).
-    pub market: PathBuf,
-    /// Which LPs, comma-separated, solved and printed in turn. `--json` with several
-    /// prints an array; `--flows`, `--export-lp` and `--prices` need exactly one.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "concurrent,welfare"
-    )]
-    pub objective: Vec<Objective>,
-    /// LP solver: auto (microlp up to 2 000 variables, above that clarabel, or highs in
-    /// builds with `--features highs`), microlp (pure
-    /// Rust simplex, exact vertices), clarabel (pure Rust interior point, to ~1e-8),
-    /// highs (only in builds with `--features highs`).
-    #[arg(long, default_value = "auto")]
-    pub backend: Backend,
-    /// Print one JSON object instead of the readable summary.
-    #[arg(long)]
-    pub json: bool,
-    /// Write the flow as CSV `commodity,from,to,flow` (to = `sink` for provider →
-    /// collection rows; zero rows omitted).
-    #[arg(long, value_name = "FILE")]
-    pub flows: Option<PathBuf>,
-    /// Write the exact LP in CPLEX LP format, to re-solve it in any LP solver.
-    #[arg(long, value_name = "FILE")]
-    pub export_lp: Option<PathBuf>,
-    /// With `--objective welfare`: write the dual price of every resource as CSV
-    /// `node,price` (bandwidth nodes named `u->v`).
-    #[arg(long, value_name = "FILE")]
-    pub prices: Option<PathBuf>,
-    /// Write the routing of every solved LP as a Graphviz DOT file: links labelled and
-    /// drawn by flow, saturated links, brokers and providers in red (render with
-    /// `dot -Tsvg`).
-    #[arg(long, value_name = "FILE")]
-    pub dot: Option<PathBuf>,
-    /// Write one self-contained HTML file (no network access): the market graph with
-    /// every solved LP's flows, the table of the LPs and P3's prices.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    /// Print the per-user table even on a market of more than
-    /// [`PER_USER_TABLE_LIMIT`] users (the totals are always printed first).
-    #[arg(long)]
-    pub verbose: bool,
-    #[command(flatten)]
-    pub size: crate::cmd::SizeArgs,
-}
+/// `solve`'s arguments: the library's.
+pub type Args = brokerflow_solvers::commands::SolveCommand;
 
 /// Runs `solve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let objectives = &args.objective;
+    let objectives = &args.request.objective;
     let single = objectives.len() == 1;
     if !single && (args.flows.is_some() || args.export_lp.is_some() || args.prices.is_some()) {
         anyhow::bail!(
@@ -83,16 +24,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.prices.is_some() && objectives[..] != [Objective::Welfare] {
         anyhow::bail!("--prices needs --objective welfare: only P3's duals are market prices");
     }
-    let mut outputs = Outputs::plan(
-        &[&args.market],
-        &[
-            ("--flows", args.flows.as_ref()),
-            ("--export-lp", args.export_lp.as_ref()),
-            ("--prices", args.prices.as_ref()),
-            ("--dot", args.dot.as_ref()),
-            ("--report", args.report.as_ref()),
-        ],
-    )?;
+    let files = [
+        ("--flows", args.flows.as_ref()),
+        ("--export-lp", args.export_lp.as_ref()),
+        ("--prices", args.prices.as_ref()),
+        ("--dot", args.dot.as_ref()),
+        ("--report", args.report.as_ref()),
+    ];
+    let mut outputs = Outputs::plan(&[&args.market], &files)?;
     let loaded = LoadedMarket::load(&args.market)?;
     let (market, g) = (&loaded.market, &loaded.graph);
     let plan = workload::check_plan(g, objectives, None, &workload::Limits::DEFAULT);
@@ -100,18 +39,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Several LPs: each is solved and printed even when another fails (as `compare`
     // does); a failed one is a row with its error, and the command then exits 1. One
     // LP: its failure is the command's error, before any file is written.
+    let spinner = crate::cmd::progress::spinner(String::new());
     let n = objectives.len();
-    let mut results = Vec::new();
-    for (i, &o) in objectives.iter().enumerate() {
-        match solve_one(&loaded, o, args.backend, (i + 1, n)) {
-            Err(e) if single => return Err(e),
-            r => results.push((o, r.map_err(|e| format!("{e:#}")))),
-        }
-    }
-    let pictured: Vec<LpPicture> = (results.iter())
-        .map(|(o, r)| (*o, r.as_ref().map(|(s, t)| (s, *t)).map_err(Clone::clone)))
+    let results = args
+        .request
+        .solve(g, &mut |phase| spinner.set_message(phase.to_string()));
+    spinner.finish_and_clear();
+    let results: Vec<_> = (results?.into_iter())
+        .map(|(o, r)| (o, r.map_err(|e| format!("{:#}", anyhow::Error::new(e)))))
         .collect();
-    if let Some((_, Ok((s, _)))) = results.first().filter(|_| single) {
+    let pictured: Vec<LpPicture> = (results.iter())
+        .map(|(o, r)| {
+            (
+                *o,
+                r.as_ref()
+                    .map(|s| (&s.solution, s.seconds))
+                    .map_err(Clone::clone),
+            )
+        })
+        .collect();
+    if let Some((_, Ok((s, _)))) = pictured.first().filter(|_| single) {
         let p = provenance(&loaded, s.backend);
         if let Some(path) = &args.export_lp {
             outputs.stage(path, render::cplex_lp(market, g, s, &p));
@@ -128,10 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.report {
         // The backend of the first LP with a flow, as the report's pictures show it.
-        let backend = pictured
-            .iter()
+        let backend = (pictured.iter())
             .find_map(|(_, r)| r.as_ref().ok().filter(|(s, _)| s.flow.is_some()))
-            .map_or(args.backend, |(s, _)| s.backend);
+            .map_or(args.request.backend, |(s, _)| s.backend);
         let p = provenance(&loaded, backend);
         outputs.stage(path, lp_html(market, g, &pictured, Objective::title, &p));
     }
@@ -153,39 +99,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|(_, r)| r.is_err())
         .map(|(o, _)| o.name())
         .collect();
-    if failed.len() == n {
-        anyhow::bail!("none of the {n} LPs was solved");
-    }
-    if !failed.is_empty() {
-        anyhow::bail!(
-            "{} of {n} LPs not solved ({}); the others are printed above",
-            failed.len(),
+    match failed.len() {
+        0 => Ok(()),
+        k if k == n => anyhow::bail!("none of the {n} LPs was solved"),
+        k => anyhow::bail!(
+            "{k} of {n} LPs not solved ({}); the others are printed above",
             failed.join(", ")
-        );
+        ),
     }
-    Ok(())
-}
-
-/// Solves one LP, the `position`-th (i of n) of the command, with a spinner on a
-/// terminal.
-fn solve_one(
-    loaded: &LoadedMarket,
-    objective: Objective,
-    backend: Backend,
-    (i, n): (usize, usize),
-) -> anyhow::Result<(LpSolution, f64)> {
-    let options = LpOptions {
-        backend,
-        prices: objective == Objective::Welfare,
-    };
-    let spinner = crate::cmd::progress::spinner(format!(
-        "LP {i} of {n}, {}: building, solving and checking it ({} usable pairs)",
-        objective.title(),
-        loaded.graph.usable_pairs()
-    ));
-    let start = Instant::now();
-    let solution = lp::solve(&loaded.graph, objective, &options)
-        .with_context(|| format!("{} ({})", objective.name(), objective.title()));
-    spinner.finish_and_clear();
-    Ok((solution?, start.elapsed().as_secs_f64()))
 }

@@ -17,6 +17,7 @@
 //! its cases and its rows, so a caller decides where they go (the command line prints
 //! Markdown or JSON lines).
 
+pub mod command;
 pub mod engine;
 pub mod lp;
 pub mod machine;

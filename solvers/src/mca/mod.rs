@@ -109,6 +109,7 @@ pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod settings;
 pub mod values;
 
 pub use explore::{explore, sample, Exploration, ExploreOptions, Sample, Trace, Verdict};

@@ -44,6 +44,7 @@ pub mod mechanism;
 pub mod posted;
 pub mod replicated;
 pub mod report;
+pub mod session;
 pub mod statement;
 pub mod vcg;
 pub mod vickrey;
@@ -300,12 +301,14 @@ impl<'a> Setting<'a> {
 }
 
 /// Options of [`settle`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SettleOptions {
     /// LP backend for P3, its duals and VCG's re-solves.
     pub backend: Backend,
     /// Conflict rules of the `mca` mechanism's auctions (\[CBBA\] by default).
     pub rules: Rules,
+    /// Told as VCG's re-solves finish (a progress display).
+    pub resolves: session::ResolveObserver,
 }
 
 impl Default for SettleOptions {
@@ -313,6 +316,7 @@ impl Default for SettleOptions {
         SettleOptions {
             backend: Backend::DEFAULT,
             rules: Rules::default(),
+            resolves: session::ResolveObserver::default(),
         }
     }
 }

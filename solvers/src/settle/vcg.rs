@@ -139,9 +139,17 @@ pub fn vcg(
     options: &SettleOptions,
 ) -> Result<Statement, SettleError> {
     let payments = VcgPayments::new(s, allocation, options)?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<VcgTransfer, SettleError>> = (0..s.who.len())
         .into_par_iter()
-        .map(|i| payments.transfer(s, i))
+        .map(|i| {
+            let t = payments.transfer(s, i);
+            if payments.trades(i) {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                options.resolves.resolved(n, payments.trading);
+            }
+            t
+        })
         .collect();
     let transfers = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(payments.statement(s, allocation, &transfers))

@@ -49,6 +49,7 @@ pub mod input_validation;
 pub mod link;
 pub mod output;
 mod replica;
+pub mod settings;
 pub mod tasks;
 pub mod tcp;
 pub mod transport;
@@ -64,6 +65,7 @@ use super::{Mechanism, SettleOptions, Statement};
 pub use bid_agreement::BidVector;
 pub use deviation::{Deviation, DeviationError};
 pub use link::Link;
+pub use settings::{ReplicationSettings, ReplicationSettingsError};
 pub use tasks::PaymentGroup;
 pub use transport::{Channels, Event, Transport};
 
