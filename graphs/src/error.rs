@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::json::{one_line, ParseError};
 use crate::role::Role;
 
 /// The most any money amount or volume of a market may reach: the demands' sum, the
@@ -26,15 +27,8 @@ pub enum MarketError {
         source: std::io::Error,
     },
     /// The text is not JSON of the market's shape (syntax, type, missing or unknown field).
-    #[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
-    Parse {
-        /// The input's name (file name).
-        origin: String,
-        /// JSON path of the offending value, e.g. `users[0].demand`.
-        path: String,
-        /// The parser's description, with line and column.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
     /// The JSON has the right shape but breaks a rule of design §3.
     #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
@@ -55,20 +49,6 @@ impl MarketError {
             _ => None,
         }
     }
-}
-
-/// Keeps a message on one line whatever the input held: ids, keys and file names may
-/// contain line breaks or other control characters, which are shown escaped (`\n`).
-fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A rule of the market file format (design §3).

@@ -7,13 +7,114 @@
 //! (`{"u1": 3, "u1": 100}` is `{"u1": 100}`): both let a typo or a hostile file mean
 //! something other than what it shows. [`object_only!`](crate::object_only) gives a
 //! record type a reader that accepts objects only; [`unique_keys`] checks a whole text
-//! for repeated keys, at any depth (maps, records and free-form `meta` alike).
+//! for repeated keys, at any depth (maps, records and free-form `meta` alike);
+//! [`read`] is the one reader every file format calls, with its [`ParseError`].
 
 use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+};
+use thiserror::Error;
+
+/// Why a JSON text is not one record of its reader's shape: the input, the JSON path
+/// of the offending value, and what is wrong, shown on one line (control characters of
+/// ids or file names escaped).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
+pub struct ParseError {
+    /// The input's name (usually the file name).
+    pub origin: String,
+    /// JSON path of the offending value, e.g. `users[0].demand` (empty at the top).
+    pub path: String,
+    /// The parser's description, with line and column where it has them.
+    pub message: String,
+}
+
+/// Reads one `T` from the JSON `text` and nothing after it: the shared reader of the
+/// market, fault, offers and scenario files.
+///
+/// A leading byte-order mark is skipped (editors write one); a text of white space
+/// only is refused with `empty`; a text that ends inside the record says so ("the
+/// text ends before the `record` is complete"); text after it is refused
+/// ("unexpected text after the `record` object"), and so is a key named twice
+/// ([`unique_keys`]). Errors carry `origin` and the JSON path of the offending value.
+///
+/// # Arguments
+/// - `text`: the file's text.
+/// - `origin`: names the input in errors.
+/// - `record`: what the file holds, for messages (`"market"`, `"fault file"`).
+/// - `empty`: the whole message for an empty file (what the file should hold).
+///
+/// # Returns
+/// The record, or the first [`ParseError`].
+///
+/// # Complexity
+/// O(length of `text`): one typed pass and one pass for repeated keys.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::json::read;
+/// let v: Vec<u32> = read("\u{feff}[1, 2]", "x.json", "list", "empty").unwrap();
+/// assert_eq!(v, [1, 2]);
+/// let e = read::<Vec<u32>>("[1] [2]", "x.json", "list", "empty").unwrap_err();
+/// assert!(e.to_string().starts_with("x.json: (top level): unexpected text after the list object"));
+/// ```
+pub fn read<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    record: &str,
+    empty: &str,
+) -> Result<T, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let error = |path: String, message: String| ParseError {
+        origin: origin.to_string(),
+        path,
+        message,
+    };
+    if text.trim().is_empty() {
+        return Err(error(String::new(), empty.to_string()));
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let inner = e.inner();
+        let message = if inner.is_eof() {
+            format!("the text ends before the {record} is complete (a truncated file?): {inner}")
+        } else {
+            inner.to_string()
+        };
+        // Where the text ends inside a key the path reader answers "?": name the
+        // enclosing value rather than that.
+        let path = e.path().to_string();
+        let path = path.trim_end_matches('?').trim_end_matches('.').to_string();
+        error(path, message)
+    })?;
+    // Trailing text after the object is an error too, not silently ignored.
+    de.end().map_err(|e| {
+        error(
+            String::new(),
+            format!("unexpected text after the {record} object: {e}"),
+        )
+    })?;
+    unique_keys(text).map_err(|e| error(e.path, e.message))?;
+    Ok(value)
+}
+
+/// Keeps a message on one line whatever the input held: ids, keys and file names may
+/// contain line breaks or other control characters, which are shown escaped (`\n`).
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// A record read from a JSON object only (never from serde's positional array form).
 /// Implemented by [`object_only!`](crate::object_only), which also gives the type its

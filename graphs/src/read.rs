@@ -4,44 +4,22 @@
 use std::path::Path;
 
 use crate::error::MarketError;
+use crate::json::ParseError;
 use crate::market::{Market, ValidMarket};
 
 impl Market {
     /// Parses and validates a market from JSON text. `origin` names the input in
     /// error messages (usually the file name).
     pub fn from_json_str(text: &str, origin: &str) -> Result<ValidMarket, MarketError> {
-        // A byte-order mark is not part of JSON, but editors write one: skip it.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let parse_error = |path: String, message: String| MarketError::Parse {
-            origin: origin.to_string(),
-            path,
-            message,
-        };
-        if let Some(hint) = not_a_market_hint(text) {
-            return Err(parse_error(String::new(), hint));
+        if let Some(hint) = not_a_market_hint(text.strip_prefix('\u{feff}').unwrap_or(text)) {
+            return Err(MarketError::Parse(ParseError {
+                origin: origin.to_string(),
+                path: String::new(),
+                message: hint,
+            }));
         }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let market: Market = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let inner = e.inner();
-            let message = if inner.is_eof() {
-                format!("the text ends before the market is complete (a truncated file?): {inner}")
-            } else {
-                inner.to_string()
-            };
-            // Where the text ends inside a key the path reader answers "?": name the
-            // enclosing value rather than that.
-            let path = e.path().to_string();
-            let path = path.trim_end_matches('?').trim_end_matches('.').to_string();
-            parse_error(path, message)
-        })?;
-        // Trailing text after the object is an error too, not silently ignored.
-        de.end().map_err(|e| {
-            parse_error(
-                String::new(),
-                format!("unexpected text after the market object: {e}"),
-            )
-        })?;
-        crate::json::unique_keys(text).map_err(|e| parse_error(e.path, e.message))?;
+        // (The hint above answers an empty file, so the reader's own message is unused.)
+        let market: Market = crate::json::read(text, origin, "market", "")?;
         market.validate_as(origin)
     }
 

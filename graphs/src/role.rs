@@ -16,6 +16,13 @@ pub enum Role {
     Provider,
 }
 
+impl Role {
+    /// The three roles of [MCF-Grid]'s market in their order along a job's path: users
+    /// submit jobs, brokers forward them, providers run them (also the order of a
+    /// market file's sections and of `Ord`).
+    pub const ALL: [Role; 3] = [Role::User, Role::Broker, Role::Provider];
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

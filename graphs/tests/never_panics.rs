@@ -480,7 +480,7 @@ type Outcomes = RefCell<BTreeMap<String, usize>>;
 fn outcome_name(r: &Result<ValidMarket, MarketError>) -> String {
     match r {
         Ok(_) => "accepted".into(),
-        Err(MarketError::Parse { .. }) => "parse".into(),
+        Err(MarketError::Parse(_)) => "parse".into(),
         Err(e) => match e.rule() {
             // The variant's name: "WrongRolePair { from: .. }" -> "WrongRolePair".
             Some(rule) => format!("{rule:?}")

@@ -5,6 +5,7 @@
 use brokerflow_graphs::formats::sndlib::{
     parse_sndlib, parse_sndlib_bytes, Problem, SndlibError, SndlibOptions, VALUE_MARKUP,
 };
+use brokerflow_graphs::formats::NumberProblem;
 use brokerflow_graphs::{Market, Role};
 
 mod common;
@@ -140,13 +141,13 @@ fn malformed_files_are_refused_with_their_line() {
             matches!(p, Problem::SelfLoop { .. })
         }),
         (with(" 5 0 1 0", " -5 0 1 0"), 6, |p| {
-            matches!(p, Problem::Negative { .. })
+            matches!(p, Problem::Number(NumberProblem::Negative { .. }))
         }),
         (with(" 5 0 1 0", " x 0 1 0"), 6, |p| {
-            matches!(p, Problem::NotANumber { .. })
+            matches!(p, Problem::Number(NumberProblem::NotANumber { .. }))
         }),
         (with(" 5 0 1 0", " inf 0 1 0"), 6, |p| {
-            matches!(p, Problem::NotFinite { .. })
+            matches!(p, Problem::Number(NumberProblem::NotFinite { .. }))
         }),
         (with("( )\n)\nDEM", "( 1 )\n)\nDEM"), 6, |p| {
             matches!(
@@ -164,7 +165,7 @@ fn malformed_files_are_refused_with_their_line() {
             matches!(p, Problem::BadIdentifier { .. })
         }),
         (with("1 3 UNLIMITED", "1 3 SOME"), 9, |p| {
-            matches!(p, Problem::NotANumber { .. })
+            matches!(p, Problem::Number(NumberProblem::NotANumber { .. }))
         }),
         (with("1 3 UNLIMITED", "1 3"), 9, |p| {
             matches!(

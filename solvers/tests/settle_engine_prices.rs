@@ -28,7 +28,7 @@ fn welfare_seeking(m: &ValidMarket, c: f64) -> Allocation {
     assert!(r.converged);
     Allocation {
         flow: r.flow,
-        source: AllocationSource::Engine("welfare-seeking".into()),
+        source: AllocationSource::Engine(Variant::WelfareSeeking),
         prices: Some(r.prices),
     }
 }
@@ -120,5 +120,8 @@ fn refuses_allocations_without_engine_prices() {
     let g = ExpandedGraph::new(&m);
     let lp = Allocation::lp(&g, Backend::DEFAULT).unwrap();
     let err = settle(&m, &m, &lp, &EnginePrices, &SettleOptions::default());
-    assert!(matches!(err, Err(SettleError::NoEnginePrices(ref a)) if a == "lp"));
+    assert!(matches!(
+        err,
+        Err(SettleError::NoEnginePrices(AllocationSource::Lp))
+    ));
 }

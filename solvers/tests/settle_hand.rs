@@ -6,6 +6,7 @@
 //! receives − pays; surplus = Σ pays − Σ receives.
 
 use brokerflow_graphs::{ExpandedGraph, Market, ValidMarket};
+use brokerflow_solvers::engine::Variant;
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
     lp_prices::LpPrices, mcafee::Mcafee, posted::Posted, vcg::Vcg, vickrey::Vickrey,
@@ -692,7 +693,7 @@ fn refusals_are_typed_and_clear() {
     // VCG refuses an allocation that is not P3's.
     let g = ExpandedGraph::new(&a);
     let mut alloc = Allocation::lp(&g, Backend::DEFAULT).unwrap();
-    alloc.source = AllocationSource::Engine("fair".to_string());
+    alloc.source = AllocationSource::Engine(Variant::Fair);
     let e = settle(&a, &a, &alloc, &Vcg, &SettleOptions::default()).unwrap_err();
     assert!(matches!(e, SettleError::VcgNeedsOptimum(_)), "{e}");
     assert!(e.to_string().contains("--allocation lp"), "{e}");
@@ -789,7 +790,7 @@ fn lp_prices_on_a_non_lp_allocation_say_they_do_not_clear_it() {
     for xs in &mut alloc.flow.x {
         xs.iter_mut().for_each(|x| *x /= 2.0);
     }
-    alloc.source = AllocationSource::Engine("fair".to_string());
+    alloc.source = AllocationSource::Engine(Variant::Fair);
     let s = settle(&a, &a, &alloc, &LpPrices, &SettleOptions::default()).unwrap();
     assert!(
         s.notes

@@ -240,7 +240,7 @@ fn harness(
     t
 }
 
-const ALL: &[Role] = &[Role::User, Role::Broker, Role::Provider];
+const ALL: &[Role] = &Role::ALL;
 const PROVIDERS: &[Role] = &[Role::Provider];
 const USERS_AND_PROVIDERS: &[Role] = &[Role::User, Role::Provider];
 

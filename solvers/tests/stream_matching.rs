@@ -363,7 +363,7 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
     assert!(!m.contains('\n') && m.contains("s1\\nx"), "{m}");
     assert!(matches!(
         Offers::from_json_str("{", "offers.json"),
-        Err(StreamError::Parse { .. })
+        Err(StreamError::Parse(_))
     ));
 }
 

@@ -126,7 +126,7 @@ fn bad_fault_files_and_timely_are_refused_up_front() {
     let array = scratch_file("array.json", "[1, []]");
     refused(
         &["run", &tiny, "--faults", &array],
-        "expected a JSON object",
+        "invalid type: sequence, expected a fault file as a JSON object",
     );
     let good = scratch_file("good.json", MIXED);
     refused(

@@ -54,6 +54,7 @@ use std::fmt::Write;
 
 use thiserror::Error;
 
+use super::NumberProblem;
 use crate::error::MarketError;
 use crate::market::{Broker, Link, Market, Provider, User, ValidMarket};
 
@@ -177,32 +178,9 @@ pub enum Problem {
         /// The declared node count.
         nodes: usize,
     },
-    /// A field that is not a number of the required kind.
-    #[error("{field} is {text:?}, expected {expected}")]
-    NotANumber {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-        /// What was expected.
-        expected: &'static str,
-    },
-    /// A negative number.
-    #[error("{field} is {text}, must not be negative")]
-    Negative {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-    },
-    /// A number that is infinite or NaN (or too large to be finite).
-    #[error("{field} is {text:?}, not a finite number")]
-    NotFinite {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-    },
+    /// A numeric field that is not a number, negative or not finite.
+    #[error(transparent)]
+    Number(#[from] super::NumberProblem),
     /// A line that is not `c`, `p`, `k` or `a`.
     #[error("unknown line type {0:?} (expected c, p, k or a)")]
     UnknownLineType(String),
@@ -319,15 +297,11 @@ pub fn write_mcf(market: &Market) -> Result<String, McfError> {
 }
 
 /// Shortens a field from the input for an error message.
+/// How many characters of a field the errors show.
+const SHOWN: usize = 40;
+
 fn shown(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let mut s: String = text.chars().take(MAX).collect();
-        s.push('…');
-        s
-    }
+    super::shortened(text, SHOWN)
 }
 
 fn read_instance(text: &str, origin: &str) -> Result<Instance, McfError> {
@@ -486,17 +460,18 @@ fn count(text: &str, field: &'static str) -> Result<usize, Problem> {
     text.parse::<usize>().map_err(|_| {
         let digits = text.strip_prefix('-').unwrap_or("");
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Problem::Negative {
+            NumberProblem::Negative {
                 field,
                 text: shown(text),
             }
         } else {
-            Problem::NotANumber {
+            NumberProblem::NotANumber {
                 field,
                 text: shown(text),
                 expected: "a non-negative integer",
             }
         }
+        .into()
     })
 }
 
@@ -514,25 +489,7 @@ fn node(text: &str, field: &'static str, nodes: usize) -> Result<usize, Problem>
 
 /// A finite, non-negative number field (a demand, cost or capacity).
 fn amount(text: &str, field: &'static str) -> Result<f64, Problem> {
-    let x: f64 = text.parse().map_err(|_| Problem::NotANumber {
-        field,
-        text: shown(text),
-        expected: "a number",
-    })?;
-    if !x.is_finite() {
-        return Err(Problem::NotFinite {
-            field,
-            text: shown(text),
-        });
-    }
-    if x < 0.0 {
-        return Err(Problem::Negative {
-            field,
-            text: shown(text),
-        });
-    }
-    // Turns -0 into 0.
-    Ok(x + 0.0)
+    Ok(super::amount(text, field, SHOWN)?)
 }
 
 /// `prefix` followed by a canonical decimal index (no sign, no leading zeros).

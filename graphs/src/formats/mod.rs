@@ -18,6 +18,79 @@ pub enum Format {
     Sndlib,
 }
 
+/// Why a numeric field of a text network format (mcf, SNDlib) was refused: the one
+/// vocabulary of [`mcf::Problem::Number`] and [`sndlib::Problem::Number`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NumberProblem {
+    /// A field that is not a number of the required kind.
+    #[error("{field} is {text:?}, expected {expected}")]
+    NotANumber {
+        /// Field name.
+        field: &'static str,
+        /// The text found (shortened).
+        text: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A negative number.
+    #[error("{field} is {text}, must not be negative")]
+    Negative {
+        /// Field name.
+        field: &'static str,
+        /// The text found (shortened).
+        text: String,
+    },
+    /// A number that is infinite or NaN (or too large to be finite).
+    #[error("{field} is {text:?}, not a finite number")]
+    NotFinite {
+        /// Field name.
+        field: &'static str,
+        /// The text found (shortened).
+        text: String,
+    },
+}
+
+/// `text` cut to its first `max` characters, with `…` where it was cut: what a
+/// format's errors show of a field.
+pub(crate) fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// A finite number field (−0 read as 0); errors show `text` cut to `max` characters.
+pub(crate) fn finite(text: &str, field: &'static str, max: usize) -> Result<f64, NumberProblem> {
+    let x: f64 = text.parse().map_err(|_| NumberProblem::NotANumber {
+        field,
+        text: shortened(text, max),
+        expected: "a number",
+    })?;
+    if !x.is_finite() {
+        return Err(NumberProblem::NotFinite {
+            field,
+            text: shortened(text, max),
+        });
+    }
+    Ok(x + 0.0)
+}
+
+/// A finite, non-negative number field (a demand, cost or capacity).
+pub(crate) fn amount(text: &str, field: &'static str, max: usize) -> Result<f64, NumberProblem> {
+    let x = finite(text, field, max)?;
+    if x < 0.0 {
+        return Err(NumberProblem::Negative {
+            field,
+            text: shortened(text, max),
+        });
+    }
+    Ok(x)
+}
+
 /// Why an imported file did not become a market: its format's own error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

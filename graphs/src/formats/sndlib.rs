@@ -63,6 +63,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use thiserror::Error;
 
+use super::NumberProblem;
 use crate::error::MarketError;
 use crate::market::{Broker, Link, Market, Provider, User, ValidMarket};
 
@@ -200,32 +201,9 @@ pub enum Problem {
         /// The node.
         node: String,
     },
-    /// A field that is not a number.
-    #[error("{field} is {text:?}, expected {expected}")]
-    NotANumber {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-        /// What was expected.
-        expected: &'static str,
-    },
-    /// A negative number.
-    #[error("{field} is {text}, must not be negative")]
-    Negative {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-    },
-    /// A number that is infinite or NaN.
-    #[error("{field} is {text:?}, not a finite number")]
-    NotFinite {
-        /// Field name.
-        field: &'static str,
-        /// The text found (shortened).
-        text: String,
-    },
+    /// A numeric field that is not a number, negative or not finite.
+    #[error(transparent)]
+    Number(#[from] super::NumberProblem),
     /// Two participants of the imported market would get the same id.
     #[error("{first} and {second} would both be named {id:?} in the market (ids are unique across roles)")]
     IdClash {
@@ -520,11 +498,12 @@ pub fn parse_sndlib(
                 if *max_path != "UNLIMITED" && max_path.parse::<u64>().is_err() {
                     return Err(fail(
                         line,
-                        Problem::NotANumber {
+                        NumberProblem::NotANumber {
                             field: "the max path length",
                             text: shown(max_path),
                             expected: "UNLIMITED or a non-negative integer",
-                        },
+                        }
+                        .into(),
                     ));
                 }
                 demand_ids.insert(id.to_string(), line);
@@ -610,15 +589,11 @@ fn tokenize(line: &str) -> Vec<&str> {
 }
 
 /// Shortens a field from the input for an error message.
+/// How many characters of a field the errors show.
+const SHOWN: usize = 60;
+
 fn shown(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let mut s: String = text.chars().take(MAX).collect();
-        s.push('…');
-        s
-    }
+    super::shortened(text, SHOWN)
 }
 
 fn identifier(id: &str, field: &'static str) -> Result<(), Problem> {
@@ -636,31 +611,12 @@ fn identifier(id: &str, field: &'static str) -> Result<(), Problem> {
 }
 
 fn number(text: &str, field: &'static str) -> Result<f64, Problem> {
-    let x: f64 = text.parse().map_err(|_| Problem::NotANumber {
-        field,
-        text: shown(text),
-        expected: "a number",
-    })?;
-    if !x.is_finite() {
-        return Err(Problem::NotFinite {
-            field,
-            text: shown(text),
-        });
-    }
-    // Turns -0 into 0.
-    Ok(x + 0.0)
+    Ok(super::finite(text, field, SHOWN)?)
 }
 
 /// A finite, non-negative number field.
 fn amount(text: &str, field: &'static str) -> Result<f64, Problem> {
-    let x = number(text, field)?;
-    if x < 0.0 {
-        return Err(Problem::Negative {
-            field,
-            text: shown(text),
-        });
-    }
-    Ok(x)
+    Ok(super::amount(text, field, SHOWN)?)
 }
 
 fn endpoints(

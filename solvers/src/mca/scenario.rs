@@ -251,23 +251,14 @@ impl Scenario {
     ///
     /// Paper: [MCA-Alloy] §II-A (the agents, items and policies of the model).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Scenario, McaError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
         let file: ScenarioFile =
-            serde_path_to_error::deserialize(&mut *de).map_err(|e| McaError::Parse {
-                origin: origin.to_string(),
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
-        de.end().map_err(|e| McaError::Parse {
-            origin: origin.to_string(),
-            path: String::new(),
-            message: format!("unexpected text after the scenario object: {e}"),
-        })?;
-        brokerflow_graphs::json::unique_keys(text).map_err(|e| McaError::Parse {
-            origin: origin.to_string(),
-            path: e.path,
-            message: e.message,
-        })?;
+            brokerflow_graphs::json::read(text, origin, "scenario", "the file is empty").map_err(
+                |e| McaError::Parse {
+                    origin: e.origin,
+                    path: e.path,
+                    message: e.message,
+                },
+            )?;
         Scenario::from_file(&file, origin)
     }
 

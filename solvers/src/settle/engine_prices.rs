@@ -24,9 +24,7 @@ use super::{Allocation, Setting, SettleError, Statement};
 /// and utility-aware engine variants', whose multipliers are in weight units).
 pub fn engine_prices(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, SettleError> {
     let Some(prices) = &allocation.prices else {
-        return Err(SettleError::NoEnginePrices(
-            allocation.source.name().to_string(),
-        ));
+        return Err(SettleError::NoEnginePrices(allocation.source.clone()));
     };
     let y: Vec<f64> = prices.iter().map(|p| p.unwrap_or(0.0)).collect();
     let notes = vec![format!(
@@ -51,12 +49,7 @@ impl super::Mechanism for EnginePrices {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[],
-            budget_balance: super::BudgetBalance::Weak,
-            truthful_for: &[],
-            allocations: super::Allocations::EnginePrices,
-        }
+        super::Promises::on(super::Allocations::EnginePrices).budget(super::BudgetBalance::Weak)
     }
 
     fn settle(

@@ -5,6 +5,7 @@ use brokerflow_graphs::json::DuplicateKey;
 use brokerflow_graphs::{MarketError, Role};
 use thiserror::Error;
 
+use super::AllocationSource;
 use crate::lp::LpError;
 
 /// Why a settlement could not be made.
@@ -52,9 +53,9 @@ pub enum SettleError {
         amount: f64,
     },
     /// `vcg` on an allocation that is not P3's optimum ([MCF-Grid]'s welfare LP):
-    /// the allocation's name.
+    /// where the allocation came from.
     #[error("vcg is defined only on the welfare optimum: its payments are welfare differences at P3's allocation, so it refuses the '{0}' allocation (use --allocation lp)")]
-    VcgNeedsOptimum(String),
+    VcgNeedsOptimum(AllocationSource),
     /// A VCG re-solve found more welfare without a participant than the optimum with
     /// everybody, beyond round-off: the optimum is not exact.
     #[error("vcg: without {participant} P3 reaches {without}, more than the optimum {optimum} with everybody (beyond the tolerance {tolerance:e}): the LP optimum is not exact enough for VCG payments; try --backend microlp")]
@@ -72,7 +73,7 @@ pub enum SettleError {
     #[error("{context}: {source}")]
     Lp {
         /// What was being solved.
-        context: String,
+        context: LpContext,
         /// The solver's error.
         source: LpError,
     },
@@ -82,10 +83,10 @@ pub enum SettleError {
     /// The allocation does not fit this market's G′, or this mechanism's limits.
     #[error("the allocation does not fit the market: {0}")]
     AllocationShape(ShapeError),
-    /// `engine-prices` on an allocation that came without engine prices: the
-    /// allocation's name.
+    /// `engine-prices` on an allocation that came without engine prices: where the
+    /// allocation came from.
     #[error("engine-prices settles at the welfare-seeking engine's own node prices, and the '{0}' allocation has none (use --allocation welfare-seeking)")]
-    NoEnginePrices(String),
+    NoEnginePrices(AllocationSource),
     /// The engine refused its settings (cannot happen with the defaults).
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
@@ -97,10 +98,31 @@ pub enum SettleError {
 impl From<LpError> for SettleError {
     fn from(source: LpError) -> Self {
         SettleError::Lp {
-            context: "P3 (maximum welfare)".to_string(),
+            context: LpContext::MaxWelfare,
             source,
         }
     }
+}
+
+/// Which LP solve of settlement failed ([`SettleError::Lp`]'s `context`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum LpContext {
+    /// P3, [MCF-Grid]'s welfare LP, for the `lp` allocation.
+    #[error("P3 (maximum welfare)")]
+    MaxWelfare,
+    /// `lp-prices`: P3 with its dual, the node prices.
+    #[error("lp-prices: P3 and its dual")]
+    LpPrices,
+    /// `vcg`: P3 re-solved without one participant (W*_{−i}).
+    #[error("vcg: P3 without {participant}")]
+    Without {
+        /// The participant removed.
+        participant: String,
+    },
+    /// `mcafee`: the LP that re-matches one broker market's trades.
+    #[error("mcafee: re-matching a broker market")]
+    McafeeRematch,
 }
 
 /// What is wrong with the text of a bids file.

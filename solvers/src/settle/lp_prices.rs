@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use brokerflow_graphs::ExpandedGraph;
+use brokerflow_graphs::{ExpandedGraph, Role};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -103,7 +103,7 @@ pub fn lp_prices(
         },
     )
     .map_err(|source| SettleError::Lp {
-        context: "lp-prices: P3 and its dual".to_string(),
+        context: super::error::LpContext::LpPrices,
         source,
     })?;
     let y = sol.prices.clone().ok_or(SettleError::NoFlow)?;
@@ -191,16 +191,9 @@ impl super::Mechanism for LpPrices {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Broker,
-                brokerflow_graphs::Role::Provider,
-            ],
-            budget_balance: super::BudgetBalance::Weak,
-            truthful_for: &[],
-            allocations: super::Allocations::AnyPromisedAtOptimum,
-        }
+        super::Promises::on(super::Allocations::AnyPromisedAtOptimum)
+            .individually_rational(&Role::ALL)
+            .budget(super::BudgetBalance::Weak)
     }
 
     fn solves_lp(&self) -> bool {

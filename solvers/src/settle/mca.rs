@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, NodeKind, ValidMarket};
+use brokerflow_graphs::{Flow, NodeKind, Role, ValidMarket};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -470,12 +470,9 @@ impl super::Mechanism for Mca {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[brokerflow_graphs::Role::Provider],
-            budget_balance: super::BudgetBalance::Strong,
-            truthful_for: &[],
-            allocations: super::Allocations::Any,
-        }
+        super::Promises::on(super::Allocations::Any)
+            .individually_rational(&[Role::Provider])
+            .budget(super::BudgetBalance::Strong)
     }
 
     fn solves_lp(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind};
+use brokerflow_graphs::{ExpandedGraph, Flow, NodeKind, Role};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -385,7 +385,7 @@ fn rematch(
         }
     }
     let x = solve_lp(&lp, options.backend).map_err(|source| SettleError::Lp {
-        context: "mcafee: re-matching a broker market".to_string(),
+        context: super::error::LpContext::McafeeRematch,
         source,
     })?;
     Ok(vars
@@ -412,19 +412,10 @@ impl super::Mechanism for Mcafee {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Broker,
-                brokerflow_graphs::Role::Provider,
-            ],
-            budget_balance: super::BudgetBalance::Weak,
-            truthful_for: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Provider,
-            ],
-            allocations: super::Allocations::Any,
-        }
+        super::Promises::on(super::Allocations::Any)
+            .individually_rational(&Role::ALL)
+            .budget(super::BudgetBalance::Weak)
+            .truthful_for(&[Role::User, Role::Provider])
     }
 
     fn settle(

@@ -65,6 +65,44 @@ pub struct Promises {
     pub allocations: Allocations,
 }
 
+impl Promises {
+    /// No promise on `allocations`: individually rational and truthful for nobody,
+    /// no budget balance. The builder methods below add what a mechanism does promise,
+    /// so that its declaration names only that.
+    pub const fn on(allocations: Allocations) -> Promises {
+        Promises {
+            individually_rational: &[],
+            budget_balance: BudgetBalance::None,
+            truthful_for: &[],
+            allocations,
+        }
+    }
+
+    /// These promises, with every participant of `roles` individually rational.
+    pub const fn individually_rational(self, roles: &'static [Role]) -> Promises {
+        Promises {
+            individually_rational: roles,
+            ..self
+        }
+    }
+
+    /// These promises, with the budget balanced as `balance` says.
+    pub const fn budget(self, balance: BudgetBalance) -> Promises {
+        Promises {
+            budget_balance: balance,
+            ..self
+        }
+    }
+
+    /// These promises, with bidding the truth a dominant strategy for `roles`.
+    pub const fn truthful_for(self, roles: &'static [Role]) -> Promises {
+        Promises {
+            truthful_for: roles,
+            ..self
+        }
+    }
+}
+
 /// How a mechanism balances its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetBalance {

@@ -54,7 +54,7 @@ use petgraph::graph::EdgeIndex;
 use serde::Serialize;
 
 pub use bids::{Bids, Declaration, Declared, EntiretyAsks};
-pub use error::{BidProblem, BidsFileError, SettleError, ShapeError};
+pub use error::{BidProblem, BidsFileError, LpContext, SettleError, ShapeError};
 pub use mechanism::{Allocations, BudgetBalance, Mechanism, Promises, UnknownMechanism};
 pub use statement::{
     participant_values, participant_volumes, Line, Participants, Statement, Transfers,
@@ -97,9 +97,9 @@ pub const SETTLE_TOLERANCE: f64 = 1e-6;
 pub enum AllocationSource {
     /// P3's welfare-maximising allocation at the declared bids (design §4).
     Lp,
-    /// A run of the distributed engine in demand mode (design §5), by variant name
-    /// (`fair`, `utility-aware`, …).
-    Engine(String),
+    /// A run of the distributed engine in demand mode (design §5) with this push
+    /// variant (serialised by its name: `fair`, `utility-aware`, …).
+    Engine(Variant),
 }
 
 impl AllocationSource {
@@ -107,8 +107,15 @@ impl AllocationSource {
     pub fn name(&self) -> &str {
         match self {
             AllocationSource::Lp => "lp",
-            AllocationSource::Engine(v) => v,
+            AllocationSource::Engine(v) => v.name(),
         }
+    }
+}
+
+impl std::fmt::Display for AllocationSource {
+    /// The name used on the command line ([`AllocationSource::name`]).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -158,7 +165,7 @@ impl Allocation {
         let run = engine::run(declared, declared_graph, options)?;
         let allocation = Allocation {
             flow: run.flow,
-            source: AllocationSource::Engine(variant.name().to_string()),
+            source: AllocationSource::Engine(variant),
             prices: (variant == Variant::WelfareSeeking).then_some(run.prices),
         };
         Ok((allocation, run.converged))

@@ -120,12 +120,7 @@ impl super::Mechanism for Posted {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[],
-            budget_balance: super::BudgetBalance::Strong,
-            truthful_for: &[],
-            allocations: super::Allocations::Any,
-        }
+        super::Promises::on(super::Allocations::Any).budget(super::BudgetBalance::Strong)
     }
     fn check_market(&self, market: &Market, g: &ExpandedGraph) -> Result<(), SettleError> {
         check_posted_prices(market, g)

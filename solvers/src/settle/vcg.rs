@@ -195,9 +195,7 @@ impl VcgPayments {
         options: &SettleOptions,
     ) -> Result<VcgPayments, SettleError> {
         if allocation.source != AllocationSource::Lp {
-            return Err(SettleError::VcgNeedsOptimum(
-                allocation.source.name().to_string(),
-            ));
+            return Err(SettleError::VcgNeedsOptimum(allocation.source.clone()));
         }
         let g = &s.g_declared;
         let x = &allocation.flow;
@@ -274,7 +272,9 @@ impl VcgPayments {
             None => (cold(), false),
         };
         let w = w.map_err(|source| SettleError::Lp {
-            context: format!("vcg: P3 without {}", s.who.id(s.truth, i)),
+            context: super::error::LpContext::Without {
+                participant: s.who.id(s.truth, i).to_string(),
+            },
             source,
         })?;
         let optimum = self.optimum;
@@ -366,20 +366,9 @@ impl super::Mechanism for Vcg {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Broker,
-                brokerflow_graphs::Role::Provider,
-            ],
-            budget_balance: super::BudgetBalance::None,
-            truthful_for: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Broker,
-                brokerflow_graphs::Role::Provider,
-            ],
-            allocations: super::Allocations::Optimum,
-        }
+        super::Promises::on(super::Allocations::Optimum)
+            .individually_rational(&Role::ALL)
+            .truthful_for(&Role::ALL)
     }
 
     fn solves_lp(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, NodeKind};
+use brokerflow_graphs::{Flow, NodeKind, Role};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -504,16 +504,10 @@ impl super::Mechanism for Vickrey {
     }
 
     fn promises(&self) -> super::Promises {
-        super::Promises {
-            individually_rational: &[
-                brokerflow_graphs::Role::User,
-                brokerflow_graphs::Role::Broker,
-                brokerflow_graphs::Role::Provider,
-            ],
-            budget_balance: super::BudgetBalance::Strong,
-            truthful_for: &[brokerflow_graphs::Role::Provider],
-            allocations: super::Allocations::Any,
-        }
+        super::Promises::on(super::Allocations::Any)
+            .individually_rational(&Role::ALL)
+            .budget(super::BudgetBalance::Strong)
+            .truthful_for(&[Role::Provider])
     }
 
     fn settle(

@@ -35,6 +35,7 @@ pub use ledger::{Account, Ledger, Transfer};
 pub use matching::{match_offers, Allocation, MatchOptions, MatchOutcome, Void, VoidReason};
 pub use offers::{CustomerOffer, OfferRule, Offers, Parameters, SupplierOffer};
 
+use brokerflow_graphs::json::one_line;
 use thiserror::Error;
 
 use crate::lp::LpError;
@@ -44,15 +45,8 @@ use crate::lp::LpError;
 #[non_exhaustive]
 pub enum StreamError {
     /// The text is not JSON of the offers file's shape.
-    #[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
-    Parse {
-        /// The input's name.
-        origin: String,
-        /// JSON path of the offending value.
-        path: String,
-        /// The parser's description.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(#[from] brokerflow_graphs::json::ParseError),
     /// The file has the right shape but breaks a rule.
     #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
@@ -187,18 +181,4 @@ pub enum ContractError {
         /// The contract.
         contract: usize,
     },
-}
-
-/// Keeps a refusal on one line whatever the file held: ids may contain line breaks or
-/// other control characters, shown escaped (`\n`).
-fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -194,23 +194,12 @@ impl Offers {
     ///
     /// Paper: [Stream-Market] §2.1 (the offers and their attributes).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Offers, StreamError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let offers: Offers =
-            serde_path_to_error::deserialize(&mut *de).map_err(|e| StreamError::Parse {
-                origin: origin.to_string(),
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
-        de.end().map_err(|e| StreamError::Parse {
-            origin: origin.to_string(),
-            path: String::new(),
-            message: format!("unexpected text after the offers object: {e}"),
-        })?;
-        brokerflow_graphs::json::unique_keys(text).map_err(|e| StreamError::Parse {
-            origin: origin.to_string(),
-            path: e.path,
-            message: e.message,
-        })?;
+        let offers: Offers = brokerflow_graphs::json::read(
+            text,
+            origin,
+            "offers",
+            "the file is empty; an offers file is a JSON object {\"parameters\": …, \"suppliers\": […], \"customers\": […]}",
+        )?;
         offers.validate_as(origin)?;
         Ok(offers)
     }

@@ -6,11 +6,10 @@
 //! or id, and the rule, as the market reader does.
 
 use std::fmt;
-use std::marker::PhantomData;
 
+use brokerflow_graphs::json::{one_line, ParseError};
 use brokerflow_graphs::{Market, Role};
-use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The longest delay a fault may ask for, in rounds: longer would keep jobs in flight
@@ -140,15 +139,8 @@ impl fmt::Display for Fault {
 pub enum FaultError {
     /// The text is not JSON of the fault file's shape (syntax, type, missing, unknown
     /// or duplicate field, an array where an object belongs).
-    #[error("{}", one_line(&format!("{}: {}: {}", .origin, if .path.is_empty() || .path == "." { "(top level)" } else { .path.as_str() }, .message)))]
-    Parse {
-        /// The file's name.
-        origin: String,
-        /// JSON path of the offending value, e.g. `faults[2].probability`.
-        path: String,
-        /// The parser's description, with line and column.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
     /// The JSON has the right shape but breaks a rule.
     #[error("{}", one_line(&format!("{}: {}: {}", .origin, .at, .rule)))]
     Invalid {
@@ -166,24 +158,9 @@ impl FaultError {
     pub fn rule(&self) -> Option<&FaultRule> {
         match self {
             FaultError::Invalid { rule, .. } => Some(rule),
-            FaultError::Parse { .. } => None,
+            FaultError::Parse(_) => None,
         }
     }
-}
-
-/// Keeps a message on one line whatever the file held: ids may contain line breaks,
-/// which are shown escaped (`\n`), as the market reader shows them.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_debug().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
 }
 
 /// A rule of the fault file.
@@ -243,14 +220,19 @@ pub enum FaultRule {
 /// What the fault file looks like on disk (kept apart from the public types so that
 /// every field has one spelling).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct WireSchedule {
     seed: u64,
-    faults: Vec<ObjectOnly<WireFault>>,
+    faults: Vec<WireFault>,
 }
 
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 enum WireFault {
     NodeDown {
         from: u64,
@@ -340,68 +322,25 @@ impl From<WireFault> for Fault {
     }
 }
 
-/// A value that must be a JSON object: serde's derived structs and tagged enums also
-/// take arrays (`[7, []]` as a schedule), which the file format does not allow.
-struct ObjectOnly<T>(T);
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOnly<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Objects<T>(PhantomData<T>);
-        impl<'de, T: DeserializeOwned> Visitor<'de> for Objects<T> {
-            type Value = ObjectOnly<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(ObjectOnly)
-            }
-        }
-        d.deserialize_map(Objects(PhantomData))
-    }
-}
+// serde's derived structs and tagged enums also take arrays (`[7, []]` as a
+// schedule), which the file format does not allow: every record reads objects only.
+brokerflow_graphs::object_only!(WireSchedule, "a fault file");
+brokerflow_graphs::object_only!(WireFault, "a fault");
 
 /// Parses a fault file's text (no market needed; [`FaultSchedule::check`] then checks
 /// it against one). `origin` names the input in errors. Objects only, no unknown or
 /// duplicate fields; numbers are checked here where no market is needed (ranges,
 /// probabilities, factors, delays, `node` with `link`).
 pub fn parse(text: &str, origin: &str) -> Result<FaultSchedule, FaultError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let parse_error = |path: String, message: String| FaultError::Parse {
-        origin: origin.to_string(),
-        path,
-        message,
-    };
-    if text.trim().is_empty() {
-        return Err(parse_error(
-            String::new(),
-            "the file is empty; a fault file is a JSON object {\"seed\": …, \"faults\": […]}"
-                .to_string(),
-        ));
-    }
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let wire: ObjectOnly<WireSchedule> =
-        serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let inner = e.inner();
-            let message = if inner.is_eof() {
-                format!(
-                    "the text ends before the fault file is complete (a truncated file?): {inner}"
-                )
-            } else {
-                inner.to_string()
-            };
-            let path = e.path().to_string();
-            let path = path.trim_end_matches('?').trim_end_matches('.').to_string();
-            parse_error(path, message)
-        })?;
-    de.end().map_err(|e| {
-        parse_error(
-            String::new(),
-            format!("unexpected text after the fault object: {e}"),
-        )
-    })?;
+    let wire: WireSchedule = brokerflow_graphs::json::read(
+        text,
+        origin,
+        "fault file",
+        "the file is empty; a fault file is a JSON object {\"seed\": …, \"faults\": […]}",
+    )?;
     let schedule = FaultSchedule {
-        seed: wire.0.seed,
-        faults: wire.0.faults.into_iter().map(|f| f.0.into()).collect(),
+        seed: wire.seed,
+        faults: wire.faults.into_iter().map(Fault::from).collect(),
     };
     schedule.check_numbers(origin)?;
     Ok(schedule)
@@ -592,15 +531,12 @@ fn contradiction(a: &FaultKind, b: &FaultKind) -> Option<&'static str> {
 /// Reads and parses a fault file ([`parse`]).
 pub fn load(path: &std::path::Path) -> Result<FaultSchedule, FaultError> {
     let origin = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| FaultError::Parse {
+    let refused = |message: String| ParseError {
         origin: origin.clone(),
         path: String::new(),
-        message: format!("cannot read: {e}"),
-    })?;
-    let text = String::from_utf8(text).map_err(|_| FaultError::Parse {
-        origin: origin.clone(),
-        path: String::new(),
-        message: "not UTF-8 text".to_string(),
-    })?;
+        message,
+    };
+    let text = std::fs::read(path).map_err(|e| refused(format!("cannot read: {e}")))?;
+    let text = String::from_utf8(text).map_err(|_| refused("not UTF-8 text".to_string()))?;
     parse(&text, &origin)
 }
