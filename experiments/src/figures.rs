@@ -10,7 +10,6 @@
 //! Every SVG carries its provenance as an XML comment after the header.
 
 use crate::report::PALETTE;
-use crate::stream::figures::with_provenance;
 use brokerflow_graphs::ExpandedGraph;
 use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
 use brokerflow_solvers::engine::{TraceRow, Variant};
@@ -1043,8 +1042,23 @@ fn histogram_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure
     Ok(Some(("hist_percent_of_optimum.svg".into(), svg)))
 }
 
+/// `svg` with the `#` lines of `provenance` as an XML comment after the XML
+/// declaration.
+pub fn with_provenance(svg: String, provenance: &str) -> String {
+    let comment = format!(
+        "<!--\n{}-->\n",
+        provenance.replace("--", "- -").replace("# ", "")
+    );
+    match svg.find("?>") {
+        Some(i) if svg.starts_with("<?xml") => {
+            format!("{}\n{}{}", &svg[..i + 2], comment, &svg[i + 2..])
+        }
+        _ => comment + &svg,
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use brokerflow_solvers::compare::Measures;
     use std::path::Path;
@@ -1111,11 +1125,11 @@ mod tests {
     /// One `<text>` element: its content and the box it covers at 0.6 em per
     /// character (as generous as [`text_width`]).
     #[derive(Debug)]
-    struct TextBox {
-        text: String,
-        anchor: String,
-        x: (f64, f64),
-        y: (f64, f64),
+    pub(crate) struct TextBox {
+        pub(crate) text: String,
+        pub(crate) anchor: String,
+        pub(crate) x: (f64, f64),
+        pub(crate) y: (f64, f64),
     }
 
     fn attr(tag: &str, name: &str) -> Option<String> {
@@ -1134,7 +1148,7 @@ mod tests {
         (v[2], v[3])
     }
 
-    fn texts(svg: &str) -> Vec<TextBox> {
+    pub(crate) fn texts(svg: &str) -> Vec<TextBox> {
         let mut out = Vec::new();
         for part in svg.split("<text").skip(1) {
             let tag = &part[..part.find('>').unwrap()];
@@ -1178,7 +1192,7 @@ mod tests {
     }
 
     /// Asserts every text of `svg` lies inside its view box.
-    fn assert_texts_inside(name: &str, svg: &str) {
+    pub(crate) fn assert_texts_inside(name: &str, svg: &str) {
         let (w, h) = view_box(svg);
         for t in texts(svg) {
             assert!(
@@ -1198,7 +1212,7 @@ mod tests {
             .count()
     }
 
-    fn has_text(svg: &str, text: &str) -> bool {
+    pub(crate) fn has_text(svg: &str, text: &str) -> bool {
         texts(svg).iter().any(|t| t.text == text)
     }
 
@@ -1464,12 +1478,12 @@ mod tests {
             .collect()
     }
 
-    fn hex(c: RGBColor) -> String {
+    pub(crate) fn hex(c: RGBColor) -> String {
         format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
     }
 
     /// The bottom of the legend: the lowest edge of the texts `is_label` picks.
-    fn legend_bottom(svg: &str, is_label: impl Fn(&str) -> bool) -> f64 {
+    pub(crate) fn legend_bottom(svg: &str, is_label: impl Fn(&str) -> bool) -> f64 {
         texts(svg)
             .iter()
             .filter(|t| is_label(&t.text))
@@ -1480,7 +1494,12 @@ mod tests {
     /// Asserts that nothing of the plots reaches into the legend: every text below
     /// the title that is not a legend label, and every dot that is not a legend
     /// mark, starts below the legend's last line; `marks` dots are the legend's.
-    fn assert_legend_clear(name: &str, svg: &str, is_label: impl Fn(&str) -> bool, marks: usize) {
+    pub(crate) fn assert_legend_clear(
+        name: &str,
+        svg: &str,
+        is_label: impl Fn(&str) -> bool,
+        marks: usize,
+    ) {
         let all = texts(svg);
         let labels: Vec<&TextBox> = all.iter().filter(|t| is_label(&t.text)).collect();
         assert!(!labels.is_empty(), "{name}: no legend");
@@ -1562,7 +1581,7 @@ mod tests {
     /// The values the dots of a one-panel figure stand for, per fill colour: each
     /// dot's pixel height mapped back through the y axis's tick labels (the two
     /// farthest apart), with the size of a pixel on that scale.
-    fn plotted(svg: &str, below: f64) -> (Vec<(String, f64)>, f64) {
+    pub(crate) fn plotted(svg: &str, below: f64) -> (Vec<(String, f64)>, f64) {
         let ticks: Vec<(f64, f64)> = texts(svg)
             .iter()
             .filter(|t| t.anchor == "end")
@@ -1655,87 +1674,5 @@ mod tests {
         }];
         let s = spec(2, &only);
         assert!(paired_figure(&s, &records(&s)).unwrap().is_none());
-    }
-
-    #[test]
-    fn the_stream_sweep_has_its_legend_above_the_plot_and_a_dot_per_point() {
-        use brokerflow_solvers::stream::simulate::{SimulationResult, SweepPoint};
-        let sweep: Vec<SweepPoint> = (0..5)
-            .map(|i| SweepPoint {
-                supplier_probability: 0.6 + 0.1 * f64::from(i),
-                verifying: -4.0 + 0.01 * f64::from(i),
-                not_verifying: -4.02 + 0.01 * f64::from(i),
-            })
-            .collect();
-        let r = SimulationResult {
-            participants: Vec::new(),
-            cumulative: Vec::new(),
-            by_contract: Vec::new(),
-            contracts: 0,
-            mediations: 0,
-            void: Vec::new(),
-            ledger_total: 0,
-            sweep,
-        };
-        let svg = crate::stream::figures::sweep_figure(&r).unwrap();
-        assert_texts_inside("sweep", &svg);
-        let is_label = |t: &str| t == "verifying" || t == "not verifying";
-        assert_legend_clear("sweep", &svg, is_label, 0);
-        // No title line ends in a number cut from its unit.
-        assert!(!texts(&svg).iter().any(|t| t.text.starts_with('%')));
-        // The scale is the curves' (−4.02 to −3.96), not stretched to 0.
-        let ticks: Vec<f64> = texts(&svg)
-            .iter()
-            .filter(|t| t.anchor == "end")
-            .filter_map(|t| t.text.parse().ok())
-            .collect();
-        assert!(
-            ticks.iter().all(|&t| (-4.03..=-3.95).contains(&t)),
-            "{ticks:?}"
-        );
-        // The verifying series (−4, −3.99, …, −3.96): five dots each, read back.
-        let (values, pixel) = plotted(&svg, legend_bottom(&svg, is_label));
-        assert_eq!(values.len(), 10, "{values:?}");
-        let mut verifying: Vec<f64> = values
-            .iter()
-            .filter(|(f, _)| *f == hex(RGBColor(0, 158, 115)))
-            .map(|&(_, v)| v)
-            .collect();
-        verifying.sort_by(f64::total_cmp);
-        for (i, v) in verifying.iter().enumerate() {
-            assert!(
-                (v - (-4.0 + 0.01 * i as f64)).abs() <= 1.5 * pixel,
-                "{verifying:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_stream_cumulative_figures_name_every_group_above_the_plot() {
-        use crate::stream::figures::cumulative_figure;
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stream/no_gas.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut spec = crate::stream::read_spec(&text, "no_gas.toml").unwrap();
-        // A short run: the figure's layout does not depend on its length.
-        (
-            spec.rounds,
-            spec.suppliers_per_group,
-            spec.customers_per_group,
-        ) = (6, 1, 1);
-        spec.sweep.clear();
-        let result = brokerflow_solvers::stream::simulate::simulate(&spec, "no_gas").unwrap();
-        for (role, symbol) in [("supplier", "P(s)"), ("customer", "P(c)")] {
-            let svg = cumulative_figure(&spec, &result, role, "A title").unwrap();
-            let labels: Vec<String> = spec
-                .groups
-                .iter()
-                .map(|g| format!("{symbol} = {:.0} %", g * 100.0))
-                .collect();
-            for l in &labels {
-                assert!(has_text(&svg, l), "{role}: {l}");
-            }
-            assert_texts_inside(role, &svg);
-            assert_legend_clear(role, &svg, |t| labels.iter().any(|l| l == t), 0);
-        }
     }
 }

@@ -143,7 +143,7 @@ pub mod figures {
     use plotters::prelude::*;
 
     use super::StreamRunError;
-    use crate::figures::{Entry, Header, Mark};
+    use crate::figures::{with_provenance, Entry, Header, Mark};
 
     const FONT: &str = "sans-serif";
     type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -193,21 +193,6 @@ pub mod figures {
             ));
         }
         Ok(files)
-    }
-
-    /// `svg` with the `#` lines of `provenance` as an XML comment after the XML
-    /// declaration.
-    pub fn with_provenance(svg: String, provenance: &str) -> String {
-        let comment = format!(
-            "<!--\n{}-->\n",
-            provenance.replace("--", "- -").replace("# ", "")
-        );
-        match svg.find("?>") {
-            Some(i) if svg.starts_with("<?xml") => {
-                format!("{}\n{}{}", &svg[..i + 2], comment, &svg[i + 2..])
-            }
-            _ => comment + &svg,
-        }
     }
 
     /// [Stream-Market] Fig. 5 in shape: each group's mean cumulative utility of
@@ -393,6 +378,10 @@ pub mod figures {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::figures::tests::{
+            assert_legend_clear, assert_texts_inside, has_text, hex, legend_bottom, plotted, texts,
+        };
+        use std::path::Path;
 
         /// The stream figures' six colours, as drawn before they came from the shared
         /// palette.
@@ -420,6 +409,87 @@ pub mod figures {
                 with_provenance("<svg/>".into(), "# x\n"),
                 "<!--\nx\n-->\n<svg/>"
             );
+        }
+
+        #[test]
+        fn the_stream_sweep_has_its_legend_above_the_plot_and_a_dot_per_point() {
+            use brokerflow_solvers::stream::simulate::{SimulationResult, SweepPoint};
+            let sweep: Vec<SweepPoint> = (0..5)
+                .map(|i| SweepPoint {
+                    supplier_probability: 0.6 + 0.1 * f64::from(i),
+                    verifying: -4.0 + 0.01 * f64::from(i),
+                    not_verifying: -4.02 + 0.01 * f64::from(i),
+                })
+                .collect();
+            let r = SimulationResult {
+                participants: Vec::new(),
+                cumulative: Vec::new(),
+                by_contract: Vec::new(),
+                contracts: 0,
+                mediations: 0,
+                void: Vec::new(),
+                ledger_total: 0,
+                sweep,
+            };
+            let svg = sweep_figure(&r).unwrap();
+            assert_texts_inside("sweep", &svg);
+            let is_label = |t: &str| t == "verifying" || t == "not verifying";
+            assert_legend_clear("sweep", &svg, is_label, 0);
+            // No title line ends in a number cut from its unit.
+            assert!(!texts(&svg).iter().any(|t| t.text.starts_with('%')));
+            // The scale is the curves' (−4.02 to −3.96), not stretched to 0.
+            let ticks: Vec<f64> = texts(&svg)
+                .iter()
+                .filter(|t| t.anchor == "end")
+                .filter_map(|t| t.text.parse().ok())
+                .collect();
+            assert!(
+                ticks.iter().all(|&t| (-4.03..=-3.95).contains(&t)),
+                "{ticks:?}"
+            );
+            // The verifying series (−4, −3.99, …, −3.96): five dots each, read back.
+            let (values, pixel) = plotted(&svg, legend_bottom(&svg, is_label));
+            assert_eq!(values.len(), 10, "{values:?}");
+            let mut verifying: Vec<f64> = values
+                .iter()
+                .filter(|(f, _)| *f == hex(RGBColor(0, 158, 115)))
+                .map(|&(_, v)| v)
+                .collect();
+            verifying.sort_by(f64::total_cmp);
+            for (i, v) in verifying.iter().enumerate() {
+                assert!(
+                    (v - (-4.0 + 0.01 * i as f64)).abs() <= 1.5 * pixel,
+                    "{verifying:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn the_stream_cumulative_figures_name_every_group_above_the_plot() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stream/no_gas.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut spec = crate::stream::read_spec(&text, "no_gas.toml").unwrap();
+            // A short run: the figure's layout does not depend on its length.
+            (
+                spec.rounds,
+                spec.suppliers_per_group,
+                spec.customers_per_group,
+            ) = (6, 1, 1);
+            spec.sweep.clear();
+            let result = brokerflow_solvers::stream::simulate::simulate(&spec, "no_gas").unwrap();
+            for (role, symbol) in [("supplier", "P(s)"), ("customer", "P(c)")] {
+                let svg = cumulative_figure(&spec, &result, role, "A title").unwrap();
+                let labels: Vec<String> = spec
+                    .groups
+                    .iter()
+                    .map(|g| format!("{symbol} = {:.0} %", g * 100.0))
+                    .collect();
+                for l in &labels {
+                    assert!(has_text(&svg, l), "{role}: {l}");
+                }
+                assert_texts_inside(role, &svg);
+                assert_legend_clear(role, &svg, |t| labels.iter().any(|l| l == t), 0);
+            }
         }
     }
 }

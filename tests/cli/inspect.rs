@@ -38,7 +38,7 @@ const MARKET: &str = r#"{
   ]
 }"#;
 
-// G′ of MARKET, by hand (DESIGN §2):
+// G′ of MARKET, by hand (design §2):
 // nodes: 6 participants + 3 bandwidth nodes (u1->b1, b1->b2, b1->p1) + 2 collection
 //        points t(u1), t(u2) = 11.
 // edges: 3 finite links × 2 = 6, 3 unlimited links × 1 = 3, provider → t_k edges

@@ -1,4 +1,4 @@
-//! `brokerflow run` end to end, through the built binary (issue 4 item 4): the JSON
+//! `brokerflow run` end to end, through the built binary: the JSON
 //! fields, the trace CSV and its ledger, the flows CSV read back by `brokerflow
 //! evaluate`, the routing table against the flows, and clear errors for bad options.
 
@@ -376,14 +376,14 @@ fn bad_options_are_refused_clearly() {
     refused(&["run", &bad], "bad.json");
 }
 
-/// Issue 4: "Bad options (negative ε, zero rounds, …) get clear errors."
+/// Bad options (negative ε, zero rounds, …) get clear errors.
 #[test]
 fn zero_rounds_is_refused() {
     let t = market("tiny");
     refused(&["run", &t, "--rounds", "0"], "rounds");
 }
 
-/// `compare --json` reports `rounds_to_95` (issue 7's target; defined in
+/// `compare --json` reports `rounds_to_95` (brokerflow's own measure; defined in
 /// `brokerflow_solvers::compare::run_with_checkpoints`): null on LP rows; on engine
 /// rows a checkpoint (a multiple of 50 or the last round) when the run ends at
 /// ≥ 95 % of the optimum, null when it ends below.
@@ -576,7 +576,7 @@ fn the_default_runtime_is_flat_and_an_unknown_one_is_refused() {
     refused(&["run", &t, "--runtime", "warp"], "--runtime");
 }
 
-/// `run --prices` (issue 7): the welfare-seeking run's node prices beside P3's exact
+/// `run --prices`: the welfare-seeking run's node prices beside P3's exact
 /// duals, one row per capacity-limited node of G′ (tiny.md §2: b1, b2, p1, p2 and the
 /// three bandwidth nodes), the duals being tiny.md §6's hand prices (u1->b1 16, p1 3,
 /// b1->b2 2, the rest 0), and `price_error` in the JSON; other variants are refused.

@@ -1,4 +1,4 @@
-//! `brokerflow settle` end to end, through the built binary (DESIGN §6, issue 6).
+//! `brokerflow settle` end to end, through the built binary (design §6).
 //! Expected numbers are tiny.md's hand-worked P3 prices (see
 //! solvers/tests/settle_hand.rs for the derivations).
 
@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::util::{json, market, run, scratch, stderr};
 
-/// DESIGN §2: payments are transfers, so Σ utility = W − surplus. Returns (W, surplus).
+/// design §2: payments are transfers, so Σ utility = W − surplus. Returns (W, surplus).
 fn utilities_add_up(v: &serde_json::Value, what: &str) -> (f64, f64) {
     let total: f64 = v["participants"]
         .as_array()
@@ -87,7 +87,7 @@ cases!(every_example_settles_with_every_mechanism_or_refuses_clearly, settles_or
     posted_vickrey: ("posted", "vickrey"),
 });
 
-/// Engine allocations (DESIGN §6: a variant run in demand mode) settle with every
+/// Engine allocations (design §6: a variant run in demand mode) settle with every
 /// mechanism that takes the allocation as possible trades; utilities add up to welfare
 /// minus surplus.
 fn engine_allocation_settles(name: &str, a: &str, mechanism: &str) {
@@ -199,7 +199,7 @@ fn out_writes_the_csv_and_its_totals() {
     );
 }
 
-/// `--allocation welfare-seeking` (issue 7's variant, run in demand mode like fair and
+/// `--allocation welfare-seeking` (the welfare-seeking variant, run in demand mode like fair and
 /// utility-aware) settles with the mechanisms that take the allocation as possible
 /// trades: utilities add up to welfare minus surplus, both promise individual
 /// rationality, and no settlement beats tiny.md's hand-worked optimum W* = 141. vcg
@@ -357,7 +357,7 @@ fn posted_example_settles_at_its_posted_prices() {
     assert!((get("p1", "receives") - 11.0).abs() < 1e-9);
 }
 
-/// `engine-prices` (issue 7): settles the welfare-seeking allocation at its own node
+/// `engine-prices`: settles the welfare-seeking allocation at its own node
 /// prices on every bundled example — utilities add up to welfare minus surplus and
 /// the surplus (bandwidth rents) is never negative — and refuses any other allocation
 /// with a message that names the one it needs (`engine_prices_refuse_other_allocations`).

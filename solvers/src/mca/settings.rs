@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::explore::{Channels, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_STATES};
+use super::explore::Channels;
+#[cfg(feature = "clap")]
+use super::explore::{DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_STATES};
 use super::report::{self, ExploreConfig, ScenarioInput};
 use super::{ExploreOptions, McaError};
 
