@@ -308,7 +308,7 @@ impl<'a> Setting<'a> {
 }
 
 /// Options of [`settle`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SettleOptions {
     /// LP backend for P3, its duals and VCG's re-solves.
     pub backend: Backend,

@@ -116,17 +116,6 @@ impl std::fmt::Debug for ResolveObserver {
     }
 }
 
-impl PartialEq for ResolveObserver {
-    /// Two observers are equal when both are absent or both call the same function.
-    fn eq(&self, other: &ResolveObserver) -> bool {
-        match (&self.0, &other.0) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
 /// A step of [`run`], as its observer hears of it.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]

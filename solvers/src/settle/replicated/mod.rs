@@ -135,7 +135,7 @@ impl TransportKind {
 }
 
 /// A replicated run's settings (design §10).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ReplicationConfig {
     /// `vcg` or `mcafee`.
     pub mechanism: &'static dyn Mechanism,
