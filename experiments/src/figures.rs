@@ -830,11 +830,27 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         .unwrap_or(0)
         .max(130);
     let width = ((group * names.len() as i32) as u32 + 120).max(760);
+    let any_cut = data
+        .iter()
+        .flat_map(|(_, _, est)| est)
+        .any(|(_, _, e)| e.low().unwrap_or(e.mean) < PERCENT_FLOOR);
+    let title = format!(
+        "Welfare as % of the matching LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3), mean with 95 % CI{}",
+        if any_cut {
+            "; the axis stops at −100 %: an interval below it ends in an arrowhead, a mean below it is written in figures"
+        } else {
+            ""
+        }
+    );
     let header = Header::new(
-        "Welfare as % of the matching LP optimum (feasible mode: P2 at the injected amounts; demand mode: P3), mean with 95 % CI",
+        &title,
         {
             let mut entries = method_entries(&modes, None);
-            entries.push(Entry::new(Mark::Dashed, colour(OPTIMUM), "100 %: the optimum"));
+            entries.push(Entry::new(
+                Mark::Dashed,
+                colour(OPTIMUM),
+                "100 %: the optimum",
+            ));
             entries
         },
         width,
@@ -854,6 +870,11 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
                 lo = lo.min(e.low().unwrap_or(e.mean));
                 hi = hi.max(e.high().unwrap_or(e.mean));
             }
+            // A configuration whose optima lie near 0 can put its mean at −600 % and
+            // squash every other one onto the 100 % line; the axis stops at the
+            // histogram's end bin and such marks are drawn cut, their value written.
+            let cut = lo < PERCENT_FLOOR;
+            lo = lo.max(PERCENT_FLOOR);
             let pad = (hi - lo).max(1e-9) * 0.08;
             let mut chart = ChartBuilder::on(panel)
                 .caption(format!("{} mode", mode.name()), (FONT, 16))
@@ -880,7 +901,12 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
             let spread = 0.6 / variants.len().max(1) as f64;
             for (ci, vi, e) in est {
                 let x = *ci as f64 + (*vi as f64 - (variants.len() as f64 - 1.0) / 2.0) * spread;
-                draw_estimate(&mut chart, x, e, variant_colour(variants[*vi]))?;
+                let col = variant_colour(variants[*vi]);
+                if !cut || e.low().unwrap_or(e.mean) >= PERCENT_FLOOR {
+                    draw_estimate(&mut chart, x, e, col)?;
+                } else {
+                    draw_cut_estimate(&mut chart, &root, (x, *vi), e, col, lo - pad)?;
+                }
             }
             // The configurations' names under their groups.
             let style =
@@ -893,6 +919,67 @@ fn percent_figure(spec: &Spec, records: &[Record]) -> DrawResult<Option<Figure>>
         root.present()?;
     }
     Ok(Some(("fig6_welfare_percent.svg".into(), svg)))
+}
+
+/// The lowest percentage the percent figure's axis shows (the histogram's end bin).
+const PERCENT_FLOOR: f64 = -100.0;
+
+/// Draws an estimate whose interval reaches below [`PERCENT_FLOOR`]: the interval's
+/// visible part ends in an arrowhead at the axis, and a mean below the floor is a
+/// downward triangle there with its value beside it (a circle only where the mean is
+/// on the scale).
+fn draw_cut_estimate(
+    chart: &mut ChartContext<
+        '_,
+        SVGBackend<'_>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    (x, slot): (f64, usize),
+    e: &Estimate,
+    col: RGBColor,
+    bottom: f64,
+) -> DrawResult<()> {
+    let top = e.high().unwrap_or(e.mean).max(bottom);
+    chart.draw_series(std::iter::once(PathElement::new(
+        [(x, bottom), (x, top)],
+        col.stroke_width(2),
+    )))?;
+    let (px, py) = chart.backend_coord(&(x, bottom));
+    let arrow = |dy: i32| {
+        Polygon::new(
+            vec![
+                (px - 7, py - dy - 10),
+                (px + 7, py - dy - 10),
+                (px, py - dy),
+            ],
+            col.filled(),
+        )
+    };
+    root.draw(&arrow(0))?;
+    if e.high().is_some_and(|h| h > bottom) {
+        let (_, cap) = chart.backend_coord(&(x, top));
+        root.draw(&PathElement::new(
+            [(px - 6, cap), (px + 6, cap)],
+            col.stroke_width(2),
+        ))?;
+    }
+    if e.mean < PERCENT_FLOOR {
+        // Beside the arrowhead, to the left for even slots and to the right for odd
+        // ones, so neighbouring variants' values do not overlap or cross a line.
+        let (h, tx) = if slot % 2 == 0 {
+            (HPos::Right, px - 9)
+        } else {
+            (HPos::Left, px + 9)
+        };
+        let style = TextStyle::from((FONT, 13).into_font())
+            .color(&col)
+            .pos(Pos::new(h, VPos::Center));
+        root.draw(&Text::new(format!("{:.0} %", e.mean), (tx, py - 6), style))?;
+    } else {
+        chart.draw_series(std::iter::once(Circle::new((x, e.mean), 6, col.filled())))?;
+    }
+    Ok(())
 }
 
 /// Draws histograms of percent_of_optimum for every engine variant the spec runs, all
@@ -1653,6 +1740,47 @@ pub(crate) mod tests {
             let expected: Vec<(RGBColor, f64)> = colours.into_iter().zip(want.to_vec()).collect();
             assert_plotted(&name, &svg, below(&svg), &expected);
         }
+    }
+
+    #[test]
+    fn the_percent_figure_cuts_its_axis_at_minus_100_and_writes_the_mean_below_it() {
+        let (s, mut r) = hand_made();
+        // Fair at −500, −700 and −900 % (optima near 0): mean −700, off the scale.
+        for rec in r.iter_mut().filter(|rec| rec.method == 0) {
+            rec.measures.percent_of_optimum = Some(-500.0 - 200.0 * rec.scenario as f64);
+        }
+        let (name, svg) = percent_figure(&s, &r).unwrap().unwrap();
+        let all = texts(&svg);
+        let words = |svg: &str| {
+            let t: Vec<String> = texts(svg).into_iter().map(|t| t.text).collect();
+            t.join(" ")
+        };
+        assert!(
+            all.iter().any(|t| t.text == "-700 %"),
+            "{name}: no written mean"
+        );
+        assert!(words(&svg).contains("the axis stops at −100 %"));
+        let lowest_tick = all
+            .iter()
+            .filter(|t| t.anchor == "end")
+            .filter_map(|t| t.text.parse::<f64>().ok())
+            .fold(f64::INFINITY, f64::min);
+        assert!(lowest_tick >= -100.0, "{name}: a tick at {lowest_tick}");
+        // The other two still sit at their hand-computed means ((40, 55, 66) → 161/3;
+        // (100, 95, 96) → 97), and fair has no dot on the scale.
+        let below = legend_bottom(&svg, |t| t == "fair");
+        assert_plotted(
+            &name,
+            &svg,
+            below,
+            &[
+                (variant_colour(Variant::UtilityAware), 161.0 / 3.0),
+                (variant_colour(Variant::WelfareSeeking), 97.0),
+            ],
+        );
+        // Unchanged where nothing is off the scale.
+        let (_, plain) = percent_figure(&s, &hand_made().1).unwrap().unwrap();
+        assert!(!words(&plain).contains("the axis stops"));
     }
 
     #[test]
