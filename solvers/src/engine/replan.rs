@@ -45,7 +45,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::accounting::{Accounting, AccountsSnapshot};
-use super::runtime::NodesState;
+use super::runtime::{LoadError, NodesState, Runtime};
 use super::{Engine, EngineError, EngineOptions, Potential, Stop, Variant};
 
 /// The `format` field of a state file.
@@ -55,7 +55,7 @@ pub const FORMAT: &str = "brokerflow engine state";
 pub const VERSION: u32 = 1;
 
 /// Why a saved state cannot be read or resumed from.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StateError {
     /// Not JSON, or cut short.
@@ -77,15 +77,20 @@ pub enum StateError {
         /// The rule.
         rule: String,
     },
-    /// Saved with other options than the run's.
+    /// Saved with other options than the run's: the options that differ, each with
+    /// its saved and its current value (a list of data, not a message).
     #[error("saved with other options than this run's: {0}")]
     Options(String),
-    /// The market has other participants or links than the saved one.
+    /// The market has other participants or links than the saved one: which (a list of
+    /// data, not a message).
     #[error("the market has other participants than the saved state's (a resumed market may differ in numbers only): {0}")]
     Participants(String),
-    /// The runtime cannot save or resume.
-    #[error("{0}")]
-    Runtime(String),
+    /// The runtime cannot save its state (timely).
+    #[error("the {} runtime cannot save its state (use flat or nodes)", .0.name())]
+    CannotSave(Runtime),
+    /// The runtime refuses the saved state.
+    #[error(transparent)]
+    Runtime(#[from] LoadError),
 }
 
 /// A number written as the shortest decimal that reads back to the same bits (as a
@@ -700,12 +705,7 @@ impl Engine<'_> {
     /// save (timely).
     pub fn save(&self, market: &Market) -> Result<SavedState, StateError> {
         let g = self.g;
-        let nodes = self.runtime.save().ok_or_else(|| {
-            StateError::Runtime(format!(
-                "the {} runtime cannot save its state (use flat or nodes)",
-                self.runtime.runtime().name()
-            ))
-        })?;
+        let nodes = (self.runtime.save()).ok_or(StateError::CannotSave(self.runtime.runtime()))?;
         let name = |n: usize| g.node(NodeIndex::new(n)).name.clone();
         let id = |k: usize| g.commodities[k].id.clone();
         let edge_head = |e: usize| {
