@@ -58,9 +58,15 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StateError {
-    /// Not JSON, or cut short.
-    #[error("{0}")]
-    Syntax(String),
+    /// Not one JSON value: empty, cut short, text after it, or a key named twice (the
+    /// shared JSON reader's refusal, [`brokerflow_graphs::json::read`]), at a JSON path.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// Where (`queues[3]`; `(top)` for the whole text).
+        path: String,
+        /// What is wrong, with line and column where the reader has them.
+        message: String,
+    },
     /// JSON of the wrong shape: a missing, unknown or mistyped field, at a JSON path.
     #[error("{path}: {message}")]
     Shape {
@@ -478,8 +484,11 @@ pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileEr
     read_state(&text).map_err(|error| StateFileError::Invalid { path: name, error })
 }
 
-/// Reads a state file's text: JSON of [`SavedState`]'s shape, objects only (a record
-/// written as an array is refused), every number finite, the format and version this
+/// Reads a state file's text with the shared JSON reader
+/// ([`brokerflow_graphs::json::read`]: a leading byte-order mark skipped; an empty or
+/// truncated text, text after the state and a key named twice refused): JSON of
+/// [`SavedState`]'s shape, objects only (a record written as an array is refused),
+/// every number finite, the format and version this
 /// build writes, held jobs and pushes ≥ 0, no queue or push listed twice. Pure: text
 /// in, typed result out.
 ///
@@ -513,15 +522,19 @@ pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileEr
 ///
 /// Paper: none (the state file is brokerflow's, design §5).
 pub fn read_state(text: &str) -> Result<SavedState, StateError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        StateError::Syntax(match e.classify() {
-            serde_json::error::Category::Eof => format!(
-                "truncated: the text ends inside a value (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-            _ => format!("not JSON: {e}"),
-        })
+    let value: Value = brokerflow_graphs::json::read(
+        text,
+        "",
+        "saved state",
+        "the file is empty; a saved state is the JSON object that --save-state writes",
+    )
+    .map_err(|e| StateError::Syntax {
+        path: if e.path.is_empty() || e.path == "." {
+            "(top)".into()
+        } else {
+            e.path
+        },
+        message: e.message,
     })?;
     objects_only(&value)?;
     let state: SavedState = serde_path_to_error::deserialize(&value).map_err(|e| {
