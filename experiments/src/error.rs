@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use brokerflow_solvers::compare::RowError;
 use brokerflow_solvers::workload::TooLarge;
 
 use crate::spec::SpecError;
@@ -105,9 +106,17 @@ pub enum ExperimentError {
     /// A scenario's market could not be built.
     #[error(transparent)]
     Scenario(Box<ScenarioError>),
-    /// A figure could not be drawn (the drawing library's message).
+    /// A figure could not be drawn: the drawing library's message (plotters' errors
+    /// hold its backend's error, which is not `Send`, so only their text is kept).
     #[error("drawing a figure: {0}")]
     Figure(String),
+    /// The trace figures' scenario has no market (a [`ScenarioError`]'s text already
+    /// names its cause).
+    #[error("drawing a figure: {0}")]
+    TraceMarket(Box<ScenarioError>),
+    /// An engine row of the trace figures' scenario failed.
+    #[error("drawing a figure: the trace scenario failed")]
+    TraceScenario(#[source] RowError),
 }
 
 impl From<ScenarioError> for ExperimentError {

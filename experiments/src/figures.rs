@@ -11,13 +11,14 @@
 
 use crate::report::PALETTE;
 use brokerflow_graphs::ExpandedGraph;
-use brokerflow_solvers::compare::{compare_market, InjectionMode, Method};
+use brokerflow_solvers::compare::{compare_market, InjectionMode, Method, RowError};
 use brokerflow_solvers::engine::{TraceRow, Variant};
 use brokerflow_solvers::stats::{mean_ci, paired_differences, Estimate};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::error::ScenarioError;
 use crate::runner::{compare_options, scenario_market, Record};
 use crate::spec::Spec;
 use crate::summary::column;
@@ -69,6 +70,18 @@ fn spec_variants(spec: &Spec, mode: InjectionMode) -> Vec<Variant> {
 }
 
 type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Why the trace figures' scenario gave nothing to draw (carried through a
+/// [`DrawResult`] and typed again by [`draw_all`]).
+#[derive(Debug, thiserror::Error)]
+enum TraceFailed {
+    /// Its market could not be built.
+    #[error("the trace scenario's market")]
+    Market(Box<ScenarioError>),
+    /// One of its engine rows failed.
+    #[error("the trace scenario failed")]
+    Row(RowError),
+}
 
 /// The figures' drawing area.
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -244,7 +257,14 @@ pub fn draw_all(
     provenance: &str,
 ) -> Result<Vec<Figure>, crate::ExperimentError> {
     let mut out = Vec::new();
-    let wrap = |e: Box<dyn std::error::Error>| crate::ExperimentError::Figure(e.to_string());
+    // The trace scenario's own failures keep their type; anything else is plotters'.
+    let wrap = |e: Box<dyn std::error::Error>| match e.downcast::<TraceFailed>() {
+        Ok(failed) => match *failed {
+            TraceFailed::Market(e) => crate::ExperimentError::TraceMarket(e),
+            TraceFailed::Row(e) => crate::ExperimentError::TraceScenario(e),
+        },
+        Err(e) => crate::ExperimentError::Figure(e.to_string()),
+    };
     if let Some((ci, si)) = spec.trace {
         out.extend(trace_figures(spec, ci, si).map_err(wrap)?);
     }
@@ -308,7 +328,7 @@ fn reference_levels(mode: InjectionMode, traces: &[&[TraceRow]], demands: &[f64]
 /// **O(rounds × users)** memory.
 fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
     let c = &spec.configurations[ci];
-    let market = scenario_market(c, si)?;
+    let market = scenario_market(c, si).map_err(|e| Box::new(TraceFailed::Market(Box::new(e))))?;
     let g = ExpandedGraph::new(&market);
     let mut figures = Vec::new();
     for mode in MODES {
@@ -324,7 +344,7 @@ fn trace_figures(spec: &Spec, ci: usize, si: usize) -> DrawResult<Vec<Figure>> {
         options.trace = true;
         let rows = compare_market(&market, &g, &options);
         if let Some(e) = rows.iter().find_map(|r| r.error.as_ref()) {
-            return Err(format!("the trace scenario failed: {e}").into());
+            return Err(Box::new(TraceFailed::Row(e.clone())));
         }
         let demands: Vec<f64> = g.commodities.iter().map(|k| k.demand).collect();
         let traces: Vec<&[TraceRow]> = rows.iter().map(|r| r.trace.as_slice()).collect();

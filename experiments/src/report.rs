@@ -15,6 +15,7 @@ use brokerflow_graphs::text::fixed;
 use std::fmt::Write;
 
 use brokerflow_graphs::{formats::dot, ExpandedGraph, Flow, Market, Usage};
+use brokerflow_solvers::causes::Causes;
 use brokerflow_solvers::compare::{Method, MethodRow};
 use brokerflow_solvers::engine::{Engine, EngineRun, Observe, Stop, TraceRow, Variant};
 use brokerflow_solvers::lp::{LpSolution, Objective, CHECK_TOLERANCE};
@@ -822,7 +823,7 @@ pub fn compare_html(
         .iter()
         .map(|r| {
             let mut notes = r.notes.clone();
-            notes.extend(r.error.as_ref().map(ToString::to_string));
+            notes.extend(r.error.as_ref().map(|e| Causes(e).to_string()));
             vec![
                 r.method.label(),
                 num(r.welfare),
@@ -874,8 +875,12 @@ pub fn compare_html(
 }
 
 /// One LP baseline for the pictures: which, and its solution with the seconds it
-/// took, or why it was not solved (a failed LP is a row of the table, not an error).
-pub type LpPicture<'s> = (Objective, Result<(&'s LpSolution, f64), String>);
+/// took, or why it was not solved (a failed LP is a row of the table, not an error;
+/// shown with its causes, [`Causes`]).
+pub type LpPicture<'s> = (
+    Objective,
+    Result<(&'s LpSolution, f64), &'s (dyn std::error::Error + 'static)>,
+);
 
 /// The solved LPs of `lps` that have a flow.
 fn solved<'a, 's>(
@@ -953,7 +958,7 @@ pub fn lp_html(
                     format!("{seconds:.3}"),
                 ]
             }
-            Err(e) => vec![label(*o).to_string(), format!("not solved: {e}")],
+            Err(e) => vec![label(*o).to_string(), format!("not solved: {}", Causes(*e))],
         })
         .collect();
     report.table(

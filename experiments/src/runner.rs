@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use brokerflow_graphs::generate::generate;
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
+use brokerflow_solvers::causes::Causes;
 use brokerflow_solvers::compare::{compare_market, CompareOptions, Measures, MethodRow};
 use brokerflow_solvers::lp::LpOptions;
 use rayon::prelude::*;
@@ -132,10 +133,8 @@ impl Record {
             ok: r.error.is_none(),
             measures: r.measures,
             notes: r.notes.join("; "),
-            error: r
-                .error
-                .as_ref()
-                .map(ToString::to_string)
+            error: (r.error.as_ref())
+                .map(|e| Causes(e).to_string())
                 .unwrap_or_default(),
             seconds: r.seconds,
         }

@@ -109,16 +109,18 @@ impl From<[f64; 2]> for Range {
     }
 }
 
+/// A JSON range that is not two numbers: how many it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("a range is [min, max], two numbers; this one has {0}")]
+pub struct RangeLength(pub usize);
+
 /// Exactly two numbers: a third (`[5, 10, 20]`) is refused, not dropped.
 impl TryFrom<Vec<f64>> for Range {
-    type Error = String;
-    fn try_from(v: Vec<f64>) -> Result<Range, String> {
+    type Error = RangeLength;
+    fn try_from(v: Vec<f64>) -> Result<Range, RangeLength> {
         match v[..] {
             [min, max] => Ok(Range { min, max }),
-            _ => Err(format!(
-                "a range is [min, max], two numbers; this one has {}",
-                v.len()
-            )),
+            _ => Err(RangeLength(v.len())),
         }
     }
 }
@@ -354,8 +356,8 @@ pub enum GenerateError {
         limit: u128,
     },
     /// The configuration could not be written as JSON (for the seed and `meta`).
-    #[error("cannot serialise the generator configuration: {0}")]
-    Serialize(String),
+    #[error("cannot serialise the generator configuration")]
+    Serialize(#[source] serde_json::Error),
     /// The configuration's numbers are so extreme that the market holds numbers
     /// that are not valid (e.g. infinite capacities from a contention near 0).
     #[error("the configuration produces a market that is not valid: {0}")]
@@ -548,7 +550,7 @@ impl GeneratorConfig {
     /// The configuration's canonical JSON: compact, fields in declaration order,
     /// ranges as `[min, max]`. This is what [`rng_seed`] hashes.
     pub fn canonical_json(&self) -> Result<String, GenerateError> {
-        serde_json::to_string(self).map_err(|e| GenerateError::Serialize(e.to_string()))
+        serde_json::to_string(self).map_err(GenerateError::Serialize)
     }
 
     /// The probability of a user→broker or broker→provider link: the configured one,
@@ -1036,7 +1038,7 @@ pub fn generate(config: &GeneratorConfig, seed: u64) -> Result<ValidMarket, Gene
     meta.insert("seed".into(), seed.into());
     meta.insert(
         "config".into(),
-        serde_json::to_value(config).map_err(|e| GenerateError::Serialize(e.to_string()))?,
+        serde_json::to_value(config).map_err(GenerateError::Serialize)?,
     );
     let market = Market {
         name: format!("generated-K{nk}-B{nb}-P{np}-seed{seed}"),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use brokerflow_graphs::generate::{
-    generate, rng_seed, BoundedPareto, GenerateError, GeneratorConfig, Range,
+    generate, rng_seed, BoundedPareto, GenerateError, GeneratorConfig, Range, RangeLength,
 };
 use brokerflow_graphs::{Market, Role};
 use rand::SeedableRng;
@@ -920,4 +920,19 @@ fn generated_valuations_follow_the_configured_distribution() {
     let below = vals.iter().filter(|&&v| v < median).count() as f64 / vals.len() as f64;
     let tol = 5.0 * 0.5 / (vals.len() as f64).sqrt() + 2e-4;
     assert!((below - 0.5).abs() <= tol, "fraction below median {below}");
+}
+
+/// A JSON range is exactly two numbers: three (or one) are refused with the typed
+/// error that counts them, not truncated.
+#[test]
+fn a_json_range_of_other_than_two_numbers_is_refused_with_its_count() {
+    assert_eq!(Range::try_from(vec![5.0, 20.0]), Ok(Range::new(5.0, 20.0)));
+    assert_eq!(Range::try_from(vec![5.0, 10.0, 20.0]), Err(RangeLength(3)));
+    assert_eq!(Range::try_from(vec![5.0]), Err(RangeLength(1)));
+    let e = serde_json::from_str::<Range>("[5, 10, 20]").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a range is [min, max], two numbers; this one has 3"),
+        "{e}"
+    );
 }

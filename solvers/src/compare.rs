@@ -16,6 +16,7 @@
 //! it). A failure (an LP error, an engine setting out of range) is recorded in the
 //! rows that depend on it — never a panic, never an aborted batch.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use brokerflow_graphs::{ExpandedGraph, Flow, Market};
@@ -27,6 +28,7 @@ mod text;
 pub use row::{Format, Measure, Measures, RowError, Stat, SummaryCell, TableColumn};
 pub use text::{compare_json_rows, compare_table, remarks, MethodListError};
 
+use crate::causes::Causes;
 use crate::engine::faults::{self, FaultPlan, FaultReport, WelfareLog};
 use crate::engine::{
     self, Engine, EngineError, EngineOptions, EngineRun, Injection, Observe, ObserverMode,
@@ -251,29 +253,16 @@ impl MethodRow {
     }
 }
 
-/// An error with its chain of causes, `outer: inner: …`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
-}
+/// One LP's result (its error shared by every row that needs it) and its solve time.
+type Outcome = (Result<LpSolution, Arc<LpError>>, f64);
 
-/// An LP solved on demand, once: its result (errors as text, shared by every row
-/// that needs it) and its solve time.
-type Solved = Option<(Result<LpSolution, String>, f64)>;
+/// An LP solved on demand, once.
+type Solved = Option<Outcome>;
 
-fn solve_once(
-    slot: &mut Solved,
-    f: impl FnOnce() -> Result<LpSolution, LpError>,
-) -> &(Result<LpSolution, String>, f64) {
+fn solve_once(slot: &mut Solved, f: impl FnOnce() -> Result<LpSolution, LpError>) -> &Outcome {
     slot.get_or_insert_with(|| {
         let start = Instant::now();
-        let r = f().map_err(|e| chain(&e));
+        let r = f().map_err(Arc::new);
         (r, start.elapsed().as_secs_f64())
     })
 }
@@ -295,13 +284,15 @@ struct Yardsticks<'a> {
 }
 
 impl<'a> Yardsticks<'a> {
-    fn delta(&mut self) -> Result<Option<f64>, String> {
+    fn delta(&mut self) -> Result<Option<f64>, RowError> {
         let (g, o) = (self.g, self.options);
         let (r, _) = solve_once(&mut self.p1, || lp::max_concurrent_flow(g, &o));
-        r.as_ref().map(|s| s.delta).map_err(Clone::clone)
+        r.as_ref()
+            .map(|s| s.delta)
+            .map_err(|e| RowError::Lp(Arc::clone(e)))
     }
 
-    fn p2(&mut self, objective: Objective) -> Result<&(Result<LpSolution, String>, f64), String> {
+    fn p2(&mut self, objective: Objective) -> Result<&Outcome, RowError> {
         let delta = self.delta()?;
         let (g, o) = (self.g, self.options);
         let slot = match objective {
@@ -313,7 +304,7 @@ impl<'a> Yardsticks<'a> {
         }))
     }
 
-    fn p3(&mut self) -> &(Result<LpSolution, String>, f64) {
+    fn p3(&mut self) -> &Outcome {
         let g = self.g;
         let o = LpOptions {
             prices: self.options.prices || self.p3_prices,
@@ -334,10 +325,7 @@ impl<'a> Yardsticks<'a> {
     }
 
     /// P2 or P2⁻ at the feasible-mode injection (1 − η)·min(δ*,1)·d_k.
-    fn scaled(
-        &mut self,
-        objective: Objective,
-    ) -> Result<&(Result<LpSolution, String>, f64), String> {
+    fn scaled(&mut self, objective: Objective) -> Result<&Outcome, RowError> {
         let delta = self.delta()?;
         let scaled = Some((1.0 - self.eta) * delta.map_or(1.0, |d| d.min(1.0)));
         let (g, o) = (self.g, self.options);
@@ -445,28 +433,22 @@ struct Solution {
 }
 
 /// The solution's welfare, served fraction and backend, or its error; and its time.
-fn summarise(
-    g: &ExpandedGraph,
-    solved: &(Result<LpSolution, String>, f64),
-) -> (Result<Solution, String>, f64) {
-    let r = solved.0.as_ref().map_err(Clone::clone).map(|s| Solution {
-        welfare: s.welfare(g),
-        served_fraction: s.flow.as_ref().and_then(|f| served_fraction(g, f)),
-        backend: s.backend,
-    });
+fn summarise(g: &ExpandedGraph, solved: &Outcome) -> (Result<Solution, RowError>, f64) {
+    let r = (solved.0.as_ref())
+        .map_err(|e| RowError::Lp(Arc::clone(e)))
+        .map(|s| Solution {
+            welfare: s.welfare(g),
+            served_fraction: s.flow.as_ref().and_then(|f| served_fraction(g, f)),
+            backend: s.backend,
+        });
     (r, solved.1)
 }
 
-fn bounded(objective: Objective, s: &Solution) -> Result<f64, String> {
-    s.welfare
-        .ok_or_else(|| format!("the {} LP has no bounded flow", objective.name()))
+fn bounded(objective: Objective, s: &Solution) -> Result<f64, RowError> {
+    s.welfare.ok_or(RowError::NoBoundedFlow(objective))
 }
 
 fn lp_row(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, RowError> {
-    lp_row_text(y, objective).map_err(RowError::Lp)
-}
-
-fn lp_row_text(y: &mut Yardsticks, objective: Objective) -> Result<MethodRow, String> {
     let g = y.g;
     let mut row = MethodRow::empty(Method::Lp(objective));
     if objective == Objective::Welfare {
@@ -541,18 +523,18 @@ fn engine_row(
     // (demand). gap_closed's ends are solved after the run, at the served amounts.
     let (optimum, backend) = match mode {
         InjectionMode::Feasible => {
-            let delta = y.delta().map_err(RowError::Lp)?;
+            let delta = y.delta()?;
             row.delta = delta;
             o.injection = Injection::Feasible { delta };
-            let scaled = y.scaled(Objective::Utility).map_err(RowError::Lp)?;
-            let best = summarise(g, scaled).0.map_err(RowError::Lp)?;
-            let w = bounded(Objective::Utility, &best).map_err(RowError::Lp)?;
+            let scaled = y.scaled(Objective::Utility)?;
+            let best = summarise(g, scaled).0?;
+            let w = bounded(Objective::Utility, &best)?;
             (w, best.backend)
         }
         InjectionMode::Demand => {
             o.injection = Injection::Demand;
-            let p3 = summarise(g, y.p3()).0.map_err(RowError::Lp)?;
-            let w = bounded(Objective::Welfare, &p3).map_err(RowError::Lp)?;
+            let p3 = summarise(g, y.p3()).0?;
+            let w = bounded(Objective::Welfare, &p3)?;
             (w, p3.backend)
         }
     };
@@ -569,14 +551,12 @@ fn engine_row(
     if plan.is_some() {
         observers.push(&mut log, ObserverMode::Always);
     }
-    let r = engine::run_with_faults(market, g, &o, plan, &mut observers)
-        .map_err(|e| RowError::Engine(chain(&e)))?;
+    let r = engine::run_with_faults(market, g, &o, plan, &mut observers)?;
     row.seconds = start.elapsed().as_secs_f64();
     drop(observers);
     if let (Some(plan), Some(outcome)) = (plan, &r.faults) {
         let mut reference = WelfareLog::from_round(plan.end());
-        faults::reference_run(market, g, &o, plan.end(), &mut reference)
-            .map_err(|e| RowError::Engine(chain(&e)))?;
+        faults::reference_run(market, g, &o, plan.end(), &mut reference)?;
         row.faults = Some(FaultReport::new(plan, outcome, &log, &reference));
     }
     row.rounds_to_95 = checkpoints.rounds_to_95();
@@ -609,7 +589,7 @@ fn engine_row(
                 m.value
             }
             Err(e) => {
-                row.notes.push(e);
+                row.notes.push(Causes(&e).to_string());
                 None
             }
         };
@@ -618,7 +598,7 @@ fn engine_row(
     if mode == InjectionMode::Demand && variant == Variant::WelfareSeeking {
         let duals = match &y.p3().0 {
             Ok(s) => s.prices.clone(),
-            Err(e) => return Err(RowError::Lp(format!("P3 dual prices: {e}"))),
+            Err(e) => return Err(RowError::DualPrices(Arc::clone(e))),
         };
         if let Some(duals) = duals {
             let e = price_error(&r.prices, &duals);
@@ -635,6 +615,18 @@ fn engine_row(
     Ok(row)
 }
 
+/// Why an engine row's `gap_closed` at the served amounts is undefined (a note of the
+/// row, not its error).
+#[derive(Debug, thiserror::Error)]
+enum ServedGapError {
+    /// P2 or P2⁻ at the served amounts failed.
+    #[error("P2 at the served amounts")]
+    Lp(#[source] LpError),
+    /// P2 there has no bounded flow.
+    #[error("P2 at the served amounts: no flow")]
+    NoFlow,
+}
+
 /// Design §8's gap_closed of an engine run: P2 and P2⁻ solved at its absorbed rates
 /// s_k. Undefined on a cyclic market (P2⁻ undefined) or where the two ends are
 /// about equal.
@@ -643,19 +635,18 @@ fn served_gap_closed(
     options: &LpOptions,
     r: &EngineRun,
     delta: Option<f64>,
-) -> Result<Value, String> {
+) -> Result<Value, ServedGapError> {
     // The absorbed rates: the steady flow's amounts plus what the window's averages
     // delivered beyond it, since W counts the value of both.
     let served: Vec<f64> = (0..g.commodities.len())
         .map(|k| r.served(g, k) + r.unsteady[k])
         .collect();
     let at = |objective| {
-        lp::utility_flow_for(g, objective, delta, &served, options)
-            .map_err(|e| format!("P2 at the served amounts: {}", chain(&e)))
+        lp::utility_flow_for(g, objective, delta, &served, options).map_err(ServedGapError::Lp)
     };
     let best = at(Objective::Utility)?
         .welfare(g)
-        .ok_or("P2 at the served amounts: no flow")?;
+        .ok_or(ServedGapError::NoFlow)?;
     let worst = match at(Objective::WorstUtility) {
         Ok(s) => s.welfare(g),
         Err(_) if g.is_cyclic() => None,
@@ -843,6 +834,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A failed LP fails every row that needs it, with the same typed error (one shared
+    /// solve): its text with its causes is the LP error's own text, and P3's dual
+    /// prices name themselves. HiGHS is compiled out of this build, so every LP fails
+    /// with `LpError::NotEnabled`, whose text is written in its `#[error]`.
+    #[cfg(not(feature = "highs"))]
+    #[test]
+    fn a_failed_lp_is_the_typed_error_of_every_row_that_needs_it() {
+        let market = examples::tiny();
+        let g = ExpandedGraph::new(&market);
+        let mut o = CompareOptions::new();
+        o.lp.backend = Backend::Highs;
+        let rows = compare_market(&market, &g, &o);
+        let not_enabled =
+            "the highs backend is not enabled in this build (rebuild with `--features highs`)";
+        assert_eq!(rows.len(), Method::ALL.len());
+        for r in &rows {
+            let e = r.error.as_ref().expect("every row needs an LP");
+            assert!(matches!(e, RowError::Lp(_)), "{e:?}");
+            assert_eq!(Causes(e).to_string(), not_enabled);
+            assert!(r.percent_of_optimum.is_none());
+        }
+        // Every row holds the one P1 or P3 error, not a copy per row.
+        let lp = |r: &MethodRow| match r.error.as_ref() {
+            Some(RowError::Lp(e)) => Arc::clone(e),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            Arc::ptr_eq(&lp(&rows[1]), &lp(&rows[0])),
+            "P2 fails with P1's error"
+        );
+        assert!(
+            Arc::ptr_eq(&lp(&rows[6]), &lp(&rows[3])),
+            "demand rows fail with P3's"
+        );
+        let prices = RowError::DualPrices(lp(&rows[3]));
+        assert_eq!(
+            Causes(&prices).to_string(),
+            format!("P3 dual prices: {not_enabled}")
+        );
+        assert_eq!(
+            RowError::NoBoundedFlow(Objective::Concurrent).to_string(),
+            "the concurrent LP has no bounded flow"
+        );
     }
 
     /// Every engine variant and mode, on a hand-sized and a generated market.

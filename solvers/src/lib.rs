@@ -48,6 +48,7 @@
 //! ```
 
 pub mod bench;
+pub mod causes;
 pub mod certificate;
 pub mod check;
 pub mod commands;

@@ -8,8 +8,7 @@ use std::time::Instant;
 use brokerflow_graphs::ExpandedGraph;
 use thiserror::Error;
 
-use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, Objective};
-use crate::workload;
+use crate::lp::{self, Backend, LpError, LpOptions, LpSolution, LpStep, Objective};
 
 /// Which LPs to solve and with which solver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,62 +34,34 @@ pub struct SolveRequest {
     pub backend: Backend,
 }
 
-/// A step of [`SolveRequest::solve`], as its observer hears of it.
+/// A step of [`SolveRequest::solve`], as its observer hears of it: which LP of the
+/// request, and the step its solve has reached ([`LpStep`], reported from inside the
+/// solve: the built LP's variable count, the backend that actually runs, the check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LpPhase {
-    /// The `position`-th LP of `of` (from 1) is being built, with at most `variables`
-    /// variables ([`workload::lp_estimate`]).
-    Building {
-        /// Which LP.
-        objective: Objective,
-        /// Its place in the request, from 1.
-        position: usize,
-        /// How many LPs the request has.
-        of: usize,
-        /// At most this many variables.
-        variables: usize,
-    },
-    /// It is being solved by `backend` and its solution checked independently of the
-    /// solver (flow conservation and capacities from the incidence matrix).
-    Solving {
-        /// Which LP.
-        objective: Objective,
-        /// Its place in the request, from 1.
-        position: usize,
-        /// How many LPs the request has.
-        of: usize,
-        /// The backend that solves it (`auto` resolved for its size).
-        backend: Backend,
-    },
+pub struct LpPhase {
+    /// Which LP of the request.
+    pub objective: Objective,
+    /// Its place in the request, from 1.
+    pub position: usize,
+    /// How many LPs the request has.
+    pub of: usize,
+    /// The step its solve has reached (P2 and P2⁻ report P1's steps first).
+    pub step: LpStep,
 }
 
 impl std::fmt::Display for LpPhase {
-    /// One line for a progress display: "LP 1 of 2, P1 …: building the LP (up to 17
-    /// variables)", "… : solving with microlp, then checking it independently".
+    /// One line for a progress display: "LP 1 of 2, P1 …: building P1 (17
+    /// variables)", "…: solving P1 with microlp", "…: checking P1's solution
+    /// independently".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            LpPhase::Building {
-                objective,
-                position,
-                of,
-                variables,
-            } => write!(
-                f,
-                "LP {position} of {of}, {}: building the LP (up to {variables} variables)",
-                objective.title()
-            ),
-            LpPhase::Solving {
-                objective,
-                position,
-                of,
-                backend,
-            } => write!(
-                f,
-                "LP {position} of {of}, {}: solving with {backend}, then checking it independently",
-                objective.title()
-            ),
-        }
+        write!(
+            f,
+            "LP {} of {}, {}: {}",
+            self.position,
+            self.of,
+            self.objective.title(),
+            self.step
+        )
     }
 }
 
@@ -118,7 +89,7 @@ impl SolveRequest {
     /// Solves every LP of the request on `g`, in order, each even when another fails.
     ///
     /// # Arguments
-    /// * `g` — G′; `observe` — told of each [`LpPhase`].
+    /// * `g` — G′; `observe` — told of each [`LpPhase`] as the solve reaches it.
     ///
     /// # Returns
     /// One `(objective, outcome)` per LP; with a single LP, its failure is the error.
@@ -150,26 +121,20 @@ impl SolveRequest {
         let of = self.objective.len();
         let mut results = Vec::with_capacity(of);
         for (i, &objective) in self.objective.iter().enumerate() {
-            let variables = workload::lp_estimate(g, objective).variables;
-            observe(LpPhase::Building {
-                objective,
-                position: i + 1,
-                of,
-                variables,
-            });
-            let backend = self.backend.resolve(variables);
-            observe(LpPhase::Solving {
-                objective,
-                position: i + 1,
-                of,
-                backend,
-            });
             let options = LpOptions {
                 backend: self.backend,
                 prices: objective == Objective::Welfare,
             };
             let start = Instant::now();
-            let solved = match lp::solve(g, objective, &options) {
+            let mut step = |step| {
+                observe(LpPhase {
+                    objective,
+                    position: i + 1,
+                    of,
+                    step,
+                })
+            };
+            let solved = match lp::solve_observed(g, objective, &options, &mut step) {
                 Ok(solution) => Ok(Solved {
                     solution,
                     seconds: start.elapsed().as_secs_f64(),

@@ -263,7 +263,7 @@ fn malformed_states_are_refused_where_they_break() {
     };
     let cases: Vec<(String, &str)> = vec![
         (good[..good.len() / 2].to_string(), "truncated"),
-        (String::new(), "truncated"),
+        (String::new(), "(top): the file is empty"),
         ("[1, 2]".into(), "(top): must be a JSON object"),
         (
             edited(&|v| v["queues"][0] = serde_json::json!(["b1", "u1", "1.0", {}])),
@@ -315,6 +315,46 @@ fn malformed_states_are_refused_where_they_break() {
             "{e} (expected {expected})"
         );
     }
+}
+
+/// The state is read by the shared JSON reader: a byte-order mark is skipped, and an
+/// empty file, a truncated one, text after the state and a key named twice are refused
+/// with the place named.
+#[test]
+fn a_state_is_read_like_every_other_json_file() {
+    let m = examples::tiny();
+    let o = EngineOptions::new(Variant::Fair, Injection::Demand);
+    let saved = saved_after(&m, &o, 40);
+    let value: serde_json::Value = serde_json::from_str(&replan::write_state(&saved)).unwrap();
+    // Compact, keys in order: the first "held" is queues[0]'s.
+    let good = serde_json::to_string(&value).unwrap();
+    assert_eq!(
+        replan::read_state(&format!("\u{feff}{good}")).unwrap(),
+        saved
+    );
+    let refused = |text: &str| replan::read_state(text).unwrap_err().to_string();
+    for blank in ["", " \n\t"] {
+        let e = refused(blank);
+        assert!(e.starts_with("(top): the file is empty"), "{e}");
+    }
+    // Cut right after queues[0]'s key "held": the text ends inside that queue.
+    let cut = &good[..good.find("\"held\"").unwrap() + "\"held\"".len()];
+    let e = refused(cut);
+    assert!(e.starts_with("queues[0]"), "{e}");
+    assert!(
+        e.contains("the text ends before the saved state is complete"),
+        "{e}"
+    );
+    let e = refused(&format!("{good} {{}}"));
+    assert!(
+        e.starts_with("(top): unexpected text after the saved state object"),
+        "{e}"
+    );
+    // serde_json keeps the last of two equal keys: queues[0] would hold 0 jobs.
+    let twice = good.replacen("\"held\":", "\"held\":\"0.0\",\"held\":", 1);
+    let e = refused(&twice);
+    assert!(e.starts_with("queues[0]: duplicate key"), "{e}");
+    assert!(e.contains("held"), "{e}");
 }
 
 /// A demand of 1e308 (valid for the reader) is refused by the engine, naming the user

@@ -42,6 +42,45 @@ fn bids_are_an_object_with_each_key_once() {
     assert_eq!(ok.valuations["u1"], 5.0);
 }
 
+/// The bids file is read by the shared JSON reader, as the market, fault, offers and
+/// MCA files are: a byte-order mark is skipped; an empty file, a truncated one, text
+/// after the bids, a repeated key and a mistyped value are refused at their JSON path.
+#[test]
+fn bids_are_read_like_every_other_json_file() {
+    let bom = Bids::from_json_str("\u{feff}{\"valuations\": {\"u1\": 5}}", "bids.json").unwrap();
+    assert_eq!(bom.valuations["u1"], 5.0);
+    for blank in ["", "  \n"] {
+        says(
+            &bids_error(blank),
+            &["bids.json: (top level): the file is empty (expected {"],
+        );
+    }
+    // The text ends inside the valuations map.
+    let cut = bids_error(r#"{"valuations": {"u1": 5, "#);
+    says(
+        &cut,
+        &[
+            "bids.json: valuations",
+            "the text ends before the bids is complete",
+        ],
+    );
+    says(
+        &bids_error(r#"{"valuations": {"u1": 5}} {"costs": {}}"#),
+        &["bids.json: (top level): unexpected text after the bids object"],
+    );
+    // Last-one-wins would make b1 ask 9.
+    says(
+        &bids_error(r#"{"costs": {"b1": 1, "p1": 2, "b1": 9}}"#),
+        &["bids.json: costs: duplicate key 'b1'"],
+    );
+    let twice = bids_error(r#"{"valuations": {"u1": 5}, "valuations": {"u1": 7}}"#);
+    says(&twice, &["bids.json: ", "duplicate", "valuations"]);
+    says(
+        &bids_error(r#"{"valuations": {"u1": "five"}}"#),
+        &["bids.json: valuations.u1: invalid type: string \"five\""],
+    );
+}
+
 #[test]
 fn bids_whose_products_overflow_are_refused() {
     // posted: u1 asks 4 jobs; 4 × 1e308 is inf, and W was inf with NaN payments.

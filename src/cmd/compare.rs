@@ -61,7 +61,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     if let Some(e) = computed.iter().find_map(|r| r.error.as_ref()) {
-        anyhow::bail!("{e}");
+        return Err(e.clone().into());
     }
     let backend = computed
         .iter()

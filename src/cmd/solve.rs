@@ -45,17 +45,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .request
         .solve(g, &mut |phase| spinner.set_message(phase.to_string()));
     spinner.finish_and_clear();
-    let results: Vec<_> = (results?.into_iter())
-        .map(|(o, r)| (o, r.map_err(|e| format!("{:#}", anyhow::Error::new(e)))))
-        .collect();
+    let results = results?;
     let pictured: Vec<LpPicture> = (results.iter())
         .map(|(o, r)| {
-            (
-                *o,
-                r.as_ref()
-                    .map(|s| (&s.solution, s.seconds))
-                    .map_err(Clone::clone),
-            )
+            let r = r.as_ref().map(|s| (&s.solution, s.seconds));
+            (*o, r.map_err(|e| e as &(dyn std::error::Error + 'static)))
         })
         .collect();
     if let Some((_, Ok((s, _)))) = pictured.first().filter(|_| single) {

@@ -126,7 +126,8 @@ pub struct LpRow {
 pub enum Skip {
     /// The measurement ran over the time limit (seconds) and was stopped.
     Over(f64),
-    /// The measuring process failed; its standard error, trimmed.
+    /// The measuring process failed; its standard error, trimmed (another process's
+    /// text, not an error of this one).
     Failed(String),
     /// A smaller market of the same LP and backend ran over the limit.
     SmallerOverLimit,

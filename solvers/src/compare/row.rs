@@ -6,7 +6,12 @@
 //! [`Measure::ALL`] — and then appears in compare's table and JSON, in
 //! `scenarios.csv` and in the experiment summaries.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineError;
+use crate::lp::{LpError, Objective};
 
 /// The measures of one row (`None` where a measure does not apply or is
 /// undefined; the reason is in the row's notes), in `scenarios.csv` column order.
@@ -50,16 +55,32 @@ pub struct Measures {
     pub delta: Option<f64>,
 }
 
-/// Why a row has no result. Its text, with the causes, is what the outputs show.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a row has no result. The outputs show it with its causes
+/// ([`Causes`](crate::causes::Causes)): `outer: inner: …`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum RowError {
-    /// An LP the row needs failed or has no bounded flow (one solve is shared by every
-    /// row that needs it, hence the text).
-    #[error("{0}")]
-    Lp(String),
+    /// An LP the row needs failed (one solve is shared by every row that needs it,
+    /// hence the shared error).
+    #[error(transparent)]
+    Lp(Arc<LpError>),
+    /// An LP the row needs was solved but has no bounded flow (P1 with δ* unbounded
+    /// where a flow is needed).
+    #[error("the {} LP has no bounded flow", .0.name())]
+    NoBoundedFlow(Objective),
+    /// P3 failed where a welfare-seeking demand row compares its prices with P3's
+    /// exact dual prices.
+    #[error("P3 dual prices")]
+    DualPrices(#[source] Arc<LpError>),
     /// The engine run failed (a setting out of range, a fault schedule it refuses).
-    #[error("{0}")]
-    Engine(String),
+    #[error(transparent)]
+    Engine(Arc<EngineError>),
+}
+
+impl From<EngineError> for RowError {
+    fn from(e: EngineError) -> Self {
+        RowError::Engine(Arc::new(e))
+    }
 }
 
 /// How a measure's value is written in a text table (`-` where it is undefined).

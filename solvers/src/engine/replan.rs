@@ -45,7 +45,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::accounting::{Accounting, AccountsSnapshot};
-use super::runtime::NodesState;
+use super::runtime::{LoadError, NodesState, Runtime};
 use super::{Engine, EngineError, EngineOptions, Potential, Stop, Variant};
 
 /// The `format` field of a state file.
@@ -55,12 +55,18 @@ pub const FORMAT: &str = "brokerflow engine state";
 pub const VERSION: u32 = 1;
 
 /// Why a saved state cannot be read or resumed from.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StateError {
-    /// Not JSON, or cut short.
-    #[error("{0}")]
-    Syntax(String),
+    /// Not one JSON value: empty, cut short, text after it, or a key named twice (the
+    /// shared JSON reader's refusal, [`brokerflow_graphs::json::read`]), at a JSON path.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// Where (`queues[3]`; `(top)` for the whole text).
+        path: String,
+        /// What is wrong, with line and column where the reader has them.
+        message: String,
+    },
     /// JSON of the wrong shape: a missing, unknown or mistyped field, at a JSON path.
     #[error("{path}: {message}")]
     Shape {
@@ -77,15 +83,20 @@ pub enum StateError {
         /// The rule.
         rule: String,
     },
-    /// Saved with other options than the run's.
+    /// Saved with other options than the run's: the options that differ, each with
+    /// its saved and its current value (a list of data, not a message).
     #[error("saved with other options than this run's: {0}")]
     Options(String),
-    /// The market has other participants or links than the saved one.
+    /// The market has other participants or links than the saved one: which (a list of
+    /// data, not a message).
     #[error("the market has other participants than the saved state's (a resumed market may differ in numbers only): {0}")]
     Participants(String),
-    /// The runtime cannot save or resume.
-    #[error("{0}")]
-    Runtime(String),
+    /// The runtime cannot save its state (timely).
+    #[error("the {} runtime cannot save its state (use flat or nodes)", .0.name())]
+    CannotSave(Runtime),
+    /// The runtime refuses the saved state.
+    #[error(transparent)]
+    Runtime(#[from] LoadError),
 }
 
 /// A number written as the shortest decimal that reads back to the same bits (as a
@@ -473,8 +484,11 @@ pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileEr
     read_state(&text).map_err(|error| StateFileError::Invalid { path: name, error })
 }
 
-/// Reads a state file's text: JSON of [`SavedState`]'s shape, objects only (a record
-/// written as an array is refused), every number finite, the format and version this
+/// Reads a state file's text with the shared JSON reader
+/// ([`brokerflow_graphs::json::read`]: a leading byte-order mark skipped; an empty or
+/// truncated text, text after the state and a key named twice refused): JSON of
+/// [`SavedState`]'s shape, objects only (a record written as an array is refused),
+/// every number finite, the format and version this
 /// build writes, held jobs and pushes ≥ 0, no queue or push listed twice. Pure: text
 /// in, typed result out.
 ///
@@ -508,15 +522,19 @@ pub fn read_state_file(path: &std::path::Path) -> Result<SavedState, StateFileEr
 ///
 /// Paper: none (the state file is brokerflow's, design §5).
 pub fn read_state(text: &str) -> Result<SavedState, StateError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        StateError::Syntax(match e.classify() {
-            serde_json::error::Category::Eof => format!(
-                "truncated: the text ends inside a value (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-            _ => format!("not JSON: {e}"),
-        })
+    let value: Value = brokerflow_graphs::json::read(
+        text,
+        "",
+        "saved state",
+        "the file is empty; a saved state is the JSON object that --save-state writes",
+    )
+    .map_err(|e| StateError::Syntax {
+        path: if e.path.is_empty() || e.path == "." {
+            "(top)".into()
+        } else {
+            e.path
+        },
+        message: e.message,
     })?;
     objects_only(&value)?;
     let state: SavedState = serde_path_to_error::deserialize(&value).map_err(|e| {
@@ -700,12 +718,7 @@ impl Engine<'_> {
     /// save (timely).
     pub fn save(&self, market: &Market) -> Result<SavedState, StateError> {
         let g = self.g;
-        let nodes = self.runtime.save().ok_or_else(|| {
-            StateError::Runtime(format!(
-                "the {} runtime cannot save its state (use flat or nodes)",
-                self.runtime.runtime().name()
-            ))
-        })?;
+        let nodes = (self.runtime.save()).ok_or(StateError::CannotSave(self.runtime.runtime()))?;
         let name = |n: usize| g.node(NodeIndex::new(n)).name.clone();
         let id = |k: usize| g.commodities[k].id.clone();
         let edge_head = |e: usize| {

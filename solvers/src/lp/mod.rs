@@ -375,12 +375,128 @@ pub fn solve(
     objective: Objective,
     options: &LpOptions,
 ) -> Result<LpSolution, LpError> {
-    match objective {
-        Objective::Concurrent => max_concurrent_flow(g, options),
-        Objective::Utility => max_utility_flow(g, options),
-        Objective::WorstUtility => min_utility_flow(g, options),
-        Objective::Welfare => max_welfare(g, options),
+    solve_observed(g, objective, options, &mut |_| {})
+}
+
+/// A step of an LP solve, as [`solve_observed`]'s observer hears of it. `lp` is the LP
+/// the step is about: the one asked for, or P1, which P2 and P2⁻ solve first for δ*.
+/// A step can come again: P2 re-solved at backed-off amounts ([`AMOUNT_BACKOFFS`]),
+/// or `auto`'s re-solve with microlp when the large backend's answer fails the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LpStep {
+    /// `lp` is built: it has `variables` variables (its usable pairs, after P3's
+    /// margin pruning, plus δ for P1).
+    Building {
+        /// Which LP.
+        lp: Objective,
+        /// Its variables, counted on the built LP.
+        variables: usize,
+    },
+    /// `lp` is being solved by `backend`, the one that runs (`auto` resolved on the
+    /// built LP's variable count, [`Backend::resolve`]).
+    Solving {
+        /// Which LP.
+        lp: Objective,
+        /// The backend that solves it.
+        backend: Backend,
+    },
+    /// `lp`'s solution is being checked independently of the solver (flow
+    /// conservation and capacities from the incidence matrix, [`crate::check`]) and
+    /// proven optimal by its resource prices ([`crate::certificate`]).
+    Checking {
+        /// Which LP.
+        lp: Objective,
+    },
+}
+
+impl std::fmt::Display for LpStep {
+    /// "building P1 (17 variables)", "solving P1 with microlp", "checking P1's
+    /// solution independently".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number = |lp: Objective| lp.title().split(' ').next().unwrap_or("");
+        match *self {
+            LpStep::Building { lp, variables } => {
+                write!(f, "building {} ({variables} variables)", number(lp))
+            }
+            LpStep::Solving { lp, backend } => write!(f, "solving {} with {backend}", number(lp)),
+            LpStep::Checking { lp } => {
+                write!(f, "checking {}'s solution independently", number(lp))
+            }
+        }
     }
+}
+
+/// [`solve`], telling `observe` of each [`LpStep`] as the solve reaches it: the
+/// built LP's variable count, the backend that actually runs, the check.
+///
+/// # Arguments
+/// * `g`, `objective`, `options`: as for [`solve`].
+/// * `observe`: told of each step, in order.
+///
+/// # Returns
+/// The same as [`solve`].
+///
+/// # Complexity
+/// That of [`solve`]; each report is O(1).
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::lp::{solve_observed, Backend, LpOptions, LpStep, Objective};
+///
+/// // tiny's P3 is built on the 12 of its 16 usable pairs that lie on a route of
+/// // non-negative margin (u3's only route loses 1 per job); `auto` is microlp there.
+/// let g = ExpandedGraph::new(&examples::tiny());
+/// let mut steps = Vec::new();
+/// solve_observed(&g, Objective::Welfare, &LpOptions::default(), &mut |s| steps.push(s))?;
+/// let lp = Objective::Welfare;
+/// assert_eq!(
+///     steps,
+///     [
+///         LpStep::Building { lp, variables: 12 },
+///         LpStep::Solving { lp, backend: Backend::Microlp },
+///         LpStep::Checking { lp },
+///     ]
+/// );
+/// # Ok::<_, brokerflow_solvers::lp::LpError>(())
+/// ```
+///
+/// Paper: [MCF-Grid] §4.2.
+pub fn solve_observed(
+    g: &ExpandedGraph,
+    objective: Objective,
+    options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
+) -> Result<LpSolution, LpError> {
+    match objective {
+        Objective::Concurrent => concurrent_observed(g, options, observe),
+        Objective::Utility => utility_flow(g, Sense::Maximise, options, observe),
+        Objective::WorstUtility => {
+            if g.is_cyclic() {
+                return Err(LpError::CyclicWorstCase);
+            }
+            utility_flow(g, Sense::Minimise, options, observe)
+        }
+        Objective::Welfare => with_auto_fallback(options, |o| max_welfare_with(g, o, observe)),
+    }
+}
+
+/// The formulation `f` of `lp` is built: tells the observer its variable count.
+fn built(observe: &mut dyn FnMut(LpStep), lp: Objective, f: &Formulation) {
+    observe(LpStep::Building {
+        lp,
+        variables: f.lp.variables(),
+    });
+}
+
+/// `f` passed the scale check and goes to the backend: tells the observer which one
+/// runs (`auto` resolved on the built LP's variable count, as [`run_with`] does).
+fn solving(observe: &mut dyn FnMut(LpStep), lp: Objective, f: &Formulation, options: &LpOptions) {
+    observe(LpStep::Solving {
+        lp,
+        backend: options.backend.resolve(f.lp.variables()),
+    });
 }
 
 /// Commodities that get LP variables: positive demand and not stranded.
@@ -480,13 +596,27 @@ pub fn concurrent_formulation(g: &ExpandedGraph) -> Formulation {
 ///
 /// Paper: [MCF-Grid] §4.2.1.
 pub fn max_concurrent_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
-    with_auto_fallback(options, |o| max_concurrent_flow_with(g, o))
+    concurrent_observed(g, options, &mut |_| {})
 }
 
-fn max_concurrent_flow_with(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+fn concurrent_observed(
+    g: &ExpandedGraph,
+    options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
+) -> Result<LpSolution, LpError> {
+    with_auto_fallback(options, |o| max_concurrent_flow_with(g, o, observe))
+}
+
+fn max_concurrent_flow_with(
+    g: &ExpandedGraph,
+    options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
+) -> Result<LpSolution, LpError> {
     let active = active(g);
     let f = concurrent_formulation(g);
     if concurrent_is_unbounded(g, &active) {
+        // Nothing limits δ: the LP is built, never solved.
+        built(observe, Objective::Concurrent, &f);
         return Ok(LpSolution::unchecked(
             g,
             Objective::Concurrent,
@@ -497,8 +627,13 @@ fn max_concurrent_flow_with(g: &ExpandedGraph, options: &LpOptions) -> Result<Lp
             options.backend,
         ));
     }
+    built(observe, Objective::Concurrent, &f);
     check_scale(g, &f, options.backend, None)?;
+    solving(observe, Objective::Concurrent, &f, options);
     let answer = run_with(&f.lp, options.backend, true)?;
+    observe(LpStep::Checking {
+        lp: Objective::Concurrent,
+    });
     let x = &answer.x;
     let delta = x[f.lp.variables() - 1].max(0.0);
     let mut flow = f.flow(g, x);
@@ -603,7 +738,7 @@ pub fn utility_amounts(g: &ExpandedGraph, delta: Option<f64>) -> Vec<f64> {
 ///
 /// Paper: [MCF-Grid] §4.2.2.
 pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
-    utility_flow(g, Sense::Maximise, options)
+    solve(g, Objective::Utility, options)
 }
 
 /// P2⁻ minimum-utility flow: the same amounts as P2, routed for the least
@@ -635,23 +770,24 @@ pub fn max_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolu
 ///
 /// Paper: [MCF-Grid] §4.2.2 (its minimising counterpart).
 pub fn min_utility_flow(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
-    if g.is_cyclic() {
-        return Err(LpError::CyclicWorstCase);
-    }
-    utility_flow(g, Sense::Minimise, options)
+    solve(g, Objective::WorstUtility, options)
 }
 
 fn utility_flow(
     g: &ExpandedGraph,
     sense: Sense,
     options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
 ) -> Result<LpSolution, LpError> {
-    let p1 = max_concurrent_flow(g, options)?;
+    let p1 = concurrent_observed(g, options, observe)?;
     let objective = match sense {
         Sense::Maximise => Objective::Utility,
         Sense::Minimise => Objective::WorstUtility,
     };
-    utility_flow_at(g, objective, p1.delta, options)
+    let amounts = utility_amounts(g, p1.delta);
+    with_auto_fallback(options, |o| {
+        utility_flow_for_with(g, objective, p1.delta, &amounts, o, observe)
+    })
 }
 
 /// P2 or P2⁻ at a known δ* (`None` = unbounded), so callers that already solved P1
@@ -676,7 +812,7 @@ pub fn utility_flow_for(
     options: &LpOptions,
 ) -> Result<LpSolution, LpError> {
     with_auto_fallback(options, |o| {
-        utility_flow_for_with(g, objective, delta, exact, o)
+        utility_flow_for_with(g, objective, delta, exact, o, &mut |_| {})
     })
 }
 
@@ -686,6 +822,7 @@ fn utility_flow_for_with(
     delta: Option<f64>,
     exact: &[f64],
     options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
 ) -> Result<LpSolution, LpError> {
     let sense = match objective {
         Objective::WorstUtility => {
@@ -700,9 +837,12 @@ fn utility_flow_for_with(
     for backoff in AMOUNT_BACKOFFS {
         let amounts: Vec<f64> = exact.iter().map(|a| a * (1.0 - backoff)).collect();
         let f = utility_formulation(g, sense, &amounts);
+        built(observe, objective, &f);
         check_scale(g, &f, options.backend, Some(&amounts))?;
+        solving(observe, objective, &f, options);
         match run_with(&f.lp, options.backend, true) {
             Ok(answer) => {
+                observe(LpStep::Checking { lp: objective });
                 let flow = f.flow(g, &answer.x);
                 let mut s = finish(g, objective, delta, flow, &f, options, Some(&amounts))?;
                 s.amount_backoff = backoff;
@@ -787,7 +927,7 @@ fn welfare_formulation_capped(g: &ExpandedGraph, caps: &[f64]) -> Formulation {
 ///
 /// Paper: [MCF-Grid] §4.2.3.
 pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
-    with_auto_fallback(options, |o| max_welfare_with(g, o))
+    solve(g, Objective::Welfare, options)
 }
 
 /// `auto` means "whatever answers exactly": when the large backend's solution fails
@@ -796,7 +936,7 @@ pub fn max_welfare(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution,
 /// microlp's exact simplex. The solution records the backend that answered.
 fn with_auto_fallback(
     options: &LpOptions,
-    solve: impl Fn(&LpOptions) -> Result<LpSolution, LpError>,
+    mut solve: impl FnMut(&LpOptions) -> Result<LpSolution, LpError>,
 ) -> Result<LpSolution, LpError> {
     match solve(options) {
         Err(LpError::NotOptimal { .. } | LpError::CheckFailed { .. })
@@ -811,11 +951,20 @@ fn with_auto_fallback(
     }
 }
 
-fn max_welfare_with(g: &ExpandedGraph, options: &LpOptions) -> Result<LpSolution, LpError> {
+fn max_welfare_with(
+    g: &ExpandedGraph,
+    options: &LpOptions,
+    observe: &mut dyn FnMut(LpStep),
+) -> Result<LpSolution, LpError> {
     let caps = demand_caps(g);
     let f = welfare_formulation_capped(g, &caps);
+    built(observe, Objective::Welfare, &f);
     check_scale(g, &f, options.backend, Some(&caps))?;
+    solving(observe, Objective::Welfare, &f, options);
     let answer = run_with(&f.lp, options.backend, true)?;
+    observe(LpStep::Checking {
+        lp: Objective::Welfare,
+    });
     let flow = f.flow(g, &answer.x);
     let mut s = finish(g, Objective::Welfare, None, flow, &f, options, None)?;
     s.capped = caps

@@ -12,6 +12,7 @@ use super::{
     concurrent_formulation, utility_amounts, utility_formulation, welfare_formulation, Formulation,
     LpSolution, LpStatus, Objective, Sense, CHECK_TOLERANCE,
 };
+use crate::causes::Causes;
 use crate::certificate::CERTIFICATE_TOLERANCE;
 
 /// Above this many users the readable summary gives totals only, unless verbose.
@@ -292,8 +293,11 @@ pub fn prices_csv(g: &ExpandedGraph, prices: &[f64]) -> String {
 }
 
 /// One LP baseline as asked for: its solution with the seconds it took, or why it
-/// was not solved.
-pub type LpOutcome<'s> = (Objective, Result<(&'s LpSolution, f64), String>);
+/// was not solved (shown with its causes, [`Causes`]).
+pub type LpOutcome<'s> = (
+    Objective,
+    Result<(&'s LpSolution, f64), &'s (dyn std::error::Error + 'static)>,
+);
 
 /// The readable summaries of several LPs of `market`, in the order asked, a blank
 /// line between two; a failed one is its title and why ([`not_solved_text`]).
@@ -307,7 +311,7 @@ pub fn outcomes_text(
         .iter()
         .map(|(o, r)| match r {
             Ok((s, seconds)) => summary_text(market, g, s, *seconds, verbose),
-            Err(why) => not_solved_text(*o, market, why),
+            Err(why) => not_solved_text(*o, market, &Causes(*why).to_string()),
         })
         .collect();
     texts.join("\n")
@@ -325,7 +329,7 @@ pub fn outcomes_json(
         .iter()
         .map(|(o, r)| match r {
             Ok((s, seconds)) => summary_json(g, s, *seconds, provenance(s.backend)),
-            Err(why) => json!({"objective": o, "error": why}),
+            Err(why) => json!({"objective": o, "error": Causes(*why).to_string()}),
         })
         .collect()
 }

@@ -8,7 +8,7 @@ use std::ops::Deref;
 use brokerflow_graphs::{Market, ValidMarket};
 use serde::{Deserialize, Serialize};
 
-use super::error::{BidProblem, BidsFileError, SettleError};
+use super::error::{BidProblem, SettleError};
 
 /// Declared bids that override the market file's values: what a user runs to see what
 /// a misreport would do.
@@ -107,12 +107,13 @@ impl Declaration for Declared {
 }
 
 impl Bids {
-    /// Parses a bids file; `origin` names it in errors.
+    /// Parses a bids file with the shared JSON reader ([`brokerflow_graphs::json::read`]:
+    /// a leading byte-order mark skipped; an empty or truncated file, text after the
+    /// bids object and a key named twice refused); `origin` names it in errors, which
+    /// give the JSON path of the offending value.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Bids, SettleError> {
-        parse_bids_text(text).map_err(|problem| SettleError::Bids {
-            origin: origin.to_string(),
-            problem,
-        })
+        brokerflow_graphs::json::read(text, origin, "bids", "the file is empty")
+            .map_err(|problem| SettleError::Bids { problem })
     }
 
     /// The market as declared: `truth` with these bids applied, and the entirety asks
@@ -210,16 +211,6 @@ fn entirety_user(m: &Market, pid: &str, uid: &str, ask: f64) -> Result<usize, Se
         }));
     }
     Ok(k)
-}
-
-/// Parses one bids object from `text` and nothing after it, refusing a key given
-/// twice anywhere.
-fn parse_bids_text(text: &str) -> Result<Bids, BidsFileError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let bids = <Bids as Deserialize>::deserialize(&mut *de).map_err(BidsFileError::Json)?;
-    de.end().map_err(BidsFileError::TrailingText)?;
-    brokerflow_graphs::json::unique_keys(text).map_err(BidsFileError::DuplicateKey)?;
-    Ok(bids)
 }
 
 // Every record of the file is read from a JSON object only (brokerflow_graphs::json).

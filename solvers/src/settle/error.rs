@@ -1,7 +1,7 @@
 //! Why a settlement could not be made: [`SettleError`] and the structured parts of its
 //! bid and allocation variants.
 
-use brokerflow_graphs::json::DuplicateKey;
+use brokerflow_graphs::json::ParseError;
 use brokerflow_graphs::{MarketError, Role};
 use thiserror::Error;
 
@@ -12,13 +12,12 @@ use crate::lp::LpError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum SettleError {
-    /// The bids file is not valid JSON of the documented shape.
-    #[error("{origin}: {problem} (expected {{\"valuations\": {{\"<user>\": number}}, \"costs\": {{\"<broker or provider>\": number}}, \"entirety\": {{\"<provider>\": {{\"<user>\": number}}}}}})")]
+    /// The bids file is not valid JSON of the documented shape: the shared JSON
+    /// reader's error, which names the file and the JSON path of the offending value.
+    #[error("{problem} (expected {{\"valuations\": {{\"<user>\": number}}, \"costs\": {{\"<broker or provider>\": number}}, \"entirety\": {{\"<provider>\": {{\"<user>\": number}}}}}})")]
     Bids {
-        /// The file.
-        origin: String,
-        /// What is wrong with its text.
-        problem: BidsFileError,
+        /// What is wrong with its text, and where.
+        problem: ParseError,
     },
     /// A bid names an unknown participant, the wrong role, or a bad amount.
     #[error("bid for '{id}': {problem}")]
@@ -123,21 +122,6 @@ pub enum LpContext {
     /// `mcafee`: the LP that re-matches one broker market's trades.
     #[error("mcafee: re-matching a broker market")]
     McafeeRematch,
-}
-
-/// What is wrong with the text of a bids file.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum BidsFileError {
-    /// Not JSON of the bids' shape (serde's message names the line and column).
-    #[error("{0}")]
-    Json(serde_json::Error),
-    /// Text follows the bids object.
-    #[error("unexpected text after the bids object: {0}")]
-    TrailingText(serde_json::Error),
-    /// An object names a key twice.
-    #[error("{0}")]
-    DuplicateKey(DuplicateKey),
 }
 
 /// What is wrong with one bid (the participant is [`SettleError::BadBid`]'s `id`).

@@ -54,7 +54,7 @@ use petgraph::graph::EdgeIndex;
 use serde::Serialize;
 
 pub use bids::{Bids, Declaration, Declared, EntiretyAsks};
-pub use error::{BidProblem, BidsFileError, LpContext, SettleError, ShapeError};
+pub use error::{BidProblem, LpContext, SettleError, ShapeError};
 pub use mechanism::{Allocations, BudgetBalance, Mechanism, Promises, UnknownMechanism};
 pub use statement::{
     participant_values, participant_volumes, Line, Participants, Statement, Transfers,

@@ -26,7 +26,7 @@ use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
-use super::{Executor, Footprint, Runtime};
+use super::{Executor, Footprint, LoadError, Runtime};
 use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
 use crate::engine::faults::{FaultOutcome, FaultPlan, Network};
 use crate::engine::node::{NodeConfig, NodeState};
@@ -935,7 +935,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         Some(self.save_state())
     }
 
-    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), LoadError> {
         self.load_state(state, window)
     }
 

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use brokerflow_graphs::Flow;
 use serde::Serialize;
+use thiserror::Error;
 
 use super::accounting::RoundLedger;
 use super::faults::{FaultOutcome, FaultPlan};
@@ -129,13 +130,63 @@ pub trait Executor: Send {
 
     /// Takes every node's state out of `state` (what it takes is removed from the
     /// maps; what is left, the caller counts as dropped), and the window too when
-    /// `window`. Refuses, in words, state that does not fit.
-    fn load(&mut self, _state: &mut NodesState, _window: bool) -> Result<(), String> {
-        Err(format!(
-            "the {} runtime cannot resume from a saved state (use flat or nodes)",
-            self.runtime().name()
-        ))
+    /// `window`. Refuses state that does not fit ([`LoadError`]).
+    fn load(&mut self, _state: &mut NodesState, _window: bool) -> Result<(), LoadError> {
+        Err(LoadError::Unsupported(self.runtime()))
     }
+}
+
+/// Why a runtime refuses a saved state ([`Executor::load`]).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The runtime keeps no state to resume from (timely).
+    #[error("the {} runtime cannot resume from a saved state (use flat or nodes)", .0.name())]
+    Unsupported(Runtime),
+    /// A queue's saved variant state is not the variant's.
+    #[error("the variant's state of {commodity} at node {node}")]
+    Policy {
+        /// The commodity's index.
+        commodity: usize,
+        /// The node's index in G′.
+        node: usize,
+        /// Why the variant's reader refused it.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The window's rows of jobs sent do not match this run's out-edges.
+    #[error("the saved window does not fit: {rows} rows of jobs sent, {out_edges} out-edges here")]
+    SentRows {
+        /// Rows saved.
+        rows: usize,
+        /// Out-edges of this run.
+        out_edges: usize,
+    },
+    /// A round of the window's prices does not match this run's priced nodes.
+    #[error(
+        "the saved window does not fit: {prices} prices per round, {priced} priced nodes here"
+    )]
+    PriceColumns {
+        /// Prices saved in the round.
+        prices: usize,
+        /// Priced nodes of this run.
+        priced: usize,
+    },
+    /// The window's shape (jobs sent per out-edge, prices per priced node) does not
+    /// match this run's.
+    #[error("the saved window does not fit: {out_edges} out-edges and {priced} priced nodes here")]
+    WindowShape {
+        /// Out-edges of this run.
+        out_edges: usize,
+        /// Priced nodes of this run.
+        priced: usize,
+    },
+    /// The window holds another number of rounds of prices than of jobs sent.
+    #[error("the saved window must hold as many rounds of prices as of jobs sent")]
+    PriceRounds,
+    /// The saved window has more rounds than this run's window.
+    #[error("the saved window is longer than this run's window")]
+    TooLong,
 }
 
 /// Every node's changing state and the window, keyed by G′ indices: what a runtime

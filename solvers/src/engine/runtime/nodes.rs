@@ -13,7 +13,7 @@ use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::EdgeIndex;
 use rayon::prelude::*;
 
-use super::{Executor, Footprint, Runtime};
+use super::{Executor, Footprint, LoadError, Runtime};
 use crate::engine::accounting::{capacity_excess, mean_of_zeros, Ring, RoundLedger};
 use crate::engine::faults::{FaultOutcome, FaultPlan, Network};
 use crate::engine::node::{
@@ -151,7 +151,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
         Some(self.save_state())
     }
 
-    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), String> {
+    fn load(&mut self, state: &mut super::NodesState, window: bool) -> Result<(), LoadError> {
         self.load_state(state, window)
     }
 

@@ -80,7 +80,8 @@ pub enum BackendFailure {
     /// Duals were asked for and not reported.
     #[error("no dual values reported")]
     NoDuals,
-    /// Anything else, in the solver's own words.
+    /// Anything else, in the solver's own words (good_lp and microlp give these only as text:
+    /// `ResolutionError::Str`, `microlp::Error::InternalError`; there is no error to keep).
     #[error("{0}")]
     Other(String),
 }

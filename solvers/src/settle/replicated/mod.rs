@@ -206,9 +206,16 @@ pub enum ReplicationError {
     #[error(transparent)]
     Deviation(#[from] DeviationError),
     /// Setting up the transport failed.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// A replica worker panicked (a bug, reported rather than propagated).
+    #[error("transport: {what}")]
+    Transport {
+        /// What was being done (`binding`, `spawning a replica`, …).
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A replica worker panicked (a bug, reported rather than propagated); the
+    /// replica's id.
     #[error("replica {0} stopped unexpectedly")]
     ReplicaPanicked(String),
 }
@@ -482,7 +489,10 @@ fn run_workers(
                         };
                         replica::run(context, me, transport)
                     })
-                    .map_err(|e| ReplicationError::Transport(format!("spawning a replica: {e}")))
+                    .map_err(|source| ReplicationError::Transport {
+                        what: "spawning a replica",
+                        source,
+                    })
             })
             .collect();
         handles

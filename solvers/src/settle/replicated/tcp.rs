@@ -61,7 +61,7 @@ impl Listeners {
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> ReplicationError {
-    move |e| ReplicationError::Transport(format!("{what}: {e}"))
+    move |source| ReplicationError::Transport { what, source }
 }
 
 /// A replica's listener and its peers' addresses, not yet connected.

@@ -6,7 +6,7 @@ use brokerflow_graphs::ExpandedGraph;
 
 use super::{Flat, Layout};
 use crate::engine::accounting::Ring;
-use crate::engine::runtime::NodesState;
+use crate::engine::runtime::{LoadError, NodesState};
 use crate::engine::variants::PushPolicy;
 
 /// Per out-edge of the layout, its G′ edge index: the out-edges of every node are its
@@ -65,7 +65,7 @@ impl<P: PushPolicy> Flat<'_, P> {
         &mut self,
         saved: &mut NodesState,
         window: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), LoadError> {
         let edges = out_edges(self.g, &self.layout);
         let (l, s) = (&self.layout, &mut self.state);
         for n in 0..l.capacity.len() {
@@ -80,9 +80,12 @@ impl<P: PushPolicy> Flat<'_, P> {
                 let reachable = local.is_source() || local.queues() as usize > outs;
                 if reachable {
                     if let Some((held, policy)) = saved.queues.remove(&(node, k)) {
-                        s.slots[x] = serde_json::from_value(policy).map_err(|e| {
-                            format!("the variant's state of {} at node {node}: {e}", local.k)
-                        })?;
+                        s.slots[x] =
+                            serde_json::from_value(policy).map_err(|source| LoadError::Policy {
+                                commodity: k,
+                                node,
+                                source,
+                            })?;
                         s.held[x] = held;
                     }
                 }
@@ -99,13 +102,11 @@ impl<P: PushPolicy> Flat<'_, P> {
         }
         if window {
             let size = self.sent.size();
-            self.sent = Ring::from_rows(size, l.out.len(), &saved.sent).ok_or_else(|| {
-                format!(
-                    "the saved window does not fit: {} rows of jobs sent, {} out-edges here",
-                    saved.sent.len(),
-                    l.out.len()
-                )
-            })?;
+            self.sent =
+                Ring::from_rows(size, l.out.len(), &saved.sent).ok_or(LoadError::SentRows {
+                    rows: saved.sent.len(),
+                    out_edges: l.out.len(),
+                })?;
             let width = *l.node_cap.last().unwrap_or(&0) as usize;
             let columns: Vec<usize> = (0..l.capacity.len())
                 .filter(|&n| saved_lambda(l, n))
@@ -114,11 +115,10 @@ impl<P: PushPolicy> Flat<'_, P> {
             let mut rows = Vec::with_capacity(saved.lambda.len());
             for row in &saved.lambda {
                 if row.len() != columns.len() {
-                    return Err(format!(
-                        "the saved window does not fit: {} prices per round, {} priced nodes here",
-                        row.len(),
-                        columns.len()
-                    ));
+                    return Err(LoadError::PriceColumns {
+                        prices: row.len(),
+                        priced: columns.len(),
+                    });
                 }
                 let mut full = vec![0.0; width];
                 for (&c, &x) in columns.iter().zip(row) {
@@ -127,12 +127,9 @@ impl<P: PushPolicy> Flat<'_, P> {
                 rows.push(full);
             }
             if rows.len() != saved.sent.len() {
-                return Err(
-                    "the saved window must hold as many rounds of prices as of jobs sent".into(),
-                );
+                return Err(LoadError::PriceRounds);
             }
-            self.lambda = Ring::from_rows(size, width, &rows)
-                .ok_or("the saved window is longer than this run's window")?;
+            self.lambda = Ring::from_rows(size, width, &rows).ok_or(LoadError::TooLong)?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use super::Nodes;
 use crate::engine::accounting::Ring;
-use crate::engine::runtime::NodesState;
+use crate::engine::runtime::{LoadError, NodesState};
 use crate::engine::variants::PushPolicy;
 
 impl<P: PushPolicy> Nodes<'_, P> {
@@ -57,7 +57,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
         &mut self,
         saved: &mut NodesState,
         window: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), LoadError> {
         for (config, state) in self.configs.iter().zip(&mut self.states) {
             let n = config.node;
             let mut j = 0;
@@ -67,8 +67,12 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 let reachable = c.local.injection > 0.0 || c.local.queues as usize > c.out_edges;
                 if reachable {
                     if let Some((held, policy)) = saved.queues.remove(&(n, k)) {
-                        state.policy[i] = serde_json::from_value(policy)
-                            .map_err(|e| format!("the variant's state of {k} at node {n}: {e}"))?;
+                        state.policy[i] =
+                            serde_json::from_value(policy).map_err(|source| LoadError::Policy {
+                                commodity: k,
+                                node: n,
+                                source,
+                            })?;
                         state.held[i] = held;
                     }
                 }
@@ -89,10 +93,10 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 || saved.lambda.iter().any(|r| r.len() != priced)
                 || saved.sent.len() != saved.lambda.len()
             {
-                return Err(format!(
-                    "the saved window does not fit: {} out-edges and {priced} priced nodes here",
-                    width
-                ));
+                return Err(LoadError::WindowShape {
+                    out_edges: width,
+                    priced,
+                });
             }
             let size = self.sent.first().map_or(0, Ring::size);
             let (mut at, mut column) = (0, 0);
@@ -105,8 +109,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 let w = config.out.len();
                 let rows: Vec<Vec<f64>> =
                     saved.sent.iter().map(|r| r[at..at + w].to_vec()).collect();
-                *sent = Ring::from_rows(size, w, &rows)
-                    .ok_or("the saved window is longer than this run's window")?;
+                *sent = Ring::from_rows(size, w, &rows).ok_or(LoadError::TooLong)?;
                 at += w;
                 let rows: Vec<Vec<f64>> =
                     if config.capacity.is_some() && !config.commodities.is_empty() {
@@ -115,8 +118,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
                     } else {
                         saved.sent.iter().map(|_| vec![0.0]).collect()
                     };
-                *lambda = Ring::from_rows(size, 1, &rows)
-                    .ok_or("the saved window is longer than this run's window")?;
+                *lambda = Ring::from_rows(size, 1, &rows).ok_or(LoadError::TooLong)?;
             }
         }
         Ok(())

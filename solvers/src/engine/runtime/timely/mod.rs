@@ -136,7 +136,8 @@ impl Cluster {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum TimelyError {
-    /// The cluster makes no sense.
+    /// The cluster makes no sense: what it should be (built from its own numbers, not
+    /// from another error).
     #[error("cluster: {0}")]
     Config(String),
     /// This process could not listen on its address (taken, or not its own).
@@ -189,7 +190,21 @@ pub enum TimelyError {
         /// The timeout.
         seconds: u64,
     },
-    /// Timely could not start, or a worker failed.
+    /// A socket of the cluster's network failed (listening, accepting, the handshake,
+    /// starting timely's network over them).
+    #[error("timely: {during}")]
+    Network {
+        /// What was being done.
+        during: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker received message parts its variant cannot read.
+    #[error("timely: decoding a variant's message parts")]
+    Decode(#[source] ciborium::de::Error<std::io::Error>),
+    /// Timely could not start (its own message, which timely gives only as text), or a
+    /// worker stopped or answered out of turn (what the run was doing).
     #[error("timely: {0}")]
     Timely(String),
 }

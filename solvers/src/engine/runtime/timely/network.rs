@@ -89,7 +89,10 @@ impl Network {
                     source,
                 })?;
             l.set_nonblocking(true)
-                .map_err(|e| TimelyError::Timely(format!("listening: {e}")))?;
+                .map_err(|source| TimelyError::Network {
+                    during: "listening",
+                    source,
+                })?;
             Some(l)
         } else {
             None
@@ -120,7 +123,10 @@ impl Network {
                     Ok((stream, _)) => {
                         stream
                             .set_nonblocking(false)
-                            .map_err(|e| TimelyError::Timely(format!("accepting: {e}")))?;
+                            .map_err(|source| TimelyError::Network {
+                                during: "accepting",
+                                source,
+                            })?;
                         let (p, stream) = self.greet(stream, None, key, deadline)?;
                         if p <= me || sockets[p].is_some() {
                             return Err(TimelyError::Mismatch { process: p, me });
@@ -138,7 +144,12 @@ impl Network {
                         }
                         std::thread::sleep(Duration::from_millis(20));
                     }
-                    Err(e) => return Err(TimelyError::Timely(format!("accepting: {e}"))),
+                    Err(source) => {
+                        return Err(TimelyError::Network {
+                            during: "accepting",
+                            source,
+                        })
+                    }
                 }
             }
         }
@@ -164,7 +175,10 @@ impl Network {
         key: [u8; 32],
         deadline: Instant,
     ) -> Result<(usize, TcpStream), TimelyError> {
-        let io = |e: io::Error| TimelyError::Timely(format!("handshake: {e}"));
+        let io = |source: io::Error| TimelyError::Network {
+            during: "handshake",
+            source,
+        };
         let wait = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(100));

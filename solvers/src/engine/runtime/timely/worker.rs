@@ -152,7 +152,10 @@ pub(super) fn start<P: PushPolicy>(s: Start<P>) -> Result<WorkerGuards<()>, Time
                 ProcessBuilder::new_typed_vector(w, hooks.refill.clone(), hooks.spill.clone());
             let (builders, guard) =
                 initialize_networking_from_sockets(local, sockets, cluster.process, w, hooks)
-                    .map_err(|e| TimelyError::Timely(format!("starting the network: {e}")))?;
+                    .map_err(|source| TimelyError::Network {
+                        during: "starting the network",
+                        source,
+                    })?;
             (
                 builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
                 Box::new(guard),
@@ -355,8 +358,7 @@ fn encode<T: Serialize>(parts: &[T]) -> Vec<u8> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, TimelyError> {
-    ciborium::from_reader(bytes)
-        .map_err(|e| TimelyError::Timely(format!("decoding a variant's message parts: {e}")))
+    ciborium::from_reader(bytes).map_err(TimelyError::Decode)
 }
 
 /// A worker's nodes with their states and windows, as the `nodes` runtime keeps them.
