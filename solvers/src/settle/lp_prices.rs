@@ -176,36 +176,9 @@ pub fn settle_at_prices(
     )
 }
 
-/// The `lp-prices` mechanism ([`lp_prices`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LpPrices;
-
-impl super::Mechanism for LpPrices {
-    fn name(&self) -> &'static str {
-        "lp-prices"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Competitive prices from P3's exact duals: IR and surplus >= 0 at `lp`, not truthful."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::AnyPromisedAtOptimum)
-            .individually_rational(&Role::ALL)
-            .budget(super::BudgetBalance::Weak)
-    }
-
-    fn solves_lp(&self) -> bool {
-        true
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        lp_prices(s, allocation, options)
-    }
+super::mechanism::declare_mechanism! {
+    LpPrices = "lp-prices" by lp_prices, solves_lp: true;
+    "Competitive prices from P3's exact duals: IR and surplus >= 0 at `lp`, not truthful.";
+    super::Promises::on(super::Allocations::AnyPromisedAtOptimum).individually_rational(&Role::ALL).budget(super::BudgetBalance::Weak);
+    |s, allocation, options| lp_prices(s, allocation, options)
 }

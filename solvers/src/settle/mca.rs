@@ -455,36 +455,9 @@ pub fn settle_mca<D: super::Declaration + ?Sized>(
     mca(&s, allocation, options, rules)
 }
 
-/// The `mca` mechanism ([`mca`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mca;
-
-impl super::Mechanism for Mca {
-    fn name(&self) -> &'static str {
-        "mca"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Max-consensus auctions among providers (neighbour-only messages), paid at their winning bids: IR for providers, balanced."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Any)
-            .individually_rational(&[Role::Provider])
-            .budget(super::BudgetBalance::Strong)
-    }
-
-    fn solves_lp(&self) -> bool {
-        true
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        mca(s, allocation, options, options.rules)
-    }
+super::mechanism::declare_mechanism! {
+    Mca = "mca" by mca, solves_lp: true;
+    "Max-consensus auctions among providers (neighbour-only messages), paid at their winning bids: IR for providers, balanced.";
+    super::Promises::on(super::Allocations::Any).individually_rational(&[Role::Provider]).budget(super::BudgetBalance::Strong);
+    |s, allocation, options| mca(s, allocation, options, options.rules)
 }
