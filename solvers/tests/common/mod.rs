@@ -83,27 +83,37 @@ pub fn every_setting(
     rounds: usize,
     window: usize,
 ) -> Vec<(String, EngineOptions)> {
-    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
-        .unwrap()
-        .delta;
     let mut settings = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let what = format!(
-                    "{name}, {} {} {potential:?}",
-                    variant.name(),
-                    injection.name()
-                );
-                settings.push((what, o));
-            }
+    for base in every_variant_and_injection(g) {
+        for potential in [Potential::Quadratic, Potential::Exponential] {
+            let mut o = base.clone();
+            o.potential = potential;
+            o.max_rounds = rounds;
+            o.window = window;
+            let what = format!(
+                "{name}, {} {} {potential:?}",
+                o.variant.name(),
+                o.injection.name()
+            );
+            settings.push((what, o));
         }
     }
     settings
+}
+
+/// The default options of every variant × injection mode (feasible at P1's δ* of `g`,
+/// then demand), in that order.
+pub fn every_variant_and_injection(g: &ExpandedGraph) -> Vec<EngineOptions> {
+    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
+        .unwrap()
+        .delta;
+    Variant::ALL
+        .into_iter()
+        .flat_map(|variant| {
+            [Injection::Feasible { delta }, Injection::Demand]
+                .map(|injection| EngineOptions::new(variant, injection))
+        })
+        .collect()
 }
 
 /// Everything a run reports, one line per part, f64s by `to_bits` (so that 0.0 vs
@@ -165,14 +175,7 @@ pub fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<
             "trace {} {} {}",
             row.round,
             row.commodity,
-            bits(&[
-                row.injected,
-                row.absorbed,
-                row.queued,
-                row.discarded,
-                row.in_flight,
-                row.lost
-            ])
+            bits(&row.terms())
         ));
     }
     out
