@@ -315,47 +315,48 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
         m.contains("exactly one of replicas and success_probability"),
         "{m}"
     );
-    let m = refusal(&file(s, &c("")));
-    assert!(m.contains("exactly one"), "{m}");
-    let m = refusal(&file(s, &c(r#", "success_probability": 1.0"#)));
-    assert!(
-        m.contains("success_probability is 1") && m.contains("[0, 1)"),
-        "{m}"
-    );
-    let m = refusal(&file(
-        &s.replace("\"mips\": 200", "\"mips\": -5"),
-        &c(r#", "replicas": 1"#),
-    ));
-    assert!(
-        m.contains("suppliers[0] (id 's1').mips") && m.contains("must be positive"),
-        "{m}"
-    );
-    let m = refusal(&file(
-        &s.replace("\"end\": 3600", "\"end\": 0"),
-        &c(r#", "replicas": 1"#),
-    ));
-    assert!(
-        m.contains("suppliers[0] (id 's1').end") && m.contains("empty"),
-        "{m}"
-    );
-    let m = refusal(&file(s, &c(r#", "replicas": 1"#).replace("c1", "s1")));
-    assert!(m.contains("'s1' is used more than once"), "{m}");
-    let m = refusal(&file(s, &c(r#", "replicas": 0"#)));
-    assert!(m.contains("replicas is 0"), "{m}");
+    // Each refusal's message names every part listed.
+    let one = c(r#", "replicas": 1"#);
+    for (text, parts) in [
+        (file(s, &c("")), &["exactly one"][..]),
+        (
+            file(s, &c(r#", "success_probability": 1.0"#)),
+            &["success_probability is 1", "[0, 1)"],
+        ),
+        (
+            file(&s.replace("\"mips\": 200", "\"mips\": -5"), &one),
+            &["suppliers[0] (id 's1').mips", "must be positive"],
+        ),
+        (
+            file(&s.replace("\"end\": 3600", "\"end\": 0"), &one),
+            &["suppliers[0] (id 's1').end", "empty"],
+        ),
+        (
+            file(s, &one.replace("c1", "s1")),
+            &["'s1' is used more than once"],
+        ),
+        (file(s, &c(r#", "replicas": 0"#)), &["replicas is 0"]),
+        (
+            ok.replace("\"slot\": 600", "\"slot\": 0"),
+            &["parameters.slot", "must be positive"],
+        ),
+        (
+            ok.replace("\"test_inputs\": 12", "\"test_inputs\": 0"),
+            &["parameters.test_inputs"],
+        ),
+        (
+            ok.replace("\"rate\": 20", "\"rate\": 0"),
+            &["customers[0] (id 'c1').rate"],
+        ),
+    ] {
+        let m = refusal(&text);
+        assert!(parts.iter().all(|p| m.contains(p)), "{parts:?}: {m}");
+    }
     let m = refusal(&file(s, &c(r#", "replicas": 1, "colour": "red""#)));
     assert!(
         m.starts_with("offers.json: customers[0]") && m.contains("unknown field"),
         "{m}"
     );
-    let m = refusal(&ok.replace("\"slot\": 600", "\"slot\": 0"));
-    assert!(
-        m.contains("parameters.slot") && m.contains("must be positive"),
-        "{m}"
-    );
-    let m = refusal(&ok.replace("\"test_inputs\": 12", "\"test_inputs\": 0"));
-    assert!(m.contains("parameters.test_inputs"), "{m}");
-    let m = refusal(&ok.replace("\"rate\": 20", "\"rate\": 0"));
-    assert!(m.contains("customers[0] (id 'c1').rate"), "{m}");
     let m = refusal(
         &file(s, &c(r#", "replicas": 1"#).replace("\"c1\"", "\"s1\\nx\""))
             .replace("\"s1\"", "\"s1\\nx\""),

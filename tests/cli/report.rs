@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{market, ok, run, scratch};
+use crate::util::{assert_ok, market, ok, run, scratch};
 
 /// Headless Chromium, if installed; `None` only where CI does not require it.
 fn chromium() -> Option<PathBuf> {
@@ -198,11 +198,7 @@ fn the_chromium_check_sees_a_fetch() {
 /// `run --json` without its wall-clock field.
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v
