@@ -184,26 +184,11 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
 
     fn moved(&self) -> Flow {
         let g = self.g;
-        let pairs = g.pairs();
         let len = self.lambda.first().map_or(0, Ring::len);
         let zero = mean_of_zeros(len);
         let mut flow = Flow::zero(g);
         flow.x.iter_mut().for_each(|xs| xs.fill(zero));
-        for (config, sent) in self.configs.iter().zip(&self.sent) {
-            let means = sent.means();
-            let mut j = 0;
-            for c in &config.commodities {
-                let k = c.local.k;
-                let start = pairs.range(k).start;
-                for e in &config.out[j..j + c.out_edges] {
-                    let p = pairs
-                        .find(k, EdgeIndex::new(e.edge))
-                        .expect("a configured out-edge is a usable pair");
-                    flow.x[k][p - start] = means[j];
-                    j += 1;
-                }
-            }
-        }
+        self.fill(&mut flow, |ring| Some(ring.means()));
         flow
     }
 
@@ -245,7 +230,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
 
 impl<P: PushPolicy> Nodes<'_, P> {
     /// Writes into `flow`, per usable pair, the value `row` picks from its tail's window
-    /// (zeros where it gives none).
+    /// (leaving `flow` as it is where it gives none).
     fn fill(&self, flow: &mut Flow, row: impl Fn(&Ring) -> Option<Vec<f64>>) {
         let pairs = self.g.pairs();
         for (config, sent) in self.configs.iter().zip(&self.sent) {
