@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, NodeKind, Role, ValidMarket};
+use brokerflow_graphs::{Flow, Role, ValidMarket};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -164,18 +164,7 @@ pub fn mca(
             });
         }
     }
-    let providers: Vec<NodeIndex> = {
-        let mut v: Vec<(usize, NodeIndex)> = g
-            .graph
-            .node_indices()
-            .filter_map(|n| match g.node(n).kind {
-                NodeKind::Provider(j) => Some((j, n)),
-                _ => None,
-            })
-            .collect();
-        v.sort();
-        v.into_iter().map(|(_, n)| n).collect()
-    };
+    let providers = crate::flows::provider_nodes(g);
     let position = |n: NodeIndex| providers.iter().position(|&x| x == n);
     let links = sell_links(g);
     // Neighbours: providers linked from a common broker.

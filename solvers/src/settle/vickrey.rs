@@ -335,13 +335,9 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
         lot.0 += p.amount;
         lot.1.push(i);
     }
-    let provider_node: BTreeMap<usize, NodeIndex> = g
-        .graph
-        .node_indices()
-        .filter_map(|n| match g.node(n).kind {
-            NodeKind::Provider(j) => Some((j, n)),
-            _ => None,
-        })
+    let provider_node: BTreeMap<usize, NodeIndex> = crate::flows::provider_nodes(g)
+        .into_iter()
+        .enumerate()
         .collect();
     let mut capacity: Vec<Option<f64>> = g.graph.node_weights().map(|n| n.capacity).collect();
     let fits =
