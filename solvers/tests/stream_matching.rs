@@ -49,6 +49,18 @@ fn parameters() -> Parameters {
     }
 }
 
+/// The (start, end) of every allocation of `customer`, in allocation order.
+fn served_windows(
+    out: &brokerflow_solvers::stream::MatchOutcome,
+    customer: &str,
+) -> Vec<(f64, f64)> {
+    out.allocations
+        .iter()
+        .filter(|a| a.customer == customer)
+        .map(|a| (a.start, a.end))
+        .collect()
+}
+
 fn run(
     suppliers: Vec<SupplierOffer>,
     customers: Vec<CustomerOffer>,
@@ -135,12 +147,7 @@ fn two_by_two() -> (Vec<SupplierOffer>, Vec<CustomerOffer>) {
 fn a_long_offer_is_served_in_delta_min_chunks_at_mcafees_p0() {
     let (s, c) = two_by_two();
     let out = run(s, c, parameters());
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     let want: Vec<(f64, f64)> = (0..6)
         .map(|k| (600.0 * k as f64, 600.0 * (k + 1) as f64))
         .collect();
@@ -167,12 +174,7 @@ fn chunks_span_ceil_delta_min_over_slot_slots() {
     assert_eq!(chunk(3000.0, 3950.0, &p), (3000.0, 3950.0));
     let (s, c) = two_by_two();
     let out = run(s, c, p);
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     assert_eq!(c1, vec![(0.0, 1200.0), (1200.0, 2400.0), (2400.0, 3600.0)]);
 }
 
@@ -183,12 +185,7 @@ fn a_short_last_chunk_keeps_delta_min_and_the_rest_expires() {
     let (s, mut c) = two_by_two();
     c[0].end = 1500.0;
     let out = run(s, c, parameters());
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     assert_eq!(c1, vec![(0.0, 600.0), (600.0, 1200.0)]);
     let expired: Vec<(f64, f64)> = out
         .void

@@ -8,7 +8,7 @@
 //! `BROKERFLOW_REQUIRE_CHROMIUM=1` (as CI sets it), where they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::util::{assert_ok, market, ok, run, scratch};
 
@@ -128,17 +128,22 @@ fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
     assert!(line(&dot, "\"u2\" [").contains("served 13 of 20"));
 }
 
-#[test]
-fn solve_report_shows_the_hand_optimum_in_chromium() {
-    let html = scratch("solve.html");
+/// `solve --objective welfare` on tiny, its report written to `html`.
+fn solve_report(html: &str) -> Output {
     ok(&[
         "solve",
         &market("tiny"),
         "--objective",
         "welfare",
         "--report",
-        &html,
-    ]);
+        html,
+    ])
+}
+
+#[test]
+fn solve_report_shows_the_hand_optimum_in_chromium() {
+    let html = scratch("solve.html");
+    solve_report(&html);
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };
     let (dom, console) = render(&chromium, &html);
@@ -175,14 +180,7 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
 #[test]
 fn the_chromium_check_sees_a_fetch() {
     let html = scratch("fetching.html");
-    let out = ok(&[
-        "solve",
-        &market("tiny"),
-        "--objective",
-        "welfare",
-        "--report",
-        &html,
-    ]);
+    let out = solve_report(&html);
     assert!(out.status.success());
     let Some(chromium) = chromium() else { return };
     let text = std::fs::read_to_string(&html).unwrap();
