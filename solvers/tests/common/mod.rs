@@ -89,7 +89,7 @@ pub fn every_setting(
     let mut settings = Vec::new();
     for base in every_variant_and_injection(g) {
         for potential in [Potential::Quadratic, Potential::Exponential] {
-            let mut o = base.clone();
+            let mut o = base;
             o.potential = potential;
             o.max_rounds = rounds;
             o.window = window;
