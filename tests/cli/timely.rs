@@ -14,7 +14,7 @@ use crate::util::{assert_ok, bin, free_ports, market, refused, run, scratch};
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
 fn comparable(out: &Output) -> serde_json::Value {
-    assert_ok(&out, "");
+    assert_ok(out, "");
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v["provenance"]
