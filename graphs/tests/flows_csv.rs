@@ -35,7 +35,8 @@ fn setup() -> (ValidMarket, ExpandedGraph) {
 }
 
 /// Sets `amount` of commodity k on market link from→to (both G′ edges of a finite
-/// link) or on provider→t_k when `to` is "sink".
+/// link) or on provider→t_k when `to` is "sink". Built from G′ directly, not with
+/// `read_flows`: the flows this file expects must not come from the reader it tests.
 fn set(
     market: &Market,
     g: &ExpandedGraph,

@@ -275,6 +275,23 @@ pub struct SellLink {
     pub second: Option<EdgeIndex>,
 }
 
+/// The G′ node of every provider, in market order (provider j of the market is
+/// `NodeKind::Provider(j)`, at position j).
+///
+/// Paper: [MCF-Grid] §4.1.3 (the providers).
+pub fn provider_nodes(g: &ExpandedGraph) -> Vec<NodeIndex> {
+    let mut v: Vec<(usize, NodeIndex)> = g
+        .graph
+        .node_indices()
+        .filter_map(|n| match g.node(n).kind {
+            NodeKind::Provider(j) => Some((j, n)),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, n)| n).collect()
+}
+
 /// Every broker→provider link of the market: where a broker market sells its users'
 /// jobs to a provider.
 ///

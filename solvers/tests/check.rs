@@ -1,6 +1,7 @@
 //! The independent check (design §4) on small hand-built markets: a feasible flow
 //! passes with residuals exactly 0, and every kind of corruption is caught and named.
 
+use brokerflow_graphs::formats::flows_csv::{read_flows, HEADER};
 use brokerflow_graphs::{ExpandedGraph, Flow, Market, ValidMarket};
 use brokerflow_solvers::check::{
     check_flow, check_flow_with, find_cycle, is_acyclic, verify, DemandLimit, NodeRole, Tolerance,
@@ -39,12 +40,10 @@ fn setup() -> (ValidMarket, ExpandedGraph) {
     (market, g)
 }
 
-fn k_of(g: &ExpandedGraph, user: &str) -> usize {
-    g.commodities.iter().position(|c| c.id == user).unwrap()
-}
-
 /// Adds `amount` of `user` on market link from→to (both G′ edges of a finite link),
-/// or on provider→t_k when `to` is "sink".
+/// or on provider→t_k when `to` is "sink": the flows CSV's row `user,from,to,|amount|`
+/// as the library reads it, added with `amount`'s sign (a corrupt flow may be negative,
+/// which the CSV refuses).
 fn add(
     market: &Market,
     g: &ExpandedGraph,
@@ -54,25 +53,13 @@ fn add(
     to: &str,
     amount: f64,
 ) {
-    let k = k_of(g, user);
-    let edges = if to == "sink" {
-        let p = g.node_named(from).unwrap();
-        vec![g.graph.find_edge(p, g.commodities[k].sink).unwrap()]
-    } else {
-        let i = market
-            .links
-            .iter()
-            .position(|l| l.from == from && l.to == to)
-            .unwrap();
-        let (a, b) = g.link_edges[i];
-        std::iter::once(a).chain(b).collect()
-    };
-    for e in edges {
-        let i = g.commodities[k]
-            .usable
-            .binary_search(&e)
-            .unwrap_or_else(|_| panic!("{user} cannot use {from}->{to}"));
-        flow.x[k][i] += amount;
+    let row = format!("{HEADER}\n{user},{from},{to},{}\n", amount.abs());
+    let (one, issues) = read_flows(market, g, &row, "row").expect("a link of the market");
+    assert!(issues.is_empty(), "{user} cannot use {from}->{to}");
+    for (xs, ys) in flow.x.iter_mut().zip(&one.x) {
+        for (x, y) in xs.iter_mut().zip(ys) {
+            *x += amount.signum() * y;
+        }
     }
 }
 

@@ -10,12 +10,11 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
-    run_observed, EngineOptions, Injection, ObserverMode, Observers, Runtime, Trace, Variant,
+    run_observed, EngineOptions, ObserverMode, Observers, Runtime, Trace, Variant,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
 
 mod common;
-use common::fingerprint;
+use common::{every_variant_and_injection, fingerprint};
 
 fn big() -> ValidMarket {
     let config = GeneratorConfig {
@@ -50,43 +49,38 @@ fn one_and_two_threads_give_bit_identical_runs() {
     let mut compared = 0;
     for (name, market) in [("generated seed 77", big()), ("linked", examples::linked())] {
         let g = ExpandedGraph::new(&market);
-        let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-            .unwrap()
-            .delta;
-        for variant in Variant::ALL {
-            for injection in [Injection::Feasible { delta }, Injection::Demand] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.max_rounds = 3_000;
-                let one = in_pool(1, &market, &g, &o);
-                let two = in_pool(2, &market, &g, &o);
-                let again = in_pool(2, &market, &g, &o);
-                o.runtime = Runtime::Nodes;
-                let nodes_one = in_pool(1, &market, &g, &o);
-                let nodes_two = in_pool(2, &market, &g, &o);
-                let what = format!("{name}, {} {}", variant.name(), injection.name());
-                // Not vacuous: the run moved jobs and routed them.
-                assert!(
-                    one.iter().any(|l| l.starts_with("route ")),
-                    "{what}: no routing table"
+        for mut o in every_variant_and_injection(&g) {
+            let (variant, injection) = (o.variant, o.injection);
+            o.max_rounds = 3_000;
+            let one = in_pool(1, &market, &g, &o);
+            let two = in_pool(2, &market, &g, &o);
+            let again = in_pool(2, &market, &g, &o);
+            o.runtime = Runtime::Nodes;
+            let nodes_one = in_pool(1, &market, &g, &o);
+            let nodes_two = in_pool(2, &market, &g, &o);
+            let what = format!("{name}, {} {}", variant.name(), injection.name());
+            // Not vacuous: the run moved jobs and routed them.
+            assert!(
+                one.iter().any(|l| l.starts_with("route ")),
+                "{what}: no routing table"
+            );
+            assert!(one.len() > 100, "{what}: too short a run to compare");
+            for (label, other) in [
+                ("2 threads", &two),
+                ("2 threads, again", &again),
+                ("the nodes runtime", &nodes_one),
+                ("the nodes runtime on 2 threads", &nodes_two),
+            ] {
+                assert_eq!(
+                    one.len(),
+                    other.len(),
+                    "{what}: 1 thread vs {label}: different lengths"
                 );
-                assert!(one.len() > 100, "{what}: too short a run to compare");
-                for (label, other) in [
-                    ("2 threads", &two),
-                    ("2 threads, again", &again),
-                    ("the nodes runtime", &nodes_one),
-                    ("the nodes runtime on 2 threads", &nodes_two),
-                ] {
-                    assert_eq!(
-                        one.len(),
-                        other.len(),
-                        "{what}: 1 thread vs {label}: different lengths"
-                    );
-                    if let Some((a, b)) = one.iter().zip(other.iter()).find(|(a, b)| a != b) {
-                        panic!("{what}: 1 thread vs {label} differ first at\n  {a}\n  {b}");
-                    }
+                if let Some((a, b)) = one.iter().zip(other.iter()).find(|(a, b)| a != b) {
+                    panic!("{what}: 1 thread vs {label} differ first at\n  {a}\n  {b}");
                 }
-                compared += 1;
             }
+            compared += 1;
         }
     }
     // 2 markets × every variant × 2 injection modes.

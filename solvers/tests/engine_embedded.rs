@@ -20,8 +20,10 @@ use brokerflow_solvers::engine::node::{
 use brokerflow_solvers::engine::runtime::{flat::Flat, nodes::Nodes, Executor};
 use brokerflow_solvers::engine::setup::Setup;
 use brokerflow_solvers::engine::variants::{PushPolicy, WithPolicy};
-use brokerflow_solvers::engine::{EngineOptions, Injection, Variant};
-use brokerflow_solvers::lp::{self, LpOptions};
+use brokerflow_solvers::engine::{EngineOptions, Variant};
+
+mod common;
+use common::every_variant_and_injection;
 
 const ROUNDS: usize = 320;
 
@@ -188,25 +190,20 @@ fn nodes_stepping_alone_over_json_match_both_runtimes_byte_for_byte() {
     let (mut compared, mut discarded) = (0, 0.0);
     for (index, (name, market)) in markets.iter().enumerate() {
         let g = ExpandedGraph::new(market);
-        let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-            .unwrap()
-            .delta;
-        for variant in Variant::ALL {
-            for injection in [Injection::Feasible { delta }, Injection::Demand] {
-                let mut o = EngineOptions::new(variant, injection);
-                // Never converge within the run: the window is longer than the run.
-                o.window = 10 * ROUNDS;
-                // A low queue ceiling on every other market, so that discards happen.
-                if index % 2 == 1 {
-                    o.ceiling = 2.0;
-                }
-                discarded += variant.dispatch(Compare {
-                    name,
-                    market,
-                    options: o,
-                });
-                compared += 1;
+        for mut o in every_variant_and_injection(&g) {
+            let variant = o.variant;
+            // Never converge within the run: the window is longer than the run.
+            o.window = 10 * ROUNDS;
+            // A low queue ceiling on every other market, so that discards happen.
+            if index % 2 == 1 {
+                o.ceiling = 2.0;
             }
+            discarded += variant.dispatch(Compare {
+                name,
+                market,
+                options: o,
+            });
+            compared += 1;
         }
     }
     // 5 markets × 3 variants × 2 injection modes.

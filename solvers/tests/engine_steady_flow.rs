@@ -5,9 +5,11 @@
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{examples, ExpandedGraph, Flow};
 use brokerflow_solvers::check::{check_flow, Tolerance};
+use brokerflow_solvers::engine;
 use brokerflow_solvers::engine::steady::steady_flow;
-use brokerflow_solvers::engine::{self, EngineOptions, Injection, Variant};
-use brokerflow_solvers::lp::{self, LpOptions};
+
+mod common;
+use common::every_variant_and_injection;
 
 /// Puts `x` jobs of commodity `k` on the G′ edge between the nodes named `from`, `to`.
 fn put(g: &ExpandedGraph, flow: &mut Flow, k: usize, from: &str, to: &str, x: f64) {
@@ -118,30 +120,25 @@ fn every_engine_run_reports_a_feasible_flow_within_demand() {
         };
         let market = generate(&config, seed).unwrap();
         let g = ExpandedGraph::new(&market);
-        let delta = lp::max_concurrent_flow(&g, &LpOptions::default())
-            .unwrap()
-            .delta;
-        for variant in Variant::ALL {
-            for injection in [Injection::Demand, Injection::Feasible { delta }] {
-                let mut options = EngineOptions::new(variant, injection);
-                options.max_rounds = 3_000;
-                let r = engine::run(&market, &g, &options).unwrap();
-                let report = check_flow(&g, &r.flow, Tolerance::new(1e-9));
-                assert!(report.ok(), "seed {seed} {variant:?}: {}", report.summary());
-                for (k, c) in g.commodities.iter().enumerate() {
-                    // Within demand up to the round-off of summing the trimmed edge
-                    // amounts (one part in 10^12).
-                    assert!(
-                        r.served(&g, k) <= c.demand * (1.0 + 1e-12),
-                        "seed {seed} {variant:?} {injection:?}: {} served {} of demand {}",
-                        c.id,
-                        r.served(&g, k),
-                        c.demand
-                    );
-                    // The trimmed part and the drift are reported, not hidden: what the
-                    // averages delivered is the steady flow plus the unsteady part.
-                    assert!(r.unsteady[k] >= -1e-9, "seed {seed}: {}", r.unsteady[k]);
-                }
+        for mut options in every_variant_and_injection(&g) {
+            let (variant, injection) = (options.variant, options.injection);
+            options.max_rounds = 3_000;
+            let r = engine::run(&market, &g, &options).unwrap();
+            let report = check_flow(&g, &r.flow, Tolerance::new(1e-9));
+            assert!(report.ok(), "seed {seed} {variant:?}: {}", report.summary());
+            for (k, c) in g.commodities.iter().enumerate() {
+                // Within demand up to the round-off of summing the trimmed edge
+                // amounts (one part in 10^12).
+                assert!(
+                    r.served(&g, k) <= c.demand * (1.0 + 1e-12),
+                    "seed {seed} {variant:?} {injection:?}: {} served {} of demand {}",
+                    c.id,
+                    r.served(&g, k),
+                    c.demand
+                );
+                // The trimmed part and the drift are reported, not hidden: what the
+                // averages delivered is the steady flow plus the unsteady part.
+                assert!(r.unsteady[k] >= -1e-9, "seed {seed}: {}", r.unsteady[k]);
             }
         }
     }

@@ -6,12 +6,17 @@
 use brokerflow_solvers::mca::explore::Channels;
 use brokerflow_solvers::mca::values::is_submodular;
 use brokerflow_solvers::mca::{
-    explore, run::Ended, run_synchronous, ExploreOptions, Policy, Rules, Scenario, ScenarioFile,
-    Verdict,
+    explore, run::Ended, run_synchronous, Exploration, ExploreOptions, Policy, Rules, Scenario,
+    ScenarioFile, Verdict,
 };
 use proptest::prelude::*;
 
 mod common;
+
+/// Explores `s` under the policy named `policy` and `rules`.
+fn explore_with(s: &Scenario, policy: &str, rules: Rules, options: &ExploreOptions) -> Exploration {
+    explore(s, &Policy::parse(policy).unwrap(), rules, options).unwrap()
+}
 
 fn committed(name: &str) -> Scenario {
     let path = common::repo_file(&format!("experiments/mca/{name}"));
@@ -75,13 +80,7 @@ fn complements_with_release_outbid_oscillate_under_bid_time_rules() {
     let s = committed("nonsubmodular-3x2-release.json");
     assert_eq!(s.is_submodular(), Some(false));
     let o = ExploreOptions::default();
-    let release = explore(
-        &s,
-        &Policy::parse("release-T2").unwrap(),
-        Rules::BidTime,
-        &o,
-    )
-    .unwrap();
+    let release = explore_with(&s, "release-T2", Rules::BidTime, &o);
     assert_eq!(release.verdict, Verdict::Oscillates);
     let trace = release.trace.as_ref().unwrap();
     let start = trace.cycle_start.unwrap();
@@ -124,13 +123,7 @@ fn complements_with_release_outbid_oscillate_under_bid_time_rules() {
 #[test]
 fn complements_with_release_outbid_go_quiet_under_cbba_rules() {
     let s = committed("nonsubmodular-3x2-release.json");
-    let r = explore(
-        &s,
-        &Policy::parse("release-T2").unwrap(),
-        Rules::Cbba,
-        &ExploreOptions::default(),
-    )
-    .unwrap();
+    let r = explore_with(&s, "release-T2", Rules::Cbba, &ExploreOptions::default());
     assert_eq!(r.verdict, Verdict::NoConsensusWithinBound);
     assert_eq!(r.deliveries, 7);
     let t = r.trace.unwrap();
@@ -158,13 +151,12 @@ fn complements_with_release_outbid_go_quiet_under_cbba_rules() {
 #[test]
 fn lasso_replay_returns_to_the_cycle_start() {
     let s = committed("submodular-2x2.json");
-    let r = explore(
+    let r = explore_with(
         &s,
-        &Policy::parse("keep-T2-rebid").unwrap(),
+        "keep-T2-rebid",
         Rules::BidTime,
         &ExploreOptions::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(r.verdict, Verdict::Oscillates);
     let t = r.trace.unwrap();
     let start = t.cycle_start.unwrap();
@@ -421,13 +413,7 @@ fn unordered_links_break_even_submodular_values() {
         channels: Channels::Unordered,
         ..ExploreOptions::default()
     };
-    let r = explore(
-        &s,
-        &Policy::parse("keep-T1").unwrap(),
-        Rules::BidTime,
-        &options,
-    )
-    .unwrap();
+    let r = explore_with(&s, "keep-T1", Rules::BidTime, &options);
     assert_eq!(r.verdict, Verdict::NoConsensusWithinBound);
     let t = r.trace.unwrap();
     assert!(t.last.in_flight.is_empty());
@@ -480,13 +466,7 @@ fn sampled_orders_at_4x2() {
 fn bid_time_rules_oscillate_at_4x2() {
     let s = committed("submodular-4x2.json");
     assert_eq!(s.is_submodular(), Some(true));
-    let r = explore(
-        &s,
-        &Policy::parse("keep-T1").unwrap(),
-        Rules::BidTime,
-        &ExploreOptions::default(),
-    )
-    .unwrap();
+    let r = explore_with(&s, "keep-T1", Rules::BidTime, &ExploreOptions::default());
     assert_eq!(r.verdict, Verdict::Oscillates);
     let t = r.trace.unwrap();
     let start = t.cycle_start.unwrap();

@@ -33,15 +33,7 @@ fn run(
     mechanism: &'static dyn Mechanism,
 ) -> Result<Statement, SettleError> {
     let declared = bids.apply(truth)?;
-    let g = ExpandedGraph::new(&declared);
-    let allocation = Allocation::lp(&g, Backend::DEFAULT)?;
-    settle(
-        truth,
-        &declared,
-        &allocation,
-        mechanism,
-        &SettleOptions::default(),
-    )
+    common::settle_at_optimum(truth, &declared, &declared.market, mechanism)
 }
 
 fn truthful(truth: &ValidMarket, mechanism: &'static dyn Mechanism) -> Statement {

@@ -11,7 +11,7 @@
 //! declaring its promises. Allocations: P3's optimum for the mechanisms that take it;
 //! a welfare-seeking engine run (which brings node prices) for those that need one.
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
+use brokerflow_graphs::generate::generate;
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
 use brokerflow_solvers::engine::{EngineOptions, Injection, Variant};
 use brokerflow_solvers::lp::Backend;
@@ -19,22 +19,10 @@ use brokerflow_solvers::settle::{
     mechanism, settle, Allocation, Allocations, BudgetBalance, Mechanism, SettleOptions, MECHANISMS,
 };
 
-const TOL: f64 = 1e-6;
+mod common;
+use common::settle_config;
 
-/// Small linked markets with posted prices (so `posted` settles them too).
-fn config() -> GeneratorConfig {
-    GeneratorConfig {
-        users: 4,
-        brokers: 2,
-        providers: 3,
-        link_probability: Some(0.6),
-        broker_link_probability: 0.3,
-        eligibility: 0.25,
-        posted_prices: true,
-        valuation: Range::new(1.0, 100.0),
-        ..GeneratorConfig::default()
-    }
-}
+const TOL: f64 = 1e-6;
 
 /// The allocation a mechanism's promises are made on.
 fn allocation(m: &ValidMarket, g: &ExpandedGraph, on: Allocations) -> Allocation {
@@ -101,7 +89,7 @@ fn every_registered_mechanism_keeps_its_declared_promises() {
         };
         let mut failures = Vec::new();
         for seed in 0..markets {
-            let market = generate(&config(), seed).expect("valid configuration");
+            let market = generate(&settle_config(), seed).expect("valid configuration");
             for f in broken(&market, m) {
                 failures.push(format!("seed {seed}: {f}"));
             }

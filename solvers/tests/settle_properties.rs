@@ -5,15 +5,16 @@
 //!
 //! Counts: every harness runs [`MARKETS`] = 200 generated markets × [`MISREPORTS`] = 10
 //! misreports each (2 000 misreports per mechanism), seeds 0..200 of the
-//! configuration in [`config`]. A misreport changes one participant's bid: a user's
-//! valuation or a broker's or provider's cost, to a random multiple in [0, 3) of the
-//! truth, to 0, or (for costs) to truth + U[0, 2); for `vickrey` also a provider's
-//! entirety ask for one user (see [`entirety_lie`]). The misreporter's *true* utility
-//! under the misreport is compared with its truthful utility; a gain above
+//! configuration in [`settle_config`] (of the tests' `common`). A misreport changes
+//! one participant's bid: a user's valuation or a broker's or provider's cost, to a
+//! random multiple in [0, 3) of the truth, to 0, or (for costs) to truth + U[0, 2);
+//! for `vickrey` also a provider's entirety ask for one user (see [`entirety_lie`]).
+//! The misreporter's *true* utility under the misreport is compared with its truthful
+//! utility; a gain above
 //! [`TOL`]·max(1, |W|) is a profitable misreport. Run with `--nocapture` to see the
 //! rates printed.
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
+use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, Market, Role, ValidMarket};
 use brokerflow_solvers::lp::Backend;
 use brokerflow_solvers::settle::{
@@ -22,41 +23,26 @@ use brokerflow_solvers::settle::{
 use std::collections::BTreeMap;
 
 use brokerflow_solvers::settle::{
-    settle,
     vickrey::{second_price, Auction, Cover, Lot},
-    Allocation, Bids, Mechanism, Participants, SettleOptions, Statement,
+    Allocation, Bids, Mechanism, Participants, Statement,
 };
+
+mod common;
+use common::{settle_at_optimum, settle_config};
 
 const MARKETS: u64 = 200;
 const MISREPORTS: usize = 10;
 const TOL: f64 = 1e-6;
 
-/// Small linked markets: 4 users, 2 brokers, 3 providers, dense links so broker
-/// markets have several traders, a quarter of users with eligibility lists,
-/// broker→broker links with probability 0.3, posted prices.
-fn config() -> GeneratorConfig {
-    GeneratorConfig {
-        users: 4,
-        brokers: 2,
-        providers: 3,
-        link_probability: Some(0.6),
-        broker_link_probability: 0.3,
-        eligibility: 0.25,
-        posted_prices: true,
-        valuation: Range::new(1.0, 100.0),
-        ..GeneratorConfig::default()
-    }
-}
-
 /// Double-auction books need several traders per broker market: 8 users, 2
-/// brokers and 4 providers, densely linked, otherwise as [`config`].
+/// brokers and 4 providers, densely linked, otherwise as [`settle_config`].
 fn books_config() -> GeneratorConfig {
     GeneratorConfig {
         users: 8,
         brokers: 2,
         providers: 4,
         link_probability: Some(0.7),
-        ..config()
+        ..settle_config()
     }
 }
 
@@ -99,15 +85,8 @@ fn statement(
         Alloc::Declared => &declared.market,
         Alloc::Fixed => truth,
     };
-    let allocation = Allocation::lp(&ExpandedGraph::new(basis), Backend::DEFAULT).expect("P3");
-    settle(
-        truth,
-        &declared,
-        &allocation,
-        mechanism,
-        &SettleOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("{} on {}: {e}", mechanism, truth.name))
+    settle_at_optimum(truth, &declared, basis, mechanism)
+        .unwrap_or_else(|e| panic!("{} on {}: {e}", mechanism, truth.name))
 }
 
 /// A misreport generator: (who lies, the bids it declares).
@@ -240,18 +219,24 @@ fn harness(
     t
 }
 
+/// The harness ran every misreport (200 markets × 10) and at least half of the
+/// markets trade, enough to test anything.
+fn assert_enough(t: &Tally) {
+    assert_eq!(t.misreports, 2000);
+    assert!(
+        t.trading >= 100,
+        "too few markets trade to test anything: {t:?}"
+    );
+}
+
 const ALL: &[Role] = &Role::ALL;
 const PROVIDERS: &[Role] = &[Role::Provider];
 const USERS_AND_PROVIDERS: &[Role] = &[Role::User, Role::Provider];
 
 #[test]
 fn vcg_is_truthful_and_individually_rational() {
-    let t = harness(&config(), &Vcg, Alloc::Declared, &by(ALL), |_| {});
-    assert_eq!(t.misreports, 2000);
-    assert!(
-        t.trading >= 100,
-        "too few markets trade to test anything: {t:?}"
-    );
+    let t = harness(&settle_config(), &Vcg, Alloc::Declared, &by(ALL), |_| {});
+    assert_enough(&t);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.profitable, 0, "{t:?}");
     // Not promised: budget balance. VCG runs deficits on these markets.
@@ -267,11 +252,7 @@ fn mcafee_is_truthful_rational_and_budget_balanced_for_a_fixed_allocation() {
         &by(USERS_AND_PROVIDERS),
         |_| {},
     );
-    assert_eq!(t.misreports, 2000);
-    assert!(
-        t.trading >= 100,
-        "too few markets trade to test anything: {t:?}"
-    );
+    assert_enough(&t);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
     assert_eq!(t.profitable, 0, "{t:?}");
@@ -308,12 +289,14 @@ fn uncoupled(m: &mut Market) {
 
 #[test]
 fn vickrey_is_truthful_for_providers_when_capacity_does_not_couple_lots() {
-    let t = harness(&config(), &Vickrey, Alloc::Fixed, &by(PROVIDERS), uncoupled);
-    assert_eq!(t.misreports, 2000);
-    assert!(
-        t.trading >= 100,
-        "too few markets trade to test anything: {t:?}"
+    let t = harness(
+        &settle_config(),
+        &Vickrey,
+        Alloc::Fixed,
+        &by(PROVIDERS),
+        uncoupled,
     );
+    assert_enough(&t);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
     assert_eq!(t.profitable, 0, "{t:?}");
@@ -324,11 +307,17 @@ fn vickrey_where_capacity_couples_lots_is_rational_and_balanced() {
     // IR and budget balance hold always; provider truthfulness across coupled lots
     // is not promised — the rate is reported. Users are not promised truthfulness
     // either (their reserve is their bid).
-    let t = harness(&config(), &Vickrey, Alloc::Fixed, &by(PROVIDERS), |_| {});
+    let t = harness(
+        &settle_config(),
+        &Vickrey,
+        Alloc::Fixed,
+        &by(PROVIDERS),
+        |_| {},
+    );
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
     let users = harness(
-        &config(),
+        &settle_config(),
         &Vickrey,
         Alloc::Fixed,
         &by(&[Role::User]),
@@ -369,12 +358,14 @@ fn vickrey_entirety_misreports_never_pay_when_capacity_does_not_couple_auctions(
     // Within one user's auction the generalised Vickrey rule is truthful for any bid
     // language it optimises over exactly; with unlimited providers and sell links no
     // capacity couples the users' auctions, so no lie may gain.
-    let t = harness(&config(), &Vickrey, Alloc::Fixed, &entirety_lie, uncoupled);
-    assert_eq!(t.misreports, 2000);
-    assert!(
-        t.trading >= 100,
-        "too few markets trade to test anything: {t:?}"
+    let t = harness(
+        &settle_config(),
+        &Vickrey,
+        Alloc::Fixed,
+        &entirety_lie,
+        uncoupled,
     );
+    assert_enough(&t);
     assert!(t.changed >= 200, "the lies must change outcomes: {t:?}");
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
@@ -385,7 +376,13 @@ fn vickrey_entirety_misreports_never_pay_when_capacity_does_not_couple_auctions(
 fn vickrey_entirety_misreports_where_capacity_couples_auctions_are_reported() {
     // Not promised across auctions coupled by capacity: the rate is printed. IR and
     // budget balance hold for the truthful statements regardless.
-    let t = harness(&config(), &Vickrey, Alloc::Fixed, &entirety_lie, |_| {});
+    let t = harness(
+        &settle_config(),
+        &Vickrey,
+        Alloc::Fixed,
+        &entirety_lie,
+        |_| {},
+    );
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");
@@ -449,7 +446,7 @@ fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
     // only.
     let mut with_lots = 0;
     for seed in 0..MARKETS {
-        let mut truth = generate(&config(), seed)
+        let mut truth = generate(&settle_config(), seed)
             .expect("valid configuration")
             .into_market();
         uncoupled(&mut truth);
@@ -497,7 +494,7 @@ fn vickrey_with_single_lot_bids_only_is_the_per_lot_second_price() {
 
 #[test]
 fn posted_prices_are_balanced_but_the_harness_finds_profitable_misreports() {
-    let t = harness(&config(), &Posted, Alloc::Declared, &by(ALL), |_| {});
+    let t = harness(&settle_config(), &Posted, Alloc::Declared, &by(ALL), |_| {});
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.deficits, 0, "posted prices are pure transfers: {t:?}");
     assert!(t.profitable > 0, "{t:?}");
@@ -505,7 +502,13 @@ fn posted_prices_are_balanced_but_the_harness_finds_profitable_misreports() {
 
 #[test]
 fn lp_prices_are_rational_but_the_harness_finds_profitable_misreports() {
-    let t = harness(&config(), &LpPrices, Alloc::Declared, &by(ALL), |_| {});
+    let t = harness(
+        &settle_config(),
+        &LpPrices,
+        Alloc::Declared,
+        &by(ALL),
+        |_| {},
+    );
     assert_eq!(t.misreports, 2000);
     assert_eq!(t.ir_violations, 0, "{t:?}");
     assert_eq!(t.deficits, 0, "{t:?}");

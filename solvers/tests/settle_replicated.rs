@@ -16,7 +16,7 @@ use brokerflow_solvers::settle::{mcafee::Mcafee, posted::Posted, vcg::Vcg};
 use std::time::{Duration, Instant};
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
-use brokerflow_graphs::{examples, ExpandedGraph, Market, Role, ValidMarket};
+use brokerflow_graphs::{examples, Market, Role, ValidMarket};
 use brokerflow_solvers::settle::replicated::bid_agreement::{agreed_market, BidVector};
 use brokerflow_solvers::settle::replicated::coin::{self, CoinShare};
 use brokerflow_solvers::settle::replicated::{
@@ -24,10 +24,10 @@ use brokerflow_solvers::settle::replicated::{
     ReplicationConfig, ReplicationError, Transport, TransportKind,
 };
 use brokerflow_solvers::settle::vcg::VcgPayments;
-use brokerflow_solvers::settle::{
-    settle, vcg, Allocation, Mechanism, Setting, SettleOptions, Statement,
-};
+use brokerflow_solvers::settle::{vcg, Allocation, Mechanism, Setting, SettleOptions, Statement};
 use proptest::prelude::*;
+
+mod common;
 
 const MECHANISMS: [&'static dyn Mechanism; 2] = [&Vcg, &Mcafee];
 
@@ -62,19 +62,7 @@ fn centralised(
     declared: &ValidMarket,
     mechanism: &'static dyn Mechanism,
 ) -> Statement {
-    let allocation = Allocation::lp(
-        &ExpandedGraph::new(declared),
-        SettleOptions::default().backend,
-    )
-    .expect("P3");
-    settle(
-        truth,
-        declared,
-        &allocation,
-        mechanism,
-        &SettleOptions::default(),
-    )
-    .expect("centralised settlement")
+    common::settle_at_optimum(truth, declared, declared, mechanism).expect("centralised settlement")
 }
 
 fn cfg(

@@ -49,6 +49,18 @@ fn parameters() -> Parameters {
     }
 }
 
+/// The (start, end) of every allocation of `customer`, in allocation order.
+fn served_windows(
+    out: &brokerflow_solvers::stream::MatchOutcome,
+    customer: &str,
+) -> Vec<(f64, f64)> {
+    out.allocations
+        .iter()
+        .filter(|a| a.customer == customer)
+        .map(|a| (a.start, a.end))
+        .collect()
+}
+
 fn run(
     suppliers: Vec<SupplierOffer>,
     customers: Vec<CustomerOffer>,
@@ -135,12 +147,7 @@ fn two_by_two() -> (Vec<SupplierOffer>, Vec<CustomerOffer>) {
 fn a_long_offer_is_served_in_delta_min_chunks_at_mcafees_p0() {
     let (s, c) = two_by_two();
     let out = run(s, c, parameters());
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     let want: Vec<(f64, f64)> = (0..6)
         .map(|k| (600.0 * k as f64, 600.0 * (k + 1) as f64))
         .collect();
@@ -167,12 +174,7 @@ fn chunks_span_ceil_delta_min_over_slot_slots() {
     assert_eq!(chunk(3000.0, 3950.0, &p), (3000.0, 3950.0));
     let (s, c) = two_by_two();
     let out = run(s, c, p);
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     assert_eq!(c1, vec![(0.0, 1200.0), (1200.0, 2400.0), (2400.0, 3600.0)]);
 }
 
@@ -183,12 +185,7 @@ fn a_short_last_chunk_keeps_delta_min_and_the_rest_expires() {
     let (s, mut c) = two_by_two();
     c[0].end = 1500.0;
     let out = run(s, c, parameters());
-    let c1: Vec<(f64, f64)> = out
-        .allocations
-        .iter()
-        .filter(|a| a.customer == "c1")
-        .map(|a| (a.start, a.end))
-        .collect();
+    let c1 = served_windows(&out, "c1");
     assert_eq!(c1, vec![(0.0, 600.0), (600.0, 1200.0)]);
     let expired: Vec<(f64, f64)> = out
         .void
@@ -315,47 +312,48 @@ fn bad_offers_are_refused_naming_file_offer_and_rule() {
         m.contains("exactly one of replicas and success_probability"),
         "{m}"
     );
-    let m = refusal(&file(s, &c("")));
-    assert!(m.contains("exactly one"), "{m}");
-    let m = refusal(&file(s, &c(r#", "success_probability": 1.0"#)));
-    assert!(
-        m.contains("success_probability is 1") && m.contains("[0, 1)"),
-        "{m}"
-    );
-    let m = refusal(&file(
-        &s.replace("\"mips\": 200", "\"mips\": -5"),
-        &c(r#", "replicas": 1"#),
-    ));
-    assert!(
-        m.contains("suppliers[0] (id 's1').mips") && m.contains("must be positive"),
-        "{m}"
-    );
-    let m = refusal(&file(
-        &s.replace("\"end\": 3600", "\"end\": 0"),
-        &c(r#", "replicas": 1"#),
-    ));
-    assert!(
-        m.contains("suppliers[0] (id 's1').end") && m.contains("empty"),
-        "{m}"
-    );
-    let m = refusal(&file(s, &c(r#", "replicas": 1"#).replace("c1", "s1")));
-    assert!(m.contains("'s1' is used more than once"), "{m}");
-    let m = refusal(&file(s, &c(r#", "replicas": 0"#)));
-    assert!(m.contains("replicas is 0"), "{m}");
+    // Each refusal's message names every part listed.
+    let one = c(r#", "replicas": 1"#);
+    for (text, parts) in [
+        (file(s, &c("")), &["exactly one"][..]),
+        (
+            file(s, &c(r#", "success_probability": 1.0"#)),
+            &["success_probability is 1", "[0, 1)"],
+        ),
+        (
+            file(&s.replace("\"mips\": 200", "\"mips\": -5"), &one),
+            &["suppliers[0] (id 's1').mips", "must be positive"],
+        ),
+        (
+            file(&s.replace("\"end\": 3600", "\"end\": 0"), &one),
+            &["suppliers[0] (id 's1').end", "empty"],
+        ),
+        (
+            file(s, &one.replace("c1", "s1")),
+            &["'s1' is used more than once"],
+        ),
+        (file(s, &c(r#", "replicas": 0"#)), &["replicas is 0"]),
+        (
+            ok.replace("\"slot\": 600", "\"slot\": 0"),
+            &["parameters.slot", "must be positive"],
+        ),
+        (
+            ok.replace("\"test_inputs\": 12", "\"test_inputs\": 0"),
+            &["parameters.test_inputs"],
+        ),
+        (
+            ok.replace("\"rate\": 20", "\"rate\": 0"),
+            &["customers[0] (id 'c1').rate"],
+        ),
+    ] {
+        let m = refusal(&text);
+        assert!(parts.iter().all(|p| m.contains(p)), "{parts:?}: {m}");
+    }
     let m = refusal(&file(s, &c(r#", "replicas": 1, "colour": "red""#)));
     assert!(
         m.starts_with("offers.json: customers[0]") && m.contains("unknown field"),
         "{m}"
     );
-    let m = refusal(&ok.replace("\"slot\": 600", "\"slot\": 0"));
-    assert!(
-        m.contains("parameters.slot") && m.contains("must be positive"),
-        "{m}"
-    );
-    let m = refusal(&ok.replace("\"test_inputs\": 12", "\"test_inputs\": 0"));
-    assert!(m.contains("parameters.test_inputs"), "{m}");
-    let m = refusal(&ok.replace("\"rate\": 20", "\"rate\": 0"));
-    assert!(m.contains("customers[0] (id 'c1').rate"), "{m}");
     let m = refusal(
         &file(s, &c(r#", "replicas": 1"#).replace("\"c1\"", "\"s1\\nx\""))
             .replace("\"s1\"", "\"s1\\nx\""),

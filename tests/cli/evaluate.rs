@@ -5,7 +5,7 @@
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 
-use crate::util::{market, run, scratch};
+use crate::util::{assert_ok, market, run, scratch};
 
 const VARIANTS: [&str; 3] = ["fair", "utility-aware", "welfare-seeking"];
 const MODES: [&str; 2] = ["feasible", "demand"];
@@ -24,11 +24,7 @@ fn run_is_feasible(market: &str, tag: &str, variant: &str, mode: &str) {
         "--flows",
         flows,
     ]);
-    assert!(
-        out.status.success(),
-        "{tag} {variant} {mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, &format!("{tag} {variant} {mode}"));
     let out = run(&["evaluate", market, "--flows", flows, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

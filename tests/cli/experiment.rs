@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{market, run as brokerflow, temp_dir};
+use crate::util::{assert_ok, market, run as brokerflow, temp_dir};
 
 const METHODS: usize = 8;
 
@@ -47,11 +47,7 @@ fn write_spec(dir: &Path, text: &str) -> PathBuf {
 
 fn run_ok(args: &[&str]) -> String {
     let out = brokerflow(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, &format!("{args:?}"));
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 

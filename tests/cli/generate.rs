@@ -3,7 +3,7 @@
 use brokerflow_graphs::Market;
 use proptest::prelude::*;
 
-use crate::util::{run as brokerflow, scratch, temp_dir};
+use crate::util::{assert_ok, run as brokerflow, scratch, temp_dir};
 
 const ARGS: &[&str] = &[
     "generate",
@@ -21,7 +21,7 @@ const ARGS: &[&str] = &[
 fn same_arguments_give_identical_bytes_and_a_loadable_market() {
     let a = brokerflow(ARGS);
     let b = brokerflow(ARGS);
-    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_ok(&a, "");
     assert!(!a.stdout.is_empty());
     assert_eq!(
         a.stdout, b.stdout,
@@ -34,7 +34,7 @@ fn same_arguments_give_identical_bytes_and_a_loadable_market() {
     let mut with_o = ARGS.to_vec();
     with_o.extend(["-o", file.to_str().unwrap()]);
     let c = brokerflow(&with_o);
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    assert_ok(&c, "");
     assert!(c.stdout.is_empty(), "nothing on stdout with -o");
     assert_eq!(std::fs::read(&file).unwrap(), a.stdout);
     let market = Market::load(&file).unwrap();
@@ -73,11 +73,7 @@ fn options_reach_the_market() {
         "1.5",
     ]);
     let out = brokerflow(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let market = Market::from_json_str(&String::from_utf8(out.stdout).unwrap(), "stdout").unwrap();
     assert!(market.prices.is_some());
     assert_eq!(

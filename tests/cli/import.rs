@@ -2,7 +2,7 @@
 
 use brokerflow_graphs::Market;
 
-use crate::util::{path, run as brokerflow, temp_dir};
+use crate::util::{assert_ok, path, run as brokerflow, temp_dir};
 
 /// The MCF benchmark `name` bundled under graphs/markets/mcf/.
 fn benchmark(name: &str) -> String {
@@ -22,11 +22,7 @@ fn imports_and_loads(file: &str, brokers: usize, users: usize) {
         "-o",
         out_path.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     assert!(out.stdout.is_empty(), "with -o nothing goes to stdout");
     let market = Market::load(&out_path).unwrap();
     assert_eq!(market.brokers.len(), brokers);
@@ -123,11 +119,7 @@ fn sndlib_import_of_abilene_and_its_refusals() {
         "-o",
         out_path.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let market = Market::load(&out_path).unwrap();
     // 12 PoPs; 15 links both ways, one link per user, one per data centre.
     assert_eq!((market.brokers.len(), market.users.len()), (12, 32));

@@ -38,16 +38,19 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
     }
     assert_eq!(v["provenance"]["max_deliveries"], 200);
     assert_eq!(v["provenance"]["rules"], serde_json::json!(["cbba"]));
-    let one = json(&[
-        "mca",
-        "explore",
-        &f,
-        "--policies",
-        "keep-T2-rebid",
-        "--rules",
-        "bid-time",
-        "--json",
-    ]);
+    let explore = |rules, json: &[&'static str]| {
+        let args = [
+            "mca",
+            "explore",
+            &f,
+            "--policies",
+            "keep-T2-rebid",
+            "--rules",
+            rules,
+        ];
+        [&args[..], json].concat()
+    };
+    let one = json(&explore("bid-time", &["--json"]));
     assert_eq!(one["rules"], "bid-time");
     assert_eq!(one["verdict"], "oscillates");
     let trace = one["trace"].as_array().unwrap();
@@ -56,30 +59,13 @@ fn explore_json_gives_verdicts_and_a_counterexample_trace() {
         assert!(trace[0].get(key).is_some(), "{key}");
     }
     // The text form prints the same trace readably.
-    let out = run(&[
-        "mca",
-        "explore",
-        &f,
-        "--policies",
-        "keep-T2-rebid",
-        "--rules",
-        "bid-time",
-    ]);
+    let out = run(&explore("bid-time", &[]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("step 1: deliver"), "{text}");
     assert!(text.contains("cycle starts here"), "{text}");
     // Both rule sets at once: one row per (rules, policy); under CBBA rules the
     // attack leaves a dead end, whose trace shows the stamps.
-    let both = json(&[
-        "mca",
-        "explore",
-        &f,
-        "--policies",
-        "keep-T2-rebid",
-        "--rules",
-        "all",
-        "--json",
-    ]);
+    let both = json(&explore("all", &["--json"]));
     let rows = both["results"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(

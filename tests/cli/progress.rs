@@ -3,7 +3,7 @@
 //! output and files are byte for byte the same with and without `--quiet` (apart
 //! from wall-clock `seconds` fields).
 
-use crate::util::{market, run, scratch, scratch_file};
+use crate::util::{assert_ok, market, run, scratch, scratch_file};
 
 /// `value` without its wall-clock `seconds` fields, at any depth.
 fn without_seconds(value: &mut serde_json::Value) {
@@ -31,11 +31,7 @@ fn same_with_and_without_quiet(args: &[&str], files: &[&str]) {
             all.extend(extra);
         }
         let out = run(&all);
-        assert!(
-            out.status.success(),
-            "{all:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out, &format!("{all:?}"));
         assert!(
             out.stderr.is_empty(),
             "{all:?} printed on stderr: {}",
@@ -123,11 +119,7 @@ fn bench_is_silent(quiet: bool) {
         args.push("--quiet");
     }
     let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     assert!(
         out.stderr.is_empty(),
         "{}",

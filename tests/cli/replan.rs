@@ -15,6 +15,21 @@ fn tiny_with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
     scratch_file(name, &serde_json::to_string_pretty(&v).unwrap())
 }
 
+/// `run --json` on the market file `market`, stopped at the round limit `rounds`, its
+/// state saved to `state`.
+fn saved_after(market: &str, rounds: usize, state: &str) -> serde_json::Value {
+    let rounds = rounds.to_string();
+    json(&[
+        "run",
+        market,
+        "--rounds",
+        &rounds,
+        "--save-state",
+        state,
+        "--json",
+    ])
+}
+
 /// Stopped at the round limit (60), saved, resumed on the same market on `runtime`:
 /// the flows file and the reported numbers are those of the run that never stopped.
 fn resumes_as_uninterrupted(runtime: &str) {
@@ -22,15 +37,7 @@ fn resumes_as_uninterrupted(runtime: &str) {
     let whole_flows = scratch(&format!("whole-{runtime}.csv"));
     let whole = json(&["run", &tiny, "--flows", &whole_flows, "--json"]);
     let state = scratch(&format!("after60-{runtime}.json"));
-    let first = json(&[
-        "run",
-        &tiny,
-        "--rounds",
-        "60",
-        "--save-state",
-        &state,
-        "--json",
-    ]);
+    let first = saved_after(&tiny, 60, &state);
     assert_eq!(first["rounds"], 60);
     assert_eq!(first["converged"], false);
     let flows = scratch(&format!("resumed-{runtime}.csv"));
@@ -75,15 +82,7 @@ cases!(stop_save_resume_is_the_uninterrupted_run, resumes_as_uninterrupted, {
 fn a_saved_state_records_its_provenance() {
     let tiny = market("tiny");
     let state = scratch("after60.json");
-    json(&[
-        "run",
-        &tiny,
-        "--rounds",
-        "60",
-        "--save-state",
-        &state,
-        "--json",
-    ]);
+    saved_after(&tiny, 60, &state);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let p = &saved["provenance"];
@@ -126,15 +125,7 @@ fn a_market_with_changed_numbers_is_replanned() {
 fn what_cannot_resume_is_refused_up_front() {
     let tiny = market("tiny");
     let state = scratch("refusals.json");
-    json(&[
-        "run",
-        &tiny,
-        "--rounds",
-        "100",
-        "--save-state",
-        &state,
-        "--json",
-    ]);
+    saved_after(&tiny, 100, &state);
     let flows = scratch("never.csv");
     let other = tiny_with("other.json", |v| {
         let mut u4 = v["users"][2].clone();

@@ -8,9 +8,9 @@
 //! `BROKERFLOW_REQUIRE_CHROMIUM=1` (as CI sets it), where they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
-use crate::util::{market, ok, run, scratch};
+use crate::util::{assert_ok, market, ok, run, scratch};
 
 /// Headless Chromium, if installed; `None` only where CI does not require it.
 fn chromium() -> Option<PathBuf> {
@@ -128,17 +128,22 @@ fn solve_dot_draws_the_hand_optimum_with_its_binding_resources() {
     assert!(line(&dot, "\"u2\" [").contains("served 13 of 20"));
 }
 
-#[test]
-fn solve_report_shows_the_hand_optimum_in_chromium() {
-    let html = scratch("solve.html");
+/// `solve --objective welfare` on tiny, its report written to `html`.
+fn solve_report(html: &str) -> Output {
     ok(&[
         "solve",
         &market("tiny"),
         "--objective",
         "welfare",
         "--report",
-        &html,
-    ]);
+        html,
+    ])
+}
+
+#[test]
+fn solve_report_shows_the_hand_optimum_in_chromium() {
+    let html = scratch("solve.html");
+    solve_report(&html);
     assert_self_contained(&html);
     let Some(chromium) = chromium() else { return };
     let (dom, console) = render(&chromium, &html);
@@ -175,14 +180,7 @@ fn solve_report_shows_the_hand_optimum_in_chromium() {
 #[test]
 fn the_chromium_check_sees_a_fetch() {
     let html = scratch("fetching.html");
-    let out = ok(&[
-        "solve",
-        &market("tiny"),
-        "--objective",
-        "welfare",
-        "--report",
-        &html,
-    ]);
+    let out = solve_report(&html);
     assert!(out.status.success());
     let Some(chromium) = chromium() else { return };
     let text = std::fs::read_to_string(&html).unwrap();
@@ -198,11 +196,7 @@ fn the_chromium_check_sees_a_fetch() {
 /// `run --json` without its wall-clock field.
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v

@@ -2,7 +2,7 @@
 //! command that takes them (run, compare, settle's engine allocation, experiment
 //! specs), with one line naming the settings and the rule.
 
-use crate::util::{market, refused, run, scratch_file};
+use crate::util::{assert_ok, market, refused, run, scratch_file};
 
 /// `command` with `rest` on tiny and η = ε = 0.03 is refused naming the rule.
 fn above_five_percent_refused(command: &str, rest: &[&str]) {
@@ -45,11 +45,7 @@ fn five_percent_runs(eta: &str, epsilon: &str) {
         "--epsilon",
         epsilon,
     ]);
-    assert!(
-        out.status.success(),
-        "eta {eta} epsilon {epsilon}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, &format!("eta {eta} epsilon {epsilon}"));
 }
 
 cases!(eta_plus_epsilon_of_exactly_five_percent_runs, five_percent_runs, {

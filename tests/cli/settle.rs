@@ -4,7 +4,19 @@
 
 use std::path::Path;
 
-use crate::util::{json, market, run, scratch, stderr};
+use crate::util::{assert_ok, json, market, run, scratch, stderr};
+
+/// `settle --json` of the market file `market` with `mechanism` and the flags `extra`.
+fn settled(market: &str, mechanism: &str, extra: &[&str]) -> serde_json::Value {
+    json(
+        &[
+            &["settle", market, "--mechanism", mechanism][..],
+            extra,
+            &["--json"][..],
+        ]
+        .concat(),
+    )
+}
 
 /// design §2: payments are transfers, so Σ utility = W − surplus. Returns (W, surplus).
 fn utilities_add_up(v: &serde_json::Value, what: &str) -> (f64, f64) {
@@ -93,15 +105,7 @@ cases!(every_example_settles_with_every_mechanism_or_refuses_clearly, settles_or
 fn engine_allocation_settles(name: &str, a: &str, mechanism: &str) {
     let market_file = format!("{name}.json");
     let t = market(name);
-    let v = json(&[
-        "settle",
-        &t,
-        "--allocation",
-        a,
-        "--mechanism",
-        mechanism,
-        "--json",
-    ]);
+    let v = settled(&t, mechanism, &["--allocation", a]);
     utilities_add_up(&v, &format!("{market_file} {a} {mechanism}"));
 }
 
@@ -145,15 +149,7 @@ fn bids_override_values_and_unknown_participants_are_refused() {
     // and at its true value 8 it is left with utility 0 instead of VCG's 46.
     let bids = scratch("bids.json");
     std::fs::write(&bids, r#"{"valuations": {"u2": 0}}"#).unwrap();
-    let v = json(&[
-        "settle",
-        &t,
-        "--mechanism",
-        "vcg",
-        "--bids",
-        &bids,
-        "--json",
-    ]);
+    let v = settled(&t, "vcg", &["--bids", &bids]);
     let u2 = v["participants"]
         .as_array()
         .unwrap()
@@ -180,7 +176,7 @@ fn out_writes_the_csv_and_its_totals() {
     let t = market("tiny");
     let out = scratch("statement.csv");
     let o = run(&["settle", &t, "--mechanism", "vickrey", "--out", &out]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o, "");
     let csv = std::fs::read_to_string(&out).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("id,role,volume,pays,receives,utility"));
@@ -208,15 +204,7 @@ fn out_writes_the_csv_and_its_totals() {
 fn welfare_seeking_settles(name: &str, mechanism: &str) {
     let market_file = format!("{name}.json");
     let t = market(name);
-    let v = json(&[
-        "settle",
-        &t,
-        "--allocation",
-        "welfare-seeking",
-        "--mechanism",
-        mechanism,
-        "--json",
-    ]);
+    let v = settled(&t, mechanism, &["--allocation", "welfare-seeking"]);
     let what = format!("{market_file} {mechanism}");
     assert_eq!(v["mechanism"], mechanism, "{what}");
     let rows = v["participants"].as_array().unwrap();
@@ -271,15 +259,7 @@ fn vickrey_takes_entirety_asks_from_the_bids_file() {
     // 1: p3 receives 24 for all 10 jobs; the user pays 25; surplus 0.
     let bids = scratch("entirety.json");
     std::fs::write(&bids, r#"{"entirety": {"p3": {"u": 20}}}"#).unwrap();
-    let v = json(&[
-        "settle",
-        m,
-        "--mechanism",
-        "vickrey",
-        "--bids",
-        &bids,
-        "--json",
-    ]);
+    let v = settled(m, "vickrey", &["--bids", &bids]);
     let row = |id: &str| {
         v["participants"]
             .as_array()
@@ -338,13 +318,7 @@ cases!(vickrey_refuses_unknown_ids_in_entirety_asks, entirety_refused, {
 fn posted_example_settles_at_its_posted_prices() {
     // solvers/tests/settle_hand.rs (posted_example_by_hand): W = 50, surplus 0,
     // u1 pays b 12, p1 receives 11.
-    let v = json(&[
-        "settle",
-        &market("posted"),
-        "--mechanism",
-        "posted",
-        "--json",
-    ]);
+    let v = settled(&market("posted"), "posted", &[]);
     assert!((v["welfare"].as_f64().unwrap() - 50.0).abs() < 1e-6);
     assert!(v["surplus"].as_f64().unwrap().abs() < 1e-9);
     let rows = v["participants"].as_array().unwrap();
@@ -364,15 +338,7 @@ fn posted_example_settles_at_its_posted_prices() {
 fn engine_prices_settle(name: &str) {
     let market_file = format!("{name}.json");
     let m = market(name);
-    let v = json(&[
-        "settle",
-        &m,
-        "--allocation",
-        "welfare-seeking",
-        "--mechanism",
-        "engine-prices",
-        "--json",
-    ]);
+    let v = settled(&m, "engine-prices", &["--allocation", "welfare-seeking"]);
     let (w, s) = utilities_add_up(&v, &market_file);
     assert!(s >= -1e-9 * w.abs().max(1.0), "{market_file}: deficit {s}");
 }

@@ -2,7 +2,7 @@
 //! run prints the centralised statement plus a replication block, an aborted run
 //! exits with code 3, bad settings and deviation files are refused with a message.
 
-use crate::util::{market, run, scratch_file};
+use crate::util::{assert_ok, market, run, scratch_file};
 
 /// An honest replicated run of `mechanism` over `transport` on figure3 prints the
 /// centralised statement plus a replication block.
@@ -24,11 +24,7 @@ fn honest_run_is_central(mechanism: &str, transport: &str) {
         transport,
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "settled");
     for key in [
@@ -59,7 +55,7 @@ cases!(honest_runs_print_the_centralised_statement_over_both_transports, honest_
 fn an_aborted_run_exits_with_code_3_and_names_the_replica() {
     let market = market("figure3");
     let d = scratch_file("coin.json", r#"[{"kind": "coin-reveal", "replica": "p3"}]"#);
-    let out = run(&[
+    let args = [
         "settle",
         &market,
         "--mechanism",
@@ -70,8 +66,8 @@ fn an_aborted_run_exits_with_code_3_and_names_the_replica() {
         "1",
         "--deviate",
         &d,
-        "--json",
-    ]);
+    ];
+    let out = run(&[&args[..], &["--json"][..]].concat());
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -83,18 +79,7 @@ fn an_aborted_run_exits_with_code_3_and_names_the_replica() {
     assert_eq!(v["abort"]["phase"], "coin");
     assert_eq!(v["abort"]["replicas"], serde_json::json!(["p3"]));
     assert_eq!(v["abort"]["evidence"]["kind"], "commitment-mismatch");
-    let text = run(&[
-        "settle",
-        &market,
-        "--mechanism",
-        "vcg",
-        "--replicas",
-        "3",
-        "--resilience",
-        "1",
-        "--deviate",
-        &d,
-    ]);
+    let text = run(&args);
     assert_eq!(text.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&text.stdout).contains("ABORTED in phase coin"));
 }

@@ -1,7 +1,7 @@
 //! `brokerflow solve` and `brokerflow evaluate` end to end, through the built binary.
 //! Expected numbers are the hand-worked optima of graphs/markets/tiny.md.
 
-use crate::util::{bin, json, market, scratch};
+use crate::util::{bin, json, market, ok, scratch};
 
 #[test]
 fn solve_json_has_the_documented_fields_and_hand_optima() {
@@ -147,22 +147,14 @@ fn worst_utility_on_a_cyclic_market_is_refused_clearly() {
 /// exits 0 (the CI has no scipy).
 #[test]
 fn bench_peers_skips_clearly_without_scipy() {
-    let out = bin()
-        .args([
-            "bench",
-            "peers",
-            "--sizes",
-            "20",
-            "--python",
-            "/nonexistent/python3",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(&[
+        "bench",
+        "peers",
+        "--sizes",
+        "20",
+        "--python",
+        "/nonexistent/python3",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("skipped"), "{text}");
     assert!(text.contains("pip install scipy numpy"), "{text}");

@@ -3,24 +3,16 @@
 //! in solvers/tests/stream_matching.rs: c1 is served on s1 in six 600-s chunks at
 //! McAfee's p0 = (2 + 4)/2 = 3; c2 finds no free supplier in any slot.
 
-use crate::util::{bin, path, scratch, temp_dir};
+use crate::util::{assert_ok, bin, ok, path, scratch, temp_dir};
 
 #[test]
 fn match_json_has_exactly_the_documented_keys() {
-    let out = bin()
-        .args([
-            "stream",
-            "match",
-            &path("experiments/stream/offers.json"),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(&[
+        "stream",
+        "match",
+        &path("experiments/stream/offers.json"),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let allocations = v["allocations"].as_array().unwrap();
     assert_eq!(allocations.len(), 6);
@@ -57,11 +49,7 @@ fn match_out_writes_csv_with_provenance() {
         .arg(&csv)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("# brokerflow "));
     assert!(text.contains("offers_sha256"));
@@ -112,11 +100,7 @@ fn simulate_writes_the_same_bytes_twice() {
             .arg(dir)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out, "");
     }
     for name in [
         "participants.csv",

@@ -9,16 +9,12 @@ use std::process::{Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::util::{bin, free_ports, market, refused, run, scratch};
+use crate::util::{assert_ok, bin, free_ports, market, refused, run, scratch};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
 fn comparable(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(out, "");
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_object_mut().unwrap().remove("seconds");
     v["provenance"]
@@ -220,11 +216,7 @@ fn a_process_that_dies_ends_the_run_with_an_error_naming_it() {
         "--output",
         &file,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let base = free_ports(2);
     let hosts = scratch("hosts-die.txt");
     std::fs::write(

@@ -112,12 +112,13 @@ pub fn refused(args: &[&str], names: &str) {
 /// Runs the binary with `args` and asserts that it succeeded (the error shown if not).
 pub fn ok(args: &[&str]) -> Output {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, &format!("{args:?}"));
     out
+}
+
+/// Asserts that a run succeeded; if not, shows `what` and the run's standard error.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what}: {}", stderr(out));
 }
 
 /// The JSON the binary prints for `args`, which must succeed.

@@ -59,6 +59,7 @@
 //! # Ok::<_, brokerflow_graphs::formats::sndlib::SndlibError>(())
 //! ```
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use thiserror::Error;
@@ -66,6 +67,7 @@ use thiserror::Error;
 use super::NumberProblem;
 use crate::error::MarketError;
 use crate::market::{Broker, Link, Market, Provider, User, ValidMarket};
+use crate::order::TotalOrder;
 
 /// v_k = VALUE_MARKUP × the cost of k's cheapest path: a demand served on its
 /// cheapest path earns its cost once more (a 100 % margin), so routing and which
@@ -663,24 +665,10 @@ fn cheapest_costs(nodes: usize, links: &[LinkItem], from: usize) -> Vec<Option<f
         adjacent[l.source].push((l.target, l.cost));
         adjacent[l.target].push((l.source, l.cost));
     }
-    /// A heap entry ordered by smallest cost first.
-    #[derive(PartialEq)]
-    struct Entry(f64, usize);
-    impl Eq for Entry {}
-    impl PartialOrd for Entry {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Entry {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
-        }
-    }
     let mut best: Vec<Option<f64>> = vec![None; nodes];
-    let mut heap = BinaryHeap::from([Entry(0.0, from)]);
+    let mut heap = BinaryHeap::from([Reverse((TotalOrder(0.0), from))]);
     best[from] = Some(0.0);
-    while let Some(Entry(d, n)) = heap.pop() {
+    while let Some(Reverse((TotalOrder(d), n))) = heap.pop() {
         if best[n].is_some_and(|b| d > b) {
             continue;
         }
@@ -688,7 +676,7 @@ fn cheapest_costs(nodes: usize, links: &[LinkItem], from: usize) -> Vec<Option<f
             let nd = d + c;
             if best[m].is_none_or(|b| nd < b) {
                 best[m] = Some(nd);
-                heap.push(Entry(nd, m));
+                heap.push(Reverse((TotalOrder(nd), m)));
             }
         }
     }

@@ -350,6 +350,21 @@ pub struct TraceRow {
     pub lost: f64,
 }
 
+impl TraceRow {
+    /// The row's ledger terms in the trace CSV's column order: injected, absorbed,
+    /// queued, discarded, in flight, lost.
+    pub fn terms(&self) -> [f64; 6] {
+        [
+            self.injected,
+            self.absorbed,
+            self.queued,
+            self.discarded,
+            self.in_flight,
+            self.lost,
+        ]
+    }
+}
+
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct EngineRun {

@@ -209,18 +209,11 @@ pub fn run_text(market: &Market, g: &ExpandedGraph, r: &EngineRun, seconds: f64)
 pub fn trace_csv(g: &ExpandedGraph, rows: &[TraceRow]) -> String {
     let mut s = String::from("round,commodity,injected,absorbed,queued,discarded,in_flight,lost\n");
     for row in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{}",
-            row.round,
-            g.commodities[row.commodity].id,
-            row.injected,
-            row.absorbed,
-            row.queued,
-            row.discarded,
-            row.in_flight,
-            row.lost
-        );
+        let _ = write!(s, "{},{}", row.round, g.commodities[row.commodity].id);
+        for term in row.terms() {
+            let _ = write!(s, ",{term}");
+        }
+        s.push('\n');
     }
     s
 }

@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use brokerflow_graphs::ExpandedGraph;
+use brokerflow_graphs::{ExpandedGraph, TotalOrder};
 use petgraph::graph::NodeIndex;
 
 /// Per usable pair of G′ ([`UsablePairs`](brokerflow_graphs::UsablePairs) ids): whether its edge lies on some
@@ -85,8 +85,8 @@ impl Distances {
         self.dist[start.index()] = 0.0;
         self.reached.push(start);
         let mut heap = BinaryHeap::new();
-        heap.push((Reverse(Ordered(0.0)), start.index()));
-        while let Some((Reverse(Ordered(d)), n)) = heap.pop() {
+        heap.push((Reverse(TotalOrder(0.0)), start.index()));
+        while let Some((Reverse(TotalOrder(d)), n)) = heap.pop() {
             if d > self.dist[n] {
                 continue;
             }
@@ -98,30 +98,10 @@ impl Distances {
                         self.reached.push(m);
                     }
                     self.dist[m.index()] = via;
-                    heap.push((Reverse(Ordered(via)), m.index()));
+                    heap.push((Reverse(TotalOrder(via)), m.index()));
                 }
             }
         }
-    }
-}
-
-/// A finite, non-negative f64 ordered for the heap.
-#[derive(Debug, Clone, Copy)]
-struct Ordered(f64);
-impl PartialEq for Ordered {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-impl Eq for Ordered {}
-impl PartialOrd for Ordered {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ordered {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
     }
 }
 

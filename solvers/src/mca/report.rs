@@ -414,29 +414,19 @@ pub fn result_json(s: &Scenario, e: &Exploration) -> Value {
 
 /// An agent's view of every item as JSON: winner, bid, time.
 fn view_json(s: &Scenario, view: &[Entry]) -> Value {
-    let m: serde_json::Map<String, Value> = s
-        .items
-        .iter()
-        .zip(view)
-        .map(|(item, e)| {
-            (
-                item.clone(),
-                json!({"winner": e.winner.map(|w| s.agents[w].clone()), "bid": e.bid, "time": e.time}),
-            )
-        })
-        .collect();
-    Value::Object(m)
+    named(&s.items, view.iter().map(|e| {
+        json!({"winner": e.winner.map(|w| s.agents[w].clone()), "bid": e.bid, "time": e.time})
+    }))
 }
 
 /// Under CBBA rules, agent → the time of the latest information from it.
 fn stamps_json(s: &Scenario, stamps: &[u64]) -> Value {
-    let m: serde_json::Map<String, Value> = s
-        .agents
-        .iter()
-        .zip(stamps)
-        .map(|(a, t)| (a.clone(), json!(t)))
-        .collect();
-    Value::Object(m)
+    named(&s.agents, stamps.iter().map(|t| json!(t)))
+}
+
+/// A JSON object of `names` each paired with the next of `values`.
+fn named(names: &[String], values: impl Iterator<Item = Value>) -> Value {
+    Value::Object(names.iter().cloned().zip(values).collect())
 }
 
 /// An agent's state as JSON: view, bundle, and under CBBA its stamps.

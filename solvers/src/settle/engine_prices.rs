@@ -34,30 +34,9 @@ pub fn engine_prices(s: &Setting<'_>, allocation: &Allocation) -> Result<Stateme
     Ok(settle_at_prices(s, allocation, &y, &EnginePrices, notes))
 }
 
-/// The `engine-prices` mechanism ([`engine_prices`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EnginePrices;
-
-impl super::Mechanism for EnginePrices {
-    fn name(&self) -> &'static str {
-        "engine-prices"
-    }
-
-    fn summary(&self) -> &'static str {
-        "The welfare-seeking engine's own node prices (no LP): surplus >= 0, IR only approximately; `--allocation welfare-seeking` only."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::EnginePrices).budget(super::BudgetBalance::Weak)
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        _options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        engine_prices(s, allocation)
-    }
+super::mechanism::declare_mechanism! {
+    EnginePrices = "engine-prices" by engine_prices;
+    "The welfare-seeking engine's own node prices (no LP): surplus >= 0, IR only approximately; `--allocation welfare-seeking` only.";
+    super::Promises::on(super::Allocations::EnginePrices).budget(super::BudgetBalance::Weak);
+    |s, allocation, _options| engine_prices(s, allocation)
 }

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use brokerflow_graphs::{ExpandedGraph, Role};
+use brokerflow_graphs::{ExpandedGraph, Role, TotalOrder};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -39,8 +39,8 @@ pub fn job_prices(g: &ExpandedGraph, prices: &[f64]) -> Vec<Vec<Option<f64>>> {
             let mut pi: Vec<Option<f64>> = vec![None; g.graph.node_count()];
             let mut heap = BinaryHeap::new();
             pi[c.sink.index()] = Some(0.0);
-            heap.push(Reverse((Ordered(0.0), c.sink.index())));
-            while let Some(Reverse((Ordered(d), n))) = heap.pop() {
+            heap.push(Reverse((TotalOrder(0.0), c.sink.index())));
+            while let Some(Reverse((TotalOrder(d), n))) = heap.pop() {
                 if pi[n].is_some_and(|best| d > best) {
                     continue;
                 }
@@ -48,28 +48,13 @@ pub fn job_prices(g: &ExpandedGraph, prices: &[f64]) -> Vec<Vec<Option<f64>>> {
                     let cand = d + w;
                     if pi[t.index()].is_none_or(|old| cand < old) {
                         pi[t.index()] = Some(cand);
-                        heap.push(Reverse((Ordered(cand), t.index())));
+                        heap.push(Reverse((TotalOrder(cand), t.index())));
                     }
                 }
             }
             pi
         })
         .collect()
-}
-
-/// A total order on finite f64 for the heap.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Ordered(f64);
-impl Eq for Ordered {}
-impl PartialOrd for Ordered {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ordered {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
 }
 
 /// Settles at competitive prices from P3's exact duals (design §4, §6): P3 is solved
@@ -176,36 +161,9 @@ pub fn settle_at_prices(
     )
 }
 
-/// The `lp-prices` mechanism ([`lp_prices`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LpPrices;
-
-impl super::Mechanism for LpPrices {
-    fn name(&self) -> &'static str {
-        "lp-prices"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Competitive prices from P3's exact duals: IR and surplus >= 0 at `lp`, not truthful."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::AnyPromisedAtOptimum)
-            .individually_rational(&Role::ALL)
-            .budget(super::BudgetBalance::Weak)
-    }
-
-    fn solves_lp(&self) -> bool {
-        true
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        lp_prices(s, allocation, options)
-    }
+super::mechanism::declare_mechanism! {
+    LpPrices = "lp-prices" by lp_prices, solves_lp: true;
+    "Competitive prices from P3's exact duals: IR and surplus >= 0 at `lp`, not truthful.";
+    super::Promises::on(super::Allocations::AnyPromisedAtOptimum).individually_rational(&Role::ALL).budget(super::BudgetBalance::Weak);
+    |s, allocation, options| lp_prices(s, allocation, options)
 }

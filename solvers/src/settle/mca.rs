@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use brokerflow_graphs::{Flow, NodeKind, Role, ValidMarket};
+use brokerflow_graphs::{Flow, Role, ValidMarket};
 use petgraph::graph::NodeIndex;
 
 use super::{
@@ -164,18 +164,7 @@ pub fn mca(
             });
         }
     }
-    let providers: Vec<NodeIndex> = {
-        let mut v: Vec<(usize, NodeIndex)> = g
-            .graph
-            .node_indices()
-            .filter_map(|n| match g.node(n).kind {
-                NodeKind::Provider(j) => Some((j, n)),
-                _ => None,
-            })
-            .collect();
-        v.sort();
-        v.into_iter().map(|(_, n)| n).collect()
-    };
+    let providers = crate::flows::provider_nodes(g);
     let position = |n: NodeIndex| providers.iter().position(|&x| x == n);
     let links = sell_links(g);
     // Neighbours: providers linked from a common broker.
@@ -455,36 +444,9 @@ pub fn settle_mca<D: super::Declaration + ?Sized>(
     mca(&s, allocation, options, rules)
 }
 
-/// The `mca` mechanism ([`mca`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mca;
-
-impl super::Mechanism for Mca {
-    fn name(&self) -> &'static str {
-        "mca"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Max-consensus auctions among providers (neighbour-only messages), paid at their winning bids: IR for providers, balanced."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Any)
-            .individually_rational(&[Role::Provider])
-            .budget(super::BudgetBalance::Strong)
-    }
-
-    fn solves_lp(&self) -> bool {
-        true
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        mca(s, allocation, options, options.rules)
-    }
+super::mechanism::declare_mechanism! {
+    Mca = "mca" by mca, solves_lp: true;
+    "Max-consensus auctions among providers (neighbour-only messages), paid at their winning bids: IR for providers, balanced.";
+    super::Promises::on(super::Allocations::Any).individually_rational(&[Role::Provider]).budget(super::BudgetBalance::Strong);
+    |s, allocation, options| mca(s, allocation, options, options.rules)
 }

@@ -397,33 +397,9 @@ fn rematch(
         .collect())
 }
 
-/// The `mcafee` mechanism ([`mcafee`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mcafee;
-
-impl super::Mechanism for Mcafee {
-    fn name(&self) -> &'static str {
-        "mcafee"
-    }
-
-    fn summary(&self) -> &'static str {
-        "McAfee's trade-reduction double auction per broker market: truthful (for a fixed allocation), IR, surplus >= 0; drops trades."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Any)
-            .individually_rational(&Role::ALL)
-            .budget(super::BudgetBalance::Weak)
-            .truthful_for(&[Role::User, Role::Provider])
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        mcafee(s, allocation, options)
-    }
+super::mechanism::declare_mechanism! {
+    Mcafee = "mcafee" by mcafee;
+    "McAfee's trade-reduction double auction per broker market: truthful (for a fixed allocation), IR, surplus >= 0; drops trades.";
+    super::Promises::on(super::Allocations::Any).individually_rational(&Role::ALL).budget(super::BudgetBalance::Weak).truthful_for(&[Role::User, Role::Provider]);
+    |s, allocation, options| mcafee(s, allocation, options)
 }

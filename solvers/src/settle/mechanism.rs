@@ -171,3 +171,68 @@ impl std::str::FromStr for &'static dyn Mechanism {
         })
     }
 }
+
+/// Declares a registered mechanism: its unit struct and its [`Mechanism`] impl, from
+///
+/// - `Type = "name" by function` (and `, solves_lp: true` where settling solves P3
+///   itself): the struct, the command line's name and the function that settles;
+/// - the `--help` summary, a string;
+/// - the [`Promises`], an expression;
+/// - optionally `check_market: function;`, the refusals known from the market alone;
+/// - `|s, allocation, options| …`, how [`Mechanism::settle`] calls the function.
+///
+/// Every part is a required method or an override of a default; nothing else differs
+/// between the mechanisms, so each file declares only these.
+macro_rules! declare_mechanism {
+    (
+        $ty:ident = $name:literal by $function:ident $(, solves_lp: $solves_lp:literal)?;
+        $summary:literal;
+        $promises:expr;
+        $(check_market: $check:path;)?
+        |$s:ident, $allocation:ident, $options:ident| $settle:expr
+    ) => {
+        #[doc = concat!(
+            "The `", $name, "` mechanism ([`", stringify!($function), "`]), as registered in\n",
+            "[`MECHANISMS`](super::MECHANISMS)."
+        )]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $ty;
+
+        impl $crate::settle::Mechanism for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn summary(&self) -> &'static str {
+                $summary
+            }
+
+            fn promises(&self) -> $crate::settle::Promises {
+                $promises
+            }
+
+            $(fn solves_lp(&self) -> bool {
+                $solves_lp
+            })?
+
+            $(fn check_market(
+                &self,
+                market: &brokerflow_graphs::Market,
+                g: &brokerflow_graphs::ExpandedGraph,
+            ) -> Result<(), $crate::settle::SettleError> {
+                $check(market, g)
+            })?
+
+            fn settle(
+                &self,
+                $s: &$crate::settle::Setting<'_>,
+                $allocation: &$crate::settle::Allocation,
+                $options: &$crate::settle::SettleOptions,
+            ) -> Result<$crate::settle::Statement, $crate::settle::SettleError> {
+                $settle
+            }
+        }
+    };
+}
+
+pub(super) use declare_mechanism;

@@ -105,33 +105,10 @@ fn posted_price(
     Some((n, table.get(to).and_then(|m| m.get(user)).copied()))
 }
 
-/// The `posted` mechanism ([`posted`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Posted;
-
-impl super::Mechanism for Posted {
-    fn name(&self) -> &'static str {
-        "posted"
-    }
-
-    fn summary(&self) -> &'static str {
-        "The market file's posted prices: budget-balanced, neither IR nor truthful."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Any).budget(super::BudgetBalance::Strong)
-    }
-    fn check_market(&self, market: &Market, g: &ExpandedGraph) -> Result<(), SettleError> {
-        check_posted_prices(market, g)
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        _options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        posted(s, allocation)
-    }
+super::mechanism::declare_mechanism! {
+    Posted = "posted" by posted;
+    "The market file's posted prices: budget-balanced, neither IR nor truthful.";
+    super::Promises::on(super::Allocations::Any).budget(super::BudgetBalance::Strong);
+    check_market: check_posted_prices;
+    |s, allocation, _options| posted(s, allocation)
 }

@@ -335,13 +335,9 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
         lot.0 += p.amount;
         lot.1.push(i);
     }
-    let provider_node: BTreeMap<usize, NodeIndex> = g
-        .graph
-        .node_indices()
-        .filter_map(|n| match g.node(n).kind {
-            NodeKind::Provider(j) => Some((j, n)),
-            _ => None,
-        })
+    let provider_node: BTreeMap<usize, NodeIndex> = crate::flows::provider_nodes(g)
+        .into_iter()
+        .enumerate()
         .collect();
     let mut capacity: Vec<Option<f64>> = g.graph.node_weights().map(|n| n.capacity).collect();
     let fits =
@@ -489,33 +485,9 @@ pub fn vickrey(s: &Setting<'_>, allocation: &Allocation) -> Result<Statement, Se
     Ok(s.statement(&Vickrey, &allocation.source, trades, &t, notes))
 }
 
-/// The `vickrey` mechanism ([`vickrey`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vickrey;
-
-impl super::Mechanism for Vickrey {
-    fn name(&self) -> &'static str {
-        "vickrey"
-    }
-
-    fn summary(&self) -> &'static str {
-        "NOMAD's second-price procurement, one auction per user over its lots, with single-lot and entirety bids: IR, balanced, truthful for providers within each user's auction."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Any)
-            .individually_rational(&Role::ALL)
-            .budget(super::BudgetBalance::Strong)
-            .truthful_for(&[Role::Provider])
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        _options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        vickrey(s, allocation)
-    }
+super::mechanism::declare_mechanism! {
+    Vickrey = "vickrey" by vickrey;
+    "NOMAD's second-price procurement, one auction per user over its lots, with single-lot and entirety bids: IR, balanced, truthful for providers within each user's auction.";
+    super::Promises::on(super::Allocations::Any).individually_rational(&Role::ALL).budget(super::BudgetBalance::Strong).truthful_for(&[Role::Provider]);
+    |s, allocation, _options| vickrey(s, allocation)
 }

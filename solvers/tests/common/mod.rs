@@ -4,14 +4,17 @@
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
-use brokerflow_graphs::generate::{generate, GeneratorConfig};
+use brokerflow_graphs::generate::{generate, GeneratorConfig, Range};
 use std::path::PathBuf;
 
 use brokerflow_graphs::{examples, ExpandedGraph, Market, ValidMarket};
 use brokerflow_solvers::engine::{
     routing_table, EngineOptions, EngineRun, Injection, Potential, TraceRow, Variant,
 };
-use brokerflow_solvers::lp::{self, LpOptions};
+use brokerflow_solvers::lp::{self, Backend, LpOptions};
+use brokerflow_solvers::settle::{
+    settle, Allocation, Declaration, Mechanism, SettleError, SettleOptions, Statement,
+};
 use proptest::prelude::*;
 
 /// The workspace's file `rel` (a path from the workspace root, `experiments/mca/x.json`).
@@ -83,27 +86,37 @@ pub fn every_setting(
     rounds: usize,
     window: usize,
 ) -> Vec<(String, EngineOptions)> {
-    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
-        .unwrap()
-        .delta;
     let mut settings = Vec::new();
-    for variant in Variant::ALL {
-        for injection in [Injection::Feasible { delta }, Injection::Demand] {
-            for potential in [Potential::Quadratic, Potential::Exponential] {
-                let mut o = EngineOptions::new(variant, injection);
-                o.potential = potential;
-                o.max_rounds = rounds;
-                o.window = window;
-                let what = format!(
-                    "{name}, {} {} {potential:?}",
-                    variant.name(),
-                    injection.name()
-                );
-                settings.push((what, o));
-            }
+    for base in every_variant_and_injection(g) {
+        for potential in [Potential::Quadratic, Potential::Exponential] {
+            let mut o = base;
+            o.potential = potential;
+            o.max_rounds = rounds;
+            o.window = window;
+            let what = format!(
+                "{name}, {} {} {potential:?}",
+                o.variant.name(),
+                o.injection.name()
+            );
+            settings.push((what, o));
         }
     }
     settings
+}
+
+/// The default options of every variant × injection mode (feasible at P1's δ* of `g`,
+/// then demand), in that order.
+pub fn every_variant_and_injection(g: &ExpandedGraph) -> Vec<EngineOptions> {
+    let delta = lp::max_concurrent_flow(g, &LpOptions::default())
+        .unwrap()
+        .delta;
+    Variant::ALL
+        .into_iter()
+        .flat_map(|variant| {
+            [Injection::Feasible { delta }, Injection::Demand]
+                .map(|injection| EngineOptions::new(variant, injection))
+        })
+        .collect()
 }
 
 /// Everything a run reports, one line per part, f64s by `to_bits` (so that 0.0 vs
@@ -165,14 +178,7 @@ pub fn fingerprint(g: &ExpandedGraph, r: &EngineRun, trace: &[TraceRow]) -> Vec<
             "trace {} {} {}",
             row.round,
             row.commodity,
-            bits(&[
-                row.injected,
-                row.absorbed,
-                row.queued,
-                row.discarded,
-                row.in_flight,
-                row.lost
-            ])
+            bits(&row.terms())
         ));
     }
     out
@@ -223,4 +229,40 @@ pub fn fault_schedules(
     );
     out.push(("mixed".to_string(), parse(&mixed, "mixed").unwrap()));
     out
+}
+
+/// The settlement property tests' random markets: 4 users, 2 brokers, 3 providers,
+/// dense links so broker markets have several traders, a quarter of users with
+/// eligibility lists, broker→broker links with probability 0.3, and posted prices (so
+/// `posted` settles them too).
+pub fn settle_config() -> GeneratorConfig {
+    GeneratorConfig {
+        users: 4,
+        brokers: 2,
+        providers: 3,
+        link_probability: Some(0.6),
+        broker_link_probability: 0.3,
+        eligibility: 0.25,
+        posted_prices: true,
+        valuation: Range::new(1.0, 100.0),
+        ..GeneratorConfig::default()
+    }
+}
+
+/// Settles `declared` (bids applied to `truth`, or the truth itself) with `mechanism`
+/// and the default options, at P3's optimum of `basis` (the declared market, or the truth).
+pub fn settle_at_optimum<D: Declaration + ?Sized>(
+    truth: &ValidMarket,
+    declared: &D,
+    basis: &ValidMarket,
+    mechanism: &'static dyn Mechanism,
+) -> Result<Statement, SettleError> {
+    let allocation = Allocation::lp(&ExpandedGraph::new(basis), Backend::DEFAULT)?;
+    settle(
+        truth,
+        declared,
+        &allocation,
+        mechanism,
+        &SettleOptions::default(),
+    )
 }

@@ -167,34 +167,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
             .map(|(c, s)| announce(c, s))
             .collect();
         // 2. Every node steps with its out-neighbours' announcements.
-        let (params, neighbours) = (&self.params, &self.neighbours);
-        let excess = self
-            .configs
-            .par_iter()
-            .zip(&mut self.states)
-            .zip(&mut self.outboxes)
-            .zip(&mut self.sent)
-            .zip(&mut self.lambda)
-            .enumerate()
-            .map_init(
-                NodeScratch::<P>::default,
-                |scratch, (n, ((((config, state), outbox), sent), lambda))| {
-                    let heard: Vec<&Heights<P>> =
-                        neighbours[n].iter().map(|&m| &heights[m]).collect();
-                    step_node(
-                        config,
-                        state,
-                        &heard,
-                        params,
-                        scratch,
-                        outbox,
-                        sent,
-                        lambda,
-                        &[],
-                    )
-                },
-            )
-            .reduce(|| f64::NEG_INFINITY, f64::max);
+        let excess = self.step_all(&heights, |_, _| Some(&[][..]));
         // 3. Deliveries, handed over in decreasing sender order: each node applies them
         //    in its own canonical order.
         let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
@@ -203,49 +176,19 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
                 inbox[position(&self.configs, job.to)].push(job);
             }
         }
-        self.configs
-            .par_iter()
-            .zip(&mut self.states)
-            .zip(&inbox)
-            .for_each(|((c, s), jobs)| deliver(c, s, jobs));
+        deliver_all(&self.configs, &mut self.states, &inbox, |_| false);
         // Every node's report, in node order.
-        ledger.clear();
-        for (c, s) in self.configs.iter().zip(&self.states) {
-            for (i, lc) in c.commodities.iter().enumerate() {
-                ledger.add(
-                    lc.local.k,
-                    s.injected[i],
-                    s.discarded[i],
-                    s.absorbed[i],
-                    s.held[i],
-                );
-            }
-        }
+        self.report(ledger);
         excess
     }
 
     fn moved(&self) -> Flow {
         let g = self.g;
-        let pairs = g.pairs();
         let len = self.lambda.first().map_or(0, Ring::len);
         let zero = mean_of_zeros(len);
         let mut flow = Flow::zero(g);
         flow.x.iter_mut().for_each(|xs| xs.fill(zero));
-        for (config, sent) in self.configs.iter().zip(&self.sent) {
-            let means = sent.means();
-            let mut j = 0;
-            for c in &config.commodities {
-                let k = c.local.k;
-                let start = pairs.range(k).start;
-                for e in &config.out[j..j + c.out_edges] {
-                    let p = pairs
-                        .find(k, EdgeIndex::new(e.edge))
-                        .expect("a configured out-edge is a usable pair");
-                    flow.x[k][p - start] = means[j];
-                    j += 1;
-                }
-            }
-        }
+        self.fill(&mut flow, |ring| Some(ring.means()));
         flow
     }
 
@@ -287,7 +230,7 @@ impl<P: PushPolicy> Executor for Nodes<'_, P> {
 
 impl<P: PushPolicy> Nodes<'_, P> {
     /// Writes into `flow`, per usable pair, the value `row` picks from its tail's window
-    /// (zeros where it gives none).
+    /// (leaving `flow` as it is where it gives none).
     fn fill(&self, flow: &mut Flow, row: impl Fn(&Ring) -> Option<Vec<f64>>) {
         let pairs = self.g.pairs();
         for (config, sent) in self.configs.iter().zip(&self.sent) {
@@ -311,7 +254,8 @@ impl<P: PushPolicy> Nodes<'_, P> {
     /// nor take delivery, closed out-edges get no push, liars scale what they announce,
     /// and the jobs sent pass through the faulty network ([`Network::transmit`]).
     fn faulty_round(&mut self, ledger: &mut RoundLedger) -> f64 {
-        let f = self.faults.as_mut().expect("a faulty round has faults");
+        // Out of `self` for the round, so that the nodes can be stepped while it is read.
+        let mut f = self.faults.take().expect("a faulty round has faults");
         f.round += 1;
         f.net.begin(f.round);
         let net = &f.net;
@@ -330,37 +274,10 @@ impl<P: PushPolicy> Nodes<'_, P> {
             })
             .collect();
         // 2. Every node that is up steps, over its open out-edges.
-        let (params, neighbours, first_out) = (&self.params, &self.neighbours, &f.first_out);
-        let excess = self
-            .configs
-            .par_iter()
-            .zip(&mut self.states)
-            .zip(&mut self.outboxes)
-            .zip(&mut self.sent)
-            .zip(&mut self.lambda)
-            .enumerate()
-            .map_init(
-                NodeScratch::<P>::default,
-                |scratch, (n, ((((config, state), outbox), sent), lambda))| {
-                    if net.down[config.node] {
-                        outbox.clear();
-                        sent.next_row().iter_mut().for_each(|x| *x = 0.0);
-                        sent.commit();
-                        lambda.next_row()[0] = 0.0;
-                        lambda.commit();
-                        state.injected.iter_mut().for_each(|x| *x = 0.0);
-                        state.discarded.iter_mut().for_each(|x| *x = 0.0);
-                        return f64::NEG_INFINITY;
-                    }
-                    let heard: Vec<&Heights<P>> =
-                        neighbours[n].iter().map(|&m| &heights[m]).collect();
-                    let open = &net.open[first_out[n]..first_out[n + 1]];
-                    step_node(
-                        config, state, &heard, params, scratch, outbox, sent, lambda, open,
-                    )
-                },
-            )
-            .reduce(|| f64::NEG_INFINITY, f64::max);
+        let first_out = &f.first_out;
+        let excess = self.step_all(&heights, |n, node| {
+            (!net.down[node]).then(|| &net.open[first_out[n]..first_out[n + 1]])
+        });
         // 3. The network carries what was sent (in the global out-edge numbering).
         for (n, sent) in self.sent.iter().enumerate() {
             if let Some(row) = sent.newest() {
@@ -395,18 +312,59 @@ impl<P: PushPolicy> Nodes<'_, P> {
             inbox[position(&self.configs, job.to)].push(job);
         }
         let down = &f.net.down;
+        deliver_all(&self.configs, &mut self.states, &inbox, |node| down[node]);
+        // Every node's report, in node order, and the network's.
+        self.report(ledger);
+        ledger.in_flight.copy_from_slice(&f.net.in_flight_now);
+        ledger.lost.copy_from_slice(&f.net.lost);
+        self.faults = Some(f);
+        excess
+    }
+
+    /// Step 2 of a round: every node steps with its out-neighbours' announcements
+    /// `heights`, over the out-edges `open(n, node)` leaves open (the node at position
+    /// n among the configured ones, G′ node `node`; an empty slice opens all). Where
+    /// `open` says `None` the node
+    /// is down: it sends nothing, its window records nothing sent and λ = 0, and it
+    /// injects and discards nothing. Returns the largest capacity excess.
+    fn step_all<'o>(
+        &mut self,
+        heights: &[Heights<P>],
+        open: impl Fn(usize, usize) -> Option<&'o [bool]> + Sync + Send,
+    ) -> f64 {
+        let (params, neighbours) = (&self.params, &self.neighbours);
         self.configs
             .par_iter()
             .zip(&mut self.states)
-            .zip(&inbox)
-            .for_each(|((c, s), jobs)| {
-                if down[c.node] {
-                    s.absorbed.iter_mut().for_each(|x| *x = 0.0);
-                } else {
-                    deliver(c, s, jobs);
-                }
-            });
-        // Every node's report, in node order, and the network's.
+            .zip(&mut self.outboxes)
+            .zip(&mut self.sent)
+            .zip(&mut self.lambda)
+            .enumerate()
+            .map_init(
+                NodeScratch::<P>::default,
+                |scratch, (n, ((((config, state), outbox), sent), lambda))| {
+                    let Some(open) = open(n, config.node) else {
+                        outbox.clear();
+                        sent.next_row().iter_mut().for_each(|x| *x = 0.0);
+                        sent.commit();
+                        lambda.next_row()[0] = 0.0;
+                        lambda.commit();
+                        state.injected.iter_mut().for_each(|x| *x = 0.0);
+                        state.discarded.iter_mut().for_each(|x| *x = 0.0);
+                        return f64::NEG_INFINITY;
+                    };
+                    let heard: Vec<&Heights<P>> =
+                        neighbours[n].iter().map(|&m| &heights[m]).collect();
+                    step_node(
+                        config, state, &heard, params, scratch, outbox, sent, lambda, open,
+                    )
+                },
+            )
+            .reduce(|| f64::NEG_INFINITY, f64::max)
+    }
+
+    /// Every node's report of the round into `ledger`, in node order.
+    fn report(&self, ledger: &mut RoundLedger) {
         ledger.clear();
         for (c, s) in self.configs.iter().zip(&self.states) {
             for (i, lc) in c.commodities.iter().enumerate() {
@@ -419,10 +377,28 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 );
             }
         }
-        ledger.in_flight.copy_from_slice(&f.net.in_flight_now);
-        ledger.lost.copy_from_slice(&f.net.lost);
-        excess
     }
+}
+
+/// Every node takes delivery of its `inbox` in its own canonical order, but for the
+/// G′ nodes `down` names, which take none (and absorb nothing).
+fn deliver_all<P: PushPolicy>(
+    configs: &[NodeConfig<P>],
+    states: &mut [NodeState<P>],
+    inbox: &[Vec<&Jobs<P>>],
+    down: impl Fn(usize) -> bool + Sync,
+) {
+    configs
+        .par_iter()
+        .zip(states)
+        .zip(inbox)
+        .for_each(|((c, s), jobs)| {
+            if down(c.node) {
+                s.absorbed.iter_mut().for_each(|x| *x = 0.0);
+            } else {
+                deliver(c, s, jobs);
+            }
+        });
 }
 
 /// One node's step of a round ([`node_step_open`]) with its window kept: what it sent over
