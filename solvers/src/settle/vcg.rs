@@ -375,6 +375,10 @@ impl super::Mechanism for Vcg {
         true
     }
 
+    fn resolves_per_participant(&self) -> bool {
+        true
+    }
+
     fn settle(
         &self,
         s: &Setting<'_>,
