@@ -335,9 +335,20 @@ impl Spec {
             field,
             message: e.message().trim().to_string(),
         };
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(SpecError::Toml {
+                file: file.clone(),
+                line: String::new(),
+                field: "(top level)".into(),
+                message: "the file is empty; a spec is TOML with name = \"…\", methods = [\"…\"] and at least one [[configuration]] table".into(),
+            });
+        }
         let de = toml::Deserializer::parse(text).map_err(|e| toml_error("(syntax)".into(), &e))?;
         let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
+            let field = match e.path().to_string() {
+                p if p == "." => "(top level)".to_string(),
+                p => p,
+            };
             toml_error(field, e.inner())
         })?;
         let bad = |field: &str, message: String| SpecError::Field {

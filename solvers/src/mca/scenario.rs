@@ -255,7 +255,10 @@ impl Scenario {
             brokerflow_graphs::json::read(text, origin, "scenario", "the file is empty").map_err(
                 |e| McaError::Parse {
                     origin: e.origin,
-                    path: e.path,
+                    path: match e.path.is_empty() {
+                        true => "(top level)".to_string(),
+                        false => e.path,
+                    },
                     message: e.message,
                 },
             )?;
