@@ -412,3 +412,43 @@ fn a_capacity_violation_fails_the_run() {
     r.max_capacity_violation = f64::NAN;
     assert!(r.valid().is_err());
 }
+
+/// Demands changed, G′ unchanged (the same usable pairs and priced nodes): the saved
+/// window goes into the convergence test, and the run still stops only after a whole
+/// window of rounds on the new market (so every round it reports is a new one). A
+/// change of G′'s shape (a bandwidth made unlimited: its node vanishes) starts the
+/// window afresh.
+#[test]
+fn a_replan_on_the_same_graph_carries_the_window_into_the_test() {
+    let m = examples::tiny();
+    for variant in Variant::ALL {
+        let o = EngineOptions::new(variant, Injection::Demand);
+        let saved = saved_after(&m, &o, 300);
+        let mut changed = m.clone().into_market();
+        changed.users[0].demand *= 1.5;
+        changed.users[1].demand *= 0.5;
+        let numbers = changed.clone().validate().unwrap();
+        let g2 = graph(&numbers);
+        let (e, resumed) = replan::resume(&numbers, &g2, &o, &saved).unwrap();
+        assert_eq!(resumed.mode, ResumeMode::Replanned);
+        assert_eq!(resumed.window_carried, o.window, "{}", variant.name());
+        let r = e.run(&mut Observers::new());
+        assert!(
+            r.rounds >= o.window,
+            "{}: {} rounds",
+            variant.name(),
+            r.rounds
+        );
+        assert!(r.max_ledger_residual <= 1e-9, "{}", r.max_ledger_residual);
+        let b1b2 = changed
+            .links
+            .iter_mut()
+            .find(|l| l.from == "b1" && l.to == "b2")
+            .unwrap();
+        b1b2.bandwidth = None;
+        let shape = changed.validate().unwrap();
+        let g3 = graph(&shape);
+        let (_, resumed) = replan::resume(&shape, &g3, &o, &saved).unwrap();
+        assert_eq!(resumed.window_carried, 0, "{}", variant.name());
+    }
+}
