@@ -377,7 +377,8 @@ pub struct SavedState {
 pub enum ResumeMode {
     /// The same market: the run went on exactly as if it had never stopped.
     Continued,
-    /// The market's numbers changed: queues carried over, window and counts afresh.
+    /// The market's numbers changed: queues carried over, the counts afresh (the
+    /// saved window only into the convergence test, when G′ kept its shape).
     #[serde(rename = "re-planned")]
     Replanned,
 }
