@@ -75,17 +75,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A replicated settlement that aborted (design §10) has printed its outcome.
         Err(e) if e.is::<cmd::settle::Aborted>() => {
-            eprintln!("brokerflow: {e:#}");
+            eprintln!("brokerflow: {}", one_message(&e));
             ExitCode::from(3)
         }
         Err(e) => {
-            eprintln!("brokerflow: {e:#}");
+            eprintln!("brokerflow: {}", one_message(&e));
             match e.downcast_ref::<cmd::Verdict>() {
                 Some(verdict) => ExitCode::from(verdict.code),
                 None => ExitCode::FAILURE,
             }
         }
     }
+}
+
+/// The error and its causes on one line, `error: cause: cause`, leaving out a cause
+/// whose text the line already holds (library errors that quote their OS error would
+/// otherwise print it twice).
+fn one_message(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {

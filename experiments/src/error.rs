@@ -26,6 +26,12 @@ pub enum ExperimentError {
         #[source]
         source: std::io::Error,
     },
+    /// `--out` names a file, not a folder.
+    #[error("--out {}: a file of that name exists, and --out names the folder the results go into: choose another folder with --out DIR, or move the file away", path.display())]
+    OutIsFile {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The output folder holds a finished run and neither resuming nor replacing it
     /// was asked for (so committed results are never overwritten by accident).
     #[error("{} already holds the results of an earlier run (scenarios.csv): write this run elsewhere with --out DIR, keep its finished rows with --resume, or replace them with --force", out.display())]

@@ -110,6 +110,9 @@ pub fn run_experiment(
         None => cores().min(MAX_JOBS),
     };
     within_batch_limits(spec, options.force)?;
+    if out.exists() && !out.is_dir() {
+        return Err(ExperimentError::OutIsFile { path: out.clone() });
+    }
     std::fs::create_dir_all(out).map_err(ExperimentError::io("creating", out))?;
     remove_stale_temporaries(out).map_err(ExperimentError::io(
         "removing stale temporary files in",

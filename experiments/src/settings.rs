@@ -145,6 +145,11 @@ pub fn write_files<N: AsRef<str>>(
     dir: &Path,
     files: &[(N, String)],
 ) -> Result<(), ExperimentError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(ExperimentError::OutIsFile {
+            path: dir.to_path_buf(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(ExperimentError::io("creating", dir))?;
     for (name, text) in files {
         let path = dir.join(name.as_ref());

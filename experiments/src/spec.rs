@@ -335,9 +335,20 @@ impl Spec {
             field,
             message: e.message().trim().to_string(),
         };
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(SpecError::Toml {
+                file: file.clone(),
+                line: String::new(),
+                field: "(top level)".into(),
+                message: "the file is empty; a spec is TOML with name = \"…\", methods = [\"…\"] and at least one [[configuration]] table".into(),
+            });
+        }
         let de = toml::Deserializer::parse(text).map_err(|e| toml_error("(syntax)".into(), &e))?;
         let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
+            let field = match e.path().to_string() {
+                p if p == "." => "(top level)".to_string(),
+                p => p,
+            };
             toml_error(field, e.inner())
         })?;
         let bad = |field: &str, message: String| SpecError::Field {
@@ -624,8 +635,43 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
     Ok((o, backend))
 }
 
+/// The most files one market glob of a spec may match.
+pub const MAX_GLOB_FILES: usize = 10_000;
+
+/// Refuses a market glob whose walk is not bounded by the spec's folder: an absolute
+/// glob (`/**/*.json` walks the whole filesystem), `..` after a wildcard (`*/../..`),
+/// and `**` in a glob that leaves the spec's folder with `..` (`../**` walks the
+/// parent's whole tree). A glob may still reach a fixed folder outside the spec's
+/// folder through a literal prefix (`../graphs/markets/mcf/*.txt`): that walk is one
+/// folder deep per wildcard component.
+fn bounded_glob(dir: &Path, pattern: &str) -> Result<(), String> {
+    let fix = "write the glob relative to the spec's folder, or list the files one by one";
+    if Path::new(pattern).has_root() || Path::new(pattern).is_absolute() {
+        return Err(format!(
+            "'{pattern}' is an absolute glob, which can walk the whole filesystem; market globs are relative to the spec's folder ({}): {fix}",
+            dir.display()
+        ));
+    }
+    let parts: Vec<&str> = pattern.split(['/', '\\']).collect();
+    let wild = |p: &str| p.contains(['*', '?', '[']);
+    let first = parts.iter().position(|p| wild(p)).unwrap_or(parts.len());
+    if parts[first..].contains(&"..") {
+        return Err(format!(
+            "'{pattern}' has '..' after a wildcard, which can walk out of any folder: {fix}"
+        ));
+    }
+    if parts[..first].contains(&"..") && parts[first..].iter().any(|p| p.contains("**")) {
+        return Err(format!(
+            "'{pattern}' leaves the spec's folder ({}) with '..' and then walks every folder below with '**': name the folder the files are in (e.g. ../graphs/markets/mcf/*.txt)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Expands market paths and globs (relative to the spec's folder) in order; each
-/// pattern must match at least one readable file.
+/// pattern must match at least one readable file. Globs are bounded ([`bounded_glob`],
+/// at most [`MAX_GLOB_FILES`] files each).
 fn find_markets(dir: &Path, patterns: &[String]) -> Result<Vec<MarketFile>, (usize, String)> {
     if patterns.is_empty() {
         return Err((0, "at least one market file or glob is needed".into()));
@@ -635,10 +681,19 @@ fn find_markets(dir: &Path, patterns: &[String]) -> Result<Vec<MarketFile>, (usi
         let full = dir.join(pattern);
         let full_text = full.to_string_lossy().to_string();
         let mut paths: Vec<PathBuf> = if pattern.contains(['*', '?', '[']) {
-            glob::glob(&full_text)
+            bounded_glob(dir, pattern).map_err(|m| (j, m))?;
+            let found: Vec<PathBuf> = glob::glob(&full_text)
                 .map_err(|e| (j, format!("'{pattern}' is not a valid glob: {e}")))?
                 .filter_map(Result::ok)
-                .collect()
+                .take(MAX_GLOB_FILES + 1)
+                .collect();
+            if found.len() > MAX_GLOB_FILES {
+                return Err((
+                    j,
+                    format!("'{pattern}' matches more than {MAX_GLOB_FILES} files: name a narrower folder or pattern"),
+                ));
+            }
+            found
         } else {
             vec![full.clone()]
         };
@@ -900,6 +955,40 @@ providers = 2
         );
         let e = error_of(&format!("{GOOD}[engine]\nworkers = 2\n"));
         assert!(e.contains("engine.workers"), "{e}");
+    }
+
+    fn markets_error(pattern: &str) -> String {
+        let text = GOOD.replace(
+            "seeds = 2\n[configuration.generator]\nusers = 3\nbrokers = 2\nproviders = 2\n",
+            &format!("markets = [{pattern:?}]\n"),
+        );
+        error_of(&text)
+    }
+
+    /// Globs that would walk the filesystem are refused before any walk, naming the
+    /// place and what to write instead (the patterns name folders that do not exist,
+    /// so a walk would end in "matches no file").
+    #[test]
+    fn globs_that_walk_out_of_the_spec_folder_are_refused() {
+        let e = markets_error("/no-such-folder-4711/**/*.json");
+        assert!(
+            e.starts_with("x/spec.toml: configuration[0].markets[0]: '/no-such-folder-4711/**/*.json' is an absolute glob")
+                && e.contains("relative to the spec's folder (x)")
+                && e.contains("list the files one by one"),
+            "{e}"
+        );
+        let e = markets_error("no-such-folder-4711/*/../../../*.json");
+        assert!(e.contains("'..' after a wildcard"), "{e}");
+        let e = markets_error("../no-such-folder-4711/**/*.json");
+        assert!(
+            e.contains("with '..' and then walks every folder below with '**'"),
+            "{e}"
+        );
+        // A literal way out, then one folder deep: walked (and here empty).
+        let e = markets_error("../no-such-folder-4711/*.json");
+        assert!(e.contains("matches no file"), "{e}");
+        let e = markets_error("no-such-folder-4711/**/*.json");
+        assert!(e.contains("matches no file"), "{e}");
     }
 
     #[test]

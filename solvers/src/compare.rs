@@ -572,7 +572,7 @@ fn engine_row(
             .push(format!("stopped at the round limit ({})", o.max_rounds)),
         engine::Stop::NothingToRoute => row
             .notes
-            .push("nothing to route: no user has demand".to_string()),
+            .push("nothing to route: every injection is 0 (no user has demand, or none reaches an eligible provider)".to_string()),
     }
     row.welfare = Some(welfare);
     row.optimum = Some(optimum);

@@ -47,18 +47,24 @@ pub struct Limits {
     /// The most pair-runs one experiment batch may hold: Σ scenarios × methods × usable
     /// pairs ([`BatchEstimate`]).
     pub batch_pair_runs: u64,
+    /// The most LP variables VCG's P3 solves may hold summed over the solves: the full
+    /// P3 and one re-solve per participant that can trade ([`VcgEstimate`]).
+    pub vcg_variable_solves: u64,
 }
 
 impl Limits {
     /// The documented defaults: 1 000 000 LP variables (about 3 GiB at
     /// [`LP_BYTES_PER_VARIABLE`]; 1.8× the largest documented LP, P1 at 100 000 users
     /// with 553 922), 4 GiB per engine run (4.7× the 100 000-user run's 852 MB
-    /// estimate) and 10⁹ pair-runs per experiment batch (at the tens of µs a pair of
-    /// one method takes on the measured markets, about a day on 2 cores).
+    /// estimate), 10⁹ pair-runs per experiment batch (at the tens of µs a pair of
+    /// one method takes on the measured markets, about a day on 2 cores) and 10⁸ LP
+    /// variables summed over VCG's P3 solves (at the 36 µs per variable clarabel took
+    /// on a 50 000-variable LP, an hour of CPU; larger LPs take longer per variable).
     pub const DEFAULT: Limits = Limits {
         lp_variables: 1_000_000,
         engine_bytes: 4 << 30,
         batch_pair_runs: 1_000_000_000,
+        vcg_variable_solves: 100_000_000,
     };
 }
 
@@ -164,6 +170,93 @@ pub fn lp_estimate(g: &ExpandedGraph, objective: Objective) -> LpEstimate {
         objective,
         variables,
         constraints: rows + capacity_rows,
+    }
+}
+
+/// The LP work of VCG's payments ([Dist-Auctioneer]) on a G′, before the first P3:
+/// the full P3 and one re-solve W*_{−i} per participant that trades. Who trades is
+/// known only after the allocation, so every participant that can trade counts: a
+/// user with positive demand that is not stranded, and every broker and provider that
+/// a usable pair of such a user touches. Each re-solve is on a market with one
+/// participant fewer, so P3's variable count bounds it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VcgEstimate {
+    /// P3's variables ([`lp_estimate`]'s upper bound).
+    pub p3_variables: usize,
+    /// Participants that can trade: at most this many re-solves.
+    pub resolves: usize,
+}
+
+impl VcgEstimate {
+    /// Σ over the solves of their variables, at most: (re-solves + 1) × P3's
+    /// variables (saturating).
+    pub fn variable_solves(&self) -> u64 {
+        (self.resolves as u64)
+            .saturating_add(1)
+            .saturating_mul(self.p3_variables as u64)
+    }
+
+    /// Refuses VCG payments whose solves hold more variables in all than `limits`
+    /// allow.
+    pub fn check(&self, limits: &Limits) -> Result<(), TooLarge> {
+        if self.variable_solves() > limits.vcg_variable_solves {
+            return Err(TooLarge::Vcg {
+                estimate: *self,
+                limit: limits.vcg_variable_solves,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The LP work of VCG over P3 ([Dist-Auctioneer]) on `g`: P3's variables and the
+/// participants that can trade, each of whom costs one re-solve.
+///
+/// # Arguments
+/// * `g`: the expanded graph G′ of the declared market.
+///
+/// # Returns
+/// The [`VcgEstimate`].
+///
+/// # Complexity
+/// O(N + |P|) for N nodes of G′ and |P| usable pairs.
+///
+/// # Example
+/// ```
+/// use brokerflow_graphs::{examples, ExpandedGraph};
+/// use brokerflow_solvers::workload::vcg_estimate;
+///
+/// // tiny: 16 P3 variables; u1, u2, u3, b1, b2, p1 and p2 can all trade.
+/// let e = vcg_estimate(&ExpandedGraph::new(&examples::tiny()));
+/// assert_eq!((e.p3_variables, e.resolves), (16, 7));
+/// assert_eq!(e.variable_solves(), 8 * 16);
+/// ```
+///
+/// Paper: [Dist-Auctioneer] (the Clarke pivot's W*_{−i}).
+pub fn vcg_estimate(g: &ExpandedGraph) -> VcgEstimate {
+    use brokerflow_graphs::NodeKind;
+    let pairs = g.pairs();
+    let mut touched = vec![false; g.graph.node_count()];
+    let mut users = 0usize;
+    for (k, c) in g.commodities.iter().enumerate() {
+        if c.demand <= 0.0 || c.is_stranded() || pairs.range(k).is_empty() {
+            continue;
+        }
+        users += 1;
+        for pair in pairs.range(k) {
+            touched[pairs.tail(pair).index()] = true;
+            touched[pairs.head(pair).index()] = true;
+        }
+    }
+    let sellers = g
+        .graph
+        .node_indices()
+        .filter(|&n| touched[n.index()])
+        .filter(|&n| matches!(g.node(n).kind, NodeKind::Broker(_) | NodeKind::Provider(_)))
+        .count();
+    VcgEstimate {
+        p3_variables: lp_estimate(g, Objective::Welfare).variables,
+        resolves: users + sellers,
     }
 }
 
@@ -373,6 +466,22 @@ pub enum TooLarge {
         /// [`Limits::engine_bytes`].
         limit: u64,
     },
+    /// VCG payments whose P3 solves (the full one and a re-solve per participant
+    /// that can trade) hold more variables in all than the limit.
+    #[error(
+        "VCG's payments would solve P3 up to {} times (once, and once without each of the {} participants that can trade), each of up to {} variables: {} variables in all; the limit is {}",
+        estimate.resolves as u64 + 1,
+        estimate.resolves,
+        estimate.p3_variables,
+        estimate.variable_solves(),
+        limit
+    )]
+    Vcg {
+        /// The estimate.
+        estimate: VcgEstimate,
+        /// [`Limits::vcg_variable_solves`].
+        limit: u64,
+    },
     /// An experiment batch above the pair-runs limit.
     #[error(
         "the batch would run {} scenarios, about {} pair-runs (scenarios × methods × usable pairs); the limit is {} pair-runs",
@@ -448,6 +557,7 @@ mod tests {
             lp_variables: 17,
             engine_bytes: 24_800,
             batch_pair_runs: 0,
+            vcg_variable_solves: 0,
         };
         let g = ExpandedGraph::new(&examples::tiny());
         assert!(lp_estimate(&g, Objective::Concurrent)
@@ -477,6 +587,30 @@ mod tests {
         assert!(small.check(&Limits::DEFAULT).is_ok());
         small.add(usize::MAX, usize::MAX, 2);
         assert_eq!(small.pair_runs, u64::MAX);
+    }
+
+    /// tiny with the VCG limit one below (7 + 1) × 16 = 128 variable-solves is refused,
+    /// at 128 accepted; a user with no demand neither trades nor costs a re-solve.
+    #[test]
+    fn vcg_counts_one_p3_per_participant_that_can_trade() {
+        let g = ExpandedGraph::new(&examples::tiny());
+        let at = Limits {
+            vcg_variable_solves: 128,
+            ..Limits::DEFAULT
+        };
+        assert!(vcg_estimate(&g).check(&at).is_ok());
+        let below = Limits {
+            vcg_variable_solves: 127,
+            ..Limits::DEFAULT
+        };
+        let e = vcg_estimate(&g).check(&below).unwrap_err().to_string();
+        assert!(e.contains("up to 8 times"), "{e}");
+        assert!(e.contains("128 variables in all"), "{e}");
+        let mut m = examples::tiny().into_market();
+        m.users[0].demand = 0.0;
+        let idle = vcg_estimate(&ExpandedGraph::new(&m.validate().unwrap()));
+        // u1's 4 pairs go, and u1 with them; b1, p1 still serve u2.
+        assert_eq!((idle.p3_variables, idle.resolves), (12, 6));
     }
 
     #[test]

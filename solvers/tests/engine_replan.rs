@@ -263,8 +263,8 @@ fn malformed_states_are_refused_where_they_break() {
     };
     let cases: Vec<(String, &str)> = vec![
         (good[..good.len() / 2].to_string(), "truncated"),
-        (String::new(), "(top): the file is empty"),
-        ("[1, 2]".into(), "(top): must be a JSON object"),
+        (String::new(), "(top level): the file is empty"),
+        ("[1, 2]".into(), "(top level): must be a JSON object"),
         (
             edited(&|v| v["queues"][0] = serde_json::json!(["b1", "u1", "1.0", {}])),
             "queues[0]: must be a JSON object",
@@ -335,7 +335,7 @@ fn a_state_is_read_like_every_other_json_file() {
     let refused = |text: &str| replan::read_state(text).unwrap_err().to_string();
     for blank in ["", " \n\t"] {
         let e = refused(blank);
-        assert!(e.starts_with("(top): the file is empty"), "{e}");
+        assert!(e.starts_with("(top level): the file is empty"), "{e}");
     }
     // Cut right after queues[0]'s key "held": the text ends inside that queue.
     let cut = &good[..good.find("\"held\"").unwrap() + "\"held\"".len()];
@@ -347,7 +347,7 @@ fn a_state_is_read_like_every_other_json_file() {
     );
     let e = refused(&format!("{good} {{}}"));
     assert!(
-        e.starts_with("(top): unexpected text after the saved state object"),
+        e.starts_with("(top level): unexpected text after the saved state object"),
         "{e}"
     );
     // serde_json keeps the last of two equal keys: queues[0] would hold 0 jobs.
@@ -451,4 +451,44 @@ fn a_capacity_violation_fails_the_run() {
     assert_eq!(excess, 2.7e3);
     r.max_capacity_violation = f64::NAN;
     assert!(r.valid().is_err());
+}
+
+/// Demands changed, G′ unchanged (the same usable pairs and priced nodes): the saved
+/// window goes into the convergence test, and the run still stops only after a whole
+/// window of rounds on the new market (so every round it reports is a new one). A
+/// change of G′'s shape (a bandwidth made unlimited: its node vanishes) starts the
+/// window afresh.
+#[test]
+fn a_replan_on_the_same_graph_carries_the_window_into_the_test() {
+    let m = examples::tiny();
+    for variant in Variant::ALL {
+        let o = EngineOptions::new(variant, Injection::Demand);
+        let saved = saved_after(&m, &o, 300);
+        let mut changed = m.clone().into_market();
+        changed.users[0].demand *= 1.5;
+        changed.users[1].demand *= 0.5;
+        let numbers = changed.clone().validate().unwrap();
+        let g2 = graph(&numbers);
+        let (e, resumed) = replan::resume(&numbers, &g2, &o, &saved).unwrap();
+        assert_eq!(resumed.mode, ResumeMode::Replanned);
+        assert_eq!(resumed.window_carried, o.window, "{}", variant.name());
+        let r = e.run(&mut Observers::new());
+        assert!(
+            r.rounds >= o.window,
+            "{}: {} rounds",
+            variant.name(),
+            r.rounds
+        );
+        assert!(r.max_ledger_residual <= 1e-9, "{}", r.max_ledger_residual);
+        let b1b2 = changed
+            .links
+            .iter_mut()
+            .find(|l| l.from == "b1" && l.to == "b2")
+            .unwrap();
+        b1b2.bandwidth = None;
+        let shape = changed.validate().unwrap();
+        let g3 = graph(&shape);
+        let (_, resumed) = replan::resume(&shape, &g3, &o, &saved).unwrap();
+        assert_eq!(resumed.window_carried, 0, "{}", variant.name());
+    }
 }

@@ -223,3 +223,67 @@ fn deviations_are_objects_with_each_key_once() {
     );
     assert_eq!(ok.unwrap().len(), 1);
 }
+
+/// The money bound of markets ([`brokerflow_graphs::MONEY_LIMIT`] = 1e303) on the stream
+/// market's offers: c1 asks 1 replica of 20 inputs/s at 10 MI each for 3600 s, so at
+/// π_xmax = 1e300 its payment is 1 × 20 × 3600 × 10 × 1e300 = 7.2e305, above the limit
+/// though every number alone is finite and its value rate 2e302 is below it (the
+/// product is rounded in its last digits, so only 7.2…e305 is asserted).
+#[test]
+fn offers_whose_payments_overflow_are_refused_naming_the_field() {
+    let huge = OFFERS.replace(r#""max_price": 5"#, r#""max_price": 1e300"#);
+    says(
+        &offers_error(&huge),
+        &[
+            "offers.json: customers[0] (id 'c1').max_price",
+            "the payment r·λ·(c_end − c_start)·I_c·π_xmax reaches 7.2",
+            "e305, above the limit 1e303",
+        ],
+    );
+    // 1e296 × 7.2e5 = 7.2e301: accepted.
+    let fine = OFFERS.replace(r#""max_price": 5"#, r#""max_price": 1e296"#);
+    assert!(Offers::from_json_str(&fine, "offers.json").is_ok());
+    // The deposit ρ·I_c·π_xmax: 1e300 × 10 × 5 = 5e301 < 1e303 < 1e302 × 10 × 5.
+    let deposit = OFFERS.replace(r#""deposit_factor": 1000"#, r#""deposit_factor": 1e302"#);
+    says(
+        &offers_error(&deposit),
+        &[
+            "offers.json: parameters.deposit_factor",
+            "the deposit ρ·I_c·π_xmax reaches 5.0",
+            "e303, above the limit",
+        ],
+    );
+    // s1 charges π_xmin·I_s·(s_end − s_start) = 1e299 × 200 × 3600 = 7.2e304.
+    let supplier = OFFERS.replace(r#""min_price": 1}"#, r#""min_price": 1e299}"#);
+    says(
+        &offers_error(&supplier),
+        &[
+            "offers.json: suppliers[0] (id 's1').min_price",
+            "the charge π_xmin·I_s·(s_end − s_start) reaches 7.2",
+            "e304, above the limit",
+        ],
+    );
+}
+
+/// MCA scenario values: each alone finite, but p1's 6e302 and 5e302 already sum to
+/// 1.1e303, above the limit, so any welfare over both items overflows the bound.
+#[test]
+fn scenario_values_whose_sum_overflows_are_refused_naming_the_value() {
+    let huge = SCENARIO.replace(
+        r#"{"A": 6, "B": 5, "A+B": 8}"#,
+        r#"{"A": 6e302, "B": 5e302, "A+B": 8}"#,
+    );
+    says(
+        &scenario_error(&huge),
+        &[
+            "s.json: values.p1.\"B\"",
+            "the values' sum reaches 1.1",
+            "e303, above the limit 1e303",
+        ],
+    );
+    let fine = SCENARIO.replace(
+        r#"{"A": 6, "B": 5, "A+B": 8}"#,
+        r#"{"A": 6e301, "B": 5e301, "A+B": 8}"#,
+    );
+    assert!(Scenario::from_json_str(&fine, "s.json").is_ok());
+}

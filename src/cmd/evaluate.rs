@@ -24,7 +24,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot read", args.flows.display()))?;
     let flows = args.flows.display().to_string();
     let (flow, issues) = read_flows(market, g, &text, &flows)?;
-    let e = evaluate(g, &flow, &issues, args.backend)?;
+    let e = evaluate(g, &flow, &issues, args.backend)
+        .with_context(|| format!("{}: the welfare optimum P3", loaded.path.display()))?;
     if args.json {
         let value = e.to_json(g, &flows, provenance(&loaded, e.backend));
         println!("{}", serde_json::to_string_pretty(&value)?);

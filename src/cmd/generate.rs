@@ -1,8 +1,9 @@
 //! `brokerflow generate`: a random market as in [MCF-Grid] §6 / design §7, written as a
 //! market file.
 
-use anyhow::Context;
 use brokerflow_graphs::generate::{generate, AsFlags};
+
+use crate::cmd::output::Outputs;
 
 /// `generate`'s arguments: the library's.
 pub type Args = brokerflow_graphs::commands::GenerateCommand;
@@ -14,8 +15,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = market.to_json_pretty();
     match &args.output {
         Some(path) => {
-            crate::cmd::write_atomically(path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
+            let mut outputs = Outputs::plan(&[], &[("-o", Some(path))])?;
+            outputs.stage(path, text);
+            outputs.commit()?;
             eprintln!(
                 "generated market '{}' (seed {}): {} -> {}",
                 market.name,

@@ -38,8 +38,6 @@ pub const EXIT_INFEASIBLE: u8 = 4;
 /// `experiment`'s exit code when it wrote every output but some rows failed.
 pub const EXIT_FAILED_ROWS: u8 = 5;
 
-pub use output::write_atomically;
-
 pub use brokerflow_graphs::text::{census, count};
 
 /// A market file as read: the validated market, its G′, and the hash of its bytes.

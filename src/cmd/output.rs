@@ -1,4 +1,4 @@
 //! The files a command writes: planned before any work starts, written together or not
 //! at all ([`brokerflow_experiments::files::Outputs`]).
 
-pub use brokerflow_experiments::files::{write_atomically, Outputs};
+pub use brokerflow_experiments::files::Outputs;

@@ -1,6 +1,7 @@
 //! `brokerflow solve`: the LP baselines P1, P2, P2⁻ and P3 on one market, a thin
 //! adapter over `brokerflow_solvers::lp::session`.
 
+use anyhow::Context;
 use brokerflow_experiments::report::{lp_dot, lp_html, LpPicture};
 use brokerflow_graphs::formats::flows_csv;
 use brokerflow_solvers::lp::{render, Objective};
@@ -45,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .request
         .solve(g, &mut |phase| spinner.set_message(phase.to_string()));
     spinner.finish_and_clear();
-    let results = results?;
+    let results = results.with_context(|| loaded.path.display().to_string())?;
     let pictured: Vec<LpPicture> = (results.iter())
         .map(|(o, r)| {
             let r = r.as_ref().map(|s| (&s.solution, s.seconds));
@@ -95,9 +96,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     match failed.len() {
         0 => Ok(()),
-        k if k == n => anyhow::bail!("none of the {n} LPs was solved"),
+        k if k == n => anyhow::bail!("{}: none of the {n} LPs was solved", loaded.path.display()),
         k => anyhow::bail!(
-            "{k} of {n} LPs not solved ({}); the others are printed above",
+            "{}: {k} of {n} LPs not solved ({}); the others are printed above",
+            loaded.path.display(),
             failed.join(", ")
         ),
     }

@@ -11,6 +11,7 @@ mod evaluate;
 mod experiment;
 mod faults;
 mod generate;
+mod hostile;
 mod import;
 mod inspect;
 mod limits;

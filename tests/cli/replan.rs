@@ -163,7 +163,7 @@ fn what_cannot_resume_is_refused_up_front() {
     let cut = scratch_file("cut.json", &text[..text.find("\n  \"queues\"").unwrap()]);
     refused(
         &["run", &tiny, "--resume", &cut, "--flows", &flows],
-        "cut.json: (top): the text ends before the saved state is complete (a truncated file?)",
+        "cut.json: (top level): the text ends before the saved state is complete (a truncated file?)",
     );
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["pushes"][0] = serde_json::json!(["b1", "p1", "u1", "0.5"]);

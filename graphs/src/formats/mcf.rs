@@ -258,7 +258,8 @@ pub fn parse_mcf_bytes(bytes: &[u8], origin: &str) -> Result<ValidMarket, McfErr
 /// The result passes [`Market::validate`]. Every refusal names `origin`, the line
 /// and what is wrong; no input makes this panic.
 pub fn parse_mcf(text: &str, origin: &str) -> Result<ValidMarket, McfError> {
-    let instance = read_instance(text, origin)?;
+    // A leading byte-order mark is skipped (editors write one), as the JSON readers do.
+    let instance = read_instance(text.strip_prefix('\u{feff}').unwrap_or(text), origin)?;
     let file_name = std::path::Path::new(origin)
         .file_name()
         .map_or_else(|| origin.to_string(), |f| f.to_string_lossy().into_owned());

@@ -337,7 +337,13 @@ pub fn parse_sndlib(
     let mut open: Option<(Section, usize)> = None;
     let mut first_content = true;
     let mut last_line = 0;
-    for (i, raw) in text.lines().enumerate() {
+    // A leading byte-order mark is skipped (editors write one), as the JSON readers do.
+    for (i, raw) in text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .lines()
+        .enumerate()
+    {
         let line = i + 1;
         last_line = line;
         let content = raw.split('#').next().unwrap_or_default().trim();

@@ -423,6 +423,38 @@ impl Accounting {
         })
     }
 
+    /// Fresh accounts whose window holds a saved run's last rounds (a re-plan on a G′
+    /// of the same shape): per round and commodity the jobs `window` = [discarded,
+    /// absorbed], and the window's sum of jobs `injected`. The cumulative ledger stays
+    /// fresh. `None` if the rows do not fit.
+    pub(crate) fn with_window(
+        mut self,
+        injected: &[f64],
+        window: &[Vec<Vec<f64>>; 2],
+    ) -> Option<Accounting> {
+        let n = self.injection.len();
+        let [wd, wa] = window;
+        let rounds = wd.len();
+        if wa.len() != rounds || injected.len() != n {
+            return None;
+        }
+        // Without faults every saved round injected the old a_k: its window sum over
+        // the window's rounds.
+        let each: Vec<f64> = injected.iter().map(|x| x / rounds.max(1) as f64).collect();
+        let injected_rows = vec![each; rounds];
+        let size = self.discarded.size();
+        self.injected = Ring::from_rows(size, n, &injected_rows)?;
+        self.discarded = Ring::from_rows(size, n, wd)?;
+        self.absorbed = Ring::from_rows(size, n, wa)?;
+        let sum = |rows: &[Vec<f64>]| -> Vec<f64> {
+            (0..n).map(|k| rows.iter().map(|r| r[k]).sum()).collect()
+        };
+        self.sum_injected = sum(&injected_rows);
+        self.sum_discarded = sum(wd);
+        self.sum_absorbed = sum(wa);
+        Some(self)
+    }
+
     /// Fresh accounts of a re-planned run: the jobs `carried` over into the network
     /// count as injected before its first round, so the ledger's identity holds from
     /// then on.

@@ -23,9 +23,15 @@
 //!   whose demand grew sees its queues lower), the variant's state carries over (what
 //!   it learned from stale numbers it relearns from its neighbours within a few
 //!   rounds), and each push memory is kept in jobs per round (x̄·d_old/d_new). The
-//!   window, the convergence test and the round count start afresh, so the run
-//!   converges — and reports — on the new market alone; its ledger counts the jobs
-//!   carried over as injected before round 1. A source holding more than its new
+//!   round count and the convergence test's stretch of settled rounds start afresh;
+//!   the window does too, unless G′ kept its shape (the same usable pairs and priced
+//!   nodes): then the saved window is carried into the convergence test and each new
+//!   round replaces its oldest, so the test reads the run's settling from the first
+//!   round on instead of waiting for a fresh window to fill ([`Resumed::window_carried`]).
+//!   The stretch must still reach a whole window of rounds run on the new market
+//!   (and the round limit is at least a window), so whenever the run stops its window
+//!   holds only new rounds: the run converges — and reports — on the new market
+//!   alone. Its ledger counts the jobs carried over as injected before round 1. A source holding more than its new
 //!   ceiling discards the excess in the first round, counted as discarded as every
 //!   discard is. Jobs held where the new market gives them no use — a user whose
 //!   demand became 0, a node no longer on any usable path of the commodity (a
@@ -62,7 +68,7 @@ pub enum StateError {
     /// shared JSON reader's refusal, [`brokerflow_graphs::json::read`]), at a JSON path.
     #[error("{path}: {message}")]
     Syntax {
-        /// Where (`queues[3]`; `(top)` for the whole text).
+        /// Where (`queues[3]`; `(top level)` for the whole text).
         path: String,
         /// What is wrong, with line and column where the reader has them.
         message: String,
@@ -382,7 +388,8 @@ pub struct SavedState {
 pub enum ResumeMode {
     /// The same market: the run went on exactly as if it had never stopped.
     Continued,
-    /// The market's numbers changed: queues carried over, window and counts afresh.
+    /// The market's numbers changed: queues carried over, the counts afresh (the
+    /// saved window only into the convergence test, when G′ kept its shape).
     #[serde(rename = "re-planned")]
     Replanned,
 }
@@ -399,6 +406,11 @@ pub struct Resumed {
     /// Per commodity, jobs dropped because the new market gives them no use where
     /// they were held.
     pub dropped: Vec<f64>,
+    /// Re-planned: rounds of the saved window the convergence test started from (0:
+    /// it started afresh). Each is replaced by a round on the new market, and the run
+    /// stops only after at least a window of new rounds, so what it reports is of the
+    /// new market alone.
+    pub window_carried: usize,
 }
 
 /// SHA-256 of the market's canonical JSON: the same for the same numbers and
@@ -530,7 +542,7 @@ pub fn read_state(text: &str) -> Result<SavedState, StateError> {
     )
     .map_err(|e| StateError::Syntax {
         path: if e.path.is_empty() || e.path == "." {
-            "(top)".into()
+            "(top level)".into()
         } else {
             e.path
         },
@@ -540,7 +552,7 @@ pub fn read_state(text: &str) -> Result<SavedState, StateError> {
     let state: SavedState = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         StateError::Shape {
-            path: if path == "." { "(top)".into() } else { path },
+            path: if path == "." { "(top level)".into() } else { path },
             message: e.into_inner().to_string(),
         }
     })?;
@@ -625,7 +637,7 @@ fn objects_only(v: &Value) -> Result<(), StateError> {
             }),
         }
     };
-    object(Some(v), "(top)", false)?;
+    object(Some(v), "(top level)", false)?;
     for key in ["provenance", "participants", "window", "ledger", "demands"] {
         object(v.get(key), key, false)?;
     }
@@ -900,14 +912,39 @@ pub fn resume<'g>(
         nodes.pushed.insert((a.index(), k, e.index()), x);
     }
     let exact_fit = same && unplaced == 0;
-    if exact_fit {
+    // A re-plan on a G′ of the same shape carries the saved window into the
+    // convergence test (not into the run's averages: see the module docs), when the
+    // run can replace every one of its rounds before it stops.
+    let carry = !same
+        && unplaced == 0
+        && engine.stop.is_none()
+        && options.window <= options.max_rounds
+        && !saved.window.sent.is_empty();
+    let backup = carry.then(|| nodes.clone());
+    if exact_fit || carry {
         nodes.sent = plain_rows(&saved.window.sent);
         nodes.lambda = plain_rows(&saved.window.lambda);
     }
-    engine
-        .runtime
-        .load(&mut nodes, exact_fit)
-        .map_err(StateError::Runtime)?;
+    let loaded = engine.runtime.load(&mut nodes, exact_fit || carry);
+    // The window's columns follow the pushes: every saved push must have found its
+    // pair, or a column would be read as another pair's.
+    let window_carried = match (loaded, backup) {
+        (Ok(()), Some(_)) if nodes.pushed.is_empty() => saved.window.sent.len(),
+        (Ok(()), None) => 0,
+        (Err(e), None) => return Err(StateError::Runtime(e).into()),
+        (_, Some(mut fresh)) => {
+            // The saved window does not fit this G′: load afresh, without it.
+            engine = Engine::new(market, g, options)?;
+            fresh.sent.clear();
+            fresh.lambda.clear();
+            engine
+                .runtime
+                .load(&mut fresh, false)
+                .map_err(StateError::Runtime)?;
+            nodes = fresh;
+            0
+        }
+    };
     for (&(_, k), (held, _)) in &nodes.queues {
         dropped[k] += held;
     }
@@ -964,8 +1001,24 @@ pub fn resume<'g>(
             .or(engine.stop);
         ResumeMode::Continued
     } else {
-        engine.accounting =
-            Accounting::new(engine.injection.clone(), options.window).carrying(&carried);
+        let fresh = Accounting::new(engine.injection.clone(), options.window);
+        engine.accounting = match window_carried {
+            0 => fresh.carrying(&carried),
+            _ => {
+                let l = &saved.ledger;
+                let window = [
+                    plain_rows(&saved.window.discarded),
+                    plain_rows(&saved.window.absorbed),
+                ];
+                fresh
+                    .with_window(&plain(&l.window_injected), &window)
+                    .ok_or_else(|| StateError::Invalid {
+                        path: "window".into(),
+                        rule: format!("must hold one number per user ({commodities}) per round"),
+                    })?
+                    .carrying(&carried)
+            }
+        };
         ResumeMode::Replanned
     };
     Ok((
@@ -975,6 +1028,7 @@ pub fn resume<'g>(
             rounds_before: saved.rounds,
             carried,
             dropped,
+            window_carried,
         },
     ))
 }

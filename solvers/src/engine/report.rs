@@ -319,6 +319,7 @@ pub fn resumed_json(g: &ExpandedGraph, r: &Resumed, from: &str) -> Value {
         "rounds_before": r.rounds_before,
         "carried": per_user(g, &r.carried),
         "dropped": per_user(g, &r.dropped),
+        "window_carried": r.window_carried,
     })
 }
 
@@ -330,10 +331,14 @@ pub fn resumed_text(r: &Resumed, from: &str) -> String {
             r.rounds_before
         ),
         ResumeMode::Replanned => format!(
-            "  re-planned from {from} (saved after {} rounds): {:.6} jobs carried over, {:.6} dropped (no use in the new market); rounds count from the resume\n",
+            "  re-planned from {from} (saved after {} rounds): {:.6} jobs carried over, {:.6} dropped (no use in the new market); rounds count from the resume{}\n",
             r.rounds_before,
             r.carried.iter().sum::<f64>(),
-            r.dropped.iter().sum::<f64>()
+            r.dropped.iter().sum::<f64>(),
+            match r.window_carried {
+                0 => String::new(),
+                n => format!("; the convergence test began on the saved window ({}), each replaced by a new round, and the averages are of new rounds only", count(n, "round")),
+            }
         ),
     }
 }
@@ -440,6 +445,7 @@ mod tests {
             rounds_before: 40,
             carried: vec![1.5, 0.5],
             dropped: vec![0.25, 0.0],
+            window_carried: 0,
         };
         assert_eq!(
             resumed_text(&r, "s.json"),

@@ -255,7 +255,10 @@ impl Scenario {
             brokerflow_graphs::json::read(text, origin, "scenario", "the file is empty").map_err(
                 |e| McaError::Parse {
                     origin: e.origin,
-                    path: e.path,
+                    path: match e.path.is_empty() {
+                        true => "(top level)".to_string(),
+                        false => e.path,
+                    },
                     message: e.message,
                 },
             )?;
@@ -375,6 +378,9 @@ impl Scenario {
             explicit: vec![BTreeMap::new(); n],
             singles: vec![vec![0.0; m]; n],
         };
+        // Every welfare, bundle value and marginal the protocol forms is a sum or a
+        // difference of given values, so their running sum bounds them all.
+        let mut total = 0.0_f64;
         for (agent, bundles) in &file.values {
             let Some(&i) = agent_ix.get(agent.as_str()) else {
                 return Err(bad(
@@ -386,6 +392,16 @@ impl Scenario {
                 let at = format!("values.{agent}.\"{bundle}\"");
                 if !v.is_finite() || v < 0.0 {
                     return Err(bad(at, format!("value {v} must be finite and >= 0")));
+                }
+                total += v;
+                if total > brokerflow_graphs::MONEY_LIMIT {
+                    return Err(bad(
+                        at,
+                        format!(
+                            "the values' sum reaches {total:e}, above the limit {:e} (with these numbers welfare overflows; scale the values down)",
+                            brokerflow_graphs::MONEY_LIMIT
+                        ),
+                    ));
                 }
                 let mut set: ItemSet = 0;
                 for part in bundle.split('+') {

@@ -33,6 +33,13 @@ pub trait Mechanism: Send + Sync + 'static {
         false
     }
 
+    /// Whether settling re-solves P3 once per participant that trades (VCG's
+    /// W*_{−i}): the command line then checks the size of all those solves
+    /// together ([`crate::workload::vcg_estimate`]).
+    fn resolves_per_participant(&self) -> bool {
+        false
+    }
+
     /// Refusals known from the market alone, before any allocation is computed
     /// (`posted` without a complete price table).
     fn check_market(&self, _market: &Market, _g: &ExpandedGraph) -> Result<(), SettleError> {

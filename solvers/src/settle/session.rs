@@ -288,7 +288,13 @@ pub fn run(
         false => &[],
     };
     let rounds = rule.variant().map(|_| (engine.window, engine.rounds));
-    let checked = workload::check_plan(&g, p3, rounds, &workload::Limits::DEFAULT);
+    let limits = workload::Limits::DEFAULT;
+    let checked = workload::check_plan(&g, p3, rounds, &limits).and_then(|()| {
+        match request.settles && mechanism.resolves_per_participant() {
+            true => workload::vcg_estimate(&g).check(&limits),
+            false => Ok(()),
+        }
+    });
     if !request.force {
         checked.map_err(SessionError::TooLarge)?;
     }

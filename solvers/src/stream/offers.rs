@@ -161,6 +161,16 @@ pub enum OfferRule {
     /// n ≥ 1.
     #[error("test_inputs is 0, must be at least 1")]
     ZeroTestInputs,
+    /// A product of the offers' money numbers (a customer's payment, deposit or value
+    /// rate, a supplier's charge, or the customers' payments summed) exceeds
+    /// [`brokerflow_graphs::MONEY_LIMIT`]: payments would overflow.
+    #[error("{term} reaches {value:e}, above the limit {limit:e} (with these numbers payments overflow; scale the offers' units down)", limit = brokerflow_graphs::MONEY_LIMIT)]
+    TooLarge {
+        /// Which product or sum.
+        term: &'static str,
+        /// Its value.
+        value: f64,
+    },
 }
 
 impl Offers {
@@ -286,6 +296,69 @@ impl Offers {
         }
         if p.test_inputs == 0 {
             return Err(fail(at("test_inputs"), OfferRule::ZeroTestInputs));
+        }
+        self.money_bound().map_err(|(at, rule)| fail(at, rule))
+    }
+
+    /// Refuses money numbers whose products overflow, naming the first field in file
+    /// order where that would begin ([`brokerflow_graphs::MONEY_LIMIT`], as markets
+    /// are bounded). π_s = I_c·π ≤ I_c·π_xmax, and a customer's r replicas run on r
+    /// distinct suppliers, so r ≤ min(r asked, suppliers). Bounded: per customer the
+    /// value rate r·λ·I_c·π_xmax (its slot market's demand × valuation), the payment
+    /// over its window r·λ·(c_end − c_start)·I_c·π_xmax and with the customers before
+    /// it, the deposit ρ·I_c·π_xmax and the mediation fee n·I_c·π_xmax; per supplier
+    /// its charge π_xmin·I_s·(s_end − s_start) over its window and π_xmin times the
+    /// instructions per second all customers ask (its slot market's cost × Σ r_k·d_k).
+    fn money_bound(&self) -> Result<(), (String, OfferRule)> {
+        let limit = brokerflow_graphs::MONEY_LIMIT;
+        let check = |at: String, term: &'static str, value: f64| match value <= limit {
+            true => Ok(()),
+            false => Err((at, OfferRule::TooLarge { term, value })),
+        };
+        let p = &self.parameters;
+        let suppliers = self.suppliers.len().max(1) as f64;
+        let (mut payments, mut mips) = (0.0_f64, 0.0_f64);
+        for (i, c) in self.customers.iter().enumerate() {
+            let at = |f: &str| format!("customers[{i}] (id '{}').{f}", c.id);
+            let r = c
+                .replicas
+                .map_or(suppliers, |r| f64::from(r).min(suppliers));
+            let pi_s = c.mi_per_input * c.max_price;
+            let rate = r * c.rate * pi_s;
+            let payment = rate * (c.end - c.start);
+            payments += payment;
+            mips += r * c.rate * c.mi_per_input;
+            check(at("rate"), "the instructions asked r·λ·I_c, summed", mips)?;
+            check(at("max_price"), "the value rate r·λ·I_c·π_xmax", rate)?;
+            check(
+                at("max_price"),
+                "the payment r·λ·(c_end − c_start)·I_c·π_xmax",
+                payment,
+            )?;
+            check(at("max_price"), "the customers' payments summed", payments)?;
+            check(
+                "parameters.deposit_factor".into(),
+                "the deposit ρ·I_c·π_xmax",
+                p.deposit_factor * pi_s,
+            )?;
+            check(
+                "parameters.test_inputs".into(),
+                "the mediation fee n·I_c·π_xmax",
+                f64::from(p.test_inputs) * pi_s,
+            )?;
+        }
+        for (i, s) in self.suppliers.iter().enumerate() {
+            let at = format!("suppliers[{i}] (id '{}').min_price", s.id);
+            check(
+                at.clone(),
+                "the charge π_xmin·I_s·(s_end − s_start)",
+                s.min_price * s.mips * (s.end - s.start),
+            )?;
+            check(
+                at,
+                "π_xmin × the instructions asked Σ r·λ·I_c",
+                s.min_price * mips,
+            )?;
         }
         Ok(())
     }
