@@ -182,7 +182,8 @@ impl std::str::FromStr for &'static dyn Mechanism {
 /// Declares a registered mechanism: its unit struct and its [`Mechanism`] impl, from
 ///
 /// - `Type = "name" by function` (and `, solves_lp: true` where settling solves P3
-///   itself): the struct, the command line's name and the function that settles;
+///   itself, `, resolves_per_participant: true` where it solves P3 again for each
+///   participant): the struct, the command line's name and the function that settles;
 /// - the `--help` summary, a string;
 /// - the [`Promises`], an expression;
 /// - optionally `check_market: function;`, the refusals known from the market alone;
@@ -192,7 +193,8 @@ impl std::str::FromStr for &'static dyn Mechanism {
 /// between the mechanisms, so each file declares only these.
 macro_rules! declare_mechanism {
     (
-        $ty:ident = $name:literal by $function:ident $(, solves_lp: $solves_lp:literal)?;
+        $ty:ident = $name:literal by $function:ident $(, solves_lp: $solves_lp:literal)?
+            $(, resolves_per_participant: $resolves:literal)?;
         $summary:literal;
         $promises:expr;
         $(check_market: $check:path;)?
@@ -220,6 +222,10 @@ macro_rules! declare_mechanism {
 
             $(fn solves_lp(&self) -> bool {
                 $solves_lp
+            })?
+
+            $(fn resolves_per_participant(&self) -> bool {
+                $resolves
             })?
 
             $(fn check_market(

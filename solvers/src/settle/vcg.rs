@@ -351,48 +351,9 @@ impl VcgPayments {
     }
 }
 
-<<<<<<< HEAD
 super::mechanism::declare_mechanism! {
-    Vcg = "vcg" by vcg, solves_lp: true;
+    Vcg = "vcg" by vcg, solves_lp: true, resolves_per_participant: true;
     "Vickrey-Clarke-Groves over P3: efficient, truthful, IR; may run a deficit; `lp` only.";
     super::Promises::on(super::Allocations::Optimum).individually_rational(&Role::ALL).truthful_for(&Role::ALL);
     |s, allocation, options| vcg(s, allocation, options)
-=======
-/// The `vcg` mechanism ([`vcg`]), as registered in
-/// [`MECHANISMS`](super::MECHANISMS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vcg;
-
-impl super::Mechanism for Vcg {
-    fn name(&self) -> &'static str {
-        "vcg"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Vickrey-Clarke-Groves over P3: efficient, truthful, IR; may run a deficit; `lp` only."
-    }
-
-    fn promises(&self) -> super::Promises {
-        super::Promises::on(super::Allocations::Optimum)
-            .individually_rational(&Role::ALL)
-            .truthful_for(&Role::ALL)
-    }
-
-    fn solves_lp(&self) -> bool {
-        true
-    }
-
-    fn resolves_per_participant(&self) -> bool {
-        true
-    }
-
-    fn settle(
-        &self,
-        s: &Setting<'_>,
-        allocation: &Allocation,
-        options: &super::SettleOptions,
-    ) -> Result<Statement, SettleError> {
-        vcg(s, allocation, options)
-    }
->>>>>>> faults
 }
