@@ -844,8 +844,11 @@ fn deliver_chunk<P: PushPolicy>(
                 p.report[r] = absorbed;
             }
             // Only in-neighbours read a height: a slot without in-edges (a source)
-            // announces to no one.
-            if ins > 0 {
+            // announces to no one. A collection point's queue never changes, and
+            // without faults it announces the height it announced before, the same
+            // bits: it is not divided again.
+            let kept = collection && net.is_none();
+            if ins > 0 && !kept {
                 p.heights[r] = if factor == 1.0 {
                     layout.height(s, p.held[r])
                 } else {
