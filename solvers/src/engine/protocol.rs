@@ -162,6 +162,46 @@ pub struct Stepped {
     pub used: f64,
 }
 
+/// Steps 0–1 of [`step`] for one local commodity: learn from the out-neighbours'
+/// announcements (`outs`, per out-edge), inject at the source (discarding above its
+/// ceiling) and let the variant see the queue's height; returns that height, q̄_t of
+/// the push. `own` is the height the node announced last round, if kept
+/// ([`Heads::own`]). A runtime may run just this for a node without out-edges: it is
+/// all [`step`] does there.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare<P: PushPolicy>(
+    local: &Local,
+    commodity: &P::Commodity,
+    slot: &mut P::Slot,
+    held: &mut f64,
+    discarded: &mut f64,
+    own: Option<f64>,
+    outs: impl ExactSizeIterator<Item = (P::Edge, bool, P::Announce)>,
+) -> f64 {
+    // 0. Learn from the out-neighbours' announcements.
+    P::learn(local, commodity, slot, outs);
+    // 1. Inject, with the ceiling at the source.
+    if local.injection > 0.0 {
+        *held += local.injection;
+        *discarded = 0.0;
+        if let Some(ceiling) = P::ceiling(local, commodity, slot) {
+            if *held > ceiling {
+                *discarded = *held - ceiling;
+                *held = ceiling;
+            }
+        }
+    }
+    // The queue's height after injecting (unchanged since the announcement at a node
+    // that injects nothing).
+    let tail = match own {
+        Some(announced) if local.injection <= 0.0 => announced,
+        _ => height(local, *held),
+    };
+    P::adapt(local, commodity, slot, tail);
+    tail
+}
+
 /// Phase 2, the per-node step of [MCF-Grid] §5.1: learn, inject (at a source; above its
 /// ceiling, discard), balance, and push x^k_{n,n′} on every usable out-edge by
 /// minimising Σ w·[Φ(q̄_t − x̄) + Φ(q̄_h + x̄)] + penalty·x̄ subject to Σ r·x ≤ R_n and
@@ -222,34 +262,18 @@ pub fn step<P: PushPolicy>(
         let outs = first..first + config.out_count(i);
         first = outs.end;
         let slot = &mut slots[i];
-        // 0. Learn from the out-neighbours' announcements.
-        P::learn(
+        let tail = prepare::<P>(
             &local,
             &commodity,
             slot,
+            &mut held[i],
+            &mut discarded[i],
+            heads.own(i),
             outs.clone().map(|j| {
                 let (edge, into_sink) = config.out(j);
                 (edge, into_sink, heads.announced(j))
             }),
         );
-        // 1. Inject, with the ceiling at the source.
-        if local.injection > 0.0 {
-            held[i] += local.injection;
-            discarded[i] = 0.0;
-            if let Some(ceiling) = P::ceiling(&local, &commodity, slot) {
-                if held[i] > ceiling {
-                    discarded[i] = held[i] - ceiling;
-                    held[i] = ceiling;
-                }
-            }
-        }
-        // The queue's height after injecting (unchanged since the announcement at a
-        // node that injects nothing).
-        let tail = match heads.own(i) {
-            Some(announced) if local.injection <= 0.0 => announced,
-            _ => height(&local, held[i]),
-        };
-        P::adapt(&local, &commodity, slot, tail);
         // 2–3. Balance (implicit: one total per commodity) and the push terms, with
         //      their free pushes (λ = 0).
         let push_with = if held[i] <= 0.0 || outs.is_empty() {

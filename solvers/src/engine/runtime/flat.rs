@@ -746,7 +746,27 @@ fn step_chunk<P: PushPolicy>(
             Some(net) => (net.honest(gn), &net.open[o0..o1]),
             None => (true, &[][..]),
         };
-        let stepped = if s0 == s1 {
+        let stepped = if o0 == o1 && capacity.is_none() {
+            // No out-edges (a collection point): all the step does is learn, inject
+            // and adapt ([`protocol::prepare`]); it pushes nothing and uses nothing.
+            for s in s0..s1 {
+                let local = layout.local(s);
+                let r = s - from.slot;
+                protocol::prepare::<P>(
+                    &local,
+                    &layout.commodity[local.k].policy,
+                    &mut p.slots[r],
+                    &mut p.held[r],
+                    &mut p.report[r],
+                    honest.then(|| heights[s]),
+                    std::iter::empty(),
+                );
+            }
+            Stepped {
+                lambda: 0.0,
+                used: 0.0,
+            }
+        } else if s0 == s1 {
             Stepped {
                 lambda: 0.0,
                 used: 0.0,
