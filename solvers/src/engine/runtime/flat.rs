@@ -3,8 +3,10 @@
 //! (edge, commodity) pair) — built once, so a round allocates nothing and is a few
 //! linear passes over those arrays, parallel over chunks of nodes with rayon.
 //!
-//! Every node still runs the protocol's step ([`protocol::step`]) and delivery
-//! ([`protocol::receive`]), on views into the arrays; what the flat layout adds is
+//! Every node still runs the protocol's step ([`protocol::step`]; a node without
+//! out-edges or capacity only its learn-inject-adapt part, all the step does there)
+//! and delivery ([`protocol::receive`]), on views into the arrays; what the flat layout
+//! adds is
 //! precomputed addressing: per out-edge the slot of its head (where the head's
 //! announced height is), per slot its arrivals in the canonical order (by sender),
 //! per commodity its slots in node order (for the ledger's sums). So it computes
