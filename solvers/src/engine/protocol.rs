@@ -339,7 +339,7 @@ pub fn step<P: PushPolicy>(
     };
     let mut used = 0.0;
     let mut first = 0;
-    for i in 0..config.len() {
+    for (i, held) in held.iter_mut().enumerate().take(config.len()) {
         let outs = first..first + config.out_count(i);
         first = outs.end;
         if outs.is_empty() {
@@ -347,7 +347,7 @@ pub fn step<P: PushPolicy>(
         }
         let local = config.local(i);
         let (demand, resource) = (local.demand, local.resource);
-        let mut left = held[i];
+        let mut left = *held;
         for j in outs {
             let x = sent[j];
             if x.is_nan() {
@@ -364,7 +364,7 @@ pub fn step<P: PushPolicy>(
             pushed[j] = amount / demand;
             used += resource * amount;
         }
-        held[i] = left;
+        *held = left;
     }
     Stepped { lambda, used }
 }

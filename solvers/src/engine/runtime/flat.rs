@@ -751,7 +751,7 @@ fn step_chunk<P: PushPolicy>(
         let stepped = if o0 == o1 && capacity.is_none() {
             // No out-edges (a collection point): all the step does is learn, inject
             // and adapt ([`protocol::prepare`]); it pushes nothing and uses nothing.
-            for s in s0..s1 {
+            for (s, &own) in (s0..s1).zip(&heights[s0..s1]) {
                 let local = layout.local(s);
                 let r = s - from.slot;
                 protocol::prepare::<P>(
@@ -760,7 +760,7 @@ fn step_chunk<P: PushPolicy>(
                     &mut p.slots[r],
                     &mut p.held[r],
                     &mut p.report[r],
-                    honest.then(|| heights[s]),
+                    honest.then_some(own),
                     std::iter::empty(),
                 );
             }
