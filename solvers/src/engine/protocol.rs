@@ -147,8 +147,8 @@ pub struct StateMut<'a, P: PushPolicy> {
 #[derive(Debug, Clone, Default)]
 pub struct StepScratch {
     terms: Terms,
-    /// Per term: (local commodity, out-edge j).
-    owner: Vec<(u32, u32)>,
+    /// Per term: its out-edge j.
+    owner: Vec<u32>,
     fill: FillScratch,
 }
 
@@ -160,6 +160,46 @@ pub struct Stepped {
     pub lambda: f64,
     /// Σ_k r^k_n·x: resource units the pushes use (summed in push order).
     pub used: f64,
+}
+
+/// Steps 0–1 of [`step`] for one local commodity: learn from the out-neighbours'
+/// announcements (`outs`, per out-edge), inject at the source (discarding above its
+/// ceiling) and let the variant see the queue's height; returns that height, q̄_t of
+/// the push. `own` is the height the node announced last round, if kept
+/// ([`Heads::own`]). A runtime may run just this for a node without out-edges: it is
+/// all [`step`] does there.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare<P: PushPolicy>(
+    local: &Local,
+    commodity: &P::Commodity,
+    slot: &mut P::Slot,
+    held: &mut f64,
+    discarded: &mut f64,
+    own: Option<f64>,
+    outs: impl ExactSizeIterator<Item = (P::Edge, bool, P::Announce)>,
+) -> f64 {
+    // 0. Learn from the out-neighbours' announcements.
+    P::learn(local, commodity, slot, outs);
+    // 1. Inject, with the ceiling at the source.
+    if local.injection > 0.0 {
+        *held += local.injection;
+        *discarded = 0.0;
+        if let Some(ceiling) = P::ceiling(local, commodity, slot) {
+            if *held > ceiling {
+                *discarded = *held - ceiling;
+                *held = ceiling;
+            }
+        }
+    }
+    // The queue's height after injecting (unchanged since the announcement at a node
+    // that injects nothing).
+    let tail = match own {
+        Some(announced) if local.injection <= 0.0 => announced,
+        _ => height(local, *held),
+    };
+    P::adapt(local, commodity, slot, tail);
+    tail
 }
 
 /// Phase 2, the per-node step of [MCF-Grid] §5.1: learn, inject (at a source; above its
@@ -206,10 +246,13 @@ pub fn step<P: PushPolicy>(
         pushed,
     } = state;
     let StepScratch { terms, owner, fill } = scratch;
-    terms.clear();
-    owner.clear();
-    fill.x.clear();
     let capacity = config.capacity();
+    if capacity.is_some() {
+        terms.clear();
+        owner.clear();
+    }
+    // Until the pushes are known, `sent[j]` holds out-edge j's free push x̄ (λ = 0), or
+    // NaN where it gets no push term (a push is never NaN: see `push`).
     // Σ usage·x̄ at λ = 0, summed as the water-fill sums it (from −0, in term order).
     let mut free = -0.0;
     let mut first = 0;
@@ -219,45 +262,33 @@ pub fn step<P: PushPolicy>(
         let outs = first..first + config.out_count(i);
         first = outs.end;
         let slot = &mut slots[i];
-        // 0. Learn from the out-neighbours' announcements.
-        P::learn(
+        let tail = prepare::<P>(
             &local,
             &commodity,
             slot,
+            &mut held[i],
+            &mut discarded[i],
+            heads.own(i),
             outs.clone().map(|j| {
                 let (edge, into_sink) = config.out(j);
                 (edge, into_sink, heads.announced(j))
             }),
         );
-        // 1. Inject, with the ceiling at the source.
-        if local.injection > 0.0 {
-            held[i] += local.injection;
-            discarded[i] = 0.0;
-            if let Some(ceiling) = P::ceiling(&local, &commodity, slot) {
-                if held[i] > ceiling {
-                    discarded[i] = held[i] - ceiling;
-                    held[i] = ceiling;
-                }
-            }
-        }
-        // The queue's height after injecting (unchanged since the announcement at a
-        // node that injects nothing).
-        let tail = match heads.own(i) {
-            Some(announced) if local.injection <= 0.0 => announced,
-            _ => height(&local, held[i]),
-        };
-        P::adapt(&local, &commodity, slot, tail);
         // 2–3. Balance (implicit: one total per commodity) and the push terms, with
         //      their free pushes (λ = 0).
-        if held[i] <= 0.0 || outs.is_empty() {
-            continue;
-        }
-        let Some(push_with) = P::push(&local, &commodity, slot) else {
+        let push_with = if held[i] <= 0.0 || outs.is_empty() {
+            None
+        } else {
+            P::push(&local, &commodity, slot)
+        };
+        let Some(push_with) = push_with else {
+            sent[outs].fill(f64::NAN);
             continue;
         };
         // Σ_k d_k·r^k_n·x̄ ≤ R_n, with x̄ = x / d_k.
         let usage = local.demand * local.resource;
         for j in outs {
+            sent[j] = f64::NAN;
             if !heads.open(j) {
                 continue;
             }
@@ -285,42 +316,55 @@ pub fn step<P: PushPolicy>(
                 usage,
                 penalty,
             };
-            // A node with a capacity keeps its terms, in case the capacity binds.
             let x = push(&term, 0.0, potential);
+            // A node with a capacity keeps its terms, in case the capacity binds.
             if capacity.is_some() {
                 free += term.usage * x;
                 terms.push(&term);
+                owner.push(j as u32);
             }
-            fill.x.push(x);
-            owner.push((i as u32, j as u32));
+            sent[j] = x;
         }
     }
     // Reverse water-filling: λ = 0 if the free pushes fit (always without a capacity).
     let lambda = match capacity {
         Some(capacity) if !fits(free, capacity) => {
-            water_fill_bound(terms, capacity, potential, fill)
+            let lambda = water_fill_bound(terms, capacity, potential, fill);
+            for (&j, &x) in owner.iter().zip(&fill.x) {
+                sent[j as usize] = x;
+            }
+            lambda
         }
         _ => 0.0,
     };
-    sent.fill(0.0);
-    pushed.fill(0.0);
     let mut used = 0.0;
-    // Terms come commodity by commodity: read each commodity's data once.
-    let (mut current, mut demand, mut resource) = (usize::MAX, 0.0, 0.0);
-    for (&(i, j), &x) in owner.iter().zip(&fill.x) {
-        let (i, j) = (i as usize, j as usize);
-        if i != current {
-            let local = config.local(i);
-            (current, demand, resource) = (i, local.demand, local.resource);
+    let mut first = 0;
+    for (i, held) in held.iter_mut().enumerate().take(config.len()) {
+        let outs = first..first + config.out_count(i);
+        first = outs.end;
+        if outs.is_empty() {
+            continue;
         }
-        // Nothing to send is sending 0 (branch-free: a queue, a sum or `sent` plus or
-        // minus +0 stays the same bits, as none of them is ever −0).
-        let amount = (x * demand).min(held[i]);
-        let amount = if amount > 0.0 { amount } else { 0.0 };
-        held[i] -= amount;
-        sent[j] = amount;
-        pushed[j] = amount / demand;
-        used += resource * amount;
+        let local = config.local(i);
+        let (demand, resource) = (local.demand, local.resource);
+        let mut left = *held;
+        for j in outs {
+            let x = sent[j];
+            if x.is_nan() {
+                sent[j] = 0.0;
+                pushed[j] = 0.0;
+                continue;
+            }
+            // Nothing to send is sending 0 (branch-free: a queue, a sum or `sent` plus
+            // or minus +0 stays the same bits, as none of them is ever −0).
+            let amount = (x * demand).min(left);
+            let amount = if amount > 0.0 { amount } else { 0.0 };
+            left -= amount;
+            sent[j] = amount;
+            pushed[j] = amount / demand;
+            used += resource * amount;
+        }
+        *held = left;
     }
     Stepped { lambda, used }
 }

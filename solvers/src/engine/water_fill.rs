@@ -98,6 +98,7 @@ impl Terms {
         self.penalty.clear();
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, t: &Term) {
         self.tail.push(t.tail);
         self.head.push(t.head.unwrap_or(0.0));

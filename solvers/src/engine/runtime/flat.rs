@@ -3,8 +3,10 @@
 //! (edge, commodity) pair) — built once, so a round allocates nothing and is a few
 //! linear passes over those arrays, parallel over chunks of nodes with rayon.
 //!
-//! Every node still runs the protocol's step ([`protocol::step`]) and delivery
-//! ([`protocol::receive`]), on views into the arrays; what the flat layout adds is
+//! Every node still runs the protocol's step ([`protocol::step`]; a node without
+//! out-edges or capacity only its learn-inject-adapt part, all the step does there)
+//! and delivery ([`protocol::receive`]), on views into the arrays; what the flat layout
+//! adds is
 //! precomputed addressing: per out-edge the slot of its head (where the head's
 //! announced height is), per slot its arrivals in the canonical order (by sender),
 //! per commodity its slots in node order (for the ledger's sums). So it computes
@@ -493,38 +495,29 @@ impl<P: PushPolicy> Layout<P> {
     }
 }
 
-/// A chunk's buffers: the step's, and one node's configuration and its heads'
-/// announcements gathered from the layout before its step. The gathers are short loops
-/// of independent loads (per commodity, per head slot), so their cache misses overlap
-/// instead of stalling the step one by one.
+/// A chunk's buffers: the step's.
 struct ChunkScratch<P: PushPolicy> {
     step: StepScratch,
-    local: Vec<Local>,
-    commodity: Vec<P::Commodity>,
-    heights: Vec<f64>,
-    announced: Vec<P::Announce>,
+    _policy: std::marker::PhantomData<P>,
 }
 
 impl<P: PushPolicy> Default for ChunkScratch<P> {
     fn default() -> Self {
         ChunkScratch {
             step: StepScratch::default(),
-            local: Vec::new(),
-            commodity: Vec::new(),
-            heights: Vec::new(),
-            announced: Vec::new(),
+            _policy: std::marker::PhantomData,
         }
     }
 }
 
-/// One node as the step sees it: views into the layout and the gathered buffers.
+/// One node as the step sees it: a view into the layout (its slots from `s0`, its
+/// out-edges from `o0`).
 struct FlatNode<'r, P: PushPolicy> {
+    layout: &'r Layout<P>,
     capacity: Option<f64>,
-    /// The node's slots (gathered), their first out-edges (one more entry), its
-    /// out-edges.
-    local: &'r [Local],
-    commodity: &'r [P::Commodity],
-    slot_out: &'r [u32],
+    s0: usize,
+    slots: usize,
+    /// The node's out-edges.
     out: &'r [FlatOut<P::Edge>],
 }
 
@@ -533,25 +526,37 @@ impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
         self.capacity
     }
     fn len(&self) -> usize {
-        self.local.len()
+        self.slots
     }
+    #[inline(always)]
     fn local(&self, i: usize) -> Local {
-        self.local[i]
+        self.layout.local(self.s0 + i)
     }
+    #[inline(always)]
     fn commodity(&self, i: usize) -> P::Commodity {
-        self.commodity[i]
+        if size_of::<P::Commodity>() == 0 {
+            P::Commodity::default()
+        } else {
+            self.layout.commodity[self.layout.local[self.s0 + i].k as usize].policy
+        }
     }
+    #[inline(always)]
     fn out_count(&self, i: usize) -> usize {
-        (self.slot_out[i + 1] - self.slot_out[i]) as usize
+        let s = self.s0 + i;
+        (self.layout.slot_out[s + 1] - self.layout.slot_out[s]) as usize
     }
+    #[inline(always)]
     fn out(&self, j: usize) -> (P::Edge, bool) {
         let o = &self.out[j];
         (o.edge, o.into_sink)
     }
 }
 
-/// The announcements of one node's heads, gathered per out-edge.
+/// The announcements of one node's heads, read per out-edge from the last round's.
 struct FlatHeads<'r, P: PushPolicy> {
+    /// The node's out-edges.
+    out: &'r [FlatOut<P::Edge>],
+    /// Every slot's announced height and variant announcement.
     heights: &'r [f64],
     announced: &'r [P::Announce],
     /// The node's own slots' announced heights (delivery announces every slot that
@@ -564,19 +569,23 @@ struct FlatHeads<'r, P: PushPolicy> {
 }
 
 impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
+    #[inline(always)]
     fn height(&self, j: usize) -> f64 {
-        self.heights[j]
+        self.heights[self.out[j].head as usize]
     }
+    #[inline(always)]
     fn announced(&self, j: usize) -> P::Announce {
         if size_of::<P::Announce>() == 0 {
             P::Announce::default()
         } else {
-            self.announced[j]
+            self.announced[self.out[j].head as usize]
         }
     }
+    #[inline(always)]
     fn own(&self, i: usize) -> Option<f64> {
         self.honest.then(|| self.own[i])
     }
+    #[inline(always)]
     fn open(&self, j: usize) -> bool {
         self.open.get(j).copied().unwrap_or(true)
     }
@@ -739,40 +748,40 @@ fn step_chunk<P: PushPolicy>(
             Some(net) => (net.honest(gn), &net.open[o0..o1]),
             None => (true, &[][..]),
         };
-        let stepped = if s0 == s1 {
+        let stepped = if o0 == o1 && capacity.is_none() {
+            // No out-edges (a collection point): all the step does is learn, inject
+            // and adapt ([`protocol::prepare`]); it pushes nothing and uses nothing.
+            for (s, &own) in (s0..s1).zip(&heights[s0..s1]) {
+                let local = layout.local(s);
+                let r = s - from.slot;
+                protocol::prepare::<P>(
+                    &local,
+                    &layout.commodity[local.k].policy,
+                    &mut p.slots[r],
+                    &mut p.held[r],
+                    &mut p.report[r],
+                    honest.then_some(own),
+                    std::iter::empty(),
+                );
+            }
+            Stepped {
+                lambda: 0.0,
+                used: 0.0,
+            }
+        } else if s0 == s1 {
             Stepped {
                 lambda: 0.0,
                 used: 0.0,
             }
         } else {
-            let ChunkScratch {
-                step: scratch,
-                local,
-                commodity,
-                heights: head_heights,
-                announced: head_announced,
-            } = &mut *scratch;
-            local.clear();
-            commodity.clear();
-            for x in &layout.local[s0..s1] {
-                local.push(layout.to_local(x));
-                commodity.push(layout.commodity[x.k as usize].policy);
-            }
-            head_heights.clear();
-            head_announced.clear();
-            for o in &layout.out[o0..o1] {
-                head_heights.push(heights[o.head as usize]);
-                if size_of::<P::Announce>() > 0 {
-                    head_announced.push(announced[o.head as usize]);
-                }
-            }
+            let out = &layout.out[o0..o1];
             protocol::step(
                 &FlatNode::<P> {
+                    layout,
                     capacity,
-                    local,
-                    commodity,
-                    slot_out: &layout.slot_out[s0..=s1],
-                    out: &layout.out[o0..o1],
+                    s0,
+                    slots: s1 - s0,
+                    out,
                 },
                 StateMut {
                     held: &mut p.held[rs0..rs1],
@@ -781,14 +790,15 @@ fn step_chunk<P: PushPolicy>(
                     pushed: &mut p.pushed[o0 - from.out..o1 - from.out],
                 },
                 &FlatHeads::<P> {
-                    heights: head_heights,
-                    announced: head_announced,
+                    out,
+                    heights,
+                    announced,
                     own: &heights[s0..s1],
                     honest,
                     open,
                 },
                 potential,
-                scratch,
+                &mut scratch.step,
                 &mut p.sent[o0 - from.out..o1 - from.out],
             )
         };
@@ -856,8 +866,11 @@ fn deliver_chunk<P: PushPolicy>(
                 p.report[r] = absorbed;
             }
             // Only in-neighbours read a height: a slot without in-edges (a source)
-            // announces to no one.
-            if ins > 0 {
+            // announces to no one. A collection point's queue never changes, and
+            // without faults it announces the height it announced before, the same
+            // bits: it is not divided again.
+            let kept = collection && net.is_none();
+            if ins > 0 && !kept {
                 p.heights[r] = if factor == 1.0 {
                     layout.height(s, p.held[r])
                 } else {
