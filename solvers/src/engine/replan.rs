@@ -552,7 +552,11 @@ pub fn read_state(text: &str) -> Result<SavedState, StateError> {
     let state: SavedState = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         StateError::Shape {
-            path: if path == "." { "(top level)".into() } else { path },
+            path: if path == "." {
+                "(top level)".into()
+            } else {
+                path
+            },
             message: e.into_inner().to_string(),
         }
     })?;
