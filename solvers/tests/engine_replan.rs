@@ -151,12 +151,7 @@ fn replanning_carries_or_drops_every_job() {
         changed.users[0].demand *= 1.5;
         changed.users[1].demand *= 0.5;
         changed.users[2].demand = 0.0;
-        let b1b2 = changed
-            .links
-            .iter_mut()
-            .find(|l| l.from == "b1" && l.to == "b2")
-            .unwrap();
-        b1b2.bandwidth = None;
+        unlimit_b1_b2(&mut changed);
         let changed = changed.validate().unwrap();
         let g2 = graph(&changed);
         let (e, resumed) = replan::resume(&changed, &g2, &o, &saved).unwrap();
@@ -480,15 +475,21 @@ fn a_replan_on_the_same_graph_carries_the_window_into_the_test() {
             r.rounds
         );
         assert!(r.max_ledger_residual <= 1e-9, "{}", r.max_ledger_residual);
-        let b1b2 = changed
-            .links
-            .iter_mut()
-            .find(|l| l.from == "b1" && l.to == "b2")
-            .unwrap();
-        b1b2.bandwidth = None;
+        unlimit_b1_b2(&mut changed);
         let shape = changed.validate().unwrap();
         let g3 = graph(&shape);
         let (_, resumed) = replan::resume(&shape, &g3, &o, &saved).unwrap();
         assert_eq!(resumed.window_carried, 0, "{}", variant.name());
     }
+}
+
+/// Makes the b1→b2 link's bandwidth unlimited: its bandwidth node leaves G′, so G′
+/// changes shape while the participants stay the same.
+fn unlimit_b1_b2(m: &mut brokerflow_graphs::Market) {
+    let b1b2 = m
+        .links
+        .iter_mut()
+        .find(|l| l.from == "b1" && l.to == "b2")
+        .unwrap();
+    b1b2.bandwidth = None;
 }
