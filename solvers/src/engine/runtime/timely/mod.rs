@@ -574,7 +574,14 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
                 for &p in pairs.leaving(NodeIndex::new(n)) {
                     let k = pairs.commodity(p);
                     if self.carried[k] {
-                        flow.x[k][p - pairs.range(k).start] = *sent.next().expect("a mean");
+                        // A worker that failed mid-gather answers short: an error, not a panic.
+                        let Some(&mean) = sent.next() else {
+                            fail(TimelyError::Timely(
+                                "gathering the flow: a worker sent fewer means than its out-edges"
+                                    .into(),
+                            ));
+                        };
+                        flow.x[k][p - pairs.range(k).start] = mean;
                     }
                 }
             }
