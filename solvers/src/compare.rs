@@ -622,6 +622,17 @@ enum ServedGapError {
     /// P2 or P2⁻ at the served amounts failed.
     #[error("P2 at the served amounts")]
     Lp(#[source] LpError),
+    /// P2 or P2⁻ at the served amounts failed while the run's queues were still
+    /// draining: the absorbed rates count jobs queued before the window, so they can
+    /// exceed what the network routes per round.
+    #[error("P2 at the served amounts, which count queues still draining by up to {drift:.2e} jobs a round (inside the convergence test's ε) and so can exceed what the network routes")]
+    Draining {
+        /// The largest rate at which a commodity's queues shrank over the window.
+        drift: f64,
+        /// The LP's failure.
+        #[source]
+        source: LpError,
+    },
     /// P2 there has no bounded flow.
     #[error("P2 at the served amounts: no flow")]
     NoFlow,
@@ -641,8 +652,18 @@ fn served_gap_closed(
     let served: Vec<f64> = (0..g.commodities.len())
         .map(|k| r.served(g, k) + r.unsteady[k])
         .collect();
+    // The fastest draining (queue_drift is negative while queues shrink); below the
+    // LP check's tolerance it cannot be why the LP fails.
+    let drift = r.queue_drift.iter().fold(0.0_f64, |d, &q| d.max(-q));
+    let draining = drift > lp::CHECK_TOLERANCE;
     let at = |objective| {
-        lp::utility_flow_for(g, objective, delta, &served, options).map_err(ServedGapError::Lp)
+        lp::utility_flow_for(g, objective, delta, &served, options).map_err(|source| {
+            if draining {
+                ServedGapError::Draining { drift, source }
+            } else {
+                ServedGapError::Lp(source)
+            }
+        })
     };
     let best = at(Objective::Utility)?
         .welfare(g)
@@ -814,6 +835,32 @@ mod tests {
             assert_eq!(rows[0].gap_closed, Some(1.0));
             assert_eq!(rows[1].gap_closed, Some(0.0));
         }
+    }
+
+    /// On tiny, welfare-seeking in feasible mode stops while u1's queue still drains
+    /// (inside ε): its window welfare then exceeds P2 at the injected amounts, which no
+    /// routing of those amounts can do, and P2 at the absorbed rates is infeasible
+    /// (u1's rate is above its 5-job link). The note says why, with the LP's cause.
+    #[test]
+    fn a_draining_queue_is_named_where_p2_at_the_served_amounts_fails() {
+        let market = examples::tiny();
+        let g = ExpandedGraph::new(&market);
+        let mut o = CompareOptions::new();
+        o.methods = vec![Method::Engine {
+            variant: Variant::WelfareSeeking,
+            mode: InjectionMode::Feasible,
+        }];
+        let rows = compare_market(&market, &g, &o);
+        let r = &rows[0];
+        assert!(r.error.is_none(), "{r:?}");
+        assert!(r.welfare.unwrap() > r.optimum.unwrap(), "{r:?}");
+        assert_eq!(r.gap_closed, None);
+        let note = r.notes.join("; ");
+        assert!(
+            note.contains("which count queues still draining by up to"),
+            "{note}"
+        );
+        assert!(note.ends_with("the LP is infeasible"), "{note}");
     }
 
     #[test]
