@@ -8,6 +8,7 @@
 
 use std::process::ExitCode;
 
+use brokerflow_solvers::causes::Causes;
 use clap::{Parser, Subcommand};
 
 mod cmd;
@@ -88,19 +89,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, `error: cause: cause`, leaving out a cause
-/// whose text the line already holds (library errors that quote their OS error would
-/// otherwise print it twice).
+/// The error and its causes on one line, `error: cause: cause`, each cause once
+/// ([`Causes`]).
 fn one_message(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
+    Causes(e.as_ref()).to_string()
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {

@@ -31,9 +31,9 @@
 //!   The stretch must still reach a whole window of rounds run on the new market
 //!   (and the round limit is at least a window), so whenever the run stops its window
 //!   holds only new rounds: the run converges — and reports — on the new market
-//!   alone. Its ledger counts the jobs carried over as injected before round 1. A source holding more than its new
-//!   ceiling discards the excess in the first round, counted as discarded as every
-//!   discard is. Jobs held where the new market gives them no use — a user whose
+//!   alone. Its ledger counts the jobs carried over as injected before round 1. A
+//!   source holding more than its new ceiling discards the excess in the first round,
+//!   counted as discarded as every discard is. Jobs held where the new market gives them no use — a user whose
 //!   demand became 0, a node no longer on any usable path of the commodity (a
 //!   capacity or bandwidth set to 0), a bandwidth node of a link that became unlimited
 //!   — are dropped and counted per user ([`Resumed::dropped`]).

@@ -165,7 +165,7 @@ pub struct Flat<'a, P: PushPolicy> {
     /// Chunk boundaries (one more than chunks), and per chunk its step buffers and
     /// largest capacity excess.
     cuts: Vec<Cut>,
-    scratch: Vec<ChunkScratch<P>>,
+    scratch: Vec<StepScratch>,
     excess: Vec<f64>,
     /// A fault schedule's network, what arrives per out-edge this round, and the round.
     faults: Option<(Network, Vec<f64>, usize)>,
@@ -226,7 +226,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             layout,
             state,
             cuts,
-            scratch: (0..chunks).map(|_| ChunkScratch::default()).collect(),
+            scratch: (0..chunks).map(|_| StepScratch::default()).collect(),
             excess: vec![f64::NEG_INFINITY; chunks],
             faults,
         }
@@ -495,21 +495,6 @@ impl<P: PushPolicy> Layout<P> {
     }
 }
 
-/// A chunk's buffers: the step's.
-struct ChunkScratch<P: PushPolicy> {
-    step: StepScratch,
-    _policy: std::marker::PhantomData<P>,
-}
-
-impl<P: PushPolicy> Default for ChunkScratch<P> {
-    fn default() -> Self {
-        ChunkScratch {
-            step: StepScratch::default(),
-            _policy: std::marker::PhantomData,
-        }
-    }
-}
-
 /// One node as the step sees it: a view into the layout (its slots from `s0`, its
 /// out-edges from `o0`).
 struct FlatNode<'r, P: PushPolicy> {
@@ -627,7 +612,7 @@ struct StepParts<'p, P: PushPolicy> {
     sent: &'p mut [f64],
     pushed: &'p mut [f64],
     lambda: &'p mut [f64],
-    scratch: &'p mut [ChunkScratch<P>],
+    scratch: &'p mut [StepScratch],
     excess: &'p mut [f64],
 }
 
@@ -798,7 +783,7 @@ fn step_chunk<P: PushPolicy>(
                     open,
                 },
                 potential,
-                &mut scratch.step,
+                scratch,
                 &mut p.sent[o0 - from.out..o1 - from.out],
             )
         };

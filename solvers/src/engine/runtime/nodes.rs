@@ -324,9 +324,9 @@ impl<P: PushPolicy> Nodes<'_, P> {
     /// Step 2 of a round: every node steps with its out-neighbours' announcements
     /// `heights`, over the out-edges `open(n, node)` leaves open (the node at position
     /// n among the configured ones, G′ node `node`; an empty slice opens all). Where
-    /// `open` says `None` the node
-    /// is down: it sends nothing, its window records nothing sent and λ = 0, and it
-    /// injects and discards nothing. Returns the largest capacity excess.
+    /// `open` says `None` the node is down: it sends nothing, its window records
+    /// nothing sent and λ = 0, and it injects and discards nothing. Returns the
+    /// largest capacity excess.
     fn step_all<'o>(
         &mut self,
         heights: &[Heights<P>],
