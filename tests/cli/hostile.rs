@@ -132,14 +132,9 @@ cases!(a_byte_order_mark_is_skipped, bom_is_skipped, {
     scenario: ("scenario"),
     spec: ("spec"),
     faults: ("faults"),
+    bids: ("bids"),
+    state: ("state"),
 });
-
-/// The bids and state readers read through `graphs::json::read`, which skips the mark.
-#[test]
-fn a_byte_order_mark_is_skipped_by_the_bids_and_state_readers() {
-    bom_is_skipped("bids");
-    bom_is_skipped("state");
-}
 
 /// One line that starts with the file, and no empty or unknown place (`: :`, `?:`).
 fn one_clear_line(reader: &str, file: &str, out: &std::process::Output) -> String {
@@ -200,14 +195,9 @@ cases!(an_empty_file_is_called_empty, empty_is_called_empty, {
     scenario: ("scenario", "(top level): the file is empty"),
     spec: ("spec", "(top level): the file is empty"),
     faults: ("faults", "the file is empty"),
+    bids: ("bids", "the file is empty"),
+    state: ("state", "the file is empty"),
 });
-
-/// As above, for the bids and state readers.
-#[test]
-fn an_empty_file_is_called_empty_by_the_bids_and_state_readers() {
-    empty_is_called_empty("bids", "the file is empty");
-    empty_is_called_empty("state", "the file is empty");
-}
 
 #[test]
 fn experiment_out_onto_a_file_says_which_and_what_to_do() {
