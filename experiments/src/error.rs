@@ -63,7 +63,7 @@ pub enum ExperimentError {
         cores: usize,
     },
     /// One configuration's scenario is above a size limit (its LPs or engine runs).
-    #[error("{}: configuration '{configuration}', scenario {scenario}: {source}; pass --force to start it anyway", spec.display())]
+    #[error("{}: configuration '{configuration}', scenario {scenario}: {limit}; pass --force to start it anyway", spec.display())]
     ScenarioTooLarge {
         /// The spec file.
         spec: PathBuf,
@@ -71,16 +71,16 @@ pub enum ExperimentError {
         configuration: String,
         /// Its first scenario's label.
         scenario: String,
-        /// The limit broken.
-        source: TooLarge,
+        /// The limit broken (quoted in the message, so not also its source).
+        limit: TooLarge,
     },
     /// The whole batch is above a size limit (pair-runs).
-    #[error("{}: {source}; pass --force to start it anyway", spec.display())]
+    #[error("{}: {limit}; pass --force to start it anyway", spec.display())]
     BatchTooLarge {
         /// The spec file.
         spec: PathBuf,
-        /// The limit broken.
-        source: TooLarge,
+        /// The limit broken (quoted in the message, so not also its source).
+        limit: TooLarge,
     },
     /// The worker pool could not start.
     #[error("starting the thread pool")]
@@ -151,7 +151,7 @@ impl ExperimentError {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The generator refused the configuration at this seed.
-    #[error("generating seed {seed}: {source}")]
+    #[error("generating seed {seed}")]
     Generate {
         /// The seed.
         seed: u64,
@@ -170,4 +170,29 @@ pub enum ScenarioError {
     /// The computation panicked (a bug); the batch goes on.
     #[error("internal error (panic): {0}")]
     Panic(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokerflow_graphs::generate::GenerateError;
+    use brokerflow_solvers::causes::Causes;
+    use std::error::Error;
+
+    /// Each layer says its own part once: the scenario names the seed, the generator
+    /// the rule, and the line joins them (a layer that also quoted its source would
+    /// hide the chain's structure behind one string).
+    #[test]
+    fn a_generator_refusal_reads_seed_then_rule_each_once() {
+        let e = ScenarioError::Generate {
+            seed: 3,
+            source: GenerateError::NoBrokers { users: 5 },
+        };
+        assert_eq!(e.to_string(), "generating seed 3");
+        assert!(e.source().is_some());
+        assert_eq!(
+            Causes(&e).to_string(),
+            "generating seed 3: 5 users need at least one broker to send their jobs to (brokers is 0)"
+        );
+    }
 }

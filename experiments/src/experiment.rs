@@ -209,22 +209,22 @@ pub fn within_batch_limits(spec: &Spec, force: bool) -> Result<(), ExperimentErr
         };
         let g = ExpandedGraph::new(&market);
         let options = compare_options(spec, c);
-        if let Err(source) = workload::check_methods(&g, &c.methods, &options.engine, &limits) {
+        if let Err(limit) = workload::check_methods(&g, &c.methods, &options.engine, &limits) {
             if !force {
                 return Err(ExperimentError::ScenarioTooLarge {
                     spec: spec.path.clone(),
                     configuration: c.name.clone(),
                     scenario: c.scenario_label(0),
-                    source,
+                    limit,
                 });
             }
         }
         batch.add(c.scenarios(), c.methods.len(), g.usable_pairs());
     }
     match batch.check(&limits) {
-        Err(source) if !force => Err(ExperimentError::BatchTooLarge {
+        Err(limit) if !force => Err(ExperimentError::BatchTooLarge {
             spec: spec.path.clone(),
-            source,
+            limit,
         }),
         _ => Ok(()),
     }

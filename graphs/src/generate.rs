@@ -359,9 +359,10 @@ pub enum GenerateError {
     #[error("cannot serialise the generator configuration")]
     Serialize(#[source] serde_json::Error),
     /// The configuration's numbers are so extreme that the market holds numbers
-    /// that are not valid (e.g. infinite capacities from a contention near 0).
+    /// that are not valid (e.g. infinite capacities from a contention near 0). The
+    /// market's error is quoted in the message, so it is not also the source.
     #[error("the configuration produces a market that is not valid: {0}")]
-    Unrepresentable(#[source] MarketError),
+    Unrepresentable(MarketError),
 }
 
 impl GenerateError {
