@@ -282,7 +282,8 @@ pub fn provenance(spec: &Spec) -> String {
         e.epsilon,
         e.window,
         e.max_rounds,
-        e.ceiling,
+        e.ceiling
+            .map_or("variant default".to_string(), |c| c.to_string()),
         e.potential,
         e.weight_floor
             .map_or("smallest valuation".to_string(), |f| f.to_string()),

@@ -550,7 +550,7 @@ fn engine_options(raw: &RawEngine) -> Result<(EngineOptions, Backend), (&'static
         o.max_rounds = x;
     }
     if let Some(x) = raw.ceiling {
-        o.ceiling = x;
+        o.ceiling = Some(x);
     }
     o.weight_floor = raw.weight_floor;
     if let Some(c) = raw.welfare_scale {

@@ -196,7 +196,7 @@ fn nodes_stepping_alone_over_json_match_both_runtimes_byte_for_byte() {
             o.window = 10 * ROUNDS;
             // A low queue ceiling on every other market, so that discards happen.
             if index % 2 == 1 {
-                o.ceiling = 2.0;
+                o.ceiling = Some(2.0);
             }
             discarded += variant.dispatch(Compare {
                 name,

@@ -126,7 +126,7 @@ fn settings(g: &ExpandedGraph, delta: Option<f64>, index: usize) -> Vec<EngineOp
                 o.potential = Potential::Exponential;
             }
             if injection == Injection::Demand && (index + v) % 2 == 0 {
-                o.ceiling = 1.5;
+                o.ceiling = Some(1.5);
             }
             all.push(o);
         }

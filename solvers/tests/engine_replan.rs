@@ -216,10 +216,14 @@ fn other_participants_are_refused_by_name() {
 fn other_options_are_refused_by_name() {
     let m = examples::tiny();
     let g = graph(&m);
-    let o = EngineOptions::new(Variant::Fair, Injection::Demand);
+    // An explicit ceiling of 20 (fair's default is lower), so the message names both.
+    let o = EngineOptions {
+        ceiling: Some(20.0),
+        ..EngineOptions::new(Variant::Fair, Injection::Demand)
+    };
     let saved = saved_after(&m, &o, 40);
     let mut other = o;
-    other.ceiling = 4.0;
+    other.ceiling = Some(4.0);
     other.momentum = Some(0.5);
     let Err(EngineError::State(StateError::Options(why))) = replan::resume(&m, &g, &other, &saved)
     else {
@@ -401,7 +405,7 @@ fn exponential_potential_with_a_tall_ceiling_keeps_every_capacity() {
     for variant in Variant::ALL {
         let mut o = EngineOptions::new(variant, Injection::Demand);
         o.potential = Potential::Exponential;
-        o.ceiling = 1000.0;
+        o.ceiling = Some(1000.0);
         o.max_rounds = 3000;
         let r = engine::run(&m, &g, &o).unwrap();
         assert!(

@@ -201,12 +201,17 @@ pub struct EngineOptions {
     pub window: usize,
     /// Round limit; default 20 000.
     pub max_rounds: usize,
-    /// Demand mode: a source holds at most `ceiling`·d_k jobs and discards the excess;
-    /// default 20. Pushes only go downhill, so a long path needs tall source queues:
-    /// measured on figure3 (every demand fits), a ceiling of 4 served about half of
-    /// the demand, 20 all of it; higher ceilings converge slower (tiny: 232 rounds at
-    /// 4, 827 at 20, 6 684 at 200).
-    pub ceiling: f64,
+    /// Demand mode: the height a source's queues of a commodity may reach after
+    /// injecting, so that the source holds at most `ceiling` × its queues of k × d_k
+    /// jobs and discards the excess (\[Awerbuch–Leighton\]'s discard; [MCF-Grid] §5
+    /// injects d_k and has no ceiling). A height, as welfare-seeking's admission gate
+    /// is, so a user with several links is not held lower than one with a single link.
+    /// `None` = the variant's default ([`EngineOptions::effective_ceiling`]). Higher
+    /// serves more over long paths but converges slower: every queue a commodity can
+    /// reach fills towards the source's height, and on a backbone where demand far
+    /// exceeds capacity that reservoir is what the run waits for (experiments/rounds.md,
+    /// "Abilene: fair and utility-aware in demand mode").
+    pub ceiling: Option<f64>,
     /// Positive floor of utility-aware weights (before the ×d_k); `None` = the
     /// smallest valuation of any user with demand (design §5: a floor of that order
     /// converges, 1e-3 often does not).
@@ -236,6 +241,13 @@ impl EngineOptions {
         })
     }
 
+    /// The demand-mode source ceiling in effect (a queue height): `ceiling`, or the
+    /// variant's default ([`Variant::default_ceiling`]).
+    pub fn effective_ceiling(&self) -> f64 {
+        self.ceiling
+            .unwrap_or_else(|| self.variant.default_ceiling())
+    }
+
     /// The momentum β in effect: `momentum`, or its default for the injection mode,
     /// [`DEFAULT_MOMENTUM_DEMAND`] or [`DEFAULT_MOMENTUM_FEASIBLE`].
     pub fn effective_momentum(&self) -> f64 {
@@ -262,7 +274,7 @@ impl EngineOptions {
             epsilon: 0.03,
             window: 50,
             max_rounds: 20_000,
-            ceiling: 20.0,
+            ceiling: None,
             weight_floor: None,
             welfare_scale: None,
             runtime: Runtime::Flat,

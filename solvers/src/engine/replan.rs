@@ -157,7 +157,7 @@ pub struct SavedOptions {
     pub epsilon: Exact,
     /// Rounds of the window.
     pub window: usize,
-    /// The queue ceiling (demand mode).
+    /// The queue ceiling in effect (demand mode; a queue height).
     pub ceiling: Exact,
     /// The utility-aware weight floor, if set.
     pub weight_floor: Option<Exact>,
@@ -175,7 +175,7 @@ impl SavedOptions {
             eta: Exact(o.eta),
             epsilon: Exact(o.epsilon),
             window: o.window,
-            ceiling: Exact(o.ceiling),
+            ceiling: Exact(o.effective_ceiling()),
             weight_floor: o.weight_floor.map(Exact),
             welfare_scale: Exact(o.effective_welfare_scale()),
             momentum: Exact(o.effective_momentum()),

@@ -125,7 +125,7 @@ pub fn run_json(g: &ExpandedGraph, r: &EngineRun, seconds: f64, sources: &Source
         "stranded": g.stranded().map(|c| c.id.clone()).collect::<Vec<_>>(),
         "settings": {
             "eta": o.eta, "epsilon": o.epsilon, "window": o.window,
-            "max_rounds": o.max_rounds, "ceiling": o.ceiling,
+            "max_rounds": o.max_rounds, "ceiling": o.effective_ceiling(),
             "potential": o.potential, "welfare_scale": welfare_seeking.then(|| o.effective_welfare_scale()),
         },
         "approximate": "served and welfare are averages over the last window of rounds, trimmed to the steady flow they carry",

@@ -30,11 +30,12 @@ pub struct EngineSettings {
     /// Rounds of the sliding window for convergence and for the reported averages.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 50))]
     pub window: usize,
-    /// Demand mode: a source holds at most this many times its demand; more is
-    /// discarded (counted as unserved). Higher serves more over long paths but
-    /// converges slower.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = 20.0))]
-    pub ceiling: f64,
+    /// Demand mode: the height a source's queues may reach (it holds at most this ×
+    /// its queues × its demand); more is discarded (counted as unserved). Higher
+    /// serves more over long paths but converges slower; default 1.25 for fair, 4 for
+    /// utility-aware (welfare-seeking admits by value instead).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub ceiling: Option<f64>,
     /// Queue potential.
     #[cfg_attr(feature = "clap", arg(long, value_enum, default_value = "quadratic"))]
     pub potential: Potential,

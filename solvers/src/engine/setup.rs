@@ -135,7 +135,7 @@ impl<'m, 'g> Setup<'m, 'g> {
                     ceiling: (source
                         && matches!(o.injection, Injection::Demand)
                         && P::uses_ceiling())
-                    .then_some(o.ceiling * c.demand),
+                    .then_some(o.effective_ceiling() * (outs + ins) as f64 * c.demand),
                     momentum: o.effective_momentum(),
                 },
                 policy: P::configure_commodity(self, k),
@@ -203,12 +203,10 @@ pub(super) fn validate(o: &EngineOptions) -> Result<(), EngineError> {
     if o.max_rounds == 0 {
         return bad("rounds", 0.0, "at least 1 round");
     }
-    if !(o.ceiling > 0.0 && o.ceiling <= super::magnitudes::LARGEST) {
-        return bad(
-            "ceiling",
-            o.ceiling,
-            "a positive multiple of demand, at most 1e100",
-        );
+    if let Some(c) = o.ceiling {
+        if !(c > 0.0 && c <= super::magnitudes::LARGEST) {
+            return bad("ceiling", c, "a positive queue height, at most 1e100");
+        }
     }
     if let Some(b) = o.momentum {
         if !(0.0..1.0).contains(&b) {

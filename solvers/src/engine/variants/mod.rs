@@ -84,6 +84,11 @@ pub trait PushPolicy:
     /// The configuration of out-edge `e` for commodity `k`.
     fn configure_edge(setup: &Setup<'_, '_>, e: EdgeIndex, k: usize) -> Self::Edge;
 
+    /// The default demand-mode source ceiling, a queue height
+    /// (`EngineOptions::ceiling`); unused by a variant whose source has its own
+    /// admission rule ([`PushPolicy::uses_ceiling`]).
+    const DEFAULT_CEILING: f64 = 20.0;
+
     /// Whether a demand-mode source discards above the queue ceiling
     /// (`EngineOptions::ceiling`); a variant with its own admission rule says no.
     fn uses_ceiling() -> bool {
@@ -174,6 +179,14 @@ macro_rules! variants {
             pub fn name(self) -> &'static str {
                 match self {
                     $(Variant::$name => <$module::$policy as PushPolicy>::NAME,)+
+                }
+            }
+
+            /// The variant's default demand-mode source ceiling, a queue height
+            /// ([`PushPolicy::DEFAULT_CEILING`]).
+            pub fn default_ceiling(self) -> f64 {
+                match self {
+                    $(Variant::$name => <$module::$policy as PushPolicy>::DEFAULT_CEILING,)+
                 }
             }
 
