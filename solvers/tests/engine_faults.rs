@@ -4,9 +4,14 @@
 //!   injected = cumulative absorbed + queued + in flight + cumulative discarded +
 //!   cumulative lost;
 //! * no node exceeds its capacity; nothing panics; the same seed gives the same bits;
-//! * after the last fault the window welfare comes back within 1 % of the fault-free
-//!   run's (with ε = 0.005, so that both runs settle closer than that), in all but at
-//!   most 1 % of the runs; the recovery rounds' median and p90 are printed.
+//! * after the last fault the window welfare comes back within 1 % of the gross amount
+//!   (values plus costs) of the fault-free run's window welfare at the same round
+//!   (with ε = 0.005, so that both runs settle closer than that), in every run; the
+//!   recovery rounds' median and p90 are printed. The round limit is the engine's
+//!   default (20 000): at 6 000, both runs of six market × variant pairs stopped at
+//!   the limit, some mid-way to their steady state (generated seed 23, utility-aware,
+//!   reaches it only at round ≈ 6 100, when a filling queue meets its source's
+//!   ceiling).
 
 use brokerflow_graphs::generate::{generate, GeneratorConfig};
 use brokerflow_graphs::{ExpandedGraph, ValidMarket};
@@ -59,6 +64,8 @@ struct Outcome {
     trace: Vec<TraceRow>,
     capacity: f64,
     lost: f64,
+    converged: bool,
+    reference_converged: bool,
 }
 
 fn faulty_run(
@@ -75,12 +82,14 @@ fn faulty_run(
     let r = run_with_faults(market, g, o, Some(plan), &mut observers).unwrap();
     let outcome = r.faults.clone().unwrap();
     let mut reference = WelfareLog::from_round(plan.end());
-    reference_run(market, g, o, plan.end(), &mut reference).unwrap();
+    let clean = reference_run(market, g, o, plan.end(), &mut reference).unwrap();
     Outcome {
         report: FaultReport::new(plan, &outcome, &log, &reference),
         trace: trace.rows,
         capacity: r.max_capacity_violation,
         lost: outcome.lost.iter().sum(),
+        converged: r.converged,
+        reference_converged: clean.converged,
     }
 }
 
@@ -95,11 +104,11 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
     let mut not_recovered = Vec::new();
     let mut runs = 0;
     let mut lost_runs = 0;
+    let mut at_limit = Vec::new();
     for (name, market) in &markets {
         let g = ExpandedGraph::new(market);
         for variant in Variant::ALL {
             let mut o = EngineOptions::new(variant, Injection::Demand);
-            o.max_rounds = 6000;
             o.epsilon = 0.005;
             for (kind, schedule) in fault_schedules(market) {
                 let what = format!("{name}, {}, {kind}", variant.name());
@@ -113,6 +122,9 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
                     "{what}: capacity exceeded by {}",
                     out.capacity
                 );
+                if !out.converged || !out.reference_converged {
+                    at_limit.push(what.clone());
+                }
                 if out.lost > 0.0 {
                     lost_runs += 1;
                 }
@@ -140,6 +152,11 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
         quantiles(recovery.iter().map(|r| r.1).collect()),
         not_recovered.len()
     );
+    println!(
+        "  {} runs (faulty or fault-free) stopped at the round limit: {}",
+        at_limit.len(),
+        at_limit.join("; ")
+    );
     for variant in Variant::ALL {
         let of: Vec<usize> = recovery
             .iter()
@@ -152,12 +169,11 @@ fn faulty_runs_balance_their_ledger_hold_capacity_and_recover() {
         println!("  {n}");
     }
     assert!(lost_runs > 0, "not vacuous: some runs lose jobs");
-    // A fault can leave a variant in another of its steady states (fair and
-    // utility-aware route equal amounts in many ways; design §2): a few runs settle
-    // within ε but more than 1 % away. README reports them; more than 1 % of the runs
-    // is a regression.
+    // Every run recovers (the acceptance; before, at most 1 % of the runs could fail
+    // to). A fault that leaves a variant in another steady state more than 1 % of the
+    // gross amount away fails it.
     assert!(
-        not_recovered.len() * 100 <= runs,
+        not_recovered.is_empty() && not_recovered.len() * 100 <= runs,
         "{} of {runs} runs did not recover",
         not_recovered.len()
     );

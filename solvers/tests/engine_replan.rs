@@ -497,3 +497,63 @@ fn unlimit_b1_b2(m: &mut brokerflow_graphs::Market) {
         .unwrap();
     b1b2.bandwidth = None;
 }
+
+/// A saved window that does not fit a re-plan — its rows of jobs sent or of prices a
+/// column short (an edited file), or pushes on pairs the new market cannot use (a bandwidth set to 0) — is
+/// left out: on either runtime the run is the same, bit for bit, as one resumed from
+/// the same state without its window.
+#[test]
+fn a_window_that_does_not_fit_a_replan_is_left_out() {
+    let m = examples::tiny();
+    for variant in Variant::ALL {
+        for runtime in [Runtime::Flat, Runtime::Nodes] {
+            let o = EngineOptions {
+                runtime,
+                ..EngineOptions::new(variant, Injection::Demand)
+            };
+            let saved = saved_after(&m, &o, 300);
+            let mut no_window = saved.clone();
+            no_window.window = replan::SavedWindow {
+                sent: vec![],
+                lambda: vec![],
+                discarded: vec![],
+                absorbed: vec![],
+            };
+            let mut short = saved.clone();
+            for row in &mut short.window.sent {
+                row.pop();
+            }
+            let mut prices_short = saved.clone();
+            for row in &mut prices_short.window.lambda {
+                row.pop();
+            }
+            let mut changed = m.clone().into_market();
+            changed.users[0].demand *= 1.5;
+            let numbers = changed.clone().validate().unwrap();
+            let b1b2 = changed
+                .links
+                .iter_mut()
+                .find(|l| l.from == "b1" && l.to == "b2")
+                .unwrap();
+            b1b2.bandwidth = Some(0.0);
+            let cut = changed.validate().unwrap();
+            for (what, market, state) in [
+                ("rows a column short", &numbers, &short),
+                ("prices a column short", &numbers, &prices_short),
+                ("b1 -> b2 bandwidth 0", &cut, &saved),
+            ] {
+                let what = format!("{}, {runtime:?}, {what}", variant.name());
+                let g2 = graph(market);
+                let (e, resumed) = replan::resume(market, &g2, &o, state).unwrap();
+                assert_eq!(resumed.mode, ResumeMode::Replanned, "{what}");
+                assert_eq!(resumed.window_carried, 0, "{what}");
+                let (without, _) = replan::resume(market, &g2, &o, &no_window).unwrap();
+                assert_eq!(
+                    fingerprint(&g2, &e.run(&mut Observers::new()), &[]),
+                    fingerprint(&g2, &without.run(&mut Observers::new()), &[]),
+                    "{what}"
+                );
+            }
+        }
+    }
+}

@@ -28,17 +28,19 @@ struct JsonRow<'a> {
 }
 
 /// The row's notes, and under a fault schedule one more: the jobs lost and whether
-/// the window welfare came back within 1 % of the fault-free run.
+/// the window welfare came back within 1 % of the gross amount (values plus costs) of
+/// the fault-free run's ([`crate::engine::faults::Recovery`]).
 pub fn remarks(row: &MethodRow) -> Vec<String> {
     let mut notes = row.notes.clone();
     if let Some(f) = &row.faults {
         let back = match f.recovery.rounds {
             Some(n) => format!(
-                "window welfare back within 1 % of the fault-free run {n} round{} after round {}",
+                "window welfare back within 1 % (of the gross amount) of the fault-free run's {n} round{} after round {}",
                 if n == 1 { "" } else { "s" },
                 f.recovery.faults_end
             ),
-            None => "window welfare NOT back within 1 % of the fault-free run".to_string(),
+            None => "window welfare NOT back within 1 % (of the gross amount) of the fault-free run's"
+                .to_string(),
         };
         notes.push(format!(
             "faults: {} jobs lost; {back}",

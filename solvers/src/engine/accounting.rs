@@ -226,6 +226,37 @@ pub(crate) struct AccountsSnapshot {
     pub(crate) max_capacity_violation: f64,
 }
 
+impl AccountsSnapshot {
+    /// A re-planned run's accounts before its first round: the jobs `carried` over
+    /// into the network count as injected, so the ledger's identity holds from then
+    /// on; the window holds a saved run's last rounds, `window` = [discarded,
+    /// absorbed] per round and commodity, each round having injected `each` (none: the
+    /// window starts afresh).
+    pub(crate) fn replanned(
+        carried: &[f64],
+        each: &[f64],
+        window: [Vec<Vec<f64>>; 2],
+    ) -> AccountsSnapshot {
+        let n = carried.len();
+        let sum = |rows: &[Vec<f64>]| -> Vec<f64> {
+            if rows.is_empty() {
+                return vec![0.0; n];
+            }
+            (0..n)
+                .map(|k| rows.iter().map(|r| r.get(k).copied().unwrap_or(0.0)).sum())
+                .collect()
+        };
+        let injected = vec![each.to_vec(); window[0].len()];
+        AccountsSnapshot {
+            cumulative: [carried.to_vec(), vec![0.0; n], vec![0.0; n]],
+            sums: [sum(&injected), sum(&window[0]), sum(&window[1])],
+            window,
+            max_ledger_residual: 0.0,
+            max_capacity_violation: 0.0,
+        }
+    }
+}
+
 /// The driver's running accounts: cumulative ledger, the window's ledger sums, the
 /// largest ledger residual and capacity excess, and the convergence test.
 #[derive(Debug, Clone)]
@@ -389,23 +420,26 @@ impl Accounting {
         }
     }
 
-    /// The accounts restored from a [`Accounting::snapshot`], for injections
-    /// `injection` and a window of `window` rounds; `None` if the sizes do not fit.
+    /// The accounts restored from a snapshot ([`Accounting::snapshot`], or
+    /// [`AccountsSnapshot::replanned`]), for injections `injection` and a window of
+    /// `window` rounds, every round of the snapshot's window having injected `each`
+    /// (without faults, which a saved state never carries, every round injects the
+    /// a_k of its run); `None` if the sizes do not fit.
     pub(crate) fn restored(
         injection: Vec<f64>,
         window: usize,
         s: &AccountsSnapshot,
+        each: &[f64],
     ) -> Option<Accounting> {
         let n = injection.len();
         let sized = |v: &Vec<f64>| (v.len() == n).then(|| v.clone());
         let [ci, cd, ca] = &s.cumulative;
         let [si, sd, sa] = &s.sums;
         let [wd, wa] = &s.window;
-        if wd.len() != wa.len() {
+        if wd.len() != wa.len() || each.len() != n {
             return None;
         }
-        // Without faults (a saved state never carries any) every round injects a_k.
-        let injected_rows: Vec<Vec<f64>> = (0..wd.len()).map(|_| injection.clone()).collect();
+        let injected_rows: Vec<Vec<f64>> = (0..wd.len()).map(|_| each.to_vec()).collect();
         Some(Accounting {
             cumulative_lost: vec![0.0; n],
             injected: Ring::from_rows(window, n, &injected_rows)?,
@@ -421,46 +455,6 @@ impl Accounting {
             max_capacity_violation: s.max_capacity_violation,
             injection,
         })
-    }
-
-    /// Fresh accounts whose window holds a saved run's last rounds (a re-plan on a G′
-    /// of the same shape): per round and commodity the jobs `window` = [discarded,
-    /// absorbed], and the window's sum of jobs `injected`. The cumulative ledger stays
-    /// fresh. `None` if the rows do not fit.
-    pub(crate) fn with_window(
-        mut self,
-        injected: &[f64],
-        window: &[Vec<Vec<f64>>; 2],
-    ) -> Option<Accounting> {
-        let n = self.injection.len();
-        let [wd, wa] = window;
-        let rounds = wd.len();
-        if wa.len() != rounds || injected.len() != n {
-            return None;
-        }
-        // Without faults every saved round injected the old a_k: its window sum over
-        // the window's rounds.
-        let each: Vec<f64> = injected.iter().map(|x| x / rounds.max(1) as f64).collect();
-        let injected_rows = vec![each; rounds];
-        let size = self.discarded.size();
-        self.injected = Ring::from_rows(size, n, &injected_rows)?;
-        self.discarded = Ring::from_rows(size, n, wd)?;
-        self.absorbed = Ring::from_rows(size, n, wa)?;
-        let sum = |rows: &[Vec<f64>]| -> Vec<f64> {
-            (0..n).map(|k| rows.iter().map(|r| r[k]).sum()).collect()
-        };
-        self.sum_injected = sum(&injected_rows);
-        self.sum_discarded = sum(wd);
-        self.sum_absorbed = sum(wa);
-        Some(self)
-    }
-
-    /// Fresh accounts of a re-planned run: the jobs `carried` over into the network
-    /// count as injected before its first round, so the ledger's identity holds from
-    /// then on.
-    pub(crate) fn carrying(mut self, carried: &[f64]) -> Accounting {
-        self.cumulative_injected.copy_from_slice(carried);
-        self
     }
 
     /// Bytes of the window.

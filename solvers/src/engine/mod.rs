@@ -734,6 +734,13 @@ impl<'g> Engine<'g> {
         self.runtime.moved().welfare(self.g)
     }
 
+    /// The gross amount of the current window: |values of the absorbed jobs| + |costs
+    /// of the moved jobs|, the yardstick the convergence test settles the window
+    /// welfare against. O(window × usable pairs); for the end of a run.
+    pub fn window_gross(&self) -> f64 {
+        self.welfare_and_gross().1
+    }
+
     /// design §2's welfare of the last round alone: values of the jobs absorbed in it,
     /// costs of the jobs moved in it (0 before the first round). O(usable pairs).
     pub fn round_welfare(&self) -> f64 {

@@ -44,7 +44,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use brokerflow_graphs::{ExpandedGraph, Market};
-use petgraph::graph::NodeIndex;
+use petgraph::graph::{EdgeIndex, NodeIndex};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -892,6 +892,8 @@ pub fn resume<'g>(
             (_, None) => unplaced += 1,
         }
     }
+    // Where each saved push landed, in the saved order (the window's column order).
+    let mut placed = Vec::with_capacity(saved.pushes.len());
     for p in &saved.pushes {
         let (Some(&k), Some(a), Some(b)) = (
             commodity.get(p.commodity.as_str()),
@@ -914,40 +916,40 @@ pub fn resume<'g>(
             p.pushed.0 * old / now
         };
         nodes.pushed.insert((a.index(), k, e.index()), x);
+        placed.push((a.index(), k, e.index()));
     }
     let exact_fit = same && unplaced == 0;
+    // The window's columns follow the saved pushes, so a column is read as its own
+    // pair only if every push lands on one of this run's out-edges (a usable pair of a
+    // commodity with jobs), in the runtimes' order (node, commodity, edge).
+    let pairs = g.pairs();
+    let columns_fit = placed.windows(2).all(|w| w[0] < w[1])
+        && placed.iter().all(|&(_, k, e)| {
+            engine.injection[k] > 0.0 && pairs.find(k, EdgeIndex::new(e)).is_some()
+        });
     // A re-plan on a G′ of the same shape carries the saved window into the
     // convergence test (not into the run's averages: see the module docs), when the
     // run can replace every one of its rounds before it stops.
     let carry = !same
         && unplaced == 0
+        && columns_fit
         && engine.stop.is_none()
         && options.window <= options.max_rounds
         && !saved.window.sent.is_empty();
-    let backup = carry.then(|| nodes.clone());
     if exact_fit || carry {
         nodes.sent = plain_rows(&saved.window.sent);
         nodes.lambda = plain_rows(&saved.window.lambda);
     }
-    let loaded = engine.runtime.load(&mut nodes, exact_fit || carry);
-    // The window's columns follow the pushes: every saved push must have found its
-    // pair, or a column would be read as another pair's.
-    let window_carried = match (loaded, backup) {
-        (Ok(()), Some(_)) if nodes.pushed.is_empty() => saved.window.sent.len(),
-        (Ok(()), None) => 0,
-        (Err(e), None) => return Err(StateError::Runtime(e).into()),
-        (_, Some(mut fresh)) => {
-            // The saved window does not fit this G′: load afresh, without it.
-            engine = Engine::new(market, g, options)?;
-            fresh.sent.clear();
-            fresh.lambda.clear();
-            engine
-                .runtime
-                .load(&mut fresh, false)
-                .map_err(StateError::Runtime)?;
-            nodes = fresh;
-            0
+    let window_carried = match engine.runtime.load(&mut nodes, exact_fit || carry) {
+        Ok(()) if carry => {
+            debug_assert!(nodes.pushed.is_empty(), "every push found its pair");
+            saved.window.sent.len()
         }
+        Ok(()) => 0,
+        // A re-plan's window of another shape: the runtime took the queues and pushes
+        // and left its window fresh ([`LoadError::is_window`]).
+        Err(e) if carry && e.is_window() => 0,
+        Err(e) => return Err(StateError::Runtime(e).into()),
     };
     for (&(_, k), (held, _)) in &nodes.queues {
         dropped[k] += held;
@@ -987,13 +989,16 @@ pub fn resume<'g>(
             max_ledger_residual: l.max_ledger_residual.0,
             max_capacity_violation: l.max_capacity_violation.0,
         };
-        engine.accounting =
-            Accounting::restored(engine.injection.clone(), options.window, &snapshot).ok_or_else(
-                || StateError::Invalid {
-                    path: "ledger".into(),
-                    rule: format!("must hold one number per user ({commodities})"),
-                },
-            )?;
+        engine.accounting = Accounting::restored(
+            engine.injection.clone(),
+            options.window,
+            &snapshot,
+            &engine.injection,
+        )
+        .ok_or_else(|| StateError::Invalid {
+            path: "ledger".into(),
+            rule: format!("must hold one number per user ({commodities})"),
+        })?;
         engine.rounds = saved.rounds;
         engine.satisfied_for = saved.satisfied_for;
         engine.welfare_mark = saved.welfare_mark.map(|m| (m.welfare.0, m.gross.0));
@@ -1005,24 +1010,28 @@ pub fn resume<'g>(
             .or(engine.stop);
         ResumeMode::Continued
     } else {
-        let fresh = Accounting::new(engine.injection.clone(), options.window);
-        engine.accounting = match window_carried {
-            0 => fresh.carrying(&carried),
-            _ => {
-                let l = &saved.ledger;
-                let window = [
+        // Without faults every saved round injected the old a_k: the window's sum over
+        // its rounds, per round.
+        let (each, window) = match window_carried {
+            0 => (vec![0.0; commodities], [Vec::new(), Vec::new()]),
+            rounds => (
+                plain(&saved.ledger.window_injected)
+                    .iter()
+                    .map(|x| x / rounds as f64)
+                    .collect(),
+                [
                     plain_rows(&saved.window.discarded),
                     plain_rows(&saved.window.absorbed),
-                ];
-                fresh
-                    .with_window(&plain(&l.window_injected), &window)
-                    .ok_or_else(|| StateError::Invalid {
-                        path: "window".into(),
-                        rule: format!("must hold one number per user ({commodities}) per round"),
-                    })?
-                    .carrying(&carried)
-            }
+                ],
+            ),
         };
+        let snapshot = AccountsSnapshot::replanned(&carried, &each, window);
+        engine.accounting =
+            Accounting::restored(engine.injection.clone(), options.window, &snapshot, &each)
+                .ok_or_else(|| StateError::Invalid {
+                    path: "window".into(),
+                    rule: format!("must hold one number per user ({commodities}) per round"),
+                })?;
         ResumeMode::Replanned
     };
     Ok((

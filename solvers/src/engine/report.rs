@@ -282,21 +282,22 @@ pub fn faults_text(report: &FaultReport, o: &EngineOptions) -> String {
     let r = &report.recovery;
     let _ = writeln!(
         out,
-        "  recovery: {} (window welfare {} vs fault-free {}; ε = {} of the convergence test)",
+        "  recovery: {} (window welfare {} vs fault-free {}, gross amount {}; ε = {} of the convergence test)",
         match r.rounds {
             Some(n) => format!(
-                "window welfare within {} % of the fault-free run {} after the last fault ended (round {})",
+                "window welfare within {} % of the gross amount of the fault-free run's {} after the last fault ended (round {})",
                 RECOVERY_SHARE * 100.0,
                 count(n, "round"),
                 r.faults_end
             ),
             None => format!(
-                "NOT back within {} % of the fault-free run by the end of the run",
+                "NOT back within {} % of the gross amount of the fault-free run's window welfare by the end of the run",
                 RECOVERY_SHARE * 100.0
             ),
         },
         fixed(r.final_welfare, 4),
         fixed(r.reference_welfare, 4),
+        fixed(r.reference_gross, 4),
         o.epsilon
     );
     out

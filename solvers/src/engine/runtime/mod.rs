@@ -130,7 +130,10 @@ pub trait Executor: Send {
 
     /// Takes every node's state out of `state` (what it takes is removed from the
     /// maps; what is left, the caller counts as dropped), and the window too when
-    /// `window`. Refuses state that does not fit ([`LoadError`]).
+    /// `window`. Refuses state that does not fit ([`LoadError`]); a window that does
+    /// not fit ([`LoadError::is_window`]) is refused whole, after the nodes' state was
+    /// taken and before anything of the window was, so the runtime runs on from the
+    /// nodes' state with its window empty.
     fn load(&mut self, _state: &mut NodesState, _window: bool) -> Result<(), LoadError> {
         Err(LoadError::Unsupported(self.runtime()))
     }
@@ -187,6 +190,22 @@ pub enum LoadError {
     /// The saved window has more rounds than this run's window.
     #[error("the saved window is longer than this run's window")]
     TooLong,
+}
+
+impl LoadError {
+    /// Whether the error is the window's shape (jobs sent, prices, rounds), not a
+    /// node's state: the runtime then took the nodes' state and left its window empty
+    /// ([`Executor::load`]).
+    pub fn is_window(&self) -> bool {
+        matches!(
+            self,
+            LoadError::SentRows { .. }
+                | LoadError::PriceColumns { .. }
+                | LoadError::WindowShape { .. }
+                | LoadError::PriceRounds
+                | LoadError::TooLong
+        )
+    }
 }
 
 /// Every node's changing state and the window, keyed by G′ indices: what a runtime

@@ -101,8 +101,10 @@ impl<P: PushPolicy> Flat<'_, P> {
             }
         }
         if window {
+            // Both rings are built before either is kept: a window that does not fit
+            // leaves the window empty.
             let size = self.sent.size();
-            self.sent =
+            let sent =
                 Ring::from_rows(size, l.out.len(), &saved.sent).ok_or(LoadError::SentRows {
                     rows: saved.sent.len(),
                     out_edges: l.out.len(),
@@ -130,6 +132,7 @@ impl<P: PushPolicy> Flat<'_, P> {
                 return Err(LoadError::PriceRounds);
             }
             self.lambda = Ring::from_rows(size, width, &rows).ok_or(LoadError::TooLong)?;
+            self.sent = sent;
         }
         Ok(())
     }

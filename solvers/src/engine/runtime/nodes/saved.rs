@@ -99,6 +99,11 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 });
             }
             let size = self.sent.first().map_or(0, Ring::size);
+            // Refused before any node's window is written: a window that does not fit
+            // leaves the windows empty.
+            if !self.sent.is_empty() && saved.sent.len() > size {
+                return Err(LoadError::TooLong);
+            }
             let (mut at, mut column) = (0, 0);
             for ((config, sent), lambda) in self
                 .configs
