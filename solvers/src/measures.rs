@@ -74,7 +74,7 @@ pub const GAP_TOLERANCE: f64 = 1e-3;
 /// gap_closed = (W − W⁻) / (W* − W⁻) (design §8): where between the worst (P2⁻) and
 /// best (P2) routing of the same amounts a flow's welfare lies. The caller passes W*
 /// and W⁻ solved at the amounts the flow serves (for an engine run, its
-/// window-averaged absorbed rates), so the measure judges routing alone. Undefined
+/// steady flow's served rates), so the measure judges routing alone. Undefined
 /// when P2⁻ is undefined (`worst = None`, cyclic market) or W* − W⁻ ≤
 /// [`GAP_TOLERANCE`]·max(1, |W*|).
 ///

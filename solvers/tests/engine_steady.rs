@@ -84,12 +84,18 @@ fn a_filling_queue_no_longer_stops_the_run() {
             "commodity {k}: held jobs moved by {drift} over the last window, {admitted} admitted"
         );
     }
-    // And at the defaults.
+    // And at the defaults. The welfare is the steady flow's (no value of jobs a
+    // draining queue released), so it cannot exceed P3; window averages that counted
+    // those jobs reported 100.5 % here. 98 % is the acceptance bar of the worst decile.
     let (percent, rounds, window, trace) = demand_run(EngineOptions::new(
         Variant::WelfareSeeking,
         Injection::Demand,
     ));
-    assert!(percent >= 99.0, "{percent} % of P3 after {rounds} rounds");
+    assert!(percent >= 98.0, "{percent} % of P3 after {rounds} rounds");
+    assert!(
+        percent <= 100.0 + 1e-6,
+        "{percent} % of P3 after {rounds} rounds"
+    );
     assert!(rounds <= 1000, "{rounds} rounds");
     for (drift, admitted) in last_window_drift(&trace, rounds, window) {
         assert!(drift <= 0.03 * admitted.max(0.1 * 15.2 * window as f64) + 1e-9);

@@ -30,7 +30,7 @@ pub struct Measures {
     /// 100 · W / W*.
     pub percent_of_optimum: Option<f64>,
     /// (W − W⁻) / (W* − W⁻), with P2 and P2⁻ at the amounts the row
-    /// serves (an engine run: its window-averaged absorbed rates); P2-type and
+    /// serves (an engine run: its steady flow's served rates); P2-type and
     /// feasible-mode rows only.
     pub gap_closed: Option<f64>,
     /// Engine rows: rounds run.

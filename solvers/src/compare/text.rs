@@ -96,7 +96,7 @@ pub fn compare_table(name: &str, origin: &str, rows: &[MethodRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "  % opt: welfare as a percentage of the matching optimum (feasible mode: P2 at the injected amounts; demand mode: P3). gap: share of the gap between the worst (P2-) and best (P2) routing of the amounts a row serves that its routing closes (engine rows: at their window-averaged absorbed rates). to 95%: the first round, checked every 50 rounds and at the last, from which the engine's window welfare stays >= 95 % of the optimum. Engine rows are averages over the last window of rounds."
+        "  % opt: welfare as a percentage of the matching optimum (feasible mode: P2 at the injected amounts; demand mode: P3). gap: share of the gap between the worst (P2-) and best (P2) routing of the amounts a row serves that its routing closes (engine rows: at the served rates of their steady flow). to 95%: the first round, checked every 50 rounds and at the last, from which the engine's window welfare stays >= 95 % of the optimum. Engine rows are averages over the last window of rounds."
     );
     out
 }

@@ -390,21 +390,26 @@ pub struct EngineRun {
     pub stop: Stop,
     /// The routing in steady state: the window-averaged flow per (edge, commodity) with
     /// circulation cancelled, trimmed to its steady part ([`steady::steady_flow`]) so
-    /// that it conserves jobs at every node, serves at most d_k and passes the same
-    /// independent check as an LP's flow. Acyclic per commodity as every reported flow
-    /// (design §2).
+    /// that it conserves jobs at every node, serves no commodity more than its source
+    /// admitted over the window (injected minus discarded, at most d_k) and passes the
+    /// same independent check as an LP's flow. Its served amounts are routable by
+    /// construction: the flow itself routes them within every capacity. Acyclic per
+    /// commodity as every reported flow.
     pub flow: Flow,
     /// Per commodity, what the window-averaged rates delivered beyond the steady flow
     /// (absorbed at t_k per round minus [`EngineRun::served`]): jobs that queues
-    /// released, or that reached t_k along routes the averages cannot carry steadily.
+    /// released (the source's included), or that reached t_k along routes the averages
+    /// cannot carry steadily. Neither served nor valued in [`EngineRun::welfare`].
     pub unsteady: Vec<f64>,
     /// Per commodity, the window-averaged growth of the jobs held in the network per
     /// round (injected − discarded − absorbed; negative while queues drain). 0 in an
     /// exact steady state.
     pub queue_drift: Vec<f64>,
-    /// Window-averaged jobs moved per (edge, commodity), circulation included: what
-    /// the engine's costs are counted on.
+    /// Window-averaged jobs moved per (edge, commodity), circulation included.
     pub moved: Flow,
+    /// Cost per round of the jobs that moved in circles during the window: the cost
+    /// of `moved` minus that of the same flow with its cycles cancelled.
+    pub cycle_cost: f64,
     /// Per commodity, window-averaged jobs injected per round.
     pub injected: Vec<f64>,
     /// Per commodity, window-averaged jobs discarded per round.
@@ -441,30 +446,31 @@ impl EngineRun {
         }
     }
 
-    /// Steady absorbed rate of commodity k: what it is served.
+    /// Steady absorbed rate of commodity k: what it is served (the steady flow's
+    /// inflow at t_k, at most what its source admitted over the window).
     pub fn served(&self, g: &ExpandedGraph, k: usize) -> f64 {
         self.flow.served(g, k)
     }
 
-    /// The market's welfare W ([MCF-Grid] §4.1, design §2) on window-averaged rates:
-    /// values count every absorbed job (the steady flow's and the
-    /// [`EngineRun::unsteady`] deliveries), costs every job moved (also jobs that
-    /// circulated or were still on their way, which the reported `flow` no longer shows;
-    /// see [`EngineRun::circulation_cost`]).
+    /// The market's welfare W ([MCF-Grid] §4.1) of the run's steady state on
+    /// window-averaged rates: the welfare of the reported steady flow (values of the
+    /// jobs it serves, [`EngineRun::served`], minus the costs of moving them) minus
+    /// the cost of the jobs that moved in circles ([`EngineRun::circulation_cost`]).
+    /// What the window's averages moved beyond that — jobs a draining queue released
+    /// ([`EngineRun::unsteady`]) and jobs on their way into a filling one — is
+    /// transient and counts neither its value nor its costs, so W is at most the
+    /// welfare of a routing of the served amounts (P2 there) and never counts a job
+    /// admitted before the window.
     pub fn welfare(&self, g: &ExpandedGraph) -> f64 {
-        let unsteady_value: f64 = g
-            .commodities
-            .iter()
-            .zip(&self.unsteady)
-            .map(|(c, u)| c.valuation * u)
-            .sum();
-        self.flow.welfare(g) + unsteady_value - self.circulation_cost(g)
+        self.flow.welfare(g) - self.cycle_cost
     }
 
     /// Cost per round of jobs that moved in circles (broker→broker links both ways)
-    /// during the window: the welfare of the reported flow minus the engine's welfare.
-    pub fn circulation_cost(&self, g: &ExpandedGraph) -> f64 {
-        (self.moved.cost(g) - self.flow.cost(g)).max(0.0)
+    /// during the window ([`EngineRun::cycle_cost`]): the welfare of the reported flow
+    /// minus the engine's welfare. (`g` is not needed; the cost is computed when the
+    /// run finishes.)
+    pub fn circulation_cost(&self, _g: &ExpandedGraph) -> f64 {
+        self.cycle_cost
     }
 }
 
@@ -834,12 +840,22 @@ impl<'g> Engine<'g> {
         let moved = self.runtime.moved();
         let mut averaged = moved.clone();
         crate::cycles::cancel_cycles(self.g, &mut averaged);
-        let demands: Vec<f64> = self.g.commodities.iter().map(|c| c.demand).collect();
-        let flow = steady::steady_flow(self.g, &averaged, &demands);
+        let cycle_cost = (moved.cost(self.g) - averaged.cost(self.g)).max(0.0);
+        // A commodity is served at most what its source admitted over the window (and
+        // at most d_k): a source queue that drains sends more than that, and the excess
+        // was admitted before the window.
+        let (injected, discarded) = self.accounting.window_averages();
+        let bounds: Vec<f64> = self
+            .g
+            .commodities
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (injected[k] - discarded[k]).min(c.demand))
+            .collect();
+        let flow = steady::steady_flow(self.g, &averaged, &bounds);
         let unsteady = (0..self.g.commodities.len())
             .map(|k| averaged.served(self.g, k) - flow.served(self.g, k))
             .collect();
-        let (injected, discarded) = self.accounting.window_averages();
         EngineRun {
             options: self.options,
             converged: stop == Stop::Converged,
@@ -849,6 +865,7 @@ impl<'g> Engine<'g> {
             unsteady,
             queue_drift: self.accounting.window_drift(),
             moved,
+            cycle_cost,
             injected,
             discarded,
             injection: self.injection,

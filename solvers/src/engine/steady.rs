@@ -1,5 +1,6 @@
 //! The steady part of a window-averaged routing: the largest flow inside it that
-//! conserves jobs at every node and serves no user more than its demand.
+//! conserves jobs at every node and serves no user more than its source admitted
+//! (at most its demand).
 //!
 //! The engine reports rates averaged over its last rounds, and while queues still
 //! drift those averages are not a flow: a broker that forwards more than it receives
@@ -7,7 +8,10 @@
 //! Reporting them as they are hands the user a routing that fails its own check
 //! (design §5, "what a run reports"). So the reported flow keeps what was delivered
 //! along the averaged routes and nothing else; the drift is reported as its own number
-//! ([`super::EngineRun::queue_drift`]).
+//! ([`super::EngineRun::queue_drift`]). A steady flow routes its own served amounts
+//! within every capacity (each pair carries at most its window average, and every
+//! round respected the capacities), so those amounts are routable by construction,
+//! whatever the queues still did when the run stopped.
 
 use brokerflow_graphs::{ExpandedGraph, Flow};
 use petgraph::graph::NodeIndex;
@@ -20,7 +24,9 @@ use petgraph::graph::NodeIndex;
 /// - `g`: the expanded graph G′.
 /// - `flow`: window-averaged jobs per usable (edge, commodity) pair, acyclic per
 ///   commodity.
-/// - `bounds`: per commodity, the most it may be served (its demand d_k).
+/// - `bounds`: per commodity, the most it may be served (the engine passes what its
+///   source admitted over the window, at most d_k, so that jobs a draining source
+///   queue releases are not served).
 ///
 /// # Returns
 /// The steady flow. Capacities that `flow` respects, it respects too (it is smaller
