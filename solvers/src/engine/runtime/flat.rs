@@ -42,14 +42,14 @@ mod saved;
 /// No slot.
 const NONE: u32 = u32::MAX;
 
-/// A slot's fixed data: [`Local`] without what only a source has (its injection and
-/// ceiling, kept per commodity).
+/// A slot's fixed data: [`Local`] without what is the same at every node of the
+/// commodity (d_k, momentum) or only a source has (its injection and ceiling): those
+/// are kept per commodity.
 #[derive(Debug, Clone, Copy)]
 struct SlotLocal {
     k: u32,
     /// The queue count, with [`SOURCE`] set at the commodity's source.
     queues: u32,
-    demand: f64,
     resource: f64,
 }
 
@@ -72,6 +72,8 @@ impl SlotLocal {
 struct KData<C> {
     /// The variant's data.
     policy: C,
+    /// d_k.
+    demand: f64,
     /// β of momentum on its pushes.
     momentum: f64,
     /// The source's injection and ceiling.
@@ -79,21 +81,9 @@ struct KData<C> {
     ceiling: Option<f64>,
 }
 
-/// An out-edge: the variant's data, the slot of its head, whether the head is the
-/// commodity's collection point.
-#[derive(Debug, Clone, Copy)]
-struct FlatOut<E> {
-    edge: E,
-    head: u32,
-    into_sink: bool,
-}
-
-/// An arrival of a slot: the out-edge it comes over, and its sender's slot.
-#[derive(Debug, Clone, Copy)]
-struct InPair {
-    out: u32,
-    tail: u32,
-}
+/// The bit of an out-edge's head slot (`Layout::head`) that marks the commodity's
+/// collection point.
+const INTO_SINK: u32 = 1 << 31;
 
 /// The fixed configuration of every node that carries a commodity ("node" below: its
 /// position among those).
@@ -111,10 +101,14 @@ struct Layout<P: PushPolicy> {
     local: Vec<SlotLocal>,
     /// Per slot: its first out-edge (one more entry at the end).
     slot_out: Vec<u32>,
-    out: Vec<FlatOut<P::Edge>>,
+    /// Per out-edge: the variant's data, and the slot of its head with [`INTO_SINK`]
+    /// set where the head is the commodity's collection point (two arrays: no padding).
+    edge: Vec<P::Edge>,
+    head: Vec<u32>,
     /// Every slot's arrivals, slot by slot (a slot has queues − out-edges of them),
-    /// each slot's in increasing sender order.
-    inward: Vec<InPair>,
+    /// each slot's in increasing sender order: the out-edge each comes over (its
+    /// amount and its jobs' stamp are kept per out-edge).
+    inward: Vec<u32>,
     /// Per commodity: what its nodes know of it; its source and collection slots; its
     /// slots in node order (`k_slots[k_start[k]..k_start[k + 1]]`).
     commodity: Vec<KData<P::Commodity>>,
@@ -135,7 +129,9 @@ struct State<P: PushPolicy> {
     heights: Vec<f64>,
     announced: Vec<P::Announce>,
     slots: Vec<P::Slot>,
-    /// What the slot's jobs carry this round.
+    /// Per out-edge: what the jobs its tail sends this round carry (the tail slot's
+    /// stamp, copied to each of its out-edges so that an arrival reads it by the edge
+    /// it came over).
     stamps: Vec<P::Stamp>,
     /// Per out-edge: x̄ of its tail's last push over it (momentum's memory).
     pushed: Vec<f64>,
@@ -194,7 +190,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
         let layout = Layout::new(&configs, g.commodities.len());
         let faults = faults.map(|plan| {
             let net = Network::new(plan, g, &configs);
-            (net, vec![0.0; layout.out.len()], 0)
+            (net, vec![0.0; layout.out_len()], 0)
         });
         drop(configs);
         let slots = layout.local.len();
@@ -210,8 +206,8 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
                 })
                 .collect(),
             announced: Vec::new(),
-            stamps: vec![P::Stamp::default(); slots],
-            pushed: vec![0.0; layout.out.len()],
+            stamps: vec![P::Stamp::default(); layout.out_len()],
+            pushed: vec![0.0; layout.out_len()],
         };
         let mut state = state;
         state.announced = state.slots.iter().map(P::announce).collect();
@@ -221,7 +217,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
         Flat {
             g,
             potential: setup.options().potential,
-            sent: Ring::new(window, layout.out.len()),
+            sent: Ring::new(window, layout.out_len()),
             lambda: Ring::new(window, *layout.node_cap.last().unwrap_or(&0) as usize),
             layout,
             state,
@@ -286,8 +282,8 @@ impl<P: PushPolicy> Layout<P> {
         let slots: usize = configs.iter().map(|c| c.commodities.len()).sum();
         let outs: usize = configs.iter().map(|c| c.out.len()).sum();
         assert!(
-            slots < NONE as usize && outs < NONE as usize,
-            "the flat runtime indexes slots and out-edges with 32 bits"
+            slots < INTO_SINK as usize && outs < NONE as usize,
+            "the flat runtime indexes slots with 31 bits and out-edges with 32"
         );
         let mut l = Layout {
             node: configs.iter().map(|c| c.node as u32).collect(),
@@ -297,7 +293,8 @@ impl<P: PushPolicy> Layout<P> {
             node_cap: Vec::with_capacity(configs.len() + 1),
             local: Vec::with_capacity(slots),
             slot_out: Vec::with_capacity(slots + 1),
-            out: Vec::with_capacity(outs),
+            edge: Vec::with_capacity(outs),
+            head: Vec::with_capacity(outs),
             inward: Vec::new(),
             commodity: vec![KData::default(); commodities],
             source: vec![NONE; commodities],
@@ -306,6 +303,9 @@ impl<P: PushPolicy> Layout<P> {
             k_slots: Vec::new(),
         };
         let mut caps = 0u32;
+        // Per out-edge: whether it leads into the collection point (a bit of `head`
+        // once the heads are slots).
+        let mut sinks = Vec::with_capacity(outs);
         for c in configs {
             l.node_slot.push(l.local.len() as u32);
             l.node_cap.push(caps);
@@ -320,13 +320,13 @@ impl<P: PushPolicy> Layout<P> {
                 l.local.push(SlotLocal {
                     k: k as u32,
                     queues: lc.local.queues | if source { SOURCE } else { 0 },
-                    demand: lc.local.demand,
                     resource: lc.local.resource,
                 });
                 // The same at every node of k.
                 l.commodity[k].policy = lc.policy;
+                l.commodity[k].demand = lc.local.demand;
                 l.commodity[k].momentum = lc.local.momentum;
-                l.slot_out.push(l.out.len() as u32);
+                l.slot_out.push(l.out_len() as u32);
                 if source {
                     l.source[k] = s;
                     l.commodity[k].injection = lc.local.injection;
@@ -337,34 +337,30 @@ impl<P: PushPolicy> Layout<P> {
                 }
                 for e in &c.out[j..j + lc.out_edges] {
                     // The head's node for now; its slot below.
-                    l.out.push(FlatOut {
-                        edge: e.policy,
-                        head: e.to as u32,
-                        into_sink: e.into_sink,
-                    });
+                    l.edge.push(e.policy);
+                    l.head.push(e.to as u32);
+                    sinks.push(e.into_sink);
                 }
                 j += lc.out_edges;
             }
         }
         l.node_slot.push(l.local.len() as u32);
         l.node_cap.push(caps);
-        l.slot_out.push(l.out.len() as u32);
+        l.slot_out.push(l.out_len() as u32);
         // Each out-edge's head slot: the head node's slot of the edge's commodity.
-        let mut tail_of = vec![0u32; l.out.len()];
         for s in 0..l.local.len() {
             let k = l.local[s].k;
             let outs = l.slot_out[s] as usize..l.slot_out[s + 1] as usize;
-            for (out, tail) in l.out[outs.clone()].iter_mut().zip(&mut tail_of[outs]) {
+            for head in &mut l.head[outs] {
                 let h = l
                     .node
-                    .binary_search(&out.head)
+                    .binary_search(head)
                     .expect("the head of a usable pair carries its commodity");
                 let (h0, h1) = (l.node_slot[h] as usize, l.node_slot[h + 1] as usize);
                 let at = l.local[h0..h1]
                     .binary_search_by_key(&k, |x| x.k)
                     .expect("the head of a usable pair carries its commodity");
-                out.head = (h0 + at) as u32;
-                *tail = s as u32;
+                *head = (h0 + at) as u32;
             }
         }
         // Arrivals per slot by counting sort over the out-edges in flat order, which is
@@ -379,15 +375,17 @@ impl<P: PushPolicy> Layout<P> {
             }
             start
         };
-        let mut fill = counts(&mut l.out.iter().map(|o| o.head as usize), l.local.len());
-        l.inward = vec![InPair { out: 0, tail: 0 }; l.out.len()];
-        for (o, out) in l.out.iter().enumerate() {
-            let h = out.head as usize;
-            l.inward[fill[h] as usize] = InPair {
-                out: o as u32,
-                tail: tail_of[o],
-            };
+        let mut fill = counts(&mut l.head.iter().map(|&h| h as usize), l.local.len());
+        l.inward = vec![0; l.out_len()];
+        for (o, &h) in l.head.iter().enumerate() {
+            let h = h as usize;
+            l.inward[fill[h] as usize] = o as u32;
             fill[h] += 1;
+        }
+        for (head, into_sink) in l.head.iter_mut().zip(sinks) {
+            if into_sink {
+                *head |= INTO_SINK;
+            }
         }
         // Each commodity's slots, in slot (= node) order.
         l.k_start = counts(&mut l.local.iter().map(|x| x.k as usize), commodities);
@@ -398,6 +396,18 @@ impl<P: PushPolicy> Layout<P> {
             fill[x.k as usize] += 1;
         }
         l
+    }
+
+    /// Number of out-edges.
+    fn out_len(&self) -> usize {
+        self.head.len()
+    }
+
+    /// The head slot of out-edge o, and whether it is the commodity's collection point.
+    #[inline(always)]
+    fn head_of(&self, o: usize) -> (usize, bool) {
+        let h = self.head[o];
+        ((h & !INTO_SINK) as usize, h & INTO_SINK != 0)
     }
 
     /// R_n, `None` when unlimited.
@@ -415,7 +425,7 @@ impl<P: PushPolicy> Layout<P> {
     /// out-edges each, and enough chunks for `threads` to share (at most 16 per
     /// thread).
     fn cuts(&self, threads: usize) -> Vec<Cut> {
-        let total = self.local.len() + self.out.len();
+        let total = self.local.len() + self.out_len();
         let target = CHUNK_WORK.max(total / (16 * threads.max(1)));
         let nodes = self.capacity.len();
         let at = |chunk, n: usize| {
@@ -468,7 +478,7 @@ impl<P: PushPolicy> Layout<P> {
         };
         Local {
             k: x.k as usize,
-            demand: x.demand,
+            demand: kd.demand,
             resource: x.resource,
             queues: x.queues(),
             injection,
@@ -483,7 +493,7 @@ impl<P: PushPolicy> Layout<P> {
         protocol::height(
             &Local {
                 k: x.k as usize,
-                demand: x.demand,
+                demand: self.commodity[x.k as usize].demand,
                 resource: x.resource,
                 queues: x.queues(),
                 injection: 0.0,
@@ -502,8 +512,8 @@ struct FlatNode<'r, P: PushPolicy> {
     capacity: Option<f64>,
     s0: usize,
     slots: usize,
-    /// The node's out-edges.
-    out: &'r [FlatOut<P::Edge>],
+    /// The node's first out-edge.
+    o0: usize,
 }
 
 impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
@@ -532,15 +542,15 @@ impl<P: PushPolicy> NodeView<P> for FlatNode<'_, P> {
     }
     #[inline(always)]
     fn out(&self, j: usize) -> (P::Edge, bool) {
-        let o = &self.out[j];
-        (o.edge, o.into_sink)
+        let o = self.o0 + j;
+        (self.layout.edge[o], self.layout.head_of(o).1)
     }
 }
 
 /// The announcements of one node's heads, read per out-edge from the last round's.
 struct FlatHeads<'r, P: PushPolicy> {
-    /// The node's out-edges.
-    out: &'r [FlatOut<P::Edge>],
+    /// The node's out-edges' heads (`Layout::head`).
+    head: &'r [u32],
     /// Every slot's announced height and variant announcement.
     heights: &'r [f64],
     announced: &'r [P::Announce],
@@ -556,14 +566,14 @@ struct FlatHeads<'r, P: PushPolicy> {
 impl<P: PushPolicy> Heads<P> for FlatHeads<'_, P> {
     #[inline(always)]
     fn height(&self, j: usize) -> f64 {
-        self.heights[self.out[j].head as usize]
+        self.heights[(self.head[j] & !INTO_SINK) as usize]
     }
     #[inline(always)]
     fn announced(&self, j: usize) -> P::Announce {
         if size_of::<P::Announce>() == 0 {
             P::Announce::default()
         } else {
-            self.announced[self.out[j].head as usize]
+            self.announced[(self.head[j] & !INTO_SINK) as usize]
         }
     }
     #[inline(always)]
@@ -622,7 +632,7 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
         let (held, h) = split(self.held, s);
         let (report, r) = split(self.report, s);
         let (slots, sl) = split(self.slots, s);
-        let (stamps, st) = split(self.stamps, s);
+        let (stamps, st) = split(self.stamps, at.out - from.out);
         let (sent, se) = split(self.sent, at.out - from.out);
         let (pushed, pu) = split(self.pushed, at.out - from.out);
         let (lambda, l) = split(self.lambda, at.cap - from.cap);
@@ -721,9 +731,7 @@ fn step_chunk<P: PushPolicy>(
             // discards nothing, and its jobs carry what its state says.
             p.sent[o0 - from.out..o1 - from.out].fill(0.0);
             p.report[rs0..rs1].fill(0.0);
-            for s in rs0..rs1 {
-                p.stamps[s] = P::stamp(&p.slots[s]);
-            }
+            stamp_outs(layout, from, s0..s1, &p.slots[rs0..rs1], p.stamps);
             if capacity.is_some() {
                 p.lambda[layout.node_cap[n] as usize - from.cap] = 0.0;
             }
@@ -759,14 +767,14 @@ fn step_chunk<P: PushPolicy>(
                 used: 0.0,
             }
         } else {
-            let out = &layout.out[o0..o1];
+            let head = &layout.head[o0..o1];
             protocol::step(
                 &FlatNode::<P> {
                     layout,
                     capacity,
                     s0,
                     slots: s1 - s0,
-                    out,
+                    o0,
                 },
                 StateMut {
                     held: &mut p.held[rs0..rs1],
@@ -775,7 +783,7 @@ fn step_chunk<P: PushPolicy>(
                     pushed: &mut p.pushed[o0 - from.out..o1 - from.out],
                 },
                 &FlatHeads::<P> {
-                    out,
+                    head,
                     heights,
                     announced,
                     own: &heights[s0..s1],
@@ -787,11 +795,7 @@ fn step_chunk<P: PushPolicy>(
                 &mut p.sent[o0 - from.out..o1 - from.out],
             )
         };
-        if size_of::<P::Stamp>() > 0 {
-            for s in rs0..rs1 {
-                p.stamps[s] = P::stamp(&p.slots[s]);
-            }
-        }
+        stamp_outs(layout, from, s0..s1, &p.slots[rs0..rs1], p.stamps);
         if let Some(cap) = capacity {
             p.lambda[layout.node_cap[n] as usize - from.cap] = stepped.lambda;
             let e = capacity_excess(stepped.used, cap);
@@ -800,6 +804,28 @@ fn step_chunk<P: PushPolicy>(
         }
     }
     p.excess[0] = largest;
+}
+
+/// Writes the stamp of each of a node's slots (`slots`, their variant state) on each of
+/// its out-edges (`stamps`, the chunk's from `from`); nothing for a variant whose jobs
+/// carry nothing.
+#[inline(always)]
+fn stamp_outs<P: PushPolicy>(
+    layout: &Layout<P>,
+    from: &Cut,
+    slots: std::ops::Range<usize>,
+    state: &[P::Slot],
+    stamps: &mut [P::Stamp],
+) {
+    if size_of::<P::Stamp>() == 0 {
+        return;
+    }
+    for (s, slot) in slots.zip(state) {
+        let (o0, o1) = (layout.slot_out[s] as usize, layout.slot_out[s + 1] as usize);
+        if o0 < o1 {
+            stamps[o0 - from.out..o1 - from.out].fill(P::stamp(slot));
+        }
+    }
 }
 
 /// Delivery at every node of one chunk: each slot adds what arrived over its in-edges
@@ -836,13 +862,13 @@ fn deliver_chunk<P: PushPolicy>(
                 next += ins;
                 continue;
             }
-            let arrivals = layout.inward[next..next + ins].iter().map(|a| {
+            let arrivals = layout.inward[next..next + ins].iter().map(|&o| {
                 let stamp = if size_of::<P::Stamp>() > 0 {
-                    &stamps[a.tail as usize]
+                    &stamps[o as usize]
                 } else {
                     &nothing
                 };
-                (row[a.out as usize], stamp)
+                (row[o as usize], stamp)
             });
             next += ins;
             let absorbed =
@@ -919,7 +945,7 @@ impl<P: PushPolicy> Flat<'_, P> {
                 }
             }
         }
-        debug_assert_eq!(o, self.layout.out.len());
+        debug_assert_eq!(o, self.layout.out_len());
         flow
     }
 }
@@ -1095,14 +1121,15 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             + bytes(l.capacity.len(), size_of::<f64>() + 1)
             + bytes(l.local.len(), size_of::<SlotLocal>())
             + bytes(l.slot_out.len() + l.k_slots.len(), 4)
-            + bytes(l.out.len(), size_of::<FlatOut<P::Edge>>())
-            + bytes(l.inward.len(), size_of::<InPair>())
+            + bytes(l.edge.len(), size_of::<P::Edge>())
+            + bytes(l.head.len() + l.inward.len(), 4)
             + bytes(l.commodity.len(), size_of::<KData<P::Commodity>>() + 3 * 4)
             + bytes(s.held.len(), 3 * size_of::<f64>())
             + bytes(s.pushed.len(), size_of::<f64>())
+            + bytes(s.stamps.len(), size_of::<P::Stamp>())
             + bytes(
                 s.slots.len(),
-                size_of::<P::Slot>() + size_of::<P::Announce>() + size_of::<P::Stamp>(),
+                size_of::<P::Slot>() + size_of::<P::Announce>(),
             );
         Footprint {
             state,

@@ -14,7 +14,7 @@ use crate::engine::variants::PushPolicy;
 fn out_edges<P: PushPolicy>(g: &ExpandedGraph, l: &Layout<P>) -> Vec<usize> {
     let pairs = g.pairs();
     let carried = |k: usize| l.k_start[k] < l.k_start[k + 1];
-    let mut edges = Vec::with_capacity(l.out.len());
+    let mut edges = Vec::with_capacity(l.out_len());
     for &n in &l.node {
         for &p in pairs.leaving(petgraph::graph::NodeIndex::new(n as usize)) {
             if carried(pairs.commodity(p)) {
@@ -22,7 +22,7 @@ fn out_edges<P: PushPolicy>(g: &ExpandedGraph, l: &Layout<P>) -> Vec<usize> {
             }
         }
     }
-    debug_assert_eq!(edges.len(), l.out.len());
+    debug_assert_eq!(edges.len(), l.out_len());
     edges
 }
 
@@ -103,9 +103,9 @@ impl<P: PushPolicy> Flat<'_, P> {
         if window {
             let size = self.sent.size();
             self.sent =
-                Ring::from_rows(size, l.out.len(), &saved.sent).ok_or(LoadError::SentRows {
+                Ring::from_rows(size, l.out_len(), &saved.sent).ok_or(LoadError::SentRows {
                     rows: saved.sent.len(),
-                    out_edges: l.out.len(),
+                    out_edges: l.out_len(),
                 })?;
             let width = *l.node_cap.last().unwrap_or(&0) as usize;
             let columns: Vec<usize> = (0..l.capacity.len())
