@@ -6,11 +6,10 @@
 //! Every node still runs the protocol's step ([`protocol::step`]; a node without
 //! out-edges or capacity only its learn-inject-adapt part, all the step does there)
 //! and delivery ([`protocol::receive`]), on views into the arrays; what the flat layout
-//! adds is
-//! precomputed addressing: per out-edge the slot of its head (where the head's
-//! announced height is), per slot its arrivals in the canonical order (by sender),
-//! per commodity its slots in node order (for the ledger's sums). So it computes
-//! exactly what the `nodes` runtime computes, bit for bit, for any chunking and
+//! adds is precomputed addressing: per out-edge the slot of its head (where the head's
+//! announced height is), per slot its arrivals in the canonical order (by sender), per
+//! commodity the places of its source and collection slots (for the ledger). So it
+//! computes exactly what the `nodes` runtime computes, bit for bit, for any chunking and
 //! thread count (every sum has one fixed order; chunks only split the work).
 //!
 //! A round:
@@ -19,8 +18,9 @@
 //!    the node that sends over it), λ into the λ window;
 //! 2. **deliver**, per node in parallel: each slot adds its arrivals in order, then
 //!    announces its new height (double-buffered: the step reads only announcements);
-//! 3. **report**, per commodity in parallel: the ledger's sums over the commodity's
-//!    slots in node order.
+//! 3. **report**: the ledger's sums of every commodity's holdings over its slots in
+//!    node order (one pass over the slots), and per commodity in parallel what its
+//!    source and collection point report.
 
 use std::mem::size_of;
 
@@ -68,7 +68,7 @@ impl SlotLocal {
 
 /// What every node of a commodity knows of it (the same at every node), in one place:
 /// a slot's step reads it with one cache line.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct KData<C> {
     /// The variant's data.
     policy: C,
@@ -76,9 +76,21 @@ struct KData<C> {
     demand: f64,
     /// β of momentum on its pushes.
     momentum: f64,
-    /// The source's injection and ceiling.
+    /// The source's injection and ceiling (NaN for none).
     injection: f64,
-    ceiling: Option<f64>,
+    ceiling: f64,
+}
+
+impl<C: Default> Default for KData<C> {
+    fn default() -> KData<C> {
+        KData {
+            policy: C::default(),
+            demand: 0.0,
+            momentum: 0.0,
+            injection: 0.0,
+            ceiling: f64::NAN,
+        }
+    }
 }
 
 /// The bit of an out-edge's head slot (`Layout::head`) that marks the commodity's
@@ -92,10 +104,12 @@ struct Layout<P: PushPolicy> {
     node: Vec<u32>,
     /// Per node: its first slot (one more entry at the end).
     node_slot: Vec<u32>,
-    /// R_n, NaN for unlimited (capacities are finite).
+    /// Per node with a capacity, in node order: R_n.
     capacity: Vec<f64>,
     collection: Vec<bool>,
-    /// Per node: its λ column among the nodes with a capacity.
+    /// Per node: its λ column among the nodes with a capacity, which is where its R_n
+    /// is (one more entry at the end: a node has a capacity where the next entry is
+    /// larger).
     node_cap: Vec<u32>,
     /// Per slot.
     local: Vec<SlotLocal>,
@@ -109,21 +123,25 @@ struct Layout<P: PushPolicy> {
     /// each slot's in increasing sender order: the out-edge each comes over (its
     /// amount and its jobs' stamp are kept per out-edge).
     inward: Vec<u32>,
-    /// Per commodity: what its nodes know of it; its source and collection slots; its
-    /// slots in node order (`k_slots[k_start[k]..k_start[k + 1]]`).
+    /// Per commodity: what its nodes know of it; its source slot and that slot's
+    /// place among the sources (in slot order), its collection slot's place among the
+    /// collection slots (in slot order); how many slots the commodities before it
+    /// have (`k_start[k] < k_start[k + 1]`: the engine carries k).
     commodity: Vec<KData<P::Commodity>>,
     source: Vec<u32>,
-    sink: Vec<u32>,
+    source_at: Vec<u32>,
+    sink_at: Vec<u32>,
     k_start: Vec<u32>,
-    k_slots: Vec<u32>,
 }
 
 /// Every node's changing state, per slot.
 struct State<P: PushPolicy> {
     held: Vec<f64>,
-    /// What the slot reports besides what it holds: jobs discarded this round at a
-    /// source, jobs absorbed at a collection point (a slot is never both).
-    report: Vec<f64>,
+    /// What a slot reports besides what it holds, kept only where it can be nonzero:
+    /// per source slot (in slot order) the jobs it discarded this round, per slot of a
+    /// collection point (in slot order) the jobs it absorbed (a slot is never both).
+    discarded: Vec<f64>,
+    absorbed: Vec<f64>,
     /// Announced heights and variant announcements (read by the step, written after
     /// delivery).
     heights: Vec<f64>,
@@ -147,6 +165,9 @@ struct Cut {
     /// The first arrival of the chunk's first slot.
     inward: usize,
     cap: usize,
+    /// The places of the chunk's first source slot and first collection slot.
+    source: usize,
+    sink: usize,
 }
 
 /// The flat runtime.
@@ -162,6 +183,9 @@ pub struct Flat<'a, P: PushPolicy> {
     /// largest capacity excess.
     cuts: Vec<Cut>,
     scratch: Vec<StepScratch>,
+    /// Per chunk: where the step writes what a node's slots discard (as wide as the
+    /// widest node), copied out at its sources.
+    spill: Vec<Vec<f64>>,
     excess: Vec<f64>,
     /// A fault schedule's network, what arrives per out-edge this round, and the round.
     faults: Option<(Network, Vec<f64>, usize)>,
@@ -196,7 +220,8 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
         let slots = layout.local.len();
         let state = State {
             held: vec![0.0; slots],
-            report: vec![0.0; slots],
+            discarded: vec![0.0; layout.sources()],
+            absorbed: vec![0.0; layout.sinks()],
             heights: vec![0.0; slots],
             slots: (0..slots)
                 .map(|s| {
@@ -214,6 +239,10 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
         let window = setup.options().window;
         let cuts = layout.cuts(rayon::current_num_threads());
         let chunks = cuts.len() - 1;
+        let widest = (0..layout.node.len())
+            .map(|n| (layout.node_slot[n + 1] - layout.node_slot[n]) as usize)
+            .max()
+            .unwrap_or(0);
         Flat {
             g,
             potential: setup.options().potential,
@@ -223,6 +252,7 @@ impl<'a, P: PushPolicy> Flat<'a, P> {
             state,
             cuts,
             scratch: (0..chunks).map(|_| StepScratch::default()).collect(),
+            spill: (0..chunks).map(|_| vec![0.0; widest]).collect(),
             excess: vec![f64::NEG_INFINITY; chunks],
             faults,
         }
@@ -247,20 +277,27 @@ impl<P: PushPolicy> Flat<'_, P> {
                 pushed: Vec::new(),
             })
             .collect();
-        let active = (0..l.capacity.len()).map(|n| {
+        // Per slot: what it discarded and absorbed (0 where nothing is kept).
+        let (mut discarded, mut absorbed) = (vec![0.0; l.local.len()], vec![0.0; l.local.len()]);
+        let (mut sources, mut sinks) = (s.discarded.iter(), s.absorbed.iter());
+        for n in 0..l.node.len() {
+            for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
+                if l.local[x].is_source() {
+                    discarded[x] = *sources.next().expect("a place per source slot");
+                }
+                if l.collection[n] {
+                    absorbed[x] = *sinks.next().expect("a place per collection slot");
+                }
+            }
+        }
+        let active = (0..l.node.len()).map(|n| {
             let slots = l.node_slot[n] as usize..l.node_slot[n + 1] as usize;
             let of = |f: &dyn Fn(usize) -> f64| slots.clone().map(f).collect::<Vec<f64>>();
             NodeState {
                 held: of(&|x| s.held[x]),
                 injected: of(&|x| l.local(x).injection),
-                discarded: of(&|x| {
-                    if l.local[x].is_source() {
-                        s.report[x]
-                    } else {
-                        0.0
-                    }
-                }),
-                absorbed: of(&|x| if l.collection[n] { s.report[x] } else { 0.0 }),
+                discarded: of(&|x| discarded[x]),
+                absorbed: of(&|x| absorbed[x]),
                 lambda: match (l.capacity(n), lambdas) {
                     (Some(_), Some(row)) => row[l.node_cap[n] as usize],
                     _ => 0.0,
@@ -298,11 +335,12 @@ impl<P: PushPolicy> Layout<P> {
             inward: Vec::new(),
             commodity: vec![KData::default(); commodities],
             source: vec![NONE; commodities],
-            sink: vec![NONE; commodities],
+            source_at: vec![NONE; commodities],
+            sink_at: vec![NONE; commodities],
             k_start: Vec::new(),
-            k_slots: Vec::new(),
         };
         let mut caps = 0u32;
+        let (mut sources, mut collecting) = (0u32, 0u32);
         // Per out-edge: whether it leads into the collection point (a bit of `head`
         // once the heads are slots).
         let mut sinks = Vec::with_capacity(outs);
@@ -310,7 +348,7 @@ impl<P: PushPolicy> Layout<P> {
             l.node_slot.push(l.local.len() as u32);
             l.node_cap.push(caps);
             caps += u32::from(c.capacity.is_some());
-            l.capacity.push(c.capacity.unwrap_or(f64::NAN));
+            l.capacity.extend(c.capacity);
             l.collection.push(c.collection);
             let mut j = 0;
             for lc in &c.commodities {
@@ -327,13 +365,20 @@ impl<P: PushPolicy> Layout<P> {
                 l.commodity[k].demand = lc.local.demand;
                 l.commodity[k].momentum = lc.local.momentum;
                 l.slot_out.push(l.out_len() as u32);
+                assert!(
+                    !(source && c.collection),
+                    "a source is never a collection point"
+                );
                 if source {
                     l.source[k] = s;
+                    l.source_at[k] = sources;
+                    sources += 1;
                     l.commodity[k].injection = lc.local.injection;
-                    l.commodity[k].ceiling = lc.local.ceiling;
+                    l.commodity[k].ceiling = lc.local.ceiling.unwrap_or(f64::NAN);
                 }
                 if c.collection {
-                    l.sink[k] = s;
+                    l.sink_at[k] = collecting;
+                    collecting += 1;
                 }
                 for e in &c.out[j..j + lc.out_edges] {
                     // The head's node for now; its slot below.
@@ -389,12 +434,6 @@ impl<P: PushPolicy> Layout<P> {
         }
         // Each commodity's slots, in slot (= node) order.
         l.k_start = counts(&mut l.local.iter().map(|x| x.k as usize), commodities);
-        let mut fill = l.k_start.clone();
-        l.k_slots = vec![0; l.local.len()];
-        for (s, x) in l.local.iter().enumerate() {
-            l.k_slots[fill[x.k as usize] as usize] = s as u32;
-            fill[x.k as usize] += 1;
-        }
         l
     }
 
@@ -411,9 +450,23 @@ impl<P: PushPolicy> Layout<P> {
     }
 
     /// R_n, `None` when unlimited.
+    #[inline(always)]
     fn capacity(&self, n: usize) -> Option<f64> {
-        let c = self.capacity[n];
-        (!c.is_nan()).then_some(c)
+        let c = self.node_cap[n];
+        (self.node_cap[n + 1] > c).then(|| self.capacity[c as usize])
+    }
+
+    /// Number of source slots.
+    fn sources(&self) -> usize {
+        self.local.iter().filter(|x| x.is_source()).count()
+    }
+
+    /// Number of slots of collection points.
+    fn sinks(&self) -> usize {
+        (0..self.node.len())
+            .filter(|&n| self.collection[n])
+            .map(|n| (self.node_slot[n + 1] - self.node_slot[n]) as usize)
+            .sum()
     }
 
     /// The node of slot s.
@@ -427,7 +480,7 @@ impl<P: PushPolicy> Layout<P> {
     fn cuts(&self, threads: usize) -> Vec<Cut> {
         let total = self.local.len() + self.out_len();
         let target = CHUNK_WORK.max(total / (16 * threads.max(1)));
-        let nodes = self.capacity.len();
+        let nodes = self.node.len();
         let at = |chunk, n: usize| {
             let slot = self.node_slot[n] as usize;
             Cut {
@@ -437,19 +490,34 @@ impl<P: PushPolicy> Layout<P> {
                 out: self.slot_out[slot] as usize,
                 inward: 0,
                 cap: self.node_cap[n] as usize,
+                source: 0,
+                sink: 0,
             }
         };
-        // Arrivals before each slot: queues − out-edges per slot, summed.
-        let mut before = Vec::with_capacity(self.local.len() + 1);
-        before.push(0);
-        for (s, x) in self.local.iter().enumerate() {
-            let outs = (self.slot_out[s + 1] - self.slot_out[s]) as usize;
-            before.push(before[s] + x.queues() as usize - outs);
+        // Before each node: its arrivals (queues − out-edges per slot, summed), source
+        // slots and collection slots.
+        let mut before = Vec::with_capacity(nodes + 1);
+        before.push((0, 0, 0));
+        for n in 0..nodes {
+            let (mut inward, mut sources, mut sinks) = before[n];
+            for s in self.node_slot[n] as usize..self.node_slot[n + 1] as usize {
+                let x = &self.local[s];
+                let outs = (self.slot_out[s + 1] - self.slot_out[s]) as usize;
+                inward += x.queues() as usize - outs;
+                sources += usize::from(x.is_source());
+                sinks += usize::from(self.collection[n]);
+            }
+            before.push((inward, sources, sinks));
         }
-        debug_assert_eq!(before[self.local.len()], self.inward.len());
-        let at = |chunk, n: usize| Cut {
-            inward: before[self.node_slot[n] as usize],
-            ..at(chunk, n)
+        debug_assert_eq!(before[nodes].0, self.inward.len());
+        let at = |chunk, n: usize| {
+            let (inward, source, sink) = before[n];
+            Cut {
+                inward,
+                source,
+                sink,
+                ..at(chunk, n)
+            }
         };
         let mut cuts = vec![at(0, 0)];
         let mut work = 0;
@@ -472,7 +540,7 @@ impl<P: PushPolicy> Layout<P> {
     fn to_local(&self, x: &SlotLocal) -> Local {
         let kd = &self.commodity[x.k as usize];
         let (injection, ceiling) = if x.is_source() {
-            (kd.injection, kd.ceiling)
+            (kd.injection, (!kd.ceiling.is_nan()).then_some(kd.ceiling))
         } else {
             (0.0, None)
         };
@@ -616,13 +684,14 @@ fn in_chunks<T: Split, F: Fn(&Cut, &Cut, T) + Sync>(cuts: &[Cut], parts: T, f: &
 /// What the step writes.
 struct StepParts<'p, P: PushPolicy> {
     held: &'p mut [f64],
-    report: &'p mut [f64],
+    discarded: &'p mut [f64],
     slots: &'p mut [P::Slot],
     stamps: &'p mut [P::Stamp],
     sent: &'p mut [f64],
     pushed: &'p mut [f64],
     lambda: &'p mut [f64],
     scratch: &'p mut [StepScratch],
+    spill: &'p mut [Vec<f64>],
     excess: &'p mut [f64],
 }
 
@@ -630,35 +699,38 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
     fn split(self, from: &Cut, at: &Cut) -> (Self, Self) {
         let s = at.slot - from.slot;
         let (held, h) = split(self.held, s);
-        let (report, r) = split(self.report, s);
+        let (discarded, d) = split(self.discarded, at.source - from.source);
         let (slots, sl) = split(self.slots, s);
         let (stamps, st) = split(self.stamps, at.out - from.out);
         let (sent, se) = split(self.sent, at.out - from.out);
         let (pushed, pu) = split(self.pushed, at.out - from.out);
         let (lambda, l) = split(self.lambda, at.cap - from.cap);
         let (scratch, sc) = split(self.scratch, at.chunk - from.chunk);
+        let (spill, sp) = split(self.spill, at.chunk - from.chunk);
         let (excess, e) = split(self.excess, at.chunk - from.chunk);
         (
             StepParts {
                 held,
-                report,
+                discarded,
                 slots,
                 stamps,
                 sent,
                 pushed,
                 lambda,
                 scratch,
+                spill,
                 excess,
             },
             StepParts {
                 held: h,
-                report: r,
+                discarded: d,
                 slots: sl,
                 stamps: st,
                 sent: se,
                 pushed: pu,
                 lambda: l,
                 scratch: sc,
+                spill: sp,
                 excess: e,
             },
         )
@@ -668,7 +740,7 @@ impl<P: PushPolicy> Split for StepParts<'_, P> {
 /// What delivery writes.
 struct DeliverParts<'p, P: PushPolicy> {
     held: &'p mut [f64],
-    report: &'p mut [f64],
+    absorbed: &'p mut [f64],
     heights: &'p mut [f64],
     announced: &'p mut [P::Announce],
     slots: &'p mut [P::Slot],
@@ -678,21 +750,21 @@ impl<P: PushPolicy> Split for DeliverParts<'_, P> {
     fn split(self, from: &Cut, at: &Cut) -> (Self, Self) {
         let s = at.slot - from.slot;
         let (held, h) = split(self.held, s);
-        let (report, r) = split(self.report, s);
+        let (absorbed, ab) = split(self.absorbed, at.sink - from.sink);
         let (heights, he) = split(self.heights, s);
         let (announced, a) = split(self.announced, s);
         let (slots, sl) = split(self.slots, s);
         (
             DeliverParts {
                 held,
-                report,
+                absorbed,
                 heights,
                 announced,
                 slots,
             },
             DeliverParts {
                 held: h,
-                report: r,
+                absorbed: ab,
                 heights: he,
                 announced: a,
                 slots: sl,
@@ -715,7 +787,10 @@ fn step_chunk<P: PushPolicy>(
     p: StepParts<'_, P>,
 ) {
     let scratch = &mut p.scratch[0];
+    let spill = &mut p.spill[0];
     let mut largest = f64::NEG_INFINITY;
+    // The place of the next source slot, in the chunk's `discarded`.
+    let mut source = 0;
     for n in from.node..to.node {
         let (s0, s1) = (
             layout.node_slot[n] as usize,
@@ -730,7 +805,12 @@ fn step_chunk<P: PushPolicy>(
             // Down (design §5, "Faults"): no step; it sends nothing, injects and
             // discards nothing, and its jobs carry what its state says.
             p.sent[o0 - from.out..o1 - from.out].fill(0.0);
-            p.report[rs0..rs1].fill(0.0);
+            for x in &layout.local[s0..s1] {
+                if x.is_source() {
+                    p.discarded[source] = 0.0;
+                    source += 1;
+                }
+            }
             stamp_outs(layout, from, s0..s1, &p.slots[rs0..rs1], p.stamps);
             if capacity.is_some() {
                 p.lambda[layout.node_cap[n] as usize - from.cap] = 0.0;
@@ -747,12 +827,19 @@ fn step_chunk<P: PushPolicy>(
             for (s, &own) in (s0..s1).zip(&heights[s0..s1]) {
                 let local = layout.local(s);
                 let r = s - from.slot;
+                let discarded = if local.injection > 0.0 {
+                    let at = source;
+                    source += 1;
+                    &mut p.discarded[at]
+                } else {
+                    &mut spill[0]
+                };
                 protocol::prepare::<P>(
                     &local,
                     &layout.commodity[local.k].policy,
                     &mut p.slots[r],
                     &mut p.held[r],
-                    &mut p.report[r],
+                    discarded,
                     honest.then_some(own),
                     std::iter::empty(),
                 );
@@ -768,7 +855,7 @@ fn step_chunk<P: PushPolicy>(
             }
         } else {
             let head = &layout.head[o0..o1];
-            protocol::step(
+            let stepped = protocol::step(
                 &FlatNode::<P> {
                     layout,
                     capacity,
@@ -778,7 +865,7 @@ fn step_chunk<P: PushPolicy>(
                 },
                 StateMut {
                     held: &mut p.held[rs0..rs1],
-                    discarded: &mut p.report[rs0..rs1],
+                    discarded: &mut spill[..s1 - s0],
                     slots: &mut p.slots[rs0..rs1],
                     pushed: &mut p.pushed[o0 - from.out..o1 - from.out],
                 },
@@ -793,7 +880,15 @@ fn step_chunk<P: PushPolicy>(
                 potential,
                 scratch,
                 &mut p.sent[o0 - from.out..o1 - from.out],
-            )
+            );
+            // The step writes what a source discards (every round); keep it.
+            for (x, &d) in layout.local[s0..s1].iter().zip(spill.iter()) {
+                if x.is_source() {
+                    p.discarded[source] = d;
+                    source += 1;
+                }
+            }
+            stepped
         };
         stamp_outs(layout, from, s0..s1, &p.slots[rs0..rs1], p.stamps);
         if let Some(cap) = capacity {
@@ -844,6 +939,8 @@ fn deliver_chunk<P: PushPolicy>(
     // What jobs carry in a variant whose jobs carry nothing.
     let nothing = P::Stamp::default();
     let mut next = from.inward;
+    // The place of the next collection slot, in the chunk's `absorbed`.
+    let mut sink = 0;
     for n in from.node..to.node {
         let collection = layout.collection[n];
         let (down, factor) = match net {
@@ -858,7 +955,12 @@ fn deliver_chunk<P: PushPolicy>(
             let outs = (layout.slot_out[s + 1] - layout.slot_out[s]) as usize;
             let ins = layout.local[s].queues() as usize - outs;
             if down {
-                // A down node takes no delivery and keeps its announcement.
+                // A down node takes no delivery (absorbs nothing) and keeps its
+                // announcement.
+                if collection {
+                    p.absorbed[sink] = 0.0;
+                    sink += 1;
+                }
                 next += ins;
                 continue;
             }
@@ -874,7 +976,8 @@ fn deliver_chunk<P: PushPolicy>(
             let absorbed =
                 protocol::receive::<P>(collection, &mut p.held[r], &mut p.slots[r], arrivals);
             if collection {
-                p.report[r] = absorbed;
+                p.absorbed[sink] = absorbed;
+                sink += 1;
             }
             // Only in-neighbours read a height: a slot without in-edges (a source)
             // announces to no one. A collection point's queue never changes, and
@@ -893,35 +996,42 @@ fn deliver_chunk<P: PushPolicy>(
     }
 }
 
-/// Commodity k's ledger of the round, (queued, injected, discarded, absorbed): its
-/// slots' holdings summed in node order; only the source injects and discards and only
-/// the collection point absorbs (the other slots report zeros, which add nothing).
+/// Every commodity's jobs held after the round (`queued`, overwritten): its slots'
+/// holdings summed in node order, i.e. in slot order, in one pass over the slots.
+#[inline(never)]
+fn queued_of<P: PushPolicy>(layout: &Layout<P>, held: &[f64], queued: &mut [f64]) {
+    queued.fill(0.0);
+    for (x, &h) in layout.local.iter().zip(held) {
+        queued[x.k as usize] += h;
+    }
+}
+
+/// Commodity k's ledger of the round besides what it holds ([`queued_of`]),
+/// (injected, discarded, absorbed): only the source injects and discards and only the
+/// collection point absorbs (the other slots would report zeros, and keep none).
 #[inline(never)]
 fn report_of<P: PushPolicy>(
     layout: &Layout<P>,
-    held: &[f64],
-    report: &[f64],
+    (discarded, absorbed): (&[f64], &[f64]),
     down: Option<&[bool]>,
     k: usize,
-) -> (f64, f64, f64, f64) {
-    let slots = &layout.k_slots[layout.k_start[k] as usize..layout.k_start[k + 1] as usize];
-    let mut queued = 0.0;
-    for &s in slots {
-        queued += held[s as usize];
-    }
+) -> (f64, f64, f64) {
     let (injected, discarded) = match layout.source[k] {
         NONE => (0.0, 0.0),
         // A source that is down injects nothing (design §5, "Faults").
         s if down.is_some_and(|d| d[layout.node[layout.node_of(s as usize)] as usize]) => {
-            (0.0, report[s as usize])
+            (0.0, discarded[layout.source_at[k] as usize])
         }
-        s => (layout.commodity[k].injection, report[s as usize]),
+        _ => (
+            layout.commodity[k].injection,
+            discarded[layout.source_at[k] as usize],
+        ),
     };
-    let absorbed = match layout.sink[k] {
+    let absorbed = match layout.sink_at[k] {
         NONE => 0.0,
-        s => report[s as usize],
+        at => absorbed[at as usize],
     };
-    (queued, injected, discarded, absorbed)
+    (injected, discarded, absorbed)
 }
 
 impl<P: PushPolicy> Flat<'_, P> {
@@ -971,6 +1081,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             lambda,
             cuts,
             scratch,
+            spill,
             excess,
             potential,
             faults,
@@ -1003,7 +1114,8 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         let (layout, potential) = (&*layout, *potential);
         let State {
             held,
-            report,
+            discarded,
+            absorbed,
             heights,
             announced,
             slots,
@@ -1013,13 +1125,14 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         // 1. Every node steps, reading the announcements of the last round.
         let parts = StepParts::<P> {
             held,
-            report,
+            discarded,
             slots,
             stamps,
             sent: sent.next_row(),
             pushed,
             lambda: lambda.next_row(),
             scratch,
+            spill,
             excess,
         };
         let (heights_now, announced_now) = (&*heights, &*announced);
@@ -1043,7 +1156,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         // 2. Every node takes delivery, in the canonical order, and announces.
         let parts = DeliverParts::<P> {
             held,
-            report,
+            absorbed,
             heights,
             announced,
             slots,
@@ -1062,21 +1175,31 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         );
         sent.commit();
         lambda.commit();
-        // 3. Every commodity's ledger: its slots' reports in node order.
-        let (held, report) = (&*held, &*report);
+        // 3. Every commodity's ledger: its slots' holdings in node order (one serial
+        //    pass, beside the rest) and its source's and collection point's reports.
+        let (held, reports) = (&*held, (&discarded[..], &absorbed[..]));
         let down = net.map(|n| &n.down[..]);
-        ledger
-            .queued
-            .par_iter_mut()
-            .zip(&mut ledger.injected)
-            .zip(&mut ledger.discarded)
-            .zip(&mut ledger.absorbed)
-            .enumerate()
-            .with_min_len(1024)
-            .for_each(|(k, (((queued, injected), discarded), absorbed))| {
-                (*queued, *injected, *discarded, *absorbed) =
-                    report_of(layout, held, report, down, k)
-            });
+        let RoundLedger {
+            queued,
+            injected,
+            discarded,
+            absorbed,
+            ..
+        } = ledger;
+        rayon::join(
+            || queued_of(layout, held, queued),
+            || {
+                injected
+                    .par_iter_mut()
+                    .zip(discarded)
+                    .zip(absorbed)
+                    .enumerate()
+                    .with_min_len(1024)
+                    .for_each(|(k, ((injected, discarded), absorbed))| {
+                        (*injected, *discarded, *absorbed) = report_of(layout, reports, down, k)
+                    })
+            },
+        );
         if let Some((net, _, _)) = faults.as_ref() {
             ledger.in_flight.copy_from_slice(&net.in_flight_now);
             ledger.lost.copy_from_slice(&net.lost);
@@ -1107,7 +1230,7 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
             .node_indices()
             .map(|n| self.g.node(n).capacity.map(|_| idle))
             .collect();
-        for n in 0..l.capacity.len() {
+        for n in 0..l.node.len() {
             prices[l.node[n] as usize] = l.capacity(n).map(|_| means[l.node_cap[n] as usize]);
         }
         prices
@@ -1117,14 +1240,16 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         let l = &self.layout;
         let s = &self.state;
         let bytes = |n: usize, each: usize| n * each;
-        let state = bytes(l.node_slot.len() + l.node_cap.len(), 4)
-            + bytes(l.capacity.len(), size_of::<f64>() + 1)
+        let state = bytes(l.node.len() + l.node_slot.len() + l.node_cap.len(), 4)
+            + bytes(l.capacity.len(), size_of::<f64>())
+            + bytes(l.collection.len(), 1)
             + bytes(l.local.len(), size_of::<SlotLocal>())
-            + bytes(l.slot_out.len() + l.k_slots.len(), 4)
+            + bytes(l.slot_out.len(), 4)
             + bytes(l.edge.len(), size_of::<P::Edge>())
             + bytes(l.head.len() + l.inward.len(), 4)
-            + bytes(l.commodity.len(), size_of::<KData<P::Commodity>>() + 3 * 4)
-            + bytes(s.held.len(), 3 * size_of::<f64>())
+            + bytes(l.commodity.len(), size_of::<KData<P::Commodity>>() + 4 * 4)
+            + bytes(s.held.len() + s.heights.len(), size_of::<f64>())
+            + bytes(s.discarded.len() + s.absorbed.len(), size_of::<f64>())
             + bytes(s.pushed.len(), size_of::<f64>())
             + bytes(s.stamps.len(), size_of::<P::Stamp>())
             + bytes(

@@ -36,7 +36,7 @@ impl<P: PushPolicy> Flat<'_, P> {
         let (l, s) = (&self.layout, &self.state);
         let edges = out_edges(self.g, l);
         let mut saved = NodesState::default();
-        for n in 0..l.capacity.len() {
+        for n in 0..l.node.len() {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let k = l.local[x].k as usize;
                 let policy = serde_json::to_value(s.slots[x]).unwrap_or_default();
@@ -49,7 +49,7 @@ impl<P: PushPolicy> Flat<'_, P> {
             }
         }
         saved.sent = self.sent.rows().map(<[f64]>::to_vec).collect();
-        let columns: Vec<usize> = (0..l.capacity.len())
+        let columns: Vec<usize> = (0..l.node.len())
             .filter(|&n| saved_lambda(l, n))
             .map(|n| l.node_cap[n] as usize)
             .collect();
@@ -68,7 +68,7 @@ impl<P: PushPolicy> Flat<'_, P> {
     ) -> Result<(), LoadError> {
         let edges = out_edges(self.g, &self.layout);
         let (l, s) = (&self.layout, &mut self.state);
-        for n in 0..l.capacity.len() {
+        for n in 0..l.node.len() {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let local = &l.local[x];
                 let k = local.k as usize;
@@ -108,7 +108,7 @@ impl<P: PushPolicy> Flat<'_, P> {
                     out_edges: l.out_len(),
                 })?;
             let width = *l.node_cap.last().unwrap_or(&0) as usize;
-            let columns: Vec<usize> = (0..l.capacity.len())
+            let columns: Vec<usize> = (0..l.node.len())
                 .filter(|&n| saved_lambda(l, n))
                 .map(|n| l.node_cap[n] as usize)
                 .collect();
