@@ -19,8 +19,8 @@
 //! 2. **deliver**, per node in parallel: each slot adds its arrivals in order, then
 //!    announces its new height (double-buffered: the step reads only announcements);
 //! 3. **report**: the ledger's sums of every commodity's holdings over its slots in
-//!    node order (one pass over the slots), and per commodity in parallel what its
-//!    source and collection point report.
+//!    node order (one pass over the slots), beside it per commodity what its source
+//!    and collection point report (one pass over the commodities).
 
 use std::mem::size_of;
 
@@ -72,8 +72,6 @@ impl SlotLocal {
 struct KData<C> {
     /// The variant's data.
     policy: C,
-    /// d_k.
-    demand: f64,
     /// β of momentum on its pushes.
     momentum: f64,
     /// The source's injection and ceiling (NaN for none).
@@ -85,7 +83,6 @@ impl<C: Default> Default for KData<C> {
     fn default() -> KData<C> {
         KData {
             policy: C::default(),
-            demand: 0.0,
             momentum: 0.0,
             injection: 0.0,
             ceiling: f64::NAN,
@@ -107,6 +104,8 @@ struct Layout<P: PushPolicy> {
     /// Per node with a capacity, in node order: R_n.
     capacity: Vec<f64>,
     collection: Vec<bool>,
+    /// Per node: whether one of its slots is a commodity's source.
+    has_source: Vec<bool>,
     /// Per node: its λ column among the nodes with a capacity, which is where its R_n
     /// is (one more entry at the end: a node has a capacity where the next entry is
     /// larger).
@@ -128,6 +127,8 @@ struct Layout<P: PushPolicy> {
     /// collection slots (in slot order); how many slots the commodities before it
     /// have (`k_start[k] < k_start[k + 1]`: the engine carries k).
     commodity: Vec<KData<P::Commodity>>,
+    /// Per commodity: d_k (dense: every slot's height divides by it).
+    demand: Vec<f64>,
     source: Vec<u32>,
     source_at: Vec<u32>,
     sink_at: Vec<u32>,
@@ -327,6 +328,7 @@ impl<P: PushPolicy> Layout<P> {
             node_slot: Vec::with_capacity(configs.len() + 1),
             capacity: Vec::with_capacity(configs.len()),
             collection: Vec::with_capacity(configs.len()),
+            has_source: Vec::with_capacity(configs.len()),
             node_cap: Vec::with_capacity(configs.len() + 1),
             local: Vec::with_capacity(slots),
             slot_out: Vec::with_capacity(slots + 1),
@@ -334,6 +336,7 @@ impl<P: PushPolicy> Layout<P> {
             head: Vec::with_capacity(outs),
             inward: Vec::new(),
             commodity: vec![KData::default(); commodities],
+            demand: vec![0.0; commodities],
             source: vec![NONE; commodities],
             source_at: vec![NONE; commodities],
             sink_at: vec![NONE; commodities],
@@ -350,6 +353,8 @@ impl<P: PushPolicy> Layout<P> {
             caps += u32::from(c.capacity.is_some());
             l.capacity.extend(c.capacity);
             l.collection.push(c.collection);
+            l.has_source
+                .push(c.commodities.iter().any(|lc| lc.local.injection > 0.0));
             let mut j = 0;
             for lc in &c.commodities {
                 let (s, k) = (l.local.len() as u32, lc.local.k);
@@ -362,7 +367,7 @@ impl<P: PushPolicy> Layout<P> {
                 });
                 // The same at every node of k.
                 l.commodity[k].policy = lc.policy;
-                l.commodity[k].demand = lc.local.demand;
+                l.demand[k] = lc.local.demand;
                 l.commodity[k].momentum = lc.local.momentum;
                 l.slot_out.push(l.out_len() as u32);
                 assert!(
@@ -546,7 +551,7 @@ impl<P: PushPolicy> Layout<P> {
         };
         Local {
             k: x.k as usize,
-            demand: kd.demand,
+            demand: self.demand[x.k as usize],
             resource: x.resource,
             queues: x.queues(),
             injection,
@@ -561,7 +566,7 @@ impl<P: PushPolicy> Layout<P> {
         protocol::height(
             &Local {
                 k: x.k as usize,
-                demand: self.commodity[x.k as usize].demand,
+                demand: self.demand[x.k as usize],
                 resource: x.resource,
                 queues: x.queues(),
                 injection: 0.0,
@@ -882,10 +887,12 @@ fn step_chunk<P: PushPolicy>(
                 &mut p.sent[o0 - from.out..o1 - from.out],
             );
             // The step writes what a source discards (every round); keep it.
-            for (x, &d) in layout.local[s0..s1].iter().zip(spill.iter()) {
-                if x.is_source() {
-                    p.discarded[source] = d;
-                    source += 1;
+            if layout.has_source[n] {
+                for (x, &d) in layout.local[s0..s1].iter().zip(spill.iter()) {
+                    if x.is_source() {
+                        p.discarded[source] = d;
+                        source += 1;
+                    }
                 }
             }
             stepped
@@ -912,7 +919,7 @@ fn stamp_outs<P: PushPolicy>(
     state: &[P::Slot],
     stamps: &mut [P::Stamp],
 ) {
-    if size_of::<P::Stamp>() == 0 {
+    if size_of::<P::Stamp>() == 0 || layout.slot_out[slots.start] == layout.slot_out[slots.end] {
         return;
     }
     for (s, slot) in slots.zip(state) {
@@ -1009,7 +1016,7 @@ fn queued_of<P: PushPolicy>(layout: &Layout<P>, held: &[f64], queued: &mut [f64]
 /// Commodity k's ledger of the round besides what it holds ([`queued_of`]),
 /// (injected, discarded, absorbed): only the source injects and discards and only the
 /// collection point absorbs (the other slots would report zeros, and keep none).
-#[inline(never)]
+#[inline(always)]
 fn report_of<P: PushPolicy>(
     layout: &Layout<P>,
     (discarded, absorbed): (&[f64], &[f64]),
@@ -1175,8 +1182,9 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         );
         sent.commit();
         lambda.commit();
-        // 3. Every commodity's ledger: its slots' holdings in node order (one serial
-        //    pass, beside the rest) and its source's and collection point's reports.
+        // 3. Every commodity's ledger: its slots' holdings in node order (one pass over
+        //    the slots) beside its source's and collection point's reports (one pass
+        //    over the commodities).
         let (held, reports) = (&*held, (&discarded[..], &absorbed[..]));
         let down = net.map(|n| &n.down[..]);
         let RoundLedger {
@@ -1189,15 +1197,11 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         rayon::join(
             || queued_of(layout, held, queued),
             || {
-                injected
-                    .par_iter_mut()
-                    .zip(discarded)
-                    .zip(absorbed)
-                    .enumerate()
-                    .with_min_len(1024)
-                    .for_each(|(k, ((injected, discarded), absorbed))| {
-                        (*injected, *discarded, *absorbed) = report_of(layout, reports, down, k)
-                    })
+                for (k, ((injected, discarded), absorbed)) in
+                    injected.iter_mut().zip(discarded).zip(absorbed).enumerate()
+                {
+                    (*injected, *discarded, *absorbed) = report_of(layout, reports, down, k);
+                }
             },
         );
         if let Some((net, _, _)) = faults.as_ref() {
@@ -1242,12 +1246,15 @@ impl<P: PushPolicy> Executor for Flat<'_, P> {
         let bytes = |n: usize, each: usize| n * each;
         let state = bytes(l.node.len() + l.node_slot.len() + l.node_cap.len(), 4)
             + bytes(l.capacity.len(), size_of::<f64>())
-            + bytes(l.collection.len(), 1)
+            + bytes(l.collection.len() + l.has_source.len(), 1)
             + bytes(l.local.len(), size_of::<SlotLocal>())
             + bytes(l.slot_out.len(), 4)
             + bytes(l.edge.len(), size_of::<P::Edge>())
             + bytes(l.head.len() + l.inward.len(), 4)
-            + bytes(l.commodity.len(), size_of::<KData<P::Commodity>>() + 4 * 4)
+            + bytes(
+                l.commodity.len(),
+                size_of::<KData<P::Commodity>>() + 8 + 4 * 4,
+            )
             + bytes(s.held.len() + s.heights.len(), size_of::<f64>())
             + bytes(s.discarded.len() + s.absorbed.len(), size_of::<f64>())
             + bytes(s.pushed.len(), size_of::<f64>())
