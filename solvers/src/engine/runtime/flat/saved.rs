@@ -14,7 +14,7 @@ use crate::engine::variants::PushPolicy;
 fn out_edges<P: PushPolicy>(g: &ExpandedGraph, l: &Layout<P>) -> Vec<usize> {
     let pairs = g.pairs();
     let carried = |k: usize| l.k_start[k] < l.k_start[k + 1];
-    let mut edges = Vec::with_capacity(l.out.len());
+    let mut edges = Vec::with_capacity(l.out_len());
     for &n in &l.node {
         for &p in pairs.leaving(petgraph::graph::NodeIndex::new(n as usize)) {
             if carried(pairs.commodity(p)) {
@@ -22,7 +22,7 @@ fn out_edges<P: PushPolicy>(g: &ExpandedGraph, l: &Layout<P>) -> Vec<usize> {
             }
         }
     }
-    debug_assert_eq!(edges.len(), l.out.len());
+    debug_assert_eq!(edges.len(), l.out_len());
     edges
 }
 
@@ -36,7 +36,7 @@ impl<P: PushPolicy> Flat<'_, P> {
         let (l, s) = (&self.layout, &self.state);
         let edges = out_edges(self.g, l);
         let mut saved = NodesState::default();
-        for n in 0..l.capacity.len() {
+        for n in 0..l.node.len() {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let k = l.local[x].k as usize;
                 let policy = serde_json::to_value(s.slots[x]).unwrap_or_default();
@@ -49,7 +49,7 @@ impl<P: PushPolicy> Flat<'_, P> {
             }
         }
         saved.sent = self.sent.rows().map(<[f64]>::to_vec).collect();
-        let columns: Vec<usize> = (0..l.capacity.len())
+        let columns: Vec<usize> = (0..l.node.len())
             .filter(|&n| saved_lambda(l, n))
             .map(|n| l.node_cap[n] as usize)
             .collect();
@@ -68,7 +68,7 @@ impl<P: PushPolicy> Flat<'_, P> {
     ) -> Result<(), LoadError> {
         let edges = out_edges(self.g, &self.layout);
         let (l, s) = (&self.layout, &mut self.state);
-        for n in 0..l.capacity.len() {
+        for n in 0..l.node.len() {
             for x in l.node_slot[n] as usize..l.node_slot[n + 1] as usize {
                 let local = &l.local[x];
                 let k = local.k as usize;
@@ -105,12 +105,12 @@ impl<P: PushPolicy> Flat<'_, P> {
             // leaves the window empty.
             let size = self.sent.size();
             let sent =
-                Ring::from_rows(size, l.out.len(), &saved.sent).ok_or(LoadError::SentRows {
+                Ring::from_rows(size, l.out_len(), &saved.sent).ok_or(LoadError::SentRows {
                     rows: saved.sent.len(),
-                    out_edges: l.out.len(),
+                    out_edges: l.out_len(),
                 })?;
             let width = *l.node_cap.last().unwrap_or(&0) as usize;
-            let columns: Vec<usize> = (0..l.capacity.len())
+            let columns: Vec<usize> = (0..l.node.len())
                 .filter(|&n| saved_lambda(l, n))
                 .map(|n| l.node_cap[n] as usize)
                 .collect();
