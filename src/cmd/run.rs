@@ -19,15 +19,19 @@ pub type Args = brokerflow_solvers::commands::RunFlags;
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     let cluster = args.engine.cluster.clone();
     crate::cmd::cluster::launch(&cluster, args.engine.runtime, |role| {
+        // Saving gathers every process's nodes: every process saves, process 0 writes.
+        let save = args.save_state.is_some();
         if !role.writes {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
             (args.save_state, args.dot, args.report) = (None, None, None);
         }
-        run_here(args)
+        run_here(args, save)
     })
 }
 
-fn run_here(args: Args) -> anyhow::Result<()> {
+/// `run` in this process; `save`: the run saves its state (written only where
+/// `--save-state` is still given).
+fn run_here(args: Args, save: bool) -> anyhow::Result<()> {
     let mut inputs = vec![args.market.as_path()];
     inputs.extend(args.resume.as_deref());
     let mut outputs = Outputs::plan(
@@ -43,7 +47,6 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         ],
     )?;
     let runtime = args.engine.runtime;
-    session::check_state_runtime(runtime, args.save_state.is_some(), args.resume.is_some())?;
     let resume = args
         .resume
         .as_deref()
@@ -55,7 +58,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let plan = SessionOptions {
         faults: fault_file.as_ref().map(|f| f.plan.clone()),
         resume,
-        save_state: args.save_state.is_some(),
+        save_state: save,
         trace: args.trace.is_some() || args.report.is_some(),
         prices: args.prices.is_some().then_some(args.engine.backend),
     };
