@@ -68,24 +68,7 @@ pub struct Cluster {
     /// The longest wait for peers: to connect, and for any exchange of a round. A
     /// peer that takes longer is taken as lost.
     pub timeout: Duration,
-    /// A socket already listening on this process's address, taken instead of
-    /// binding the address anew ([`Cluster::listening`]); `None`: bind it.
-    pub listener: Option<Listening>,
 }
-
-/// A socket listening on a process's address, held from before the run: nobody else
-/// can take the port between choosing it and the run (ports the system hands out,
-/// for tests). Equal only to itself.
-#[derive(Debug, Clone)]
-pub struct Listening(Arc<std::net::TcpListener>);
-
-impl PartialEq for Listening {
-    fn eq(&self, other: &Listening) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Listening {}
 
 impl Default for Cluster {
     fn default() -> Cluster {
@@ -101,7 +84,6 @@ impl Cluster {
             process: 0,
             addresses: Vec::new(),
             timeout: Duration::from_secs(120),
-            listener: None,
         }
     }
 
@@ -112,21 +94,6 @@ impl Cluster {
             process,
             addresses,
             ..Cluster::threads(workers)
-        }
-    }
-
-    /// [`Cluster::processes`] for the process whose address `listener` already
-    /// listens on (its `addresses[process]`): the run accepts its peers there instead
-    /// of binding the address, so the port cannot be taken in between.
-    pub fn listening(
-        workers: usize,
-        process: usize,
-        addresses: Vec<String>,
-        listener: std::net::TcpListener,
-    ) -> Cluster {
-        Cluster {
-            listener: Some(Listening(Arc::new(listener))),
-            ..Cluster::processes(workers, process, addresses)
         }
     }
 

@@ -49,8 +49,6 @@ pub(super) struct Network {
     me: usize,
     addresses: Vec<String>,
     timeout: Duration,
-    /// The socket already listening on this process's address, if given.
-    listener: Option<super::Listening>,
     /// Processes whose connection dropped, in the order it was noticed.
     dropped: Mutex<Vec<usize>>,
 }
@@ -61,7 +59,6 @@ impl Network {
             me: c.process,
             addresses: c.addresses.clone(),
             timeout: c.timeout,
-            listener: c.listener.clone(),
             dropped: Mutex::new(Vec::new()),
         }
     }
@@ -99,10 +96,7 @@ impl Network {
                 address: self.addresses[me].clone(),
                 source,
             };
-            let l = match &self.listener {
-                Some(given) => given.0.try_clone().map_err(listen_error)?,
-                None => TcpListener::bind(&self.addresses[me]).map_err(listen_error)?,
-            };
+            let l = TcpListener::bind(&self.addresses[me]).map_err(listen_error)?;
             l.set_nonblocking(true)
                 .map_err(|source| TimelyError::Network {
                     during: "listening",

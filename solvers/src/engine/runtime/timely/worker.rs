@@ -23,10 +23,10 @@ use super::network::Link;
 use super::{owner, Cluster, TimelyError, Traffic};
 use crate::engine::accounting::Ring;
 use crate::engine::node::{
-    announce, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
+    announce, deliver, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
 use crate::engine::runtime::nodes::{
-    deliver_all, empty_windows, out_neighbours, owned_footprint, step_down, step_node, Faulty,
+    empty_windows, out_neighbours, owned_footprint, step_down, step_node, Faulty,
 };
 use crate::engine::variants::PushPolicy;
 
@@ -634,18 +634,22 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         arrivals.sort_unstable_by_key(|j| (j.to, j.from, j.edge, j.k));
         arrivals.dedup_by_key(|j| (j.to, j.from, j.edge, j.k));
         let mut rest = &arrivals[..];
-        let mut inbox: Vec<Vec<&Jobs<P>>> = Vec::with_capacity(self.part.configs.len());
-        for i in 0..self.part.configs.len() {
+        let mut jobs: Vec<&Jobs<P>> = Vec::new();
+        // Down nodes take no delivery (as in the `nodes` runtime's [`deliver_all`],
+        // here on the worker's own thread).
+        let down = self.faults.as_ref().map(|f| &f.net.down);
+        for (i, (config, state)) in self.part.configs.iter().zip(&mut self.states).enumerate() {
             let n = self.part.first + i;
             let count = rest.iter().take_while(|j| j.to == n).count();
-            inbox.push(rest[..count].iter().collect());
+            jobs.clear();
+            jobs.extend(&rest[..count]);
             rest = &rest[count..];
+            if down.is_some_and(|d| d[config.node]) {
+                state.absorbed.iter_mut().for_each(|x| *x = 0.0);
+            } else {
+                deliver(config, state, &jobs);
+            }
         }
-        // Down nodes take no delivery.
-        let down = self.faults.as_ref().map(|f| &f.net.down);
-        deliver_all(&self.part.configs, &mut self.states, &inbox, |node| {
-            down.is_some_and(|d| d[node])
-        });
         // 3. Every node's report, to every process.
         let mut report = Report {
             worker: self.worker,
