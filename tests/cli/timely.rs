@@ -91,25 +91,38 @@ fn settle_on_every_runtime(name: &str, allocation: &str, mechanism: &str) {
     let m = market(name);
     let settle = |tag: &str, runtime: &str, cluster: &[&str]| {
         let out = scratch(&format!("{name}-{tag}.csv"));
-        let run = run(&[
-            &[
-                "settle",
-                &m,
-                "--allocation",
-                allocation,
-                "--mechanism",
-                mechanism,
-                "--rounds",
-                "300",
-                "--json",
-                "--out",
-                &out,
-                "--runtime",
-                runtime,
-            ],
-            cluster,
-        ]
-        .concat());
+        // A local cluster's ports ("PORT" in `cluster`) are chosen free, and chosen
+        // again if another program met them.
+        let run = on_free_ports(2, |port| {
+            [
+                &[
+                    "settle",
+                    &m,
+                    "--allocation",
+                    allocation,
+                    "--mechanism",
+                    mechanism,
+                    "--rounds",
+                    "300",
+                    "--json",
+                    "--out",
+                    &out,
+                    "--runtime",
+                    runtime,
+                ],
+                cluster,
+            ]
+            .concat()
+            .iter()
+            .map(|a| {
+                if *a == "PORT" {
+                    port.to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect()
+        });
         let what = format!("{name} {allocation} {mechanism} {tag}");
         let printed = comparable(&run);
         let mut totals: serde_json::Value =
@@ -132,15 +145,15 @@ fn settle_on_every_runtime(name: &str, allocation: &str, mechanism: &str) {
         "{what}: 2 workers"
     );
     // The cases run in parallel: one at a time from finding free ports to the
-    // processes' end, so two cases never pick the same ports.
+    // processes' end, so two cases never pick the same ports (and a port another
+    // program takes meanwhile is chosen again).
     static PORTS: Mutex<()> = Mutex::new(());
     let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
-    let port = free_ports(2).to_string();
     assert_eq!(
         settle(
             "processes",
             "timely",
-            &["--processes", "2", "--port", &port]
+            &["--processes", "2", "--port", "PORT"]
         ),
         flat,
         "{what}: 2 processes"
