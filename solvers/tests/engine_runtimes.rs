@@ -96,8 +96,8 @@ proptest! {
 
 /// Under every fault kind alone and a mixed schedule (design §5, "Faults"), the `flat`
 /// and the `nodes` runtime, each on 1 and 2 threads, give the same bits — every
-/// variant × injection mode × potential on the bundled markets; and `timely`, which
-/// does not run faults, refuses them.
+/// variant × injection mode × potential on the bundled markets; and `timely` (one
+/// worker here) gives them too.
 #[test]
 fn runtimes_agree_bit_for_bit_under_faults() {
     let mut lossy = 0;
