@@ -386,3 +386,33 @@ fn save_state_and_resume_on_two_timely_processes_match_flat() {
     });
     assert_eq!(comparable(&resumed), expected);
 }
+
+/// `run --report` on two timely processes: every process records the welfare curve
+/// (it gathers every worker's window), so the report is flat's but for the runtime's
+/// name (before, only process 0 gathered, and the run broke).
+#[test]
+fn run_report_on_two_timely_processes_is_flats() {
+    let tiny = market("tiny");
+    let flat_report = scratch("report-flat.html");
+    assert_ok(&run(&["run", &tiny, "--report", &flat_report]), "");
+    let timely_report = scratch("report-timely.html");
+    let out = on_free_ports(2, |port| {
+        with(
+            &[
+                "run",
+                &tiny,
+                "--report",
+                &timely_report,
+                "--runtime",
+                "timely",
+            ],
+            &["--processes", "2", "--port", port],
+        )
+    });
+    assert_ok(&out, "");
+    let flat = std::fs::read_to_string(&flat_report).unwrap();
+    let timely = std::fs::read_to_string(&timely_report).unwrap();
+    let name = |runtime: &str| format!("&quot;engine_runtime&quot;: &quot;{runtime}&quot;");
+    assert!(flat.contains(&name("flat")), "the report names its runtime");
+    assert_eq!(timely, flat.replace(&name("flat"), &name("timely")));
+}
