@@ -7,7 +7,7 @@ use brokerflow_solvers::engine::faults::{reference_run, FaultPlan, FaultReport, 
 use brokerflow_solvers::engine::replan::{self, ResumeMode};
 use brokerflow_solvers::engine::session::{self, SessionError, SessionOptions};
 use brokerflow_solvers::engine::{
-    self, EngineOptions, Injection, InjectionMode, ObserverMode, Observers, Runtime, Trace, Variant,
+    self, EngineOptions, Injection, InjectionMode, ObserverMode, Observers, Trace, Variant,
 };
 use brokerflow_solvers::lp::{self, Backend, LpOptions};
 
@@ -145,19 +145,7 @@ fn prices_are_compared_with_p3s_own_duals() {
 
 #[test]
 fn what_cannot_go_together_is_refused_before_any_work() {
-    assert!(matches!(
-        session::check_state_runtime(Runtime::Timely, true, false),
-        Err(SessionError::StateOnTimely { save: true })
-    ));
-    assert!(matches!(
-        session::check_state_runtime(Runtime::Timely, false, true),
-        Err(SessionError::StateOnTimely { save: false })
-    ));
-    for runtime in [Runtime::Flat, Runtime::Nodes] {
-        assert!(session::check_state_runtime(runtime, true, true).is_ok());
-    }
-    assert!(session::check_state_runtime(Runtime::Timely, false, false).is_ok());
-
+    // Every runtime saves and resumes now (timely's: engine_timely.rs).
     let (m, g) = tiny();
     let (_, schedule) = common::fault_schedules(&m).remove(0);
     let plan = FaultPlan::new(&schedule, &m, &g, "f").unwrap();

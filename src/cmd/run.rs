@@ -19,15 +19,20 @@ pub type Args = brokerflow_solvers::commands::RunFlags;
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     let cluster = args.engine.cluster.clone();
     crate::cmd::cluster::launch(&cluster, args.engine.runtime, |role| {
+        // Saving gathers every process's nodes, and the report's welfare curve every
+        // process's window: every process does both, process 0 writes.
+        let (save, curve) = (args.save_state.is_some(), args.report.is_some());
         if !role.writes {
             (args.trace, args.flows, args.routing, args.prices) = (None, None, None, None);
             (args.save_state, args.dot, args.report) = (None, None, None);
         }
-        run_here(args)
+        run_here(args, save, curve)
     })
 }
 
-fn run_here(args: Args) -> anyhow::Result<()> {
+/// `run` in this process; `save`: the run saves its state, `curve`: it records the
+/// report's welfare curve (each written only where its flag is still given).
+fn run_here(args: Args, save: bool, curve: bool) -> anyhow::Result<()> {
     let mut inputs = vec![args.market.as_path()];
     inputs.extend(args.resume.as_deref());
     let mut outputs = Outputs::plan(
@@ -43,7 +48,6 @@ fn run_here(args: Args) -> anyhow::Result<()> {
         ],
     )?;
     let runtime = args.engine.runtime;
-    session::check_state_runtime(runtime, args.save_state.is_some(), args.resume.is_some())?;
     let resume = args
         .resume
         .as_deref()
@@ -55,7 +59,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let plan = SessionOptions {
         faults: fault_file.as_ref().map(|f| f.plan.clone()),
         resume,
-        save_state: args.save_state.is_some(),
+        save_state: save,
         trace: args.trace.is_some() || args.report.is_some(),
         prices: args.prices.is_some().then_some(args.engine.backend),
     };
@@ -70,7 +74,7 @@ fn run_here(args: Args) -> anyhow::Result<()> {
     let (mut progress, mut welfare_curve) = (Progress(bar), WelfareCurve::default());
     let mut observers = Observers::new();
     observers.push(&mut progress, ObserverMode::Every(EVERY));
-    if args.report.is_some() {
+    if curve {
         observers.push(&mut welfare_curve, ObserverMode::Every(options.window));
     }
     let done = match session::run(&loaded.market, g, &options, &plan, &mut observers) {

@@ -128,11 +128,7 @@ fn bad_fault_files_and_timely_are_refused_up_front() {
         &["run", &tiny, "--faults", &array],
         "invalid type: sequence, expected a fault file as a JSON object",
     );
-    let good = scratch_file("good.json", MIXED);
-    refused(
-        &["run", &tiny, "--faults", &good, "--runtime", "timely"],
-        "the timely runtime does not run fault schedules",
-    );
+    // (--runtime timely runs fault schedules now: tests/cli/timely.rs.)
     refused(
         &["run", &tiny, "--faults", &scratch("missing.json")],
         "cannot read",

@@ -1,7 +1,7 @@
 //! `run --save-state` / `run --resume` (design §5, re-planning) and the engine's
 //! refusals of hostile markets, through the binary: a run stopped and resumed writes
 //! what the uninterrupted run writes; a changed market is re-planned; other
-//! participants, other options, malformed states and the timely runtime are refused
+//! participants, other options, malformed states and faults with a state are refused
 //! before any output; a demand of 1e308 is refused by name in run, compare and
 //! settle; the exponential potential with a tall ceiling keeps every capacity.
 
@@ -120,7 +120,8 @@ fn a_market_with_changed_numbers_is_replanned() {
 }
 
 /// Other participants, other options, a truncated or positional state, the state as
-/// its own output, and the timely runtime: refused before any output is written.
+/// its own output, and faults with a state (on timely): refused before any output is
+/// written.
 #[test]
 fn what_cannot_resume_is_refused_up_front() {
     let tiny = market("tiny");
@@ -176,16 +177,23 @@ fn what_cannot_resume_is_refused_up_front() {
         &["run", &tiny, "--resume", &state, "--save-state", &state],
         "that is an input of this command",
     );
+    // The timely runtime saves now; what no runtime can save is refused on it too.
+    let faults = scratch_file(
+        "down.json",
+        r#"{"seed": 1, "faults": [{"from": 1, "to": 5, "kind": "node-down", "node": "b1"}]}"#,
+    );
     refused(
         &[
             "run",
             &tiny,
             "--save-state",
             &scratch("t.json"),
+            "--faults",
+            &faults,
             "--runtime",
             "timely",
         ],
-        "--save-state needs --runtime flat or nodes",
+        "--faults cannot be combined with --save-state or --resume",
     );
     assert!(!std::path::Path::new(&flows).exists());
 }

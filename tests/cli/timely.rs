@@ -9,7 +9,9 @@ use std::process::{Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_ok, bin, free_ports, market, refused, run, scratch};
+use crate::util::{
+    assert_ok, bin, free_ports, market, on_free_ports, refused, run, scratch, scratch_file,
+};
 
 /// A run's JSON without what differs between runtimes by design: wall clock and the
 /// runtime's name.
@@ -53,24 +55,28 @@ fn timely_threads_and_processes_write_what_flat_writes() {
     ]
     .concat());
     assert_eq!(comparable(&threads), expected);
-    let port = free_ports(2).to_string();
     let processes_flows = scratch("processes.csv");
-    let processes = run(&[
-        &common[..],
-        &[
-            "--runtime",
-            "timely",
-            "--workers",
-            "2",
-            "--processes",
-            "2",
-            "--port",
-            &port,
-            "--flows",
-            &processes_flows,
-        ],
-    ]
-    .concat());
+    let processes = on_free_ports(2, |port| {
+        [
+            &common[..],
+            &[
+                "--runtime",
+                "timely",
+                "--workers",
+                "2",
+                "--processes",
+                "2",
+                "--port",
+                port,
+                "--flows",
+                &processes_flows,
+            ],
+        ]
+        .concat()
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    });
     assert_eq!(comparable(&processes), expected);
     let flows = std::fs::read(&flat_flows).unwrap();
     assert_eq!(std::fs::read(&threads_flows).unwrap(), flows);
@@ -85,25 +91,38 @@ fn settle_on_every_runtime(name: &str, allocation: &str, mechanism: &str) {
     let m = market(name);
     let settle = |tag: &str, runtime: &str, cluster: &[&str]| {
         let out = scratch(&format!("{name}-{tag}.csv"));
-        let run = run(&[
-            &[
-                "settle",
-                &m,
-                "--allocation",
-                allocation,
-                "--mechanism",
-                mechanism,
-                "--rounds",
-                "300",
-                "--json",
-                "--out",
-                &out,
-                "--runtime",
-                runtime,
-            ],
-            cluster,
-        ]
-        .concat());
+        // A local cluster's ports ("PORT" in `cluster`) are chosen free, and chosen
+        // again if another program met them.
+        let run = on_free_ports(2, |port| {
+            [
+                &[
+                    "settle",
+                    &m,
+                    "--allocation",
+                    allocation,
+                    "--mechanism",
+                    mechanism,
+                    "--rounds",
+                    "300",
+                    "--json",
+                    "--out",
+                    &out,
+                    "--runtime",
+                    runtime,
+                ],
+                cluster,
+            ]
+            .concat()
+            .iter()
+            .map(|a| {
+                if *a == "PORT" {
+                    port.to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect()
+        });
         let what = format!("{name} {allocation} {mechanism} {tag}");
         let printed = comparable(&run);
         let mut totals: serde_json::Value =
@@ -126,15 +145,15 @@ fn settle_on_every_runtime(name: &str, allocation: &str, mechanism: &str) {
         "{what}: 2 workers"
     );
     // The cases run in parallel: one at a time from finding free ports to the
-    // processes' end, so two cases never pick the same ports.
+    // processes' end, so two cases never pick the same ports (and a port another
+    // program takes meanwhile is chosen again).
     static PORTS: Mutex<()> = Mutex::new(());
     let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
-    let port = free_ports(2).to_string();
     assert_eq!(
         settle(
             "processes",
             "timely",
-            &["--processes", "2", "--port", &port]
+            &["--processes", "2", "--port", "PORT"]
         ),
         flat,
         "{what}: 2 processes"
@@ -267,4 +286,133 @@ fn a_process_that_dies_ends_the_run_with_an_error_naming_it() {
     assert!(took < Duration::from_secs(30), "no hang: {took:?}, {err}");
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("lost process 1"), "{err}");
+}
+
+/// Every fault kind at once on tiny (as the fault tests' schedule).
+const MIXED: &str = r#"{"seed": 5, "faults": [
+    {"from": 20, "to": 40, "kind": "node-down", "node": "p1"},
+    {"from": 30, "to": 60, "kind": "link-cut", "link": ["u1", "b1"]},
+    {"from": 40, "to": 70, "kind": "message-loss", "probability": 0.3},
+    {"from": 50, "to": 90, "kind": "delay", "rounds": 3, "probability": 0.5},
+    {"from": 20, "to": 90, "kind": "duplicate", "probability": 0.2},
+    {"from": 60, "to": 100, "kind": "liar", "node": "b1", "factor": 10}
+]}"#;
+
+/// `args` with `extra` after them, as owned strings.
+fn with(args: &[&str], extra: &[&str]) -> Vec<String> {
+    args.iter().chain(extra).map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn run_faults_on_two_timely_processes_writes_what_flat_writes() {
+    let faults = scratch_file("timely-mixed.json", MIXED);
+    let tiny = market("tiny");
+    let common = ["run", &tiny, "--faults", &faults, "--json"];
+    let flat_trace = scratch("faults-flat.csv");
+    let flat = run(&with(&common, &["--trace", &flat_trace])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let expected = comparable(&flat);
+    // Not vacuous: the faults lost jobs.
+    assert!(
+        expected["faults"]["jobs_lost"].as_f64().unwrap() > 0.0,
+        "{expected}"
+    );
+    let timely_trace = scratch("faults-timely.csv");
+    let timely = on_free_ports(2, |port| {
+        with(
+            &common,
+            &[
+                "--trace",
+                &timely_trace,
+                "--runtime",
+                "timely",
+                "--processes",
+                "2",
+                "--port",
+                port,
+            ],
+        )
+    });
+    assert_eq!(comparable(&timely), expected);
+    assert_eq!(
+        std::fs::read(&timely_trace).unwrap(),
+        std::fs::read(&flat_trace).unwrap()
+    );
+}
+
+#[test]
+fn save_state_and_resume_on_two_timely_processes_match_flat() {
+    let tiny = market("tiny");
+    let timely = |port: &str| -> Vec<String> {
+        with(
+            &["--runtime", "timely", "--processes", "2", "--port", port],
+            &[],
+        )
+    };
+    // Saved after 60 rounds: the same bytes from flat and from two timely processes.
+    let flat_state = scratch("timely-flat-state.json");
+    let out = run(&["run", &tiny, "--rounds", "60", "--save-state", &flat_state]);
+    assert_ok(&out, "");
+    let timely_state = scratch("timely-state.json");
+    let out = on_free_ports(2, |port| {
+        let mut a = with(
+            &[
+                "run",
+                &tiny,
+                "--rounds",
+                "60",
+                "--save-state",
+                &timely_state,
+            ],
+            &[],
+        );
+        a.extend(timely(port));
+        a
+    });
+    assert_ok(&out, "");
+    assert_eq!(
+        std::fs::read(&timely_state).unwrap(),
+        std::fs::read(&flat_state).unwrap()
+    );
+    // Resumed on timely from the (same bytes') state file: what flat's resume gives.
+    let expected = comparable(&run(&["run", &tiny, "--resume", &flat_state, "--json"]));
+    assert_eq!(expected["resumed"]["mode"], "continued");
+    let resumed = on_free_ports(2, |port| {
+        let mut a = with(&["run", &tiny, "--resume", &flat_state, "--json"], &[]);
+        a.extend(timely(port));
+        a
+    });
+    assert_eq!(comparable(&resumed), expected);
+}
+
+/// `run --report` on two timely processes: every process records the welfare curve
+/// (it gathers every worker's window), so the report is flat's but for the runtime's
+/// name (before, only process 0 gathered, and the run broke).
+#[test]
+fn run_report_on_two_timely_processes_is_flats() {
+    let tiny = market("tiny");
+    let flat_report = scratch("report-flat.html");
+    assert_ok(&run(&["run", &tiny, "--report", &flat_report]), "");
+    let timely_report = scratch("report-timely.html");
+    let out = on_free_ports(2, |port| {
+        with(
+            &[
+                "run",
+                &tiny,
+                "--report",
+                &timely_report,
+                "--runtime",
+                "timely",
+            ],
+            &["--processes", "2", "--port", port],
+        )
+    });
+    assert_ok(&out, "");
+    let flat = std::fs::read_to_string(&flat_report).unwrap();
+    let timely = std::fs::read_to_string(&timely_report).unwrap();
+    let name = |runtime: &str| format!("&quot;engine_runtime&quot;: &quot;{runtime}&quot;");
+    assert!(flat.contains(&name("flat")), "the report names its runtime");
+    assert_eq!(timely, flat.replace(&name("flat"), &name("timely")));
 }

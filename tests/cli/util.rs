@@ -95,6 +95,34 @@ pub fn free_ports(count: u16) -> u16 {
     panic!("no free ports");
 }
 
+/// Runs the binary with `args(base)` on `count` free consecutive loopback ports from
+/// `base`, and again on new ports (up to 5 runs) when the run failed because another
+/// program took or reached one of them between choosing and using it (a taken port, a
+/// peer that never connected or ran something else, a lost or silent process): so
+/// tests that start local processes never stall or fail on another test's ports.
+pub fn on_free_ports(count: u16, args: impl Fn(&str) -> Vec<String>) -> Output {
+    const RACES: [&str; 7] = [
+        "is taken",
+        "cannot listen",
+        "did not connect",
+        "runs another market",
+        "unknown peer",
+        "lost process",
+        "no progress within",
+    ];
+    let mut last = None;
+    for _ in 0..5 {
+        let base = free_ports(count).to_string();
+        let out = run(&args(&base).iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !RACES.iter().any(|r| stderr.contains(r)) {
+            return out;
+        }
+        last = Some(out);
+    }
+    last.expect("at least one run")
+}
+
 /// Asserts that the binary refuses `args`: it fails, without a panic and without a
 /// result, and its error names `names`.
 pub fn refused(args: &[&str], names: &str) {

@@ -14,7 +14,7 @@ use super::faults::{self, FaultPlan, FaultReport, WelfareLog};
 use super::replan::{self, Resumed, SavedState};
 use super::{
     Engine, EngineError, EngineOptions, EngineRun, Injection, InjectionMode, ObserverMode,
-    Observers, Runtime, Trace, TraceRow, Variant,
+    Observers, Trace, TraceRow, Variant,
 };
 use crate::lp::{self, Backend, LpError, LpOptions};
 use crate::measures::{self, Measure};
@@ -90,21 +90,6 @@ pub enum SessionError {
     /// Prices compared for a variant whose multipliers are not prices.
     #[error("--prices needs --variant welfare-seeking: only its multipliers are prices in money per resource unit")]
     PricesWithout,
-    /// A state saved or resumed on a runtime that cannot.
-    #[error("--{} needs --runtime flat or nodes: the timely runtime cannot save or resume its state", if *.save { "save-state" } else { "resume" })]
-    StateOnTimely {
-        /// Saving (else resuming).
-        save: bool,
-    },
-}
-
-/// Refuses, before any file is read, saving or resuming on a runtime that cannot
-/// ([`Runtime::Timely`]).
-pub fn check_state_runtime(runtime: Runtime, save: bool, resume: bool) -> Result<(), SessionError> {
-    if runtime == Runtime::Timely && (save || resume) {
-        return Err(SessionError::StateOnTimely { save });
-    }
-    Ok(())
 }
 
 impl SessionOptions {

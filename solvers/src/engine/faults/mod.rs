@@ -364,6 +364,21 @@ impl Network {
         self.factor[n] == 1.0
     }
 
+    /// Whether this round a duplicate fault copies the job message of `amount` jobs
+    /// sent over out-edge `o` (the draw [`Network::transmit`] counts the copy by), for a
+    /// runtime that delivers the copy and lets the receiver ignore it.
+    pub(crate) fn copied(&self, o: usize, amount: f64) -> bool {
+        let (edge, k) = (self.edge[o], self.k[o]);
+        amount > 0.0
+            && !self.into_sink[o]
+            && self.active.iter().any(|&f| match self.plan.faults[f].what {
+                What::Duplicate(p) => {
+                    uniform(self.plan.seed, self.round, edge, k, Draw::DuplicateJobs, f) < p
+                }
+                _ => false,
+            })
+    }
+
     /// Carries this round's messages: `sent` per out-edge (what each tail sent) becomes
     /// `arrive` per out-edge (what its head takes delivery of now): minus what is lost
     /// or delayed, plus what was delayed and is due (to a head that is up), in the

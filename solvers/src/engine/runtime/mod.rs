@@ -228,10 +228,10 @@ pub struct NodesState {
 }
 
 impl Runtime {
-    /// Whether the runtime runs fault schedules (design §5, "Faults"): `flat` and
-    /// `nodes` do, with the same bits; `timely` does not yet.
+    /// Whether the runtime runs fault schedules (design §5, "Faults"): every runtime
+    /// does, with the same bits.
     pub fn supports_faults(self) -> bool {
-        matches!(self, Runtime::Flat | Runtime::Nodes)
+        matches!(self, Runtime::Flat | Runtime::Nodes | Runtime::Timely)
     }
 }
 
@@ -253,7 +253,9 @@ pub(crate) fn executor<'g>(
             match self.runtime {
                 Runtime::Flat => Box::new(flat::Flat::<P>::with_faults(self.setup, self.faults)),
                 Runtime::Nodes => Box::new(nodes::Nodes::<P>::with_faults(self.setup, self.faults)),
-                Runtime::Timely => Box::new(timely::Timely::<P>::new(self.setup)),
+                Runtime::Timely => {
+                    Box::new(timely::Timely::<P>::with_faults(self.setup, self.faults))
+                }
             }
         }
     }

@@ -25,6 +25,8 @@ use crate::engine::variants::PushPolicy;
 
 mod saved;
 
+pub(crate) use saved::{load_owned, save_owned};
+
 /// Every node as its own owned configuration and state.
 pub struct Nodes<'a, P: PushPolicy> {
     g: &'a ExpandedGraph,
@@ -43,13 +45,115 @@ pub struct Nodes<'a, P: PushPolicy> {
     faults: Option<Faulty>,
 }
 
-/// The `nodes` runtime's state under a fault schedule.
-struct Faulty {
-    net: Network,
-    first_out: Vec<usize>,
-    sent: Vec<f64>,
-    arrive: Vec<f64>,
-    round: usize,
+/// Owned nodes' state under a fault schedule: the faulty network over their
+/// out-edges (numbered in node order, then as each configuration lists them), each
+/// node's first out-edge in that numbering, and the round's sent and arriving amounts.
+/// Shared by every runtime that runs owned nodes (over all of G′'s nodes, or a
+/// worker's range of them: the draws depend on the G′ edge, not on the numbering).
+pub(crate) struct Faulty {
+    pub(crate) net: Network,
+    pub(crate) first_out: Vec<usize>,
+    pub(crate) sent: Vec<f64>,
+    pub(crate) arrive: Vec<f64>,
+    pub(crate) round: usize,
+}
+
+impl Faulty {
+    /// The network of `configs` (in node order) under `plan`.
+    pub(crate) fn new<P: PushPolicy>(
+        plan: &FaultPlan,
+        g: &ExpandedGraph,
+        configs: &[NodeConfig<P>],
+    ) -> Faulty {
+        let mut first_out = Vec::with_capacity(configs.len() + 1);
+        let mut at = 0;
+        for c in configs {
+            first_out.push(at);
+            at += c.out.len();
+        }
+        first_out.push(at);
+        Faulty {
+            net: Network::new(plan, g, configs),
+            first_out,
+            sent: vec![0.0; at],
+            arrive: vec![0.0; at],
+            round: 0,
+        }
+    }
+
+    /// Enters the next round ([`Network::begin`]).
+    pub(crate) fn begin(&mut self) {
+        self.round += 1;
+        self.net.begin(self.round);
+    }
+
+    /// What node `c` announces this round: its true heights, × its factor if it lies.
+    pub(crate) fn announce<P: PushPolicy>(
+        &self,
+        c: &NodeConfig<P>,
+        s: &NodeState<P>,
+    ) -> Heights<P> {
+        let mut h = announce(c, s);
+        if !self.net.honest(c.node) {
+            let factor = self.net.factor[c.node];
+            h.heights.iter_mut().for_each(|a| a.height *= factor);
+        }
+        h
+    }
+
+    /// The out-edges the node at position `n` (G′ node `node`) may push over this
+    /// round, or `None` when it is down.
+    pub(crate) fn open(&self, n: usize, node: usize) -> Option<&[bool]> {
+        (!self.net.down[node]).then(|| &self.net.open[self.first_out[n]..self.first_out[n + 1]])
+    }
+
+    /// Carries the round's jobs: what every node sent (the newest rows of their
+    /// windows `sent`) through the network into `arrive` ([`Network::transmit`]).
+    pub(crate) fn carry(&mut self, sent: &[Ring]) {
+        for (n, ring) in sent.iter().enumerate() {
+            if let Some(row) = ring.newest() {
+                self.sent[self.first_out[n]..self.first_out[n + 1]].copy_from_slice(row);
+            }
+        }
+        self.net.transmit(&self.sent, &mut self.arrive);
+    }
+
+    /// The round's deliveries: one message per out-edge with jobs arriving, stamped as
+    /// its sender stamps this round, in out-edge order; with `copies`, a message the
+    /// network duplicates comes twice (its receiver must apply it once).
+    pub(crate) fn arrivals<P: PushPolicy>(
+        &self,
+        configs: &[NodeConfig<P>],
+        states: &[NodeState<P>],
+        copies: bool,
+    ) -> Vec<Jobs<P>> {
+        let mut arrivals: Vec<Jobs<P>> = Vec::new();
+        for (m, config) in configs.iter().enumerate() {
+            let mut j = 0;
+            for (i, c) in config.commodities.iter().enumerate() {
+                for e in &config.out[j..j + c.out_edges] {
+                    let o = self.first_out[m] + j;
+                    let amount = self.arrive[o];
+                    if amount > 0.0 {
+                        let job = Jobs {
+                            from: config.node,
+                            edge: e.edge,
+                            to: e.to,
+                            k: c.local.k,
+                            amount,
+                            stamp: P::stamp(&states[m].policy[i]),
+                        };
+                        if copies && self.net.copied(o, self.sent[o]) {
+                            arrivals.push(job);
+                        }
+                        arrivals.push(job);
+                    }
+                    j += 1;
+                }
+            }
+        }
+        arrivals
+    }
 }
 
 impl<'a, P: PushPolicy> Nodes<'a, P> {
@@ -65,22 +169,7 @@ impl<'a, P: PushPolicy> Nodes<'a, P> {
         let g = setup.graph();
         let configs: Vec<NodeConfig<P>> = setup.partition(setup.active_nodes());
         let (sent, lambda) = empty_windows(&configs, setup.options().window);
-        let faults = faults.map(|plan| {
-            let mut first_out = Vec::with_capacity(configs.len() + 1);
-            let mut at = 0;
-            for c in &configs {
-                first_out.push(at);
-                at += c.out.len();
-            }
-            first_out.push(at);
-            Faulty {
-                net: Network::new(plan, g, &configs),
-                first_out,
-                sent: vec![0.0; at],
-                arrive: vec![0.0; at],
-                round: 0,
-            }
-        });
+        let faults = faults.map(|plan| Faulty::new(plan, g, &configs));
         let neighbours = out_neighbours(&configs)
             .into_iter()
             .map(|heads| heads.into_iter().map(|m| position(&configs, m)).collect())
@@ -256,57 +345,21 @@ impl<P: PushPolicy> Nodes<'_, P> {
     fn faulty_round(&mut self, ledger: &mut RoundLedger) -> f64 {
         // Out of `self` for the round, so that the nodes can be stepped while it is read.
         let mut f = self.faults.take().expect("a faulty round has faults");
-        f.round += 1;
-        f.net.begin(f.round);
-        let net = &f.net;
+        f.begin();
         // 1. Every node announces (a down node's state is frozen: its last one).
         let heights: Vec<Heights<P>> = self
             .configs
             .par_iter()
             .zip(&self.states)
-            .map(|(c, s)| {
-                let mut h = announce(c, s);
-                if !net.honest(c.node) {
-                    let factor = net.factor[c.node];
-                    h.heights.iter_mut().for_each(|a| a.height *= factor);
-                }
-                h
-            })
+            .map(|(c, s)| f.announce(c, s))
             .collect();
         // 2. Every node that is up steps, over its open out-edges.
-        let first_out = &f.first_out;
-        let excess = self.step_all(&heights, |n, node| {
-            (!net.down[node]).then(|| &net.open[first_out[n]..first_out[n + 1]])
-        });
+        let excess = self.step_all(&heights, |n, node| f.open(n, node));
         // 3. The network carries what was sent (in the global out-edge numbering).
-        for (n, sent) in self.sent.iter().enumerate() {
-            if let Some(row) = sent.newest() {
-                f.sent[f.first_out[n]..f.first_out[n + 1]].copy_from_slice(row);
-            }
-        }
-        f.net.transmit(&f.sent, &mut f.arrive);
+        f.carry(&self.sent);
         // 4. Deliveries: one message per out-edge with jobs arriving, stamped as its
         //    sender stamps this round; down nodes take none.
-        let mut arrivals: Vec<Jobs<P>> = Vec::new();
-        for (m, config) in self.configs.iter().enumerate() {
-            let mut j = 0;
-            for (i, c) in config.commodities.iter().enumerate() {
-                for e in &config.out[j..j + c.out_edges] {
-                    let amount = f.arrive[f.first_out[m] + j];
-                    if amount > 0.0 {
-                        arrivals.push(Jobs {
-                            from: config.node,
-                            edge: e.edge,
-                            to: e.to,
-                            k: c.local.k,
-                            amount,
-                            stamp: P::stamp(&self.states[m].policy[i]),
-                        });
-                    }
-                    j += 1;
-                }
-            }
-        }
+        let arrivals = f.arrivals(&self.configs, &self.states, false);
         let mut inbox: Vec<Vec<&Jobs<P>>> = vec![Vec::new(); self.configs.len()];
         for job in arrivals.iter().rev() {
             inbox[position(&self.configs, job.to)].push(job);
@@ -344,14 +397,7 @@ impl<P: PushPolicy> Nodes<'_, P> {
                 NodeScratch::<P>::default,
                 |scratch, (n, ((((config, state), outbox), sent), lambda))| {
                     let Some(open) = open(n, config.node) else {
-                        outbox.clear();
-                        sent.next_row().iter_mut().for_each(|x| *x = 0.0);
-                        sent.commit();
-                        lambda.next_row()[0] = 0.0;
-                        lambda.commit();
-                        state.injected.iter_mut().for_each(|x| *x = 0.0);
-                        state.discarded.iter_mut().for_each(|x| *x = 0.0);
-                        return f64::NEG_INFINITY;
+                        return step_down(state, outbox, sent, lambda);
                     };
                     let heard: Vec<&Heights<P>> =
                         neighbours[n].iter().map(|&m| &heights[m]).collect();
@@ -380,9 +426,29 @@ impl<P: PushPolicy> Nodes<'_, P> {
     }
 }
 
+/// A down node's step of a round: it sends nothing, its window records nothing sent
+/// and λ = 0, and it injects and discards nothing. Returns −∞ (no capacity used).
+/// Shared by every runtime that runs owned nodes.
+pub(crate) fn step_down<P: PushPolicy>(
+    state: &mut NodeState<P>,
+    outbox: &mut Vec<Jobs<P>>,
+    sent: &mut Ring,
+    lambda: &mut Ring,
+) -> f64 {
+    outbox.clear();
+    sent.next_row().iter_mut().for_each(|x| *x = 0.0);
+    sent.commit();
+    lambda.next_row()[0] = 0.0;
+    lambda.commit();
+    state.injected.iter_mut().for_each(|x| *x = 0.0);
+    state.discarded.iter_mut().for_each(|x| *x = 0.0);
+    f64::NEG_INFINITY
+}
+
 /// Every node takes delivery of its `inbox` in its own canonical order, but for the
-/// G′ nodes `down` names, which take none (and absorb nothing).
-fn deliver_all<P: PushPolicy>(
+/// G′ nodes `down` names, which take none (and absorb nothing). Shared by every
+/// runtime that runs owned nodes.
+pub(crate) fn deliver_all<P: PushPolicy>(
     configs: &[NodeConfig<P>],
     states: &mut [NodeState<P>],
     inbox: &[Vec<&Jobs<P>>],

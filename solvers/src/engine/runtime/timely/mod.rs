@@ -44,14 +44,16 @@ use petgraph::graph::NodeIndex;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::{Executor, Footprint, Runtime};
-use crate::engine::accounting::{mean_of_zeros, RoundLedger};
-use crate::engine::node::StepParams;
+use super::nodes::{empty_windows, load_owned, save_owned, Faulty};
+use super::{Executor, Footprint, LoadError, NodesState, Runtime};
+use crate::engine::accounting::{mean_of_zeros, Ring, RoundLedger};
+use crate::engine::faults::{FaultOutcome, FaultPlan};
+use crate::engine::node::{NodeConfig, NodeState, StepParams};
 use crate::engine::setup::Setup;
 use crate::engine::variants::PushPolicy;
 
 use network::Network;
-use worker::{Means, Order, Part, Reply};
+use worker::{Loaded, Means, Order, Part, Reply};
 
 /// Where a run's timely workers are: worker threads per process, and the processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +143,7 @@ pub enum TimelyError {
     #[error("cluster: {0}")]
     Config(String),
     /// This process could not listen on its address (taken, or not its own).
-    #[error("process {process} cannot listen on {address}: {source} (is the port taken?)")]
+    #[error("process {process} cannot listen on {address} (is the port taken?)")]
     Listen {
         /// This process.
         process: usize,
@@ -286,6 +288,7 @@ fn fail(e: TimelyError) -> ! {
 /// injects of it, and which ends it reports.
 #[derive(Debug, Clone, Copy)]
 struct SlotMeta {
+    node: u32,
     k: u32,
     injection: f64,
     source: bool,
@@ -303,7 +306,7 @@ pub struct Timely<'a, P: PushPolicy> {
     carried: Vec<bool>,
     /// Every (node, commodity) slot, in node order.
     slots: Vec<SlotMeta>,
-    orders: Vec<Sender<Order>>,
+    orders: Vec<Sender<Order<P>>>,
     replies: Receiver<Reply>,
     guards: Option<timely::communication::WorkerGuards<()>>,
     network: Arc<Network>,
@@ -311,6 +314,12 @@ pub struct Timely<'a, P: PushPolicy> {
     rounds: usize,
     window: usize,
     failed: Cell<bool>,
+    /// Every G′ node's configuration, in node order (to save and resume).
+    configs: Vec<NodeConfig<P>>,
+    /// The fault schedule's network over every out-edge, as the `nodes` runtime keeps
+    /// it: what the workers' reports of jobs sent go through, for the ledger's lost and
+    /// in-flight jobs and the faults' counters.
+    faults: Option<Faulty>,
     _policy: PhantomData<P>,
 }
 
@@ -352,11 +361,19 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
     /// (one worker, this process alone, without one) and connects to the other
     /// processes; configures the nodes of this process's workers ([`Setup::partition`]).
     pub fn new(setup: &Setup<'_, 'a>) -> Timely<'a, P> {
+        Timely::with_faults(setup, None)
+    }
+
+    /// [`Timely::new`], running the fault schedule `faults` if given: every worker
+    /// runs the faulty network over its own out-edges (the draws depend on the G′
+    /// edge and the round only, so they are the `nodes` runtime's), holding delayed
+    /// jobs until due and then sending them to their receiver's worker.
+    pub fn with_faults(setup: &Setup<'_, 'a>, faults: Option<&FaultPlan>) -> Timely<'a, P> {
         let (cluster, traffic) = SCOPE.with(|s| match &*s.borrow() {
             Some(scope) => (scope.cluster.clone(), Arc::clone(&scope.traffic)),
             None => (Cluster::default(), Arc::new(Mutex::new(Traffic::default()))),
         });
-        match Self::start(setup, cluster, traffic) {
+        match Self::start(setup, cluster, traffic, faults) {
             Ok(t) => t,
             Err(e) => fail(e),
         }
@@ -366,6 +383,7 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
         setup: &Setup<'_, 'a>,
         cluster: Cluster,
         traffic: Arc<Mutex<Traffic>>,
+        faults: Option<&FaultPlan>,
     ) -> Result<Timely<'a, P>, TimelyError> {
         cluster.validate()?;
         let g = setup.graph();
@@ -379,11 +397,13 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
         let mine = cluster.process * w..(cluster.process + 1) * w;
         let mut slots = Vec::new();
         let mut parts = Vec::with_capacity(w);
+        let mut all = Vec::with_capacity(g.graph.node_count());
         for worker in 0..peers {
             let nodes = (cuts[worker]..cuts[worker + 1]).map(NodeIndex::new);
             let configs = setup.partition::<P>(nodes);
             for c in &configs {
                 slots.extend(c.commodities.iter().map(|lc| SlotMeta {
+                    node: c.node as u32,
                     k: lc.local.k as u32,
                     injection: lc.local.injection.max(0.0),
                     source: lc.local.injection > 0.0,
@@ -408,15 +428,17 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
                     .collect();
                 parts.push(Part {
                     first: cuts[worker],
-                    configs,
+                    faults: faults.map(|plan| Faulty::new(plan, g, &configs)),
+                    configs: configs.clone(),
                     tell,
                 });
             }
+            all.extend(configs);
         }
         let network = Arc::new(Network::new(&cluster));
-        let key = network::run_key(g, setup.options(), &cluster);
+        let key = network::run_key(g, setup.options(), &cluster, faults);
         let sockets = network.connect(key)?;
-        let (orders, receivers): (Vec<_>, Vec<_>) = (0..w).map(|_| channel::<Order>()).unzip();
+        let (orders, receivers): (Vec<_>, Vec<_>) = (0..w).map(|_| channel::<Order<P>>()).unzip();
         let (reply, replies) = channel::<Reply>();
         let guards = worker::start::<P>(worker::Start {
             cluster: cluster.clone(),
@@ -444,12 +466,20 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
             traffic,
             rounds: 0,
             failed: Cell::new(false),
+            faults: faults.map(|plan| Faulty::new(plan, g, &all)),
+            configs: all,
             _policy: PhantomData,
         })
     }
 
     /// Hands `order` to every local worker and waits for the first worker's answer.
-    fn ask(&self, order: Order, during: impl Fn() -> String) -> Reply {
+    fn ask(&self, order: fn() -> Order<P>, during: impl Fn() -> String) -> Reply {
+        self.ask_each((0..self.orders.len()).map(|_| order()).collect(), during)
+    }
+
+    /// Hands each local worker its order (in worker order) and waits for the first
+    /// worker's answer.
+    fn ask_each(&self, orders: Vec<Order<P>>, during: impl Fn() -> String) -> Reply {
         if self.failed.get() {
             fail(TimelyError::Timely(format!(
                 "{}: the run already failed",
@@ -468,7 +498,7 @@ impl<'a, P: PushPolicy> Timely<'a, P> {
                 None => fail(e),
             }
         };
-        for o in &self.orders {
+        for (o, order) in self.orders.iter().zip(orders) {
             if o.send(order).is_err() {
                 failure(TimelyError::Timely(format!(
                     "{}: a worker stopped",
@@ -516,7 +546,7 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
 
     fn round(&mut self, ledger: &mut RoundLedger) -> f64 {
         let round = self.rounds + 1;
-        let Reply::Reports(reports) = self.ask(Order::Round, || format!("round {round}")) else {
+        let Reply::Reports(reports) = self.ask(|| Order::Round, || format!("round {round}")) else {
             fail(TimelyError::Timely(format!(
                 "round {round}: unexpected answer"
             )));
@@ -530,6 +560,23 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
             rounds: 1,
             ..Traffic::default()
         };
+        // Under faults the network carries what every worker's nodes sent, in the
+        // global out-edge numbering (workers in order), as the `nodes` runtime's does.
+        if let Some(f) = &mut self.faults {
+            f.begin();
+            let mut at = 0;
+            for r in &reports {
+                let Some(row) = f.sent.get_mut(at..at + r.sent.len()) else {
+                    fail(TimelyError::Timely(format!(
+                        "round {round}: a worker reported more jobs sent than out-edges"
+                    )));
+                };
+                row.copy_from_slice(&r.sent);
+                at += r.sent.len();
+            }
+            f.net.transmit(&f.sent, &mut f.arrive);
+        }
+        let down = self.faults.as_ref().map(|f| &f.net.down);
         let mut slots = self.slots.iter();
         for r in &reports {
             excess = excess.max(r.excess);
@@ -547,8 +594,17 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
                 } else {
                     0.0
                 };
-                ledger.add(m.k as usize, m.injection, discarded, absorbed, held);
+                // A down node injects nothing.
+                let injected = match down {
+                    Some(d) if d[m.node as usize] => 0.0,
+                    _ => m.injection,
+                };
+                ledger.add(m.k as usize, injected, discarded, absorbed, held);
             }
+        }
+        if let Some(f) = &self.faults {
+            ledger.in_flight.copy_from_slice(&f.net.in_flight_now);
+            ledger.lost.copy_from_slice(&f.net.lost);
         }
         traffic.rounds = 1;
         self.traffic
@@ -559,38 +615,102 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
     }
 
     fn moved(&self) -> Flow {
-        let Reply::Means(means) = self.ask(Order::Gather, || "gathering the flow".into()) else {
+        let Reply::Means(means) = self.ask(|| Order::Gather, || "gathering the flow".into()) else {
             fail(TimelyError::Timely("gathering: unexpected answer".into()));
         };
-        let g = self.g;
-        let pairs = g.pairs();
         let zero = mean_of_zeros(self.rounds.min(self.window));
-        let mut flow = Flow::zero(g);
-        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
-        // A node's out-edges are its leaving pairs of the carried commodities, in order.
-        for (w, m) in means.iter().enumerate() {
-            let mut sent = m.sent.iter();
-            for n in self.cuts[w]..self.cuts[w + 1] {
-                for &p in pairs.leaving(NodeIndex::new(n)) {
-                    let k = pairs.commodity(p);
-                    if self.carried[k] {
-                        // A worker that failed mid-gather answers short: an error, not a panic.
-                        let Some(&mean) = sent.next() else {
-                            fail(TimelyError::Timely(
-                                "gathering the flow: a worker sent fewer means than its out-edges"
-                                    .into(),
-                            ));
-                        };
-                        flow.x[k][p - pairs.range(k).start] = mean;
-                    }
-                }
+        self.flow_of(&means, zero, "gathering the flow")
+    }
+
+    fn last_round(&self) -> Option<Flow> {
+        let Reply::Means(newest) = self.ask(|| Order::Newest, || "gathering the last round".into())
+        else {
+            fail(TimelyError::Timely(
+                "gathering the last round: unexpected answer".into(),
+            ));
+        };
+        Some(self.flow_of(&newest, 0.0, "gathering the last round"))
+    }
+
+    fn fault_outcome(&self) -> Option<FaultOutcome> {
+        self.faults.as_ref().map(|f| f.net.outcome())
+    }
+
+    fn save(&self) -> Option<NodesState> {
+        let Reply::Saved(saved) = self.ask(|| Order::Save, || "saving the state".into()) else {
+            fail(TimelyError::Timely("saving: unexpected answer".into()));
+        };
+        let mut states: Vec<NodeState<P>> = Vec::with_capacity(self.configs.len());
+        let (mut sent, mut lambda) = (Vec::new(), Vec::new());
+        for s in saved {
+            match worker::decode::<NodeState<P>>(&s.states) {
+                Ok(part) => states.extend(part),
+                Err(e) => fail(e),
             }
+            sent.extend(s.sent);
+            lambda.extend(s.lambda);
         }
-        flow
+        if states.len() != self.configs.len()
+            || sent.len() != self.configs.len()
+            || lambda.len() != self.configs.len()
+        {
+            fail(TimelyError::Timely(
+                "saving: the workers sent another number of nodes than G′ has".into(),
+            ));
+        }
+        let rings = |rows: Vec<Vec<Vec<f64>>>| -> Vec<Ring> {
+            rows.iter()
+                .zip(&self.configs)
+                .map(|(r, c)| {
+                    Ring::from_rows(self.window, c.out.len(), r)
+                        .unwrap_or_else(|| Ring::new(self.window, c.out.len()))
+                })
+                .collect()
+        };
+        let sent = rings(sent);
+        let lambda: Vec<Ring> = lambda
+            .iter()
+            .map(|r| {
+                let rows: Vec<Vec<f64>> = r.iter().map(|&l| vec![l]).collect();
+                Ring::from_rows(self.window, 1, &rows).unwrap_or_else(|| Ring::new(self.window, 1))
+            })
+            .collect();
+        Some(save_owned(&self.configs, &states, &sent, &lambda))
+    }
+
+    fn load(&mut self, state: &mut NodesState, window: bool) -> Result<(), LoadError> {
+        // Every process holds the whole saved state: it takes every node's part as the
+        // `nodes` runtime would (the same checks, the same leftovers), and hands its
+        // workers theirs.
+        let mut states: Vec<NodeState<P>> = self.configs.iter().map(NodeState::new).collect();
+        let (mut sent, mut lambda) = empty_windows(&self.configs, self.window);
+        load_owned(
+            &self.configs,
+            &mut states,
+            &mut sent,
+            &mut lambda,
+            state,
+            window,
+        )?;
+        let first = self.cluster.process * self.cluster.workers;
+        let mut orders = Vec::with_capacity(self.orders.len());
+        for w in first..first + self.cluster.workers {
+            let nodes = self.cuts[w]..self.cuts[w + 1];
+            orders.push(Order::Load(Box::new(Loaded {
+                states: states[nodes.clone()].to_vec(),
+                sent: sent[nodes.clone()].to_vec(),
+                lambda: lambda[nodes].to_vec(),
+            })));
+        }
+        match self.ask_each(orders, || "resuming".into()) {
+            Reply::Loaded => Ok(()),
+            _ => fail(TimelyError::Timely("resuming: unexpected answer".into())),
+        }
     }
 
     fn prices(&self) -> Vec<Option<f64>> {
-        let Reply::Means(means) = self.ask(Order::Gather, || "gathering the prices".into()) else {
+        let Reply::Means(means) = self.ask(|| Order::Gather, || "gathering the prices".into())
+        else {
             fail(TimelyError::Timely("gathering: unexpected answer".into()));
         };
         let lambda: Vec<f64> = means.into_iter().flat_map(|m: Means| m.lambda).collect();
@@ -603,11 +723,42 @@ impl<P: PushPolicy> Executor for Timely<'_, P> {
     }
 
     fn footprint(&self) -> Footprint {
-        let Reply::Footprints(f) = self.ask(Order::Footprint, || "measuring memory".into()) else {
+        let Reply::Footprints(f) = self.ask(|| Order::Footprint, || "measuring memory".into())
+        else {
             fail(TimelyError::Timely("measuring: unexpected answer".into()));
         };
         let (state, window) = f.iter().fold((0, 0), |(s, w), &(a, b)| (s + a, w + b));
         Footprint { state, window }
+    }
+}
+
+impl<P: PushPolicy> Timely<'_, P> {
+    /// The flow of every worker's per-out-edge values `means` (in worker order), with
+    /// `zero` on the pairs of commodities the engine does not carry.
+    fn flow_of(&self, means: &[Means], zero: f64, during: &str) -> Flow {
+        let g = self.g;
+        let pairs = g.pairs();
+        let mut flow = Flow::zero(g);
+        flow.x.iter_mut().for_each(|xs| xs.fill(zero));
+        // A node's out-edges are its leaving pairs of the carried commodities, in order.
+        for (w, m) in means.iter().enumerate() {
+            let mut sent = m.sent.iter();
+            for n in self.cuts[w]..self.cuts[w + 1] {
+                for &p in pairs.leaving(NodeIndex::new(n)) {
+                    let k = pairs.commodity(p);
+                    if self.carried[k] {
+                        // A worker that failed mid-gather answers short: an error, not a panic.
+                        let Some(&mean) = sent.next() else {
+                            fail(TimelyError::Timely(format!(
+                                "{during}: a worker sent fewer means than its out-edges"
+                            )));
+                        };
+                        flow.x[k][p - pairs.range(k).start] = mean;
+                    }
+                }
+            }
+        }
+        flow
     }
 }
 

@@ -13,15 +13,24 @@ use brokerflow_graphs::ExpandedGraph;
 use sha2::{Digest, Sha256};
 
 use super::{Cluster, TimelyError};
+use crate::engine::faults::FaultPlan;
 use crate::engine::EngineOptions;
 
 /// What a connection starts with: a tag, the sender's process index, the run's key.
 const HELLO: &[u8; 8] = b"bflow-t1";
 
 /// A digest of everything the processes of a run must agree on: G′'s size, the
-/// options and the cluster.
-pub(super) fn run_key(g: &ExpandedGraph, o: &EngineOptions, c: &Cluster) -> [u8; 32] {
+/// options, the cluster and the fault schedule.
+pub(super) fn run_key(
+    g: &ExpandedGraph,
+    o: &EngineOptions,
+    c: &Cluster,
+    faults: Option<&FaultPlan>,
+) -> [u8; 32] {
     let mut h = Sha256::new();
+    if let Some(plan) = faults {
+        h.update(format!("{:?}", plan.schedule()));
+    }
     h.update(format!(
         "{} {} {} {} {:?} {} {:?}",
         g.graph.node_count(),
@@ -82,12 +91,12 @@ impl Network {
         let seconds = self.timeout.as_secs();
         // Listen first (later processes connect here), then connect to earlier ones.
         let listener = if me + 1 < n {
-            let l =
-                TcpListener::bind(&self.addresses[me]).map_err(|source| TimelyError::Listen {
-                    process: me,
-                    address: self.addresses[me].clone(),
-                    source,
-                })?;
+            let listen_error = |source| TimelyError::Listen {
+                process: me,
+                address: self.addresses[me].clone(),
+                source,
+            };
+            let l = TcpListener::bind(&self.addresses[me]).map_err(listen_error)?;
             l.set_nonblocking(true)
                 .map_err(|source| TimelyError::Network {
                     during: "listening",

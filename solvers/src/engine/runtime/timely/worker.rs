@@ -25,30 +25,49 @@ use crate::engine::accounting::Ring;
 use crate::engine::node::{
     announce, deliver, Announced, Heights, Jobs, NodeConfig, NodeScratch, NodeState, StepParams,
 };
-use crate::engine::runtime::nodes::{empty_windows, out_neighbours, owned_footprint, step_node};
+use crate::engine::runtime::nodes::{
+    empty_windows, out_neighbours, owned_footprint, step_down, step_node, Faulty,
+};
 use crate::engine::variants::PushPolicy;
 
 /// What the driver asks of its process's workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Order {
+pub(super) enum Order<P: PushPolicy> {
     /// Run one round.
     Round,
     /// Send every node's window means.
     Gather,
+    /// Send what every node sent over each out-edge in the last round.
+    Newest,
     /// Send the memory held.
     Footprint,
+    /// Send every node's state and window.
+    Save,
+    /// Take these states and windows for the worker's nodes, in node order (from a
+    /// saved state, which every process reads).
+    Load(Box<Loaded<P>>),
     /// The run is over.
     Stop,
+}
+
+/// A worker's nodes' states and windows, in node order, to resume from.
+pub(super) struct Loaded<P: PushPolicy> {
+    pub(super) states: Vec<NodeState<P>>,
+    pub(super) sent: Vec<Ring>,
+    pub(super) lambda: Vec<Ring>,
 }
 
 /// What the first worker of a process answers its driver (or any worker, failing).
 pub(super) enum Reply {
     /// Every worker's report of the round, in worker order.
     Reports(Vec<Report>),
-    /// Every worker's window means, in worker order.
+    /// Every worker's window means (or last round's amounts), in worker order.
     Means(Vec<Means>),
     /// Every worker's (state, window) bytes.
     Footprints(Vec<(usize, usize)>),
+    /// Every worker's nodes' states and windows, in worker order.
+    Saved(Vec<Saved>),
+    /// The worker took the states it was given.
+    Loaded,
     /// The run cannot go on.
     Failed(TimelyError),
 }
@@ -64,6 +83,9 @@ pub(super) struct Report {
     pub(super) ends: Vec<f64>,
     /// The largest capacity excess of the worker's nodes (−∞ without capacities).
     pub(super) excess: f64,
+    /// Under a fault schedule: what the worker's nodes sent over each out-edge this
+    /// round, in node order (empty without faults).
+    pub(super) sent: Vec<f64>,
     /// What the worker sent this round.
     pub(super) traffic: Traffic,
 }
@@ -74,6 +96,17 @@ pub(super) struct Means {
     worker: u32,
     pub(super) sent: Vec<f64>,
     pub(super) lambda: Vec<f64>,
+}
+
+/// One worker's nodes' states and windows, in node order: the states CBOR-encoded
+/// (the variant's state has fields bincode cannot decode), per node its window's rows
+/// of jobs sent and its λ per round, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Saved {
+    worker: u32,
+    pub(super) states: Vec<u8>,
+    pub(super) sent: Vec<Vec<Vec<f64>>>,
+    pub(super) lambda: Vec<Vec<f64>>,
 }
 
 /// Announcements as tuples: (sender, [(k, height, what the variant announces)]).
@@ -99,6 +132,7 @@ enum Message<P: PushPolicy> {
     Report(Report),
     Means(Means),
     Footprint(u32, usize, usize),
+    Saved(Saved),
 }
 
 /// A worker's nodes: a contiguous range of G′ nodes from `first`.
@@ -107,6 +141,8 @@ pub(super) struct Part<P: PushPolicy> {
     pub(super) configs: Vec<NodeConfig<P>>,
     /// Per node, the workers to send its announcement to (owners of in-neighbours).
     pub(super) tell: Vec<Vec<u32>>,
+    /// The fault schedule's network over the worker's out-edges, if any.
+    pub(super) faults: Option<Faulty>,
 }
 
 /// Everything to start a process's workers.
@@ -114,7 +150,7 @@ pub(super) struct Start<P: PushPolicy> {
     pub(super) cluster: Cluster,
     pub(super) sockets: Vec<Option<Link>>,
     pub(super) parts: Vec<Part<P>>,
-    pub(super) receivers: Vec<Receiver<Order>>,
+    pub(super) receivers: Vec<Receiver<Order<P>>>,
     pub(super) reply: Sender<Reply>,
     pub(super) cuts: Vec<usize>,
     pub(super) params: StepParams,
@@ -124,7 +160,7 @@ pub(super) struct Start<P: PushPolicy> {
 /// A worker's share of a [`Start`].
 struct Own<P: PushPolicy> {
     part: Part<P>,
-    orders: Receiver<Order>,
+    orders: Receiver<Order<P>>,
 }
 
 /// Starts this process's timely workers (over the connected sockets, with more than
@@ -330,8 +366,16 @@ fn work<P: PushPolicy>(worker: &mut Worker, own: Own<P>, reply: &Sender<Reply>, 
                 round += 1;
                 nodes.round(worker, &mut ex, round).map(Reply::Reports)
             }
-            Order::Gather => nodes.gather(worker, &mut ex).map(Reply::Means),
+            Order::Gather => nodes.gather(worker, &mut ex, false).map(Reply::Means),
+            Order::Newest => nodes.gather(worker, &mut ex, true).map(Reply::Means),
             Order::Footprint => nodes.footprint(worker, &mut ex).map(Reply::Footprints),
+            Order::Save => nodes.save(worker, &mut ex).map(Reply::Saved),
+            Order::Load(loaded) => {
+                nodes.states = loaded.states;
+                nodes.sent = loaded.sent;
+                nodes.lambda = loaded.lambda;
+                Ok(Reply::Loaded)
+            }
         };
         match answer {
             Ok(a) if leader => {
@@ -357,7 +401,7 @@ fn encode<T: Serialize>(parts: &[T]) -> Vec<u8> {
     bytes
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, TimelyError> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, TimelyError> {
     ciborium::from_reader(bytes).map_err(TimelyError::Decode)
 }
 
@@ -376,10 +420,13 @@ struct Nodes<'c, P: PushPolicy> {
     /// The first worker of every process: who gets the reports.
     leaders: Vec<u32>,
     worker: u32,
+    /// The fault schedule's network over this worker's out-edges, if any.
+    faults: Option<Faulty>,
 }
 
 impl<'c, P: PushPolicy> Nodes<'c, P> {
-    fn new(part: Part<P>, c: &Context<'c>) -> Nodes<'c, P> {
+    fn new(mut part: Part<P>, c: &Context<'c>) -> Nodes<'c, P> {
+        let faults = part.faults.take();
         let configs = &part.configs;
         let w = c.cluster.workers;
         let (sent, lambda) = empty_windows(configs, c.window);
@@ -396,6 +443,7 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 .map(|p| (p * w) as u32)
                 .collect(),
             worker: 0,
+            faults,
             part,
         }
     }
@@ -416,6 +464,9 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         let here = ex.process[ex.me];
         let mut traffic = Traffic::default();
         let during = |phase: &str| format!("round {round} ({phase})");
+        if let Some(f) = &mut self.faults {
+            f.begin();
+        }
         // 1. Every node announces to the workers of its in-neighbours.
         let mut batches: Vec<Vec<WireHeights<P>>> = vec![Vec::new(); peers];
         for ((config, state), tell) in self
@@ -428,7 +479,10 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             if config.commodities.is_empty() || tell.is_empty() {
                 continue;
             }
-            let h = announce(config, state);
+            let h = match &self.faults {
+                Some(f) => f.announce(config, state),
+                None => announce(config, state),
+            };
             let heights: WireHeights<P> = (
                 h.from,
                 h.heights
@@ -479,7 +533,9 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                 }
             }));
         }
+        // One announcement per neighbour and round, however often it came.
         heard.sort_unstable_by_key(|h| h.from);
+        heard.dedup_by_key(|h| h.from);
         // 2. Every node steps with its out-neighbours' announcements; its jobs go to
         //    the workers of their receivers.
         let mut batches: Vec<Vec<WireJob<P>>> = vec![Vec::new(); peers];
@@ -493,26 +549,53 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
                     .ok()
                     .map(|at| &heard[at])
             }));
-            let e = step_node(
-                config,
-                state,
-                &from_neighbours,
-                &self.params,
-                &mut self.scratch,
-                &mut self.outbox,
-                &mut self.sent[i],
-                &mut self.lambda[i],
-                &[],
-            );
+            // Under faults a down node does not step, and closed out-edges get no push.
+            let open = match &self.faults {
+                Some(f) => f.open(i, config.node),
+                None => Some(&[][..]),
+            };
+            let e = match open {
+                Some(open) => step_node(
+                    config,
+                    state,
+                    &from_neighbours,
+                    &self.params,
+                    &mut self.scratch,
+                    &mut self.outbox,
+                    &mut self.sent[i],
+                    &mut self.lambda[i],
+                    open,
+                ),
+                None => step_down(
+                    state,
+                    &mut self.outbox,
+                    &mut self.sent[i],
+                    &mut self.lambda[i],
+                ),
+            };
             excess = excess.max(e);
-            for job in self.outbox.drain(..) {
+            if self.faults.is_none() {
+                for job in self.outbox.drain(..) {
+                    let to = owner(self.cuts, job.to);
+                    ex.count(&mut traffic, to);
+                    batches[to as usize]
+                        .push((job.from, job.edge, job.to, job.k, job.amount, job.stamp));
+                }
+            }
+        }
+        drop(from_neighbours);
+        // Under faults the network carries what was sent: lost, delayed (held here
+        // until due, then sent to the receiver's worker, in whatever process) or
+        // duplicated (both copies sent; the receiver applies one).
+        if let Some(f) = &mut self.faults {
+            f.carry(&self.sent);
+            for job in f.arrivals(&self.part.configs, &self.states, true) {
                 let to = owner(self.cuts, job.to);
                 ex.count(&mut traffic, to);
                 batches[to as usize]
                     .push((job.from, job.edge, job.to, job.k, job.amount, job.stamp));
             }
         }
-        drop(from_neighbours);
         let out = ex.batches(batches, Message::Jobs, |b| {
             let stamps: Vec<P::Stamp> = b.iter().map(|j| j.5).collect();
             let plain = b.into_iter().map(|j| (j.0, j.1, j.2, j.3, j.4)).collect();
@@ -546,17 +629,26 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             })
             .collect();
         // Each node applies its arrivals in its own canonical order, whatever order
-        // they came in.
-        arrivals.sort_unstable_by_key(|j| j.to);
+        // they came in, and each message once: a job message is keyed by its round
+        // (this exchange), sender, edge and commodity, so a copy is dropped.
+        arrivals.sort_unstable_by_key(|j| (j.to, j.from, j.edge, j.k));
+        arrivals.dedup_by_key(|j| (j.to, j.from, j.edge, j.k));
         let mut rest = &arrivals[..];
         let mut jobs: Vec<&Jobs<P>> = Vec::new();
+        // Down nodes take no delivery (as in the `nodes` runtime's [`deliver_all`],
+        // here on the worker's own thread).
+        let down = self.faults.as_ref().map(|f| &f.net.down);
         for (i, (config, state)) in self.part.configs.iter().zip(&mut self.states).enumerate() {
             let n = self.part.first + i;
             let count = rest.iter().take_while(|j| j.to == n).count();
             jobs.clear();
             jobs.extend(&rest[..count]);
             rest = &rest[count..];
-            deliver(config, state, &jobs);
+            if down.is_some_and(|d| d[config.node]) {
+                state.absorbed.iter_mut().for_each(|x| *x = 0.0);
+            } else {
+                deliver(config, state, &jobs);
+            }
         }
         // 3. Every node's report, to every process.
         let mut report = Report {
@@ -564,6 +656,10 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             held: Vec::new(),
             ends: Vec::new(),
             excess,
+            sent: self
+                .faults
+                .as_ref()
+                .map_or_else(Vec::new, |f| f.sent.clone()),
             traffic: Traffic::default(),
         };
         for (config, state) in self.part.configs.iter().zip(&self.states) {
@@ -614,15 +710,34 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
         Ok(got.into_iter().map(|(_, t)| t).collect())
     }
 
+    /// Every worker's window means at the leaders, or (`newest`) what its nodes sent
+    /// in the last round (0 before the first), without λ.
     fn gather(
         &mut self,
         worker: &mut Worker,
         ex: &mut Exchanges<P>,
+        newest: bool,
     ) -> Result<Vec<Means>, TimelyError> {
-        let means = Means {
-            worker: worker.index() as u32,
-            sent: self.sent.iter().flat_map(Ring::means).collect(),
-            lambda: self.lambda.iter().map(|l| l.means()[0]).collect(),
+        let means = if newest {
+            Means {
+                worker: worker.index() as u32,
+                sent: self
+                    .sent
+                    .iter()
+                    .zip(&self.part.configs)
+                    .flat_map(|(r, c)| {
+                        r.newest()
+                            .map_or_else(|| vec![0.0; c.out.len()], <[f64]>::to_vec)
+                    })
+                    .collect(),
+                lambda: Vec::new(),
+            }
+        } else {
+            Means {
+                worker: worker.index() as u32,
+                sent: self.sent.iter().flat_map(Ring::means).collect(),
+                lambda: self.lambda.iter().map(|l| l.means()[0]).collect(),
+            }
         };
         self.at_leaders(
             worker,
@@ -631,6 +746,38 @@ impl<'c, P: PushPolicy> Nodes<'c, P> {
             "gathering",
             |m| match m {
                 Message::Means(m) => Some((m.worker, m)),
+                _ => None,
+            },
+        )
+    }
+
+    /// Every worker's nodes' states and windows at the leaders.
+    fn save(
+        &mut self,
+        worker: &mut Worker,
+        ex: &mut Exchanges<P>,
+    ) -> Result<Vec<Saved>, TimelyError> {
+        let saved = Saved {
+            worker: worker.index() as u32,
+            states: encode(&self.states),
+            sent: self
+                .sent
+                .iter()
+                .map(|r| r.rows().map(<[f64]>::to_vec).collect())
+                .collect(),
+            lambda: self
+                .lambda
+                .iter()
+                .map(|r| r.rows().map(|row| row[0]).collect())
+                .collect(),
+        };
+        self.at_leaders(
+            worker,
+            ex,
+            Message::Saved(saved),
+            "saving the state",
+            |m| match m {
+                Message::Saved(s) => Some((s.worker, s)),
                 _ => None,
             },
         )
